@@ -1,0 +1,227 @@
+/*
+ * cli_validate: `kyoyu validate FILE|-`, the streaming reader and the validator behind a
+ * summary for people or one JSON line per object for scripts.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "stix/stix_reader.h"
+#include "stix/stix_validate.h"
+#include "util/ky_error.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: kyoyu validate [--json] [--max-object-size BYTES] FILE|-\n"
+		"\n"
+		"Checks STIX 2.1 content against the standard: a bundle, a JSON array of objects or\n"
+		"a single object, read from FILE or from standard input (-). The input is streamed:\n"
+		"memory does not grow with its size.\n"
+		"\n"
+		"  --json                  one JSON result per object, then a summary line\n"
+		"  --max-object-size N     refuse single objects larger than N bytes (default %zu)\n"
+		"\n"
+		"exit status: 0 all valid, 3 some objects invalid, 2 usage error, 1 other failure\n",
+		(size_t)KY_STIX_READER_MAX_OBJECT_DEFAULT);
+}
+
+typedef struct tally {
+	size_t objects, valid, invalid;
+} tally;
+
+static const char *string_or_null(const json_t *object, const char *key)
+{
+	return json_string_value(json_object_get(object, key));
+}
+
+static void print_json_result(const ky_stix_item *item, const ky_stix_problems *problems, bool valid)
+{
+	json_t *line = json_object();
+	json_object_set_new(line, "index", json_integer((json_int_t)item->index));
+	if (item->object != NULL) {
+		const char *id = string_or_null(item->object, "id");
+		const char *type = string_or_null(item->object, "type");
+		json_object_set_new(line, "id", id ? json_string(id) : json_null());
+		json_object_set_new(line, "type", type ? json_string(type) : json_null());
+	}
+	json_object_set_new(line, "valid", json_boolean(valid));
+	if (!valid) {
+		json_t *errors = json_array();
+		if (item->error != NULL)
+			json_array_append_new(errors, json_string(item->error));
+		for (size_t i = 0; i < ky_stix_problems_kept(problems); i++)
+			json_array_append_new(errors, json_string(ky_stix_problems_get(problems, i)));
+		if (ky_stix_problems_count(problems) > ky_stix_problems_kept(problems))
+			json_array_append_new(errors, json_sprintf("... and %zu more problems",
+								   ky_stix_problems_count(problems) - ky_stix_problems_kept(problems)));
+		json_object_set_new(line, "errors", errors);
+	}
+	char *text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (text != NULL)
+		puts(text);
+	free(text);
+	json_decref(line);
+}
+
+static void print_text_result(const ky_stix_item *item, const ky_stix_problems *problems)
+{
+	const char *id = item->object ? string_or_null(item->object, "id") : NULL;
+	char where[320];
+	snprintf(where, sizeof(where), "objects[%zu]%s%s%s", item->index, id ? " (" : "", id ? id : "", id ? ")" : "");
+	if (item->error != NULL)
+		printf("%s: %s\n", where, item->error);
+	for (size_t i = 0; i < ky_stix_problems_kept(problems); i++)
+		printf("%s: %s\n", where, ky_stix_problems_get(problems, i));
+	if (ky_stix_problems_count(problems) > ky_stix_problems_kept(problems))
+		printf("%s: ... and %zu more problems\n", where,
+		       ky_stix_problems_count(problems) - ky_stix_problems_kept(problems));
+}
+
+int ky_cli_validate(const ky_cli_global *global, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"max-object-size", required_argument, NULL, 'm'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	bool json = false;
+	size_t max_object = 0;
+	int c;
+	(void)global;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'm': {
+			char *end;
+			errno = 0;
+			unsigned long long n = strtoull(optarg, &end, 10);
+			if (errno || *end || n == 0 || optarg[0] == '-') {
+				fprintf(stderr, "kyoyu validate: --max-object-size takes a positive number of bytes, not '%s'\n", optarg);
+				return KY_EXIT_USAGE;
+			}
+			max_object = (size_t)n;
+			break;
+		}
+		case 'h':
+			usage(stdout);
+			return KY_EXIT_OK;
+		default:
+			fprintf(stderr, "kyoyu validate: unknown or incomplete option '%s'\n", argv[optind - 1]);
+			usage(stderr);
+			return KY_EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1) {
+		fprintf(stderr, "kyoyu validate: expected one FILE or '-' for standard input\n");
+		usage(stderr);
+		return KY_EXIT_USAGE;
+	}
+
+	const char *path = argv[optind];
+	bool from_stdin = strcmp(path, "-") == 0;
+	FILE *in = from_stdin ? stdin : fopen(path, "rb");
+	if (in == NULL) {
+		fprintf(stderr, "kyoyu validate: cannot open %s: %s\n", path, strerror(errno));
+		return KY_EXIT_FAILURE;
+	}
+
+	int status = KY_EXIT_OK;
+	ky_stix_reader *reader = NULL;
+	ky_stix_problems *problems = NULL;
+	tally t = {0};
+	int rc;
+
+	if (ky_stix_reader_new(&reader, in, max_object, from_stdin ? "<stdin>" : path) < 0 ||
+	    ky_stix_problems_new(&problems) < 0) {
+		fprintf(stderr, "kyoyu validate: %s\n", ky_error_last());
+		status = KY_EXIT_FAILURE;
+		goto cleanup;
+	}
+
+	ky_stix_item item;
+	while ((rc = ky_stix_reader_next(reader, &item)) == 1) {
+		ky_stix_problems_clear(problems);
+		bool valid = item.object != NULL;
+		if (valid) {
+			rc = ky_stix_validate_object(problems, item.object);
+			if (rc == KY_ENOMEM) {
+				fprintf(stderr, "kyoyu validate: %s\n", ky_error_last());
+				status = KY_EXIT_FAILURE;
+				goto cleanup;
+			}
+			valid = rc == KY_OK;
+		}
+		t.objects++;
+		if (valid)
+			t.valid++;
+		else
+			t.invalid++;
+		if (json)
+			print_json_result(&item, problems, valid);
+		else if (!valid)
+			print_text_result(&item, problems);
+	}
+
+	json_t *bundle_errors = json_array();
+	if (rc < 0) {
+		/* The outer structure broke: what came before was checked, the rest is unknown. */
+		if (json) {
+			json_t *line = json_pack("{s:s}", "fatal", ky_error_last());
+			char *text = json_dumps(line, JSON_COMPACT);
+			if (text)
+				puts(text);
+			free(text);
+			json_decref(line);
+		} else {
+			printf("%s\n", ky_error_last());
+		}
+		status = ky_error_last_code() == KY_ERROR || ky_error_last_code() == KY_ENOMEM ? KY_EXIT_FAILURE : KY_EXIT_INVALID;
+	} else if (ky_stix_reader_envelope(reader) != NULL) {
+		ky_stix_problems_clear(problems);
+		if (ky_stix_validate_envelope(problems, ky_stix_reader_envelope(reader)) == KY_EINVALID) {
+			for (size_t i = 0; i < ky_stix_problems_kept(problems); i++) {
+				json_array_append_new(bundle_errors, json_string(ky_stix_problems_get(problems, i)));
+				if (!json)
+					printf("%s\n", ky_stix_problems_get(problems, i));
+			}
+			status = KY_EXIT_INVALID;
+		}
+	}
+	if (t.invalid > 0 && status == KY_EXIT_OK)
+		status = KY_EXIT_INVALID;
+
+	if (json) {
+		json_t *summary = json_pack("{s:{s:I,s:I,s:I,s:o}}", "summary", "objects", (json_int_t)t.objects, "valid",
+					    (json_int_t)t.valid, "invalid", (json_int_t)t.invalid, "bundle_errors",
+					    bundle_errors);
+		char *text = json_dumps(summary, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		if (text)
+			puts(text);
+		free(text);
+		json_decref(summary);
+	} else {
+		json_decref(bundle_errors);
+		const char *shape = ky_stix_reader_shape(reader) == KY_STIX_SHAPE_BUNDLE ? "bundle"
+				    : ky_stix_reader_shape(reader) == KY_STIX_SHAPE_ARRAY ? "array"
+											    : "object";
+		printf("%s: %s of %zu object%s: %zu valid, %zu invalid%s\n", from_stdin ? "<stdin>" : path, shape,
+		       t.objects, t.objects == 1 ? "" : "s", t.valid, t.invalid, rc < 0 ? " (reading stopped early)" : "");
+	}
+
+cleanup:
+	ky_stix_problems_free(problems);
+	ky_stix_reader_free(reader);
+	if (!from_stdin)
+		fclose(in);
+	return status;
+}

@@ -1,0 +1,610 @@
+/*
+ * stix_reader: the streaming reader behind ky_stix_reader_next().
+ *
+ * The reader never parses the whole input. It scans the outer structure byte by byte and
+ * delimits each element of the objects array; jansson then parses exactly that slice.
+ * For the input
+ *
+ *     {"type": "bundle", "id": "bundle--…", "objects": [ {"type": "indicator", …}, {…} ]}
+ *
+ * the scan keeps the bytes of the top-level object (the "envelope") while it reads the
+ * keys before "objects", copies them out when it meets the '[' of the objects array,
+ * delimits and hands out one element at a time (the buffer then holds only that element),
+ * and after the closing ']' keeps the rest of the envelope again. The envelope is parsed at
+ * the end as `{"type": "bundle", "id": "bundle--…", "objects": []}`. A top-level object with
+ * no objects array is a single STIX object: its kept bytes are that object exactly.
+ *
+ * Brackets are matched with an explicit stack, not recursion, so nesting cannot overflow
+ * the C stack; nesting deeper than MAX_DEPTH is refused as too big.
+ */
+#include "stix/stix_reader.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/ky_error.h"
+
+#define CHUNK ((size_t)64 << 10)
+#define MAX_DEPTH 10000
+#define END_OF_INPUT (-1)
+#define READ_FAILED (-2)
+
+typedef enum state {
+	ST_START,          /* before the first byte of the top-level value */
+	ST_TOP_KEY,        /* in the top-level object, expecting a key or '}' */
+	ST_TOP_NEXT,       /* in the top-level object, after a value: ',' or '}' */
+	ST_ARRAY_FIRST,    /* just after '[' of the objects array: element or ']' */
+	ST_ARRAY_ELEMENT,  /* after ',' in the objects array: an element must follow */
+	ST_ARRAY_NEXT,     /* after an element: ',' or ']' */
+	ST_TRAILER,        /* top-level value complete: only whitespace may follow */
+	ST_DONE,
+	ST_FAILED,
+} state;
+
+struct ky_stix_reader {
+	FILE *in;
+	const char *source;
+	size_t max_object;
+
+	char *buf;             /* buf[0..len) holds input not yet discarded */
+	size_t cap, len, pos;  /* pos: next byte to scan */
+	size_t keep;           /* bytes from buf[keep] on must survive a refill */
+	bool eof;
+	unsigned long long discarded; /* input bytes dropped before buf[0] */
+	size_t line, column;   /* position of buf[pos] */
+
+	state st;
+	ky_stix_shape shape;
+	bool seen_objects;
+	size_t index;
+
+	char *env;             /* the envelope's bytes, objects array emptied */
+	size_t env_len, env_cap;
+	size_t env_line, env_column;
+	json_t *envelope;
+
+	unsigned char *stack;  /* open brackets of the value being scanned */
+	size_t stack_cap;
+
+	json_t *current;
+	char message[640];
+};
+
+static int read_more(ky_stix_reader *r)
+{
+	if (r->eof)
+		return END_OF_INPUT;
+	/* Drop what no one needs any more, then make room for a chunk. */
+	if (r->keep > 0) {
+		memmove(r->buf, r->buf + r->keep, r->len - r->keep);
+		r->discarded += r->keep;
+		r->len -= r->keep;
+		r->pos -= r->keep;
+		r->keep = 0;
+	}
+	if (r->cap - r->len < CHUNK) {
+		size_t cap = r->cap ? r->cap * 2 : CHUNK * 2;
+		while (cap - r->len < CHUNK)
+			cap *= 2;
+		char *grown = realloc(r->buf, cap);
+		if (grown == NULL)
+			return READ_FAILED;
+		r->buf = grown;
+		r->cap = cap;
+	}
+	size_t got = fread(r->buf + r->len, 1, CHUNK, r->in);
+	if (got == 0) {
+		if (ferror(r->in))
+			return READ_FAILED;
+		r->eof = true;
+		return END_OF_INPUT;
+	}
+	r->len += got;
+	return 0;
+}
+
+/* The byte at pos without consuming it, END_OF_INPUT or READ_FAILED. */
+static inline int peek(ky_stix_reader *r)
+{
+	if (r->pos >= r->len) {
+		int rc = read_more(r);
+		if (rc < 0)
+			return rc;
+	}
+	return (unsigned char)r->buf[r->pos];
+}
+
+static inline void advance(ky_stix_reader *r)
+{
+	if (r->buf[r->pos] == '\n') {
+		r->line++;
+		r->column = 1;
+	} else {
+		r->column++;
+	}
+	r->pos++;
+}
+
+static int fail(ky_stix_reader *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(ky_stix_reader *r, int code, const char *fmt, ...)
+{
+	char what[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	r->st = ST_FAILED;
+	return ky_error_set(code, "%s%sline %zu column %zu: %s", r->source ? r->source : "",
+			    r->source ? ": " : "", r->line, r->column, what);
+}
+
+static int fail_read(ky_stix_reader *r, int c)
+{
+	if (c == READ_FAILED)
+		return fail(r, KY_ERROR, "cannot read input: %s", strerror(errno));
+	return fail(r, KY_EINVALID, "unexpected end of input");
+}
+
+static void describe(char *out, size_t size, int c)
+{
+	if (c == END_OF_INPUT)
+		snprintf(out, size, "end of input");
+	else if (c >= 0x20 && c < 0x7f)
+		snprintf(out, size, "'%c'", c);
+	else
+		snprintf(out, size, "byte 0x%02x", c);
+}
+
+static int skip_space(ky_stix_reader *r)
+{
+	for (;;) {
+		int c = peek(r);
+		if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
+			return c;
+		advance(r);
+	}
+}
+
+static int env_append(ky_stix_reader *r, const char *bytes, size_t n)
+{
+	if (r->env_len + n + 1 > r->max_object)
+		return fail(r, KY_ETOOBIG, "the top-level object is larger than the limit of %zu bytes", r->max_object);
+	if (r->env_len + n + 1 > r->env_cap) {
+		size_t cap = r->env_cap ? r->env_cap : 4096;
+		while (cap < r->env_len + n + 1)
+			cap *= 2;
+		char *grown = realloc(r->env, cap);
+		if (grown == NULL)
+			return fail(r, KY_ENOMEM, "out of memory");
+		r->env = grown;
+		r->env_cap = cap;
+	}
+	memcpy(r->env + r->env_len, bytes, n);
+	r->env_len += n;
+	r->env[r->env_len] = '\0';
+	return KY_OK;
+}
+
+/* Moves the kept envelope bytes buf[keep..pos) into env and stops keeping them. */
+static int env_flush(ky_stix_reader *r)
+{
+	int rc = env_append(r, r->buf + r->keep, r->pos - r->keep);
+	r->keep = r->pos;
+	return rc;
+}
+
+/* Scans past a string whose opening quote is at pos. */
+static int scan_string(ky_stix_reader *r)
+{
+	advance(r);
+	for (;;) {
+		int c = peek(r);
+		if (c < 0)
+			return fail_read(r, c);
+		advance(r);
+		if (c == '"')
+			return KY_OK;
+		if (c == '\\') {
+			c = peek(r);
+			if (c < 0)
+				return fail_read(r, c);
+			advance(r);
+		}
+	}
+}
+
+static int stack_push(ky_stix_reader *r, size_t depth, unsigned char open)
+{
+	if (depth >= MAX_DEPTH)
+		return fail(r, KY_ETOOBIG, "nesting deeper than %d levels", MAX_DEPTH);
+	if (depth >= r->stack_cap) {
+		size_t cap = r->stack_cap ? r->stack_cap * 2 : 64;
+		unsigned char *grown = realloc(r->stack, cap);
+		if (grown == NULL)
+			return fail(r, KY_ENOMEM, "out of memory");
+		r->stack = grown;
+		r->stack_cap = cap;
+	}
+	r->stack[depth] = open;
+	return KY_OK;
+}
+
+/*
+ * Scans past one JSON value starting at pos. Content errors inside it (bad literals, bad
+ * UTF-8, duplicate keys) are left to jansson; only what decides where the value ends is
+ * checked here. Memory stays bounded either way: an objects-array element larger than
+ * max_object is skipped with its bytes dropped as they are read (*too_big tells so), a value
+ * of the top-level object (too_big == NULL) that would make the envelope larger fails.
+ */
+static int scan_value(ky_stix_reader *r, bool *too_big)
+{
+	size_t depth = 0;
+	unsigned long long start = r->discarded + r->pos;
+	size_t kept_elsewhere = too_big == NULL ? r->env_len : 0;
+	int rc;
+
+	do {
+		int c = peek(r);
+		if (c < 0)
+			return fail_read(r, c);
+		if (r->pos - r->keep + kept_elsewhere > r->max_object) {
+			if (too_big == NULL)
+				return fail(r, KY_ETOOBIG, "the top-level object is larger than the limit of %zu bytes",
+					    r->max_object);
+			*too_big = true;
+			r->keep = r->pos;
+		}
+		switch (c) {
+		case '"':
+			if ((rc = scan_string(r)) < 0)
+				return rc;
+			continue;
+		case '{':
+		case '[':
+			if ((rc = stack_push(r, depth, (unsigned char)c)) < 0)
+				return rc;
+			depth++;
+			advance(r);
+			continue;
+		case '}':
+		case ']':
+			if (depth == 0 || r->stack[depth - 1] != (c == '}' ? '{' : '['))
+				return fail(r, KY_EINVALID, "'%c' does not close an open '%c'", c, c == '}' ? '{' : '[');
+			depth--;
+			advance(r);
+			continue;
+		default:
+			break;
+		}
+		if (depth == 0) {
+			/* A scalar ends at the first byte that cannot continue it. */
+			while (c >= 0 && c != ',' && c != ']' && c != '}' && c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+				advance(r);
+				c = peek(r);
+			}
+			if (c == READ_FAILED)
+				return fail_read(r, c);
+			if (r->discarded + r->pos == start)
+				return fail(r, KY_EINVALID, "expected a JSON value");
+			break;
+		}
+		advance(r);
+	} while (depth > 0);
+	return KY_OK;
+}
+
+static const char *json_kind(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: return "an object";
+	case JSON_ARRAY: return "a list";
+	case JSON_STRING: return "a string";
+	case JSON_INTEGER: return "an integer";
+	case JSON_REAL: return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE: return "a boolean";
+	default: return "null";
+	}
+}
+
+/* Parses bytes[0..n) as one object into r->current, or explains in r->message. */
+static void parse_element(ky_stix_reader *r, ky_stix_item *item, const char *bytes, size_t n)
+{
+	json_error_t err;
+	json_t *value = json_loadb(bytes, n, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+	if (value == NULL) {
+		/* jansson counts from the slice; translate to the input's lines and columns. */
+		size_t line = err.line > 1 ? item->line + (size_t)err.line - 1 : item->line;
+		size_t column = err.line > 1 ? (size_t)err.column : item->column + (size_t)(err.column > 0 ? err.column - 1 : 0);
+		snprintf(r->message, sizeof(r->message), "line %zu column %zu: %s", line, column, err.text);
+		item->error = r->message;
+		item->error_code = KY_EINVALID;
+		return;
+	}
+	if (!json_is_object(value)) {
+		snprintf(r->message, sizeof(r->message), "line %zu column %zu: expected a JSON object, found %s",
+			 item->line, item->column, json_kind(value));
+		json_decref(value);
+		item->error = r->message;
+		item->error_code = KY_EINVALID;
+		return;
+	}
+	r->current = value;
+	item->object = value;
+}
+
+/* Reads one element of the objects array into *item. */
+static int read_element(ky_stix_reader *r, ky_stix_item *item)
+{
+	bool too_big = false;
+	memset(item, 0, sizeof(*item));
+	item->index = r->index++;
+	item->line = r->line;
+	item->column = r->column;
+	/* The element's bytes stay pinned from here; a refill moves them but keeps them. */
+	r->keep = r->pos;
+	int rc = scan_value(r, &too_big);
+	if (rc < 0)
+		return rc;
+	if (too_big) {
+		snprintf(r->message, sizeof(r->message),
+			 "line %zu column %zu: the object is larger than the limit of %zu bytes", item->line,
+			 item->column, r->max_object);
+		item->error = r->message;
+		item->error_code = KY_ETOOBIG;
+		r->keep = r->pos;
+		return 1;
+	}
+	item->raw = r->buf + r->keep;
+	item->raw_len = r->pos - r->keep;
+	parse_element(r, item, item->raw, item->raw_len);
+	return 1;
+}
+
+static int decode_key(ky_stix_reader *r, const char *bytes, size_t n, bool *is_objects)
+{
+	json_error_t err;
+	json_t *key = json_loadb(bytes, n, JSON_DECODE_ANY, &err);
+	if (key == NULL)
+		return fail(r, KY_EINVALID, "bad key in the top-level object: %s", err.text);
+	*is_objects = strcmp(json_string_value(key), "objects") == 0;
+	json_decref(key);
+	return KY_OK;
+}
+
+/* Parses the envelope kept in env. */
+static int finish_top_object(ky_stix_reader *r)
+{
+	json_error_t err;
+	json_t *value = json_loadb(r->env, r->env_len, JSON_REJECT_DUPLICATES, &err);
+	if (value == NULL) {
+		size_t line = err.line > 1 ? r->env_line + (size_t)err.line - 1 : r->env_line;
+		r->st = ST_FAILED;
+		return ky_error_set(KY_EINVALID, "%s%sline %zu: the top-level object is not valid JSON: %s",
+				    r->source ? r->source : "", r->source ? ": " : "", line, err.text);
+	}
+	r->envelope = value;
+	return KY_OK;
+}
+
+int ky_stix_reader_new(ky_stix_reader **out, FILE *in, size_t max_object, const char *source_name)
+{
+	ky_stix_reader *r = calloc(1, sizeof(*r));
+	*out = NULL;
+	if (r == NULL)
+		return ky_error_set(KY_ENOMEM, "out of memory");
+	r->in = in;
+	r->source = source_name;
+	r->max_object = max_object ? max_object : KY_STIX_READER_MAX_OBJECT_DEFAULT;
+	r->line = 1;
+	r->column = 1;
+	r->st = ST_START;
+	*out = r;
+	return KY_OK;
+}
+
+int ky_stix_reader_next(ky_stix_reader *r, ky_stix_item *item)
+{
+	int c, rc;
+	char seen[32];
+
+	json_decref(r->current);
+	r->current = NULL;
+	memset(item, 0, sizeof(*item));
+
+	for (;;) {
+		switch (r->st) {
+		case ST_START:
+			c = peek(r);
+			/* A UTF-8 byte order mark is tolerated (RFC 8259 §8.1 lets parsers ignore it). */
+			if (c == 0xEF && r->pos == 0) {
+				while (r->len < 3 && !r->eof && read_more(r) == 0)
+					;
+				if (r->len >= 3 && memcmp(r->buf, "\xEF\xBB\xBF", 3) == 0)
+					r->pos = 3;
+			}
+			c = skip_space(r);
+			if (c == '[') {
+				r->shape = KY_STIX_SHAPE_ARRAY;
+				advance(r);
+				r->keep = r->pos;
+				r->st = ST_ARRAY_FIRST;
+			} else if (c == '{') {
+				r->env_line = r->line;
+				r->env_column = r->column;
+				r->keep = r->pos;
+				advance(r);
+				r->st = ST_TOP_KEY;
+			} else if (c == END_OF_INPUT) {
+				return fail(r, KY_EINVALID,
+					    "empty input: expected a STIX bundle, a JSON array of objects or one object");
+			} else if (c == READ_FAILED) {
+				return fail_read(r, c);
+			} else {
+				describe(seen, sizeof(seen), c);
+				return fail(r, KY_EINVALID,
+					    "expected a STIX bundle, a JSON array of objects or one object ('{' or '['), found %s",
+					    seen);
+			}
+			break;
+
+		case ST_TOP_KEY: {
+			c = skip_space(r);
+			if (c == '}') {
+				advance(r);
+				if ((rc = env_flush(r)) < 0)
+					return rc;
+				r->st = ST_TRAILER;
+				break;
+			}
+			if (c != '"') {
+				describe(seen, sizeof(seen), c);
+				return c < 0 && c != END_OF_INPUT ? fail_read(r, c)
+								  : fail(r, KY_EINVALID, "expected a property name in quotes or '}', found %s", seen);
+			}
+			/* Offsets from keep survive a refill, which moves the kept bytes to the front. */
+			size_t key_offset = r->pos - r->keep;
+			if ((rc = scan_string(r)) < 0)
+				return rc;
+			bool is_objects = false;
+			if ((rc = decode_key(r, r->buf + r->keep + key_offset, r->pos - r->keep - key_offset, &is_objects)) < 0)
+				return rc;
+			c = skip_space(r);
+			if (c != ':') {
+				describe(seen, sizeof(seen), c);
+				return fail(r, KY_EINVALID, "expected ':' after a property name, found %s", seen);
+			}
+			advance(r);
+			c = skip_space(r);
+			if (is_objects && c == '[' && !r->seen_objects) {
+				r->seen_objects = true;
+				r->shape = KY_STIX_SHAPE_BUNDLE;
+				advance(r);
+				if ((rc = env_flush(r)) < 0)
+					return rc;
+				r->st = ST_ARRAY_FIRST;
+				break;
+			}
+			if ((rc = scan_value(r, NULL)) < 0)
+				return rc;
+			r->st = ST_TOP_NEXT;
+			break;
+		}
+
+		case ST_TOP_NEXT:
+			c = skip_space(r);
+			if (c == ',') {
+				advance(r);
+				r->st = ST_TOP_KEY;
+			} else if (c == '}') {
+				advance(r);
+				if ((rc = env_flush(r)) < 0)
+					return rc;
+				r->st = ST_TRAILER;
+			} else {
+				describe(seen, sizeof(seen), c);
+				return c == READ_FAILED ? fail_read(r, c)
+							: fail(r, KY_EINVALID, "expected ',' or '}' in the top-level object, found %s", seen);
+			}
+			break;
+
+		case ST_ARRAY_FIRST:
+		case ST_ARRAY_ELEMENT:
+			c = skip_space(r);
+			if (c == ']' && r->st == ST_ARRAY_FIRST) {
+				r->st = ST_ARRAY_NEXT;
+				break;
+			}
+			if (c == ']' || c == ',' || c < 0) {
+				describe(seen, sizeof(seen), c);
+				return c == READ_FAILED ? fail_read(r, c)
+							: fail(r, KY_EINVALID, "expected an object in the objects array, found %s", seen);
+			}
+			r->st = ST_ARRAY_NEXT;
+			return read_element(r, item);
+
+		case ST_ARRAY_NEXT:
+			c = skip_space(r);
+			if (c == ',') {
+				advance(r);
+				r->st = ST_ARRAY_ELEMENT;
+			} else if (c == ']') {
+				advance(r);
+				r->keep = r->pos - 1; /* the envelope resumes with this ']' */
+				r->st = r->shape == KY_STIX_SHAPE_BUNDLE ? ST_TOP_NEXT : ST_TRAILER;
+			} else {
+				describe(seen, sizeof(seen), c);
+				return c == READ_FAILED ? fail_read(r, c)
+							: fail(r, KY_EINVALID, "expected ',' or ']' after an object, found %s", seen);
+			}
+			break;
+
+		case ST_TRAILER:
+			c = skip_space(r);
+			if (c == READ_FAILED)
+				return fail_read(r, c);
+			if (c != END_OF_INPUT) {
+				describe(seen, sizeof(seen), c);
+				return fail(r, KY_EINVALID, "unexpected %s after the end of the top-level value", seen);
+			}
+			r->st = ST_DONE;
+			if (r->shape == KY_STIX_SHAPE_ARRAY)
+				return 0;
+			if ((rc = finish_top_object(r)) < 0)
+				return rc;
+			if (r->shape == KY_STIX_SHAPE_BUNDLE)
+				return 0;
+			/* No objects array: the top-level object is itself the one STIX object. */
+			r->shape = KY_STIX_SHAPE_SINGLE;
+			item->index = 0;
+			item->line = r->env_line;
+			item->column = r->env_column;
+			item->raw = r->env;
+			item->raw_len = r->env_len;
+			item->object = r->envelope;
+			r->current = r->envelope;
+			r->envelope = NULL;
+			return 1;
+
+		case ST_DONE:
+			return 0;
+
+		case ST_FAILED:
+			return ky_error_last_code() < 0 ? ky_error_last_code() : KY_ERROR;
+		}
+	}
+}
+
+ky_stix_shape ky_stix_reader_shape(const ky_stix_reader *r)
+{
+	return r->shape;
+}
+
+const json_t *ky_stix_reader_envelope(const ky_stix_reader *r)
+{
+	return r->st == ST_DONE && r->shape == KY_STIX_SHAPE_BUNDLE ? r->envelope : NULL;
+}
+
+size_t ky_stix_reader_footprint(const ky_stix_reader *r)
+{
+	return r->cap + r->env_cap + r->stack_cap;
+}
+
+unsigned long long ky_stix_reader_bytes(const ky_stix_reader *r)
+{
+	return r->discarded + r->pos;
+}
+
+void ky_stix_reader_free(ky_stix_reader *r)
+{
+	if (r == NULL)
+		return;
+	json_decref(r->current);
+	json_decref(r->envelope);
+	free(r->buf);
+	free(r->env);
+	free(r->stack);
+	free(r);
+}
