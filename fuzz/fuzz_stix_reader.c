@@ -12,7 +12,7 @@
  *      lengths the limit is a third of the input, the too-big path: objects B still hands
  *      out must equal A's, the others must be refused as too big.
  * (Scanning the padding costs most of each run, hence one padded run per input, not both.)
- * Besides the sanitizers, CHECK() aborts when the reader breaks its own contract
+ * Besides the sanitizers, CHECK() aborts when the reader breaks its contract
  * (stix_reader.h): an item with both or neither of object and error, an item after a fatal
  * error, a bundle ending without an envelope, `raw` bytes that do not parse to `object`.
  *
@@ -29,26 +29,26 @@
 #include "stix/stix_validate.h"
 #include "util/ky_error.h"
 
-#define CHECK(cond)                                                                          \
-	do {                                                                                 \
-		if (!(cond)) {                                                               \
-			fprintf(stderr, "%s:%d: reader contract broken: %s\n", __FILE__, __LINE__, \
-				#cond);                                                      \
-			abort();                                                             \
-		}                                                                            \
+/* A broken expectation: a line naming it, then abort() so libFuzzer saves the input. */
+#define CHECK(cond)                                                                     \
+	do {                                                                            \
+		if (!(cond)) {                                                          \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+			abort();                                                        \
+		}                                                                       \
 	} while (0)
 
 /* A disagreement between runs A and B, with what each saw and B's last error message. */
-#define CHECK_SAME(cond)                                                                     \
-	do {                                                                                 \
-		if (!(cond)) {                                                               \
-			fprintf(stderr, "%s:%d: runs A and B disagree: %s\n", __FILE__, __LINE__,  \
-				#cond);                                                      \
-			describe_run("A", a);                                                \
-			describe_run("B", b);                                                \
-			fprintf(stderr, "  last error: %s\n", ky_error_last());             \
-			abort();                                                             \
-		}                                                                            \
+#define CHECK_SAME(cond)                                                                \
+	do {                                                                            \
+		if (!(cond)) {                                                          \
+			fprintf(stderr, "%s:%d: runs A and B disagree: %s\n", __FILE__,       \
+				__LINE__, #cond);                                       \
+			describe_run("A", a);                                           \
+			describe_run("B", b);                                           \
+			fprintf(stderr, "  last error: %s\n", ky_error_last());        \
+			abort();                                                        \
+		}                                                                       \
 	} while (0)
 
 /* The limit for run A: far above any input libFuzzer makes. */

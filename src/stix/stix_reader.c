@@ -24,12 +24,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "stix/stix_schema.h"
 #include "util/ky_error.h"
 
 #define CHUNK ((size_t)64 << 10)
 #define MAX_DEPTH 10000
 #define END_OF_INPUT (-1)
 #define READ_FAILED (-2)
+#define OVER_LIMIT (-3)  /* the top-level object outgrew max_object */
+
+/* What a refill may drop of the bytes already scanned. */
+typedef enum bound {
+	BOUND_SKIP,      /* between values: nothing scanned is needed */
+	BOUND_ELEMENT,   /* an objects-array element: kept up to max_object, then skipped */
+	BOUND_ENVELOPE,  /* the top-level object: kept, and over max_object it is an error */
+} bound;
 
 typedef enum state {
 	ST_START,          /* before the first byte of the top-level value */
@@ -55,6 +64,8 @@ struct ky_stix_reader {
 	unsigned long long discarded; /* input bytes dropped before buf[0] */
 	size_t line, column;   /* position of buf[pos] */
 
+	bound bound;
+	bool too_big;          /* the element being scanned went over max_object */
 	state st;
 	ky_stix_shape shape;
 	bool seen_objects;
@@ -72,10 +83,29 @@ struct ky_stix_reader {
 	char message[640];
 };
 
+/* Bytes held for the value being scanned, counting the envelope already set aside. */
+static size_t held(const ky_stix_reader *r)
+{
+	return r->pos - r->keep + (r->bound == BOUND_ENVELOPE ? r->env_len : 0);
+}
+
+/*
+ * Refills the buffer; called when every byte in it has been scanned. This is where memory
+ * would grow, so the bound is applied here: a huge string inside an element cannot make the
+ * reader hold more than max_object plus a chunk.
+ */
 static int read_more(ky_stix_reader *r)
 {
 	if (r->eof)
 		return END_OF_INPUT;
+	if (r->bound == BOUND_SKIP) {
+		r->keep = r->pos;
+	} else if (held(r) > r->max_object) {
+		if (r->bound == BOUND_ENVELOPE)
+			return OVER_LIMIT;
+		r->too_big = true;
+		r->keep = r->pos;
+	}
 	/* Drop what no one needs any more, then make room for a chunk. */
 	if (r->keep > 0) {
 		memmove(r->buf, r->buf + r->keep, r->len - r->keep);
@@ -105,7 +135,7 @@ static int read_more(ky_stix_reader *r)
 	return 0;
 }
 
-/* The byte at pos without consuming it, END_OF_INPUT or READ_FAILED. */
+/* The byte at pos without consuming it, or END_OF_INPUT, READ_FAILED, OVER_LIMIT. */
 static inline int peek(ky_stix_reader *r)
 {
 	if (r->pos >= r->len) {
@@ -144,6 +174,8 @@ static int fail_read(ky_stix_reader *r, int c)
 {
 	if (c == READ_FAILED)
 		return fail(r, KY_ERROR, "cannot read input: %s", strerror(errno));
+	if (c == OVER_LIMIT)
+		return fail(r, KY_ETOOBIG, "the top-level object is larger than the limit of %zu bytes", r->max_object);
 	return fail(r, KY_EINVALID, "unexpected end of input");
 }
 
@@ -155,6 +187,16 @@ static void describe(char *out, size_t size, int c)
 		snprintf(out, size, "'%c'", c);
 	else
 		snprintf(out, size, "byte 0x%02x", c);
+}
+
+/* Fails with "expected <what>, found <c>", or the read error that c stands for. */
+static int unexpected(ky_stix_reader *r, int c, const char *what)
+{
+	char seen[32];
+	if (c == READ_FAILED || c == OVER_LIMIT)
+		return fail_read(r, c);
+	describe(seen, sizeof(seen), c);
+	return fail(r, KY_EINVALID, "expected %s, found %s", what, seen);
 }
 
 static int skip_space(ky_stix_reader *r)
@@ -169,7 +211,7 @@ static int skip_space(ky_stix_reader *r)
 
 static int env_append(ky_stix_reader *r, const char *bytes, size_t n)
 {
-	if (r->env_len + n + 1 > r->max_object)
+	if (r->env_len + n > r->max_object)
 		return fail(r, KY_ETOOBIG, "the top-level object is larger than the limit of %zu bytes", r->max_object);
 	if (r->env_len + n + 1 > r->env_cap) {
 		size_t cap = r->env_cap ? r->env_cap : 4096;
@@ -192,6 +234,7 @@ static int env_flush(ky_stix_reader *r)
 {
 	int rc = env_append(r, r->buf + r->keep, r->pos - r->keep);
 	r->keep = r->pos;
+	r->bound = BOUND_SKIP;
 	return rc;
 }
 
@@ -234,26 +277,23 @@ static int stack_push(ky_stix_reader *r, size_t depth, unsigned char open)
 /*
  * Scans past one JSON value starting at pos. Content errors inside it (bad literals, bad
  * UTF-8, duplicate keys) are left to jansson; only what decides where the value ends is
- * checked here. Memory stays bounded either way: an objects-array element larger than
- * max_object is skipped with its bytes dropped as they are read (*too_big tells so), a value
- * of the top-level object (too_big == NULL) that would make the envelope larger fails.
+ * checked here. The reader's bound says what happens past max_object: an element is skipped
+ * with its bytes dropped as they are read (r->too_big tells so), the envelope fails.
  */
-static int scan_value(ky_stix_reader *r, bool *too_big)
+static int scan_value(ky_stix_reader *r)
 {
 	size_t depth = 0;
 	unsigned long long start = r->discarded + r->pos;
-	size_t kept_elsewhere = too_big == NULL ? r->env_len : 0;
 	int rc;
 
 	do {
 		int c = peek(r);
 		if (c < 0)
 			return fail_read(r, c);
-		if (r->pos - r->keep + kept_elsewhere > r->max_object) {
-			if (too_big == NULL)
-				return fail(r, KY_ETOOBIG, "the top-level object is larger than the limit of %zu bytes",
-					    r->max_object);
-			*too_big = true;
+		if (held(r) >= r->max_object) {
+			if (r->bound == BOUND_ENVELOPE)
+				return fail_read(r, OVER_LIMIT);
+			r->too_big = true;
 			r->keep = r->pos;
 		}
 		switch (c) {
@@ -284,7 +324,7 @@ static int scan_value(ky_stix_reader *r, bool *too_big)
 				advance(r);
 				c = peek(r);
 			}
-			if (c == READ_FAILED)
+			if (c == READ_FAILED || c == OVER_LIMIT)
 				return fail_read(r, c);
 			if (r->discarded + r->pos == start)
 				return fail(r, KY_EINVALID, "expected a JSON value");
@@ -292,21 +332,13 @@ static int scan_value(ky_stix_reader *r, bool *too_big)
 		}
 		advance(r);
 	} while (depth > 0);
-	return KY_OK;
-}
-
-static const char *json_kind(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT: return "an object";
-	case JSON_ARRAY: return "a list";
-	case JSON_STRING: return "a string";
-	case JSON_INTEGER: return "an integer";
-	case JSON_REAL: return "a number";
-	case JSON_TRUE:
-	case JSON_FALSE: return "a boolean";
-	default: return "null";
+	/* The last bytes may have crossed the limit without another turn of the loop. */
+	if (held(r) > r->max_object) {
+		if (r->bound == BOUND_ENVELOPE)
+			return fail_read(r, OVER_LIMIT);
+		r->too_big = true;
 	}
+	return KY_OK;
 }
 
 /* Parses bytes[0..n) as one object into r->current, or explains in r->message. */
@@ -325,7 +357,7 @@ static void parse_element(ky_stix_reader *r, ky_stix_item *item, const char *byt
 	}
 	if (!json_is_object(value)) {
 		snprintf(r->message, sizeof(r->message), "line %zu column %zu: expected a JSON object, found %s",
-			 item->line, item->column, json_kind(value));
+			 item->line, item->column, ky_stix_json_kind(value));
 		json_decref(value);
 		item->error = r->message;
 		item->error_code = KY_EINVALID;
@@ -338,23 +370,24 @@ static void parse_element(ky_stix_reader *r, ky_stix_item *item, const char *byt
 /* Reads one element of the objects array into *item. */
 static int read_element(ky_stix_reader *r, ky_stix_item *item)
 {
-	bool too_big = false;
 	memset(item, 0, sizeof(*item));
 	item->index = r->index++;
 	item->line = r->line;
 	item->column = r->column;
 	/* The element's bytes stay pinned from here; a refill moves them but keeps them. */
 	r->keep = r->pos;
-	int rc = scan_value(r, &too_big);
+	r->bound = BOUND_ELEMENT;
+	r->too_big = false;
+	int rc = scan_value(r);
+	r->bound = BOUND_SKIP;
 	if (rc < 0)
 		return rc;
-	if (too_big) {
+	if (r->too_big) {
 		snprintf(r->message, sizeof(r->message),
 			 "line %zu column %zu: the object is larger than the limit of %zu bytes", item->line,
 			 item->column, r->max_object);
 		item->error = r->message;
 		item->error_code = KY_ETOOBIG;
-		r->keep = r->pos;
 		return 1;
 	}
 	item->raw = r->buf + r->keep;
@@ -408,7 +441,6 @@ int ky_stix_reader_new(ky_stix_reader **out, FILE *in, size_t max_object, const 
 int ky_stix_reader_next(ky_stix_reader *r, ky_stix_item *item)
 {
 	int c, rc;
-	char seen[32];
 
 	json_decref(r->current);
 	r->current = NULL;
@@ -435,18 +467,14 @@ int ky_stix_reader_next(ky_stix_reader *r, ky_stix_item *item)
 				r->env_line = r->line;
 				r->env_column = r->column;
 				r->keep = r->pos;
+				r->bound = BOUND_ENVELOPE;
 				advance(r);
 				r->st = ST_TOP_KEY;
 			} else if (c == END_OF_INPUT) {
 				return fail(r, KY_EINVALID,
 					    "empty input: expected a STIX bundle, a JSON array of objects or one object");
-			} else if (c == READ_FAILED) {
-				return fail_read(r, c);
 			} else {
-				describe(seen, sizeof(seen), c);
-				return fail(r, KY_EINVALID,
-					    "expected a STIX bundle, a JSON array of objects or one object ('{' or '['), found %s",
-					    seen);
+				return unexpected(r, c, "a STIX bundle, a JSON array of objects or one object ('{' or '[')");
 			}
 			break;
 
@@ -459,11 +487,8 @@ int ky_stix_reader_next(ky_stix_reader *r, ky_stix_item *item)
 				r->st = ST_TRAILER;
 				break;
 			}
-			if (c != '"') {
-				describe(seen, sizeof(seen), c);
-				return c < 0 && c != END_OF_INPUT ? fail_read(r, c)
-								  : fail(r, KY_EINVALID, "expected a property name in quotes or '}', found %s", seen);
-			}
+			if (c != '"')
+				return unexpected(r, c, "a property name in quotes or '}'");
 			/* Offsets from keep survive a refill, which moves the kept bytes to the front. */
 			size_t key_offset = r->pos - r->keep;
 			if ((rc = scan_string(r)) < 0)
@@ -472,10 +497,8 @@ int ky_stix_reader_next(ky_stix_reader *r, ky_stix_item *item)
 			if ((rc = decode_key(r, r->buf + r->keep + key_offset, r->pos - r->keep - key_offset, &is_objects)) < 0)
 				return rc;
 			c = skip_space(r);
-			if (c != ':') {
-				describe(seen, sizeof(seen), c);
-				return fail(r, KY_EINVALID, "expected ':' after a property name, found %s", seen);
-			}
+			if (c != ':')
+				return unexpected(r, c, "':' after a property name");
 			advance(r);
 			c = skip_space(r);
 			if (is_objects && c == '[' && !r->seen_objects) {
@@ -487,7 +510,7 @@ int ky_stix_reader_next(ky_stix_reader *r, ky_stix_item *item)
 				r->st = ST_ARRAY_FIRST;
 				break;
 			}
-			if ((rc = scan_value(r, NULL)) < 0)
+			if ((rc = scan_value(r)) < 0)
 				return rc;
 			r->st = ST_TOP_NEXT;
 			break;
@@ -504,9 +527,7 @@ int ky_stix_reader_next(ky_stix_reader *r, ky_stix_item *item)
 					return rc;
 				r->st = ST_TRAILER;
 			} else {
-				describe(seen, sizeof(seen), c);
-				return c == READ_FAILED ? fail_read(r, c)
-							: fail(r, KY_EINVALID, "expected ',' or '}' in the top-level object, found %s", seen);
+				return unexpected(r, c, "',' or '}' in the top-level object");
 			}
 			break;
 
@@ -517,11 +538,8 @@ int ky_stix_reader_next(ky_stix_reader *r, ky_stix_item *item)
 				r->st = ST_ARRAY_NEXT;
 				break;
 			}
-			if (c == ']' || c == ',' || c < 0) {
-				describe(seen, sizeof(seen), c);
-				return c == READ_FAILED ? fail_read(r, c)
-							: fail(r, KY_EINVALID, "expected an object in the objects array, found %s", seen);
-			}
+			if (c == ']' || c == ',' || c < 0)
+				return unexpected(r, c, "an object in the objects array");
 			r->st = ST_ARRAY_NEXT;
 			return read_element(r, item);
 
@@ -533,22 +551,17 @@ int ky_stix_reader_next(ky_stix_reader *r, ky_stix_item *item)
 			} else if (c == ']') {
 				advance(r);
 				r->keep = r->pos - 1; /* the envelope resumes with this ']' */
+				r->bound = r->shape == KY_STIX_SHAPE_BUNDLE ? BOUND_ENVELOPE : BOUND_SKIP;
 				r->st = r->shape == KY_STIX_SHAPE_BUNDLE ? ST_TOP_NEXT : ST_TRAILER;
 			} else {
-				describe(seen, sizeof(seen), c);
-				return c == READ_FAILED ? fail_read(r, c)
-							: fail(r, KY_EINVALID, "expected ',' or ']' after an object, found %s", seen);
+				return unexpected(r, c, "',' or ']' after an object");
 			}
 			break;
 
 		case ST_TRAILER:
 			c = skip_space(r);
-			if (c == READ_FAILED)
-				return fail_read(r, c);
-			if (c != END_OF_INPUT) {
-				describe(seen, sizeof(seen), c);
-				return fail(r, KY_EINVALID, "unexpected %s after the end of the top-level value", seen);
-			}
+			if (c != END_OF_INPUT)
+				return unexpected(r, c, "nothing after the end of the top-level value");
 			r->st = ST_DONE;
 			if (r->shape == KY_STIX_SHAPE_ARRAY)
 				return 0;

@@ -267,12 +267,18 @@ static void check_hash_value(ky_stix_ctx *ctx, const char *algorithm, const char
 	}
 }
 
-static void check_hashes(ky_stix_ctx *ctx, const json_t *v)
+/*
+ * §2.3 dictionaries and §2.7 hashes share their shape: a non-empty object whose keys are
+ * ASCII letters, digits, '-' and '_', at most 250 long (hash names at least 3). Hash values
+ * are strings in the format their algorithm implies.
+ */
+static void check_dictionary(ky_stix_ctx *ctx, const json_t *v, bool hashes)
 {
-	if (!expect_type(ctx, v, json_is_object(v), "a hashes dictionary"))
+	const char *section = hashes ? "§2.7" : "§2.3";
+	if (!expect_type(ctx, v, json_is_object(v), hashes ? "a hashes dictionary" : "a dictionary (an object)"))
 		return;
 	if (json_object_size(v) == 0) {
-		ky_stix_report(ctx, "§2.7", "an empty dictionary is not allowed");
+		ky_stix_report(ctx, section, "an empty dictionary is not allowed");
 		return;
 	}
 	const char *key;
@@ -280,33 +286,13 @@ static void check_hashes(ky_stix_ctx *ctx, const json_t *v)
 	char q[96];
 	json_object_foreach((json_t *)v, key, value) {
 		size_t mark = path_push_key(ctx, key);
-		if (!valid_dictionary_key(key, 3))
-			ky_stix_report(ctx, "§2.7",
-				       "key %s is not a hash algorithm name (3 to 250 ASCII letters, digits, '-' or '_')",
-				       quoted(q, sizeof(q), key));
-		else if (expect_type(ctx, value, json_is_string(value), "a string"))
+		if (!valid_dictionary_key(key, hashes ? 3 : 1))
+			ky_stix_report(ctx, section, "key %s is not %s (%s250 ASCII letters, digits, '-' or '_')",
+				       quoted(q, sizeof(q), key), hashes ? "a hash algorithm name" : "a dictionary key",
+				       hashes ? "3 to " : "up to ");
+		else if (hashes && expect_type(ctx, value, json_is_string(value), "a string"))
 			check_hash_value(ctx, key, json_string_value(value));
 		path_pop(ctx, mark);
-	}
-}
-
-static void check_dictionary(ky_stix_ctx *ctx, const json_t *v)
-{
-	if (!expect_type(ctx, v, json_is_object(v), "a dictionary (an object)"))
-		return;
-	if (json_object_size(v) == 0) {
-		ky_stix_report(ctx, "§2.3", "an empty dictionary is not allowed");
-		return;
-	}
-	const char *key;
-	const json_t *value;
-	char q[96];
-	json_object_foreach((json_t *)v, key, value) {
-		if (!valid_dictionary_key(key, 1))
-			ky_stix_report(ctx, "§2.3",
-				       "key %s is not a dictionary key (up to 250 ASCII letters, digits, '-' or '_')",
-				       quoted(q, sizeof(q), key));
-		(void)value;
 	}
 }
 
@@ -425,10 +411,8 @@ static void check_value(ky_stix_ctx *ctx, const ky_stix_prop *prop, const json_t
 		}
 		break;
 	case KP_DICT:
-		check_dictionary(ctx, v);
-		break;
 	case KP_HASHES:
-		check_hashes(ctx, v);
+		check_dictionary(ctx, v, prop->kind == KP_HASHES);
 		break;
 	case KP_KILL_CHAIN: {
 		static const ky_stix_prop sub = {"kill_chain_phases", KP_OBJECT, .sub = kill_chain_phase_props};

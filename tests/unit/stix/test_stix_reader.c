@@ -159,7 +159,7 @@ static void test_broken_structure_is_fatal(void **state)
 	expect_fatal("\"hello\"", KY_EINVALID, "found '\"'");
 	expect_fatal("[{\"a\": 1}", KY_EINVALID, "found end of input");
 	expect_fatal("[{\"a\": \"unterminated}]", KY_EINVALID, "unexpected end of input");
-	expect_fatal("[{\"a\": 1}] trailing", KY_EINVALID, "after the end");
+	expect_fatal("[{\"a\": 1}] trailing", KY_EINVALID, "nothing after the end");
 	expect_fatal("[{\"a\": 1},]", KY_EINVALID, "expected an object");
 	expect_fatal("[{\"a\": [1}]", KY_EINVALID, "does not close");
 	expect_fatal("{\"type\": \"bundle\", \"objects\": [] \"id\": 1}", KY_EINVALID, "expected ',' or '}'");
@@ -282,6 +282,99 @@ static void test_memory_does_not_grow_with_input(void **state)
 	fclose(in);
 }
 
+/* A stream of prefix, then `count` copies of one byte, then suffix: huge inputs in no memory. */
+typedef struct repeat {
+	const char *prefix, *suffix;
+	char byte;
+	unsigned long long count, at;
+} repeat;
+
+static ssize_t read_repeat(void *cookie, char *buf, size_t size)
+{
+	repeat *g = cookie;
+	size_t out = 0;
+	size_t np = strlen(g->prefix), ns = strlen(g->suffix);
+	while (out < size) {
+		unsigned long long total = np + g->count + ns;
+		if (g->at >= total)
+			break;
+		if (g->at < np)
+			buf[out] = g->prefix[g->at];
+		else if (g->at < np + g->count)
+			buf[out] = g->byte;
+		else
+			buf[out] = g->suffix[g->at - np - g->count];
+		out++;
+		g->at++;
+	}
+	return (ssize_t)out;
+}
+
+/* Reads the whole stream; returns the items' error codes (0 for an object) and the end. */
+static int read_repeat_all(repeat *g, size_t max_object, int *codes, size_t ncodes, size_t *footprint)
+{
+	cookie_io_functions_t io = {.read = read_repeat};
+	FILE *in = fopencookie(g, "r", io);
+	ky_stix_reader *reader;
+	ky_stix_item item;
+	size_t n = 0;
+	int rc;
+	assert_int_equal(ky_stix_reader_new(&reader, in, max_object, "repeat"), KY_OK);
+	*footprint = 0;
+	while ((rc = ky_stix_reader_next(reader, &item)) == 1) {
+		if (n < ncodes)
+			codes[n++] = item.error_code;
+		if (ky_stix_reader_footprint(reader) > *footprint)
+			*footprint = ky_stix_reader_footprint(reader);
+	}
+	if (ky_stix_reader_footprint(reader) > *footprint)
+		*footprint = ky_stix_reader_footprint(reader);
+	ky_stix_reader_free(reader);
+	fclose(in);
+	return rc;
+}
+
+static void test_huge_values_stay_bounded(void **state)
+{
+	(void)state;
+	int codes[4] = {-99, -99, -99, -99};
+	size_t footprint;
+
+	/* A 64 MB string inside one element: refused as too big, never held. */
+	repeat huge_string = {"[{\"s\": \"", "\"}, {\"type\": \"x-after\"}]", 'a', 64ull << 20, 0};
+	assert_int_equal(read_repeat_all(&huge_string, 1 << 20, codes, 4, &footprint), 0);
+	assert_int_equal(codes[0], KY_ETOOBIG);
+	assert_int_equal(codes[1], KY_OK);
+	assert_true(footprint < (4u << 20));
+
+	/* 64 MB of whitespace between two elements. */
+	repeat spaces = {"[{\"type\": \"x-a\"}", ", {\"type\": \"x-b\"}]", ' ', 64ull << 20, 0};
+	assert_int_equal(read_repeat_all(&spaces, 1 << 20, codes, 4, &footprint), 0);
+	assert_int_equal(codes[0], KY_OK);
+	assert_int_equal(codes[1], KY_OK);
+	assert_true(footprint < (4u << 20));
+
+	/* A single top-level object larger than the limit is an error, not a buffer. */
+	repeat single = {"{\"type\": \"x-a\", \"s\": \"", "\"}", 'a', 64ull << 20, 0};
+	assert_int_equal(read_repeat_all(&single, 1 << 20, codes, 4, &footprint), KY_ETOOBIG);
+	assert_non_null(strstr(ky_error_last(), "larger than the limit"));
+	assert_true(footprint < (4u << 20));
+}
+
+static void test_limit_is_exact(void **state)
+{
+	(void)state;
+	int codes[2];
+	size_t footprint;
+	/* {"s":"aaa...a"} is 8 bytes plus the a's. */
+	repeat at_limit = {"[{\"s\":\"", "\"}]", 'a', 100 - 8, 0};
+	assert_int_equal(read_repeat_all(&at_limit, 100, codes, 2, &footprint), 0);
+	assert_int_equal(codes[0], KY_OK);
+	repeat over_limit = {"[{\"s\":\"", "\"}]", 'a', 100 - 7, 0};
+	assert_int_equal(read_repeat_all(&over_limit, 100, codes, 2, &footprint), 0);
+	assert_int_equal(codes[0], KY_ETOOBIG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -293,6 +386,8 @@ int main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_byte_order_mark_is_skipped),
 		cmocka_unit_test(test_memory_does_not_grow_with_input),
+		cmocka_unit_test(test_huge_values_stay_bounded),
+		cmocka_unit_test(test_limit_is_exact),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
