@@ -29,9 +29,61 @@ static void usage(FILE *out)
 		(size_t)KY_STIX_READER_MAX_OBJECT_DEFAULT);
 }
 
+/* Distinct types counted by name; past this many the rest are "other types", so that a
+ * stream of made-up types cannot grow memory. */
+#define TALLY_TYPES_MAX 256
+
 typedef struct tally {
 	size_t objects, valid, invalid;
+	json_t *types;       /* type name -> count */
+	size_t other_types;  /* objects of types beyond TALLY_TYPES_MAX, or without a type */
 } tally;
+
+static void tally_type(tally *t, const json_t *object)
+{
+	const char *type = object ? json_string_value(json_object_get(object, "type")) : NULL;
+	json_t *count = type ? json_object_get(t->types, type) : NULL;
+	if (count != NULL)
+		json_integer_set(count, json_integer_value(count) + 1);
+	else if (type != NULL && json_object_size(t->types) < TALLY_TYPES_MAX)
+		json_object_set_new(t->types, type, json_integer(1));
+	else
+		t->other_types++;
+}
+
+static int by_count_then_name(const void *a, const void *b)
+{
+	const json_t *const *x = a, *const *y = b;
+	json_int_t cx = json_integer_value(json_object_get(x[0], "n")), cy = json_integer_value(json_object_get(y[0], "n"));
+	if (cx != cy)
+		return cx > cy ? -1 : 1;
+	return strcmp(json_string_value(json_object_get(x[0], "type")), json_string_value(json_object_get(y[0], "type")));
+}
+
+/* "  indicator 120, relationship 80, ..." most frequent first. */
+static void print_types(const tally *t)
+{
+	size_t n = json_object_size(t->types), i = 0;
+	if (n == 0)
+		return;
+	json_t **rows = calloc(n, sizeof(*rows));
+	if (rows == NULL)
+		return;
+	const char *key;
+	json_t *count;
+	json_object_foreach(t->types, key, count) rows[i++] = json_pack("{s:s,s:I}", "type", key, "n", json_integer_value(count));
+	qsort(rows, n, sizeof(*rows), by_count_then_name);
+	fputs("  types:", stdout);
+	for (i = 0; i < n; i++) {
+		printf("%s %s %lld", i ? "," : "", json_string_value(json_object_get(rows[i], "type")),
+		       (long long)json_integer_value(json_object_get(rows[i], "n")));
+		json_decref(rows[i]);
+	}
+	if (t->other_types)
+		printf(", other %zu", t->other_types);
+	putchar('\n');
+	free(rows);
+}
 
 static const char *string_or_null(const json_t *object, const char *key)
 {
@@ -138,7 +190,7 @@ int ky_cli_validate(const ky_cli_global *global, int argc, char **argv)
 	int status = KY_EXIT_OK;
 	ky_stix_reader *reader = NULL;
 	ky_stix_problems *problems = NULL;
-	tally t = {0};
+	tally t = {.types = json_object()};
 	int rc;
 
 	if (ky_stix_reader_new(&reader, in, max_object, from_stdin ? "<stdin>" : path) < 0 ||
@@ -162,6 +214,7 @@ int ky_cli_validate(const ky_cli_global *global, int argc, char **argv)
 			valid = rc == KY_OK;
 		}
 		t.objects++;
+		tally_type(&t, item.object);
 		if (valid)
 			t.valid++;
 		else
@@ -201,9 +254,9 @@ int ky_cli_validate(const ky_cli_global *global, int argc, char **argv)
 		status = KY_EXIT_INVALID;
 
 	if (json) {
-		json_t *summary = json_pack("{s:{s:I,s:I,s:I,s:o}}", "summary", "objects", (json_int_t)t.objects, "valid",
+		json_t *summary = json_pack("{s:{s:I,s:I,s:I,s:o,s:O,s:I}}", "summary", "objects", (json_int_t)t.objects, "valid",
 					    (json_int_t)t.valid, "invalid", (json_int_t)t.invalid, "bundle_errors",
-					    bundle_errors);
+					    bundle_errors, "types", t.types, "other_types", (json_int_t)t.other_types);
 		char *text = json_dumps(summary, JSON_COMPACT | JSON_PRESERVE_ORDER);
 		if (text)
 			puts(text);
@@ -216,9 +269,11 @@ int ky_cli_validate(const ky_cli_global *global, int argc, char **argv)
 											    : "object";
 		printf("%s: %s of %zu object%s: %zu valid, %zu invalid%s\n", from_stdin ? "<stdin>" : path, shape,
 		       t.objects, t.objects == 1 ? "" : "s", t.valid, t.invalid, rc < 0 ? " (reading stopped early)" : "");
+		print_types(&t);
 	}
 
 cleanup:
+	json_decref(t.types);
 	ky_stix_problems_free(problems);
 	ky_stix_reader_free(reader);
 	if (!from_stdin)

@@ -193,3 +193,14 @@ const ky_stix_type *ky_stix_type_find(const char *name)
 				return type;
 	return NULL;
 }
+
+const ky_stix_type *ky_stix_id_type(const char *id)
+{
+	size_t type_len;
+	char type[251];
+	if (!ky_stix_id_parse(id, &type_len) || type_len >= sizeof(type))
+		return NULL;
+	memcpy(type, id, type_len);
+	type[type_len] = '\0';
+	return ky_stix_type_find(type);
+}

@@ -113,6 +113,10 @@ extern const ky_stix_type ky_stix_types_meta[];
 /* The type named `name`, or NULL for a custom type. */
 const ky_stix_type *ky_stix_type_find(const char *name);
 
+/* The type an identifier names, or NULL when `id` is not an identifier or names a type not
+ * in the tables (a custom type, or "bundle"). */
+const ky_stix_type *ky_stix_id_type(const char *id);
+
 /* The hash-algorithm-ov vocabulary (§10.11), shared by every hashes property. */
 extern const char *const ky_stix_vocab_hash_algorithm[];
 

@@ -163,33 +163,12 @@ static const char *const refs_software[] = {"software", NULL};
 static const char *const refs_malware_sample[] = {"file", "artifact", NULL};
 static const char *const refs_analysis_sample[] = {"file", "network-traffic", "artifact", NULL};
 
-/*
- * The category of the type an identifier names. False for a type this build does not know
- * (a custom type), whose category cannot be told.
- */
-static bool ref_category(const char *id, ky_stix_category *out)
-{
-	size_t type_len;
-	char type[256];
-	const ky_stix_type *t;
-
-	if (!ky_stix_id_parse(id, &type_len) || type_len >= sizeof type)
-		return false;
-	memcpy(type, id, type_len);
-	type[type_len] = '\0';
-	t = ky_stix_type_find(type);
-	if (t == NULL)
-		return false;
-	*out = t->category;
-	return true;
-}
-
 /* True when `id` names an SCO or a custom type, which may be a custom SCO (§11.2). */
 static bool may_be_sco(const char *id)
 {
-	ky_stix_category c;
+	const ky_stix_type *t = ky_stix_id_type(id);
 
-	return !ref_category(id, &c) || c == KY_STIX_SCO;
+	return t == NULL || t->category == KY_STIX_SCO;
 }
 
 /*
@@ -535,9 +514,9 @@ static void check_observed_data(ky_stix_ctx *ctx, const json_t *object)
 static void check_observed_ref(ky_stix_ctx *ctx, const json_t *value)
 {
 	const char *id = json_string_value(value);
-	ky_stix_category c;
+	const ky_stix_type *t = ky_stix_id_type(id);
 
-	if (ref_category(id, &c) && c != KY_STIX_SCO && c != KY_STIX_SRO)
+	if (t != NULL && t->category != KY_STIX_SCO && t->category != KY_STIX_SRO)
 		ky_stix_report(ctx, "§4.14.1", "\"%s\" must refer to an SCO or an SRO", id);
 }
 

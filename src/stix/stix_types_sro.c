@@ -19,16 +19,9 @@ enum { REF_CUSTOM = -1, REF_BUNDLE = -2 };
 /* The category of the type an identifier names. `id` has passed the identifier check. */
 static int ref_category(const char *id)
 {
-	size_t type_len = 0;
-	char type[256];
-
-	if (!ky_stix_id_parse(id, &type_len) || type_len >= sizeof type)
-		return REF_CUSTOM;
-	memcpy(type, id, type_len);
-	type[type_len] = '\0';
-	if (strcmp(type, "bundle") == 0)
+	if (strncmp(id, "bundle--", 8) == 0)
 		return REF_BUNDLE;
-	const ky_stix_type *t = ky_stix_type_find(type);
+	const ky_stix_type *t = ky_stix_id_type(id);
 	return t ? (int)t->category : REF_CUSTOM;
 }
 

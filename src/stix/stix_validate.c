@@ -98,20 +98,32 @@ int ky_stix_problems_add(ky_stix_problems *p, const char *fmt, ...)
 
 /* --- paths and reports ------------------------------------------------------------- */
 
+/* Appends to the path, truncating at its end; on the hot path of every property, so no
+ * printf. Returns the length to pop back to. */
+static size_t path_append(ky_stix_ctx *ctx, const char *sep, const char *text, const char *end)
+{
+	size_t mark = ctx->path_len, room = sizeof(ctx->path) - 1;
+	for (const char *parts[] = {sep, text, end}, **p = parts; p < parts + 3; p++)
+		for (const char *c = *p; *c && ctx->path_len < room; c++)
+			ctx->path[ctx->path_len++] = *c;
+	ctx->path[ctx->path_len] = '\0';
+	return mark;
+}
+
 static size_t path_push_key(ky_stix_ctx *ctx, const char *key)
 {
-	size_t mark = ctx->path_len;
-	int n = snprintf(ctx->path + mark, sizeof(ctx->path) - mark, "%s%s", mark ? "." : "", key);
-	ctx->path_len = n < 0 ? mark : (size_t)n + mark >= sizeof(ctx->path) ? sizeof(ctx->path) - 1 : mark + (size_t)n;
-	return mark;
+	return path_append(ctx, ctx->path_len ? "." : "", key, "");
 }
 
 static size_t path_push_index(ky_stix_ctx *ctx, size_t index)
 {
-	size_t mark = ctx->path_len;
-	int n = snprintf(ctx->path + mark, sizeof(ctx->path) - mark, "[%zu]", index);
-	ctx->path_len = n < 0 ? mark : (size_t)n + mark >= sizeof(ctx->path) ? sizeof(ctx->path) - 1 : mark + (size_t)n;
-	return mark;
+	char digits[24];
+	size_t n = sizeof(digits) - 1;
+	digits[n] = '\0';
+	do
+		digits[--n] = (char)('0' + index % 10);
+	while ((index /= 10) > 0);
+	return path_append(ctx, "[", digits + n, "]");
 }
 
 static void path_pop(ky_stix_ctx *ctx, size_t mark)
