@@ -28,4 +28,7 @@ int ky_cli_main(int argc, char **argv);
 /* `kyoyu validate`: argv[0] is "validate". */
 int ky_cli_validate(const ky_cli_global *global, int argc, char **argv);
 
+/* `kyoyu pattern`: argv[0] is "pattern". */
+int ky_cli_pattern(const ky_cli_global *global, int argc, char **argv);
+
 #endif

@@ -14,6 +14,7 @@ static const struct command {
 	const char *summary;
 } commands[] = {
 	{"validate", ky_cli_validate, "check STIX 2.1 content (a bundle, an array or one object)"},
+	{"pattern", ky_cli_pattern, "check STIX patterns and print them in canonical form"},
 };
 
 static void usage(FILE *out)

@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "pattern/pattern.h"
 #include "stix/stix_schema.h"
+#include "util/ky_error.h"
 
 /* Vocabularies (STIX 2.1 §10). Open vocabularies (-ov) suggest values; enumerations (-enum)
  * are the only values allowed. */
@@ -290,10 +292,24 @@ static const ky_stix_prop incident_props[] = {
 	{NULL},
 };
 
-/* STIX 2.1 §4.7.1: valid_until "MUST be greater than the timestamp in the valid_from". */
+/*
+ * STIX 2.1 §4.7.1: valid_until "MUST be greater than the timestamp in the valid_from", and a
+ * pattern of pattern_type "stix" is a STIX pattern (§9), checked by the pattern module with
+ * the OASIS validator's verdicts. Patterns of other types (snort, suricata, sigma, pcre,
+ * yara, ...) are kept as given: their languages have tools of their own.
+ */
 static void check_indicator(ky_stix_ctx *ctx, const json_t *object)
 {
 	ky_stix_check_time_order(ctx, object, "valid_from", "valid_until", true, "§4.7.1");
+	const json_t *pattern = json_object_get(object, "pattern");
+	const char *type = json_string_value(json_object_get(object, "pattern_type"));
+	if (!json_is_string(pattern) || type == NULL || strcmp(type, "stix") != 0)
+		return;
+	ky_pattern *parsed = NULL;
+	int rc = ky_pattern_parse(&parsed, json_string_value(pattern), json_string_length(pattern));
+	if (rc != KY_OK)
+		ky_stix_report_at(ctx, "pattern", "§9", "%s", ky_error_last());
+	ky_pattern_free(parsed);
 }
 
 static const ky_stix_prop indicator_props[] = {

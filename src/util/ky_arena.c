@@ -1,0 +1,84 @@
+/*
+ * ky_arena: blocks of at least 4 KiB, each a header and then the bytes handed out in order.
+ * An allocation larger than a block gets a block of its own.
+ */
+#include "util/ky_arena.h"
+
+#include <stdalign.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BLOCK_SIZE ((size_t)4096 - sizeof(struct block))
+
+struct block {
+	struct block *next;
+	size_t size, used;
+	alignas(max_align_t) unsigned char data[];
+};
+
+struct ky_arena {
+	struct block *head;
+	size_t total;
+};
+
+ky_arena *ky_arena_new(void)
+{
+	return calloc(1, sizeof(ky_arena));
+}
+
+void ky_arena_free(ky_arena *a)
+{
+	if (a == NULL)
+		return;
+	for (struct block *b = a->head, *next; b != NULL; b = next) {
+		next = b->next;
+		free(b);
+	}
+	free(a);
+}
+
+void *ky_arena_alloc(ky_arena *a, size_t size)
+{
+	const size_t align = alignof(max_align_t);
+	size = (size + align - 1) & ~(align - 1);
+	if (size == 0)
+		size = align;
+	struct block *b = a->head;
+	if (b == NULL || b->size - b->used < size) {
+		size_t cap = size > BLOCK_SIZE ? size : BLOCK_SIZE;
+		b = malloc(sizeof(*b) + cap);
+		if (b == NULL)
+			return NULL;
+		b->size = cap;
+		b->used = 0;
+		/* A block made for one large allocation goes behind the current one, which may
+		 * still have room for small ones. */
+		if (a->head != NULL && cap > BLOCK_SIZE) {
+			b->next = a->head->next;
+			a->head->next = b;
+		} else {
+			b->next = a->head;
+			a->head = b;
+		}
+	}
+	void *p = b->data + b->used;
+	b->used += size;
+	a->total += size;
+	memset(p, 0, size);
+	return p;
+}
+
+char *ky_arena_strndup(ky_arena *a, const char *s, size_t n)
+{
+	char *copy = ky_arena_alloc(a, n + 1);
+	if (copy != NULL) {
+		memcpy(copy, s, n);
+		copy[n] = '\0';
+	}
+	return copy;
+}
+
+size_t ky_arena_used(const ky_arena *a)
+{
+	return a->total;
+}
