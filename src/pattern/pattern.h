@@ -35,7 +35,7 @@
 /* Limits: generous next to real patterns (the largest seen in feeds are about 57 KB, OR
  * chains of hundreds of terms, a handful of parentheses deep), small next to the stack. */
 #define KY_PATTERN_MAX_LENGTH ((size_t)1 << 20)
-#define KY_PATTERN_MAX_DEPTH 250
+#define KY_PATTERN_MAX_DEPTH 400
 
 typedef enum ky_pattern_node_kind {
 	/* Observation level (§9.5). */

@@ -389,14 +389,20 @@ static bool object_path(parser *p, ky_pattern_path *out)
 			if (accept(p, TOK_ASTERISK)) {
 				step->kind = KY_PATTERN_ANY_INDEX;
 			} else if (p->tok.kind == TOK_INT_POS || p->tok.kind == TOK_INT_NEG) {
+				const char *s = p->lx.text + p->tok.start;
+				bool sign = s[0] == '+' || s[0] == '-';
 				/* §9.7.2: an index is 0 to N-1; the OASIS validator fails on negative ones. */
 				if (p->tok.kind == TOK_INT_NEG)
 					defer_at(p, RANK_INDEX, p->tok.line, p->tok.column,
 						 "a list index must be 0 or more, or '*' (STIX 2.1 §9.7.2)");
-				const char *s = p->lx.text + p->tok.start;
+				/* The validator converts the index with Python's int(), which refuses more
+				 * than 4,300 digits. */
+				if (p->tok.length - sign > 4300)
+					defer_at(p, RANK_INDEX, p->tok.line, p->tok.column,
+						 "a list index of more than 4,300 digits");
 				int64_t v = 0;
 				/* Indexes past what int64 holds saturate: no list is that long anyway. */
-				for (size_t i = (s[0] == '+' || s[0] == '-') ? 1 : 0; i < p->tok.length; i++)
+				for (size_t i = sign; i < p->tok.length; i++)
 					v = v > (INT64_MAX - 9) / 10 ? INT64_MAX : v * 10 + (s[i] - '0');
 				if (s[0] == '-')
 					v = -v;
@@ -825,8 +831,9 @@ static const struct hash_type {
 	{"WHIRLPOOL", "WHIRLPOOL", HEX_EXACT, {128}},
 };
 
-/* Python's str.upper() on the letters that can spell a table key: ASCII, and the two
- * non-ASCII letters whose capitals are ASCII (dotless i U+0131 -> I, long s U+017F -> S). */
+/* Python's str.upper() on the letters that can spell a table key: ASCII, and the non-ASCII
+ * letters whose capitals are ASCII: dotless i U+0131 -> I, long s U+017F -> S, sharp s
+ * U+00DF -> SS. */
 static size_t hash_key(const char *name, char *out, size_t size)
 {
 	size_t k = 0;
@@ -837,6 +844,10 @@ static size_t hash_key(const char *name, char *out, size_t size)
 			out[k++] = 'I';
 			c++;
 		} else if (c[0] == 0xC5 && c[1] == 0xBF) {
+			out[k++] = 'S';
+			c++;
+		} else if (c[0] == 0xC3 && c[1] == 0x9F && k + 2 < size) {
+			out[k++] = 'S';
 			out[k++] = 'S';
 			c++;
 		} else {
