@@ -151,7 +151,7 @@ static void read_all(run *out, const uint8_t *buf, size_t len, size_t limit, ky_
 		CHECK(out->shape != KY_STIX_SHAPE_SINGLE || json_array_size(out->items) == 1);
 		if (envelope != NULL) {
 			const json_t *objects = json_object_get(envelope, "objects");
-			CHECK(json_is_object(envelope) && json_is_array(objects) && json_array_size(objects) == 0);
+			CHECK(json_is_object(envelope) && (!json_is_array(objects) || json_array_size(objects) == 0));
 			out->envelope = json_deep_copy(envelope);
 			CHECK(out->envelope != NULL);
 			if (problems != NULL) {

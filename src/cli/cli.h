@@ -8,7 +8,11 @@
 #ifndef KY_CLI_H
 #define KY_CLI_H
 
+#include <stdbool.h>
 #include <stdio.h>
+
+#include "config/config.h"
+#include "store/store.h"
 
 enum {
 	KY_EXIT_OK = 0,
@@ -17,18 +21,62 @@ enum {
 	KY_EXIT_INVALID = 3,
 };
 
-/* Options that come before the subcommand and apply to all of them. */
+/* Options that come before the subcommand and apply to all of them, and the settings of
+ * kyoyu.conf, as ky_cli_main() hands them to every command. */
 typedef struct ky_cli_global {
-	const char *db_path;  /* --db, or NULL for the default; borrowed from argv */
+	const char *db_path;      /* the hub: --db, else [store] db of kyoyu.conf (default
+				   * "kyoyu.db"); never NULL; borrowed from argv or `config` */
+	const char *config_path;  /* the kyoyu.conf read (--config, ./kyoyu.conf or
+				   * /etc/kyoyu/kyoyu.conf), or NULL when none was */
+	ky_config config;         /* its settings over the defaults */
 } ky_cli_global;
 
 /* Runs `kyoyu ARGS...`; returns the exit status. Writes to stdout and stderr. */
 int ky_cli_main(int argc, char **argv);
+
+/*
+ * Opens the hub global->db_path with kyoyu.conf's [store] settings (create: for kyoyu init;
+ * *created, which may be NULL, tells whether it was). On failure prints
+ * "kyoyu COMMAND: <hub>: <why>" on stderr and returns the store's code; the caller owns *out.
+ */
+int ky_cli_hub_open(const ky_cli_global *global, const char *command, bool create, ky_store **out, bool *created);
+
+/*
+ * For a command whose only option is --help and that acts on the hub alone (init, migrate):
+ * parses argv and returns -1 to go on, or the exit status to return at once (help printed,
+ * or a usage error reported with `usage`).
+ */
+int ky_cli_hub_command_args(int argc, char **argv, const char *command, void (*usage)(FILE *out));
+
+/* Prints this thread's last error as "kyoyu COMMAND: <hub>: <message>" on stderr, naming
+ * the hub once whether or not the message already starts with it. */
+void ky_cli_hub_report(const ky_cli_global *global, const char *command);
 
 /* `kyoyu validate`: argv[0] is "validate". */
 int ky_cli_validate(const ky_cli_global *global, int argc, char **argv);
 
 /* `kyoyu pattern`: argv[0] is "pattern". */
 int ky_cli_pattern(const ky_cli_global *global, int argc, char **argv);
+
+/* `kyoyu import`: argv[0] is "import". */
+int ky_cli_import(const ky_cli_global *global, int argc, char **argv);
+
+/* `kyoyu init`: creates the hub, or says it exists. */
+int ky_cli_init(const ky_cli_global *global, int argc, char **argv);
+
+/* `kyoyu migrate`: upgrades the hub's schema. */
+int ky_cli_migrate(const ky_cli_global *global, int argc, char **argv);
+
+/* `kyoyu export`: writes the hub's objects (or a selection) as one STIX bundle. */
+int ky_cli_export(const ky_cli_global *global, int argc, char **argv);
+
+/* `kyoyu get ID`: prints an object's latest version, or all of them. */
+int ky_cli_get(const ky_cli_global *global, int argc, char **argv);
+
+/* `kyoyu stats`: the hub's counts and sizes. */
+int ky_cli_stats(const ky_cli_global *global, int argc, char **argv);
+
+/* `kyoyu collection create|list`: argv[0] is "collection". */
+int ky_cli_collection(const ky_cli_global *global, int argc, char **argv);
 
 #endif

@@ -1,10 +1,13 @@
 /*
- * cli_main: global options and the subcommand table of `kyoyu`.
+ * cli_main: global options, kyoyu.conf, and the subcommand table of `kyoyu`; and opening
+ * the hub as those settings say, for every command that uses one.
  */
 #include "cli/cli.h"
 
 #include <getopt.h>
 #include <string.h>
+
+#include "util/ky_error.h"
 
 typedef int command_fn(const ky_cli_global *global, int argc, char **argv);
 
@@ -15,12 +18,19 @@ static const struct command {
 } commands[] = {
 	{"validate", ky_cli_validate, "check STIX 2.1 content (a bundle, an array or one object)"},
 	{"pattern", ky_cli_pattern, "check STIX patterns and print them in canonical form"},
+	{"import", ky_cli_import, "validate STIX content and store it in the hub"},
+	{"init", ky_cli_init, "create the hub"},
+	{"migrate", ky_cli_migrate, "upgrade the hub's schema to this kyoyu's"},
+	{"export", ky_cli_export, "write the hub's objects as a STIX bundle"},
+	{"get", ky_cli_get, "print an object by id"},
+	{"stats", ky_cli_stats, "counts and sizes of the hub"},
+	{"collection", ky_cli_collection, "create and list collections"},
 };
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: kyoyu [--db PATH] COMMAND [ARGS]\n"
+		"usage: kyoyu [--config FILE] [--db PATH] COMMAND [ARGS]\n"
 		"\n"
 		"kyoyu is a cyber-threat information-sharing hub (STIX 2.1, TAXII 2.1).\n"
 		"\n"
@@ -30,31 +40,78 @@ static void usage(FILE *out)
 	fprintf(out,
 		"\n"
 		"global options:\n"
-		"  --db PATH    the hub's database (used by the store commands)\n"
-		"  --help       this help; `kyoyu COMMAND --help` for a command's own\n"
-		"  --version    print the version\n"
+		"  --config FILE  settings (docs/config.md); default ./kyoyu.conf, else\n"
+		"                 /etc/kyoyu/kyoyu.conf, else built-in defaults\n"
+		"  --db PATH      the hub's database, over [store] db (default kyoyu.db)\n"
+		"  --help         this help; `kyoyu COMMAND --help` for a command's own\n"
+		"  --version      print the version\n"
 		"\n"
-		"exit status: 0 ok, 3 some objects invalid, 2 usage error, 1 other failure\n");
+		"exit status: 0 ok, 3 some objects invalid, 2 usage error or a bad kyoyu.conf,\n"
+		"1 other failure (no hub, a file that cannot be read, the database failed)\n");
+}
+
+void ky_cli_hub_report(const ky_cli_global *global, const char *command)
+{
+	const char *message = ky_error_last();
+	size_t n = strlen(global->db_path);
+	if (strncmp(message, global->db_path, n) == 0 && message[n] == ':')
+		fprintf(stderr, "kyoyu %s: %s\n", command, message);
+	else
+		fprintf(stderr, "kyoyu %s: %s: %s\n", command, global->db_path, message);
+}
+
+int ky_cli_hub_open(const ky_cli_global *global, const char *command, bool create, ky_store **out, bool *created)
+{
+	ky_store_options options = {
+		.create = create,
+		.synchronous_normal = global->config.synchronous_normal,
+	};
+	int rc = ky_store_open(out, global->db_path, &options, created);
+	if (rc != KY_OK)
+		ky_cli_hub_report(global, command);
+	return rc;
+}
+
+/*
+ * Reads kyoyu.conf into global. A file named with --config must exist; a bad file is a
+ * usage error (2), like a bad option, because the fix is the same: change what was given.
+ * A file that cannot be read at all is 1, as for any other input file.
+ */
+static int load_config(ky_cli_global *global, const char *explicit_path, const char *db_option)
+{
+	global->config_path = ky_config_locate(explicit_path);
+	int rc = ky_config_load(&global->config, global->config_path, explicit_path != NULL);
+	global->db_path = db_option ? db_option : global->config.db;
+	if (rc == KY_OK)
+		return KY_EXIT_OK;
+	fprintf(stderr, "kyoyu: %s\n", ky_error_last());
+	return rc == KY_EINVALID ? KY_EXIT_USAGE : KY_EXIT_FAILURE;
 }
 
 int ky_cli_main(int argc, char **argv)
 {
 	static const struct option options[] = {
+		{"config", required_argument, NULL, 'c'},
 		{"db", required_argument, NULL, 'd'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	ky_cli_global global = {0};
+	const char *config_option = NULL, *db_option = NULL;
 	int c;
 
-	/* '+' stops at the subcommand so that its own options are left for it. */
-	optind = 1;
+	/* '+' stops at the subcommand so that its own options are left for it. optind 0 makes
+	 * glibc read the '+' afresh, which matters when a test calls this more than once. */
+	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
 		switch (c) {
+		case 'c':
+			config_option = optarg;
+			break;
 		case 'd':
-			global.db_path = optarg;
+			db_option = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -73,9 +130,39 @@ int ky_cli_main(int argc, char **argv)
 		return KY_EXIT_USAGE;
 	}
 	const char *name = argv[optind];
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcmp(commands[i].name, name) == 0)
-			return commands[i].run(&global, argc - optind, argv + optind);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(commands[i].name, name) != 0)
+			continue;
+		int status = load_config(&global, config_option, db_option);
+		return status == KY_EXIT_OK ? commands[i].run(&global, argc - optind, argv + optind) : status;
+	}
 	fprintf(stderr, "kyoyu: '%s' is not a command; `kyoyu --help` lists them\n", name);
 	return KY_EXIT_USAGE;
+}
+
+int ky_cli_hub_command_args(int argc, char **argv, const char *command, void (*command_usage)(FILE *out))
+{
+	static const struct option options[] = {
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+
+	optind = 0; /* not 1: glibc then forgets the global options' '+', and options may follow operands */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		if (c == 'h') {
+			command_usage(stdout);
+			return KY_EXIT_OK;
+		}
+		fprintf(stderr, "kyoyu %s: unknown option '%s'\n", command, argv[optind - 1]);
+		command_usage(stderr);
+		return KY_EXIT_USAGE;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "kyoyu %s: takes no arguments; the hub is --db or [store] db of kyoyu.conf\n", command);
+		command_usage(stderr);
+		return KY_EXIT_USAGE;
+	}
+	return -1;
 }

@@ -68,7 +68,7 @@ int ky_cli_pattern(const ky_cli_global *global, int argc, char **argv)
 	size_t invalid = 0;
 	(void)global;
 
-	optind = 1;
+	optind = 0; /* not 1: glibc then forgets the global options' '+', and options may follow operands */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		switch (c) {

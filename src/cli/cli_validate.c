@@ -146,7 +146,7 @@ int ky_cli_validate(const ky_cli_global *global, int argc, char **argv)
 	int c;
 	(void)global;
 
-	optind = 1;
+	optind = 0; /* not 1: glibc then forgets the global options' '+', and options may follow operands */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		switch (c) {

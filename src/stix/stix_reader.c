@@ -578,6 +578,11 @@ int ky_stix_reader_next(ky_stix_reader *r, ky_stix_item *item)
 				return 0;
 			if ((rc = finish_top_object(r)) < 0)
 				return rc;
+			/* STIX 2.1 §8: objects is optional (a bundle with nothing to carry omits it, as
+			 * the schema wants no empty list); such a bundle is empty, not a lone object. */
+			const char *type = json_string_value(json_object_get(r->envelope, "type"));
+			if (r->shape != KY_STIX_SHAPE_BUNDLE && type != NULL && strcmp(type, "bundle") == 0)
+				r->shape = KY_STIX_SHAPE_BUNDLE;
 			if (r->shape == KY_STIX_SHAPE_BUNDLE)
 				return 0;
 			/* No objects array: the top-level object is itself the one STIX object. */

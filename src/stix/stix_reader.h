@@ -65,7 +65,8 @@ ky_stix_shape ky_stix_reader_shape(const ky_stix_reader *r);
 
 /*
  * For a bundle, after ky_stix_reader_next() returned 0: the bundle's own properties, with
- * "objects" emptied (`[]`), for ky_stix_validate_envelope(). NULL for other shapes or
+ * "objects" emptied (`[]`); a bundle without an objects list (STIX 2.1 §8 makes it optional:
+ * an empty bundle) keeps what it had there, for ky_stix_validate_envelope() to judge. NULL for other shapes or
  * before the end. Borrowed from the reader.
  */
 const json_t *ky_stix_reader_envelope(const ky_stix_reader *r);

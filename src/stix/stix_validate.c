@@ -913,6 +913,9 @@ int ky_stix_validate_envelope(ky_stix_problems *problems, const json_t *envelope
 		ky_stix_report(&ctx, "§8", "bundle: type: required property is missing");
 	else if (!json_is_string(type) || strcmp(json_string_value(type), "bundle") != 0)
 		ky_stix_report(&ctx, "§8", "bundle: type: an object with an objects list must have type \"bundle\"");
+	const json_t *objects = json_object_get(envelope, "objects");
+	if (objects != NULL && !json_is_array(objects))
+		ky_stix_report(&ctx, "§8", "bundle: objects: expected a list, found %s", ky_stix_json_kind(objects));
 	const json_t *id = json_object_get(envelope, "id");
 	size_t type_len;
 	if (id == NULL)

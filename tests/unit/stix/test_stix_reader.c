@@ -83,6 +83,19 @@ static void test_keys_after_objects_are_kept(void **state)
 	stop(&r);
 }
 
+/* STIX 2.1 §8: a bundle may omit objects; it is then an empty bundle, not a lone object. */
+static void test_bundle_without_objects(void **state)
+{
+	(void)state;
+	run r;
+	ky_stix_item item;
+	start(&r, "{\"type\": \"bundle\", \"id\": \"bundle--5d0092c5-5f74-4287-9642-33f4c354e56d\"}", 0);
+	assert_int_equal(ky_stix_reader_next(r.reader, &item), 0);
+	assert_int_equal(ky_stix_reader_shape(r.reader), KY_STIX_SHAPE_BUNDLE);
+	assert_non_null(ky_stix_reader_envelope(r.reader));
+	stop(&r);
+}
+
 static void test_array_and_single_object(void **state)
 {
 	(void)state;
@@ -380,6 +393,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bundle_streams_each_object),
 		cmocka_unit_test(test_keys_after_objects_are_kept),
+		cmocka_unit_test(test_bundle_without_objects),
 		cmocka_unit_test(test_array_and_single_object),
 		cmocka_unit_test(test_bad_element_does_not_stop_the_stream),
 		cmocka_unit_test(test_broken_structure_is_fatal),

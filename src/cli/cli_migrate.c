@@ -1,0 +1,41 @@
+/*
+ * cli_migrate: `kyoyu migrate`, which brings a hub written by an older kyoyu to this build's
+ * schema (ky_store_migrate: one transaction per version, so an interrupted run leaves the hub
+ * at one version or the next, and running it again finishes the job).
+ */
+#include <getopt.h>
+
+#include "cli/cli.h"
+#include "util/ky_error.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: kyoyu [--db PATH] migrate\n"
+		"\n"
+		"Upgrades the hub's schema to version %d, the one this kyoyu uses. A hub at that\n"
+		"version already is left as it is. A hub with a newer schema is refused: it was\n"
+		"written by a newer kyoyu.\n"
+		"\n"
+		"exit status: 0 upgraded or already current, 2 usage error, 1 other failure (no hub,\n"
+		"a newer schema, a migration failed)\n",
+		KY_STORE_SCHEMA_VERSION);
+}
+
+int ky_cli_migrate(const ky_cli_global *global, int argc, char **argv)
+{
+	int early = ky_cli_hub_command_args(argc, argv, "migrate", usage);
+	if (early >= 0)
+		return early;
+
+	int from = 0, to = 0;
+	if (ky_store_migrate(global->db_path, &from, &to) != KY_OK) {
+		ky_cli_hub_report(global, "migrate");
+		return KY_EXIT_FAILURE;
+	}
+	if (from == to)
+		printf("%s: already at schema %d\n", global->db_path, to);
+	else
+		printf("%s: schema %d -> %d\n", global->db_path, from, to);
+	return KY_EXIT_OK;
+}

@@ -1,0 +1,68 @@
+/*
+ * config: kyoyu.conf, the settings a hub's operator writes once (where the hub is, how hard
+ * it syncs, how imports batch), read before any command runs. docs/config.md is the user's
+ * page; kyoyu.conf.example lists every key with its default.
+ *
+ * The file is INI (libinih): `[section]` lines, `key = value` lines, comments from ';' or
+ * '#' at the start of a line and from " ;" inside one. Values are taken as written, without
+ * quotes. Anything the build does not know, an unknown section or key, a key given twice or
+ * a value out of range, is an error with its line number rather than ignored, so that a
+ * mistyped `[store] dbb = /srv/hub.db` does not quietly write to ./kyoyu.db.
+ *
+ * A ky_config is a plain value (no pointers): copy it freely; once loaded it is read-only,
+ * and threads may share it.
+ */
+#ifndef KY_CONFIG_H
+#define KY_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* The files tried when --config is not given, in this order; the first that exists wins. */
+#define KY_CONFIG_PATH_LOCAL "kyoyu.conf"
+#define KY_CONFIG_PATH_SYSTEM "/etc/kyoyu/kyoyu.conf"
+
+/* Longest [store] db value (a path or a URI), in bytes: PATH_MAX less its NUL. */
+#define KY_CONFIG_DB_MAX 4095
+
+/* Longest collection name, here and for `kyoyu collection create`: a handle typed on
+ * command lines, not a title. */
+#define KY_CONFIG_NAME_MAX 64
+
+/* The largest max_object_size: SQLite keeps at most 1,000,000,000 bytes in one value
+ * (SQLITE_MAX_LENGTH), and an object is stored as one. */
+#define KY_CONFIG_OBJECT_SIZE_MAX 1000000000u
+
+typedef struct ky_config {
+	/* [store] */
+	char db[KY_CONFIG_DB_MAX + 1]; /* a file path (SQLite) or a postgresql:// URI; "kyoyu.db" */
+	bool synchronous_normal;       /* synchronous = normal; false (full) by default */
+	/* [import] */
+	size_t batch_objects;          /* objects per transaction; 1000 */
+	size_t batch_bytes;            /* and at most this many bytes of objects; 16 MiB */
+	size_t max_object_size;        /* larger objects are refused; 32 MiB */
+	char default_collection[KY_CONFIG_NAME_MAX + 1]; /* where imports go; "default" */
+} ky_config;
+
+/* Fills *out with the defaults, the values a hub without kyoyu.conf runs with. */
+void ky_config_defaults(ky_config *out);
+
+/*
+ * Loads `path` over the defaults into *out. `path` NULL means no file: the defaults.
+ * A missing file is KY_ENOTFOUND ("cannot read PATH: ...") when `required`, else the
+ * defaults and KY_OK. A file that cannot be read otherwise is KY_ERROR. A file with an
+ * unknown section or key, a key set twice, a line that is neither, or a bad value is
+ * KY_EINVALID with the first problem and its line ("kyoyu.conf line 7: unknown key 'dbb'
+ * in [store] (known: db, synchronous)"), and a count of any more. On any failure *out
+ * holds the defaults. Not thread-safe only in that it sets this thread's error message.
+ */
+int ky_config_load(ky_config *out, const char *path, bool required);
+
+/*
+ * Which file to load: `explicit_path` (from --config) when not NULL, else the first of
+ * KY_CONFIG_PATH_LOCAL and KY_CONFIG_PATH_SYSTEM that exists, else NULL (the defaults).
+ * The result is `explicit_path` or one of those constants, never allocated.
+ */
+const char *ky_config_locate(const char *explicit_path);
+
+#endif

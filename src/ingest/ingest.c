@@ -1,0 +1,305 @@
+/*
+ * ingest: a two-stage pipeline. The reader thread turns the input into chunks (one batch's
+ * worth of objects, each with its bytes, its parse and, when refused, its reasons) and hands
+ * them over through a one-slot queue; the caller's thread commits each chunk as one batch and
+ * reports its objects in input order. The slot holds at most one chunk, so the reader runs at
+ * most one batch ahead of the database.
+ */
+#include "ingest/ingest.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stix/stix_reader.h"
+#include "stix/stix_validate.h"
+#include "util/ky_arena.h"
+#include "util/ky_error.h"
+
+#define DEFAULT_BATCH_OBJECTS 1000
+#define DEFAULT_BATCH_BYTES ((size_t)16 << 20)
+
+/* One object of a chunk. Its parse is gone by the time the writer sees it: the reader
+ * keeps only what the store needs, so the trees are freed on the thread that made them. */
+typedef struct entry {
+	size_t index;
+	const char *raw;
+	size_t raw_len;
+	ky_store_meta meta;   /* id and type are NULL when the element is not a STIX object */
+	const char **problems; /* set when refused */
+	size_t nproblems;
+} entry;
+
+typedef struct chunk {
+	entry *entries;
+	size_t n, cap, bytes;
+	ky_arena *arena;      /* every entry's bytes and strings */
+	bool last;            /* the input ends (or broke) with this chunk */
+	int end_status;       /* KY_OK, or why reading stopped */
+	char message[KY_ERROR_MAX];
+	char envelope_problem[512];
+	unsigned long long bytes_read;
+} chunk;
+
+typedef struct pipeline {
+	ky_stix_reader *reader;
+	const ky_ingest_options *options;
+	size_t batch_objects, batch_bytes;
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	chunk *slot;          /* the chunk handed over, or NULL */
+	bool stop;            /* the writer gave up: the reader must not go on */
+	bool reader_failed;   /* the reader could not allocate a chunk */
+} pipeline;
+
+static void chunk_free(chunk *c)
+{
+	if (c == NULL)
+		return;
+	ky_arena_free(c->arena);
+	free(c->entries);
+	free(c);
+}
+
+static const char *keep(chunk *c, const char *s)
+{
+	return s ? ky_arena_strndup(c->arena, s, strlen(s)) : NULL;
+}
+
+/* Gives the entry its reasons for refusal: the reader's, or the validator's. */
+static int refuse(chunk *c, entry *e, const ky_stix_item *item, const ky_stix_problems *problems)
+{
+	size_t n = item->error ? 1 : ky_stix_problems_kept(problems);
+	size_t more = !item->error && ky_stix_problems_count(problems) > n ? ky_stix_problems_count(problems) - n : 0;
+	e->problems = ky_arena_alloc(c->arena, (n + 1) * sizeof(*e->problems));
+	if (e->problems == NULL)
+		return KY_ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		if ((e->problems[e->nproblems++] = keep(c, item->error ? item->error : ky_stix_problems_get(problems, i))) == NULL)
+			return KY_ENOMEM;
+	if (more > 0) {
+		char text[64];
+		snprintf(text, sizeof(text), "... and %zu more problems", more);
+		if ((e->problems[e->nproblems++] = keep(c, text)) == NULL)
+			return KY_ENOMEM;
+	}
+	return KY_OK;
+}
+
+/* Reads the next chunk; never NULL unless memory ran out. */
+static chunk *read_chunk(pipeline *p, ky_stix_problems *problems)
+{
+	chunk *c = calloc(1, sizeof(*c));
+	if (c == NULL || (c->arena = ky_arena_new()) == NULL) {
+		free(c);
+		return NULL;
+	}
+	while (c->n < p->batch_objects && c->bytes < p->batch_bytes) {
+		ky_stix_item item;
+		int rc = ky_stix_reader_next(p->reader, &item);
+		if (rc <= 0) {
+			c->last = true;
+			c->end_status = rc;
+			if (rc < 0) {
+				snprintf(c->message, sizeof(c->message), "%s", ky_error_last());
+			} else if (ky_stix_reader_envelope(p->reader) != NULL) {
+				ky_stix_problems_clear(problems);
+				if (ky_stix_validate_envelope(problems, ky_stix_reader_envelope(p->reader)) != KY_OK &&
+				    ky_stix_problems_kept(problems) > 0)
+					snprintf(c->envelope_problem, sizeof(c->envelope_problem), "%s",
+						 ky_stix_problems_get(problems, 0));
+			}
+			break;
+		}
+		if (c->n == c->cap) {
+			size_t cap = c->cap ? c->cap * 2 : 64;
+			entry *grown = realloc(c->entries, cap * sizeof(*grown));
+			if (grown == NULL)
+				goto oom;
+			c->entries = grown;
+			c->cap = cap;
+		}
+		entry *e = &c->entries[c->n];
+		memset(e, 0, sizeof(*e));
+		c->n++;
+		e->index = item.index;
+		if (item.raw_len > 0) {
+			if ((e->raw = ky_arena_strndup(c->arena, item.raw, item.raw_len)) == NULL)
+				goto oom;
+			e->raw_len = item.raw_len;
+			c->bytes += item.raw_len;
+		}
+		ky_stix_problems_clear(problems);
+		int verdict = item.object ? ky_stix_validate_object(problems, item.object) : KY_EINVALID;
+		if (verdict == KY_ENOMEM)
+			goto oom;
+		ky_store_meta meta = {0};
+		if (item.object != NULL)
+			ky_store_meta_of(item.object, &meta);
+		e->meta.id = keep(c, meta.id);
+		e->meta.type = keep(c, meta.type);
+		e->meta.spec_version = keep(c, meta.spec_version);
+		e->meta.version = keep(c, meta.version);
+		if (verdict != KY_OK && refuse(c, e, &item, problems) != KY_OK)
+			goto oom;
+	}
+	c->bytes_read = ky_stix_reader_bytes(p->reader);
+	return c;
+oom:
+	c->last = true;
+	c->end_status = KY_ENOMEM;
+	snprintf(c->message, sizeof(c->message), "out of memory while reading");
+	return c;
+}
+
+static void *reader_main(void *arg)
+{
+	pipeline *p = arg;
+	ky_stix_problems *problems = NULL;
+	bool last = false;
+	if (ky_stix_problems_new(&problems) != KY_OK)
+		problems = NULL;
+	while (!last) {
+		chunk *c = problems ? read_chunk(p, problems) : NULL;
+		pthread_mutex_lock(&p->lock);
+		while (p->slot != NULL && !p->stop)
+			pthread_cond_wait(&p->changed, &p->lock);
+		bool stop = p->stop;
+		if (!stop && c == NULL)
+			p->reader_failed = true;
+		else if (!stop)
+			p->slot = c;
+		last = stop || c == NULL || c->last;
+		pthread_cond_broadcast(&p->changed);
+		pthread_mutex_unlock(&p->lock);
+		if (stop)
+			chunk_free(c);
+	}
+	ky_stix_problems_free(problems);
+	return NULL;
+}
+
+/* Waits for the next chunk; NULL when the reader could not make one. */
+static chunk *take(pipeline *p)
+{
+	pthread_mutex_lock(&p->lock);
+	while (p->slot == NULL && !p->reader_failed)
+		pthread_cond_wait(&p->changed, &p->lock);
+	chunk *c = p->slot;
+	p->slot = NULL;
+	pthread_cond_broadcast(&p->changed);
+	pthread_mutex_unlock(&p->lock);
+	return c;
+}
+
+/* Stores the chunk's valid objects as one batch and reports every object in order. */
+static int write_chunk(ky_store *store, const pipeline *p, chunk *c, ky_ingest_report_fn *report, void *ctx,
+		       ky_ingest_totals *totals)
+{
+	size_t valid = 0;
+	for (size_t i = 0; i < c->n; i++)
+		valid += c->entries[i].nproblems == 0;
+	ky_store_status *statuses = calloc(valid ? valid : 1, sizeof(*statuses));
+	uint64_t *seqs = calloc(valid ? valid : 1, sizeof(*seqs));
+	ky_store_batch *batch = NULL;
+	int rc = statuses && seqs ? KY_OK : ky_error_set(KY_ENOMEM, "out of memory");
+	if (rc == KY_OK && valid > 0) {
+		rc = ky_store_batch_begin(store, p->options->collection_id, &batch);
+		for (size_t i = 0; rc == KY_OK && i < c->n; i++) {
+			if (c->entries[i].nproblems > 0)
+				continue;
+			int index = ky_store_batch_add_meta(batch, c->entries[i].raw, c->entries[i].raw_len, &c->entries[i].meta);
+			if (index < 0)
+				rc = index;
+		}
+		if (rc == KY_OK)
+			rc = ky_store_batch_commit(batch, statuses, seqs);
+		else
+			ky_store_batch_abort(batch);
+	}
+	if (rc == KY_OK) {
+		totals->batches += valid > 0;
+		for (size_t i = 0, k = 0; i < c->n; i++) {
+			const entry *e = &c->entries[i];
+			ky_ingest_report r = {
+				.index = e->index,
+				.id = e->meta.id,
+				.type = e->meta.type,
+				.problems = e->problems,
+				.nproblems = e->nproblems,
+			};
+			if (e->nproblems > 0) {
+				r.outcome = KY_INGEST_REFUSED;
+				totals->refused++;
+			} else {
+				r.outcome = statuses[k] == KY_STORE_STORED ? KY_INGEST_STORED : KY_INGEST_DUPLICATE;
+				r.seq = seqs[k++];
+				if (r.outcome == KY_INGEST_STORED)
+					totals->stored++;
+				else
+					totals->duplicate++;
+			}
+			totals->objects++;
+			if (report != NULL)
+				report(ctx, &r);
+		}
+		totals->bytes = c->bytes_read;
+	}
+	free(statuses);
+	free(seqs);
+	return rc;
+}
+
+int ky_ingest_stream(ky_store *store, FILE *in, const ky_ingest_options *options, ky_ingest_report_fn *report,
+		     void (*progress)(void *ctx, const ky_ingest_totals *totals), void *ctx, ky_ingest_totals *totals)
+{
+	pipeline p = {
+		.options = options,
+		.batch_objects = options->batch_objects ? options->batch_objects : DEFAULT_BATCH_OBJECTS,
+		.batch_bytes = options->batch_bytes ? options->batch_bytes : DEFAULT_BATCH_BYTES,
+	};
+	pthread_t reader;
+	memset(totals, 0, sizeof(*totals));
+	int rc = ky_stix_reader_new(&p.reader, in, options->max_object, options->source_name);
+	if (rc != KY_OK)
+		return rc;
+	pthread_mutex_init(&p.lock, NULL);
+	pthread_cond_init(&p.changed, NULL);
+	if (pthread_create(&reader, NULL, reader_main, &p) != 0) {
+		rc = ky_error_set(KY_ERROR, "cannot start the reading thread");
+		goto done;
+	}
+	for (;;) {
+		chunk *c = take(&p);
+		if (c == NULL) {
+			rc = ky_error_set(KY_ENOMEM, "out of memory while reading");
+		} else {
+			rc = write_chunk(store, &p, c, report, ctx, totals);
+			if (rc == KY_OK && c->last) {
+				snprintf(totals->envelope_problem, sizeof(totals->envelope_problem), "%s", c->envelope_problem);
+				rc = c->end_status;
+				if (rc != KY_OK)
+					ky_error_set(rc, "%s", c->message);
+			}
+			if (rc == KY_OK && progress != NULL)
+				progress(ctx, totals);
+		}
+		bool last = c == NULL || c->last || rc != KY_OK;
+		chunk_free(c);
+		if (last)
+			break;
+	}
+	/* Let the reader go if the writer stopped first. */
+	pthread_mutex_lock(&p.lock);
+	p.stop = true;
+	chunk_free(p.slot);
+	p.slot = NULL;
+	pthread_cond_broadcast(&p.changed);
+	pthread_mutex_unlock(&p.lock);
+	pthread_join(reader, NULL);
+done:
+	pthread_cond_destroy(&p.changed);
+	pthread_mutex_destroy(&p.lock);
+	ky_stix_reader_free(p.reader);
+	return rc;
+}

@@ -1,0 +1,255 @@
+/*
+ * store: the backend-independent half of store.h. It picks the backend from the location,
+ * takes each object's id, type and version out of its parse, keeps a batch in memory until
+ * commit, and hands the backend finished items.
+ */
+#include "store/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store/store_backend.h"
+#include "util/ky_arena.h"
+#include "util/ky_error.h"
+#include "util/ky_uuid.h"
+
+struct ky_store {
+	const ky_store_backend *backend;
+	void *impl;
+};
+
+struct ky_store_batch {
+	ky_store *store;
+	int64_t collection_id;
+	ky_store_item *items;
+	size_t n, cap;
+	ky_arena *arena;      /* the items' bytes and strings: one free for the whole batch */
+};
+
+int64_t ky_store_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/*
+ * "2016-04-06T20:03:48.1Z" -> "2016-04-06T20:03:48.100000000Z": the seconds as written and the
+ * fraction padded (or cut) to nine digits, so that comparing keys as strings compares times
+ * and "…48.1Z" and "…48.100Z" are the same version, as STIX means them to be (§3.6).
+ */
+void ky_store_version_key(const char *timestamp, char out[32])
+{
+	if (timestamp == NULL || strlen(timestamp) < 20) {
+		out[0] = '\0';
+		return;
+	}
+	memcpy(out, timestamp, 19);
+	out[19] = '.';
+	const char *frac = timestamp[19] == '.' ? timestamp + 20 : "";
+	for (int i = 0; i < 9; i++) {
+		char c = *frac >= '0' && *frac <= '9' ? *frac++ : '0';
+		out[20 + i] = c;
+	}
+	out[29] = 'Z';
+	out[30] = '\0';
+}
+
+static const ky_store_backend *backend_for(const char *location)
+{
+	if (strncmp(location, "postgresql://", 13) == 0 || strncmp(location, "postgres://", 11) == 0)
+		return NULL;
+	return &ky_store_sqlite;
+}
+
+int ky_store_open(ky_store **out, const char *location, const ky_store_options *options, bool *created)
+{
+	static const ky_store_options defaults = {0};
+	*out = NULL;
+	const ky_store_backend *backend = backend_for(location);
+	if (backend == NULL)
+		return ky_error_set(KY_EINVALID, "%s: the PostgreSQL backend is not part of this build yet; use a file path",
+				    location);
+	ky_store *s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return ky_error_set(KY_ENOMEM, "out of memory");
+	s->backend = backend;
+	int rc = backend->open(&s->impl, location, options ? options : &defaults, created);
+	if (rc != KY_OK) {
+		free(s);
+		return rc;
+	}
+	*out = s;
+	return KY_OK;
+}
+
+void ky_store_close(ky_store *s)
+{
+	if (s == NULL)
+		return;
+	s->backend->close(s->impl);
+	free(s);
+}
+
+int ky_store_migrate(const char *location, int *from, int *to)
+{
+	const ky_store_backend *backend = backend_for(location);
+	if (backend == NULL)
+		return ky_error_set(KY_EINVALID, "%s: the PostgreSQL backend is not part of this build yet", location);
+	return backend->migrate(location, from, to);
+}
+
+int ky_store_schema_version(ky_store *s)
+{
+	return s->backend->schema_version(s->impl);
+}
+
+void ky_store_collection_clear(ky_store_collection *c)
+{
+	free(c->name);
+	free(c->title);
+	free(c->description);
+	c->name = c->title = c->description = NULL;
+}
+
+int ky_store_collection_create(ky_store *s, const char *name, const char *title, const char *description,
+			       ky_store_collection *out)
+{
+	char uuid[37];
+	int64_t id;
+	int rc = ky_uuid4(uuid);
+	if (rc == KY_OK)
+		rc = s->backend->collection_create(s->impl, uuid, name, title, description, &id);
+	if (rc == KY_OK && out != NULL)
+		rc = s->backend->collection_find(s->impl, uuid, out);
+	return rc;
+}
+
+int ky_store_collection_find(ky_store *s, const char *name_or_uuid, ky_store_collection *out)
+{
+	return s->backend->collection_find(s->impl, name_or_uuid, out);
+}
+
+int ky_store_collection_list(ky_store *s, int (*fn)(void *ctx, const ky_store_collection *c), void *ctx)
+{
+	return s->backend->collection_list(s->impl, fn, ctx);
+}
+
+int ky_store_batch_begin(ky_store *s, int64_t collection_id, ky_store_batch **out)
+{
+	ky_store_batch *b = calloc(1, sizeof(*b));
+	*out = NULL;
+	if (b == NULL || (b->arena = ky_arena_new()) == NULL) {
+		free(b);
+		return ky_error_set(KY_ENOMEM, "out of memory");
+	}
+	b->store = s;
+	b->collection_id = collection_id;
+	*out = b;
+	return KY_OK;
+}
+
+int ky_store_meta_of(const json_t *object, ky_store_meta *out)
+{
+	const json_t *id = json_object_get(object, "id");
+	const json_t *type = json_object_get(object, "type");
+	if (!json_is_string(id) || !json_is_string(type))
+		return ky_error_set(KY_EINVALID, "an object without a string id and type cannot be stored");
+	/* STIX 2.1 §3.6: a version is the id and modified; objects that are not versioned
+	 * (markings, SCOs) have created at most, and then a single version. */
+	const json_t *version = json_object_get(object, "modified");
+	if (!json_is_string(version))
+		version = json_object_get(object, "created");
+	out->id = json_string_value(id);
+	out->type = json_string_value(type);
+	out->spec_version = json_string_value(json_object_get(object, "spec_version"));
+	out->version = json_string_value(version);
+	return KY_OK;
+}
+
+static const char *arena_copy(ky_arena *a, const char *s)
+{
+	return s ? ky_arena_strndup(a, s, strlen(s)) : NULL;
+}
+
+int ky_store_batch_add_meta(ky_store_batch *b, const char *raw, size_t raw_len, const ky_store_meta *meta)
+{
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 64;
+		ky_store_item *grown = realloc(b->items, cap * sizeof(*grown));
+		if (grown == NULL)
+			return ky_error_set(KY_ENOMEM, "out of memory");
+		b->items = grown;
+		b->cap = cap;
+	}
+	ky_store_item *it = &b->items[b->n];
+	memset(it, 0, sizeof(*it));
+	it->raw = ky_arena_strndup(b->arena, raw, raw_len);
+	it->raw_len = raw_len;
+	it->id = arena_copy(b->arena, meta->id);
+	it->type = arena_copy(b->arena, meta->type);
+	it->spec_version = arena_copy(b->arena, meta->spec_version);
+	it->modified = arena_copy(b->arena, meta->version ? meta->version : "");
+	ky_store_version_key(meta->version, it->version_key);
+	it->added_us = ky_store_now_us();
+	if (it->raw == NULL || it->id == NULL || it->type == NULL || it->modified == NULL ||
+	    (meta->spec_version && it->spec_version == NULL))
+		return ky_error_set(KY_ENOMEM, "out of memory");
+	return (int)b->n++;
+}
+
+int ky_store_batch_add(ky_store_batch *b, const char *raw, size_t raw_len, const json_t *object)
+{
+	ky_store_meta meta;
+	int rc = ky_store_meta_of(object, &meta);
+	return rc == KY_OK ? ky_store_batch_add_meta(b, raw, raw_len, &meta) : rc;
+}
+
+int ky_store_batch_commit(ky_store_batch *b, ky_store_status *statuses, uint64_t *seqs)
+{
+	int rc = b->n ? b->store->backend->commit(b->store->impl, b->collection_id, b->items, b->n) : KY_OK;
+	for (size_t i = 0; i < b->n; i++) {
+		if (rc == KY_OK && statuses != NULL)
+			statuses[i] = b->items[i].status;
+		if (rc == KY_OK && seqs != NULL)
+			seqs[i] = b->items[i].seq;
+	}
+	ky_store_batch_abort(b);
+	return rc;
+}
+
+void ky_store_batch_abort(ky_store_batch *b)
+{
+	if (b == NULL)
+		return;
+	ky_arena_free(b->arena);
+	free(b->items);
+	free(b);
+}
+
+int ky_store_query_run(ky_store *s, const ky_store_query *q, ky_store_row_fn *fn, void *ctx, ky_store_page *page)
+{
+	ky_store_page unused;
+	memset(page ? page : &unused, 0, sizeof(unused));
+	/* An empty page's cursor is where the reader was, so that passing it on never rewinds. */
+	(page ? page : &unused)->last_seq = q->after;
+	return s->backend->query(s->impl, q, fn, ctx, page ? page : &unused);
+}
+
+int ky_store_stats_get(ky_store *s, ky_store_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	return s->backend->stats(s->impl, out);
+}
+
+int ky_store_type_counts(ky_store *s, int (*fn)(void *ctx, const char *type, uint64_t count), void *ctx)
+{
+	return s->backend->type_counts(s->impl, fn, ctx);
+}
+
+int ky_store_check(ky_store *s)
+{
+	return s->backend->check(s->impl);
+}

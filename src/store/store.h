@@ -1,0 +1,212 @@
+/*
+ * store: where the hub keeps every version of every object members share. One interface,
+ * backends behind it: SQLite (a file, WAL) now, PostgreSQL next.
+ *
+ * What it guarantees (docs/store.md says how):
+ * - Every version (id + modified) is kept as the bytes it arrived in, with the time it was
+ *   added. Adding a version that is already there stores nothing new.
+ * - Each addition of a version to a collection gets a sequence number, unique and increasing
+ *   in commit order: a reader that has seen every addition up to N never later finds a new
+ *   one numbered N or less. Numbers are assigned when a batch commits, under a lock on the
+ *   one counter row, so that this holds with concurrent writers on PostgreSQL too. Each
+ *   addition's date_added (TAXII) is derived then as well: unique and increasing with the
+ *   number.
+ * - A batch is one transaction: every object in it is stored, or none; an object reported
+ *   stored is durable (synchronous=FULL in WAL mode).
+ * - Reads hand out the stored bytes; nothing is rebuilt. Queries run in the database, with
+ *   keyset pages (the number as cursor), so page 10,000 costs what page 1 costs; every
+ *   filter is part of the SQL, which is where a visibility filter will go too.
+ *
+ * A ky_store is one connection: use it from one thread at a time. Open one per thread.
+ */
+#ifndef KY_STORE_H
+#define KY_STORE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ky_store ky_store;
+
+/* The schema version this build writes; older hubs are upgraded by ky_store_migrate(). */
+#define KY_STORE_SCHEMA_VERSION 2
+
+/* Name of the collection every hub starts with and imports go to by default. */
+#define KY_STORE_DEFAULT_COLLECTION "default"
+
+typedef struct ky_store_options {
+	bool create;          /* create the hub if it does not exist (kyoyu init) */
+	bool synchronous_normal; /* synchronous=NORMAL instead of FULL: faster, but a power
+				  * failure may lose the last commits (a crash of kyoyu cannot) */
+	int busy_timeout_ms;  /* how long to wait for another writer; 0 = 10 s */
+} ky_store_options;
+
+/*
+ * Opens the hub at `location`: a file path for SQLite, or a postgresql:// URI (the
+ * PostgreSQL backend is not built yet: KY_EINVALID saying so). With options->create a
+ * missing hub is created with the current schema and the default collection, and *created
+ * (may be NULL) tells whether it was. Without it a missing hub is KY_ENOTFOUND ("run kyoyu
+ * init"). A hub whose schema is older than this build is KY_ECONFLICT ("run kyoyu
+ * migrate"), newer is KY_ECONFLICT too ("this kyoyu is older than the hub"). The caller
+ * owns *out (ky_store_close). `options` may be NULL for the defaults.
+ */
+int ky_store_open(ky_store **out, const char *location, const ky_store_options *options, bool *created);
+
+/* Closes the connection; NULL does nothing. */
+void ky_store_close(ky_store *s);
+
+/*
+ * Upgrades the hub at `location` to KY_STORE_SCHEMA_VERSION, one migration per version, each
+ * in its own transaction. *from and *to (may be NULL) get the versions before and after.
+ * KY_ECONFLICT if the hub's schema is newer than this build knows; KY_ENOTFOUND if there is
+ * no hub.
+ */
+int ky_store_migrate(const char *location, int *from, int *to);
+
+/* The schema version of the open hub. */
+int ky_store_schema_version(ky_store *s);
+
+/* --- collections (TAXII's unit of access) ------------------------------------------------ */
+
+typedef struct ky_store_collection {
+	int64_t id;            /* internal */
+	char uuid[37];         /* the TAXII collection id */
+	char *name;            /* short name used on the command line; owned by the struct */
+	char *title;
+	char *description;     /* may be NULL */
+	uint64_t additions;    /* versions added to it so far */
+} ky_store_collection;
+
+/* Frees the strings of `c` (not `c` itself). */
+void ky_store_collection_clear(ky_store_collection *c);
+
+/* Creates a collection with a new random UUID. KY_ECONFLICT if the name exists. */
+int ky_store_collection_create(ky_store *s, const char *name, const char *title, const char *description,
+			       ky_store_collection *out);
+
+/* Finds a collection by name or UUID. KY_ENOTFOUND if none. */
+int ky_store_collection_find(ky_store *s, const char *name_or_uuid, ky_store_collection *out);
+
+/* Calls fn for every collection, ordered by name; stops early when fn returns nonzero. */
+int ky_store_collection_list(ky_store *s, int (*fn)(void *ctx, const ky_store_collection *c), void *ctx);
+
+/* --- writing ---------------------------------------------------------------------------- */
+
+typedef enum ky_store_status {
+	KY_STORE_STORED,      /* a new addition to the collection (and maybe a new version) */
+	KY_STORE_DUPLICATE,   /* this version was already in the collection */
+} ky_store_status;
+
+typedef struct ky_store_batch ky_store_batch;
+
+/*
+ * Begins a batch of additions to one collection: one write transaction. The caller owns
+ * *out until ky_store_batch_commit() or ky_store_batch_abort(), which free it.
+ */
+int ky_store_batch_begin(ky_store *s, int64_t collection_id, ky_store_batch **out);
+
+/*
+ * Adds one object, already validated: `raw` (raw_len bytes) is kept as it is (the batch
+ * copies it); `object` is its parse, from which the store takes id, type, spec_version and
+ * modified (or created, for objects that have no modified; neither: the object has one
+ * version). Both are borrowed for the call only.
+ * Returns its index in the batch (0, 1, ...) or a negative code. Nothing is durable or
+ * visible before commit.
+ */
+int ky_store_batch_add(ky_store_batch *b, const char *raw, size_t raw_len, const json_t *object);
+
+/* What the store takes out of an object: borrowed strings (version: modified, or created,
+ * or NULL for an object with a single version). */
+typedef struct ky_store_meta {
+	const char *id, *type, *spec_version, *version;
+} ky_store_meta;
+
+/* Fills *out from a parsed object, pointing into it. KY_EINVALID without a string id/type. */
+int ky_store_meta_of(const json_t *object, ky_store_meta *out);
+
+/* ky_store_batch_add() for a caller that has the fields already (copied, like raw). */
+int ky_store_batch_add_meta(ky_store_batch *b, const char *raw, size_t raw_len, const ky_store_meta *meta);
+
+/*
+ * Commits: assigns the sequence numbers and dates, makes the batch durable, then frees it.
+ * On KY_OK, statuses[i] (an array of at least the number of adds, may be NULL) gets each
+ * object's status and, if seqs is not NULL, seqs[i] its number (0 for a duplicate). On
+ * failure nothing of the batch is stored.
+ */
+int ky_store_batch_commit(ky_store_batch *b, ky_store_status *statuses, uint64_t *seqs);
+
+/* Rolls the batch back and frees it; NULL does nothing. */
+void ky_store_batch_abort(ky_store_batch *b);
+
+/* --- reading ---------------------------------------------------------------------------- */
+
+typedef enum ky_store_versions {
+	KY_STORE_LAST = 1 << 0,   /* the latest version of each object (the default) */
+	KY_STORE_FIRST = 1 << 1,  /* the earliest */
+	KY_STORE_ALL = 1 << 2,    /* every version */
+} ky_store_versions;
+
+typedef struct ky_store_query {
+	int64_t collection_id;          /* 0: every version in the hub, once, in order added */
+	const char *const *ids;         /* match any of these ids (nids of them); none: any */
+	size_t nids;
+	const char *const *types;       /* likewise for types */
+	size_t ntypes;
+	const char *const *spec_versions; /* likewise for spec_version */
+	size_t nspec_versions;
+	unsigned versions;              /* KY_STORE_* flags, ORed; 0 means KY_STORE_LAST unless
+					 * versions are named in `modified` */
+	const char *const *modified;    /* also match these exact versions (timestamps, at most 64) */
+	size_t nmodified;
+	uint64_t after;                 /* only additions numbered above this (added_after, cursor) */
+	size_t limit;                   /* at most this many rows; 0: no limit */
+} ky_store_query;
+
+typedef struct ky_store_row {
+	uint64_t seq;                   /* the addition's number; in hub-wide queries the version's
+					 * number in the hub (the cursor those pages use) */
+	int64_t date_added_us;          /* microseconds since 1970: the addition's date_added; in
+					 * hub-wide queries when the version was first received */
+	const char *id, *type, *spec_version, *modified;
+	const char *raw;                /* the stored bytes */
+	size_t raw_len;
+} ky_store_row;
+
+/* Called once per row; everything in the row is borrowed for the call only. Nonzero stops. */
+typedef int ky_store_row_fn(void *ctx, const ky_store_row *row);
+
+typedef struct ky_store_page {
+	size_t count;                   /* rows handed to fn */
+	bool more;                      /* rows remain after this page */
+	uint64_t last_seq;              /* the cursor for the next page: pass it as `after` */
+	int64_t first_date_added_us, last_date_added_us;
+} ky_store_page;
+
+/*
+ * Runs `q` and calls fn for each row, ordered by sequence number (by insertion for the
+ * hub-wide query). `page` (may be NULL) gets the page's summary. Returns KY_OK, KY_EINVALID
+ * for a malformed query, or the code fn returned if it stopped the walk with a negative one.
+ */
+int ky_store_query_run(ky_store *s, const ky_store_query *q, ky_store_row_fn *fn, void *ctx, ky_store_page *page);
+
+/* --- statistics --------------------------------------------------------------------------- */
+
+typedef struct ky_store_stats {
+	int schema_version;
+	uint64_t versions, objects, additions, collections;
+	uint64_t last_seq;
+	uint64_t bytes;          /* size of the stored objects */
+	uint64_t database_bytes; /* size of the database */
+} ky_store_stats;
+
+int ky_store_stats_get(ky_store *s, ky_store_stats *out);
+
+/* Counts versions per type, most first: fn(ctx, type, count) for each. */
+int ky_store_type_counts(ky_store *s, int (*fn)(void *ctx, const char *type, uint64_t count), void *ctx);
+
+/* SQLite's integrity check (PRAGMA integrity_check); KY_OK when it passes, else KY_ERROR
+ * with the first problem in the message. */
+int ky_store_check(ky_store *s);
+
+#endif

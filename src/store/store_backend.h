@@ -1,0 +1,54 @@
+/*
+ * store_backend: what a storage backend implements behind store.h, and the helpers the
+ * backends share. Internal to the store module.
+ *
+ * store.c does everything that does not depend on the database: it takes the id, type and
+ * version out of each object, keeps the batch in memory, and hands the backend finished
+ * rows. A backend (store_sqlite.c; store_pg.c next) turns them into SQL. Sequence numbers
+ * and dates are assigned by the backend inside commit, under its counter lock.
+ */
+#ifndef KY_STORE_BACKEND_H
+#define KY_STORE_BACKEND_H
+
+#include "store/store.h"
+
+/* One object of a batch as the backend receives it. */
+typedef struct ky_store_item {
+	const char *raw;                 /* these live in the batch's arena */
+	size_t raw_len;
+	const char *id, *type, *spec_version;  /* spec_version may be NULL (SCOs may omit it) */
+	const char *modified;            /* as written, "" when the object has no version */
+	char version_key[32];            /* fixed-width, sorts in time order: "YYYY-MM-DDThh:mm:ss.nnnnnnnnnZ" */
+	int64_t added_us;
+	/* Set by the backend at commit. */
+	ky_store_status status;
+	uint64_t seq;
+} ky_store_item;
+
+typedef struct ky_store_backend {
+	const char *name;
+	int (*open)(void **impl, const char *location, const ky_store_options *options, bool *created);
+	void (*close)(void *impl);
+	int (*migrate)(const char *location, int *from, int *to);
+	int (*schema_version)(void *impl);
+	int (*collection_create)(void *impl, const char *uuid, const char *name, const char *title,
+				 const char *description, int64_t *id);
+	int (*collection_find)(void *impl, const char *name_or_uuid, ky_store_collection *out);
+	int (*collection_list)(void *impl, int (*fn)(void *ctx, const ky_store_collection *c), void *ctx);
+	/* Stores items[0..n) in collection_id in one transaction, setting status and seq. */
+	int (*commit)(void *impl, int64_t collection_id, ky_store_item *items, size_t n);
+	int (*query)(void *impl, const ky_store_query *q, ky_store_row_fn *fn, void *ctx, ky_store_page *page);
+	int (*stats)(void *impl, ky_store_stats *out);
+	int (*type_counts)(void *impl, int (*fn)(void *ctx, const char *type, uint64_t count), void *ctx);
+	int (*check)(void *impl);
+} ky_store_backend;
+
+extern const ky_store_backend ky_store_sqlite;
+
+/* Microseconds since 1970 now. */
+int64_t ky_store_now_us(void);
+
+/* The fixed-width version key of a timestamp (ky_stix_time_parse-valid), "" for NULL. */
+void ky_store_version_key(const char *timestamp, char out[32]);
+
+#endif

@@ -1,0 +1,915 @@
+/*
+ * store_sqlite: the SQLite backend of the store, one database file in WAL mode.
+ *
+ * Tables (schema 2):
+ *   versions      one row per version (id + version key), the bytes as received
+ *   entries       one row per addition of a version to a collection: its sequence number
+ *                 (the primary key), date_added, and `latest` (this is the collection's
+ *                 newest version of the object) so that "last" pages are an index range
+ *   sequence      the one counter row: the last number and date handed out
+ *   collections   TAXII collections
+ *   derived       forms of a version fixed at write time (schema 2; filled by later issues)
+ *   kyoyu_schema  the schema version
+ *
+ * A batch commits in one BEGIN IMMEDIATE transaction: versions are inserted (or found),
+ * then numbers are assigned from the counter row and entries inserted in input order, the
+ * counter updated, and the transaction committed with synchronous=FULL. SQLite has one
+ * writer at a time, so the numbers increase in commit order.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/store_backend.h"
+#include "util/ky_error.h"
+#include "util/ky_uuid.h"
+
+typedef struct db {
+	sqlite3 *h;
+	char *path;
+	int schema;
+	sqlite3_stmt *find_version, *insert_version, *find_entry, *find_latest, *clear_latest, *insert_entry,
+		*read_counter, *write_counter;
+} db;
+
+/* --- errors ----------------------------------------------------------------------------- */
+
+/* The status for the connection's last SQLite error: busy (another writer held the lock past
+ * the timeout) is a conflict to retry, a file that is no database is not a hub. */
+static int status_of(db *d)
+{
+	int code = sqlite3_errcode(d->h);
+	return code == SQLITE_BUSY || code == SQLITE_LOCKED ? KY_ECONFLICT
+	       : code == SQLITE_NOMEM			     ? KY_ENOMEM
+	       : code == SQLITE_CONSTRAINT		     ? KY_ECONFLICT
+	       : code == SQLITE_NOTADB			     ? KY_EINVALID
+							     : KY_ERROR;
+}
+
+static int fail(db *d, const char *what)
+{
+	return ky_error_set(status_of(d), "%s: %s: %s", d->path, what, sqlite3_errmsg(d->h));
+}
+
+static int exec(db *d, const char *sql)
+{
+	char *message = NULL;
+	if (sqlite3_exec(d->h, sql, NULL, NULL, &message) != SQLITE_OK) {
+		int rc = ky_error_set(status_of(d), "%s: %s", d->path, message ? message : sqlite3_errmsg(d->h));
+		sqlite3_free(message);
+		return rc;
+	}
+	return KY_OK;
+}
+
+/* --- schema and migrations ------------------------------------------------------------ */
+
+/*
+ * Migration i takes a hub from schema i to i + 1; migration 0 creates it. Each runs in its
+ * own transaction with the version bump, so a hub is always at one version or the next.
+ */
+static const char *const migrations[] = {
+	/* 0 -> 1: the core. */
+	"CREATE TABLE kyoyu_schema (version INTEGER NOT NULL);"
+	"INSERT INTO kyoyu_schema (version) VALUES (0);"
+	"CREATE TABLE collections ("
+	"  id INTEGER PRIMARY KEY,"
+	"  uuid TEXT NOT NULL UNIQUE,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  title TEXT NOT NULL,"
+	"  description TEXT,"
+	"  created_us INTEGER NOT NULL);"
+	"CREATE TABLE versions ("
+	"  vid INTEGER PRIMARY KEY,"
+	"  stix_id TEXT NOT NULL,"
+	"  type TEXT NOT NULL,"
+	"  spec_version TEXT,"
+	"  modified TEXT NOT NULL,"
+	"  version_key TEXT NOT NULL,"
+	"  raw BLOB NOT NULL,"
+	"  added_us INTEGER NOT NULL,"
+	"  UNIQUE (stix_id, version_key));"
+	"CREATE INDEX versions_by_type ON versions (type, vid);"
+	"CREATE TABLE entries ("
+	"  seq INTEGER PRIMARY KEY,"
+	"  collection_id INTEGER NOT NULL REFERENCES collections (id),"
+	"  vid INTEGER NOT NULL REFERENCES versions (vid),"
+	"  stix_id TEXT NOT NULL,"
+	"  type TEXT NOT NULL,"
+	"  version_key TEXT NOT NULL,"
+	"  date_added_us INTEGER NOT NULL,"
+	"  latest INTEGER NOT NULL,"
+	"  UNIQUE (collection_id, vid));"
+	"CREATE INDEX entries_by_collection ON entries (collection_id, seq);"
+	"CREATE INDEX entries_latest ON entries (collection_id, seq) WHERE latest = 1;"
+	"CREATE INDEX entries_by_object ON entries (collection_id, stix_id, version_key);"
+	"CREATE INDEX entries_by_type ON entries (collection_id, type, seq);"
+	"CREATE TABLE sequence (id INTEGER PRIMARY KEY CHECK (id = 1), last_seq INTEGER NOT NULL,"
+	"  last_date_added_us INTEGER NOT NULL);"
+	"INSERT INTO sequence VALUES (1, 0, 0);",
+	/* 1 -> 2: room for forms of a version fixed at write time (the recipients' form with
+	 * the provider pseudonymised, ...), one row per version and form. */
+	"CREATE TABLE derived ("
+	"  vid INTEGER NOT NULL REFERENCES versions (vid),"
+	"  form TEXT NOT NULL,"
+	"  bytes BLOB NOT NULL,"
+	"  PRIMARY KEY (vid, form));",
+};
+
+_Static_assert(sizeof(migrations) / sizeof(migrations[0]) == KY_STORE_SCHEMA_VERSION,
+	       "one migration per schema version");
+
+/* The hub's schema version: 0 for an empty database, -1 for one that is not a hub. */
+static int read_schema(db *d)
+{
+	sqlite3_stmt *st = NULL;
+	int version = 0;
+	if (sqlite3_prepare_v2(d->h, "SELECT count(*) FROM sqlite_master", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	int objects = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	sqlite3_finalize(st);
+	if (objects == 0)
+		return 0;
+	if (sqlite3_prepare_v2(d->h, "SELECT version FROM kyoyu_schema", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+	sqlite3_finalize(st);
+	return version;
+}
+
+/* Runs migration v (schema v to v + 1) inside the caller's transaction. */
+static int run_migration(db *d, int v)
+{
+	char bump[64];
+	snprintf(bump, sizeof(bump), "UPDATE kyoyu_schema SET version = %d;", v + 1);
+	int rc = exec(d, migrations[v]);
+	return rc == KY_OK ? exec(d, bump) : rc;
+}
+
+static int migration_failed(db *d, int rc, int v)
+{
+	/* A copy: ky_error_set() writes the slot ky_error_last() points into. */
+	char why[KY_ERROR_MAX];
+	snprintf(why, sizeof(why), "%s", ky_error_last());
+	sqlite3_exec(d->h, "ROLLBACK", NULL, NULL, NULL);
+	return ky_error_set(rc, "migrating %s from schema %d to %d failed: %s", d->path, v, v + 1, why);
+}
+
+/* Upgrades an existing hub, one transaction per version. */
+static int apply_migrations(db *d, int from)
+{
+	for (int v = from; v < KY_STORE_SCHEMA_VERSION; v++) {
+		int rc = exec(d, "BEGIN IMMEDIATE");
+		if (rc == KY_OK)
+			rc = run_migration(d, v);
+		if (rc == KY_OK)
+			rc = exec(d, "COMMIT");
+		if (rc != KY_OK)
+			return migration_failed(d, rc, v);
+	}
+	d->schema = KY_STORE_SCHEMA_VERSION;
+	return KY_OK;
+}
+
+static int create_default_collection(db *d);
+
+/*
+ * Makes an empty database a hub: every migration and the default collection in one
+ * transaction, with the schema read again inside it, so that two `kyoyu init` racing on one
+ * file create it once and the loser finds the winner's hub. *created tells which one it was.
+ */
+static int create_hub(db *d, bool *created)
+{
+	int rc = exec(d, "BEGIN IMMEDIATE");
+	if (rc != KY_OK)
+		return rc;
+	d->schema = read_schema(d);
+	*created = d->schema == 0;
+	for (int v = 0; rc == KY_OK && *created && v < KY_STORE_SCHEMA_VERSION; v++) {
+		rc = run_migration(d, v);
+		if (rc != KY_OK)
+			return migration_failed(d, rc, v);
+	}
+	if (rc == KY_OK && *created)
+		rc = create_default_collection(d);
+	if (rc == KY_OK)
+		rc = exec(d, "COMMIT");
+	if (rc != KY_OK) {
+		sqlite3_exec(d->h, "ROLLBACK", NULL, NULL, NULL);
+		return rc;
+	}
+	if (*created)
+		d->schema = KY_STORE_SCHEMA_VERSION;
+	return KY_OK;
+}
+
+/* --- open and close --------------------------------------------------------------------- */
+
+static void db_free(db *d)
+{
+	if (d == NULL)
+		return;
+	sqlite3_stmt *stmts[] = {d->find_version, d->insert_version, d->find_entry, d->find_latest,
+				 d->clear_latest, d->insert_entry, d->read_counter, d->write_counter};
+	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++)
+		sqlite3_finalize(stmts[i]);
+	sqlite3_close(d->h);
+	free(d->path);
+	free(d);
+}
+
+/* SQLite keeps memory statistics under one global mutex by default; kyoyu does not read
+ * them, and every allocation would otherwise take that lock. Must precede initialisation. */
+static void configure_sqlite(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+	sqlite3_initialize();
+}
+
+/* Opens the file and sets the connection up; the schema is the caller's business. */
+static int connect(db **out, const char *path, bool create, const ky_store_options *options)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	struct stat st;
+	*out = NULL;
+	pthread_once(&once, configure_sqlite);
+	if (!create && stat(path, &st) != 0)
+		return ky_error_set(KY_ENOTFOUND, "%s: no hub there (%s); create one with kyoyu init", path, strerror(errno));
+	db *d = calloc(1, sizeof(*d));
+	if (d == NULL || (d->path = strdup(path)) == NULL) {
+		free(d);
+		return ky_error_set(KY_ENOMEM, "out of memory");
+	}
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+	if (sqlite3_open_v2(path, &d->h, flags, NULL) != SQLITE_OK) {
+		int rc = ky_error_set(KY_ERROR, "%s: cannot open: %s", path, d->h ? sqlite3_errmsg(d->h) : "out of memory");
+		db_free(d);
+		return rc;
+	}
+	sqlite3_extended_result_codes(d->h, 0);
+	sqlite3_busy_timeout(d->h, options && options->busy_timeout_ms ? options->busy_timeout_ms : 10000);
+	/* synchronous=FULL: a commit is on disk before it is acknowledged, so not even a power
+	 * failure loses an object reported stored. (WAL is set by use_wal() once the file is known
+	 * to be a hub: journal_mode is persistent, and a file we refuse is left as it was.) */
+	int rc = exec(d, options && options->synchronous_normal ? "PRAGMA synchronous = NORMAL"
+							       : "PRAGMA synchronous = FULL");
+	if (rc == KY_OK)
+		rc = exec(d, "PRAGMA foreign_keys = ON");
+	/* 64 MiB of page cache: index lookups during an import stay in memory. */
+	if (rc == KY_OK)
+		rc = exec(d, "PRAGMA cache_size = -65536");
+	if (rc != KY_OK) {
+		db_free(d);
+		return rc;
+	}
+	*out = d;
+	return KY_OK;
+}
+
+/* WAL: readers never block the writer. */
+static int use_wal(db *d)
+{
+	return exec(d, "PRAGMA journal_mode = WAL");
+}
+
+static int prepare(db *d, sqlite3_stmt **st, const char *sql)
+{
+	return sqlite3_prepare_v3(d->h, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) == SQLITE_OK ? KY_OK
+												   : fail(d, "preparing a statement");
+}
+
+static int prepare_all(db *d)
+{
+	int rc = prepare(d, &d->find_version, "SELECT vid FROM versions WHERE stix_id = ?1 AND version_key = ?2");
+	if (rc == KY_OK)
+		rc = prepare(d, &d->insert_version,
+			     "INSERT INTO versions (stix_id, type, spec_version, modified, version_key, raw, added_us)"
+			     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (stix_id, version_key) DO NOTHING");
+	if (rc == KY_OK)
+		rc = prepare(d, &d->find_entry, "SELECT 1 FROM entries WHERE collection_id = ?1 AND vid = ?2");
+	if (rc == KY_OK)
+		rc = prepare(d, &d->find_latest,
+			     "SELECT seq, version_key FROM entries WHERE collection_id = ?1 AND stix_id = ?2 AND latest = 1");
+	if (rc == KY_OK)
+		rc = prepare(d, &d->clear_latest, "UPDATE entries SET latest = 0 WHERE seq = ?1");
+	if (rc == KY_OK)
+		rc = prepare(d, &d->insert_entry,
+			     "INSERT INTO entries (seq, collection_id, vid, stix_id, type, version_key, date_added_us, latest)"
+			     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+	if (rc == KY_OK)
+		rc = prepare(d, &d->read_counter, "SELECT last_seq, last_date_added_us FROM sequence WHERE id = 1");
+	if (rc == KY_OK)
+		rc = prepare(d, &d->write_counter, "UPDATE sequence SET last_seq = ?1, last_date_added_us = ?2 WHERE id = 1");
+	return rc;
+}
+
+
+/* Why a hub at `schema` cannot be opened by this build, or KY_OK. */
+static int schema_refusal(const char *path, int schema)
+{
+	if (schema < 0)
+		return ky_error_set(KY_EINVALID, "%s: this database is not a kyoyu hub", path);
+	if (schema == 0)
+		return ky_error_set(KY_ENOTFOUND, "%s: no hub there (an empty database); create one with kyoyu init", path);
+	if (schema < KY_STORE_SCHEMA_VERSION)
+		return ky_error_set(KY_ECONFLICT, "%s: the hub's schema is version %d and this kyoyu uses %d: run kyoyu migrate",
+				    path, schema, KY_STORE_SCHEMA_VERSION);
+	if (schema > KY_STORE_SCHEMA_VERSION)
+		return ky_error_set(KY_ECONFLICT,
+				    "%s: the hub's schema is version %d, newer than this kyoyu knows (%d): use a newer kyoyu",
+				    path, schema, KY_STORE_SCHEMA_VERSION);
+	return KY_OK;
+}
+
+static int open_attempt(void **impl, const char *path, const ky_store_options *options, bool *created, bool *busy)
+{
+	db *d = NULL;
+	bool made = false;
+	int rc = connect(&d, path, options->create, options);
+	*busy = false;
+	if (rc != KY_OK)
+		return rc;
+	d->schema = read_schema(d);
+	/* WAL is set only on a hub or a database about to become one: the journal mode is
+	 * permanent, and a file that is not ours must be left as it was. */
+	if (d->schema == 0 && options->create) {
+		rc = use_wal(d);
+		if (rc == KY_OK)
+			rc = create_hub(d, &made);
+	}
+	if (rc == KY_OK)
+		rc = schema_refusal(path, d->schema);
+	if (rc == KY_OK)
+		rc = use_wal(d);
+	if (rc == KY_OK)
+		rc = prepare_all(d);
+	if (rc != KY_OK) {
+		int code = sqlite3_errcode(d->h);
+		*busy = code == SQLITE_BUSY || code == SQLITE_LOCKED;
+		db_free(d);
+		return rc;
+	}
+	*created = made;
+	*impl = d;
+	return KY_OK;
+}
+
+static int sqlite_open(void **impl, const char *path, const ky_store_options *options, bool *created)
+{
+	bool made = false, busy = false;
+	int rc;
+	/* While another process creates the hub or switches it to WAL, SQLite may answer
+	 * "locked" without waiting (the busy handler is not called where waiting could
+	 * deadlock): try again from the start, a bounded number of times. */
+	for (int attempt = 0; attempt < 200; attempt++) {
+		rc = open_attempt(impl, path, options, &made, &busy);
+		if (rc == KY_OK || !busy)
+			break;
+		usleep(10000);
+	}
+	if (created != NULL)
+		*created = rc == KY_OK && made;
+	return rc;
+}
+
+static void sqlite_close(void *impl)
+{
+	db_free(impl);
+}
+
+static int sqlite_migrate(const char *path, int *from, int *to)
+{
+	db *d = NULL;
+	ky_store_options options = {0};
+	int rc = connect(&d, path, false, &options);
+	if (rc != KY_OK)
+		return rc;
+	int version = read_schema(d);
+	if (from != NULL)
+		*from = version;
+	if (version < 0)
+		rc = ky_error_set(KY_EINVALID, "%s: this database is not a kyoyu hub", path);
+	else if (version == 0)
+		rc = ky_error_set(KY_ENOTFOUND, "%s: no hub there; create one with kyoyu init", path);
+	else if (version > KY_STORE_SCHEMA_VERSION)
+		rc = ky_error_set(KY_ECONFLICT, "%s: the hub's schema is version %d, newer than this kyoyu knows (%d); nothing changed",
+				  path, version, KY_STORE_SCHEMA_VERSION);
+	else if ((rc = use_wal(d)) == KY_OK)
+		rc = apply_migrations(d, version);
+	if (to != NULL)
+		*to = rc == KY_OK ? KY_STORE_SCHEMA_VERSION : version;
+	db_free(d);
+	return rc;
+}
+
+static int sqlite_schema_version(void *impl)
+{
+	return ((db *)impl)->schema;
+}
+
+/* --- collections ------------------------------------------------------------------------ */
+
+static int sqlite_collection_create(void *impl, const char *uuid, const char *name, const char *title,
+				    const char *description, int64_t *id)
+{
+	db *d = impl;
+	sqlite3_stmt *st = NULL;
+	int rc = KY_OK;
+	if (sqlite3_prepare_v2(d->h,
+			       "INSERT INTO collections (uuid, name, title, description, created_us) VALUES (?1, ?2, ?3, ?4, ?5)",
+			       -1, &st, NULL) != SQLITE_OK)
+		return fail(d, "creating a collection");
+	sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, title, -1, SQLITE_STATIC);
+	if (description != NULL)
+		sqlite3_bind_text(st, 4, description, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, ky_store_now_us());
+	int step = sqlite3_step(st);
+	if (step == SQLITE_CONSTRAINT)
+		rc = ky_error_set(KY_ECONFLICT, "a collection named \"%s\" exists already", name);
+	else if (step != SQLITE_DONE)
+		rc = fail(d, "creating a collection");
+	else
+		*id = sqlite3_last_insert_rowid(d->h);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int create_default_collection(db *d)
+{
+	char uuid[37];
+	int64_t id;
+	int rc = ky_uuid4(uuid);
+	if (rc == KY_OK)
+		rc = sqlite_collection_create(d, uuid, KY_STORE_DEFAULT_COLLECTION, "Default collection",
+					      "Where objects go when no collection is named.", &id);
+	return rc;
+}
+
+static char *column_strdup(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	return t ? strdup((const char *)t) : NULL;
+}
+
+/* A collection's additions: an index-only count on entries_by_collection. */
+#define ADDITIONS "(SELECT count(*) FROM entries e WHERE e.collection_id = c.id)"
+
+static void read_collection(sqlite3_stmt *st, ky_store_collection *out)
+{
+	out->id = sqlite3_column_int64(st, 0);
+	snprintf(out->uuid, sizeof(out->uuid), "%s", (const char *)sqlite3_column_text(st, 1));
+	out->name = column_strdup(st, 2);
+	out->title = column_strdup(st, 3);
+	out->description = column_strdup(st, 4);
+	out->additions = (uint64_t)sqlite3_column_int64(st, 5);
+}
+
+static int sqlite_collection_find(void *impl, const char *key, ky_store_collection *out)
+{
+	db *d = impl;
+	sqlite3_stmt *st = NULL;
+	int rc;
+	memset(out, 0, sizeof(*out));
+	if (sqlite3_prepare_v2(d->h, "SELECT id, uuid, name, title, description, " ADDITIONS " FROM collections c WHERE name = ?1 OR uuid = ?1",
+			       -1, &st, NULL) != SQLITE_OK)
+		return fail(d, "finding a collection");
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	int step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
+		read_collection(st, out);
+		rc = out->name && out->title ? KY_OK : ky_error_set(KY_ENOMEM, "out of memory");
+	} else if (step == SQLITE_DONE) {
+		rc = ky_error_set(KY_ENOTFOUND, "no collection named \"%s\" in this hub", key);
+	} else {
+		rc = fail(d, "finding a collection");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sqlite_collection_list(void *impl, int (*fn)(void *ctx, const ky_store_collection *c), void *ctx)
+{
+	db *d = impl;
+	sqlite3_stmt *st = NULL;
+	int rc = KY_OK, step = SQLITE_DONE;
+	if (sqlite3_prepare_v2(d->h, "SELECT id, uuid, name, title, description, " ADDITIONS " FROM collections c ORDER BY name", -1, &st,
+			       NULL) != SQLITE_OK)
+		return fail(d, "listing collections");
+	while (rc == KY_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		ky_store_collection c = {0};
+		read_collection(st, &c);
+		rc = fn(ctx, &c);
+		ky_store_collection_clear(&c);
+	}
+	if (rc == KY_OK && step != SQLITE_DONE)
+		rc = fail(d, "listing collections");
+	sqlite3_finalize(st);
+	return rc < 0 ? rc : KY_OK;
+}
+
+/* --- writing ---------------------------------------------------------------------------- */
+
+static int step_done(db *d, sqlite3_stmt *st, const char *what)
+{
+	int step = sqlite3_step(st);
+	sqlite3_reset(st);
+	return step == SQLITE_DONE ? KY_OK : fail(d, what);
+}
+
+/* The version's row id, inserting the version if it is new (*fresh tells). */
+static int version_id(db *d, const ky_store_item *it, int64_t *vid, bool *fresh)
+{
+	sqlite3_stmt *st = d->insert_version;
+	sqlite3_bind_text(st, 1, it->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, it->type, -1, SQLITE_STATIC);
+	if (it->spec_version)
+		sqlite3_bind_text(st, 3, it->spec_version, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 3);
+	sqlite3_bind_text(st, 4, it->modified, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, it->version_key, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 6, it->raw, (int)it->raw_len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, it->added_us);
+	int rc = step_done(d, st, "storing a version");
+	if (rc != KY_OK)
+		return rc;
+	*fresh = sqlite3_changes(d->h) == 1;
+	if (*fresh) {
+		*vid = sqlite3_last_insert_rowid(d->h);
+		return KY_OK;
+	}
+	st = d->find_version;
+	sqlite3_bind_text(st, 1, it->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, it->version_key, -1, SQLITE_STATIC);
+	int step = sqlite3_step(st);
+	if (step == SQLITE_ROW)
+		*vid = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return step == SQLITE_ROW ? KY_OK : fail(d, "looking up a version");
+}
+
+/* Whether the collection has this version already. */
+static int has_entry(db *d, int64_t collection_id, int64_t vid, bool *found)
+{
+	sqlite3_stmt *st = d->find_entry;
+	sqlite3_bind_int64(st, 1, collection_id);
+	sqlite3_bind_int64(st, 2, vid);
+	int step = sqlite3_step(st);
+	sqlite3_reset(st);
+	*found = step == SQLITE_ROW;
+	return step == SQLITE_ROW || step == SQLITE_DONE ? KY_OK : fail(d, "looking up an addition");
+}
+
+/*
+ * Whether the new version is the collection's latest of its object; if so the previous
+ * latest loses the mark. Versions compare by their fixed-width keys (§3.6: the newest
+ * modified is the current version).
+ */
+static int take_latest(db *d, int64_t collection_id, const ky_store_item *it, bool *latest)
+{
+	sqlite3_stmt *st = d->find_latest;
+	sqlite3_bind_int64(st, 1, collection_id);
+	sqlite3_bind_text(st, 2, it->id, -1, SQLITE_STATIC);
+	int step = sqlite3_step(st);
+	int64_t old_seq = 0;
+	bool newer = true;
+	if (step == SQLITE_ROW) {
+		old_seq = sqlite3_column_int64(st, 0);
+		newer = strcmp(it->version_key, (const char *)sqlite3_column_text(st, 1)) > 0;
+	}
+	sqlite3_reset(st);
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		return fail(d, "looking up the latest version");
+	*latest = newer;
+	if (step == SQLITE_ROW && newer) {
+		sqlite3_bind_int64(d->clear_latest, 1, old_seq);
+		return step_done(d, d->clear_latest, "updating the latest version");
+	}
+	return KY_OK;
+}
+
+static int sqlite_commit(void *impl, int64_t collection_id, ky_store_item *items, size_t n)
+{
+	db *d = impl;
+	int64_t *vids = malloc(n * sizeof(*vids));
+	bool *fresh = malloc(n * sizeof(*fresh));
+	if (vids == NULL || fresh == NULL) {
+		free(vids);
+		free(fresh);
+		return ky_error_set(KY_ENOMEM, "out of memory");
+	}
+	int rc = exec(d, "BEGIN IMMEDIATE");
+	if (rc != KY_OK) {
+		free(vids);
+		free(fresh);
+		return rc;
+	}
+	for (size_t i = 0; rc == KY_OK && i < n; i++)
+		rc = version_id(d, &items[i], &vids[i], &fresh[i]);
+
+	/* Numbers and dates come from the counter row, read and written in this transaction. */
+	int64_t last_seq = 0, last_date = 0;
+	if (rc == KY_OK) {
+		int step = sqlite3_step(d->read_counter);
+		if (step == SQLITE_ROW) {
+			last_seq = sqlite3_column_int64(d->read_counter, 0);
+			last_date = sqlite3_column_int64(d->read_counter, 1);
+		}
+		sqlite3_reset(d->read_counter);
+		if (step != SQLITE_ROW)
+			rc = fail(d, "reading the sequence");
+	}
+	for (size_t i = 0; rc == KY_OK && i < n; i++) {
+		/* A version new to the hub cannot be in the collection yet. (A second copy in this
+		 * batch found the first one's row: it is not fresh.) */
+		bool found = false;
+		items[i].seq = 0;
+		if (!fresh[i])
+			rc = has_entry(d, collection_id, vids[i], &found);
+		if (rc != KY_OK)
+			break;
+		if (found) {
+			items[i].status = KY_STORE_DUPLICATE;
+			continue;
+		}
+		bool latest;
+		rc = take_latest(d, collection_id, &items[i], &latest);
+		if (rc != KY_OK)
+			break;
+		int64_t now = ky_store_now_us();
+		last_seq++;
+		last_date = now > last_date ? now : last_date + 1;
+		sqlite3_stmt *st = d->insert_entry;
+		sqlite3_bind_int64(st, 1, last_seq);
+		sqlite3_bind_int64(st, 2, collection_id);
+		sqlite3_bind_int64(st, 3, vids[i]);
+		sqlite3_bind_text(st, 4, items[i].id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 5, items[i].type, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 6, items[i].version_key, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 7, last_date);
+		sqlite3_bind_int(st, 8, latest);
+		rc = step_done(d, st, "recording an addition");
+		items[i].status = KY_STORE_STORED;
+		items[i].seq = (uint64_t)last_seq;
+	}
+	if (rc == KY_OK) {
+		sqlite3_bind_int64(d->write_counter, 1, last_seq);
+		sqlite3_bind_int64(d->write_counter, 2, last_date);
+		rc = step_done(d, d->write_counter, "advancing the sequence");
+	}
+	if (rc == KY_OK)
+		rc = exec(d, "COMMIT");
+	if (rc != KY_OK)
+		sqlite3_exec(d->h, "ROLLBACK", NULL, NULL, NULL);
+	free(vids);
+	free(fresh);
+	return rc;
+}
+
+/* --- reading ---------------------------------------------------------------------------- */
+
+/* A growable SQL text and its string parameters, bound in order after the fixed ones. */
+typedef struct sql {
+	char text[4096];
+	size_t len;
+	const char *params[256];
+	size_t nparams;
+	bool overflow;
+} sql;
+
+static void sql_add(sql *q, const char *s)
+{
+	size_t n = strlen(s);
+	if (q->len + n + 1 > sizeof(q->text)) {
+		q->overflow = true;
+		return;
+	}
+	memcpy(q->text + q->len, s, n + 1);
+	q->len += n;
+}
+
+/* " AND column IN (?, ?, ...)" for a list of strings. */
+static void sql_in(sql *q, const char *column, const char *const *values, size_t n)
+{
+	if (n == 0)
+		return;
+	sql_add(q, " AND ");
+	sql_add(q, column);
+	sql_add(q, " IN (");
+	for (size_t i = 0; i < n; i++) {
+		if (q->nparams == sizeof(q->params) / sizeof(q->params[0])) {
+			q->overflow = true;
+			return;
+		}
+		/* Numbered after the fixed parameters ?1 (after), ?2 (collection), ?3 (limit). */
+		char placeholder[16];
+		snprintf(placeholder, sizeof(placeholder), "%s?%zu", i ? ", " : "", q->nparams + 4);
+		q->params[q->nparams++] = values[i];
+		sql_add(q, placeholder);
+	}
+	sql_add(q, ")");
+}
+
+/*
+ * The SQL of a query. Collection queries walk entries by number; the hub-wide one walks
+ * versions by row id. Every filter is a condition of the statement, so a visibility filter
+ * added later is one more condition, evaluated by the database on its indexes.
+ */
+static int build(const ky_store_query *q, sql *out, char (*keys)[32])
+{
+	bool hub = q->collection_id == 0;
+	unsigned versions = q->versions ? q->versions : q->nmodified ? 0 : KY_STORE_LAST;
+	memset(out, 0, sizeof(*out));
+	if (hub)
+		sql_add(out, "SELECT v.vid, v.added_us, v.stix_id, v.type, v.spec_version, v.modified, v.raw"
+			     " FROM versions v WHERE v.vid > ?1");
+	else
+		sql_add(out, "SELECT e.seq, e.date_added_us, v.stix_id, v.type, v.spec_version, v.modified, v.raw"
+			     " FROM entries e JOIN versions v ON v.vid = e.vid WHERE e.collection_id = ?2 AND e.seq > ?1");
+	sql_in(out, hub ? "v.stix_id" : "e.stix_id", q->ids, q->nids);
+	sql_in(out, hub ? "v.type" : "e.type", q->types, q->ntypes);
+	/* STIX 2.1 §3.2: SCOs may omit spec_version, and then they are 2.1 (validated objects
+	 * of other categories always have it). */
+	sql_in(out, "coalesce(v.spec_version, '2.1')", q->spec_versions, q->nspec_versions);
+
+	if (!(versions & KY_STORE_ALL)) {
+		const char *later = hub ? "NOT EXISTS (SELECT 1 FROM versions w WHERE w.stix_id = v.stix_id AND w.version_key > v.version_key)"
+					: "e.latest = 1";
+		const char *earlier = hub ? "NOT EXISTS (SELECT 1 FROM versions w WHERE w.stix_id = v.stix_id AND w.version_key < v.version_key)"
+					  : "NOT EXISTS (SELECT 1 FROM entries f WHERE f.collection_id = e.collection_id"
+					    " AND f.stix_id = e.stix_id AND f.version_key < e.version_key)";
+		bool any = false;
+		sql_add(out, " AND (");
+		if (versions & KY_STORE_LAST) {
+			sql_add(out, later);
+			any = true;
+		}
+		if (versions & KY_STORE_FIRST) {
+			sql_add(out, any ? " OR " : "");
+			sql_add(out, earlier);
+			any = true;
+		}
+		if (q->nmodified > 0) {
+			sql_add(out, any ? " OR (1" : "(1");
+			any = true;
+			for (size_t i = 0; i < q->nmodified; i++)
+				ky_store_version_key(q->modified[i], keys[i]);
+			const char *ptrs[64];
+			for (size_t i = 0; i < q->nmodified && i < 64; i++)
+				ptrs[i] = keys[i];
+			sql_in(out, hub ? "v.version_key" : "e.version_key", ptrs, q->nmodified);
+			sql_add(out, ")");
+		}
+		sql_add(out, ")");
+	}
+	sql_add(out, hub ? " ORDER BY v.vid LIMIT ?3" : " ORDER BY e.seq LIMIT ?3");
+	return out->overflow ? ky_error_set(KY_EINVALID, "the query has too many filter values") : KY_OK;
+}
+
+static int sqlite_query(void *impl, const ky_store_query *q, ky_store_row_fn *fn, void *ctx, ky_store_page *page)
+{
+	db *d = impl;
+	sql text;
+	char keys[64][32];
+	if (q->nmodified > 64)
+		return ky_error_set(KY_EINVALID, "at most 64 versions may be named in one query");
+	if (q->versions & ~(unsigned)(KY_STORE_LAST | KY_STORE_FIRST | KY_STORE_ALL))
+		return ky_error_set(KY_EINVALID, "unknown versions flags 0x%x in a query", q->versions);
+	int rc = build(q, &text, keys);
+	if (rc != KY_OK)
+		return rc;
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(d->h, text.text, -1, &st, NULL) != SQLITE_OK)
+		return fail(d, "preparing a query");
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)q->after);
+	if (q->collection_id != 0)
+		sqlite3_bind_int64(st, 2, q->collection_id);
+	/* One row more than asked for tells whether another page follows. */
+	sqlite3_bind_int64(st, 3, q->limit ? (sqlite3_int64)q->limit + 1 : -1);
+	for (size_t i = 0; i < text.nparams; i++)
+		sqlite3_bind_text(st, (int)i + 4, text.params[i], -1, SQLITE_STATIC);
+
+	int step;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		if (q->limit && page->count == q->limit) {
+			page->more = true;
+			break;
+		}
+		ky_store_row row = {
+			.seq = (uint64_t)sqlite3_column_int64(st, 0),
+			.date_added_us = sqlite3_column_int64(st, 1),
+			.id = (const char *)sqlite3_column_text(st, 2),
+			.type = (const char *)sqlite3_column_text(st, 3),
+			.spec_version = (const char *)sqlite3_column_text(st, 4),
+			.modified = (const char *)sqlite3_column_text(st, 5),
+			.raw = sqlite3_column_blob(st, 6),
+			.raw_len = (size_t)sqlite3_column_bytes(st, 6),
+		};
+		if (page->count == 0)
+			page->first_date_added_us = row.date_added_us;
+		page->last_date_added_us = row.date_added_us;
+		page->last_seq = row.seq;
+		page->count++;
+		int stop = fn(ctx, &row);
+		if (stop != 0) {
+			rc = stop < 0 ? stop : KY_OK;
+			step = SQLITE_DONE;
+			break;
+		}
+	}
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		rc = fail(d, "running a query");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* --- statistics and checks ------------------------------------------------------------------ */
+
+static int count(db *d, const char *sql_text, uint64_t *out)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(d->h, sql_text, -1, &st, NULL) != SQLITE_OK)
+		return fail(d, "counting");
+	int step = sqlite3_step(st);
+	*out = step == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
+	sqlite3_finalize(st);
+	return step == SQLITE_ROW ? KY_OK : fail(d, "counting");
+}
+
+static int sqlite_stats(void *impl, ky_store_stats *out)
+{
+	db *d = impl;
+	uint64_t pages = 0, page_size = 0;
+	out->schema_version = d->schema;
+	int rc = count(d, "SELECT count(*) FROM versions", &out->versions);
+	if (rc == KY_OK)
+		rc = count(d, "SELECT count(DISTINCT stix_id) FROM versions", &out->objects);
+	if (rc == KY_OK)
+		rc = count(d, "SELECT count(*) FROM entries", &out->additions);
+	if (rc == KY_OK)
+		rc = count(d, "SELECT count(*) FROM collections", &out->collections);
+	if (rc == KY_OK)
+		rc = count(d, "SELECT last_seq FROM sequence", &out->last_seq);
+	if (rc == KY_OK)
+		rc = count(d, "SELECT coalesce(sum(length(raw)), 0) FROM versions", &out->bytes);
+	if (rc == KY_OK)
+		rc = count(d, "PRAGMA page_count", &pages);
+	if (rc == KY_OK)
+		rc = count(d, "PRAGMA page_size", &page_size);
+	out->database_bytes = pages * page_size;
+	return rc;
+}
+
+static int sqlite_type_counts(void *impl, int (*fn)(void *ctx, const char *type, uint64_t count), void *ctx)
+{
+	db *d = impl;
+	sqlite3_stmt *st = NULL;
+	int rc = KY_OK, step = SQLITE_DONE;
+	if (sqlite3_prepare_v2(d->h, "SELECT type, count(*) AS n FROM versions GROUP BY type ORDER BY n DESC, type", -1, &st,
+			       NULL) != SQLITE_OK)
+		return fail(d, "counting types");
+	while (rc == KY_OK && (step = sqlite3_step(st)) == SQLITE_ROW)
+		rc = fn(ctx, (const char *)sqlite3_column_text(st, 0), (uint64_t)sqlite3_column_int64(st, 1));
+	if (rc == KY_OK && step != SQLITE_DONE)
+		rc = fail(d, "counting types");
+	sqlite3_finalize(st);
+	return rc < 0 ? rc : KY_OK;
+}
+
+static int sqlite_check(void *impl)
+{
+	db *d = impl;
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(d->h, "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK)
+		return fail(d, "checking integrity");
+	int rc = KY_OK;
+	if (sqlite3_step(st) != SQLITE_ROW)
+		rc = fail(d, "checking integrity");
+	else if (strcmp((const char *)sqlite3_column_text(st, 0), "ok") != 0)
+		rc = ky_error_set(KY_ERROR, "%s: integrity check failed: %s", d->path, sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return rc;
+}
+
+const ky_store_backend ky_store_sqlite = {
+	.name = "sqlite",
+	.open = sqlite_open,
+	.close = sqlite_close,
+	.migrate = sqlite_migrate,
+	.schema_version = sqlite_schema_version,
+	.collection_create = sqlite_collection_create,
+	.collection_find = sqlite_collection_find,
+	.collection_list = sqlite_collection_list,
+	.commit = sqlite_commit,
+	.query = sqlite_query,
+	.stats = sqlite_stats,
+	.type_counts = sqlite_type_counts,
+	.check = sqlite_check,
+};

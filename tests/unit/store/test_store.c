@@ -1,0 +1,1727 @@
+/*
+ * test_store: the store (src/store/store.h) on its SQLite backend — opening and creating a
+ * hub, batches (stored, duplicate, abort, exact bytes), the sequence guarantee (numbers and
+ * date_added unique and increasing, also with four writers and a polling reader at once),
+ * queries (ids, types, spec_version, first/last/all/named versions, hub-wide, after, keyset
+ * pages), statistics, the integrity check, and migrations from an empty file, from schema 1
+ * (tests/data/store/hub-schema-1.sql, given as the first argument) and from a newer hub.
+ *
+ * Every test gets its own directory under /tmp (mkdtemp) and removes it in its teardown.
+ */
+#include <dirent.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "store/store.h"
+#include "util/ky_error.h"
+
+static const char *schema1_sql_path; /* argv[1] */
+
+/* --- fixture: a directory and a hub path in it ------------------------------------------------ */
+
+typedef struct fx {
+	char dir[64];
+	char path[128];
+	ky_store *s;
+	int64_t dflt; /* the default collection's id */
+} fx;
+
+static int setup(void **state)
+{
+	fx *f = calloc(1, sizeof(*f));
+	if (f == NULL)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/ky-test-store-XXXXXX");
+	if (mkdtemp(f->dir) == NULL) {
+		free(f);
+		return -1;
+	}
+	snprintf(f->path, sizeof(f->path), "%s/hub.db", f->dir);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	fx *f = *state;
+	ky_store_close(f->s);
+	DIR *d = opendir(f->dir);
+	if (d != NULL) {
+		struct dirent *e;
+		while ((e = readdir(d)) != NULL) {
+			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+				continue;
+			char p[512];
+			snprintf(p, sizeof(p), "%s/%s", f->dir, e->d_name);
+			unlink(p);
+		}
+		closedir(d);
+	}
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static int64_t collection_id(ky_store *s, const char *name)
+{
+	ky_store_collection c;
+	assert_int_equal(ky_store_collection_find(s, name, &c), KY_OK);
+	int64_t id = c.id;
+	ky_store_collection_clear(&c);
+	return id;
+}
+
+/* Creates the hub at f->path and keeps it open in f->s. */
+static void open_new(fx *f)
+{
+	ky_store_options options = {.create = true};
+	bool created = false;
+	assert_int_equal(ky_store_open(&f->s, f->path, &options, &created), KY_OK);
+	assert_true(created);
+	f->dflt = collection_id(f->s, KY_STORE_DEFAULT_COLLECTION);
+}
+
+static bool file_exists(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0;
+}
+
+/* Runs SQL on the file directly, bypassing the store. */
+static void raw_exec(const char *path, const char *sql)
+{
+	sqlite3 *h = NULL;
+	assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
+	char *message = NULL;
+	int rc = sqlite3_exec(h, sql, NULL, NULL, &message);
+	if (rc != SQLITE_OK)
+		fail_msg("%s: %s", sql, message ? message : "?");
+	sqlite3_close(h);
+}
+
+/* One text value from the file directly ("" for none), into out. */
+static void raw_text(const char *path, const char *sql, char *out, size_t n)
+{
+	sqlite3 *h = NULL;
+	sqlite3_stmt *st = NULL;
+	assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
+	out[0] = '\0';
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) != NULL)
+		snprintf(out, n, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+}
+
+/* The schema of a file (sqlite_master, every row but `except`'s, whitespace dropped), in order. */
+static char *schema_of(const char *path, const char *except)
+{
+	sqlite3 *h = NULL;
+	sqlite3_stmt *st = NULL;
+	assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(h,
+					    "SELECT type || ' ' || name || ' ' || tbl_name || ' ' || coalesce(sql, '') FROM sqlite_master"
+					    " WHERE tbl_name <> ?1 ORDER BY type, name",
+					    -1, &st, NULL),
+			 SQLITE_OK);
+	sqlite3_bind_text(st, 1, except ? except : "", -1, SQLITE_STATIC);
+	size_t cap = 1 << 16, len = 0;
+	char *out = calloc(1, cap);
+	assert_non_null(out);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		for (const char *p = (const char *)sqlite3_column_text(st, 0); *p; p++)
+			if (*p != ' ' && *p != '\n' && *p != '\t' && len + 2 < cap)
+				out[len++] = *p;
+		out[len++] = '\n';
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	return out;
+}
+
+/* --- objects and batches ------------------------------------------------------------------- */
+
+#define IND1 "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"
+#define IND2 "indicator--26ffb872-1dd9-446e-b6f5-d58527e5b5d2"
+#define MAL1 "malware--31b940d4-6f7f-459a-80ea-9c1f17b58abc"
+#define SCO1 "ipv4-addr--ff26c055-6336-5bc5-b98d-13d6226742dd"
+#define MARK1 "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da"
+
+/* An SDO in a buffer of the caller's. */
+static const char *sdo(char *buf, size_t n, const char *type, const char *id, const char *modified)
+{
+	snprintf(buf, n,
+		 "{\"type\": \"%s\", \"spec_version\": \"2.1\", \"id\": \"%s\", \"created\": \"2016-04-06T20:03:48.000Z\","
+		 " \"modified\": \"%s\", \"name\": \"x\"}",
+		 type, id, modified);
+	return buf;
+}
+
+static int add(ky_store_batch *b, const char *raw)
+{
+	json_error_t e;
+	json_t *o = json_loadb(raw, strlen(raw), 0, &e);
+	if (o == NULL)
+		fail_msg("bad JSON in the test: %s: %s", e.text, raw);
+	int rc = ky_store_batch_add(b, raw, strlen(raw), o);
+	json_decref(o);
+	return rc;
+}
+
+/* Commits raws[0..n) to collection coll in one batch; KY_OK expected. */
+static void commit(ky_store *s, int64_t coll, const char *const *raws, size_t n, ky_store_status *statuses,
+		   uint64_t *seqs)
+{
+	ky_store_batch *b = NULL;
+	assert_int_equal(ky_store_batch_begin(s, coll, &b), KY_OK);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(add(b, raws[i]), (int)i);
+	int rc = ky_store_batch_commit(b, statuses, seqs);
+	if (rc != KY_OK)
+		fail_msg("commit: %s", ky_error_last());
+}
+
+static void commit1(ky_store *s, int64_t coll, const char *raw, ky_store_status *status, uint64_t *seq)
+{
+	commit(s, coll, &raw, 1, status, seq);
+}
+
+/* --- query results ------------------------------------------------------------------------- */
+
+typedef struct row {
+	uint64_t seq;
+	int64_t date;
+	char *id, *type, *spec_version, *modified, *raw;
+	size_t raw_len;
+} row;
+
+typedef struct rows {
+	row *v;
+	size_t n, cap;
+	size_t stop_at;  /* stop after this many rows (0: never) */
+	int stop_code;   /* with this return value */
+} rows;
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static int collect(void *ctx, const ky_store_row *r)
+{
+	rows *rs = ctx;
+	if (rs->n == rs->cap) {
+		rs->cap = rs->cap ? rs->cap * 2 : 16;
+		rs->v = realloc(rs->v, rs->cap * sizeof(*rs->v));
+		assert_non_null(rs->v);
+	}
+	row *w = &rs->v[rs->n++];
+	w->seq = r->seq;
+	w->date = r->date_added_us;
+	w->id = dup_or_null(r->id);
+	w->type = dup_or_null(r->type);
+	w->spec_version = dup_or_null(r->spec_version);
+	w->modified = dup_or_null(r->modified);
+	w->raw = malloc(r->raw_len + 1);
+	memcpy(w->raw, r->raw, r->raw_len);
+	w->raw[r->raw_len] = '\0';
+	w->raw_len = r->raw_len;
+	return rs->stop_at && rs->n == rs->stop_at ? rs->stop_code : 0;
+}
+
+static void rows_clear(rows *rs)
+{
+	for (size_t i = 0; i < rs->n; i++) {
+		free(rs->v[i].id);
+		free(rs->v[i].type);
+		free(rs->v[i].spec_version);
+		free(rs->v[i].modified);
+		free(rs->v[i].raw);
+	}
+	free(rs->v);
+	memset(rs, 0, sizeof(*rs));
+}
+
+/* Runs q (KY_OK expected) into a fresh rs. */
+static void run(ky_store *s, const ky_store_query *q, rows *rs, ky_store_page *page)
+{
+	rows_clear(rs);
+	int rc = ky_store_query_run(s, q, collect, rs, page);
+	if (rc != KY_OK)
+		fail_msg("query: %s", ky_error_last());
+}
+
+/* The rows' "id@modified", comma-separated, in order: a compact thing to compare. */
+static const char *summary(const rows *rs)
+{
+	static char out[4096];
+	size_t len = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < rs->n; i++)
+		len += (size_t)snprintf(out + len, sizeof(out) - len, "%s%s@%s", i ? "," : "", rs->v[i].id,
+					rs->v[i].modified);
+	return out;
+}
+
+/* --- opening and creating ----------------------------------------------------------------- */
+
+static void test_open_missing_without_create(void **state)
+{
+	fx *f = *state;
+	ky_store *s = (ky_store *)1;
+	bool created = true;
+	assert_int_equal(ky_store_open(&s, f->path, NULL, &created), KY_ENOTFOUND);
+	assert_null(s);
+	assert_false(created);
+	assert_non_null(strstr(ky_error_last(), "kyoyu init"));
+	assert_false(file_exists(f->path));
+
+	/* An empty file is no hub either, and stays empty. */
+	FILE *empty = fopen(f->path, "w");
+	fclose(empty);
+	assert_int_equal(ky_store_open(&s, f->path, NULL, NULL), KY_ENOTFOUND);
+	assert_non_null(strstr(ky_error_last(), "kyoyu init"));
+
+	/* migrate does not create one. */
+	unlink(f->path);
+	int from = -5, to = -5;
+	assert_int_equal(ky_store_migrate(f->path, &from, &to), KY_ENOTFOUND);
+	assert_false(file_exists(f->path));
+}
+
+static int count_collection(void *ctx, const ky_store_collection *c)
+{
+	(void)c;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static void test_create_then_reopen(void **state)
+{
+	fx *f = *state;
+	open_new(f);
+	assert_int_equal(ky_store_schema_version(f->s), KY_STORE_SCHEMA_VERSION);
+
+	ky_store_collection c;
+	assert_int_equal(ky_store_collection_find(f->s, KY_STORE_DEFAULT_COLLECTION, &c), KY_OK);
+	assert_int_equal(strlen(c.uuid), 36);
+	for (int i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23)
+			assert_int_equal(c.uuid[i], '-');
+		else
+			assert_non_null(strchr("0123456789abcdef", c.uuid[i]));
+	}
+	assert_int_equal(c.uuid[14], '4'); /* version 4 */
+	assert_non_null(strchr("89ab", c.uuid[19]));
+	assert_string_equal(c.name, "default");
+	assert_non_null(c.title);
+	char uuid[37];
+	memcpy(uuid, c.uuid, sizeof(uuid));
+	int64_t id = c.id;
+	ky_store_collection_clear(&c);
+
+	/* Found by UUID too; unknown names are KY_ENOTFOUND. */
+	assert_int_equal(ky_store_collection_find(f->s, uuid, &c), KY_OK);
+	assert_int_equal(c.id, id);
+	ky_store_collection_clear(&c);
+	assert_int_equal(ky_store_collection_find(f->s, "nope", &c), KY_ENOTFOUND);
+
+	/* Collections: a second one, a duplicate name, the list in name order. */
+	assert_int_equal(ky_store_collection_create(f->s, "alpha", "Alpha", NULL, &c), KY_OK);
+	assert_int_not_equal(c.id, id);
+	assert_null(c.description);
+	ky_store_collection_clear(&c);
+	assert_int_equal(ky_store_collection_create(f->s, "alpha", "Again", "x", NULL), KY_ECONFLICT);
+	int n = 0;
+	assert_int_equal(ky_store_collection_list(f->s, count_collection, &n), KY_OK);
+	assert_int_equal(n, 2);
+
+	/* Again, with and without create: the same hub. */
+	ky_store_close(f->s);
+	f->s = NULL;
+	bool created = true;
+	ky_store_options options = {.create = true};
+	assert_int_equal(ky_store_open(&f->s, f->path, &options, &created), KY_OK);
+	assert_false(created);
+	ky_store_close(f->s);
+	f->s = NULL;
+	created = true;
+	assert_int_equal(ky_store_open(&f->s, f->path, NULL, &created), KY_OK);
+	assert_false(created);
+	assert_int_equal(ky_store_collection_find(f->s, KY_STORE_DEFAULT_COLLECTION, &c), KY_OK);
+	assert_string_equal(c.uuid, uuid);
+	assert_int_equal(c.id, id);
+	ky_store_collection_clear(&c);
+	n = 0;
+	assert_int_equal(ky_store_collection_list(f->s, count_collection, &n), KY_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(ky_store_check(f->s), KY_OK);
+
+	/* migrate on a current hub changes nothing and says so. */
+	int from = 0, to = 0;
+	assert_int_equal(ky_store_migrate(f->path, &from, &to), KY_OK);
+	assert_int_equal(from, KY_STORE_SCHEMA_VERSION);
+	assert_int_equal(to, KY_STORE_SCHEMA_VERSION);
+}
+
+static void test_open_refuses_other_files(void **state)
+{
+	fx *f = *state;
+	/* An SQLite database that is not a hub: refused with and without create. */
+	raw_exec(f->path, "CREATE TABLE notes (x TEXT); INSERT INTO notes VALUES ('keep me');");
+	ky_store *s = NULL;
+	ky_store_options options = {.create = true};
+	assert_int_equal(ky_store_open(&s, f->path, NULL, NULL), KY_EINVALID);
+	assert_non_null(strstr(ky_error_last(), "not a kyoyu hub"));
+	assert_int_equal(ky_store_open(&s, f->path, &options, NULL), KY_EINVALID);
+	assert_null(s);
+	int from = 0, to = 0;
+	assert_int_equal(ky_store_migrate(f->path, &from, &to), KY_EINVALID);
+	char text[64];
+	raw_text(f->path, "SELECT x FROM notes", text, sizeof(text));
+	assert_string_equal(text, "keep me");
+	raw_text(f->path, "SELECT count(*) FROM sqlite_master", text, sizeof(text));
+	assert_string_equal(text, "1");
+
+	/* The PostgreSQL backend is not built yet. */
+	assert_int_equal(ky_store_open(&s, "postgresql://localhost/kyoyu", NULL, NULL), KY_EINVALID);
+	assert_int_equal(ky_store_migrate("postgres://localhost/kyoyu", NULL, NULL), KY_EINVALID);
+}
+
+/* A file that is not an SQLite database at all is refused as not a hub (KY_EINVALID), and
+ * left as it was. */
+static void test_open_refuses_text_file(void **state)
+{
+	fx *f = *state;
+	FILE *out = fopen(f->path, "w");
+	const char *text = "this is not a database, it is a note about one, long enough to be read as a header\n";
+	fputs(text, out);
+	fclose(out);
+	ky_store *s = NULL;
+	ky_store_options options = {.create = true};
+	assert_int_equal(ky_store_open(&s, f->path, NULL, NULL), KY_EINVALID);
+	assert_int_equal(ky_store_open(&s, f->path, &options, NULL), KY_EINVALID);
+	assert_int_equal(ky_store_migrate(f->path, NULL, NULL), KY_EINVALID);
+	char back[256] = {0};
+	FILE *in = fopen(f->path, "r");
+	assert_non_null(fgets(back, sizeof(back), in));
+	fclose(in);
+	assert_string_equal(back, text);
+}
+
+/* Refusing a database that is not a hub leaves it as it was: not even its journal mode
+ * changes (connect() turned it to WAL, a persistent change to someone else's file). */
+static void test_open_leaves_foreign_database_alone(void **state)
+{
+	fx *f = *state;
+	raw_exec(f->path, "CREATE TABLE notes (x TEXT);");
+	char mode[32];
+	raw_text(f->path, "PRAGMA journal_mode", mode, sizeof(mode));
+	assert_string_equal(mode, "delete");
+	ky_store *s = NULL;
+	assert_int_equal(ky_store_open(&s, f->path, NULL, NULL), KY_EINVALID);
+	assert_int_equal(ky_store_migrate(f->path, NULL, NULL), KY_EINVALID);
+	raw_text(f->path, "PRAGMA journal_mode", mode, sizeof(mode));
+	assert_string_equal(mode, "delete");
+}
+
+/* --- batches ------------------------------------------------------------------------------ */
+
+static void test_batch_stored_and_duplicate(void **state)
+{
+	fx *f = *state;
+	open_new(f);
+	ky_store_collection c2;
+	assert_int_equal(ky_store_collection_create(f->s, "second", "Second", NULL, &c2), KY_OK);
+	char a[512], b[512];
+	sdo(a, sizeof(a), "indicator", IND1, "2016-04-06T20:03:48.000Z");
+	sdo(b, sizeof(b), "malware", MAL1, "2016-04-06T20:03:48.000Z");
+
+	/* The same version twice in one batch: stored, then a duplicate. */
+	const char *first[] = {a, b, a};
+	ky_store_status st[3] = {99, 99, 99};
+	uint64_t seqs[3] = {99, 99, 99};
+	commit(f->s, f->dflt, first, 3, st, seqs);
+	assert_int_equal(st[0], KY_STORE_STORED);
+	assert_int_equal(st[1], KY_STORE_STORED);
+	assert_int_equal(st[2], KY_STORE_DUPLICATE);
+	assert_true(seqs[0] > 0);
+	assert_true(seqs[1] > seqs[0]);
+	assert_int_equal(seqs[2], 0);
+
+	/* Again in a later batch, next to a new version: duplicate, and no number used up. */
+	char a2[512];
+	sdo(a2, sizeof(a2), "indicator", IND1, "2016-05-01T00:00:00.000Z");
+	const char *second[] = {b, a2, a};
+	commit(f->s, f->dflt, second, 3, st, seqs);
+	assert_int_equal(st[0], KY_STORE_DUPLICATE);
+	assert_int_equal(st[1], KY_STORE_STORED);
+	assert_int_equal(st[2], KY_STORE_DUPLICATE);
+	assert_int_equal(seqs[0], 0);
+	assert_int_equal(seqs[1], 3);
+	assert_int_equal(seqs[2], 0);
+
+	/* The same version into a second collection is stored there (a new addition of the one
+	 * stored version). */
+	commit1(f->s, c2.id, a, st, seqs);
+	assert_int_equal(st[0], KY_STORE_STORED);
+	assert_int_equal(seqs[0], 4);
+	commit1(f->s, c2.id, a, st, seqs);
+	assert_int_equal(st[0], KY_STORE_DUPLICATE);
+
+	ky_store_stats stats;
+	assert_int_equal(ky_store_stats_get(f->s, &stats), KY_OK);
+	assert_int_equal(stats.versions, 3);
+	assert_int_equal(stats.objects, 2);
+	assert_int_equal(stats.additions, 4);
+	assert_int_equal(stats.last_seq, 4);
+
+	/* statuses and seqs may be NULL. */
+	commit1(f->s, c2.id, b, NULL, NULL);
+	assert_int_equal(ky_store_stats_get(f->s, &stats), KY_OK);
+	assert_int_equal(stats.additions, 5);
+	ky_store_collection_clear(&c2);
+}
+
+/* STIX 2.1 §3.6: a version is the id and modified as a time; "…48.1Z" and "…48.100Z" are one. */
+static void test_batch_same_time_written_differently(void **state)
+{
+	fx *f = *state;
+	open_new(f);
+	char a[512], b[512], c[512], d[512];
+	sdo(a, sizeof(a), "indicator", IND1, "2016-04-06T20:03:48.1Z");
+	sdo(b, sizeof(b), "indicator", IND1, "2016-04-06T20:03:48.100Z");
+	sdo(c, sizeof(c), "indicator", IND1, "2016-04-06T20:03:48.100000Z");
+	sdo(d, sizeof(d), "indicator", IND1, "2016-04-06T20:03:48.1000001Z"); /* a later time */
+	const char *raws[] = {a, b};
+	ky_store_status st[2];
+	uint64_t seqs[2];
+	commit(f->s, f->dflt, raws, 2, st, seqs);
+	assert_int_equal(st[0], KY_STORE_STORED);
+	assert_int_equal(st[1], KY_STORE_DUPLICATE);
+	commit1(f->s, f->dflt, c, st, seqs);
+	assert_int_equal(st[0], KY_STORE_DUPLICATE);
+	commit1(f->s, f->dflt, d, st, seqs);
+	assert_int_equal(st[0], KY_STORE_STORED);
+
+	/* Seconds without a fraction equal seconds with a zero one. */
+	char e[512], g[512];
+	sdo(e, sizeof(e), "malware", MAL1, "2016-04-06T20:03:48Z");
+	sdo(g, sizeof(g), "malware", MAL1, "2016-04-06T20:03:48.000Z");
+	const char *raws2[] = {e, g};
+	commit(f->s, f->dflt, raws2, 2, st, seqs);
+	assert_int_equal(st[0], KY_STORE_STORED);
+	assert_int_equal(st[1], KY_STORE_DUPLICATE);
+
+	/* The kept bytes are the first ones; a named version finds it however it is written. */
+	rows rs = {0};
+	const char *ids[] = {IND1};
+	const char *named[] = {"2016-04-06T20:03:48.10Z"};
+	ky_store_query q = {.collection_id = f->dflt, .ids = ids, .nids = 1, .modified = named, .nmodified = 1};
+	run(f->s, &q, &rs, NULL);
+	assert_int_equal(rs.n, 1);
+	assert_string_equal(rs.v[0].raw, a);
+	assert_string_equal(rs.v[0].modified, "2016-04-06T20:03:48.1Z");
+	q.collection_id = 0;
+	run(f->s, &q, &rs, NULL);
+	assert_int_equal(rs.n, 1);
+	assert_string_equal(rs.v[0].raw, a);
+	rows_clear(&rs);
+}
+
+/* STIX 2.1 §3.6: objects without modified have the version created names (marking
+ * definitions), or a single one (SCOs, which have neither). */
+static void test_batch_objects_without_modified(void **state)
+{
+	fx *f = *state;
+	open_new(f);
+	const char *mark = "{\"type\": \"marking-definition\", \"spec_version\": \"2.1\", \"id\": \"" MARK1 "\","
+			   " \"created\": \"2017-01-20T00:00:00.000Z\", \"definition_type\": \"tlp\", \"name\": \"TLP:GREEN\","
+			   " \"definition\": {\"tlp\": \"green\"}}";
+	const char *mark_again = "{\"id\": \"" MARK1 "\", \"type\": \"marking-definition\", \"spec_version\": \"2.1\","
+				 " \"created\": \"2017-01-20T00:00:00Z\", \"definition_type\": \"tlp\", \"name\": \"TLP:GREEN\","
+				 " \"definition\": {\"tlp\": \"green\"}}";
+	const char *sco = "{\"type\": \"ipv4-addr\", \"id\": \"" SCO1 "\", \"value\": \"198.51.100.3\"}";
+	const char *sco_other = "{\"type\": \"ipv4-addr\", \"spec_version\": \"2.1\", \"id\": \"" SCO1 "\","
+				" \"value\": \"198.51.100.3\", \"x_note\": \"same id, other bytes\"}";
+	const char *raws[] = {mark, sco};
+	ky_store_status st[2];
+	uint64_t seqs[2];
+	commit(f->s, f->dflt, raws, 2, st, seqs);
+	assert_int_equal(st[0], KY_STORE_STORED);
+	assert_int_equal(st[1], KY_STORE_STORED);
+	const char *again[] = {mark_again, sco_other};
+	commit(f->s, f->dflt, again, 2, st, seqs);
+	assert_int_equal(st[0], KY_STORE_DUPLICATE);
+	assert_int_equal(st[1], KY_STORE_DUPLICATE);
+
+	rows rs = {0};
+	ky_store_query q = {.collection_id = f->dflt, .versions = KY_STORE_ALL};
+	run(f->s, &q, &rs, NULL);
+	assert_int_equal(rs.n, 2);
+	assert_string_equal(rs.v[0].id, MARK1);
+	assert_string_equal(rs.v[0].modified, "2017-01-20T00:00:00.000Z");
+	assert_string_equal(rs.v[0].raw, mark);
+	assert_string_equal(rs.v[1].id, SCO1);
+	assert_string_equal(rs.v[1].type, "ipv4-addr");
+	assert_null(rs.v[1].spec_version);
+	assert_string_equal(rs.v[1].raw, sco);
+	/* LAST and FIRST are that one version. */
+	q.versions = KY_STORE_FIRST | KY_STORE_LAST;
+	run(f->s, &q, &rs, NULL);
+	assert_int_equal(rs.n, 2);
+	q.collection_id = 0;
+	run(f->s, &q, &rs, NULL);
+	assert_int_equal(rs.n, 2);
+	rows_clear(&rs);
+}
+
+static void test_batch_abort_and_failure_leave_nothing(void **state)
+{
+	fx *f = *state;
+	open_new(f);
+	char a[512], b[512];
+	sdo(a, sizeof(a), "indicator", IND1, "2016-04-06T20:03:48.000Z");
+	sdo(b, sizeof(b), "malware", MAL1, "2016-04-06T20:03:48.000Z");
+
+	ky_store_batch *batch = NULL;
+	assert_int_equal(ky_store_batch_begin(f->s, f->dflt, &batch), KY_OK);
+	assert_int_equal(add(batch, a), 0);
+	assert_int_equal(add(batch, b), 1);
+	/* An object without an id is refused; the batch goes on. */
+	assert_int_equal(add(batch, "{\"type\": \"indicator\"}"), KY_EINVALID);
+	assert_int_equal(add(batch, "{\"id\": 7, \"type\": \"indicator\"}"), KY_EINVALID);
+	ky_store_batch_abort(batch);
+	ky_store_batch_abort(NULL);
+
+	ky_store_stats stats;
+	assert_int_equal(ky_store_stats_get(f->s, &stats), KY_OK);
+	assert_int_equal(stats.versions, 0);
+	assert_int_equal(stats.additions, 0);
+	assert_int_equal(stats.last_seq, 0);
+
+	/* A commit that fails (no such collection) stores nothing either, not even the versions,
+	 * and the connection stays usable. */
+	assert_int_equal(ky_store_batch_begin(f->s, 9999, &batch), KY_OK);
+	assert_int_equal(add(batch, a), 0);
+	assert_int_equal(add(batch, b), 1);
+	ky_store_status st[2] = {99, 99};
+	assert_int_not_equal(ky_store_batch_commit(batch, st, NULL), KY_OK);
+	assert_int_equal(st[0], 99);
+	assert_int_equal(ky_store_stats_get(f->s, &stats), KY_OK);
+	assert_int_equal(stats.versions, 0);
+	assert_int_equal(stats.additions, 0);
+	assert_int_equal(stats.last_seq, 0);
+
+	/* An empty batch commits to nothing. */
+	assert_int_equal(ky_store_batch_begin(f->s, f->dflt, &batch), KY_OK);
+	assert_int_equal(ky_store_batch_commit(batch, NULL, NULL), KY_OK);
+
+	uint64_t seq;
+	commit1(f->s, f->dflt, a, st, &seq);
+	assert_int_equal(st[0], KY_STORE_STORED);
+	assert_int_equal(seq, 1);
+	assert_int_equal(ky_store_check(f->s), KY_OK);
+}
+
+static void test_batch_raw_bytes_exact(void **state)
+{
+	fx *f = *state;
+	open_new(f);
+	/* Odd whitespace, key order, escapes, non-ASCII, a trailing newline: kept as given. */
+	const char *raws[] = {
+		"{\n\t\"name\" :\"caf\\u00e9 \xe2\x98\x95\",   \"modified\":\"2016-04-06T20:03:48.000Z\",\r\n"
+		"  \"id\": \"" IND1 "\", \"type\":\"indicator\", \"spec_version\" : \"2.1\",\n"
+		"  \"created\": \"2016-04-06T20:03:48.000Z\", \"x\": [1, 2.50, 1e3, {\"b\": 1, \"a\": 2}]  }\n",
+		"{\"type\":\"malware\",\"id\":\"" MAL1 "\",\"spec_version\":\"2.1\",\"created\":\"2016-04-06T20:03:48.000Z\","
+		"\"modified\":\"2016-04-06T20:03:48.000Z\",\"name\":\"\\\"quoted\\\" \\/ slash\",\"is_family\":false}",
+	};
+	commit(f->s, f->dflt, raws, 2, NULL, NULL);
+	rows rs = {0};
+	ky_store_query q = {.collection_id = f->dflt};
+	run(f->s, &q, &rs, NULL);
+	assert_int_equal(rs.n, 2);
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(rs.v[i].raw_len, strlen(raws[i]));
+		assert_memory_equal(rs.v[i].raw, raws[i], strlen(raws[i]));
+	}
+	q.collection_id = 0;
+	run(f->s, &q, &rs, NULL);
+	assert_int_equal(rs.n, 2);
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(rs.v[i].raw_len, strlen(raws[i]));
+		assert_memory_equal(rs.v[i].raw, raws[i], strlen(raws[i]));
+	}
+	ky_store_stats stats;
+	assert_int_equal(ky_store_stats_get(f->s, &stats), KY_OK);
+	assert_int_equal(stats.bytes, strlen(raws[0]) + strlen(raws[1]));
+	rows_clear(&rs);
+}
+
+/* --- the sequence ------------------------------------------------------------------------ */
+
+static void test_sequence_increasing(void **state)
+{
+	fx *f = *state;
+	open_new(f);
+	ky_store_collection c2;
+	assert_int_equal(ky_store_collection_create(f->s, "second", "Second", NULL, &c2), KY_OK);
+	/* 20 batches of 1..7 objects, some duplicates, alternating collections. */
+	uint64_t stored[200];
+	size_t nstored = 0;
+	uint64_t last = 0;
+	int k = 0;
+	for (int batch = 0; batch < 20; batch++) {
+		size_t n = (size_t)(batch % 7) + 1;
+		char buf[8][512];
+		const char *raws[8];
+		for (size_t i = 0; i < n; i++) {
+			char id[64];
+			/* every third object repeats the one before it */
+			int which = i % 3 == 2 ? k - 1 : k++;
+			snprintf(id, sizeof(id), "indicator--00000000-0000-4000-8000-%012d", which);
+			raws[i] = sdo(buf[i], sizeof(buf[i]), "indicator", id, "2016-04-06T20:03:48.000Z");
+		}
+		ky_store_status st[8];
+		uint64_t seqs[8];
+		commit(f->s, batch % 2 ? c2.id : f->dflt, raws, n, st, seqs);
+		for (size_t i = 0; i < n; i++) {
+			if (st[i] == KY_STORE_DUPLICATE) {
+				assert_int_equal(seqs[i], 0);
+				continue;
+			}
+			assert_true(seqs[i] > last);
+			last = seqs[i];
+			stored[nstored++] = seqs[i];
+		}
+	}
+	/* No gaps in one writer's numbers, and everything scanned back, dates increasing. */
+	assert_int_equal(stored[nstored - 1], nstored);
+	rows rs = {0}, rs2 = {0};
+	ky_store_query q = {.collection_id = f->dflt, .versions = KY_STORE_ALL};
+	run(f->s, &q, &rs, NULL);
+	q.collection_id = c2.id;
+	run(f->s, &q, &rs2, NULL);
+	assert_int_equal(rs.n + rs2.n, nstored);
+	size_t i = 0, j = 0, m = 0;
+	int64_t last_date = 0;
+	while (i < rs.n || j < rs2.n) { /* merge the two by number */
+		row *r = j >= rs2.n || (i < rs.n && rs.v[i].seq < rs2.v[j].seq) ? &rs.v[i++] : &rs2.v[j++];
+		assert_int_equal(r->seq, stored[m++]);
+		assert_true(r->date > last_date);
+		last_date = r->date;
+	}
+	int64_t now = (int64_t)time(NULL) * 1000000;
+	assert_true(last_date > now - 60 * 1000000LL && last_date < now + 60 * 1000000LL);
+	ky_store_stats stats;
+	assert_int_equal(ky_store_stats_get(f->s, &stats), KY_OK);
+	assert_int_equal(stats.last_seq, nstored);
+	assert_int_equal(stats.additions, nstored);
+	rows_clear(&rs);
+	rows_clear(&rs2);
+	ky_store_collection_clear(&c2);
+}
+
+/* --- queries ---------------------------------------------------------------------------- */
+
+/*
+ * The hub for the query tests. Default collection, in this order:
+ *   seq 1 IND1@2016 (v1)   seq 2 MAL1@2016   seq 3 IND1@2017 (v2)   seq 4 SCO1
+ *   seq 5 IND2@2018        seq 6 IND1@2016-06 (v1.5, older than v2)   seq 7 MARK1
+ * Collection "second": seq 8 IND1@2017 (v2 only), seq 9 IND1@2019 (v3, only here).
+ */
+static int64_t build_query_hub(fx *f)
+{
+	open_new(f);
+	ky_store_collection c2;
+	assert_int_equal(ky_store_collection_create(f->s, "second", "Second", NULL, &c2), KY_OK);
+	int64_t second = c2.id;
+	ky_store_collection_clear(&c2);
+	char b[9][512];
+	const char *raws1[] = {
+		sdo(b[0], sizeof(b[0]), "indicator", IND1, "2016-01-01T00:00:00.000Z"),
+		sdo(b[1], sizeof(b[1]), "malware", MAL1, "2016-01-01T00:00:00.000Z"),
+	};
+	commit(f->s, f->dflt, raws1, 2, NULL, NULL);
+	const char *raws2[] = {
+		sdo(b[2], sizeof(b[2]), "indicator", IND1, "2017-01-01T00:00:00.000Z"),
+		"{\"type\": \"ipv4-addr\", \"id\": \"" SCO1 "\", \"value\": \"198.51.100.3\"}",
+		"{\"type\": \"indicator\", \"spec_version\": \"2.0\", \"id\": \"" IND2 "\", \"created\": \"2018-01-01T00:00:00.000Z\","
+		" \"modified\": \"2018-01-01T00:00:00.000Z\"}",
+	};
+	commit(f->s, f->dflt, raws2, 3, NULL, NULL);
+	const char *raws3[] = {
+		sdo(b[5], sizeof(b[5]), "indicator", IND1, "2016-06-01T00:00:00.000Z"),
+		"{\"type\": \"marking-definition\", \"spec_version\": \"2.1\", \"id\": \"" MARK1 "\","
+		" \"created\": \"2017-01-20T00:00:00.000Z\", \"definition_type\": \"tlp\", \"definition\": {\"tlp\": \"green\"}}",
+	};
+	commit(f->s, f->dflt, raws3, 2, NULL, NULL);
+	const char *raws4[] = {
+		sdo(b[7], sizeof(b[7]), "indicator", IND1, "2017-01-01T00:00:00.000Z"),
+		sdo(b[8], sizeof(b[8]), "indicator", IND1, "2019-01-01T00:00:00.000Z"),
+	};
+	commit(f->s, second, raws4, 2, NULL, NULL);
+	return second;
+}
+
+#define V1 IND1 "@2016-01-01T00:00:00.000Z"
+#define V15 IND1 "@2016-06-01T00:00:00.000Z"
+#define V2 IND1 "@2017-01-01T00:00:00.000Z"
+#define V3 IND1 "@2019-01-01T00:00:00.000Z"
+#define M1 MAL1 "@2016-01-01T00:00:00.000Z"
+#define S1 SCO1 "@"
+#define I2 IND2 "@2018-01-01T00:00:00.000Z"
+#define K1 MARK1 "@2017-01-20T00:00:00.000Z"
+
+static void test_query_versions(void **state)
+{
+	fx *f = *state;
+	int64_t second = build_query_hub(f);
+	rows rs = {0};
+	ky_store_query q = {.collection_id = f->dflt};
+
+	/* LAST is the default: v2 stays the latest though v1.5 came after it. */
+	run(f->s, &q, &rs, NULL);
+	assert_string_equal(summary(&rs), M1 "," V2 "," S1 "," I2 "," K1);
+	assert_int_equal(rs.v[1].seq, 3);
+	q.versions = KY_STORE_LAST;
+	run(f->s, &q, &rs, NULL);
+	assert_string_equal(summary(&rs), M1 "," V2 "," S1 "," I2 "," K1);
+	q.versions = KY_STORE_FIRST;
+	run(f->s, &q, &rs, NULL);
+	assert_string_equal(summary(&rs), V1 "," M1 "," S1 "," I2 "," K1);
+	q.versions = KY_STORE_ALL;
+	run(f->s, &q, &rs, NULL);
+	assert_string_equal(summary(&rs), V1 "," M1 "," V2 "," S1 "," I2 "," V15 "," K1);
+	q.versions = KY_STORE_FIRST | KY_STORE_LAST;
+	run(f->s, &q, &rs, NULL);
+	assert_string_equal(summary(&rs), V1 "," M1 "," V2 "," S1 "," I2 "," K1);
+	q.versions = KY_STORE_ALL | KY_STORE_FIRST;
+	run(f->s, &q, &rs, NULL);
+	assert_int_equal(rs.n, 7);
+
+	/* Named versions: alone, or besides LAST. */
+	const char *named[] = {"2016-06-01T00:00:00Z", "2099-01-01T00:00:00.000Z"};
+	q.versions = 0;
+	q.modified = named;
+	q.nmodified = 2;
+	run(f->s, &q, &rs, NULL);
+	assert_string_equal(summary(&rs), V15);
+	q.versions = KY_STORE_LAST;
+	run(f->s, &q, &rs, NULL);
+	assert_string_equal(summary(&rs), M1 "," V2 "," S1 "," I2 "," V15 "," K1);
+	q.modified = NULL;
+	q.nmodified = 0;
+
+	/* In "second" the latest is v3, the first v2: each collection has its own. */
+	q.collection_id = second;
+	q.versions = 0;
+	run(f->s, &q, &rs, NULL);
+	assert_string_equal(summary(&rs), V3);
+	assert_int_equal(rs.v[0].seq, 9);
+	q.versions = KY_STORE_FIRST;
+	run(f->s, &q, &rs, NULL);
+	assert_string_equal(summary(&rs), V2);
+	assert_int_equal(rs.v[0].seq, 8);
+
+	/* Hub-wide: every version once, in the order stored; first and last over the hub. */
+	q.collection_id = 0;
+	q.versions = KY_STORE_ALL;
+	run(f->s, &q, &rs, NULL);
+	assert_string_equal(summary(&rs), V1 "," M1 "," V2 "," S1 "," I2 "," V15 "," K1 "," V3);
+	q.versions = 0;
+	run(f->s, &q, &rs, NULL);
+	assert_string_equal(summary(&rs), M1 "," S1 "," I2 "," K1 "," V3);
+	q.versions = KY_STORE_FIRST;
+	run(f->s, &q, &rs, NULL);
+	assert_string_equal(summary(&rs), V1 "," M1 "," S1 "," I2 "," K1);
+	rows_clear(&rs);
+}
+
+static void test_query_filters(void **state)
+{
+	fx *f = *state;
+	int64_t second = build_query_hub(f);
+	rows rs = {0};
+
+	const char *ids[] = {IND1, MARK1, "indicator--00000000-0000-4000-8000-000000000000"};
+	ky_store_query q = {.collection_id = f->dflt, .ids = ids, .nids = 3, .versions = KY_STORE_ALL};
+	run(f->s, &q, &rs, NULL);
+	assert_string_equal(summary(&rs), V1 "," V2 "," V15 "," K1);
+	q.ids = NULL;
+	q.nids = 0;
+
+	const char *types[] = {"indicator", "ipv4-addr"};
+	q.types = types;
+	q.ntypes = 2;
+	run(f->s, &q, &rs, NULL);
+	assert_string_equal(summary(&rs), V1 "," V2 "," S1 "," I2 "," V15);
+	q.versions = 0;
+	run(f->s, &q, &rs, NULL);
+	assert_string_equal(summary(&rs), V2 "," S1 "," I2);
+	q.collection_id = 0;
+	run(f->s, &q, &rs, NULL);
+	assert_string_equal(summary(&rs), S1 "," I2 "," V3);
+	q.collection_id = second;
+	run(f->s, &q, &rs, NULL);
+	assert_string_equal(summary(&rs), V3);
+	q.types = NULL;
+	q.ntypes = 0;
+
+	const char *specs20[] = {"2.0"};
+	q.collection_id = f->dflt;
+	q.spec_versions = specs20;
+	q.nspec_versions = 1;
+	run(f->s, &q, &rs, NULL);
+	assert_string_equal(summary(&rs), I2);
+	q.collection_id = 0;
+	run(f->s, &q, &rs, NULL);
+	assert_string_equal(summary(&rs), I2);
+
+	/* Filters combine: id and type and version. */
+	const char *ids2[] = {IND1, MAL1};
+	const char *types2[] = {"malware"};
+	ky_store_query q2 = {.collection_id = f->dflt, .ids = ids2, .nids = 2, .types = types2, .ntypes = 1};
+	run(f->s, &q2, &rs, NULL);
+	assert_string_equal(summary(&rs), M1);
+
+	/* A collection that does not exist has nothing. */
+	ky_store_query q3 = {.collection_id = 12345, .versions = KY_STORE_ALL};
+	run(f->s, &q3, &rs, NULL);
+	assert_int_equal(rs.n, 0);
+	rows_clear(&rs);
+}
+
+/* STIX 2.1 §3.2 (spec_version): an SCO without spec_version is 2.1, so asking for 2.1 finds
+ * it. */
+static void test_query_spec_version_of_sco(void **state)
+{
+	fx *f = *state;
+	build_query_hub(f);
+	rows rs = {0};
+	const char *specs21[] = {"2.1"};
+	ky_store_query q = {.collection_id = f->dflt, .spec_versions = specs21, .nspec_versions = 1};
+	run(f->s, &q, &rs, NULL);
+	assert_string_equal(summary(&rs), M1 "," V2 "," S1 "," K1);
+	q.collection_id = 0;
+	run(f->s, &q, &rs, NULL);
+	assert_string_equal(summary(&rs), M1 "," S1 "," K1 "," V3);
+	rows_clear(&rs);
+}
+
+static void test_query_after_and_newer_versions(void **state)
+{
+	fx *f = *state;
+	build_query_hub(f);
+	rows rs = {0};
+	ky_store_page page;
+	ky_store_query q = {.collection_id = f->dflt, .after = 3};
+	run(f->s, &q, &rs, &page);
+	assert_string_equal(summary(&rs), S1 "," I2 "," K1);
+	assert_int_equal(page.count, 3);
+	assert_int_equal(page.last_seq, 7);
+	assert_false(page.more);
+	assert_int_equal(page.first_date_added_us, rs.v[0].date);
+	assert_int_equal(page.last_date_added_us, rs.v[2].date);
+	q.versions = KY_STORE_ALL;
+	run(f->s, &q, &rs, NULL);
+	assert_string_equal(summary(&rs), S1 "," I2 "," V15 "," K1);
+
+	/* A newer version: the old one drops out of LAST, the new one appears, numbered higher. */
+	char b[512];
+	ky_store_status st;
+	uint64_t seq;
+	commit1(f->s, f->dflt, sdo(b, sizeof(b), "malware", MAL1, "2020-01-01T00:00:00.000Z"), &st, &seq);
+	assert_int_equal(st, KY_STORE_STORED);
+	assert_int_equal(seq, 10);
+	q.versions = 0;
+	q.after = 0;
+	run(f->s, &q, &rs, NULL);
+	assert_string_equal(summary(&rs), V2 "," S1 "," I2 "," K1 "," MAL1 "@2020-01-01T00:00:00.000Z");
+	assert_int_equal(rs.v[4].seq, 10);
+	/* A reader that had seen everything up to 7 sees just the new version. */
+	q.after = 7;
+	run(f->s, &q, &rs, NULL);
+	assert_string_equal(summary(&rs), MAL1 "@2020-01-01T00:00:00.000Z");
+
+	/* An older version added after it does not displace it, nor show up in LAST. */
+	commit1(f->s, f->dflt, sdo(b, sizeof(b), "malware", MAL1, "2018-01-01T00:00:00.000Z"), &st, &seq);
+	assert_int_equal(st, KY_STORE_STORED);
+	assert_int_equal(seq, 11);
+	q.after = 0;
+	run(f->s, &q, &rs, NULL);
+	assert_string_equal(summary(&rs), V2 "," S1 "," I2 "," K1 "," MAL1 "@2020-01-01T00:00:00.000Z");
+	q.after = 10;
+	run(f->s, &q, &rs, NULL);
+	assert_int_equal(rs.n, 0);
+	q.versions = KY_STORE_ALL;
+	run(f->s, &q, &rs, NULL);
+	assert_string_equal(summary(&rs), MAL1 "@2018-01-01T00:00:00.000Z");
+
+	/* Hub-wide, after counts in the hub-wide order. */
+	ky_store_query h = {.collection_id = 0, .versions = KY_STORE_ALL};
+	run(f->s, &h, &rs, &page);
+	assert_int_equal(rs.n, 10);
+	h.after = rs.v[7].seq;
+	run(f->s, &h, &rs, NULL);
+	assert_string_equal(summary(&rs), MAL1 "@2020-01-01T00:00:00.000Z," MAL1 "@2018-01-01T00:00:00.000Z");
+	rows_clear(&rs);
+}
+
+/* The cursor of an empty page is where the reader already was, not 0 (which would start the
+ * next poll from the beginning). */
+static void test_query_empty_page_cursor(void **state)
+{
+	fx *f = *state;
+	build_query_hub(f);
+	rows rs = {0};
+	ky_store_page page;
+	ky_store_query q = {.collection_id = f->dflt, .after = 7, .limit = 5};
+	run(f->s, &q, &rs, &page);
+	assert_int_equal(page.count, 0);
+	assert_false(page.more);
+	assert_int_equal(page.last_seq, 7);
+	q.collection_id = 0;
+	q.after = 8;
+	run(f->s, &q, &rs, &page);
+	assert_int_equal(page.count, 0);
+	assert_int_equal(page.last_seq, 8);
+	rows_clear(&rs);
+}
+
+/* Walks q page by page (limit rows each); checks every row comes once, in order. */
+static void walk_pages(ky_store *s, ky_store_query q, size_t limit, size_t expect_rows)
+{
+	rows all = {0}, rs = {0};
+	ky_store_query whole = q;
+	whole.limit = 0;
+	whole.after = 0;
+	run(s, &whole, &all, NULL);
+	assert_int_equal(all.n, expect_rows);
+
+	q.limit = limit;
+	q.after = 0;
+	size_t seen = 0, pages = 0;
+	for (;;) {
+		ky_store_page page;
+		run(s, &q, &rs, &page);
+		pages++;
+		assert_int_equal(page.count, rs.n);
+		assert_true(rs.n <= limit);
+		for (size_t i = 0; i < rs.n; i++) {
+			assert_true(seen < all.n);
+			assert_int_equal(rs.v[i].seq, all.v[seen].seq);
+			assert_string_equal(rs.v[i].id, all.v[seen].id);
+			seen++;
+		}
+		if (rs.n > 0) {
+			assert_int_equal(page.last_seq, rs.v[rs.n - 1].seq);
+			assert_int_equal(page.first_date_added_us, rs.v[0].date);
+			assert_int_equal(page.last_date_added_us, rs.v[rs.n - 1].date);
+		}
+		if (!page.more) {
+			assert_int_equal(seen, all.n);
+			break;
+		}
+		assert_int_equal(rs.n, limit);
+		assert_true(pages < 10000);
+		q.after = page.last_seq;
+	}
+	assert_int_equal(pages, expect_rows / limit + (expect_rows % limit || expect_rows == 0 ? 1 : 0));
+	rows_clear(&all);
+	rows_clear(&rs);
+}
+
+static void test_query_keyset_pages(void **state)
+{
+	fx *f = *state;
+	open_new(f);
+	/* 23 objects, then newer versions of every third one, then a hub-wide walk. */
+	char buf[23][512];
+	const char *raws[23];
+	for (int i = 0; i < 23; i++) {
+		char id[64];
+		snprintf(id, sizeof(id), "%s--00000000-0000-4000-8000-%012d", i % 2 ? "indicator" : "malware", i);
+		raws[i] = sdo(buf[i], sizeof(buf[i]), i % 2 ? "indicator" : "malware", id, "2016-01-01T00:00:00.000Z");
+	}
+	commit(f->s, f->dflt, raws, 23, NULL, NULL);
+	for (int i = 0; i < 23; i += 3) {
+		char id[64], b[512];
+		snprintf(id, sizeof(id), "%s--00000000-0000-4000-8000-%012d", i % 2 ? "indicator" : "malware", i);
+		commit1(f->s, f->dflt, sdo(b, sizeof(b), i % 2 ? "indicator" : "malware", id, "2017-01-01T00:00:00.000Z"), NULL,
+			NULL);
+	}
+	ky_store_query q = {.collection_id = f->dflt, .versions = KY_STORE_ALL};
+	walk_pages(f->s, q, 5, 31);
+	walk_pages(f->s, q, 1, 31);
+	walk_pages(f->s, q, 31, 31); /* exactly one full page: more is false */
+	walk_pages(f->s, q, 100, 31);
+	q.versions = KY_STORE_LAST;
+	walk_pages(f->s, q, 5, 23);
+	walk_pages(f->s, q, 23, 23);
+	q.versions = KY_STORE_FIRST;
+	walk_pages(f->s, q, 4, 23);
+	const char *types[] = {"indicator"};
+	q.types = types;
+	q.ntypes = 1;
+	walk_pages(f->s, q, 4, 11);
+	ky_store_query h = {.collection_id = 0, .versions = KY_STORE_ALL};
+	walk_pages(f->s, h, 5, 31);
+	walk_pages(f->s, h, 31, 31);
+	h.versions = KY_STORE_LAST;
+	walk_pages(f->s, h, 6, 23);
+	ky_store_query none = {.collection_id = f->dflt, .after = 1000};
+	rows rs = {0};
+	ky_store_page page;
+	run(f->s, &none, &rs, &page);
+	assert_int_equal(page.count, 0);
+	assert_false(page.more);
+	rows_clear(&rs);
+}
+
+static void test_query_stop_early(void **state)
+{
+	fx *f = *state;
+	build_query_hub(f);
+	rows rs = {0};
+	ky_store_page page;
+	ky_store_query q = {.collection_id = f->dflt, .versions = KY_STORE_ALL};
+	/* A positive return stops with KY_OK. */
+	rs.stop_at = 3;
+	rs.stop_code = 1;
+	assert_int_equal(ky_store_query_run(f->s, &q, collect, &rs, &page), KY_OK);
+	assert_int_equal(rs.n, 3);
+	assert_int_equal(page.count, 3);
+	assert_int_equal(page.last_seq, rs.v[2].seq);
+	rows_clear(&rs);
+	/* A negative one is returned. */
+	rs.stop_at = 2;
+	rs.stop_code = KY_EDENIED;
+	assert_int_equal(ky_store_query_run(f->s, &q, collect, &rs, NULL), KY_EDENIED);
+	assert_int_equal(rs.n, 2);
+	rows_clear(&rs);
+	/* And the connection is fine afterwards. */
+	run(f->s, &q, &rs, NULL);
+	assert_int_equal(rs.n, 7);
+	rows_clear(&rs);
+}
+
+static void test_query_malformed(void **state)
+{
+	fx *f = *state;
+	build_query_hub(f);
+	rows rs = {0};
+	const char *named[65];
+	for (int i = 0; i < 65; i++)
+		named[i] = "2016-01-01T00:00:00.000Z";
+	ky_store_query q = {.collection_id = f->dflt, .modified = named, .nmodified = 65};
+	assert_int_equal(ky_store_query_run(f->s, &q, collect, &rs, NULL), KY_EINVALID);
+	q.nmodified = 64;
+	run(f->s, &q, &rs, NULL);
+	assert_string_equal(summary(&rs), V1 "," M1);
+
+	static const char *ids[400];
+	for (int i = 0; i < 400; i++)
+		ids[i] = IND1;
+	ky_store_query q2 = {.collection_id = f->dflt, .ids = ids, .nids = 400};
+	assert_int_equal(ky_store_query_run(f->s, &q2, collect, &rs, NULL), KY_EINVALID);
+	q2.nids = 100;
+	run(f->s, &q2, &rs, NULL);
+	assert_string_equal(summary(&rs), V2);
+
+	/* Unknown version flags are a malformed query, not a database error. */
+	ky_store_query q3 = {.collection_id = f->dflt, .versions = 1u << 5};
+	assert_int_equal(ky_store_query_run(f->s, &q3, collect, &rs, NULL), KY_EINVALID);
+	rows_clear(&rs);
+}
+
+/* --- statistics and the check ------------------------------------------------------------- */
+
+typedef struct type_count {
+	char type[32];
+	uint64_t n;
+} type_count;
+
+static int take_type(void *ctx, const char *type, uint64_t n)
+{
+	type_count *t = ctx;
+	while (t->type[0])
+		t++;
+	snprintf(t->type, sizeof(t->type), "%s", type);
+	t->n = n;
+	return 0;
+}
+
+static void test_stats_and_type_counts(void **state)
+{
+	fx *f = *state;
+	open_new(f);
+	ky_store_stats stats;
+	assert_int_equal(ky_store_stats_get(f->s, &stats), KY_OK);
+	assert_int_equal(stats.schema_version, KY_STORE_SCHEMA_VERSION);
+	assert_int_equal(stats.versions, 0);
+	assert_int_equal(stats.objects, 0);
+	assert_int_equal(stats.additions, 0);
+	assert_int_equal(stats.collections, 1);
+	assert_int_equal(stats.last_seq, 0);
+	assert_int_equal(stats.bytes, 0);
+	assert_true(stats.database_bytes > 0);
+	type_count none[2] = {0};
+	assert_int_equal(ky_store_type_counts(f->s, take_type, none), KY_OK);
+	assert_string_equal(none[0].type, "");
+	assert_int_equal(ky_store_check(f->s), KY_OK);
+}
+
+static void test_stats_counts(void **state)
+{
+	fx *f = *state;
+	build_query_hub(f);
+	ky_store_stats stats;
+	assert_int_equal(ky_store_stats_get(f->s, &stats), KY_OK);
+	assert_int_equal(stats.schema_version, KY_STORE_SCHEMA_VERSION);
+	/* IND1 x4 (v1, v2, v1.5, v3), MAL1, SCO1, IND2, MARK1 */
+	assert_int_equal(stats.versions, 8);
+	assert_int_equal(stats.objects, 5);
+	assert_int_equal(stats.additions, 9);
+	assert_int_equal(stats.collections, 2);
+	assert_int_equal(stats.last_seq, 9);
+	assert_true(stats.bytes > 8 * 60);
+	assert_true(stats.database_bytes >= stats.bytes);
+
+	type_count t[8] = {0};
+	assert_int_equal(ky_store_type_counts(f->s, take_type, t), KY_OK);
+	assert_string_equal(t[0].type, "indicator");
+	assert_int_equal(t[0].n, 5);
+	/* ties by name */
+	assert_string_equal(t[1].type, "ipv4-addr");
+	assert_string_equal(t[2].type, "malware");
+	assert_string_equal(t[3].type, "marking-definition");
+	assert_int_equal(t[1].n, 1);
+	assert_int_equal(t[2].n, 1);
+	assert_int_equal(t[3].n, 1);
+	assert_string_equal(t[4].type, "");
+	assert_int_equal(ky_store_check(f->s), KY_OK);
+}
+
+/* --- migrations ------------------------------------------------------------------------- */
+
+static char *read_text(const char *path)
+{
+	FILE *in = fopen(path, "rb");
+	if (in == NULL)
+		fail_msg("cannot read %s", path);
+	fseek(in, 0, SEEK_END);
+	long n = ftell(in);
+	fseek(in, 0, SEEK_SET);
+	char *text = malloc((size_t)n + 1);
+	assert_int_equal(fread(text, 1, (size_t)n, in), (size_t)n);
+	text[n] = '\0';
+	fclose(in);
+	return text;
+}
+
+static void load_schema1(const char *path)
+{
+	char *sql = read_text(schema1_sql_path);
+	raw_exec(path, sql);
+	free(sql);
+}
+
+/* The fixture is what migration 0 creates: a new hub's schema without schema 2's table. */
+static void test_migrate_fixture_matches_migration_0(void **state)
+{
+	fx *f = *state;
+	open_new(f);
+	char other[160];
+	snprintf(other, sizeof(other), "%s/old.db", f->dir);
+	load_schema1(other);
+	char *now = schema_of(f->path, "derived");
+	char *old = schema_of(other, NULL);
+	assert_string_equal(old, now);
+	free(now);
+	free(old);
+}
+
+static void test_migrate_from_schema_1(void **state)
+{
+	fx *f = *state;
+	load_schema1(f->path);
+	ky_store *s = NULL;
+	ky_store_options options = {.create = true};
+	assert_int_equal(ky_store_open(&s, f->path, NULL, NULL), KY_ECONFLICT);
+	assert_non_null(strstr(ky_error_last(), "run kyoyu migrate"));
+	assert_int_equal(ky_store_open(&s, f->path, &options, NULL), KY_ECONFLICT);
+	assert_null(s);
+
+	int from = 0, to = 0;
+	assert_int_equal(ky_store_migrate(f->path, &from, &to), KY_OK);
+	assert_int_equal(from, 1);
+	assert_int_equal(to, 2);
+	char text[32];
+	raw_text(f->path, "SELECT version FROM kyoyu_schema", text, sizeof(text));
+	assert_string_equal(text, "2");
+	/* Now the same schema as a hub created at 2. */
+	char fresh[160];
+	snprintf(fresh, sizeof(fresh), "%s/fresh.db", f->dir);
+	ky_store *t = NULL;
+	assert_int_equal(ky_store_open(&t, fresh, &options, NULL), KY_OK);
+	ky_store_close(t);
+	char *a = schema_of(fresh, NULL), *b = schema_of(f->path, NULL);
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+
+	/* It opens, and the old data reads back as it was. */
+	bool created = true;
+	assert_int_equal(ky_store_open(&f->s, f->path, NULL, &created), KY_OK);
+	assert_false(created);
+	assert_int_equal(ky_store_schema_version(f->s), 2);
+	ky_store_collection c;
+	assert_int_equal(ky_store_collection_find(f->s, "default", &c), KY_OK);
+	assert_string_equal(c.uuid, "3b4e9c1a-6f0d-4c52-9a7e-2d8f1b6c0e54");
+	f->dflt = c.id;
+	ky_store_collection_clear(&c);
+	rows rs = {0};
+	ky_store_query q = {.collection_id = f->dflt, .versions = KY_STORE_ALL};
+	run(f->s, &q, &rs, NULL);
+	assert_int_equal(rs.n, 4);
+	assert_int_equal(rs.v[0].seq, 1);
+	assert_int_equal(rs.v[3].seq, 4);
+	assert_int_equal(rs.v[3].date, 1700000004000001);
+	assert_non_null(strstr(rs.v[0].raw, "\n  \"created\": \"2016-04-06T20:03:48.000Z\", \"modified\""));
+	assert_non_null(strstr(rs.v[0].raw, "'198.51.100.1'"));
+	assert_memory_equal(rs.v[2].raw, "{ \"type\" : \"ipv4-addr\"", 22);
+	q.versions = 0;
+	run(f->s, &q, &rs, NULL);
+	assert_string_equal(summary(&rs), IND1 "@2017-01-01T00:00:00.5Z," SCO1 "@," MARK1 "@2017-01-20T00:00:00.000Z");
+
+	/* Adding goes on from the old counter, duplicates recognised across the migration. */
+	char b1[512], b2[512];
+	const char *raws[] = {
+		sdo(b1, sizeof(b1), "indicator", IND1, "2017-01-01T00:00:00.500Z"),
+		sdo(b2, sizeof(b2), "indicator", IND1, "2018-01-01T00:00:00.000Z"),
+	};
+	ky_store_status st[2];
+	uint64_t seqs[2];
+	commit(f->s, f->dflt, raws, 2, st, seqs);
+	assert_int_equal(st[0], KY_STORE_DUPLICATE);
+	assert_int_equal(st[1], KY_STORE_STORED);
+	assert_int_equal(seqs[1], 5);
+	run(f->s, &q, &rs, NULL);
+	assert_string_equal(summary(&rs), SCO1 "@," MARK1 "@2017-01-20T00:00:00.000Z," IND1 "@2018-01-01T00:00:00.000Z");
+	ky_store_query after = {.collection_id = f->dflt, .versions = KY_STORE_ALL, .after = 4};
+	run(f->s, &after, &rs, NULL);
+	assert_int_equal(rs.n, 1);
+	assert_true(rs.v[0].date > 1700000004000001);
+	ky_store_stats stats;
+	assert_int_equal(ky_store_stats_get(f->s, &stats), KY_OK);
+	assert_int_equal(stats.versions, 5);
+	assert_int_equal(stats.last_seq, 5);
+	assert_int_equal(ky_store_check(f->s), KY_OK);
+	rows_clear(&rs);
+}
+
+/* A migration that fails is rolled back (the hub stays at 1) and says why. */
+static void test_migrate_failure_rolls_back(void **state)
+{
+	fx *f = *state;
+	load_schema1(f->path);
+	raw_exec(f->path, "CREATE TABLE derived (x INTEGER);");
+	int from = 0, to = 0;
+	int rc = ky_store_migrate(f->path, &from, &to);
+	assert_int_not_equal(rc, KY_OK);
+	assert_int_equal(from, 1);
+	assert_int_equal(to, 1);
+	const char *message = ky_error_last();
+	assert_non_null(strstr(message, "from schema 1 to 2"));
+	assert_non_null(strstr(message, "table derived already exists"));
+	assert_true(strlen(message) < 400);
+	char text[32];
+	raw_text(f->path, "SELECT version FROM kyoyu_schema", text, sizeof(text));
+	assert_string_equal(text, "1");
+	ky_store *s = NULL;
+	assert_int_equal(ky_store_open(&s, f->path, NULL, NULL), KY_ECONFLICT);
+}
+
+static void test_migrate_newer_hub_refused(void **state)
+{
+	fx *f = *state;
+	open_new(f);
+	char b[512];
+	commit1(f->s, f->dflt, sdo(b, sizeof(b), "indicator", IND1, "2016-01-01T00:00:00.000Z"), NULL, NULL);
+	ky_store_close(f->s);
+	f->s = NULL;
+	raw_exec(f->path, "UPDATE kyoyu_schema SET version = 99;");
+	char *before = schema_of(f->path, NULL);
+
+	ky_store *s = NULL;
+	ky_store_options options = {.create = true};
+	assert_int_equal(ky_store_open(&s, f->path, NULL, NULL), KY_ECONFLICT);
+	assert_non_null(strstr(ky_error_last(), "newer"));
+	assert_int_equal(ky_store_open(&s, f->path, &options, NULL), KY_ECONFLICT);
+	assert_null(s);
+	int from = 0, to = 0;
+	assert_int_equal(ky_store_migrate(f->path, &from, &to), KY_ECONFLICT);
+	assert_non_null(strstr(ky_error_last(), "nothing changed"));
+	assert_int_equal(from, 99);
+	assert_int_equal(to, 99);
+
+	char *after = schema_of(f->path, NULL);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+	char text[32];
+	raw_text(f->path, "SELECT version FROM kyoyu_schema", text, sizeof(text));
+	assert_string_equal(text, "99");
+	raw_text(f->path, "SELECT count(*) || ' ' || (SELECT last_seq FROM sequence) FROM entries", text, sizeof(text));
+	assert_string_equal(text, "1 1");
+}
+
+/* --- busy writers -------------------------------------------------------------------------- */
+
+/* A commit that cannot get the write lock in time is KY_ECONFLICT (retry), stores nothing,
+ * and the next one succeeds once the lock is free. */
+static void test_commit_busy_is_conflict(void **state)
+{
+	fx *f = *state;
+	open_new(f);
+	ky_store_close(f->s);
+	ky_store_options options = {.busy_timeout_ms = 50};
+	assert_int_equal(ky_store_open(&f->s, f->path, &options, NULL), KY_OK);
+
+	sqlite3 *other = NULL;
+	assert_int_equal(sqlite3_open(f->path, &other), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	char b[512];
+	sdo(b, sizeof(b), "indicator", IND1, "2016-01-01T00:00:00.000Z");
+	ky_store_batch *batch = NULL;
+	assert_int_equal(ky_store_batch_begin(f->s, f->dflt, &batch), KY_OK);
+	assert_int_equal(add(batch, b), 0);
+	int rc = ky_store_batch_commit(batch, NULL, NULL);
+	sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(other);
+	assert_int_equal(rc, KY_ECONFLICT);
+
+	ky_store_stats stats;
+	assert_int_equal(ky_store_stats_get(f->s, &stats), KY_OK);
+	assert_int_equal(stats.versions, 0);
+	ky_store_status st;
+	uint64_t seq;
+	commit1(f->s, f->dflt, b, &st, &seq);
+	assert_int_equal(st, KY_STORE_STORED);
+	assert_int_equal(seq, 1);
+}
+
+/* --- concurrency: the sequence guarantee ------------------------------------------------------ */
+
+enum { WRITERS = 4, BATCHES = 200, PER_BATCH = 5, TOTAL = WRITERS * BATCHES * PER_BATCH, MAX_NUMBER = 4 * TOTAL };
+
+typedef struct writer {
+	const char *path;
+	int index;
+	uint64_t seqs[BATCHES * PER_BATCH];
+	int retries;
+	char error[512]; /* the first problem, "" for none */
+} writer;
+
+static void *write_main(void *arg)
+{
+	writer *w = arg;
+	ky_store *s = NULL;
+	if (ky_store_open(&s, w->path, NULL, NULL) != KY_OK) {
+		snprintf(w->error, sizeof(w->error), "open: %s", ky_error_last());
+		return NULL;
+	}
+	int64_t coll = 0;
+	ky_store_collection c;
+	if (ky_store_collection_find(s, KY_STORE_DEFAULT_COLLECTION, &c) == KY_OK) {
+		coll = c.id;
+		ky_store_collection_clear(&c);
+	}
+	for (int batch = 0; batch < BATCHES && !w->error[0]; batch++) {
+		char raws[PER_BATCH][512];
+		for (int i = 0; i < PER_BATCH; i++) {
+			char id[80];
+			snprintf(id, sizeof(id), "x-kyoyu-test--%08x-0000-4000-8000-%012x", w->index, batch * PER_BATCH + i);
+			sdo(raws[i], sizeof(raws[i]), "x-kyoyu-test", id, "2016-01-01T00:00:00.000Z");
+		}
+		for (;;) {
+			ky_store_batch *b = NULL;
+			ky_store_status st[PER_BATCH];
+			if (ky_store_batch_begin(s, coll, &b) != KY_OK) {
+				snprintf(w->error, sizeof(w->error), "begin: %s", ky_error_last());
+				break;
+			}
+			for (int i = 0; i < PER_BATCH; i++) {
+				json_t *o = json_loads(raws[i], 0, NULL);
+				int rc = o ? ky_store_batch_add(b, raws[i], strlen(raws[i]), o) : KY_EINVALID;
+				json_decref(o);
+				if (rc != i)
+					snprintf(w->error, sizeof(w->error), "add: %d %s", rc, ky_error_last());
+			}
+			int rc = ky_store_batch_commit(b, st, &w->seqs[batch * PER_BATCH]);
+			if (rc == KY_ECONFLICT) {
+				w->retries++;
+				continue;
+			}
+			if (rc != KY_OK)
+				snprintf(w->error, sizeof(w->error), "commit of batch %d: %d %s", batch, rc, ky_error_last());
+			for (int i = 0; rc == KY_OK && i < PER_BATCH; i++)
+				if (st[i] != KY_STORE_STORED || w->seqs[batch * PER_BATCH + i] == 0)
+					snprintf(w->error, sizeof(w->error), "batch %d object %d not stored", batch, i);
+			break;
+		}
+	}
+	ky_store_close(s);
+	return NULL;
+}
+
+typedef struct reader {
+	const char *path;
+	bool hub;               /* poll the hub-wide order instead of the default collection */
+	atomic_bool *done;
+	unsigned char *seen;    /* [MAX_NUMBER] */
+	uint64_t highest;       /* the cursor */
+	uint64_t in_poll_last;  /* the last number of the current poll */
+	size_t count, polls, nonempty_polls;
+	char error[512];
+} reader;
+
+static int read_row(void *ctx, const ky_store_row *got)
+{
+	reader *r = ctx;
+	if (got->seq <= r->in_poll_last || got->seq >= MAX_NUMBER || r->seen[got->seq]) {
+		snprintf(r->error, sizeof(r->error), "number %llu after %llu (cursor %llu), seen before: %d",
+			 (unsigned long long)got->seq, (unsigned long long)r->in_poll_last, (unsigned long long)r->highest,
+			 got->seq < MAX_NUMBER ? r->seen[got->seq] : -1);
+		return KY_ERROR;
+	}
+	r->seen[got->seq] = 1;
+	r->in_poll_last = got->seq;
+	r->count++;
+	return 0;
+}
+
+static void *read_main(void *arg)
+{
+	reader *r = arg;
+	ky_store *s = NULL;
+	if (ky_store_open(&s, r->path, NULL, NULL) != KY_OK) {
+		snprintf(r->error, sizeof(r->error), "open: %s", ky_error_last());
+		return NULL;
+	}
+	int64_t coll = 0;
+	ky_store_collection c;
+	if (!r->hub && ky_store_collection_find(s, KY_STORE_DEFAULT_COLLECTION, &c) == KY_OK) {
+		coll = c.id;
+		ky_store_collection_clear(&c);
+	}
+	for (;;) {
+		bool finished = atomic_load(r->done); /* before the poll: then the poll sees all */
+		ky_store_query q = {.collection_id = coll, .versions = KY_STORE_ALL, .after = r->highest};
+		ky_store_page page;
+		r->in_poll_last = r->highest;
+		int rc = ky_store_query_run(s, &q, read_row, r, &page);
+		r->polls++;
+		if (rc != KY_OK) {
+			if (!r->error[0])
+				snprintf(r->error, sizeof(r->error), "poll: %s", ky_error_last());
+			break;
+		}
+		if (page.count > 0) {
+			r->nonempty_polls++;
+			r->highest = r->in_poll_last;
+		}
+		if (finished && page.count == 0)
+			break;
+	}
+	ky_store_close(s);
+	return NULL;
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void test_concurrent_writers_and_reader(void **state)
+{
+	fx *f = *state;
+	open_new(f);
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+
+	atomic_bool done = false;
+	writer *w = calloc(WRITERS, sizeof(*w));
+	reader rd[2] = {{.path = f->path, .hub = false, .done = &done}, {.path = f->path, .hub = true, .done = &done}};
+	for (int i = 0; i < 2; i++)
+		rd[i].seen = calloc(MAX_NUMBER, 1);
+	pthread_t wt[WRITERS], rt[2];
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&rt[i], NULL, read_main, &rd[i]), 0);
+	for (int i = 0; i < WRITERS; i++) {
+		w[i].path = f->path;
+		w[i].index = i;
+		assert_int_equal(pthread_create(&wt[i], NULL, write_main, &w[i]), 0);
+	}
+	for (int i = 0; i < WRITERS; i++)
+		pthread_join(wt[i], NULL);
+	atomic_store(&done, true);
+	for (int i = 0; i < 2; i++)
+		pthread_join(rt[i], NULL);
+	double elapsed = seconds_since(&t0);
+
+	int retries = 0;
+	for (int i = 0; i < WRITERS; i++) {
+		if (w[i].error[0])
+			fail_msg("writer %d: %s", i, w[i].error);
+		retries += w[i].retries;
+	}
+	for (int i = 0; i < 2; i++)
+		if (rd[i].error[0])
+			fail_msg("reader %d: %s", i, rd[i].error);
+
+	/* The numbers the writers were given: unique, and each what a full scan finds. */
+	unsigned char *given = calloc(MAX_NUMBER, 1);
+	for (int i = 0; i < WRITERS; i++)
+		for (int j = 0; j < BATCHES * PER_BATCH; j++) {
+			uint64_t n = w[i].seqs[j];
+			assert_true(n > 0 && n < MAX_NUMBER);
+			assert_int_equal(given[n], 0);
+			given[n] = 1;
+		}
+	rows all = {0};
+	ky_store_query q = {.collection_id = f->dflt, .versions = KY_STORE_ALL};
+	run(f->s, &q, &all, NULL);
+	assert_int_equal(all.n, TOTAL);
+	int64_t last_date = 0;
+	for (size_t i = 0; i < all.n; i++) {
+		assert_int_equal(given[all.v[i].seq], 1);
+		/* What the reader collected is exactly the full scan: nothing was committed under a
+		 * number it had passed. */
+		assert_int_equal(rd[0].seen[all.v[i].seq], 1);
+		assert_true(all.v[i].date > last_date);
+		last_date = all.v[i].date;
+	}
+	assert_int_equal(rd[0].count, TOTAL);
+	assert_int_equal(all.v[all.n - 1].seq, TOTAL); /* no gaps with one collection */
+	/* Likewise for the hub-wide order. */
+	q.collection_id = 0;
+	run(f->s, &q, &all, NULL);
+	assert_int_equal(all.n, TOTAL);
+	for (size_t i = 0; i < all.n; i++)
+		assert_int_equal(rd[1].seen[all.v[i].seq], 1);
+	assert_int_equal(rd[1].count, TOTAL);
+	assert_int_equal(ky_store_check(f->s), KY_OK);
+
+	print_message("[          ] %d writers x %d batches x %d objects in %.2f s, %d busy retries; readers polled %zu "
+		      "and %zu times (%zu and %zu with news)\n",
+		      WRITERS, BATCHES, PER_BATCH, elapsed, retries, rd[0].polls, rd[1].polls, rd[0].nonempty_polls,
+		      rd[1].nonempty_polls);
+	rows_clear(&all);
+	free(given);
+	for (int i = 0; i < 2; i++)
+		free(rd[i].seen);
+	free(w);
+}
+
+/* --- concurrent creation ------------------------------------------------------------------- */
+
+/*
+ * Two `kyoyu init`s at once on the same path: both succeed and exactly one creates the hub
+ * (creation reads the schema and builds everything in one BEGIN IMMEDIATE transaction).
+ */
+typedef struct creator {
+	const char *path;
+	pthread_barrier_t *start;
+	int rc;
+	bool created;
+	char error[512];
+} creator;
+
+static void *create_main(void *arg)
+{
+	creator *c = arg;
+	ky_store *s = NULL;
+	ky_store_options options = {.create = true};
+	pthread_barrier_wait(c->start);
+	c->rc = ky_store_open(&s, c->path, &options, &c->created);
+	snprintf(c->error, sizeof(c->error), "%s", c->rc ? ky_error_last() : "");
+	ky_store_close(s);
+	return NULL;
+}
+
+static void test_concurrent_create(void **state)
+{
+	fx *f = *state;
+	for (int round = 0; round < 50; round++) {
+		char path[160];
+		snprintf(path, sizeof(path), "%s/hub-%d.db", f->dir, round);
+		pthread_barrier_t start;
+		pthread_barrier_init(&start, NULL, 2);
+		creator c[2] = {{.path = path, .start = &start}, {.path = path, .start = &start}};
+		pthread_t t[2];
+		for (int i = 0; i < 2; i++)
+			assert_int_equal(pthread_create(&t[i], NULL, create_main, &c[i]), 0);
+		for (int i = 0; i < 2; i++)
+			pthread_join(t[i], NULL);
+		pthread_barrier_destroy(&start);
+		for (int i = 0; i < 2; i++)
+			if (c[i].rc != KY_OK)
+				fail_msg("round %d: %s", round, c[i].error);
+		assert_true(c[0].created != c[1].created);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	schema1_sql_path = argc > 1 ? argv[1] : "tests/data/store/hub-schema-1.sql";
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_open_missing_without_create),
+		T(test_create_then_reopen),
+		T(test_open_refuses_other_files),
+		T(test_open_refuses_text_file),
+		T(test_open_leaves_foreign_database_alone),
+		T(test_batch_stored_and_duplicate),
+		T(test_batch_same_time_written_differently),
+		T(test_batch_objects_without_modified),
+		T(test_batch_abort_and_failure_leave_nothing),
+		T(test_batch_raw_bytes_exact),
+		T(test_sequence_increasing),
+		T(test_query_versions),
+		T(test_query_filters),
+		T(test_query_spec_version_of_sco),
+		T(test_query_after_and_newer_versions),
+		T(test_query_empty_page_cursor),
+		T(test_query_keyset_pages),
+		T(test_query_stop_early),
+		T(test_query_malformed),
+		T(test_stats_and_type_counts),
+		T(test_stats_counts),
+		T(test_migrate_fixture_matches_migration_0),
+		T(test_migrate_from_schema_1),
+		T(test_migrate_failure_rolls_back),
+		T(test_migrate_newer_hub_refused),
+		T(test_commit_busy_is_conflict),
+		T(test_concurrent_writers_and_reader),
+		T(test_concurrent_create),
+	};
+#undef T
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
