@@ -8,6 +8,7 @@
 #include "ingest/ingest.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,7 +49,7 @@ typedef struct pipeline {
 	pthread_mutex_t lock;
 	pthread_cond_t changed;
 	chunk *slot;          /* the chunk handed over, or NULL */
-	bool stop;            /* the writer gave up: the reader must not go on */
+	atomic_bool stop;     /* the writer gave up: the reader must not go on */
 	bool reader_failed;   /* the reader could not allocate a chunk */
 } pipeline;
 
@@ -94,7 +95,9 @@ static chunk *read_chunk(pipeline *p, ky_stix_problems *problems)
 		free(c);
 		return NULL;
 	}
-	while (c->n < p->batch_objects && c->bytes < p->batch_bytes) {
+	/* After a failed commit the writer stops; the reader then stops too, at the next object
+	 * rather than after a whole batch more of input. */
+	while (c->n < p->batch_objects && c->bytes < p->batch_bytes && !atomic_load(&p->stop)) {
 		ky_stix_item item;
 		int rc = ky_stix_reader_next(p->reader, &item);
 		if (rc <= 0) {

@@ -57,10 +57,26 @@ void ky_store_version_key(const char *timestamp, char out[32])
 	out[30] = '\0';
 }
 
+int ky_store_schema_refusal(const char *where, int schema)
+{
+	if (schema < 0)
+		return ky_error_set(KY_EINVALID, "%s: this database is not a kyoyu hub", where);
+	if (schema == 0)
+		return ky_error_set(KY_ENOTFOUND, "%s: no hub there; create one with kyoyu init", where);
+	if (schema < KY_STORE_SCHEMA_VERSION)
+		return ky_error_set(KY_ECONFLICT, "%s: the hub's schema is version %d and this kyoyu uses %d: run kyoyu migrate",
+				    where, schema, KY_STORE_SCHEMA_VERSION);
+	if (schema > KY_STORE_SCHEMA_VERSION)
+		return ky_error_set(KY_ECONFLICT,
+				    "%s: the hub's schema is version %d, newer than this kyoyu knows (%d): use a newer kyoyu; nothing changed",
+				    where, schema, KY_STORE_SCHEMA_VERSION);
+	return KY_OK;
+}
+
 static const ky_store_backend *backend_for(const char *location)
 {
 	if (strncmp(location, "postgresql://", 13) == 0 || strncmp(location, "postgres://", 11) == 0)
-		return NULL;
+		return &ky_store_pg;
 	return &ky_store_sqlite;
 }
 
@@ -69,9 +85,6 @@ int ky_store_open(ky_store **out, const char *location, const ky_store_options *
 	static const ky_store_options defaults = {0};
 	*out = NULL;
 	const ky_store_backend *backend = backend_for(location);
-	if (backend == NULL)
-		return ky_error_set(KY_EINVALID, "%s: the PostgreSQL backend is not part of this build yet; use a file path",
-				    location);
 	ky_store *s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return ky_error_set(KY_ENOMEM, "out of memory");
@@ -95,10 +108,7 @@ void ky_store_close(ky_store *s)
 
 int ky_store_migrate(const char *location, int *from, int *to)
 {
-	const ky_store_backend *backend = backend_for(location);
-	if (backend == NULL)
-		return ky_error_set(KY_EINVALID, "%s: the PostgreSQL backend is not part of this build yet", location);
-	return backend->migrate(location, from, to);
+	return backend_for(location)->migrate(location, from, to);
 }
 
 int ky_store_schema_version(ky_store *s)

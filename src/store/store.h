@@ -40,11 +40,13 @@ typedef struct ky_store_options {
 	bool synchronous_normal; /* synchronous=NORMAL instead of FULL: faster, but a power
 				  * failure may lose the last commits (a crash of kyoyu cannot) */
 	int busy_timeout_ms;  /* how long to wait for another writer; 0 = 10 s */
+	int retry_seconds;    /* PostgreSQL: how long to keep reconnecting to a server that went
+			       * away before an operation fails; 0 = 60 s */
 } ky_store_options;
 
 /*
- * Opens the hub at `location`: a file path for SQLite, or a postgresql:// URI (the
- * PostgreSQL backend is not built yet: KY_EINVALID saying so). With options->create a
+ * Opens the hub at `location`: a file path for SQLite, or a postgresql:// (or postgres://)
+ * URI, passed to libpq unchanged, for PostgreSQL. With options->create a
  * missing hub is created with the current schema and the default collection, and *created
  * (may be NULL) tells whether it was. Without it a missing hub is KY_ENOTFOUND ("run kyoyu
  * init"). A hub whose schema is older than this build is KY_ECONFLICT ("run kyoyu

@@ -44,11 +44,32 @@ typedef struct ky_store_backend {
 } ky_store_backend;
 
 extern const ky_store_backend ky_store_sqlite;
+extern const ky_store_backend ky_store_pg;
+
+/* Why a hub at schema version `schema` (as read; -1: not a hub, 0: none) cannot be opened
+ * by this build, with `where` (the path or URI) leading the message; KY_OK when it can. */
+int ky_store_schema_refusal(const char *where, int schema);
 
 /* Microseconds since 1970 now. */
 int64_t ky_store_now_us(void);
 
 /* The fixed-width version key of a timestamp (ky_stix_time_parse-valid), "" for NULL. */
 void ky_store_version_key(const char *timestamp, char out[32]);
+
+/* The SQL of a store query, shared by the backends (store_sql.c): numbered placeholders
+ * `mark`1 (after), `mark`2 (collection), `mark`3 (limit), then params[i] as `mark`(4 + i). */
+typedef struct ky_store_sql {
+	char text[4096];
+	size_t len;
+	const char *params[256];
+	size_t nparams;
+	bool overflow;
+	char mark;            /* '?' for SQLite, '$' for PostgreSQL */
+	char keys[64][32];    /* the version keys of q->modified, which params point into */
+} ky_store_sql;
+
+/* Builds the statement for q. KY_EINVALID for a malformed query (unknown flags, more than
+ * 64 named versions, more filter values than fit). */
+int ky_store_sql_build(const ky_store_query *q, char mark, ky_store_sql *out);
 
 #endif

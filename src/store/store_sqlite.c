@@ -309,23 +309,6 @@ static int prepare_all(db *d)
 }
 
 
-/* Why a hub at `schema` cannot be opened by this build, or KY_OK. */
-static int schema_refusal(const char *path, int schema)
-{
-	if (schema < 0)
-		return ky_error_set(KY_EINVALID, "%s: this database is not a kyoyu hub", path);
-	if (schema == 0)
-		return ky_error_set(KY_ENOTFOUND, "%s: no hub there (an empty database); create one with kyoyu init", path);
-	if (schema < KY_STORE_SCHEMA_VERSION)
-		return ky_error_set(KY_ECONFLICT, "%s: the hub's schema is version %d and this kyoyu uses %d: run kyoyu migrate",
-				    path, schema, KY_STORE_SCHEMA_VERSION);
-	if (schema > KY_STORE_SCHEMA_VERSION)
-		return ky_error_set(KY_ECONFLICT,
-				    "%s: the hub's schema is version %d, newer than this kyoyu knows (%d): use a newer kyoyu",
-				    path, schema, KY_STORE_SCHEMA_VERSION);
-	return KY_OK;
-}
-
 static int open_attempt(void **impl, const char *path, const ky_store_options *options, bool *created, bool *busy)
 {
 	db *d = NULL;
@@ -343,7 +326,7 @@ static int open_attempt(void **impl, const char *path, const ky_store_options *o
 			rc = create_hub(d, &made);
 	}
 	if (rc == KY_OK)
-		rc = schema_refusal(path, d->schema);
+		rc = ky_store_schema_refusal(path, d->schema);
 	if (rc == KY_OK)
 		rc = use_wal(d);
 	if (rc == KY_OK)
@@ -392,13 +375,8 @@ static int sqlite_migrate(const char *path, int *from, int *to)
 	int version = read_schema(d);
 	if (from != NULL)
 		*from = version;
-	if (version < 0)
-		rc = ky_error_set(KY_EINVALID, "%s: this database is not a kyoyu hub", path);
-	else if (version == 0)
-		rc = ky_error_set(KY_ENOTFOUND, "%s: no hub there; create one with kyoyu init", path);
-	else if (version > KY_STORE_SCHEMA_VERSION)
-		rc = ky_error_set(KY_ECONFLICT, "%s: the hub's schema is version %d, newer than this kyoyu knows (%d); nothing changed",
-				  path, version, KY_STORE_SCHEMA_VERSION);
+	if (version <= 0 || version > KY_STORE_SCHEMA_VERSION)
+		rc = ky_store_schema_refusal(path, version);
 	else if ((rc = use_wal(d)) == KY_OK)
 		rc = apply_migrations(d, version);
 	if (to != NULL)
@@ -675,114 +653,11 @@ static int sqlite_commit(void *impl, int64_t collection_id, ky_store_item *items
 
 /* --- reading ---------------------------------------------------------------------------- */
 
-/* A growable SQL text and its string parameters, bound in order after the fixed ones. */
-typedef struct sql {
-	char text[4096];
-	size_t len;
-	const char *params[256];
-	size_t nparams;
-	bool overflow;
-} sql;
-
-static void sql_add(sql *q, const char *s)
-{
-	size_t n = strlen(s);
-	if (q->len + n + 1 > sizeof(q->text)) {
-		q->overflow = true;
-		return;
-	}
-	memcpy(q->text + q->len, s, n + 1);
-	q->len += n;
-}
-
-/* " AND column IN (?, ?, ...)" for a list of strings. */
-static void sql_in(sql *q, const char *column, const char *const *values, size_t n)
-{
-	if (n == 0)
-		return;
-	sql_add(q, " AND ");
-	sql_add(q, column);
-	sql_add(q, " IN (");
-	for (size_t i = 0; i < n; i++) {
-		if (q->nparams == sizeof(q->params) / sizeof(q->params[0])) {
-			q->overflow = true;
-			return;
-		}
-		/* Numbered after the fixed parameters ?1 (after), ?2 (collection), ?3 (limit). */
-		char placeholder[16];
-		snprintf(placeholder, sizeof(placeholder), "%s?%zu", i ? ", " : "", q->nparams + 4);
-		q->params[q->nparams++] = values[i];
-		sql_add(q, placeholder);
-	}
-	sql_add(q, ")");
-}
-
-/*
- * The SQL of a query. Collection queries walk entries by number; the hub-wide one walks
- * versions by row id. Every filter is a condition of the statement, so a visibility filter
- * added later is one more condition, evaluated by the database on its indexes.
- */
-static int build(const ky_store_query *q, sql *out, char (*keys)[32])
-{
-	bool hub = q->collection_id == 0;
-	unsigned versions = q->versions ? q->versions : q->nmodified ? 0 : KY_STORE_LAST;
-	memset(out, 0, sizeof(*out));
-	if (hub)
-		sql_add(out, "SELECT v.vid, v.added_us, v.stix_id, v.type, v.spec_version, v.modified, v.raw"
-			     " FROM versions v WHERE v.vid > ?1");
-	else
-		sql_add(out, "SELECT e.seq, e.date_added_us, v.stix_id, v.type, v.spec_version, v.modified, v.raw"
-			     " FROM entries e JOIN versions v ON v.vid = e.vid WHERE e.collection_id = ?2 AND e.seq > ?1");
-	sql_in(out, hub ? "v.stix_id" : "e.stix_id", q->ids, q->nids);
-	sql_in(out, hub ? "v.type" : "e.type", q->types, q->ntypes);
-	/* STIX 2.1 §3.2: SCOs may omit spec_version, and then they are 2.1 (validated objects
-	 * of other categories always have it). */
-	sql_in(out, "coalesce(v.spec_version, '2.1')", q->spec_versions, q->nspec_versions);
-
-	if (!(versions & KY_STORE_ALL)) {
-		const char *later = hub ? "NOT EXISTS (SELECT 1 FROM versions w WHERE w.stix_id = v.stix_id AND w.version_key > v.version_key)"
-					: "e.latest = 1";
-		const char *earlier = hub ? "NOT EXISTS (SELECT 1 FROM versions w WHERE w.stix_id = v.stix_id AND w.version_key < v.version_key)"
-					  : "NOT EXISTS (SELECT 1 FROM entries f WHERE f.collection_id = e.collection_id"
-					    " AND f.stix_id = e.stix_id AND f.version_key < e.version_key)";
-		bool any = false;
-		sql_add(out, " AND (");
-		if (versions & KY_STORE_LAST) {
-			sql_add(out, later);
-			any = true;
-		}
-		if (versions & KY_STORE_FIRST) {
-			sql_add(out, any ? " OR " : "");
-			sql_add(out, earlier);
-			any = true;
-		}
-		if (q->nmodified > 0) {
-			sql_add(out, any ? " OR (1" : "(1");
-			any = true;
-			for (size_t i = 0; i < q->nmodified; i++)
-				ky_store_version_key(q->modified[i], keys[i]);
-			const char *ptrs[64];
-			for (size_t i = 0; i < q->nmodified && i < 64; i++)
-				ptrs[i] = keys[i];
-			sql_in(out, hub ? "v.version_key" : "e.version_key", ptrs, q->nmodified);
-			sql_add(out, ")");
-		}
-		sql_add(out, ")");
-	}
-	sql_add(out, hub ? " ORDER BY v.vid LIMIT ?3" : " ORDER BY e.seq LIMIT ?3");
-	return out->overflow ? ky_error_set(KY_EINVALID, "the query has too many filter values") : KY_OK;
-}
-
 static int sqlite_query(void *impl, const ky_store_query *q, ky_store_row_fn *fn, void *ctx, ky_store_page *page)
 {
 	db *d = impl;
-	sql text;
-	char keys[64][32];
-	if (q->nmodified > 64)
-		return ky_error_set(KY_EINVALID, "at most 64 versions may be named in one query");
-	if (q->versions & ~(unsigned)(KY_STORE_LAST | KY_STORE_FIRST | KY_STORE_ALL))
-		return ky_error_set(KY_EINVALID, "unknown versions flags 0x%x in a query", q->versions);
-	int rc = build(q, &text, keys);
+	ky_store_sql text;
+	int rc = ky_store_sql_build(q, '?', &text);
 	if (rc != KY_OK)
 		return rc;
 	sqlite3_stmt *st = NULL;
@@ -795,6 +670,7 @@ static int sqlite_query(void *impl, const ky_store_query *q, ky_store_row_fn *fn
 	sqlite3_bind_int64(st, 3, q->limit ? (sqlite3_int64)q->limit + 1 : -1);
 	for (size_t i = 0; i < text.nparams; i++)
 		sqlite3_bind_text(st, (int)i + 4, text.params[i], -1, SQLITE_STATIC);
+	/* SQLite reads a negative LIMIT as none. */
 
 	int step;
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {

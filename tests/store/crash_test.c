@@ -3,13 +3,14 @@
  *
  *     crash_test --kyoyu PATH --gen PATH [--objects N] [--runs N] [--max-delay-ms N]
  *
- * (defaults: 20,000 objects, 30 runs, delayed kills within 200 ms of the start and pauses
- * after a line of up to a tenth of that.)
  * A bundle of N indicators (bench/gen_indicators) is imported again and again into one hub
  * with `kyoyu --db HUB import --json --batch 500 BUNDLE`; every run is killed with SIGKILL,
- * either after a random number of lines (past what the hub already holds, so each run has
- * new objects to write) or after a random delay (which also lands on start-up, opening and
- * WAL recovery). Every line the child printed before it died counts: a "stored" or
+ * either after a random number of lines (mostly past what the hub already holds, so that
+ * the run has new objects to write; sometimes within it, in a batch of duplicates), then a
+ * random pause, or after a random delay from the start (start-up, opening the hub and WAL
+ * recovery, the first batch). Defaults: 20,000 objects, 30 runs, delays up to 30 ms and
+ * pauses up to half that; the delay should be about two batches' time, so the sanitizer
+ * build passes more. Every line the child printed before it died counts: a "stored" or
  * "duplicate" line is an acknowledgement (docs/store.md: reported only after the batch is
  * durable). After each run the hub is opened with ky_store_open() and:
  * - ky_store_check() passes (SQLite's integrity check);
@@ -489,7 +490,7 @@ int main(int argc, char **argv)
 	};
 	const char *kyoyu = NULL, *gen = NULL;
 	size_t total = 20000;
-	int runs = 30, max_delay_ms = 200, c;
+	int runs = 30, max_delay_ms = 30, c;
 	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (c) {
 		case 'k': kyoyu = optarg; break;
@@ -550,16 +551,18 @@ int main(int argc, char **argv)
 	size_t held = 0, verified = 0, kills = 0, verified_total = 0;
 	for (int run = 1; run <= runs; run++) {
 		run_stats st;
-		/* One run in four is killed after a delay: start-up, opening the hub (WAL
-		 * recovery after the last kill), reading the duplicates, the first batches. The
-		 * others are killed past what the hub holds, so that each has new objects to
-		 * write, spreading the rest of the bundle over the runs left; then a pause of up to
-		 * a few batches' time, so that the kill lands anywhere in a batch's cycle (reading,
-		 * inserting, committing, syncing, printing). */
-		kill_mode mode = below(4) == 0 ? KILL_AFTER_DELAY : KILL_AFTER_LINES;
-		size_t share = (total - held) / (size_t)(runs - run + 1);
-		size_t lines = held + 1 + below(share ? share : 1);
-		uint64_t extra_us = below((uint64_t)max_delay_ms * 100);
+		/* One run in four is killed after a short delay: start-up, opening the hub (WAL
+		 * recovery after the last kill), the first batch. One in four after a line of what
+		 * the hub holds (a batch of duplicates, which commits nothing new). The others past
+		 * what the hub holds, so that each has new objects to write, spreading what is left
+		 * over about half the runs left. After a line comes a pause of up to half the
+		 * longest delay (about a batch's time), so that the kill lands anywhere in a batch's
+		 * cycle: reading, inserting, committing, syncing, printing. */
+		uint64_t pick = below(4);
+		kill_mode mode = pick == 0 ? KILL_AFTER_DELAY : KILL_AFTER_LINES;
+		size_t share = 2 * (total - held) / (size_t)(runs - run + 2);
+		size_t lines = pick == 1 && held > 0 ? 1 + below(held) : held + 1 + below(share ? share : 1);
+		uint64_t extra_us = below((uint64_t)max_delay_ms * 500);
 		int delay_ms = (int)below((uint64_t)max_delay_ms);
 		bool killed = import_run(run, kyoyu, hub, bundle, mode, lines, extra_us, delay_ms, &st);
 		kills += killed;

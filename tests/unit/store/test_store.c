@@ -396,9 +396,13 @@ static void test_open_refuses_other_files(void **state)
 	raw_text(f->path, "SELECT count(*) FROM sqlite_master", text, sizeof(text));
 	assert_string_equal(text, "1");
 
-	/* The PostgreSQL backend is not built yet. */
-	assert_int_equal(ky_store_open(&s, "postgresql://localhost/kyoyu", NULL, NULL), KY_EINVALID);
-	assert_int_equal(ky_store_migrate("postgres://localhost/kyoyu", NULL, NULL), KY_EINVALID);
+	/* A PostgreSQL URI goes to that backend, which says it cannot reach a server that is
+	 * not there, naming the URI. */
+	const char *nowhere = "postgresql://postgres@/kyoyu?host=/nonexistent-kyoyu-socket-dir";
+	assert_int_equal(ky_store_open(&s, nowhere, NULL, NULL), KY_ERROR);
+	assert_non_null(strstr(ky_error_last(), "cannot connect"));
+	assert_non_null(strstr(ky_error_last(), nowhere));
+	assert_int_equal(ky_store_migrate(nowhere, NULL, NULL), KY_ERROR);
 }
 
 /* A file that is not an SQLite database at all is refused as not a hub (KY_EINVALID), and

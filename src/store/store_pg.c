@@ -1,0 +1,874 @@
+/*
+ * store_pg: the PostgreSQL backend of the store (libpq), for hubs that outgrow one process:
+ * several kyoyu nodes write to one database at once.
+ *
+ * The tables are those of store_sqlite.c, in PostgreSQL's types (text compared in "C"
+ * collation, so version keys sort as bytes), plus `commits`, which makes a batch safe to
+ * retry. A batch commits in one transaction:
+ *
+ *   1. its rows go into a temporary staging table (multi-row prepared INSERTs, 64 rows a
+ *      statement: the fastest bulk path measured here);
+ *   2. new versions are inserted from it, ON CONFLICT DO NOTHING;
+ *   3. the counter row is locked (SELECT ... FOR UPDATE) and held to the commit: a second
+ *      writer waits here, so numbers are handed out in commit order;
+ *   4. entries are inserted set-based, numbered in input order from the counter, the first
+ *      copy of each version only, none already in the collection;
+ *   5. the `latest` marks of the objects touched are moved;
+ *   6. the counter is advanced, and the batch's outcome recorded in `commits` under a
+ *      token the client chose; then COMMIT.
+ * If the connection breaks, the client reconnects (for up to retry_seconds) and asks for
+ * its token: found, the batch committed and its outcome is read back, so an object is
+ * neither stored twice nor reported twice; not found, the batch runs again.
+ */
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store/store_backend.h"
+#include "util/ky_error.h"
+#include "util/ky_uuid.h"
+
+/* An operation failed because the connection is gone: reconnect and try again. Internal. */
+#define LOST (-100)
+
+#define STAGE_ROWS 64
+#define STAGE_COLUMNS 8
+#define DEFAULT_RETRY_MS 60000
+
+typedef struct pg {
+	PGconn *conn;
+	char *uri;
+	char label[256];   /* the URI for messages, without a password */
+	int schema;
+	int retry_ms;
+	bool prepared;     /* the staging table and statements exist on this connection */
+} pg;
+
+/* --- errors and connection loss ------------------------------------------------------- */
+
+static bool lost(pg *p, const PGresult *r)
+{
+	if (PQstatus(p->conn) != CONNECTION_OK)
+		return true;
+	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	/* Class 08: connection exception; 57P01-57P03: the server is shutting down or starting. */
+	return state != NULL && (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
+				 strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0);
+}
+
+/* The status of a failed result: LOST, or a store code with the server's message set. */
+static int failed(pg *p, PGresult *r, const char *what)
+{
+	int rc;
+	if (lost(p, r)) {
+		rc = LOST;
+	} else {
+		const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+		int code = state && strncmp(state, "23", 2) == 0	 ? KY_ECONFLICT
+			   : state && strcmp(state, "40001") == 0	 ? KY_ECONFLICT
+			   : state && strcmp(state, "53200") == 0	 ? KY_ENOMEM
+									 : KY_ERROR;
+		rc = ky_error_set(code, "%s: %s: %s", p->label, what, r ? PQresultErrorMessage(r) : PQerrorMessage(p->conn));
+	}
+	PQclear(r);
+	return rc;
+}
+
+/* Runs a statement without parameters that returns no rows. */
+static int exec(pg *p, const char *sql, const char *what)
+{
+	PGresult *r = PQexec(p->conn, sql);
+	ExecStatusType st = PQresultStatus(r);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+		return failed(p, r, what);
+	PQclear(r);
+	return KY_OK;
+}
+
+/* Runs a statement with text parameters; *out gets the result (the caller clears it). */
+static int query(pg *p, const char *sql, int n, const char *const *values, PGresult **out, const char *what)
+{
+	PGresult *r = PQexecParams(p->conn, sql, n, NULL, values, NULL, NULL, 0);
+	ExecStatusType st = PQresultStatus(r);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		*out = NULL;
+		return failed(p, r, what);
+	}
+	*out = r;
+	return KY_OK;
+}
+
+static void rollback(pg *p)
+{
+	if (PQstatus(p->conn) == CONNECTION_OK && PQtransactionStatus(p->conn) != PQTRANS_IDLE)
+		PQclear(PQexec(p->conn, "ROLLBACK"));
+}
+
+static int64_t integer(const PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+/* --- schema and migrations ------------------------------------------------------------ */
+
+/* The tables of store_sqlite.c, version for version, and `commits` from the first. */
+static const char *const migrations[] = {
+	/* 0 -> 1: the core. */
+	"CREATE TABLE kyoyu_schema (version integer NOT NULL);"
+	"INSERT INTO kyoyu_schema (version) VALUES (0);"
+	"CREATE TABLE collections ("
+	"  id bigserial PRIMARY KEY,"
+	"  uuid text NOT NULL UNIQUE,"
+	"  name text NOT NULL UNIQUE,"
+	"  title text NOT NULL,"
+	"  description text,"
+	"  created_us bigint NOT NULL);"
+	"CREATE TABLE versions ("
+	"  vid bigserial PRIMARY KEY,"
+	"  stix_id text COLLATE \"C\" NOT NULL,"
+	"  type text COLLATE \"C\" NOT NULL,"
+	"  spec_version text,"
+	"  modified text NOT NULL,"
+	"  version_key text COLLATE \"C\" NOT NULL,"
+	"  raw text NOT NULL,"
+	"  added_us bigint NOT NULL,"
+	"  UNIQUE (stix_id, version_key));"
+	"CREATE INDEX versions_by_type ON versions (type, vid);"
+	"CREATE TABLE entries ("
+	"  seq bigint PRIMARY KEY,"
+	"  collection_id bigint NOT NULL REFERENCES collections (id),"
+	"  vid bigint NOT NULL REFERENCES versions (vid),"
+	"  stix_id text COLLATE \"C\" NOT NULL,"
+	"  type text COLLATE \"C\" NOT NULL,"
+	"  version_key text COLLATE \"C\" NOT NULL,"
+	"  date_added_us bigint NOT NULL,"
+	"  latest integer NOT NULL,"
+	"  UNIQUE (collection_id, vid));"
+	"CREATE INDEX entries_by_collection ON entries (collection_id, seq);"
+	"CREATE INDEX entries_latest ON entries (collection_id, seq) WHERE latest = 1;"
+	"CREATE INDEX entries_by_object ON entries (collection_id, stix_id, version_key);"
+	"CREATE INDEX entries_by_type ON entries (collection_id, type, seq);"
+	"CREATE TABLE sequence (id integer PRIMARY KEY CHECK (id = 1), last_seq bigint NOT NULL,"
+	"  last_date_added_us bigint NOT NULL);"
+	"INSERT INTO sequence VALUES (1, 0, 0);"
+	/* A committed batch's outcome under its client-chosen token: 'S' stored or 'D'
+	 * duplicate per object in order, the stored ones numbered from first_seq. */
+	"CREATE TABLE commits (token text PRIMARY KEY, first_seq bigint NOT NULL, outcome text NOT NULL,"
+	"  committed_us bigint NOT NULL);",
+	/* 1 -> 2: forms of a version fixed at write time. */
+	"CREATE TABLE derived ("
+	"  vid bigint NOT NULL REFERENCES versions (vid),"
+	"  form text NOT NULL,"
+	"  bytes text NOT NULL,"
+	"  PRIMARY KEY (vid, form));",
+};
+
+_Static_assert(sizeof(migrations) / sizeof(migrations[0]) == KY_STORE_SCHEMA_VERSION,
+	       "one migration per schema version");
+
+/* Serialises schema changes between kyoyu processes on one database. */
+#define SCHEMA_LOCK "SELECT pg_advisory_xact_lock(7300560001)"
+
+/* The hub's schema version: 0 when there is none, -1 when the database has kyoyu_schema in
+ * a form this build cannot read. */
+static int read_schema(pg *p, int *out)
+{
+	PGresult *r;
+	int rc = query(p, "SELECT to_regclass('kyoyu_schema') IS NOT NULL", 0, NULL, &r, "reading the schema version");
+	if (rc != KY_OK)
+		return rc;
+	bool exists = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	PQclear(r);
+	if (!exists) {
+		*out = 0;
+		return KY_OK;
+	}
+	rc = query(p, "SELECT version FROM kyoyu_schema", 0, NULL, &r, "reading the schema version");
+	if (rc != KY_OK)
+		return rc;
+	*out = PQntuples(r) == 1 ? (int)integer(r, 0, 0) : -1;
+	PQclear(r);
+	return KY_OK;
+}
+
+static int run_migration(pg *p, int v)
+{
+	char bump[64];
+	snprintf(bump, sizeof(bump), "UPDATE kyoyu_schema SET version = %d", v + 1);
+	int rc = exec(p, migrations[v], "migrating");
+	return rc == KY_OK ? exec(p, bump, "migrating") : rc;
+}
+
+/* --- connecting --------------------------------------------------------------------------- */
+
+/* The URI with any password replaced, for messages and logs. */
+static void make_label(const char *uri, char *out, size_t size)
+{
+	const char *scheme = strstr(uri, "://");
+	const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+	const char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
+	if (at != NULL && colon != NULL && colon < at)
+		snprintf(out, size, "%.*s:***%s", (int)(colon - uri), uri, at);
+	else
+		snprintf(out, size, "%s", uri);
+}
+
+static int connect_once(pg *p)
+{
+	PQfinish(p->conn);
+	p->prepared = false;
+	p->conn = PQconnectdb(p->uri);
+	if (p->conn == NULL)
+		return ky_error_set(KY_ENOMEM, "out of memory");
+	if (PQstatus(p->conn) != CONNECTION_OK)
+		return ky_error_set(KY_ERROR, "%s: cannot connect: %s", p->label, PQerrorMessage(p->conn));
+	/* The stored bytes are the JSON as received, UTF-8 by the time it is valid: kept as
+	 * text, they must pass through the connection unconverted. */
+	if (PQsetClientEncoding(p->conn, "UTF8") != 0)
+		return ky_error_set(KY_ERROR, "%s: cannot use UTF-8 on the connection", p->label);
+	const char *server = PQparameterStatus(p->conn, "server_encoding");
+	if (server == NULL || (strcmp(server, "UTF8") != 0 && strcmp(server, "SQL_ASCII") != 0))
+		return ky_error_set(KY_EINVALID, "%s: the database's encoding is %s; kyoyu needs a UTF8 database", p->label,
+				    server ? server : "unknown");
+	return KY_OK;
+}
+
+/*
+ * Connects again after a loss, retrying with growing pauses for up to retry_ms: a server
+ * restarting or failing over comes back within that, and the operation then goes on.
+ */
+static int reconnect(pg *p)
+{
+	int waited = 0, pause = 100;
+	for (;;) {
+		int rc = connect_once(p);
+		if (rc == KY_OK || rc == KY_EINVALID || rc == KY_ENOMEM)
+			return rc;
+		if (waited >= p->retry_ms)
+			return ky_error_set(KY_ERROR, "%s: the database has been unreachable for %d s: %s", p->label,
+					    waited / 1000, PQerrorMessage(p->conn));
+		usleep((useconds_t)pause * 1000);
+		waited += pause;
+		pause = pause < 1000 ? pause * 2 : 1000;
+	}
+}
+
+/* Runs op until it does not lose the connection, reconnecting in between. */
+#define WITH_RETRY(p, call)                                    \
+	do {                                                   \
+		for (;;) {                                     \
+			int rc_ = (call);                      \
+			if (rc_ != LOST)                       \
+				return rc_;                    \
+			rc_ = reconnect(p);                    \
+			if (rc_ != KY_OK)                      \
+				return rc_;                    \
+		}                                              \
+	} while (0)
+
+static void pg_free(pg *p)
+{
+	if (p == NULL)
+		return;
+	PQfinish(p->conn);
+	free(p->uri);
+	free(p);
+}
+
+static int create_hub(pg *p, bool *created)
+{
+	char uuid[37];
+	int rc = exec(p, "BEGIN", "creating the hub");
+	if (rc == KY_OK)
+		rc = exec(p, SCHEMA_LOCK, "creating the hub");
+	if (rc == KY_OK)
+		rc = read_schema(p, &p->schema);
+	*created = rc == KY_OK && p->schema == 0;
+	for (int v = 0; rc == KY_OK && *created && v < KY_STORE_SCHEMA_VERSION; v++)
+		rc = run_migration(p, v);
+	if (rc == KY_OK && *created)
+		rc = ky_uuid4(uuid);
+	if (rc == KY_OK && *created) {
+		const char *values[] = {uuid, KY_STORE_DEFAULT_COLLECTION, "Default collection",
+					"Where objects go when no collection is named."};
+		PGresult *r;
+		rc = query(p,
+			   "INSERT INTO collections (uuid, name, title, description, created_us)"
+			   " VALUES ($1, $2, $3, $4, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint)",
+			   4, values, &r, "creating the default collection");
+		PQclear(r);
+	}
+	if (rc == KY_OK)
+		rc = exec(p, "COMMIT", "creating the hub");
+	if (rc != KY_OK) {
+		rollback(p);
+		return rc;
+	}
+	if (*created)
+		p->schema = KY_STORE_SCHEMA_VERSION;
+	return KY_OK;
+}
+
+static int pg_open(void **impl, const char *uri, const ky_store_options *options, bool *created)
+{
+	pg *p = calloc(1, sizeof(*p));
+	bool made = false;
+	if (p == NULL || (p->uri = strdup(uri)) == NULL) {
+		free(p);
+		return ky_error_set(KY_ENOMEM, "out of memory");
+	}
+	make_label(uri, p->label, sizeof(p->label));
+	p->retry_ms = options->retry_seconds > 0 ? options->retry_seconds * 1000 : DEFAULT_RETRY_MS;
+	int rc = connect_once(p);
+	if (rc == KY_OK)
+		rc = read_schema(p, &p->schema);
+	if (rc == KY_OK && p->schema == 0 && options->create)
+		rc = create_hub(p, &made);
+	if (rc == KY_OK)
+		rc = ky_store_schema_refusal(p->label, p->schema);
+	if (rc == LOST)
+		rc = ky_error_set(KY_ERROR, "%s: the connection broke while opening the hub", p->label);
+	if (rc != KY_OK) {
+		pg_free(p);
+		return rc;
+	}
+	if (created != NULL)
+		*created = made;
+	*impl = p;
+	return KY_OK;
+}
+
+static void pg_close(void *impl)
+{
+	pg_free(impl);
+}
+
+static int pg_migrate(const char *uri, int *from, int *to)
+{
+	pg *p = calloc(1, sizeof(*p));
+	if (p == NULL || (p->uri = strdup(uri)) == NULL) {
+		free(p);
+		return ky_error_set(KY_ENOMEM, "out of memory");
+	}
+	make_label(uri, p->label, sizeof(p->label));
+	p->retry_ms = DEFAULT_RETRY_MS;
+	int version = 0;
+	int rc = connect_once(p);
+	if (rc == KY_OK)
+		rc = exec(p, "BEGIN", "migrating");
+	if (rc == KY_OK)
+		rc = exec(p, SCHEMA_LOCK, "migrating");
+	if (rc == KY_OK)
+		rc = read_schema(p, &version);
+	if (from != NULL)
+		*from = version;
+	if (rc == KY_OK && (version <= 0 || version > KY_STORE_SCHEMA_VERSION))
+		rc = ky_store_schema_refusal(p->label, version);
+	/* All versions in one transaction: PostgreSQL's DDL is transactional. */
+	for (int v = version; rc == KY_OK && v < KY_STORE_SCHEMA_VERSION; v++)
+		rc = run_migration(p, v);
+	if (rc == KY_OK)
+		rc = exec(p, "COMMIT", "migrating");
+	if (rc != KY_OK)
+		rollback(p);
+	if (rc == LOST)
+		rc = ky_error_set(KY_ERROR, "%s: the connection broke while migrating; nothing changed", p->label);
+	if (to != NULL)
+		*to = rc == KY_OK ? KY_STORE_SCHEMA_VERSION : version;
+	pg_free(p);
+	return rc;
+}
+
+static int pg_schema_version(void *impl)
+{
+	return ((pg *)impl)->schema;
+}
+
+/* --- collections -------------------------------------------------------------------------- */
+
+static int collection_create_once(pg *p, const char *uuid, const char *name, const char *title,
+				  const char *description, int64_t *id)
+{
+	const char *values[] = {uuid, name, title, description};
+	PGresult *r;
+	int rc = query(p,
+		       "INSERT INTO collections (uuid, name, title, description, created_us)"
+		       " VALUES ($1, $2, $3, $4, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint) RETURNING id",
+		       4, values, &r, "creating a collection");
+	if (rc == KY_ECONFLICT)
+		return ky_error_set(KY_ECONFLICT, "a collection named \"%s\" exists already", name);
+	if (rc != KY_OK)
+		return rc;
+	*id = integer(r, 0, 0);
+	PQclear(r);
+	return KY_OK;
+}
+
+static int pg_collection_create(void *impl, const char *uuid, const char *name, const char *title,
+				const char *description, int64_t *id)
+{
+	WITH_RETRY((pg *)impl, collection_create_once(impl, uuid, name, title, description, id));
+}
+
+#define COLLECTION_COLUMNS                                                                       \
+	"SELECT c.id, c.uuid, c.name, c.title, c.description,"                                   \
+	" (SELECT count(*) FROM entries e WHERE e.collection_id = c.id) FROM collections c"
+
+static char *value_strdup(const PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? NULL : strdup(PQgetvalue(r, row, col));
+}
+
+static void read_collection(const PGresult *r, int row, ky_store_collection *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->id = integer(r, row, 0);
+	snprintf(out->uuid, sizeof(out->uuid), "%s", PQgetvalue(r, row, 1));
+	out->name = value_strdup(r, row, 2);
+	out->title = value_strdup(r, row, 3);
+	out->description = value_strdup(r, row, 4);
+	out->additions = (uint64_t)integer(r, row, 5);
+}
+
+static int collection_find_once(pg *p, const char *key, ky_store_collection *out)
+{
+	PGresult *r;
+	memset(out, 0, sizeof(*out));
+	int rc = query(p, COLLECTION_COLUMNS " WHERE c.name = $1 OR c.uuid = $1", 1, &key, &r, "finding a collection");
+	if (rc != KY_OK)
+		return rc;
+	if (PQntuples(r) == 0) {
+		PQclear(r);
+		return ky_error_set(KY_ENOTFOUND, "no collection named \"%s\" in this hub", key);
+	}
+	read_collection(r, 0, out);
+	PQclear(r);
+	return out->name && out->title ? KY_OK : ky_error_set(KY_ENOMEM, "out of memory");
+}
+
+static int pg_collection_find(void *impl, const char *key, ky_store_collection *out)
+{
+	WITH_RETRY((pg *)impl, collection_find_once(impl, key, out));
+}
+
+static int collection_list_once(pg *p, int (*fn)(void *ctx, const ky_store_collection *c), void *ctx)
+{
+	PGresult *r;
+	int rc = query(p, COLLECTION_COLUMNS " ORDER BY c.name", 0, NULL, &r, "listing collections");
+	for (int i = 0; rc == KY_OK && i < PQntuples(r); i++) {
+		ky_store_collection c;
+		read_collection(r, i, &c);
+		rc = fn(ctx, &c);
+		ky_store_collection_clear(&c);
+	}
+	PQclear(r);
+	return rc < 0 ? rc : KY_OK;
+}
+
+static int pg_collection_list(void *impl, int (*fn)(void *ctx, const ky_store_collection *c), void *ctx)
+{
+	WITH_RETRY((pg *)impl, collection_list_once(impl, fn, ctx));
+}
+
+/* --- writing ------------------------------------------------------------------------------ */
+
+/* The staging table and statements, made once per connection. */
+static int prepare(pg *p)
+{
+	if (p->prepared)
+		return KY_OK;
+	int rc = exec(p,
+		      "CREATE TEMP TABLE IF NOT EXISTS ky_stage (ord integer, stix_id text COLLATE \"C\","
+		      " type text COLLATE \"C\", spec_version text, modified text, version_key text COLLATE \"C\","
+		      " raw text, added_us bigint) ON COMMIT DELETE ROWS",
+		      "preparing the staging table");
+	for (int rows = 1; rc == KY_OK && rows <= STAGE_ROWS; rows += STAGE_ROWS - 1) {
+		char name[32], sql[8192];
+		size_t len = (size_t)snprintf(sql, sizeof(sql), "INSERT INTO ky_stage VALUES ");
+		for (int i = 0; i < rows; i++) {
+			int b = i * STAGE_COLUMNS;
+			len += (size_t)snprintf(sql + len, sizeof(sql) - len, "%s($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)",
+						i ? ", " : "", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8);
+		}
+		snprintf(name, sizeof(name), "ky_stage_%d", rows);
+		PGresult *r = PQprepare(p->conn, name, sql, rows * STAGE_COLUMNS, NULL);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK)
+			rc = failed(p, r, "preparing the staging statement");
+		else
+			PQclear(r);
+	}
+	p->prepared = rc == KY_OK;
+	return rc;
+}
+
+/* Puts items[from, from + rows) into the staging table with one statement. */
+static int stage(pg *p, const ky_store_item *items, size_t from, int rows)
+{
+	const char *values[STAGE_ROWS * STAGE_COLUMNS];
+	char numbers[STAGE_ROWS][2][24];
+	for (int i = 0; i < rows; i++) {
+		const ky_store_item *it = &items[from + (size_t)i];
+		const char **v = values + i * STAGE_COLUMNS;
+		snprintf(numbers[i][0], sizeof(numbers[i][0]), "%zu", from + (size_t)i);
+		snprintf(numbers[i][1], sizeof(numbers[i][1]), "%lld", (long long)it->added_us);
+		v[0] = numbers[i][0];
+		v[1] = it->id;
+		v[2] = it->type;
+		v[3] = it->spec_version;
+		v[4] = it->modified;
+		v[5] = it->version_key;
+		v[6] = it->raw;
+		v[7] = numbers[i][1];
+	}
+	char name[32];
+	snprintf(name, sizeof(name), "ky_stage_%d", rows);
+	PGresult *r = PQexecPrepared(p->conn, name, rows * STAGE_COLUMNS, values, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		return failed(p, r, "staging a batch");
+	PQclear(r);
+	return KY_OK;
+}
+
+/* Reads back a committed batch's outcome by its token. *found tells whether it committed. */
+static int recall(pg *p, const char *token, ky_store_item *items, size_t n, bool *found)
+{
+	PGresult *r;
+	int rc = query(p, "SELECT first_seq, outcome FROM commits WHERE token = $1", 1, &token, &r, "recalling a batch");
+	if (rc != KY_OK)
+		return rc;
+	*found = PQntuples(r) == 1;
+	if (*found) {
+		uint64_t seq = (uint64_t)integer(r, 0, 0);
+		const char *outcome = PQgetvalue(r, 0, 1);
+		for (size_t i = 0; i < n; i++) {
+			items[i].status = outcome[i] == 'S' ? KY_STORE_STORED : KY_STORE_DUPLICATE;
+			items[i].seq = outcome[i] == 'S' ? seq++ : 0;
+		}
+	}
+	PQclear(r);
+	return KY_OK;
+}
+
+static int commit_once(pg *p, const char *token, bool retry, int64_t collection_id, ky_store_item *items, size_t n)
+{
+	PGresult *r = NULL;
+	char collection[24], last_seq_text[24], base_date_text[24];
+	char *outcome = NULL;
+	int rc;
+
+	if (retry) {
+		bool found = false;
+		rc = recall(p, token, items, n, &found);
+		if (rc != KY_OK || found)
+			return rc;
+	}
+	rc = prepare(p);
+	if (rc == KY_OK)
+		rc = exec(p, "BEGIN", "beginning a batch");
+	for (size_t i = 0; rc == KY_OK && i < n;) {
+		int rows = n - i >= STAGE_ROWS ? STAGE_ROWS : 1;
+		rc = stage(p, items, i, rows);
+		i += (size_t)rows;
+	}
+	/* A temporary table has no statistics until analysed; without them the planner
+	 * guesses it large and scans the whole of entries instead of probing its indexes. */
+	if (rc == KY_OK)
+		rc = exec(p, "ANALYZE ky_stage", "analysing the batch");
+	if (rc == KY_OK)
+		rc = exec(p,
+			  /* In input order, so that versions are numbered as they arrived, as on SQLite. */
+			  "INSERT INTO versions (stix_id, type, spec_version, modified, version_key, raw, added_us)"
+			  " SELECT stix_id, type, spec_version, modified, version_key, raw, added_us FROM ("
+			  "  SELECT DISTINCT ON (stix_id, version_key) * FROM ky_stage ORDER BY stix_id, version_key, ord) d"
+			  " ORDER BY ord ON CONFLICT (stix_id, version_key) DO NOTHING",
+			  "storing versions");
+
+	/* From here to COMMIT the counter row is ours: numbers follow commit order. */
+	int64_t last_seq = 0, last_date = 0;
+	if (rc == KY_OK)
+		rc = query(p, "SELECT last_seq, last_date_added_us FROM sequence WHERE id = 1 FOR UPDATE", 0, NULL, &r,
+			   "locking the sequence");
+	if (rc == KY_OK) {
+		last_seq = integer(r, 0, 0);
+		last_date = integer(r, 0, 1);
+		PQclear(r);
+		r = NULL;
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int64_t now = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	/* Dates: the first new addition at now (or just after the previous one), then one
+	 * microsecond apart, so they are unique and increase with the numbers. */
+	int64_t base_date = (now > last_date ? now : last_date + 1) - 1;
+	snprintf(collection, sizeof(collection), "%lld", (long long)collection_id);
+	snprintf(last_seq_text, sizeof(last_seq_text), "%lld", (long long)last_seq);
+	snprintf(base_date_text, sizeof(base_date_text), "%lld", (long long)base_date);
+	const char *numbering[] = {collection, last_seq_text, base_date_text};
+	/*
+	 * One statement numbers the new additions and moves the `latest` marks (§3.6: the newest
+	 * modified is the current version): a new addition is the latest if it is its object's
+	 * newest in the batch and newer than the collection's current latest, which then loses
+	 * its mark. Every step probes an index per object of the batch.
+	 */
+	if (rc == KY_OK)
+		rc = query(p,
+			   "WITH staged AS ("
+			   "  SELECT s.ord, v.vid, s.stix_id, s.type, s.version_key FROM ky_stage s"
+			   "  JOIN versions v ON v.stix_id = s.stix_id AND v.version_key = s.version_key),"
+			   " fresh AS ("
+			   "  SELECT DISTINCT ON (vid) ord, vid, stix_id, type, version_key FROM staged st"
+			   "  WHERE NOT EXISTS (SELECT 1 FROM entries e WHERE e.collection_id = $1::bigint AND e.vid = st.vid)"
+			   "  ORDER BY vid, ord),"
+			   " numbered AS ("
+			   "  SELECT ord, vid, stix_id, type, version_key, $2::bigint + row_number() OVER (ORDER BY ord) AS seq"
+			   "  FROM fresh),"
+			   " newest AS (SELECT stix_id, max(version_key) AS version_key FROM numbered GROUP BY stix_id),"
+			   /* The collection's current latest of each object is its newest version: one
+			    * backward probe of entries_by_object per object (LATERAL ... LIMIT 1),
+			    * whatever the planner believes of a freshly grown table. */
+			   " current AS ("
+			   "  SELECT e.seq, e.stix_id, e.version_key FROM newest n CROSS JOIN LATERAL ("
+			   "   SELECT seq, stix_id, version_key FROM entries WHERE collection_id = $1::bigint"
+			   "   AND stix_id = n.stix_id ORDER BY version_key DESC LIMIT 1) e),"
+			   " cleared AS ("
+			   "  UPDATE entries x SET latest = 0 FROM current c JOIN newest n ON n.stix_id = c.stix_id"
+			   "  WHERE x.seq = c.seq AND n.version_key > c.version_key RETURNING x.seq)"
+			   " INSERT INTO entries (seq, collection_id, vid, stix_id, type, version_key, date_added_us, latest)"
+			   " SELECT m.seq, $1::bigint, m.vid, m.stix_id, m.type, m.version_key, $3::bigint + (m.seq - $2::bigint),"
+			   "  CASE WHEN m.version_key = n.version_key AND NOT EXISTS ("
+			   "   SELECT 1 FROM current c WHERE c.stix_id = m.stix_id AND c.version_key > m.version_key)"
+			   "  THEN 1 ELSE 0 END"
+			   " FROM numbered m JOIN newest n ON n.stix_id = m.stix_id",
+			   3, numbering, &r, "recording additions");
+	if (rc == KY_OK) {
+		PQclear(r);
+		r = NULL;
+		/* Which input objects were the new additions: the first copy of each version that
+		 * has an entry numbered in this batch. */
+		rc = query(p,
+			   "SELECT s.ord, e.seq FROM ky_stage s"
+			   " JOIN versions v ON v.stix_id = s.stix_id AND v.version_key = s.version_key"
+			   " LEFT JOIN entries e ON e.collection_id = $1::bigint AND e.vid = v.vid AND e.seq > $2::bigint"
+			   " ORDER BY s.ord",
+			   2, numbering, &r, "reading the batch's numbers");
+	}
+	uint64_t next_seq = (uint64_t)last_seq;
+	int64_t first_seq = last_seq + 1;
+	if (rc == KY_OK) {
+		outcome = calloc(n + 1, 1);
+		if (outcome == NULL || (size_t)PQntuples(r) != n) {
+			rc = outcome == NULL ? ky_error_set(KY_ENOMEM, "out of memory")
+					     : ky_error_set(KY_ERROR, "%s: the batch's numbers do not match its objects", p->label);
+		} else {
+			for (size_t i = 0; i < n; i++) {
+				uint64_t seq = (uint64_t)integer(r, (int)i, 1);
+				/* A second copy in the batch sees the first one's number: it is a duplicate. */
+				bool stored = !PQgetisnull(r, (int)i, 1) && seq > next_seq;
+				items[i].status = stored ? KY_STORE_STORED : KY_STORE_DUPLICATE;
+				items[i].seq = stored ? seq : 0;
+				if (stored)
+					next_seq = seq;
+				outcome[i] = stored ? 'S' : 'D';
+			}
+		}
+		PQclear(r);
+		r = NULL;
+	}
+	if (rc == KY_OK) {
+		char seq_text[24], date_text[24], first_text[24], now_text[24];
+		int64_t stored = (int64_t)next_seq - last_seq;
+		snprintf(seq_text, sizeof(seq_text), "%llu", (unsigned long long)next_seq);
+		snprintf(date_text, sizeof(date_text), "%lld", (long long)(stored ? base_date + stored : last_date));
+		snprintf(first_text, sizeof(first_text), "%lld", (long long)first_seq);
+		snprintf(now_text, sizeof(now_text), "%lld", (long long)now);
+		const char *counter[] = {seq_text, date_text};
+		const char *record[] = {token, first_text, outcome, now_text};
+		rc = query(p, "UPDATE sequence SET last_seq = $1::bigint, last_date_added_us = $2::bigint WHERE id = 1", 2,
+			   counter, &r, "advancing the sequence");
+		if (rc == KY_OK) {
+			PQclear(r);
+			rc = query(p, "INSERT INTO commits (token, first_seq, outcome, committed_us) VALUES ($1, $2, $3, $4)", 4,
+				   record, &r, "recording the batch");
+		}
+		if (rc == KY_OK)
+			PQclear(r);
+	}
+	if (rc == KY_OK)
+		rc = exec(p, "COMMIT", "committing a batch");
+	if (rc != KY_OK)
+		rollback(p);
+	free(outcome);
+	return rc;
+}
+
+static int pg_commit(void *impl, int64_t collection_id, ky_store_item *items, size_t n)
+{
+	pg *p = impl;
+	char token[37];
+	int rc = ky_uuid4(token);
+	if (rc != KY_OK)
+		return rc;
+	for (bool retry = false;; retry = true) {
+		rc = commit_once(p, token, retry, collection_id, items, n);
+		if (rc != LOST)
+			return rc;
+		rc = reconnect(p);
+		if (rc != KY_OK)
+			return rc;
+	}
+}
+
+/* --- reading ------------------------------------------------------------------------------ */
+
+static int query_once(pg *p, const ky_store_query *q, ky_store_row_fn *fn, void *ctx, ky_store_page *page)
+{
+	ky_store_sql text;
+	char after[24], collection[24], limit[24];
+	int rc = ky_store_sql_build(q, '$', &text);
+	if (rc != KY_OK)
+		return rc;
+	const char *values[3 + 256];
+	snprintf(after, sizeof(after), "%llu", (unsigned long long)q->after);
+	snprintf(collection, sizeof(collection), "%lld", (long long)q->collection_id);
+	/* One row more than asked for tells whether another page follows; NULL: no limit. */
+	snprintf(limit, sizeof(limit), "%zu", q->limit + 1);
+	values[0] = after;
+	values[1] = q->collection_id ? collection : NULL;
+	values[2] = q->limit ? limit : NULL;
+	for (size_t i = 0; i < text.nparams; i++)
+		values[3 + i] = text.params[i];
+	/* The hub-wide statement does not use $2; PostgreSQL must still learn its type. */
+	Oid types[3 + 256] = {20, 20, 20};
+	PGresult *r = PQexecParams(p->conn, text.text, 3 + (int)text.nparams, types, values, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		return failed(p, r, "running a query");
+	memset(page, 0, sizeof(*page));
+	page->last_seq = q->after;
+	int rows = PQntuples(r);
+	for (int i = 0; i < rows; i++) {
+		if (q->limit && page->count == q->limit) {
+			page->more = true;
+			break;
+		}
+		ky_store_row row = {
+			.seq = (uint64_t)integer(r, i, 0),
+			.date_added_us = integer(r, i, 1),
+			.id = PQgetvalue(r, i, 2),
+			.type = PQgetvalue(r, i, 3),
+			.spec_version = PQgetisnull(r, i, 4) ? NULL : PQgetvalue(r, i, 4),
+			.modified = PQgetvalue(r, i, 5),
+			.raw = PQgetvalue(r, i, 6),
+			.raw_len = (size_t)PQgetlength(r, i, 6),
+		};
+		if (page->count == 0)
+			page->first_date_added_us = row.date_added_us;
+		page->last_date_added_us = row.date_added_us;
+		page->last_seq = row.seq;
+		page->count++;
+		int stop = fn(ctx, &row);
+		if (stop != 0) {
+			rc = stop < 0 ? stop : KY_OK;
+			break;
+		}
+	}
+	PQclear(r);
+	return rc;
+}
+
+static int pg_query(void *impl, const ky_store_query *q, ky_store_row_fn *fn, void *ctx, ky_store_page *page)
+{
+	WITH_RETRY((pg *)impl, query_once(impl, q, fn, ctx, page));
+}
+
+/* --- statistics and checks ------------------------------------------------------------------ */
+
+static int stats_once(pg *p, ky_store_stats *out)
+{
+	PGresult *r;
+	int rc = query(p,
+		       "SELECT (SELECT count(*) FROM versions), (SELECT count(DISTINCT stix_id) FROM versions),"
+		       " (SELECT count(*) FROM entries), (SELECT count(*) FROM collections),"
+		       " (SELECT last_seq FROM sequence), (SELECT coalesce(sum(octet_length(raw)), 0) FROM versions),"
+		       " pg_database_size(current_database())",
+		       0, NULL, &r, "counting");
+	if (rc != KY_OK)
+		return rc;
+	out->schema_version = p->schema;
+	out->versions = (uint64_t)integer(r, 0, 0);
+	out->objects = (uint64_t)integer(r, 0, 1);
+	out->additions = (uint64_t)integer(r, 0, 2);
+	out->collections = (uint64_t)integer(r, 0, 3);
+	out->last_seq = (uint64_t)integer(r, 0, 4);
+	out->bytes = (uint64_t)integer(r, 0, 5);
+	out->database_bytes = (uint64_t)integer(r, 0, 6);
+	PQclear(r);
+	return KY_OK;
+}
+
+static int pg_stats(void *impl, ky_store_stats *out)
+{
+	WITH_RETRY((pg *)impl, stats_once(impl, out));
+}
+
+static int type_counts_once(pg *p, int (*fn)(void *ctx, const char *type, uint64_t count), void *ctx)
+{
+	PGresult *r;
+	int rc = query(p, "SELECT type, count(*) AS n FROM versions GROUP BY type ORDER BY n DESC, type", 0, NULL, &r,
+		       "counting types");
+	for (int i = 0; rc == KY_OK && i < PQntuples(r); i++)
+		rc = fn(ctx, PQgetvalue(r, i, 0), (uint64_t)integer(r, i, 1));
+	PQclear(r);
+	return rc < 0 ? rc : KY_OK;
+}
+
+static int pg_type_counts(void *impl, int (*fn)(void *ctx, const char *type, uint64_t count), void *ctx)
+{
+	WITH_RETRY((pg *)impl, type_counts_once(impl, fn, ctx));
+}
+
+/*
+ * PostgreSQL checks its pages itself (checksums, amcheck for the operator); what the hub can
+ * check is its own invariants: every number at most the counter, each version once per
+ * collection, one latest mark per object and collection.
+ */
+static int check_once(pg *p)
+{
+	PGresult *r;
+	int rc = query(p,
+		       "SELECT (SELECT count(*) FROM entries WHERE seq > (SELECT last_seq FROM sequence)),"
+		       " (SELECT count(*) FROM (SELECT 1 FROM entries WHERE latest = 1"
+		       "  GROUP BY collection_id, stix_id HAVING count(*) > 1) t)",
+		       0, NULL, &r, "checking the hub");
+	if (rc != KY_OK)
+		return rc;
+	int64_t ahead = integer(r, 0, 0), doubled = integer(r, 0, 1);
+	PQclear(r);
+	if (ahead || doubled)
+		return ky_error_set(KY_ERROR, "%s: check failed: %lld additions numbered past the counter, %lld objects with two latest versions",
+				    p->label, (long long)ahead, (long long)doubled);
+	return KY_OK;
+}
+
+static int pg_check(void *impl)
+{
+	WITH_RETRY((pg *)impl, check_once(impl));
+}
+
+const ky_store_backend ky_store_pg = {
+	.name = "postgresql",
+	.open = pg_open,
+	.close = pg_close,
+	.migrate = pg_migrate,
+	.schema_version = pg_schema_version,
+	.collection_create = pg_collection_create,
+	.collection_find = pg_collection_find,
+	.collection_list = pg_collection_list,
+	.commit = pg_commit,
+	.query = pg_query,
+	.stats = pg_stats,
+	.type_counts = pg_type_counts,
+	.check = pg_check,
+};
