@@ -65,6 +65,7 @@ int ky_cli_hub_open(const ky_cli_global *global, const char *command, bool creat
 	ky_store_options options = {
 		.create = create,
 		.synchronous_normal = global->config.synchronous_normal,
+		.retry_seconds = (int)global->config.retry_seconds,
 	};
 	int rc = ky_store_open(out, global->db_path, &options, created);
 	if (rc != KY_OK)

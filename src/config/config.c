@@ -38,6 +38,7 @@ static const struct key {
 } keys[] = {
 	{"store", "db", KIND_TEXT, offsetof(ky_config, db), 1, KY_CONFIG_DB_MAX},
 	{"store", "synchronous", KIND_SYNC, offsetof(ky_config, synchronous_normal), 0, 0},
+	{"store", "retry_seconds", KIND_SIZE, offsetof(ky_config, retry_seconds), 1, 86400},
 	{"import", "batch_objects", KIND_SIZE, offsetof(ky_config, batch_objects), 1, SIZE_MAX},
 	{"import", "batch_bytes", KIND_SIZE, offsetof(ky_config, batch_bytes), 1, SIZE_MAX},
 	{"import", "max_object_size", KIND_SIZE, offsetof(ky_config, max_object_size), 1, KY_CONFIG_OBJECT_SIZE_MAX},
@@ -63,6 +64,7 @@ void ky_config_defaults(ky_config *out)
 	memset(out, 0, sizeof(*out));
 	snprintf(out->db, sizeof(out->db), "%s", "kyoyu.db");
 	out->synchronous_normal = false;
+	out->retry_seconds = 60;
 	out->batch_objects = 1000;
 	out->batch_bytes = (size_t)16 << 20;
 	out->max_object_size = (size_t)32 << 20;

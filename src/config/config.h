@@ -37,6 +37,7 @@ typedef struct ky_config {
 	/* [store] */
 	char db[KY_CONFIG_DB_MAX + 1]; /* a file path (SQLite) or a postgresql:// URI; "kyoyu.db" */
 	bool synchronous_normal;       /* synchronous = normal; false (full) by default */
+	size_t retry_seconds;          /* PostgreSQL: how long to reconnect to a lost server; 60 */
 	/* [import] */
 	size_t batch_objects;          /* objects per transaction; 1000 */
 	size_t batch_bytes;            /* and at most this many bytes of objects; 16 MiB */

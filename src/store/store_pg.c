@@ -8,9 +8,10 @@
  *
  *   1. its rows go into a temporary staging table (multi-row prepared INSERTs, 64 rows a
  *      statement: the fastest bulk path measured here);
- *   2. new versions are inserted from it, ON CONFLICT DO NOTHING;
- *   3. the counter row is locked (SELECT ... FOR UPDATE) and held to the commit: a second
+ *   2. the counter row is locked (SELECT ... FOR UPDATE) and held to the commit: a second
  *      writer waits here, so numbers are handed out in commit order;
+ *   3. new versions are inserted from the staging table: their vids, the hub-wide numbers,
+ *      are handed out under the lock too, so they follow commit order as well;
  *   4. entries are inserted set-based, numbered in input order from the counter, the first
  *      copy of each version only, none already in the collection;
  *   5. the `latest` marks of the objects touched are moved;
@@ -37,6 +38,7 @@
 #define STAGE_ROWS 64
 #define STAGE_COLUMNS 8
 #define DEFAULT_RETRY_MS 60000
+#define DEFAULT_LOCK_TIMEOUT_MS 10000
 
 typedef struct pg {
 	PGconn *conn;
@@ -44,6 +46,7 @@ typedef struct pg {
 	char label[256];   /* the URI for messages, without a password */
 	int schema;
 	int retry_ms;
+	int lock_timeout_ms; /* how long a statement waits for another writer's lock (busy_timeout_ms) */
 	bool prepared;     /* the staging table and statements exist on this connection */
 } pg;
 
@@ -54,6 +57,14 @@ static bool lost(pg *p, const PGresult *r)
 	if (PQstatus(p->conn) != CONNECTION_OK)
 		return true;
 	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	/* An error the server did not send (no SQLSTATE) is libpq's. The first statement after
+	 * the server closed an idle connection fails so ("server closed the connection
+	 * unexpectedly") while PQstatus still says CONNECTION_OK (libpq 15); reading from the
+	 * socket tells a closed connection from an error of the client's own. */
+	if (state == NULL && r != NULL && PQresultStatus(r) == PGRES_FATAL_ERROR) {
+		PQconsumeInput(p->conn);
+		return PQstatus(p->conn) != CONNECTION_OK;
+	}
 	/* Class 08: connection exception; 57P01-57P03: the server is shutting down or starting. */
 	return state != NULL && (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
 				 strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0);
@@ -67,11 +78,15 @@ static int failed(pg *p, PGresult *r, const char *what)
 		rc = LOST;
 	} else {
 		const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+		/* 55P03: another writer held a lock past lock_timeout, as SQLite's busy timeout. */
+		bool locked = state && strcmp(state, "55P03") == 0;
 		int code = state && strncmp(state, "23", 2) == 0	 ? KY_ECONFLICT
 			   : state && strcmp(state, "40001") == 0	 ? KY_ECONFLICT
+			   : locked					 ? KY_ECONFLICT
 			   : state && strcmp(state, "53200") == 0	 ? KY_ENOMEM
 									 : KY_ERROR;
-		rc = ky_error_set(code, "%s: %s: %s", p->label, what, r ? PQresultErrorMessage(r) : PQerrorMessage(p->conn));
+		rc = ky_error_set(code, "%s: %s: %s%s", p->label, what, locked ? "the hub is locked by another writer: " : "",
+				  r ? PQresultErrorMessage(r) : PQerrorMessage(p->conn));
 	}
 	PQclear(r);
 	return rc;
@@ -172,18 +187,25 @@ _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == KY_STORE_SCHEMA_VER
 /* Serialises schema changes between kyoyu processes on one database. */
 #define SCHEMA_LOCK "SELECT pg_advisory_xact_lock(7300560001)"
 
-/* The hub's schema version: 0 when there is none, -1 when the database has kyoyu_schema in
- * a form this build cannot read. */
+/* The hub's schema version: 0 when there is none (nothing in the schema kyoyu's tables go
+ * to), -1 when the database holds something else (tables of someone else's, as SQLite
+ * refuses a file with tables) or kyoyu_schema in a form this build cannot read. pg_class is
+ * read with the statement's snapshot, not through the catalog caches as to_regclass() is:
+ * a second `kyoyu init` that waited for the first's SCHEMA_LOCK must see its tables. */
 static int read_schema(pg *p, int *out)
 {
 	PGresult *r;
-	int rc = query(p, "SELECT to_regclass('kyoyu_schema') IS NOT NULL", 0, NULL, &r, "reading the schema version");
+	int rc = query(p,
+		       "SELECT count(*) FILTER (WHERE c.relname = 'kyoyu_schema' AND c.relkind = 'r'), count(*)"
+		       " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+		       " WHERE n.nspname = current_schema()",
+		       0, NULL, &r, "reading the schema version");
 	if (rc != KY_OK)
 		return rc;
-	bool exists = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	bool exists = integer(r, 0, 0) > 0, empty = integer(r, 0, 1) == 0;
 	PQclear(r);
 	if (!exists) {
-		*out = 0;
+		*out = empty ? 0 : -1;
 		return KY_OK;
 	}
 	rc = query(p, "SELECT version FROM kyoyu_schema", 0, NULL, &r, "reading the schema version");
@@ -196,10 +218,11 @@ static int read_schema(pg *p, int *out)
 
 static int run_migration(pg *p, int v)
 {
-	char bump[64];
+	char bump[64], what[64];
 	snprintf(bump, sizeof(bump), "UPDATE kyoyu_schema SET version = %d", v + 1);
-	int rc = exec(p, migrations[v], "migrating");
-	return rc == KY_OK ? exec(p, bump, "migrating") : rc;
+	snprintf(what, sizeof(what), "migrating from schema %d to %d", v, v + 1);
+	int rc = exec(p, migrations[v], what);
+	return rc == KY_OK ? exec(p, bump, what) : rc;
 }
 
 /* --- connecting --------------------------------------------------------------------------- */
@@ -233,6 +256,16 @@ static int connect_once(pg *p)
 	if (server == NULL || (strcmp(server, "UTF8") != 0 && strcmp(server, "SQL_ASCII") != 0))
 		return ky_error_set(KY_EINVALID, "%s: the database's encoding is %s; kyoyu needs a UTF8 database", p->label,
 				    server ? server : "unknown");
+	/* Waiting for another writer is bounded as on SQLite (busy_timeout_ms): past it the
+	 * statement fails with 55P03, KY_ECONFLICT, and the caller may retry. */
+	char set[64];
+	snprintf(set, sizeof(set), "SET lock_timeout = %d",
+		 p->lock_timeout_ms > 0 ? p->lock_timeout_ms : DEFAULT_LOCK_TIMEOUT_MS);
+	PGresult *r = PQexec(p->conn, set);
+	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	PQclear(r);
+	if (!ok)
+		return ky_error_set(KY_ERROR, "%s: cannot set lock_timeout: %s", p->label, PQerrorMessage(p->conn));
 	return KY_OK;
 }
 
@@ -316,12 +349,15 @@ static int pg_open(void **impl, const char *uri, const ky_store_options *options
 {
 	pg *p = calloc(1, sizeof(*p));
 	bool made = false;
+	if (created != NULL)
+		*created = false;
 	if (p == NULL || (p->uri = strdup(uri)) == NULL) {
 		free(p);
 		return ky_error_set(KY_ENOMEM, "out of memory");
 	}
 	make_label(uri, p->label, sizeof(p->label));
 	p->retry_ms = options->retry_seconds > 0 ? options->retry_seconds * 1000 : DEFAULT_RETRY_MS;
+	p->lock_timeout_ms = options->busy_timeout_ms;
 	int rc = connect_once(p);
 	if (rc == KY_OK)
 		rc = read_schema(p, &p->schema);
@@ -577,14 +613,6 @@ static int commit_once(pg *p, const char *token, bool retry, int64_t collection_
 	 * guesses it large and scans the whole of entries instead of probing its indexes. */
 	if (rc == KY_OK)
 		rc = exec(p, "ANALYZE ky_stage", "analysing the batch");
-	if (rc == KY_OK)
-		rc = exec(p,
-			  /* In input order, so that versions are numbered as they arrived, as on SQLite. */
-			  "INSERT INTO versions (stix_id, type, spec_version, modified, version_key, raw, added_us)"
-			  " SELECT stix_id, type, spec_version, modified, version_key, raw, added_us FROM ("
-			  "  SELECT DISTINCT ON (stix_id, version_key) * FROM ky_stage ORDER BY stix_id, version_key, ord) d"
-			  " ORDER BY ord ON CONFLICT (stix_id, version_key) DO NOTHING",
-			  "storing versions");
 
 	/* From here to COMMIT the counter row is ours: numbers follow commit order. */
 	int64_t last_seq = 0, last_date = 0;
@@ -597,6 +625,23 @@ static int commit_once(pg *p, const char *token, bool retry, int64_t collection_
 		PQclear(r);
 		r = NULL;
 	}
+	/*
+	 * New versions go in under the lock too: their vid is the hub-wide number (the cursor of
+	 * hub-wide pages), so it must follow commit order as the entries' numbers do; numbered
+	 * before the lock, a batch that commits later could take a lower vid than one a reader
+	 * has already passed. In input order, so that versions are numbered as they arrived, as
+	 * on SQLite; and only the versions not there yet, since ON CONFLICT would use up a
+	 * vid for every duplicate (no writer inserts versions without the lock, so NOT EXISTS
+	 * sees them all).
+	 */
+	if (rc == KY_OK)
+		rc = exec(p,
+			  "INSERT INTO versions (stix_id, type, spec_version, modified, version_key, raw, added_us)"
+			  " SELECT stix_id, type, spec_version, modified, version_key, raw, added_us FROM ("
+			  "  SELECT DISTINCT ON (stix_id, version_key) * FROM ky_stage ORDER BY stix_id, version_key, ord) d"
+			  " WHERE NOT EXISTS (SELECT 1 FROM versions v WHERE v.stix_id = d.stix_id AND v.version_key = d.version_key)"
+			  " ORDER BY ord ON CONFLICT (stix_id, version_key) DO NOTHING",
+			  "storing versions");
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	int64_t now = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;

@@ -97,7 +97,8 @@ int ky_store_sql_build(const ky_store_query *q, char mark, ky_store_sql *out)
 			any = true;
 		}
 		if (q->nmodified > 0) {
-			sql_add(out, any ? " OR (1" : "(1");
+			/* "1 = 1", not "1": PostgreSQL takes no integer for a condition. */
+			sql_add(out, any ? " OR (1 = 1" : "(1 = 1");
 			any = true;
 			const char *ptrs[64];
 			for (size_t i = 0; i < q->nmodified; i++) {

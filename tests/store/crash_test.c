@@ -26,6 +26,13 @@
  * once. Prints the seed first and a summary last. The seed fixes every choice (which runs
  * count lines, how many, the delays); where a kill lands inside the child still depends on
  * timing. KY_CRASH_SEED=N repeats a seed; without it one is drawn.
+ *
+ * The hub is the backend under test's (ky_test_hub.h): a file in the work directory, or with
+ * KY_TEST_BACKEND=postgresql a fresh database of the test cluster, dropped at the end. There
+ * a killed client's server process may still be finishing its last statement (a COMMIT the
+ * client sent before it died) when the client is gone, so each check first waits until no
+ * other connection to the database is left: the hub is then as the kill left it, as a file
+ * is at once.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,7 +53,9 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <libpq-fe.h>
 
+#include "ky_test_hub.h"
 #include "stix/stix_reader.h"
 #include "store/store.h"
 #include "util/ky_error.h"
@@ -56,6 +65,7 @@
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 static char workdir[256];
+static char hub[512];
 
 static void die(const char *fmt, ...)
 {
@@ -66,7 +76,7 @@ static void die(const char *fmt, ...)
 	fputc('\n', stderr);
 	va_end(ap);
 	if (workdir[0])
-		fprintf(stderr, "crash_test: the hub and the bundle are kept in %s\n", workdir);
+		fprintf(stderr, "crash_test: the hub (%s) and the bundle are kept in %s\n", hub, workdir);
 	exit(1);
 }
 
@@ -330,13 +340,13 @@ typedef enum kill_mode {
 } kill_mode;
 
 /* Returns whether the child was killed (false: it finished first). */
-static bool import_run(int run, const char *kyoyu, const char *hub, const char *bundle, kill_mode mode,
+static bool import_run(int run, const char *kyoyu, const char *location, const char *bundle, kill_mode mode,
 		       size_t lines, uint64_t extra_us, int delay_ms, run_stats *st)
 {
 	char err_path[320];
 	snprintf(err_path, sizeof(err_path), "%s/import-stderr.txt", workdir);
 	unlink(err_path);
-	char *argv[] = {(char *)kyoyu, "--db", (char *)hub, "import", "--json", "--batch", BATCH, (char *)bundle, NULL};
+	char *argv[] = {(char *)kyoyu, "--db", (char *)location, "import", "--json", "--batch", BATCH, (char *)bundle, NULL};
 	int fd;
 	memset(st, 0, sizeof(*st));
 	pid_t pid = spawn(argv, NULL, &fd, err_path);
@@ -421,12 +431,40 @@ static int check_row(void *arg, const ky_store_row *row)
 	return 0;
 }
 
+/*
+ * PostgreSQL: waits until the hub's database has no connection but this one's, so that what
+ * a killed client had sent has been committed or rolled back (see the top of the file).
+ */
+static void settle(int run, const char *location)
+{
+	if (!ky_test_hub_is_pg())
+		return;
+	PGconn *conn = PQconnectdb(location);
+	if (PQstatus(conn) != CONNECTION_OK)
+		die("after run %d: cannot connect to %s: %s", run, location, PQerrorMessage(conn));
+	for (int64_t deadline = now_ms() + 30000;;) {
+		PGresult *r = PQexec(conn, "SELECT count(*) FROM pg_stat_activity"
+					   " WHERE datname = current_database() AND pid <> pg_backend_pid()");
+		if (PQresultStatus(r) != PGRES_TUPLES_OK)
+			die("after run %d: pg_stat_activity: %s", run, PQresultErrorMessage(r));
+		bool alone = strcmp(PQgetvalue(r, 0, 0), "0") == 0;
+		PQclear(r);
+		if (alone)
+			break;
+		if (now_ms() > deadline)
+			die("after run %d: the killed import's server process was still there after 30 s", run);
+		sleep_us(2000);
+	}
+	PQfinish(conn);
+}
+
 /* Returns how many objects the hub holds; dies on any broken promise. */
-static size_t check_hub(int run, const char *hub, size_t *verified)
+static size_t check_hub(int run, const char *location, size_t *verified)
 {
 	ky_store *s = NULL;
 	ky_store_collection coll = {0};
-	if (ky_store_open(&s, hub, NULL, NULL) != KY_OK)
+	settle(run, location);
+	if (ky_store_open(&s, location, NULL, NULL) != KY_OK)
 		die("after run %d: cannot open the hub: %s", run, ky_error_last());
 	if (ky_store_check(s) != KY_OK)
 		die("after run %d: integrity check: %s", run, ky_error_last());
@@ -479,6 +517,7 @@ static void remove_workdir(void)
 		unlink(p);
 	}
 	rmdir(workdir);
+	ky_test_hub_drop(hub);
 }
 
 int main(int argc, char **argv)
@@ -521,9 +560,10 @@ int main(int argc, char **argv)
 	snprintf(workdir, sizeof(workdir), "%s/ky-crash-XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (mkdtemp(workdir) == NULL)
 		die("mkdtemp: %s", strerror(errno));
-	char bundle[320], hub[320], err[320], out[320], seed_text[32], count_text[32];
+	char bundle[320], err[320], out[320], seed_text[32], count_text[32];
 	snprintf(bundle, sizeof(bundle), "%s/bundle.json", workdir);
-	snprintf(hub, sizeof(hub), "%s/hub.db", workdir);
+	if (ky_test_hub_location(hub, sizeof(hub), workdir, "hub.db") != 0)
+		die("cannot make a hub location");
 
 	/* The bundle: gen_indicators -s SEED N. */
 	snprintf(seed_text, sizeof(seed_text), "%" PRIu64, seed);

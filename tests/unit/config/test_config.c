@@ -101,6 +101,7 @@ static void test_every_key(void **state)
 	assert_int_equal(load_text(&c, "[store]\n"
 				       "db = postgresql://kyoyu@db.example/hub?sslmode=require\n"
 				       "synchronous = normal\n"
+				       "retry_seconds = 5\n"
 				       "[import]\n"
 				       "batch_objects = 50\n"
 				       "batch_bytes = 1048576\n"
@@ -109,6 +110,7 @@ static void test_every_key(void **state)
 			 KY_OK);
 	assert_string_equal(c.db, "postgresql://kyoyu@db.example/hub?sslmode=require");
 	assert_true(c.synchronous_normal);
+	assert_int_equal(c.retry_seconds, 5);
 	assert_int_equal(c.batch_objects, 50);
 	assert_int_equal(c.batch_bytes, 1048576);
 	assert_int_equal(c.max_object_size, 1000000000);
@@ -170,7 +172,7 @@ static void test_bad_values(void **state)
 static void test_unknown_keys_and_sections(void **state)
 {
 	(void)state;
-	assert_refused("# c\n[store]\n\n\n\n\ndbb = x\n", "line 7: unknown key 'dbb' in [store] (known: db, synchronous)");
+	assert_refused("# c\n[store]\n\n\n\n\ndbb = x\n", "line 7: unknown key 'dbb' in [store] (known: db, synchronous, retry_seconds)");
 	assert_refused("[import]\nbatch = 5\n",
 		       "line 2: unknown key 'batch' in [import] (known: batch_objects, batch_bytes, max_object_size,"
 		       " default_collection)");
@@ -234,7 +236,7 @@ static void test_example_is_the_defaults(void **state)
 	while (fgets(line, sizeof(line), in) != NULL)
 		keys += line[0] != ';' && line[0] != '[' && strchr(line, '=') != NULL;
 	fclose(in);
-	assert_int_equal(keys, 6);
+	assert_int_equal(keys, 7);
 }
 
 static void test_locate(void **state)

@@ -1,6 +1,7 @@
 /*
- * test_ingest: the import pipeline (src/ingest/ingest.h) on a temporary SQLite hub. What an
- * importer relies on:
+ * test_ingest: the import pipeline (src/ingest/ingest.h) on a temporary hub of the backend
+ * under test (tests/support/ky_test_hub.h: a file, or with KY_TEST_BACKEND=postgresql a
+ * database of the test cluster). What an importer relies on:
  * - every object gets one report, in input order, with its outcome (stored with its number,
  *   duplicate, refused with the reasons, at most KY_STIX_PROBLEMS_MAX and a count); refused
  *   objects (invalid STIX, elements that are not JSON objects or over max_object) do not
@@ -10,8 +11,9 @@
  *   reported so far;
  * - batches: batch_objects = 3 over 10 objects is 4 commits, the numbers increase;
  *   batch_bytes closes a batch too; a batch of refused objects only commits nothing;
- * - when the store fails (another writer holds the lock past the busy timeout) the earlier
- *   batches stay stored and reported, nothing after, and a later run goes on from there;
+ * - when the store fails (another writer holds the lock past the busy timeout: SQLite's write
+ *   lock, PostgreSQL's lock on the counter row) the earlier batches stay stored and
+ *   reported, nothing after, and a later run goes on from there;
  * - duplicates within one input, across imports, and per collection (STIX 2.1 §3.6: a
  *   version is id + modified, compared as a fixed-width key);
  * - an input whose outer structure breaks: what came before is stored and reported, the
@@ -21,11 +23,11 @@
  * - a long stream (200,000 objects; 100,000 in the sanitizer build) goes through in bounded
  *   memory: the pipeline never reads more than three batches ahead of what it has reported,
  *   and (outside the sanitizer build) the heap it uses, SQLite's page cache aside, stays a
- *   few MB. (The cache is bounded on its own: cache_size, 64 MiB, store_sqlite.c. To tell
+ *   few MB (on PostgreSQL, libpq's buffers included). (The cache is bounded on its own: cache_size, 64 MiB, store_sqlite.c. To tell
  *   it apart, main() initialises SQLite before the store can switch its memory statistics
  *   off, so sqlite3_memory_used() counts.)
  *
- * Every test gets its own directory under /tmp (mkdtemp), removed in its teardown.
+ * Every test gets its own directory under /tmp (mkdtemp) and hub, removed in its teardown.
  */
 #include <dirent.h>
 #include <malloc.h>
@@ -41,9 +43,11 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "ingest/ingest.h"
+#include "ky_test_hub.h"
 #include "stix/stix_validate.h"
 #include "store/store.h"
 #include "util/ky_error.h"
@@ -67,7 +71,7 @@
 
 typedef struct fx {
 	char dir[64];
-	char path[128];
+	char path[512];   /* the hub's location: a file in dir, or a PostgreSQL URI */
 	ky_store *s;
 	ky_store *probe; /* a second connection, as another process would see the hub */
 	int64_t dflt;
@@ -92,7 +96,11 @@ static int setup(void **state)
 		free(f);
 		return -1;
 	}
-	snprintf(f->path, sizeof(f->path), "%s/hub.db", f->dir);
+	if (ky_test_hub_location(f->path, sizeof(f->path), f->dir, "hub.db") != 0) {
+		rmdir(f->dir);
+		free(f);
+		return -1;
+	}
 	ky_store_options create = {.create = true};
 	if (ky_store_open(&f->s, f->path, &create, NULL) != KY_OK || ky_store_open(&f->probe, f->path, NULL, NULL) != KY_OK) {
 		fprintf(stderr, "cannot open a hub in %s: %s\n", f->dir, ky_error_last());
@@ -108,6 +116,7 @@ static int teardown(void **state)
 	fx *f = *state;
 	ky_store_close(f->probe);
 	ky_store_close(f->s);
+	ky_test_hub_drop(f->path);
 	DIR *d = opendir(f->dir);
 	if (d != NULL) {
 		struct dirent *e;
@@ -689,20 +698,45 @@ static void test_object_over_the_limit(void **state)
 
 /* The store fails in the middle (another writer holds the lock past the busy timeout): the
  * batches before are stored and reported, that one and the rest are not, and the reader
- * thread, which is ahead, stops and frees what it read. */
+ * thread, which is ahead, stops and frees what it read. The other writer is a connection
+ * beside the store's: on SQLite one that holds the write lock (BEGIN IMMEDIATE), on
+ * PostgreSQL one that holds the counter row every commit locks (store_pg.c). */
 typedef struct locker {
 	run r;
 	const char *path;
-	sqlite3 *h;  /* the other writer, once the first batch is reported */
+	bool locked;
+	sqlite3 *h;     /* the other writer, once the first batch is reported */
+	PGconn *pg;
 } locker;
 
 static void lock_after_first_batch(void *ctx, const ky_ingest_report *r)
 {
 	locker *l = ctx;
 	on_report(&l->r, r);
-	if (l->h == NULL) {
+	if (l->locked)
+		return;
+	l->locked = true;
+	if (ky_test_hub_is_pg()) {
+		l->pg = PQconnectdb(l->path);
+		assert_int_equal(PQstatus(l->pg), CONNECTION_OK);
+		PGresult *res = PQexec(l->pg, "BEGIN; SELECT last_seq FROM sequence WHERE id = 1 FOR UPDATE");
+		assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+		PQclear(res);
+	} else {
 		assert_int_equal(sqlite3_open(l->path, &l->h), SQLITE_OK);
 		assert_int_equal(sqlite3_exec(l->h, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	}
+}
+
+static void unlock(locker *l)
+{
+	if (l->pg != NULL) {
+		PQclear(PQexec(l->pg, "ROLLBACK"));
+		PQfinish(l->pg);
+	}
+	if (l->h != NULL) {
+		sqlite3_exec(l->h, "ROLLBACK", NULL, NULL, NULL);
+		sqlite3_close(l->h);
 	}
 }
 
@@ -725,8 +759,7 @@ static void test_store_failure_stops_the_import(void **state)
 	assert_int_equal(l.r.n, 5);
 	assert_int_equal(l.r.totals.stored, 5);
 	assert_int_equal(l.r.totals.objects, 5);
-	sqlite3_exec(l.h, "ROLLBACK", NULL, NULL, NULL);
-	sqlite3_close(l.h);
+	unlock(&l);
 	assert_int_equal(additions(f->s, f->dflt), 5);
 	run_clear(&l.r);
 
@@ -956,7 +989,7 @@ typedef struct stream_run {
 	generator *g;
 	size_t reported, stored, out_of_order;
 	size_t max_ahead;     /* objects generated but not yet reported, at most */
-	long long heap_base, heap_peak; /* outside SQLite */
+	long long heap_base, heap_peak; /* outside SQLite (libpq's buffers are inside) */
 	size_t sqlite_peak;
 	size_t progress_calls;
 } stream_run;
@@ -1030,9 +1063,9 @@ static void test_long_stream_in_bounded_memory(void **state)
 	/* The input is ~40 MB; outside SQLite the heap holds three batches (~200 KB of bytes
 	 * each, with their ids and entries) and the reader's buffers. Only where SQLite keeps
 	 * its statistics (a build with SQLITE_DEFAULT_MEMSTATUS=0 does not) is the subtraction
-	 * meaningful. */
+	 * meaningful. On PostgreSQL SQLite holds nothing: the whole heap growth counts. */
 	long long growth = x.heap_peak - x.heap_base;
-	if (HEAP_MEASURED && x.sqlite_peak == 0)
+	if (HEAP_MEASURED && !ky_test_hub_is_pg() && x.sqlite_peak == 0)
 		print_message("heap not checked: this SQLite keeps no memory statistics\n");
 	else if (HEAP_MEASURED && growth > (8ll << 20))
 		fail_msg("the heap outside SQLite grew by %lld bytes while reading %llu", growth, totals.bytes);

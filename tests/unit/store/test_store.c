@@ -1,12 +1,19 @@
 /*
- * test_store: the store (src/store/store.h) on its SQLite backend — opening and creating a
- * hub, batches (stored, duplicate, abort, exact bytes), the sequence guarantee (numbers and
+ * test_store: the store (src/store/store.h) on the backend under test — opening and creating
+ * a hub, batches (stored, duplicate, abort, exact bytes), the sequence guarantee (numbers and
  * date_added unique and increasing, also with four writers and a polling reader at once),
  * queries (ids, types, spec_version, first/last/all/named versions, hub-wide, after, keyset
- * pages), statistics, the integrity check, and migrations from an empty file, from schema 1
- * (tests/data/store/hub-schema-1.sql, given as the first argument) and from a newer hub.
+ * pages), statistics, the integrity check, and migrations from an empty hub, from schema 1
+ * (tests/data/store/hub-schema-1.sql, the first argument, for SQLite; hub-schema-1.pg.sql,
+ * the second, for PostgreSQL) and from a newer hub.
  *
- * Every test gets its own directory under /tmp (mkdtemp) and removes it in its teardown.
+ * The backend is SQLite, or PostgreSQL with KY_TEST_BACKEND=postgresql (scripts/test runs
+ * the suite both ways; tests/support/ky_test_hub.h). Every test gets its own directory under
+ * /tmp (mkdtemp) and its own hubs (files there, or fresh databases of the test cluster), and
+ * removes them in its teardown. What the tests check of the database beside the store (a
+ * foreign table, the schema, a lock held by another writer) they do with sqlite3 or libpq,
+ * whichever the backend is; the few that concern SQLite files only say so and are skipped
+ * on PostgreSQL.
  */
 #include <dirent.h>
 #include <pthread.h>
@@ -23,21 +30,33 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
+#include "ky_test_hub.h"
 #include "store/store.h"
 #include "util/ky_error.h"
 
-static const char *schema1_sql_path; /* argv[1] */
+static const char *schema1_sql_path;    /* argv[1]: the SQLite fixture */
+static const char *schema1_pg_sql_path; /* argv[2]: the PostgreSQL one */
 
-/* --- fixture: a directory and a hub path in it ------------------------------------------------ */
+/* --- fixture: a directory and a hub location ------------------------------------------------- */
+
+enum { MAX_LOCATIONS = 64, LOCATION_MAX = 512 };
 
 typedef struct fx {
 	char dir[64];
-	char path[128];
+	char path[LOCATION_MAX]; /* the test's hub: a file in dir, or a PostgreSQL URI */
 	ky_store *s;
 	int64_t dflt; /* the default collection's id */
+	char more[MAX_LOCATIONS][LOCATION_MAX]; /* other hubs the test made (new_location) */
+	int nmore;
 } fx;
+
+static bool pg(void)
+{
+	return ky_test_hub_is_pg();
+}
 
 static int setup(void **state)
 {
@@ -49,15 +68,31 @@ static int setup(void **state)
 		free(f);
 		return -1;
 	}
-	snprintf(f->path, sizeof(f->path), "%s/hub.db", f->dir);
+	if (ky_test_hub_location(f->path, sizeof(f->path), f->dir, "hub.db") != 0) {
+		rmdir(f->dir);
+		free(f);
+		return -1;
+	}
 	*state = f;
 	return 0;
+}
+
+/* A location for another hub, named `name` (a file in the test's directory, or a new
+ * database), into out; dropped at teardown. */
+static void new_location(fx *f, const char *name, char out[LOCATION_MAX])
+{
+	assert_true(f->nmore < MAX_LOCATIONS);
+	assert_int_equal(ky_test_hub_location(out, LOCATION_MAX, f->dir, name), 0);
+	snprintf(f->more[f->nmore++], LOCATION_MAX, "%s", out);
 }
 
 static int teardown(void **state)
 {
 	fx *f = *state;
 	ky_store_close(f->s);
+	ky_test_hub_drop(f->path);
+	for (int i = 0; i < f->nmore; i++)
+		ky_test_hub_drop(f->more[i]);
 	DIR *d = opendir(f->dir);
 	if (d != NULL) {
 		struct dirent *e;
@@ -100,9 +135,27 @@ static bool file_exists(const char *path)
 	return stat(path, &st) == 0;
 }
 
-/* Runs SQL on the file directly, bypassing the store. */
+/* A connection to a PostgreSQL hub beside the store's. */
+static PGconn *pg_connect(const char *uri)
+{
+	PGconn *conn = PQconnectdb(uri);
+	if (PQstatus(conn) != CONNECTION_OK)
+		fail_msg("%s: %s", uri, PQerrorMessage(conn));
+	return conn;
+}
+
+/* Runs SQL (one statement or several) on the hub directly, bypassing the store. */
 static void raw_exec(const char *path, const char *sql)
 {
+	if (pg()) {
+		PGconn *conn = pg_connect(path);
+		PGresult *r = PQexec(conn, sql);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+			fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+		PQclear(r);
+		PQfinish(conn);
+		return;
+	}
 	sqlite3 *h = NULL;
 	assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
 	char *message = NULL;
@@ -112,23 +165,95 @@ static void raw_exec(const char *path, const char *sql)
 	sqlite3_close(h);
 }
 
-/* One text value from the file directly ("" for none), into out. */
+/* One text value from the hub directly ("" for none), into out. */
 static void raw_text(const char *path, const char *sql, char *out, size_t n)
 {
+	out[0] = '\0';
+	if (pg()) {
+		PGconn *conn = pg_connect(path);
+		PGresult *r = PQexec(conn, sql);
+		if (PQresultStatus(r) != PGRES_TUPLES_OK)
+			fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+		if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
+			snprintf(out, n, "%s", PQgetvalue(r, 0, 0));
+		PQclear(r);
+		PQfinish(conn);
+		return;
+	}
 	sqlite3 *h = NULL;
 	sqlite3_stmt *st = NULL;
 	assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
-	out[0] = '\0';
 	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) != NULL)
 		snprintf(out, n, "%s", (const char *)sqlite3_column_text(st, 0));
 	sqlite3_finalize(st);
 	sqlite3_close(h);
 }
 
-/* The schema of a file (sqlite_master, every row but `except`'s, whitespace dropped), in order. */
+/* How many tables, indexes and the like the hub's database holds (SQLite: sqlite_master;
+ * PostgreSQL: relations in the schema kyoyu creates its tables in). */
+static int object_count(const char *path)
+{
+	char text[32];
+	raw_text(path,
+		 pg() ? "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+			" WHERE n.nspname = current_schema()"
+		      : "SELECT count(*) FROM sqlite_master",
+		 text, sizeof(text));
+	return atoi(text);
+}
+
+/* Appends the rows of `sql` ($1 = except), one line each with whitespace dropped, to out. */
+static void pg_schema_rows(PGconn *conn, const char *sql, const char *except, char *out, size_t cap, size_t *len)
+{
+	PGresult *r = PQexecParams(conn, sql, strstr(sql, "$1") ? 1 : 0, NULL, &except, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+	for (int i = 0; i < PQntuples(r); i++) {
+		for (const char *p = PQgetvalue(r, i, 0); *p; p++)
+			if (*p != ' ' && *p != '\n' && *p != '\t' && *len + 2 < cap)
+				out[(*len)++] = *p;
+		out[(*len)++] = '\n';
+	}
+	PQclear(r);
+}
+
+/* The schema of a PostgreSQL hub: its tables' columns (type, collation, null, default), its
+ * indexes and constraints, every one but those of table `except`, in order. */
+static char *pg_schema_of(const char *uri, const char *except)
+{
+	size_t cap = 1 << 16, len = 0;
+	char *out = calloc(1, cap);
+	assert_non_null(out);
+	PGconn *conn = pg_connect(uri);
+	pg_schema_rows(conn,
+		       "SELECT table_name || ' ' || column_name || ' ' || data_type || ' ' || coalesce(collation_name, '')"
+		       " || ' ' || is_nullable || ' ' || coalesce(column_default, '') FROM information_schema.columns"
+		       " WHERE table_schema = current_schema() AND table_name <> $1 ORDER BY table_name, ordinal_position",
+		       except, out, cap, &len);
+	pg_schema_rows(conn,
+		       "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename <> $1"
+		       " ORDER BY indexname",
+		       except, out, cap, &len);
+	pg_schema_rows(conn,
+		       "SELECT conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint"
+		       " WHERE connamespace = current_schema()::regnamespace AND conrelid::regclass::text <> $1"
+		       " ORDER BY conrelid::regclass::text, conname",
+		       except, out, cap, &len);
+	pg_schema_rows(conn,
+		       "SELECT sequence_name || ' ' || data_type FROM information_schema.sequences"
+		       " WHERE sequence_schema = current_schema() ORDER BY sequence_name",
+		       except, out, cap, &len);
+	PQfinish(conn);
+	return out;
+}
+
+/* The schema of a hub (SQLite: sqlite_master, every row but `except`'s, whitespace dropped),
+ * in order. */
 static char *schema_of(const char *path, const char *except)
 {
+	if (pg())
+		return pg_schema_of(path, except ? except : "");
 	sqlite3 *h = NULL;
 	sqlite3_stmt *st = NULL;
 	assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
@@ -278,6 +403,7 @@ static const char *summary(const rows *rs)
 
 /* --- opening and creating ----------------------------------------------------------------- */
 
+/* No hub: on SQLite no file (or an empty one), on PostgreSQL an empty database. */
 static void test_open_missing_without_create(void **state)
 {
 	fx *f = *state;
@@ -287,19 +413,28 @@ static void test_open_missing_without_create(void **state)
 	assert_null(s);
 	assert_false(created);
 	assert_non_null(strstr(ky_error_last(), "kyoyu init"));
-	assert_false(file_exists(f->path));
+	if (pg())
+		assert_int_equal(object_count(f->path), 0);
+	else
+		assert_false(file_exists(f->path));
 
-	/* An empty file is no hub either, and stays empty. */
-	FILE *empty = fopen(f->path, "w");
-	fclose(empty);
-	assert_int_equal(ky_store_open(&s, f->path, NULL, NULL), KY_ENOTFOUND);
-	assert_non_null(strstr(ky_error_last(), "kyoyu init"));
+	if (!pg()) {
+		/* An empty file is no hub either, and stays empty. */
+		FILE *empty = fopen(f->path, "w");
+		fclose(empty);
+		assert_int_equal(ky_store_open(&s, f->path, NULL, NULL), KY_ENOTFOUND);
+		assert_non_null(strstr(ky_error_last(), "kyoyu init"));
+		unlink(f->path);
+	}
 
 	/* migrate does not create one. */
-	unlink(f->path);
 	int from = -5, to = -5;
 	assert_int_equal(ky_store_migrate(f->path, &from, &to), KY_ENOTFOUND);
-	assert_false(file_exists(f->path));
+	assert_non_null(strstr(ky_error_last(), "kyoyu init"));
+	if (pg())
+		assert_int_equal(object_count(f->path), 0);
+	else
+		assert_false(file_exists(f->path));
 }
 
 static int count_collection(void *ctx, const ky_store_collection *c)
@@ -380,7 +515,8 @@ static void test_create_then_reopen(void **state)
 static void test_open_refuses_other_files(void **state)
 {
 	fx *f = *state;
-	/* An SQLite database that is not a hub: refused with and without create. */
+	/* A database that is not a hub (it has a table of someone else's): refused with and
+	 * without create, and left as it was. */
 	raw_exec(f->path, "CREATE TABLE notes (x TEXT); INSERT INTO notes VALUES ('keep me');");
 	ky_store *s = NULL;
 	ky_store_options options = {.create = true};
@@ -393,8 +529,7 @@ static void test_open_refuses_other_files(void **state)
 	char text[64];
 	raw_text(f->path, "SELECT x FROM notes", text, sizeof(text));
 	assert_string_equal(text, "keep me");
-	raw_text(f->path, "SELECT count(*) FROM sqlite_master", text, sizeof(text));
-	assert_string_equal(text, "1");
+	assert_int_equal(object_count(f->path), 1);
 
 	/* A PostgreSQL URI goes to that backend, which says it cannot reach a server that is
 	 * not there, naming the URI. */
@@ -410,6 +545,9 @@ static void test_open_refuses_other_files(void **state)
 static void test_open_refuses_text_file(void **state)
 {
 	fx *f = *state;
+	/* SQLite only: a PostgreSQL hub is a database in a server, never a file kyoyu opens. */
+	if (pg())
+		skip();
 	FILE *out = fopen(f->path, "w");
 	const char *text = "this is not a database, it is a note about one, long enough to be read as a header\n";
 	fputs(text, out);
@@ -431,6 +569,10 @@ static void test_open_refuses_text_file(void **state)
 static void test_open_leaves_foreign_database_alone(void **state)
 {
 	fx *f = *state;
+	/* SQLite only: the journal mode is a property of an SQLite file. That refusing a
+	 * PostgreSQL database leaves its tables alone is test_open_refuses_other_files. */
+	if (pg())
+		skip();
 	raw_exec(f->path, "CREATE TABLE notes (x TEXT);");
 	char mode[32];
 	raw_text(f->path, "PRAGMA journal_mode", mode, sizeof(mode));
@@ -1237,9 +1379,10 @@ static char *read_text(const char *path)
 	return text;
 }
 
+/* Loads the schema-1 fixture of the backend under test. */
 static void load_schema1(const char *path)
 {
-	char *sql = read_text(schema1_sql_path);
+	char *sql = read_text(pg() ? schema1_pg_sql_path : schema1_sql_path);
 	raw_exec(path, sql);
 	free(sql);
 }
@@ -1249,8 +1392,8 @@ static void test_migrate_fixture_matches_migration_0(void **state)
 {
 	fx *f = *state;
 	open_new(f);
-	char other[160];
-	snprintf(other, sizeof(other), "%s/old.db", f->dir);
+	char other[LOCATION_MAX];
+	new_location(f, "old.db", other);
 	load_schema1(other);
 	char *now = schema_of(f->path, "derived");
 	char *old = schema_of(other, NULL);
@@ -1278,8 +1421,8 @@ static void test_migrate_from_schema_1(void **state)
 	raw_text(f->path, "SELECT version FROM kyoyu_schema", text, sizeof(text));
 	assert_string_equal(text, "2");
 	/* Now the same schema as a hub created at 2. */
-	char fresh[160];
-	snprintf(fresh, sizeof(fresh), "%s/fresh.db", f->dir);
+	char fresh[LOCATION_MAX];
+	new_location(f, "fresh.db", fresh);
 	ky_store *t = NULL;
 	assert_int_equal(ky_store_open(&t, fresh, &options, NULL), KY_OK);
 	ky_store_close(t);
@@ -1351,7 +1494,7 @@ static void test_migrate_failure_rolls_back(void **state)
 	assert_int_equal(to, 1);
 	const char *message = ky_error_last();
 	assert_non_null(strstr(message, "from schema 1 to 2"));
-	assert_non_null(strstr(message, "table derived already exists"));
+	assert_non_null(strstr(message, pg() ? "relation \"derived\" already exists" : "table derived already exists"));
 	assert_true(strlen(message) < 400);
 	char text[32];
 	raw_text(f->path, "SELECT version FROM kyoyu_schema", text, sizeof(text));
@@ -1397,7 +1540,8 @@ static void test_migrate_newer_hub_refused(void **state)
 /* --- busy writers -------------------------------------------------------------------------- */
 
 /* A commit that cannot get the write lock in time is KY_ECONFLICT (retry), stores nothing,
- * and the next one succeeds once the lock is free. */
+ * and the next one succeeds once the lock is free. The other writer holds SQLite's write
+ * lock, or on PostgreSQL the counter row that every commit locks (store_pg.c). */
 static void test_commit_busy_is_conflict(void **state)
 {
 	fx *f = *state;
@@ -1407,17 +1551,31 @@ static void test_commit_busy_is_conflict(void **state)
 	assert_int_equal(ky_store_open(&f->s, f->path, &options, NULL), KY_OK);
 
 	sqlite3 *other = NULL;
-	assert_int_equal(sqlite3_open(f->path, &other), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	PGconn *other_pg = NULL;
+	if (pg()) {
+		other_pg = pg_connect(f->path);
+		PGresult *r = PQexec(other_pg, "BEGIN; SELECT last_seq FROM sequence WHERE id = 1 FOR UPDATE");
+		assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+		PQclear(r);
+	} else {
+		assert_int_equal(sqlite3_open(f->path, &other), SQLITE_OK);
+		assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	}
 	char b[512];
 	sdo(b, sizeof(b), "indicator", IND1, "2016-01-01T00:00:00.000Z");
 	ky_store_batch *batch = NULL;
 	assert_int_equal(ky_store_batch_begin(f->s, f->dflt, &batch), KY_OK);
 	assert_int_equal(add(batch, b), 0);
 	int rc = ky_store_batch_commit(batch, NULL, NULL);
-	sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
-	sqlite3_close(other);
+	if (other_pg != NULL) {
+		PQclear(PQexec(other_pg, "ROLLBACK"));
+		PQfinish(other_pg);
+	} else {
+		sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+		sqlite3_close(other);
+	}
 	assert_int_equal(rc, KY_ECONFLICT);
+	assert_non_null(strstr(ky_error_last(), "locked"));
 
 	ky_store_stats stats;
 	assert_int_equal(ky_store_stats_get(f->s, &stats), KY_OK);
@@ -1647,8 +1805,9 @@ static void test_concurrent_writers_and_reader(void **state)
 /* --- concurrent creation ------------------------------------------------------------------- */
 
 /*
- * Two `kyoyu init`s at once on the same path: both succeed and exactly one creates the hub
- * (creation reads the schema and builds everything in one BEGIN IMMEDIATE transaction).
+ * Two `kyoyu init`s at once on the same hub: both succeed and exactly one creates the hub
+ * (creation reads the schema and builds everything in one transaction: BEGIN IMMEDIATE on
+ * SQLite, under an advisory lock on PostgreSQL).
  */
 typedef struct creator {
 	const char *path;
@@ -1674,8 +1833,9 @@ static void test_concurrent_create(void **state)
 {
 	fx *f = *state;
 	for (int round = 0; round < 50; round++) {
-		char path[160];
-		snprintf(path, sizeof(path), "%s/hub-%d.db", f->dir, round);
+		char path[LOCATION_MAX], name[32];
+		snprintf(name, sizeof(name), "hub-%d.db", round);
+		assert_int_equal(ky_test_hub_location(path, sizeof(path), f->dir, name), 0);
 		pthread_barrier_t start;
 		pthread_barrier_init(&start, NULL, 2);
 		creator c[2] = {{.path = path, .start = &start}, {.path = path, .start = &start}};
@@ -1685,6 +1845,7 @@ static void test_concurrent_create(void **state)
 		for (int i = 0; i < 2; i++)
 			pthread_join(t[i], NULL);
 		pthread_barrier_destroy(&start);
+		ky_test_hub_drop(path);
 		for (int i = 0; i < 2; i++)
 			if (c[i].rc != KY_OK)
 				fail_msg("round %d: %s", round, c[i].error);
@@ -1695,6 +1856,7 @@ static void test_concurrent_create(void **state)
 int main(int argc, char **argv)
 {
 	schema1_sql_path = argc > 1 ? argv[1] : "tests/data/store/hub-schema-1.sql";
+	schema1_pg_sql_path = argc > 2 ? argv[2] : "tests/data/store/hub-schema-1.pg.sql";
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_open_missing_without_create),

@@ -1,0 +1,374 @@
+/*
+ * bench_ingest_ceiling_pg: the ceiling of the ingest benchmark on PostgreSQL (bench/run-ingest).
+ * It stores the rows `kyoyu import` would store, the way a bare bulk writer would: COPY into
+ * both tables with the ids assigned here, nothing else, so that the import's rate can be set
+ * against the rate the server allows.
+ *
+ *     bench_ingest_ceiling_pg [-b B] URI bundle.json
+ *
+ * URI is a fresh hub (`kyoyu --db URI init`). First, untimed, the whole bundle is read with
+ * ky_stix_reader and each object's row prepared in memory as the store prepares it (as
+ * bench_ingest_ceiling does): the bytes as received, id, type, spec_version, modified (else
+ * created) as written, the fixed-width version key. Then, timed: per batch of B objects
+ * (default 1000, the import's default) BEGIN; `COPY versions (vid, stix_id, type,
+ * spec_version, modified, version_key, raw, added_us) FROM STDIN` with the batch's rows, vids
+ * from a counter here; `COPY entries (seq, collection_id, vid, stix_id, type, version_key,
+ * date_added_us, latest) FROM STDIN`, numbers from a counter here, latest = 1; one UPDATE of
+ * the sequence row; COMMIT. No staging table, no lookups, no `commits` record, no
+ * validation, no second thread: the same rows and indexes, the same transaction size. After
+ * the timed part the vid sequence is moved past the vids used, so the hub stays usable.
+ *
+ * The connection is made as store_pg.c makes its own (the URI as given, client encoding
+ * UTF8). The server's settings that bound a commit's cost (fsync, synchronous_commit,
+ * full_page_writes, wal_level, shared_buffers) are read back and printed: the import runs on
+ * the same server, so both figures are under the same settings.
+ *
+ * Prints one line of key=value pairs. `seconds` runs from the first BEGIN to the end of the
+ * last COMMIT; peak_rss_kib (getrusage) includes the rows held in memory, loaded_rss_kib is
+ * the peak before the timed part began. Exits 1 if the bundle cannot be read or holds an
+ * element that is not a JSON object with an id and type, if the hub is not fresh, or if the
+ * server refuses a row.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "stix/stix_reader.h"
+#include "store/store.h"
+#include "store/store_backend.h"
+#include "util/ky_arena.h"
+#include "util/ky_error.h"
+
+/* One row of versions (and of entries), as the store would write it. */
+typedef struct row {
+	const char *raw;
+	size_t raw_len;
+	const char *id, *type, *spec_version, *modified;
+	char version_key[32];
+} row;
+
+typedef struct rows {
+	row *v;
+	size_t n, cap;
+	unsigned long long bytes;
+	ky_arena *arena;
+} rows;
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static long peak_rss_kib(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_maxrss;
+}
+
+static const char *keep(ky_arena *a, const char *s)
+{
+	return s ? ky_arena_strndup(a, s, strlen(s)) : NULL;
+}
+
+/* Reads every object of the bundle into `out` (as bench_ingest_ceiling.c does). */
+static int load(rows *out, const char *path)
+{
+	int rc = KY_ERROR;
+	FILE *in = fopen(path, "rb");
+	ky_stix_reader *r = NULL;
+	ky_stix_item item;
+
+	if (in == NULL) {
+		perror(path);
+		return KY_ERROR;
+	}
+	if ((out->arena = ky_arena_new()) == NULL || ky_stix_reader_new(&r, in, 0, path) != KY_OK) {
+		fprintf(stderr, "bench_ingest_ceiling_pg: out of memory\n");
+		goto done;
+	}
+	while ((rc = ky_stix_reader_next(r, &item)) == 1) {
+		ky_store_meta meta;
+		if (item.object == NULL || ky_store_meta_of(item.object, &meta) != KY_OK) {
+			fprintf(stderr, "bench_ingest_ceiling_pg: object %zu: %s\n", item.index,
+				item.error ? item.error : ky_error_last());
+			rc = KY_EINVALID;
+			goto done;
+		}
+		if (out->n == out->cap) {
+			size_t cap = out->cap ? out->cap * 2 : 1024;
+			row *grown = realloc(out->v, cap * sizeof(*grown));
+			if (grown == NULL) {
+				rc = KY_ENOMEM;
+				goto done;
+			}
+			out->v = grown;
+			out->cap = cap;
+		}
+		row *w = &out->v[out->n++];
+		w->raw = ky_arena_strndup(out->arena, item.raw, item.raw_len);
+		w->raw_len = item.raw_len;
+		w->id = keep(out->arena, meta.id);
+		w->type = keep(out->arena, meta.type);
+		w->spec_version = keep(out->arena, meta.spec_version);
+		w->modified = keep(out->arena, meta.version ? meta.version : "");
+		ky_store_version_key(meta.version, w->version_key);
+		if (w->raw == NULL || w->id == NULL || w->type == NULL || w->modified == NULL ||
+		    (meta.spec_version && w->spec_version == NULL)) {
+			rc = KY_ENOMEM;
+			goto done;
+		}
+	}
+	if (rc < 0) {
+		fprintf(stderr, "bench_ingest_ceiling_pg: %s\n", ky_error_last());
+		goto done;
+	}
+	out->bytes = ky_stix_reader_bytes(r);
+	rc = KY_OK;
+done:
+	if (rc == KY_ENOMEM)
+		fprintf(stderr, "bench_ingest_ceiling_pg: out of memory\n");
+	ky_stix_reader_free(r);
+	fclose(in);
+	return rc;
+}
+
+/* --- a growing buffer of COPY text ----------------------------------------------------------- */
+
+typedef struct buffer {
+	char *p;
+	size_t len, cap;
+} buffer;
+
+static void reserve(buffer *b, size_t more)
+{
+	if (b->cap - b->len >= more)
+		return;
+	size_t cap = b->cap ? b->cap : 1 << 20;
+	while (cap - b->len < more)
+		cap *= 2;
+	char *grown = realloc(b->p, cap);
+	if (grown == NULL) {
+		fprintf(stderr, "bench_ingest_ceiling_pg: out of memory\n");
+		exit(1);
+	}
+	b->p = grown;
+	b->cap = cap;
+}
+
+static void put(buffer *b, const char *s, size_t n)
+{
+	reserve(b, n);
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
+
+/* A text field of COPY's text format: backslash, tab, newline and carriage return escaped. */
+static void put_field(buffer *b, const char *s, size_t n)
+{
+	reserve(b, 2 * n);
+	char *o = b->p + b->len;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		switch (c) {
+		case '\\': *o++ = '\\'; *o++ = '\\'; break;
+		case '\t': *o++ = '\\'; *o++ = 't'; break;
+		case '\n': *o++ = '\\'; *o++ = 'n'; break;
+		case '\r': *o++ = '\\'; *o++ = 'r'; break;
+		default: *o++ = c;
+		}
+	}
+	b->len = (size_t)(o - b->p);
+}
+
+static void put_text(buffer *b, const char *s)
+{
+	if (s == NULL)
+		put(b, "\\N", 2);
+	else
+		put_field(b, s, strlen(s));
+}
+
+static void put_int(buffer *b, int64_t v)
+{
+	char text[24];
+	int n = snprintf(text, sizeof(text), "%lld", (long long)v);
+	put(b, text, (size_t)n);
+}
+
+/* --- the connection -------------------------------------------------------------------------- */
+
+static PGconn *conn;
+
+static void fail(const char *what, PGresult *r)
+{
+	fprintf(stderr, "bench_ingest_ceiling_pg: %s: %s", what, r ? PQresultErrorMessage(r) : PQerrorMessage(conn));
+	exit(1);
+}
+
+static void exec(const char *sql)
+{
+	PGresult *r = PQexec(conn, sql);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+		fail(sql, r);
+	PQclear(r);
+}
+
+/* The first column of the first row of `sql`, into out. */
+static void query_text(const char *sql, char *out, size_t size)
+{
+	PGresult *r = PQexec(conn, sql);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) < 1)
+		fail(sql, r);
+	snprintf(out, size, "%s", PQgetisnull(r, 0, 0) ? "" : PQgetvalue(r, 0, 0));
+	PQclear(r);
+}
+
+static void copy(const char *sql, const buffer *b)
+{
+	PGresult *r = PQexec(conn, sql);
+	if (PQresultStatus(r) != PGRES_COPY_IN)
+		fail(sql, r);
+	PQclear(r);
+	if (PQputCopyData(conn, b->p, (int)b->len) != 1 || PQputCopyEnd(conn, NULL) != 1)
+		fail(sql, NULL);
+	while ((r = PQgetResult(conn)) != NULL) {
+		if (PQresultStatus(r) != PGRES_COMMAND_OK)
+			fail(sql, r);
+		PQclear(r);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	size_t batch = 1000;
+	int opt;
+	while ((opt = getopt(argc, argv, "b:")) != -1) {
+		char *end;
+		if (opt == 'b' && (batch = strtoull(optarg, &end, 10)) > 0 && *end == '\0' && optarg[0] != '-')
+			continue;
+		fprintf(stderr, "usage: bench_ingest_ceiling_pg [-b OBJECTS_PER_BATCH] URI bundle.json\n");
+		return 2;
+	}
+	if (argc - optind != 2) {
+		fprintf(stderr, "usage: bench_ingest_ceiling_pg [-b OBJECTS_PER_BATCH] URI bundle.json\n");
+		return 2;
+	}
+	const char *uri = argv[optind], *bundle = argv[optind + 1];
+
+	/* Untimed: the rows, in memory. */
+	rows data = {0};
+	if (load(&data, bundle) != KY_OK)
+		return 1;
+	long loaded_rss = peak_rss_kib();
+
+	conn = PQconnectdb(uri);
+	if (PQstatus(conn) != CONNECTION_OK)
+		fail("connecting", NULL);
+	if (PQsetClientEncoding(conn, "UTF8") != 0)
+		fail("setting the client encoding", NULL);
+
+	char schema[16], collection[32], last_seq[32], entries[32], versions[32], fsync[16], sync_commit[16], fpw[16],
+		wal_level[16], shared_buffers[32], version[32];
+	query_text("SELECT version FROM kyoyu_schema", schema, sizeof(schema));
+	query_text("SELECT id FROM collections WHERE name = '" KY_STORE_DEFAULT_COLLECTION "'", collection, sizeof(collection));
+	query_text("SELECT last_seq FROM sequence WHERE id = 1", last_seq, sizeof(last_seq));
+	query_text("SELECT count(*) FROM entries", entries, sizeof(entries));
+	query_text("SELECT count(*) FROM versions", versions, sizeof(versions));
+	query_text("SHOW fsync", fsync, sizeof(fsync));
+	query_text("SHOW synchronous_commit", sync_commit, sizeof(sync_commit));
+	query_text("SHOW full_page_writes", fpw, sizeof(fpw));
+	query_text("SHOW wal_level", wal_level, sizeof(wal_level));
+	query_text("SHOW shared_buffers", shared_buffers, sizeof(shared_buffers));
+	query_text("SHOW server_version", version, sizeof(version));
+	if (atoi(schema) != KY_STORE_SCHEMA_VERSION || strcmp(entries, "0") != 0 || strcmp(versions, "0") != 0) {
+		fprintf(stderr, "bench_ingest_ceiling_pg: want a fresh hub of schema %d (kyoyu init), found schema %s with %s "
+			"entries and %s versions\n",
+			KY_STORE_SCHEMA_VERSION, schema, entries, versions);
+		return 1;
+	}
+	int64_t collection_id = strtoll(collection, NULL, 10);
+	int64_t seq = strtoll(last_seq, NULL, 10), vid = 0, last_date = 0;
+	size_t batches = 0;
+	buffer vb = {0}, eb = {0};
+	char counter[128];
+
+	/* Timed. */
+	double start = now();
+	for (size_t first = 0; first < data.n; first += batch) {
+		size_t end = first + batch < data.n ? first + batch : data.n;
+		vb.len = eb.len = 0;
+		for (size_t i = first; i < end; i++) {
+			const row *w = &data.v[i];
+			int64_t t = ky_store_now_us();
+			vid++;
+			seq++;
+			last_date = t > last_date ? t : last_date + 1;
+			put_int(&vb, vid);
+			put(&vb, "\t", 1);
+			put_text(&vb, w->id);
+			put(&vb, "\t", 1);
+			put_text(&vb, w->type);
+			put(&vb, "\t", 1);
+			put_text(&vb, w->spec_version);
+			put(&vb, "\t", 1);
+			put_text(&vb, w->modified);
+			put(&vb, "\t", 1);
+			put_text(&vb, w->version_key);
+			put(&vb, "\t", 1);
+			put_field(&vb, w->raw, w->raw_len);
+			put(&vb, "\t", 1);
+			put_int(&vb, t);
+			put(&vb, "\n", 1);
+
+			put_int(&eb, seq);
+			put(&eb, "\t", 1);
+			put_int(&eb, collection_id);
+			put(&eb, "\t", 1);
+			put_int(&eb, vid);
+			put(&eb, "\t", 1);
+			put_text(&eb, w->id);
+			put(&eb, "\t", 1);
+			put_text(&eb, w->type);
+			put(&eb, "\t", 1);
+			put_text(&eb, w->version_key);
+			put(&eb, "\t", 1);
+			put_int(&eb, last_date);
+			put(&eb, "\t1\n", 3);
+		}
+		exec("BEGIN");
+		copy("COPY versions (vid, stix_id, type, spec_version, modified, version_key, raw, added_us) FROM STDIN", &vb);
+		copy("COPY entries (seq, collection_id, vid, stix_id, type, version_key, date_added_us, latest) FROM STDIN", &eb);
+		snprintf(counter, sizeof(counter), "UPDATE sequence SET last_seq = %lld, last_date_added_us = %lld WHERE id = 1",
+			 (long long)seq, (long long)last_date);
+		exec(counter);
+		exec("COMMIT");
+		batches++;
+	}
+	double seconds = now() - start;
+
+	/* Untimed: the vid sequence past the vids used, as nextval() would have left it. */
+	char setval[160];
+	snprintf(setval, sizeof(setval), "SELECT setval(pg_get_serial_sequence('versions', 'vid'), %lld)", (long long)vid);
+	exec(setval);
+	PQfinish(conn);
+
+	printf("mode=ceiling objects=%zu bytes=%llu batches=%zu batch=%zu seconds=%.3f objects_per_s=%.0f "
+	       "peak_rss_kib=%ld loaded_rss_kib=%ld fsync=%s synchronous_commit=%s full_page_writes=%s wal_level=%s "
+	       "shared_buffers=%s postgresql=%s\n",
+	       data.n, data.bytes, batches, batch, seconds, (double)data.n / seconds, peak_rss_kib(), loaded_rss, fsync,
+	       sync_commit, fpw, wal_level, shared_buffers, version);
+	free(vb.p);
+	free(eb.p);
+	ky_arena_free(data.arena);
+	free(data.v);
+	return 0;
+}
