@@ -48,6 +48,8 @@ typedef struct pg {
 	int retry_ms;
 	int lock_timeout_ms; /* how long a statement waits for another writer's lock (busy_timeout_ms) */
 	bool prepared;     /* the staging table and statements exist on this connection */
+	bool analysed;     /* the staging table has statistics on this connection */
+	bool raced;        /* the last failure was a deadlock or serialisation race */
 } pg;
 
 /* --- errors and connection loss ------------------------------------------------------- */
@@ -74,8 +76,13 @@ static bool lost(pg *p, const PGresult *r)
 static int failed(pg *p, PGresult *r, const char *what)
 {
 	int rc;
+	const char *sqlstate = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 	if (lost(p, r)) {
 		rc = LOST;
+	} else if (sqlstate != NULL && (strcmp(sqlstate, "40P01") == 0 || strcmp(sqlstate, "40001") == 0)) {
+		/* A deadlock or serialisation race: the transaction was rolled back whole. */
+		p->raced = true;
+		rc = ky_error_set(KY_ECONFLICT, "%s: %s: %s", p->label, what, PQresultErrorMessage(r));
 	} else {
 		const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 		/* 55P03: another writer held a lock past lock_timeout, as SQLite's busy timeout. */
@@ -243,7 +250,13 @@ static int connect_once(pg *p)
 {
 	PQfinish(p->conn);
 	p->prepared = false;
-	p->conn = PQconnectdb(p->uri);
+	p->analysed = false;
+	/* TCP keepalives find a dead network path in about a minute, where the default would
+	 * wait for hours; the URI's own settings, expanded after these, win. */
+	const char *const keywords[] = {"keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
+					"dbname", NULL};
+	const char *const values[] = {"1", "30", "10", "3", p->uri, NULL};
+	p->conn = PQconnectdbParams(keywords, values, 1);
 	if (p->conn == NULL)
 		return ky_error_set(KY_ENOMEM, "out of memory");
 	if (PQstatus(p->conn) != CONNECTION_OK)
@@ -258,8 +271,11 @@ static int connect_once(pg *p)
 				    server ? server : "unknown");
 	/* Waiting for another writer is bounded as on SQLite (busy_timeout_ms): past it the
 	 * statement fails with 55P03, KY_ECONFLICT, and the caller may retry. */
-	char set[64];
-	snprintf(set, sizeof(set), "SET lock_timeout = %d",
+	/* kyoyu never waits inside a transaction: a session idle in one is a client whose side
+	 * of the connection died, and the server must end it, or its lock on the counter row
+	 * stops every other writer of the hub. */
+	char set[128];
+	snprintf(set, sizeof(set), "SET lock_timeout = %d; SET idle_in_transaction_session_timeout = 30000",
 		 p->lock_timeout_ms > 0 ? p->lock_timeout_ms : DEFAULT_LOCK_TIMEOUT_MS);
 	PGresult *r = PQexec(p->conn, set);
 	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
@@ -588,6 +604,54 @@ static int recall(pg *p, const char *token, ky_store_item *items, size_t n, bool
 	return KY_OK;
 }
 
+/* A new addition as the entries INSERT returns it. */
+typedef struct added {
+	const char *id, *version_key;
+	uint64_t seq;
+	bool claimed;
+} added;
+
+static int added_cmp(const void *a, const void *b)
+{
+	const added *x = a, *y = b;
+	int c = strcmp(x->id, y->id);
+	return c ? c : strcmp(x->version_key, y->version_key);
+}
+
+/*
+ * Each input object's outcome from the additions the batch made: the first copy of a
+ * version that has a new entry is stored with its number (numbers follow input order, so
+ * the first copy is the one numbered); every other object is a duplicate.
+ */
+static int assign_outcomes(const PGresult *r, ky_store_item *items, size_t n, char *outcome, uint64_t *last)
+{
+	size_t rows = (size_t)PQntuples(r);
+	added *a = calloc(rows ? rows : 1, sizeof(*a));
+	if (a == NULL)
+		return ky_error_set(KY_ENOMEM, "out of memory");
+	for (size_t i = 0; i < rows; i++) {
+		a[i].seq = (uint64_t)integer(r, (int)i, 0);
+		a[i].id = PQgetvalue(r, (int)i, 1);
+		a[i].version_key = PQgetvalue(r, (int)i, 2);
+	}
+	qsort(a, rows, sizeof(*a), added_cmp);
+	for (size_t i = 0; i < n; i++) {
+		added key = {.id = items[i].id, .version_key = items[i].version_key};
+		added *hit = rows ? bsearch(&key, a, rows, sizeof(*a), added_cmp) : NULL;
+		bool stored = hit != NULL && !hit->claimed;
+		if (stored) {
+			hit->claimed = true;
+			if (hit->seq > *last)
+				*last = hit->seq;
+		}
+		items[i].status = stored ? KY_STORE_STORED : KY_STORE_DUPLICATE;
+		items[i].seq = stored ? hit->seq : 0;
+		outcome[i] = stored ? 'S' : 'D';
+	}
+	free(a);
+	return KY_OK;
+}
+
 static int commit_once(pg *p, const char *token, bool retry, int64_t collection_id, ky_store_item *items, size_t n)
 {
 	PGresult *r = NULL;
@@ -610,9 +674,12 @@ static int commit_once(pg *p, const char *token, bool retry, int64_t collection_
 		i += (size_t)rows;
 	}
 	/* A temporary table has no statistics until analysed; without them the planner
-	 * guesses it large and scans the whole of entries instead of probing its indexes. */
-	if (rc == KY_OK)
+	 * guesses it large and scans the whole of entries instead of probing its indexes.
+	 * Once per connection is enough: the statistics outlive each commit's truncation. */
+	if (rc == KY_OK && !p->analysed) {
 		rc = exec(p, "ANALYZE ky_stage", "analysing the batch");
+		p->analysed = rc == KY_OK;
+	}
 
 	/* From here to COMMIT the counter row is ours: numbers follow commit order. */
 	int64_t last_seq = 0, last_date = 0;
@@ -686,39 +753,14 @@ static int commit_once(pg *p, const char *token, bool retry, int64_t collection_
 			   "  CASE WHEN m.version_key = n.version_key AND NOT EXISTS ("
 			   "   SELECT 1 FROM current c WHERE c.stix_id = m.stix_id AND c.version_key > m.version_key)"
 			   "  THEN 1 ELSE 0 END"
-			   " FROM numbered m JOIN newest n ON n.stix_id = m.stix_id",
+			   " FROM numbered m JOIN newest n ON n.stix_id = m.stix_id"
+			   " RETURNING seq, stix_id, version_key",
 			   3, numbering, &r, "recording additions");
-	if (rc == KY_OK) {
-		PQclear(r);
-		r = NULL;
-		/* Which input objects were the new additions: the first copy of each version that
-		 * has an entry numbered in this batch. */
-		rc = query(p,
-			   "SELECT s.ord, e.seq FROM ky_stage s"
-			   " JOIN versions v ON v.stix_id = s.stix_id AND v.version_key = s.version_key"
-			   " LEFT JOIN entries e ON e.collection_id = $1::bigint AND e.vid = v.vid AND e.seq > $2::bigint"
-			   " ORDER BY s.ord",
-			   2, numbering, &r, "reading the batch's numbers");
-	}
 	uint64_t next_seq = (uint64_t)last_seq;
 	int64_t first_seq = last_seq + 1;
 	if (rc == KY_OK) {
 		outcome = calloc(n + 1, 1);
-		if (outcome == NULL || (size_t)PQntuples(r) != n) {
-			rc = outcome == NULL ? ky_error_set(KY_ENOMEM, "out of memory")
-					     : ky_error_set(KY_ERROR, "%s: the batch's numbers do not match its objects", p->label);
-		} else {
-			for (size_t i = 0; i < n; i++) {
-				uint64_t seq = (uint64_t)integer(r, (int)i, 1);
-				/* A second copy in the batch sees the first one's number: it is a duplicate. */
-				bool stored = !PQgetisnull(r, (int)i, 1) && seq > next_seq;
-				items[i].status = stored ? KY_STORE_STORED : KY_STORE_DUPLICATE;
-				items[i].seq = stored ? seq : 0;
-				if (stored)
-					next_seq = seq;
-				outcome[i] = stored ? 'S' : 'D';
-			}
-		}
+		rc = outcome ? assign_outcomes(r, items, n, outcome, &next_seq) : ky_error_set(KY_ENOMEM, "out of memory");
 		PQclear(r);
 		r = NULL;
 	}
@@ -752,12 +794,17 @@ static int commit_once(pg *p, const char *token, bool retry, int64_t collection_
 static int pg_commit(void *impl, int64_t collection_id, ky_store_item *items, size_t n)
 {
 	pg *p = impl;
+	int raced = 0;
 	char token[37];
 	int rc = ky_uuid4(token);
 	if (rc != KY_OK)
 		return rc;
 	for (bool retry = false;; retry = true) {
+		p->raced = false;
 		rc = commit_once(p, token, retry, collection_id, items, n);
+		/* A deadlock or serialisation failure rolled the batch back whole: run it again. */
+		if (rc == KY_ECONFLICT && p->raced && ++raced < 5)
+			continue;
 		if (rc != LOST)
 			return rc;
 		rc = reconnect(p);
