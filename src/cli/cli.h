@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "config/config.h"
 #include "store/store.h"
 
@@ -42,11 +44,16 @@ int ky_cli_main(int argc, char **argv);
 int ky_cli_hub_open(const ky_cli_global *global, const char *command, bool create, ky_store **out, bool *created);
 
 /*
- * For a command whose only option is --help and that acts on the hub alone (init, migrate):
- * parses argv and returns -1 to go on, or the exit status to return at once (help printed,
- * or a usage error reported with `usage`).
+ * For a command that takes no operands and whose only options are --help and, when as_json
+ * is not NULL, --json (init, migrate, collection list, key list): parses argv, sets *as_json
+ * when --json is given, and returns -1 to go on, or the exit status to return at once (help
+ * printed, or a usage error reported with `usage`).
  */
-int ky_cli_hub_command_args(int argc, char **argv, const char *command, void (*usage)(FILE *out));
+int ky_cli_hub_command_args(int argc, char **argv, const char *command, void (*usage)(FILE *out), bool *as_json);
+
+/* Writes doc (NULL: out of memory) on stdout, compact, in insertion order, and a newline;
+ * returns KY_EXIT_OK, or KY_EXIT_FAILURE after saying on stderr that COMMAND could not. */
+int ky_cli_print_json(json_t *doc, const char *command);
 
 /* Prints this thread's last error as "kyoyu COMMAND: <hub>: <message>" on stderr, naming
  * the hub once whether or not the message already starts with it. */
@@ -57,6 +64,9 @@ int ky_cli_validate(const ky_cli_global *global, int argc, char **argv);
 
 /* `kyoyu pattern`: argv[0] is "pattern". */
 int ky_cli_pattern(const ky_cli_global *global, int argc, char **argv);
+
+/* `kyoyu serve`: the TAXII 2.1 server, until SIGTERM. */
+int ky_cli_serve(const ky_cli_global *global, int argc, char **argv);
 
 /* `kyoyu import`: argv[0] is "import". */
 int ky_cli_import(const ky_cli_global *global, int argc, char **argv);
@@ -78,5 +88,8 @@ int ky_cli_stats(const ky_cli_global *global, int argc, char **argv);
 
 /* `kyoyu collection create|list`: argv[0] is "collection". */
 int ky_cli_collection(const ky_cli_global *global, int argc, char **argv);
+
+/* `kyoyu key create|list|revoke`: API keys; argv[0] is "key". */
+int ky_cli_key(const ky_cli_global *global, int argc, char **argv);
 
 #endif

@@ -132,35 +132,10 @@ static int list_one(void *arg, const ky_store_collection *c)
 
 static int list(const ky_cli_global *global, int argc, char **argv)
 {
-	static const struct option options[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	list_ctx l = {0};
-	int c;
-
-	optind = 0; /* not 1: glibc then forgets the global options' '+', and options may follow operands */
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			l.json = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return KY_EXIT_OK;
-		default:
-			fprintf(stderr, "kyoyu collection list: unknown option '%s'\n", argv[optind - 1]);
-			usage(stderr);
-			return KY_EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "kyoyu collection list: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
-		return KY_EXIT_USAGE;
-	}
+	int early = ky_cli_hub_command_args(argc, argv, "collection list", usage, &l.json);
+	if (early >= 0)
+		return early;
 
 	ky_store *store = NULL;
 	json_t *doc = NULL;
@@ -178,11 +153,8 @@ static int list(const ky_cli_global *global, int argc, char **argv)
 	}
 	if (l.json) {
 		doc = json_pack("{s:s,s:O}", "hub", global->db_path, "collections", l.rows);
-		if (doc == NULL || json_dumpf(doc, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER) != 0) {
-			fprintf(stderr, "kyoyu collection list: cannot write the list\n");
+		if (ky_cli_print_json(doc, "collection list") != KY_EXIT_OK)
 			goto cleanup;
-		}
-		putchar('\n');
 	}
 	status = fflush(stdout) == 0 && !ferror(stdout) ? KY_EXIT_OK : KY_EXIT_FAILURE;
 

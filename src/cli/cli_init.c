@@ -24,7 +24,7 @@ static void usage(FILE *out)
 
 int ky_cli_init(const ky_cli_global *global, int argc, char **argv)
 {
-	int early = ky_cli_hub_command_args(argc, argv, "init", usage);
+	int early = ky_cli_hub_command_args(argc, argv, "init", usage, NULL);
 	if (early >= 0)
 		return early;
 

@@ -19,12 +19,14 @@ static const struct command {
 	{"validate", ky_cli_validate, "check STIX 2.1 content (a bundle, an array or one object)"},
 	{"pattern", ky_cli_pattern, "check STIX patterns and print them in canonical form"},
 	{"import", ky_cli_import, "validate STIX content and store it in the hub"},
+	{"serve", ky_cli_serve, "serve the hub over TAXII 2.1"},
 	{"init", ky_cli_init, "create the hub"},
 	{"migrate", ky_cli_migrate, "upgrade the hub's schema to this kyoyu's"},
 	{"export", ky_cli_export, "write the hub's objects as a STIX bundle"},
 	{"get", ky_cli_get, "print an object by id"},
 	{"stats", ky_cli_stats, "counts and sizes of the hub"},
 	{"collection", ky_cli_collection, "create and list collections"},
+	{"key", ky_cli_key, "create, list and revoke API keys"},
 };
 
 static void usage(FILE *out)
@@ -141,9 +143,10 @@ int ky_cli_main(int argc, char **argv)
 	return KY_EXIT_USAGE;
 }
 
-int ky_cli_hub_command_args(int argc, char **argv, const char *command, void (*command_usage)(FILE *out))
+int ky_cli_hub_command_args(int argc, char **argv, const char *command, void (*command_usage)(FILE *out), bool *as_json)
 {
 	static const struct option options[] = {
+		{"json", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -152,6 +155,10 @@ int ky_cli_hub_command_args(int argc, char **argv, const char *command, void (*c
 	optind = 0; /* not 1: glibc then forgets the global options' '+', and options may follow operands */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		if (c == 'j' && as_json != NULL) {
+			*as_json = true;
+			continue;
+		}
 		if (c == 'h') {
 			command_usage(stdout);
 			return KY_EXIT_OK;
@@ -166,4 +173,14 @@ int ky_cli_hub_command_args(int argc, char **argv, const char *command, void (*c
 		return KY_EXIT_USAGE;
 	}
 	return -1;
+}
+
+int ky_cli_print_json(json_t *doc, const char *command)
+{
+	if (doc == NULL || json_dumpf(doc, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER) != 0) {
+		fprintf(stderr, "kyoyu %s: cannot write the result\n", command);
+		return KY_EXIT_FAILURE;
+	}
+	putchar('\n');
+	return KY_EXIT_OK;
 }

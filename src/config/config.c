@@ -39,6 +39,12 @@ static const struct key {
 	{"store", "db", KIND_TEXT, offsetof(ky_config, db), 1, KY_CONFIG_DB_MAX},
 	{"store", "synchronous", KIND_SYNC, offsetof(ky_config, synchronous_normal), 0, 0},
 	{"store", "retry_seconds", KIND_SIZE, offsetof(ky_config, retry_seconds), 1, 86400},
+	{"server", "listen", KIND_TEXT, offsetof(ky_config, listen), 1, 255},
+	{"server", "tls_certificate", KIND_TEXT, offsetof(ky_config, tls_certificate), 1, KY_CONFIG_DB_MAX},
+	{"server", "tls_key", KIND_TEXT, offsetof(ky_config, tls_key), 1, KY_CONFIG_DB_MAX},
+	{"server", "max_content_length", KIND_SIZE, offsetof(ky_config, max_content_length), 1, SIZE_MAX},
+	{"server", "api_root", KIND_TEXT, offsetof(ky_config, api_root), 1, KY_CONFIG_NAME_MAX},
+	{"server", "title", KIND_TEXT, offsetof(ky_config, title), 1, 255},
 	{"import", "batch_objects", KIND_SIZE, offsetof(ky_config, batch_objects), 1, SIZE_MAX},
 	{"import", "batch_bytes", KIND_SIZE, offsetof(ky_config, batch_bytes), 1, SIZE_MAX},
 	{"import", "max_object_size", KIND_SIZE, offsetof(ky_config, max_object_size), 1, KY_CONFIG_OBJECT_SIZE_MAX},
@@ -65,6 +71,10 @@ void ky_config_defaults(ky_config *out)
 	snprintf(out->db, sizeof(out->db), "%s", "kyoyu.db");
 	out->synchronous_normal = false;
 	out->retry_seconds = 60;
+	snprintf(out->listen, sizeof(out->listen), "%s", "127.0.0.1:6560");
+	out->max_content_length = (size_t)100 << 20;
+	snprintf(out->api_root, sizeof(out->api_root), "%s", "kyoyu");
+	snprintf(out->title, sizeof(out->title), "%s", "kyoyu");
 	out->batch_objects = 1000;
 	out->batch_bytes = (size_t)16 << 20;
 	out->max_object_size = (size_t)32 << 20;

@@ -38,6 +38,13 @@ typedef struct ky_config {
 	char db[KY_CONFIG_DB_MAX + 1]; /* a file path (SQLite) or a postgresql:// URI; "kyoyu.db" */
 	bool synchronous_normal;       /* synchronous = normal; false (full) by default */
 	size_t retry_seconds;          /* PostgreSQL: how long to reconnect to a lost server; 60 */
+	/* [server] */
+	char listen[256];              /* ADDRESS:PORT; "127.0.0.1:6560" */
+	char tls_certificate[KY_CONFIG_DB_MAX + 1]; /* PEM file, "" for plain HTTP */
+	char tls_key[KY_CONFIG_DB_MAX + 1];         /* its private key, "" for plain HTTP */
+	size_t max_content_length;     /* largest request body; 100 MiB */
+	char api_root[KY_CONFIG_NAME_MAX + 1];      /* the API root's path segment; "kyoyu" */
+	char title[256];               /* the server's and API root's title; "kyoyu" */
 	/* [import] */
 	size_t batch_objects;          /* objects per transaction; 1000 */
 	size_t batch_bytes;            /* and at most this many bytes of objects; 16 MiB */

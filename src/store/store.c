@@ -18,6 +18,11 @@
 struct ky_store {
 	const ky_store_backend *backend;
 	void *impl;
+	/* The last server secret read on this connection: secrets never change once stored,
+	 * so it is asked for once (ky_store_secret). Wiped on close. */
+	char secret_name[32];
+	uint8_t secret[KY_STORE_SECRET_SIZE];
+	bool have_secret;
 };
 
 struct ky_store_batch {
@@ -103,6 +108,7 @@ void ky_store_close(ky_store *s)
 	if (s == NULL)
 		return;
 	s->backend->close(s->impl);
+	explicit_bzero(s->secret, sizeof(s->secret));
 	free(s);
 }
 
@@ -262,4 +268,73 @@ int ky_store_type_counts(ky_store *s, int (*fn)(void *ctx, const char *type, uin
 int ky_store_check(ky_store *s)
 {
 	return s->backend->check(s->impl);
+}
+
+/* --- users and API keys ------------------------------------------------------------------- */
+
+int ky_store_user_ensure(ky_store *s, const char *name, ky_store_user *out)
+{
+	memset(out, 0, sizeof(*out));
+	size_t n = strlen(name);
+	if (n == 0 || n > KY_STORE_USER_MAX)
+		return ky_error_set(KY_EINVALID, "a user name has 1 to %d bytes", KY_STORE_USER_MAX);
+	return s->backend->user_ensure(s->impl, name, ky_store_now_us(), out);
+}
+
+int ky_store_user_count(ky_store *s, uint64_t *out)
+{
+	*out = 0;
+	return s->backend->user_count(s->impl, out);
+}
+
+static bool valid_prefix(const char *prefix)
+{
+	return strlen(prefix) == KY_STORE_KEY_PREFIX_LEN;
+}
+
+int ky_store_key_add(ky_store *s, int64_t user_id, const char *prefix, const uint8_t hash[KY_STORE_KEY_HASH_SIZE],
+		     int64_t *key_id)
+{
+	int64_t unused;
+	if (!valid_prefix(prefix))
+		return ky_error_set(KY_EINVALID, "a key's prefix has %d characters", KY_STORE_KEY_PREFIX_LEN);
+	return s->backend->key_add(s->impl, user_id, prefix, hash, ky_store_now_us(), key_id ? key_id : &unused);
+}
+
+int ky_store_key_find(ky_store *s, const uint8_t hash[KY_STORE_KEY_HASH_SIZE], ky_store_key *out)
+{
+	memset(out, 0, sizeof(*out));
+	return s->backend->key_find(s->impl, hash, out);
+}
+
+int ky_store_key_list(ky_store *s, int (*fn)(void *ctx, const ky_store_key *k), void *ctx)
+{
+	return s->backend->key_list(s->impl, fn, ctx);
+}
+
+int ky_store_key_revoke(ky_store *s, const char *prefix, ky_store_key *out)
+{
+	ky_store_key unused;
+	memset(out ? out : &unused, 0, sizeof(unused));
+	if (!valid_prefix(prefix))
+		return ky_error_set(KY_ENOTFOUND, "no active key with prefix %s (a prefix has %d characters)", prefix,
+				    KY_STORE_KEY_PREFIX_LEN);
+	return s->backend->key_revoke(s->impl, prefix, ky_store_now_us(), out ? out : &unused);
+}
+
+int ky_store_secret(ky_store *s, const char *name, const uint8_t *fresh, uint8_t out[KY_STORE_SECRET_SIZE])
+{
+	if (strlen(name) >= sizeof(s->secret_name))
+		return ky_error_set(KY_EINVALID, "a secret's name has at most %zu bytes", sizeof(s->secret_name) - 1);
+	if (s->have_secret && strcmp(s->secret_name, name) == 0) {
+		memcpy(out, s->secret, KY_STORE_SECRET_SIZE);
+		return KY_OK;
+	}
+	int rc = s->backend->secret(s->impl, name, fresh, ky_store_now_us(), out);
+	if (rc == KY_OK) {
+		snprintf(s->secret_name, sizeof(s->secret_name), "%s", name);
+		memcpy(s->secret, out, KY_STORE_SECRET_SIZE);
+		s->have_secret = true;
+	}
+	return rc;
 }

@@ -30,7 +30,7 @@
 typedef struct ky_store ky_store;
 
 /* The schema version this build writes; older hubs are upgraded by ky_store_migrate(). */
-#define KY_STORE_SCHEMA_VERSION 2
+#define KY_STORE_SCHEMA_VERSION 3
 
 /* Name of the collection every hub starts with and imports go to by default. */
 #define KY_STORE_DEFAULT_COLLECTION "default"
@@ -191,6 +191,84 @@ typedef struct ky_store_page {
  * for a malformed query, or the code fn returned if it stopped the walk with a negative one.
  */
 int ky_store_query_run(ky_store *s, const ky_store_query *q, ky_store_row_fn *fn, void *ctx, ky_store_page *page);
+
+/* --- users and API keys (schema 3) ------------------------------------------------------- */
+
+/*
+ * The store keeps users, their API keys as keyed hashes, and server secrets; src/auth/ makes
+ * the keys and hashes (auth.h) and is what other modules call. Nothing here sees a key.
+ */
+
+#define KY_STORE_USER_MAX 64        /* longest user name, in bytes */
+#define KY_STORE_KEY_PREFIX_LEN 8   /* a key's first characters, kept to name it in listings */
+#define KY_STORE_KEY_HASH_SIZE 32   /* the keyed hash of a key (HMAC-SHA256) */
+#define KY_STORE_SECRET_SIZE 32     /* a server secret */
+
+typedef struct ky_store_user {
+	int64_t id;
+	bool created;   /* this call created the user */
+	bool owner;     /* the hub's first user: the server lets it read and write the default
+			 * collection, so that a standard client works at once */
+} ky_store_user;
+
+/*
+ * Finds the user `name` (1 to KY_STORE_USER_MAX bytes, compared byte for byte), creating it
+ * if there is none. The first user a hub gets becomes its owner, once and for all (users.owner;
+ * two processes creating users at once cannot both become it). KY_EINVALID for an empty or
+ * too long name.
+ */
+int ky_store_user_ensure(ky_store *s, const char *name, ky_store_user *out);
+
+/* How many users the hub has. */
+int ky_store_user_count(ky_store *s, uint64_t *out);
+
+typedef struct ky_store_key {
+	int64_t id;
+	int64_t user_id;
+	char user[KY_STORE_USER_MAX + 1];
+	char prefix[KY_STORE_KEY_PREFIX_LEN + 1];
+	bool owner;                     /* the key's user is the hub's owner */
+	int64_t created_us;             /* microseconds since 1970 */
+	int64_t revoked_us;             /* 0 while the key is active */
+} ky_store_key;
+
+/*
+ * Records a key of user `user_id`: its prefix (the key's first KY_STORE_KEY_PREFIX_LEN
+ * characters, shown in listings and used to revoke it) and its keyed hash. Prefixes and
+ * hashes are unique in the hub, revoked keys included: KY_ECONFLICT when either is taken
+ * (the caller makes another key). *key_id (may be NULL) gets the key's id.
+ */
+int ky_store_key_add(ky_store *s, int64_t user_id, const char *prefix, const uint8_t hash[KY_STORE_KEY_HASH_SIZE],
+		     int64_t *key_id);
+
+/*
+ * The active key whose keyed hash is `hash`, with its user, into *out. KY_ENOTFOUND when
+ * there is none or it is revoked: revocation holds from the next call on, on every
+ * connection (nothing is cached). One indexed lookup.
+ */
+int ky_store_key_find(ky_store *s, const uint8_t hash[KY_STORE_KEY_HASH_SIZE], ky_store_key *out);
+
+/* Calls fn for every key, revoked ones too, ordered by user name and then by creation; fn's
+ * argument is borrowed for the call. Stops early when fn returns nonzero (a negative value
+ * is returned). */
+int ky_store_key_list(ky_store *s, int (*fn)(void *ctx, const ky_store_key *k), void *ctx);
+
+/*
+ * Revokes the active key whose prefix is `prefix`, at once: ky_store_key_find() no longer
+ * finds it. *out (may be NULL) gets the key as revoked. KY_ENOTFOUND when no active key has
+ * that prefix (none, or revoked already).
+ */
+int ky_store_key_revoke(ky_store *s, const char *prefix, ky_store_key *out);
+
+/*
+ * The server secret named `name` into out. When the hub has none yet: with `fresh` (random
+ * bytes of the caller's) that becomes the secret, unless another connection stores one first,
+ * whose value is then returned (one INSERT ... ON CONFLICT DO NOTHING, then a read: every
+ * process ends up with the same secret); without it (NULL), KY_ENOTFOUND. A secret never
+ * changes once stored, so each connection keeps the last one it read and asks the database
+ * only once.
+ */
+int ky_store_secret(ky_store *s, const char *name, const uint8_t *fresh, uint8_t out[KY_STORE_SECRET_SIZE]);
 
 /* --- statistics --------------------------------------------------------------------------- */
 

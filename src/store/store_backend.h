@@ -41,6 +41,18 @@ typedef struct ky_store_backend {
 	int (*stats)(void *impl, ky_store_stats *out);
 	int (*type_counts)(void *impl, int (*fn)(void *ctx, const char *type, uint64_t count), void *ctx);
 	int (*check)(void *impl);
+	/* Users, keys and secrets (schema 3); names, prefixes and lengths are checked by store.c,
+	 * and times come from it. */
+	int (*user_ensure)(void *impl, const char *name, int64_t now_us, ky_store_user *out);
+	int (*user_count)(void *impl, uint64_t *out);
+	int (*key_add)(void *impl, int64_t user_id, const char *prefix, const uint8_t *hash, int64_t now_us,
+		       int64_t *key_id);
+	int (*key_find)(void *impl, const uint8_t *hash, ky_store_key *out);
+	int (*key_list)(void *impl, int (*fn)(void *ctx, const ky_store_key *k), void *ctx);
+	int (*key_revoke)(void *impl, const char *prefix, int64_t now_us, ky_store_key *out);
+	/* Reads secret `name` (KY_STORE_SECRET_SIZE bytes) into out; stores `fresh` first when
+	 * it is not NULL and there is none. KY_ENOTFOUND when there is none (and no fresh). */
+	int (*secret)(void *impl, const char *name, const uint8_t *fresh, int64_t now_us, uint8_t *out);
 } ky_store_backend;
 
 extern const ky_store_backend ky_store_sqlite;

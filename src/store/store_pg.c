@@ -186,6 +186,25 @@ static const char *const migrations[] = {
 	"  form text NOT NULL,"
 	"  bytes text NOT NULL,"
 	"  PRIMARY KEY (vid, form));",
+	/* 2 -> 3: users, their API keys and server secrets, as in store_sqlite.c. */
+	"CREATE TABLE users ("
+	"  id bigserial PRIMARY KEY,"
+	"  name text COLLATE \"C\" NOT NULL UNIQUE,"
+	"  owner integer NOT NULL DEFAULT 0,"
+	"  created_us bigint NOT NULL);"
+	"CREATE UNIQUE INDEX users_one_owner ON users (owner) WHERE owner = 1;"
+	"CREATE TABLE api_keys ("
+	"  id bigserial PRIMARY KEY,"
+	"  user_id bigint NOT NULL REFERENCES users (id),"
+	"  prefix text COLLATE \"C\" NOT NULL UNIQUE,"
+	"  hash bytea NOT NULL UNIQUE,"
+	"  created_us bigint NOT NULL,"
+	"  revoked_us bigint);"
+	"CREATE INDEX api_keys_by_user ON api_keys (user_id, id);"
+	"CREATE TABLE secrets ("
+	"  name text COLLATE \"C\" PRIMARY KEY,"
+	"  value bytea NOT NULL,"
+	"  created_us bigint NOT NULL);",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == KY_STORE_SCHEMA_VERSION,
@@ -949,6 +968,257 @@ static int pg_check(void *impl)
 	WITH_RETRY((pg *)impl, check_once(impl));
 }
 
+/* --- users and API keys ---------------------------------------------------------------------- */
+
+/* Bytes as bytea's hex input, "\x0a1b...", into out (2 * n + 3 bytes). */
+static void bytea_hex(const uint8_t *bytes, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	*out++ = '\\';
+	*out++ = 'x';
+	for (size_t i = 0; i < n; i++) {
+		*out++ = digits[bytes[i] >> 4];
+		*out++ = digits[bytes[i] & 15];
+	}
+	*out = '\0';
+}
+
+static int hex_digit(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* encode(..., 'hex') of exactly n bytes into out (read so, whatever the server's
+ * bytea_output); false for anything else. */
+static bool unhex(const char *text, uint8_t *out, size_t n)
+{
+	if (strlen(text) != 2 * n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		int hi = hex_digit(text[2 * i]), lo = hex_digit(text[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return false;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return true;
+}
+
+/*
+ * Creates the user if missing, in a transaction that holds a lock on `users` against other
+ * creators (SHARE ROW EXCLUSIVE conflicts with itself and with inserts, not with reads): of
+ * two processes creating the first users at once, the second sees the first's row, so only
+ * one becomes the owner (the partial unique index users_one_owner would refuse a second).
+ */
+static int user_ensure_once(pg *p, const char *name, int64_t now_us, ky_store_user *out)
+{
+	char now[24];
+	snprintf(now, sizeof(now), "%lld", (long long)now_us);
+	const char *values[] = {name, now};
+	PGresult *r = NULL;
+	int rc = exec(p, "BEGIN", "creating a user");
+	if (rc == KY_OK)
+		rc = exec(p, "LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE", "creating a user");
+	if (rc == KY_OK)
+		rc = query(p, "SELECT id, owner FROM users WHERE name = $1", 1, values, &r, "finding a user");
+	if (rc == KY_OK && PQntuples(r) == 0) {
+		PQclear(r);
+		r = NULL;
+		rc = query(p,
+			   "INSERT INTO users (name, owner, created_us)"
+			   " SELECT $1, CASE WHEN EXISTS (SELECT 1 FROM users) THEN 0 ELSE 1 END, $2::bigint RETURNING id, owner",
+			   2, values, &r, "creating a user");
+		out->created = rc == KY_OK;
+	}
+	if (rc == KY_OK) {
+		out->id = integer(r, 0, 0);
+		out->owner = integer(r, 0, 1) != 0;
+		PQclear(r);
+		rc = exec(p, "COMMIT", "creating a user");
+	}
+	if (rc != KY_OK) {
+		out->created = false;
+		rollback(p);
+	}
+	return rc;
+}
+
+static int pg_user_ensure(void *impl, const char *name, int64_t now_us, ky_store_user *out)
+{
+	WITH_RETRY((pg *)impl, user_ensure_once(impl, name, now_us, out));
+}
+
+static int user_count_once(pg *p, uint64_t *out)
+{
+	PGresult *r;
+	int rc = query(p, "SELECT count(*) FROM users", 0, NULL, &r, "counting users");
+	if (rc != KY_OK)
+		return rc;
+	*out = (uint64_t)integer(r, 0, 0);
+	PQclear(r);
+	return KY_OK;
+}
+
+static int pg_user_count(void *impl, uint64_t *out)
+{
+	WITH_RETRY((pg *)impl, user_count_once(impl, out));
+}
+
+static int key_add_once(pg *p, int64_t user_id, const char *prefix, const uint8_t *hash, int64_t now_us, int64_t *key_id)
+{
+	char user[24], now[24], hex[2 * KY_STORE_KEY_HASH_SIZE + 3];
+	snprintf(user, sizeof(user), "%lld", (long long)user_id);
+	snprintf(now, sizeof(now), "%lld", (long long)now_us);
+	bytea_hex(hash, KY_STORE_KEY_HASH_SIZE, hex);
+	const char *values[] = {user, prefix, hex, now};
+	PGresult *r;
+	int rc = query(p,
+		       "INSERT INTO api_keys (user_id, prefix, hash, created_us)"
+		       " VALUES ($1::bigint, $2, $3::bytea, $4::bigint) RETURNING id",
+		       4, values, &r, "adding a key");
+	if (rc == KY_ECONFLICT)
+		return ky_error_set(KY_ECONFLICT, "%s: a key with prefix %s exists already, or user %lld does not", p->label,
+				    prefix, (long long)user_id);
+	if (rc != KY_OK)
+		return rc;
+	*key_id = integer(r, 0, 0);
+	PQclear(r);
+	return KY_OK;
+}
+
+static int pg_key_add(void *impl, int64_t user_id, const char *prefix, const uint8_t *hash, int64_t now_us,
+		      int64_t *key_id)
+{
+	WITH_RETRY((pg *)impl, key_add_once(impl, user_id, prefix, hash, now_us, key_id));
+}
+
+/* A key and its user, as read_key() reads them. */
+#define KEY_COLUMNS                                                                              \
+	"k.id, k.user_id, u.name, k.prefix, u.owner, k.created_us, k.revoked_us"                \
+	" FROM api_keys k JOIN users u ON u.id = k.user_id"
+
+static void read_key(const PGresult *r, int row, ky_store_key *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->id = integer(r, row, 0);
+	out->user_id = integer(r, row, 1);
+	snprintf(out->user, sizeof(out->user), "%s", PQgetvalue(r, row, 2));
+	snprintf(out->prefix, sizeof(out->prefix), "%s", PQgetvalue(r, row, 3));
+	out->owner = integer(r, row, 4) != 0;
+	out->created_us = integer(r, row, 5);
+	out->revoked_us = integer(r, row, 6);
+}
+
+static int key_find_once(pg *p, const uint8_t *hash, ky_store_key *out)
+{
+	char hex[2 * KY_STORE_KEY_HASH_SIZE + 3];
+	bytea_hex(hash, KY_STORE_KEY_HASH_SIZE, hex);
+	const char *values[] = {hex};
+	PGresult *r;
+	int rc = query(p, "SELECT " KEY_COLUMNS " WHERE k.hash = $1::bytea AND k.revoked_us IS NULL", 1, values, &r,
+		       "looking up a key");
+	if (rc != KY_OK)
+		return rc;
+	if (PQntuples(r) == 1)
+		read_key(r, 0, out);
+	else
+		rc = ky_error_set(KY_ENOTFOUND, "no active key with this hash");
+	PQclear(r);
+	return rc;
+}
+
+static int pg_key_find(void *impl, const uint8_t *hash, ky_store_key *out)
+{
+	WITH_RETRY((pg *)impl, key_find_once(impl, hash, out));
+}
+
+static int key_list_once(pg *p, int (*fn)(void *ctx, const ky_store_key *k), void *ctx)
+{
+	PGresult *r;
+	int rc = query(p, "SELECT " KEY_COLUMNS " ORDER BY u.name, k.id", 0, NULL, &r, "listing keys");
+	for (int i = 0; rc == KY_OK && i < PQntuples(r); i++) {
+		ky_store_key k;
+		read_key(r, i, &k);
+		rc = fn(ctx, &k);
+	}
+	PQclear(r);
+	return rc < 0 ? rc : KY_OK;
+}
+
+static int pg_key_list(void *impl, int (*fn)(void *ctx, const ky_store_key *k), void *ctx)
+{
+	WITH_RETRY((pg *)impl, key_list_once(impl, fn, ctx));
+}
+
+/* One statement: the key is revoked and read back, or nothing happens. */
+static int key_revoke_once(pg *p, const char *prefix, int64_t now_us, ky_store_key *out)
+{
+	char now[24];
+	snprintf(now, sizeof(now), "%lld", (long long)now_us);
+	const char *values[] = {prefix, now};
+	PGresult *r;
+	int rc = query(p,
+		       "WITH k AS (UPDATE api_keys SET revoked_us = $2::bigint WHERE prefix = $1 AND revoked_us IS NULL"
+		       "  RETURNING id, user_id, prefix, created_us, revoked_us)"
+		       " SELECT k.id, k.user_id, u.name, k.prefix, u.owner, k.created_us, k.revoked_us"
+		       " FROM k JOIN users u ON u.id = k.user_id",
+		       2, values, &r, "revoking a key");
+	if (rc != KY_OK)
+		return rc;
+	if (PQntuples(r) == 1)
+		read_key(r, 0, out);
+	else
+		rc = ky_error_set(KY_ENOTFOUND, "no active key with prefix %s in this hub", prefix);
+	PQclear(r);
+	return rc;
+}
+
+static int pg_key_revoke(void *impl, const char *prefix, int64_t now_us, ky_store_key *out)
+{
+	WITH_RETRY((pg *)impl, key_revoke_once(impl, prefix, now_us, out));
+}
+
+/*
+ * Reads secret `name`, storing `fresh` first if there is none: INSERT ... ON CONFLICT DO
+ * NOTHING waits for a concurrent insert of the same name and then does nothing, and the
+ * SELECT after it, a new snapshot, reads whichever value won.
+ */
+static int secret_once(pg *p, const char *name, const uint8_t *fresh, int64_t now_us, uint8_t *out)
+{
+	PGresult *r;
+	int rc;
+	for (int attempt = 0;; attempt++) {
+		rc = query(p, "SELECT encode(value, 'hex') FROM secrets WHERE name = $1", 1, &name, &r, "reading a secret");
+		if (rc != KY_OK)
+			return rc;
+		if (PQntuples(r) == 1) {
+			bool ok = unhex(PQgetvalue(r, 0, 0), out, KY_STORE_SECRET_SIZE);
+			PQclear(r);
+			return ok ? KY_OK
+				  : ky_error_set(KY_EINVALID, "%s: the secret %s is not %d bytes long", p->label, name,
+						 KY_STORE_SECRET_SIZE);
+		}
+		PQclear(r);
+		if (fresh == NULL || attempt > 0)
+			return ky_error_set(KY_ENOTFOUND, "%s: no secret %s", p->label, name);
+		char now[24], hex[2 * KY_STORE_SECRET_SIZE + 3];
+		snprintf(now, sizeof(now), "%lld", (long long)now_us);
+		bytea_hex(fresh, KY_STORE_SECRET_SIZE, hex);
+		const char *values[] = {name, hex, now};
+		rc = query(p,
+			   "INSERT INTO secrets (name, value, created_us) VALUES ($1, $2::bytea, $3::bigint)"
+			   " ON CONFLICT (name) DO NOTHING",
+			   3, values, &r, "storing a secret");
+		if (rc != KY_OK)
+			return rc;
+		PQclear(r);
+	}
+}
+
+static int pg_secret(void *impl, const char *name, const uint8_t *fresh, int64_t now_us, uint8_t *out)
+{
+	WITH_RETRY((pg *)impl, secret_once(impl, name, fresh, now_us, out));
+}
+
 const ky_store_backend ky_store_pg = {
 	.name = "postgresql",
 	.open = pg_open,
@@ -963,4 +1233,11 @@ const ky_store_backend ky_store_pg = {
 	.stats = pg_stats,
 	.type_counts = pg_type_counts,
 	.check = pg_check,
+	.user_ensure = pg_user_ensure,
+	.user_count = pg_user_count,
+	.key_add = pg_key_add,
+	.key_find = pg_key_find,
+	.key_list = pg_key_list,
+	.key_revoke = pg_key_revoke,
+	.secret = pg_secret,
 };

@@ -1,7 +1,7 @@
 /*
  * store_sqlite: the SQLite backend of the store, one database file in WAL mode.
  *
- * Tables (schema 2):
+ * Tables (schema 3):
  *   versions      one row per version (id + version key), the bytes as received
  *   entries       one row per addition of a version to a collection: its sequence number
  *                 (the primary key), date_added, and `latest` (this is the collection's
@@ -9,6 +9,9 @@
  *   sequence      the one counter row: the last number and date handed out
  *   collections   TAXII collections
  *   derived       forms of a version fixed at write time (schema 2; filled by later issues)
+ *   users         people and machine clients (schema 3); the first one is the hub's owner
+ *   api_keys      their keys: a prefix to name each, the keyed hash, created and revoked
+ *   secrets       server secrets (the key hash's), made on first use by store.c's caller
  *   kyoyu_schema  the schema version
  *
  * A batch commits in one BEGIN IMMEDIATE transaction: versions are inserted (or found),
@@ -34,7 +37,7 @@ typedef struct db {
 	char *path;
 	int schema;
 	sqlite3_stmt *find_version, *insert_version, *find_entry, *find_latest, *clear_latest, *insert_entry,
-		*read_counter, *write_counter;
+		*read_counter, *write_counter, *find_key;
 } db;
 
 /* --- errors ----------------------------------------------------------------------------- */
@@ -119,6 +122,29 @@ static const char *const migrations[] = {
 	"  form TEXT NOT NULL,"
 	"  bytes BLOB NOT NULL,"
 	"  PRIMARY KEY (vid, form));",
+	/* 2 -> 3: users, their API keys (kept as keyed hashes: src/auth/) and server secrets.
+	 * One owner at most: the first user (the partial unique index holds it whatever the
+	 * writers do). A key's prefix and hash are unique, revoked keys' included, so that a
+	 * prefix names one key for good. The secret is not made here: SQL has no portable
+	 * source of strong randomness, so the first key made stores one (ky_store_secret). */
+	"CREATE TABLE users ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  owner INTEGER NOT NULL DEFAULT 0,"
+	"  created_us INTEGER NOT NULL);"
+	"CREATE UNIQUE INDEX users_one_owner ON users (owner) WHERE owner = 1;"
+	"CREATE TABLE api_keys ("
+	"  id INTEGER PRIMARY KEY,"
+	"  user_id INTEGER NOT NULL REFERENCES users (id),"
+	"  prefix TEXT NOT NULL UNIQUE,"
+	"  hash BLOB NOT NULL UNIQUE,"
+	"  created_us INTEGER NOT NULL,"
+	"  revoked_us INTEGER);"
+	"CREATE INDEX api_keys_by_user ON api_keys (user_id, id);"
+	"CREATE TABLE secrets ("
+	"  name TEXT PRIMARY KEY,"
+	"  value BLOB NOT NULL,"
+	"  created_us INTEGER NOT NULL);",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == KY_STORE_SCHEMA_VERSION,
@@ -215,7 +241,7 @@ static void db_free(db *d)
 	if (d == NULL)
 		return;
 	sqlite3_stmt *stmts[] = {d->find_version, d->insert_version, d->find_entry, d->find_latest,
-				 d->clear_latest, d->insert_entry, d->read_counter, d->write_counter};
+				 d->clear_latest, d->insert_entry, d->read_counter, d->write_counter, d->find_key};
 	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++)
 		sqlite3_finalize(stmts[i]);
 	sqlite3_close(d->h);
@@ -283,6 +309,11 @@ static int prepare(db *d, sqlite3_stmt **st, const char *sql)
 												   : fail(d, "preparing a statement");
 }
 
+/* A key and its user, as read_key() reads them. */
+#define KEY_COLUMNS                                                                              \
+	"k.id, k.user_id, u.name, k.prefix, u.owner, k.created_us, k.revoked_us"                \
+	" FROM api_keys k JOIN users u ON u.id = k.user_id"
+
 static int prepare_all(db *d)
 {
 	int rc = prepare(d, &d->find_version, "SELECT vid FROM versions WHERE stix_id = ?1 AND version_key = ?2");
@@ -305,6 +336,9 @@ static int prepare_all(db *d)
 		rc = prepare(d, &d->read_counter, "SELECT last_seq, last_date_added_us FROM sequence WHERE id = 1");
 	if (rc == KY_OK)
 		rc = prepare(d, &d->write_counter, "UPDATE sequence SET last_seq = ?1, last_date_added_us = ?2 WHERE id = 1");
+	/* The server's lookup on every request: kept prepared. */
+	if (rc == KY_OK)
+		rc = prepare(d, &d->find_key, "SELECT " KEY_COLUMNS " WHERE k.hash = ?1 AND k.revoked_us IS NULL");
 	return rc;
 }
 
@@ -774,6 +808,212 @@ static int sqlite_check(void *impl)
 	return rc;
 }
 
+/* --- users and API keys ---------------------------------------------------------------------- */
+
+static int sqlite_user_ensure(void *impl, const char *name, int64_t now_us, ky_store_user *out)
+{
+	db *d = impl;
+	sqlite3_stmt *find = NULL, *insert = NULL;
+	/* BEGIN IMMEDIATE: one writer at a time, so "no user yet" cannot hold for two. */
+	int rc = exec(d, "BEGIN IMMEDIATE");
+	if (rc != KY_OK)
+		return rc;
+	if (sqlite3_prepare_v2(d->h, "SELECT id, owner FROM users WHERE name = ?1", -1, &find, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(d->h,
+			       "INSERT INTO users (name, owner, created_us)"
+			       " VALUES (?1, NOT EXISTS (SELECT 1 FROM users), ?2) RETURNING id, owner",
+			       -1, &insert, NULL) != SQLITE_OK)
+		rc = fail(d, "finding a user");
+	int step = SQLITE_DONE;
+	if (rc == KY_OK) {
+		sqlite3_bind_text(find, 1, name, -1, SQLITE_STATIC);
+		step = sqlite3_step(find);
+		if (step != SQLITE_ROW && step != SQLITE_DONE)
+			rc = fail(d, "finding a user");
+	}
+	if (rc == KY_OK && step == SQLITE_ROW) {
+		out->id = sqlite3_column_int64(find, 0);
+		out->owner = sqlite3_column_int(find, 1) != 0;
+		out->created = false;
+	} else if (rc == KY_OK) {
+		sqlite3_bind_text(insert, 1, name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(insert, 2, now_us);
+		if (sqlite3_step(insert) != SQLITE_ROW) {
+			rc = fail(d, "creating a user");
+		} else {
+			out->id = sqlite3_column_int64(insert, 0);
+			out->owner = sqlite3_column_int(insert, 1) != 0;
+			out->created = true;
+		}
+	}
+	/* Finalized before COMMIT, so that no statement of the transaction is still running. */
+	sqlite3_finalize(find);
+	sqlite3_finalize(insert);
+	if (rc == KY_OK)
+		rc = exec(d, "COMMIT");
+	if (rc != KY_OK)
+		sqlite3_exec(d->h, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+static int sqlite_user_count(void *impl, uint64_t *out)
+{
+	return count(impl, "SELECT count(*) FROM users", out);
+}
+
+static int sqlite_key_add(void *impl, int64_t user_id, const char *prefix, const uint8_t *hash, int64_t now_us,
+			  int64_t *key_id)
+{
+	db *d = impl;
+	sqlite3_stmt *st = NULL;
+	int rc = KY_OK;
+	if (sqlite3_prepare_v2(d->h, "INSERT INTO api_keys (user_id, prefix, hash, created_us) VALUES (?1, ?2, ?3, ?4)", -1,
+			       &st, NULL) != SQLITE_OK)
+		return fail(d, "adding a key");
+	sqlite3_bind_int64(st, 1, user_id);
+	sqlite3_bind_text(st, 2, prefix, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, hash, KY_STORE_KEY_HASH_SIZE, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, now_us);
+	int step = sqlite3_step(st);
+	if (step == SQLITE_CONSTRAINT)
+		/* Unique prefix or hash, or (foreign key) no such user. */
+		rc = ky_error_set(KY_ECONFLICT, "%s: a key with prefix %s exists already, or user %lld does not", d->path,
+				  prefix, (long long)user_id);
+	else if (step != SQLITE_DONE)
+		rc = fail(d, "adding a key");
+	else
+		*key_id = sqlite3_last_insert_rowid(d->h);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* A row of KEY_COLUMNS into *out. */
+static void read_key(sqlite3_stmt *st, ky_store_key *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->id = sqlite3_column_int64(st, 0);
+	out->user_id = sqlite3_column_int64(st, 1);
+	snprintf(out->user, sizeof(out->user), "%s", (const char *)sqlite3_column_text(st, 2));
+	snprintf(out->prefix, sizeof(out->prefix), "%s", (const char *)sqlite3_column_text(st, 3));
+	out->owner = sqlite3_column_int(st, 4) != 0;
+	out->created_us = sqlite3_column_int64(st, 5);
+	out->revoked_us = sqlite3_column_int64(st, 6);
+}
+
+static int sqlite_key_find(void *impl, const uint8_t *hash, ky_store_key *out)
+{
+	db *d = impl;
+	sqlite3_stmt *st = d->find_key;
+	sqlite3_bind_blob(st, 1, hash, KY_STORE_KEY_HASH_SIZE, SQLITE_STATIC);
+	int step = sqlite3_step(st);
+	if (step == SQLITE_ROW)
+		read_key(st, out);
+	int rc = step == SQLITE_ROW    ? KY_OK
+		 : step == SQLITE_DONE ? ky_error_set(KY_ENOTFOUND, "no active key with this hash")
+				       : fail(d, "looking up a key");
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc;
+}
+
+static int sqlite_key_list(void *impl, int (*fn)(void *ctx, const ky_store_key *k), void *ctx)
+{
+	db *d = impl;
+	sqlite3_stmt *st = NULL;
+	int rc = KY_OK, step = SQLITE_DONE;
+	if (sqlite3_prepare_v2(d->h, "SELECT " KEY_COLUMNS " ORDER BY u.name, k.id", -1, &st, NULL) != SQLITE_OK)
+		return fail(d, "listing keys");
+	while (rc == KY_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		ky_store_key k;
+		read_key(st, &k);
+		rc = fn(ctx, &k);
+	}
+	if (rc == KY_OK && step != SQLITE_DONE)
+		rc = fail(d, "listing keys");
+	sqlite3_finalize(st);
+	return rc < 0 ? rc : KY_OK;
+}
+
+static int sqlite_key_revoke(void *impl, const char *prefix, int64_t now_us, ky_store_key *out)
+{
+	db *d = impl;
+	sqlite3_stmt *update = NULL, *read = NULL;
+	int rc = exec(d, "BEGIN IMMEDIATE");
+	if (rc != KY_OK)
+		return rc;
+	if (sqlite3_prepare_v2(d->h, "UPDATE api_keys SET revoked_us = ?2 WHERE prefix = ?1 AND revoked_us IS NULL", -1,
+			       &update, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(d->h, "SELECT " KEY_COLUMNS " WHERE k.prefix = ?1", -1, &read, NULL) != SQLITE_OK) {
+		rc = fail(d, "revoking a key");
+		goto done;
+	}
+	sqlite3_bind_text(update, 1, prefix, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(update, 2, now_us);
+	if (sqlite3_step(update) != SQLITE_DONE) {
+		rc = fail(d, "revoking a key");
+		goto done;
+	}
+	if (sqlite3_changes(d->h) == 0) {
+		rc = ky_error_set(KY_ENOTFOUND, "no active key with prefix %s in this hub", prefix);
+		goto done;
+	}
+	sqlite3_bind_text(read, 1, prefix, -1, SQLITE_STATIC);
+	if (sqlite3_step(read) != SQLITE_ROW) {
+		rc = fail(d, "revoking a key");
+		goto done;
+	}
+	read_key(read, out);
+	rc = exec(d, "COMMIT");
+done:
+	sqlite3_finalize(update);
+	sqlite3_finalize(read);
+	if (rc != KY_OK)
+		sqlite3_exec(d->h, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+/* Reads secret `name`: KY_OK, KY_ENOTFOUND, or another failure. */
+static int read_secret(db *d, const char *name, uint8_t *out)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+	if (sqlite3_prepare_v2(d->h, "SELECT value FROM secrets WHERE name = ?1", -1, &st, NULL) != SQLITE_OK)
+		return fail(d, "reading a secret");
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	int step = sqlite3_step(st);
+	if (step == SQLITE_ROW && sqlite3_column_bytes(st, 0) == KY_STORE_SECRET_SIZE) {
+		memcpy(out, sqlite3_column_blob(st, 0), KY_STORE_SECRET_SIZE);
+		rc = KY_OK;
+	} else if (step == SQLITE_ROW) {
+		rc = ky_error_set(KY_EINVALID, "%s: the secret %s is not %d bytes long", d->path, name, KY_STORE_SECRET_SIZE);
+	} else if (step == SQLITE_DONE) {
+		rc = ky_error_set(KY_ENOTFOUND, "%s: no secret %s", d->path, name);
+	} else {
+		rc = fail(d, "reading a secret");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sqlite_secret(void *impl, const char *name, const uint8_t *fresh, int64_t now_us, uint8_t *out)
+{
+	db *d = impl;
+	int rc = read_secret(d, name, out);
+	if (rc != KY_ENOTFOUND || fresh == NULL)
+		return rc;
+	/* Whoever inserts first wins; everyone reads the winner's value back. */
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(d->h, "INSERT INTO secrets (name, value, created_us) VALUES (?1, ?2, ?3) ON CONFLICT (name) DO NOTHING",
+			       -1, &st, NULL) != SQLITE_OK)
+		return fail(d, "storing a secret");
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, fresh, KY_STORE_SECRET_SIZE, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, now_us);
+	rc = sqlite3_step(st) == SQLITE_DONE ? KY_OK : fail(d, "storing a secret");
+	sqlite3_finalize(st);
+	return rc == KY_OK ? read_secret(d, name, out) : rc;
+}
+
 const ky_store_backend ky_store_sqlite = {
 	.name = "sqlite",
 	.open = sqlite_open,
@@ -788,4 +1028,11 @@ const ky_store_backend ky_store_sqlite = {
 	.stats = sqlite_stats,
 	.type_counts = sqlite_type_counts,
 	.check = sqlite_check,
+	.user_ensure = sqlite_user_ensure,
+	.user_count = sqlite_user_count,
+	.key_add = sqlite_key_add,
+	.key_find = sqlite_key_find,
+	.key_list = sqlite_key_list,
+	.key_revoke = sqlite_key_revoke,
+	.secret = sqlite_secret,
 };

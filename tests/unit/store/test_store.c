@@ -5,7 +5,9 @@
  * queries (ids, types, spec_version, first/last/all/named versions, hub-wide, after, keyset
  * pages), statistics, the integrity check, and migrations from an empty hub, from schema 1
  * (tests/data/store/hub-schema-1.sql, the first argument, for SQLite; hub-schema-1.pg.sql,
- * the second, for PostgreSQL) and from a newer hub.
+ * the second, for PostgreSQL), from schema 2 (a new hub without schema 3's tables) and
+ * from a newer hub. Users, keys and secrets (schema 3) are tested with src/auth/ in
+ * tests/unit/auth/test_auth.c.
  *
  * The backend is SQLite, or PostgreSQL with KY_TEST_BACKEND=postgresql (scripts/test runs
  * the suite both ways; tests/support/ky_test_hub.h). Every test gets its own directory under
@@ -203,7 +205,8 @@ static int object_count(const char *path)
 	return atoi(text);
 }
 
-/* Appends the rows of `sql` ($1 = except), one line each with whitespace dropped, to out. */
+/* Appends the rows of `sql` ($1 = except, a comma-separated list of tables), one line each
+ * with whitespace dropped, to out. */
 static void pg_schema_rows(PGconn *conn, const char *sql, const char *except, char *out, size_t cap, size_t *len)
 {
 	PGresult *r = PQexecParams(conn, sql, strstr(sql, "$1") ? 1 : 0, NULL, &except, NULL, NULL, 0);
@@ -219,7 +222,8 @@ static void pg_schema_rows(PGconn *conn, const char *sql, const char *except, ch
 }
 
 /* The schema of a PostgreSQL hub: its tables' columns (type, collation, null, default), its
- * indexes and constraints, every one but those of table `except`, in order. */
+ * indexes, constraints and sequences, every one but those of the tables in `except` (a
+ * comma-separated list), in order. */
 static char *pg_schema_of(const char *uri, const char *except)
 {
 	size_t cap = 1 << 16, len = 0;
@@ -229,27 +233,33 @@ static char *pg_schema_of(const char *uri, const char *except)
 	pg_schema_rows(conn,
 		       "SELECT table_name || ' ' || column_name || ' ' || data_type || ' ' || coalesce(collation_name, '')"
 		       " || ' ' || is_nullable || ' ' || coalesce(column_default, '') FROM information_schema.columns"
-		       " WHERE table_schema = current_schema() AND table_name <> $1 ORDER BY table_name, ordinal_position",
+		       " WHERE table_schema = current_schema() AND table_name <> ALL (string_to_array($1, ','))"
+		       " ORDER BY table_name, ordinal_position",
 		       except, out, cap, &len);
 	pg_schema_rows(conn,
-		       "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename <> $1"
+		       "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema()"
+		       " AND tablename <> ALL (string_to_array($1, ','))"
 		       " ORDER BY indexname",
 		       except, out, cap, &len);
 	pg_schema_rows(conn,
 		       "SELECT conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint"
-		       " WHERE connamespace = current_schema()::regnamespace AND conrelid::regclass::text <> $1"
+		       " WHERE connamespace = current_schema()::regnamespace"
+		       " AND conrelid::regclass::text <> ALL (string_to_array($1, ','))"
 		       " ORDER BY conrelid::regclass::text, conname",
 		       except, out, cap, &len);
 	pg_schema_rows(conn,
+		       /* A table's serial columns' sequences are named after it (users_id_seq). */
 		       "SELECT sequence_name || ' ' || data_type FROM information_schema.sequences"
-		       " WHERE sequence_schema = current_schema() ORDER BY sequence_name",
+		       " WHERE sequence_schema = current_schema()"
+		       " AND NOT EXISTS (SELECT 1 FROM unnest(string_to_array($1, ',')) t WHERE sequence_name LIKE t || '\\_%')"
+		       " ORDER BY sequence_name",
 		       except, out, cap, &len);
 	PQfinish(conn);
 	return out;
 }
 
-/* The schema of a hub (SQLite: sqlite_master, every row but `except`'s, whitespace dropped),
- * in order. */
+/* The schema of a hub (SQLite: sqlite_master, every row but those of the tables in `except`,
+ * a comma-separated list, whitespace dropped), in order. */
 static char *schema_of(const char *path, const char *except)
 {
 	if (pg())
@@ -259,7 +269,7 @@ static char *schema_of(const char *path, const char *except)
 	assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(h,
 					    "SELECT type || ' ' || name || ' ' || tbl_name || ' ' || coalesce(sql, '') FROM sqlite_master"
-					    " WHERE tbl_name <> ?1 ORDER BY type, name",
+					    " WHERE instr(',' || ?1 || ',', ',' || tbl_name || ',') = 0 ORDER BY type, name",
 					    -1, &st, NULL),
 			 SQLITE_OK);
 	sqlite3_bind_text(st, 1, except ? except : "", -1, SQLITE_STATIC);
@@ -1387,7 +1397,8 @@ static void load_schema1(const char *path)
 	free(sql);
 }
 
-/* The fixture is what migration 0 creates: a new hub's schema without schema 2's table. */
+/* The fixture is what migration 0 creates: a new hub's schema without the tables of
+ * schemas 2 and 3. */
 static void test_migrate_fixture_matches_migration_0(void **state)
 {
 	fx *f = *state;
@@ -1395,7 +1406,7 @@ static void test_migrate_fixture_matches_migration_0(void **state)
 	char other[LOCATION_MAX];
 	new_location(f, "old.db", other);
 	load_schema1(other);
-	char *now = schema_of(f->path, "derived");
+	char *now = schema_of(f->path, "derived,users,api_keys,secrets");
 	char *old = schema_of(other, NULL);
 	assert_string_equal(old, now);
 	free(now);
@@ -1416,11 +1427,12 @@ static void test_migrate_from_schema_1(void **state)
 	int from = 0, to = 0;
 	assert_int_equal(ky_store_migrate(f->path, &from, &to), KY_OK);
 	assert_int_equal(from, 1);
-	assert_int_equal(to, 2);
+	assert_int_equal(to, KY_STORE_SCHEMA_VERSION);
+	assert_int_equal(KY_STORE_SCHEMA_VERSION, 3);
 	char text[32];
 	raw_text(f->path, "SELECT version FROM kyoyu_schema", text, sizeof(text));
-	assert_string_equal(text, "2");
-	/* Now the same schema as a hub created at 2. */
+	assert_string_equal(text, "3");
+	/* Now the same schema as a hub created at 3. */
 	char fresh[LOCATION_MAX];
 	new_location(f, "fresh.db", fresh);
 	ky_store *t = NULL;
@@ -1435,7 +1447,7 @@ static void test_migrate_from_schema_1(void **state)
 	bool created = true;
 	assert_int_equal(ky_store_open(&f->s, f->path, NULL, &created), KY_OK);
 	assert_false(created);
-	assert_int_equal(ky_store_schema_version(f->s), 2);
+	assert_int_equal(ky_store_schema_version(f->s), 3);
 	ky_store_collection c;
 	assert_int_equal(ky_store_collection_find(f->s, "default", &c), KY_OK);
 	assert_string_equal(c.uuid, "3b4e9c1a-6f0d-4c52-9a7e-2d8f1b6c0e54");
@@ -1479,6 +1491,48 @@ static void test_migrate_from_schema_1(void **state)
 	assert_int_equal(stats.last_seq, 5);
 	assert_int_equal(ky_store_check(f->s), KY_OK);
 	rows_clear(&rs);
+}
+
+/* A hub at schema 2 (one made now, without schema 3's tables) migrates to 3: the same schema
+ * as a new hub, its objects untouched, and users, keys and secrets work. */
+static void test_migrate_from_schema_2(void **state)
+{
+	fx *f = *state;
+	open_new(f);
+	char b[512];
+	commit1(f->s, f->dflt, sdo(b, sizeof(b), "indicator", IND1, "2016-01-01T00:00:00.000Z"), NULL, NULL);
+	ky_store_close(f->s);
+	f->s = NULL;
+	char *fresh = schema_of(f->path, NULL);
+	raw_exec(f->path, "DROP TABLE api_keys; DROP TABLE users; DROP TABLE secrets; UPDATE kyoyu_schema SET version = 2;");
+	assert_int_equal(ky_store_open(&f->s, f->path, NULL, NULL), KY_ECONFLICT);
+	assert_non_null(strstr(ky_error_last(), "version 2 and this kyoyu uses 3: run kyoyu migrate"));
+
+	int from = 0, to = 0;
+	assert_int_equal(ky_store_migrate(f->path, &from, &to), KY_OK);
+	assert_int_equal(from, 2);
+	assert_int_equal(to, 3);
+	char *migrated = schema_of(f->path, NULL);
+	assert_string_equal(fresh, migrated);
+	free(fresh);
+	free(migrated);
+
+	assert_int_equal(ky_store_open(&f->s, f->path, NULL, NULL), KY_OK);
+	rows rs = {0};
+	ky_store_query q = {.collection_id = f->dflt};
+	run(f->s, &q, &rs, NULL);
+	assert_int_equal(rs.n, 1);
+	rows_clear(&rs);
+	ky_store_user u;
+	assert_int_equal(ky_store_user_ensure(f->s, "alice", &u), KY_OK);
+	assert_true(u.created && u.owner);
+	uint8_t hash[KY_STORE_KEY_HASH_SIZE] = {7}, secret[KY_STORE_SECRET_SIZE] = {9}, got[KY_STORE_SECRET_SIZE];
+	assert_int_equal(ky_store_key_add(f->s, u.id, "kyk_abcd", hash, NULL), KY_OK);
+	ky_store_key k;
+	assert_int_equal(ky_store_key_find(f->s, hash, &k), KY_OK);
+	assert_string_equal(k.user, "alice");
+	assert_int_equal(ky_store_secret(f->s, "key_hmac", secret, got), KY_OK);
+	assert_memory_equal(got, secret, sizeof(got));
 }
 
 /* A migration that fails is rolled back (the hub stays at 1) and says why. */
@@ -1882,6 +1936,7 @@ int main(int argc, char **argv)
 		T(test_stats_counts),
 		T(test_migrate_fixture_matches_migration_0),
 		T(test_migrate_from_schema_1),
+		T(test_migrate_from_schema_2),
 		T(test_migrate_failure_rolls_back),
 		T(test_migrate_newer_hub_refused),
 		T(test_commit_busy_is_conflict),

@@ -1,0 +1,119 @@
+/*
+ * cli_serve: `kyoyu serve`, the hub's TAXII 2.1 server. It checks the hub opens before it
+ * listens (a missing or outdated hub is a clear error, not a server that fails every
+ * request), serves until SIGTERM or SIGINT, then stops accepting and lets requests in
+ * progress finish.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "http/http.h"
+#include "taxii/taxii.h"
+#include "util/ky_error.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: kyoyu [--db PATH] serve [--listen ADDRESS:PORT] [--tls-certificate FILE --tls-key FILE]\n"
+		"\n"
+		"Serves the hub over TAXII 2.1 (discovery at /taxii2/) until SIGTERM or Ctrl-C.\n"
+		"Clients authenticate with HTTP Basic (a user name and an API key from\n"
+		"`kyoyu key create` as the password) or `Authorization: Bearer KEY`.\n"
+		"\n"
+		"  --listen ADDRESS:PORT   where to listen (kyoyu.conf [server] listen; 127.0.0.1:6560)\n"
+		"  --tls-certificate FILE  serve HTTPS with this PEM certificate ([server] tls_certificate)\n"
+		"  --tls-key FILE          and this PEM private key ([server] tls_key)\n"
+		"\n"
+		"exit status: 0 stopped by a signal, 2 usage error, 1 other failure (no hub, the address\n"
+		"is taken, a bad TLS file)\n");
+}
+
+int ky_cli_serve(const ky_cli_global *global, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{"listen", required_argument, NULL, 'l'},
+		{"tls-certificate", required_argument, NULL, 'c'},
+		{"tls-key", required_argument, NULL, 'k'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const ky_config *config = &global->config;
+	ky_http_options http = {
+		.listen = config->listen,
+		.tls_certificate = config->tls_certificate[0] ? config->tls_certificate : NULL,
+		.tls_key = config->tls_key[0] ? config->tls_key : NULL,
+		.max_body = config->max_content_length,
+	};
+	int c;
+
+	optind = 0; /* not 1: glibc then forgets the global options' '+', and options may follow operands */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			http.listen = optarg;
+			break;
+		case 'c':
+			http.tls_certificate = optarg;
+			break;
+		case 'k':
+			http.tls_key = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return KY_EXIT_OK;
+		default:
+			fprintf(stderr, "kyoyu serve: unknown or incomplete option '%s'\n", argv[optind - 1]);
+			usage(stderr);
+			return KY_EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "kyoyu serve: takes no arguments\n");
+		usage(stderr);
+		return KY_EXIT_USAGE;
+	}
+
+	ky_store *store = NULL;
+	if (ky_cli_hub_open(global, "serve", false, &store, NULL) != KY_OK)
+		return KY_EXIT_FAILURE;
+	ky_store_close(store);
+
+	/* Block the stop signals before any thread starts, so that only sigwait() sees them. */
+	sigset_t stop;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
+
+	ky_taxii_options taxii_options = {
+		.db = global->db_path,
+		.api_root = config->api_root,
+		.title = config->title,
+		.max_content_length = config->max_content_length,
+		.retry_seconds = (int)config->retry_seconds,
+	};
+	ky_taxii *taxii = NULL;
+	ky_http_server *server = NULL;
+	int status = KY_EXIT_FAILURE;
+	if (ky_taxii_new(&taxii, &taxii_options) != KY_OK ||
+	    ky_http_start(&server, &http, ky_taxii_handle, taxii) != KY_OK) {
+		fprintf(stderr, "kyoyu serve: %s\n", ky_error_last());
+		goto cleanup;
+	}
+	printf("kyoyu serves %s on %s://%s (port %u): discovery at /taxii2/, API root /%s/\n", global->db_path,
+	       http.tls_certificate ? "https" : "http", http.listen, ky_http_port(server), config->api_root);
+	fflush(stdout);
+	int sig = 0;
+	sigwait(&stop, &sig);
+	printf("kyoyu serve: %s received, stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	status = KY_EXIT_OK;
+cleanup:
+	ky_http_stop(server);
+	ky_taxii_free(taxii);
+	return status;
+}
