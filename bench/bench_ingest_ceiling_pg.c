@@ -33,113 +33,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <libpq-fe.h>
 
-#include "stix/stix_reader.h"
+#include "ingest_rows.h"
 #include "store/store.h"
 #include "store/store_backend.h"
-#include "util/ky_arena.h"
 #include "util/ky_error.h"
-
-/* One row of versions (and of entries), as the store would write it. */
-typedef struct row {
-	const char *raw;
-	size_t raw_len;
-	const char *id, *type, *spec_version, *modified;
-	char version_key[32];
-} row;
-
-typedef struct rows {
-	row *v;
-	size_t n, cap;
-	unsigned long long bytes;
-	ky_arena *arena;
-} rows;
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static long peak_rss_kib(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return ru.ru_maxrss;
-}
-
-static const char *keep(ky_arena *a, const char *s)
-{
-	return s ? ky_arena_strndup(a, s, strlen(s)) : NULL;
-}
-
-/* Reads every object of the bundle into `out` (as bench_ingest_ceiling.c does). */
-static int load(rows *out, const char *path)
-{
-	int rc = KY_ERROR;
-	FILE *in = fopen(path, "rb");
-	ky_stix_reader *r = NULL;
-	ky_stix_item item;
-
-	if (in == NULL) {
-		perror(path);
-		return KY_ERROR;
-	}
-	if ((out->arena = ky_arena_new()) == NULL || ky_stix_reader_new(&r, in, 0, path) != KY_OK) {
-		fprintf(stderr, "bench_ingest_ceiling_pg: out of memory\n");
-		goto done;
-	}
-	while ((rc = ky_stix_reader_next(r, &item)) == 1) {
-		ky_store_meta meta;
-		if (item.object == NULL || ky_store_meta_of(item.object, &meta) != KY_OK) {
-			fprintf(stderr, "bench_ingest_ceiling_pg: object %zu: %s\n", item.index,
-				item.error ? item.error : ky_error_last());
-			rc = KY_EINVALID;
-			goto done;
-		}
-		if (out->n == out->cap) {
-			size_t cap = out->cap ? out->cap * 2 : 1024;
-			row *grown = realloc(out->v, cap * sizeof(*grown));
-			if (grown == NULL) {
-				rc = KY_ENOMEM;
-				goto done;
-			}
-			out->v = grown;
-			out->cap = cap;
-		}
-		row *w = &out->v[out->n++];
-		w->raw = ky_arena_strndup(out->arena, item.raw, item.raw_len);
-		w->raw_len = item.raw_len;
-		w->id = keep(out->arena, meta.id);
-		w->type = keep(out->arena, meta.type);
-		w->spec_version = keep(out->arena, meta.spec_version);
-		w->modified = keep(out->arena, meta.version ? meta.version : "");
-		ky_store_version_key(meta.version, w->version_key);
-		if (w->raw == NULL || w->id == NULL || w->type == NULL || w->modified == NULL ||
-		    (meta.spec_version && w->spec_version == NULL)) {
-			rc = KY_ENOMEM;
-			goto done;
-		}
-	}
-	if (rc < 0) {
-		fprintf(stderr, "bench_ingest_ceiling_pg: %s\n", ky_error_last());
-		goto done;
-	}
-	out->bytes = ky_stix_reader_bytes(r);
-	rc = KY_OK;
-done:
-	if (rc == KY_ENOMEM)
-		fprintf(stderr, "bench_ingest_ceiling_pg: out of memory\n");
-	ky_stix_reader_free(r);
-	fclose(in);
-	return rc;
-}
 
 /* --- a growing buffer of COPY text ----------------------------------------------------------- */
 
@@ -265,10 +166,12 @@ int main(int argc, char **argv)
 	const char *uri = argv[optind], *bundle = argv[optind + 1];
 
 	/* Untimed: the rows, in memory. */
-	rows data = {0};
-	if (load(&data, bundle) != KY_OK)
+	ky_bench_rows data = {0};
+	if (ky_bench_rows_load(&data, bundle, "bench_ingest_ceiling_pg") != KY_OK) {
+		ky_bench_rows_free(&data);
 		return 1;
-	long loaded_rss = peak_rss_kib();
+	}
+	long loaded_rss = ky_bench_peak_rss_kib();
 
 	conn = PQconnectdb(uri);
 	if (PQstatus(conn) != CONNECTION_OK)
@@ -302,12 +205,12 @@ int main(int argc, char **argv)
 	char counter[128];
 
 	/* Timed. */
-	double start = now();
+	double start = ky_bench_now();
 	for (size_t first = 0; first < data.n; first += batch) {
 		size_t end = first + batch < data.n ? first + batch : data.n;
 		vb.len = eb.len = 0;
 		for (size_t i = first; i < end; i++) {
-			const row *w = &data.v[i];
+			const ky_bench_row *w = &data.v[i];
 			int64_t t = ky_store_now_us();
 			vid++;
 			seq++;
@@ -353,7 +256,7 @@ int main(int argc, char **argv)
 		exec("COMMIT");
 		batches++;
 	}
-	double seconds = now() - start;
+	double seconds = ky_bench_now() - start;
 
 	/* Untimed: the vid sequence past the vids used, as nextval() would have left it. */
 	char setval[160];
@@ -364,11 +267,10 @@ int main(int argc, char **argv)
 	printf("mode=ceiling objects=%zu bytes=%llu batches=%zu batch=%zu seconds=%.3f objects_per_s=%.0f "
 	       "peak_rss_kib=%ld loaded_rss_kib=%ld fsync=%s synchronous_commit=%s full_page_writes=%s wal_level=%s "
 	       "shared_buffers=%s postgresql=%s\n",
-	       data.n, data.bytes, batches, batch, seconds, (double)data.n / seconds, peak_rss_kib(), loaded_rss, fsync,
+	       data.n, data.bytes, batches, batch, seconds, (double)data.n / seconds, ky_bench_peak_rss_kib(), loaded_rss, fsync,
 	       sync_commit, fpw, wal_level, shared_buffers, version);
 	free(vb.p);
 	free(eb.p);
-	ky_arena_free(data.arena);
-	free(data.v);
+	ky_bench_rows_free(&data);
 	return 0;
 }
