@@ -53,6 +53,7 @@
 #include <jansson.h>
 
 #include "ky_test_hub.h"
+#include "ky_test_proc.h"
 #include "stix/stix_reader.h"
 #include "store/store.h"
 #include "util/ky_error.h"
@@ -62,9 +63,7 @@
 static char workdir[256];
 static char hub[512];
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void die(const char *fmt, ...)
+void die(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -75,13 +74,6 @@ static void die(const char *fmt, ...)
 	if (workdir[0])
 		fprintf(stderr, "concurrent_writers_test: the bundles and outputs are kept in %s (hub %s)\n", workdir, hub);
 	exit(1);
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* SplitMix64, for the shuffles. */
@@ -171,44 +163,6 @@ static void load_bundle(const char *path, int owner)
 
 /* --- child processes ---------------------------------------------------------------------- */
 
-static pid_t spawn(char *const argv[], const char *out_path, const char *err_path)
-{
-	pid_t pid = fork();
-	if (pid < 0)
-		die("fork: %s", strerror(errno));
-	if (pid == 0) {
-		int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (out < 0 || err < 0)
-			_exit(126);
-		dup2(out, STDOUT_FILENO);
-		dup2(err, STDERR_FILENO);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
-}
-
-static int wait_for(pid_t pid)
-{
-	int status;
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			die("waitpid: %s", strerror(errno));
-	return status;
-}
-
-static void show_file(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char line[1024];
-	if (f == NULL)
-		return;
-	while (fgets(line, sizeof(line), f) != NULL)
-		fprintf(stderr, "  | %s", line);
-	fclose(f);
-}
-
 /* The last line of a file (its summary, for an import's output), in a static buffer. */
 static const char *last_line(const char *path)
 {
@@ -229,9 +183,9 @@ static void run_or_die(char *const argv[], const char *what)
 	char out[320], err[320];
 	snprintf(out, sizeof(out), "%s/%s-stdout.txt", workdir, what);
 	snprintf(err, sizeof(err), "%s/%s-stderr.txt", workdir, what);
-	int status = wait_for(spawn(argv, out, err));
+	int status = ky_test_wait(ky_test_spawn(argv, out, NULL, err, false));
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		show_file(err);
+		ky_test_show_file(err);
 		die("%s failed (status %#x)", what, status);
 	}
 }
@@ -554,9 +508,9 @@ int main(int argc, char **argv)
 		char *gen_argv[] = {(char *)gen, "-s", seed_text, count_text, NULL};
 		char err[320];
 		snprintf(err, sizeof(err), "%s/gen-stderr.txt", workdir);
-		int status = wait_for(spawn(gen_argv, gen_path, err));
+		int status = ky_test_wait(ky_test_spawn(gen_argv, gen_path, NULL, err, false));
 		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-			show_file(err);
+			ky_test_show_file(err);
 			die("gen_indicators failed");
 		}
 		load_bundle(gen_path, w);
@@ -603,12 +557,12 @@ int main(int argc, char **argv)
 	rd.collection = coll.id;
 
 	/* Every writer at once; the reader polls until they are all done. */
-	int64_t started = now_ms();
+	int64_t started = ky_test_now_ms();
 	int running = 0;
 	rd.writing = true;
 	for (int w = 0; w < nwriters; w++) {
 		char *argv_w[] = {(char *)kyoyu, "--db", hub, "import", "--json", "--batch", (char *)batch, writers[w].bundle, NULL};
-		writers[w].pid = spawn(argv_w, writers[w].out, writers[w].err);
+		writers[w].pid = ky_test_spawn(argv_w, writers[w].out, NULL, writers[w].err, false);
 		writers[w].running = true;
 		running++;
 	}
@@ -632,19 +586,19 @@ int main(int argc, char **argv)
 				die("waitpid: %s", strerror(errno));
 			writers[w].running = false;
 			writers[w].status = status;
-			writers[w].seconds = (double)(now_ms() - started) / 1000.0;
+			writers[w].seconds = (double)(ky_test_now_ms() - started) / 1000.0;
 			running--;
 		}
 	}
 	rd.writing = false;
-	double write_seconds = (double)(now_ms() - started) / 1000.0;
+	double write_seconds = (double)(ky_test_now_ms() - started) / 1000.0;
 	poll_once(&rd);
 
 	for (int w = 0; w < nwriters; w++) {
 		if (!WIFEXITED(writers[w].status) || WEXITSTATUS(writers[w].status) != 0) {
 			fprintf(stderr, "concurrent_writers_test: writer %d ended with status %#x; its stderr:\n", w,
 				writers[w].status);
-			show_file(writers[w].err);
+			ky_test_show_file(writers[w].err);
 			die("writer %d failed: %s", w, last_line(writers[w].out));
 		}
 		read_report(w, &writers[w]);

@@ -56,18 +56,17 @@
 #include <libpq-fe.h>
 
 #include "ky_test_hub.h"
+#include "ky_test_proc.h"
 #include "stix/stix_reader.h"
 #include "store/store.h"
 #include "util/ky_error.h"
 
 #define BATCH "500"
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
 static char workdir[256];
 static char hub[512];
 
-static void die(const char *fmt, ...)
+void die(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -95,20 +94,6 @@ static uint64_t next_random(void)
 static uint64_t below(uint64_t n)
 {
 	return n ? next_random() % n : 0;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_us(uint64_t us)
-{
-	struct timespec ts = {.tv_sec = (time_t)(us / 1000000), .tv_nsec = (long)(us % 1000000) * 1000};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
 }
 
 /* --- the bundle's objects, by id ------------------------------------------------------ */
@@ -188,57 +173,6 @@ static void load_bundle(const char *path, size_t expected)
 		die("%s: %zu objects, expected %zu", path, nobjects, expected);
 	ky_stix_reader_free(reader);
 	fclose(in);
-}
-
-/* --- child processes ------------------------------------------------------------------ */
-
-/* Runs argv with stdout to `out_path` (or a pipe into *out_fd when out_path is NULL) and
- * stderr to `err_path`. */
-static pid_t spawn(char *const argv[], const char *out_path, int *out_fd, const char *err_path)
-{
-	int p[2] = {-1, -1};
-	if (out_path == NULL && pipe(p) != 0)
-		die("pipe: %s", strerror(errno));
-	pid_t pid = fork();
-	if (pid < 0)
-		die("fork: %s", strerror(errno));
-	if (pid == 0) {
-		int out = out_path ? open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644) : p[1];
-		int err = open(err_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
-		if (out < 0 || err < 0)
-			_exit(126);
-		dup2(out, STDOUT_FILENO);
-		dup2(err, STDERR_FILENO);
-		if (p[0] >= 0)
-			close(p[0]);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	if (out_path == NULL) {
-		close(p[1]);
-		*out_fd = p[0];
-	}
-	return pid;
-}
-
-static int wait_for(pid_t pid)
-{
-	int status;
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			die("waitpid: %s", strerror(errno));
-	return status;
-}
-
-static void show_file(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char line[1024];
-	if (f == NULL)
-		return;
-	while (fgets(line, sizeof(line), f) != NULL)
-		fprintf(stderr, "  | %s", line);
-	fclose(f);
 }
 
 /* --- one import run ------------------------------------------------------------------- */
@@ -349,22 +283,22 @@ static bool import_run(int run, const char *kyoyu, const char *location, const c
 	char *argv[] = {(char *)kyoyu, "--db", (char *)location, "import", "--json", "--batch", BATCH, (char *)bundle, NULL};
 	int fd;
 	memset(st, 0, sizeof(*st));
-	pid_t pid = spawn(argv, NULL, &fd, err_path);
+	pid_t pid = ky_test_spawn(argv, NULL, &fd, err_path, true);
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
 	bool open = true, killed = false;
-	int64_t deadline = now_ms() + delay_ms;
+	int64_t deadline = ky_test_now_ms() + delay_ms;
 	while (open && !killed) {
 		int timeout = -1;
 		if (mode == KILL_AFTER_DELAY) {
-			int64_t left = deadline - now_ms();
+			int64_t left = deadline - ky_test_now_ms();
 			timeout = left > 0 ? (int)left : 0;
 		}
 		open = pump(run, fd, timeout, &buf, &len, &cap, st);
-		if (open && mode == KILL_AFTER_DELAY && now_ms() >= deadline)
+		if (open && mode == KILL_AFTER_DELAY && ky_test_now_ms() >= deadline)
 			killed = true;
 		if (open && mode == KILL_AFTER_LINES && st->lines >= lines) {
-			sleep_us(extra_us);
+			ky_test_sleep_us(extra_us);
 			killed = true;
 		}
 	}
@@ -375,12 +309,12 @@ static bool import_run(int run, const char *kyoyu, const char *location, const c
 		;
 	close(fd);
 	free(buf);
-	int status = wait_for(pid);
+	int status = ky_test_wait(pid);
 	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && killed)
 		return true;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		fprintf(stderr, "crash_test: run %d: kyoyu import ended with status %#x; its stderr:\n", run, status);
-		show_file(err_path);
+		ky_test_show_file(err_path);
 		die("run %d: kyoyu import failed", run);
 	}
 	if (!st->summary)
@@ -442,7 +376,7 @@ static void settle(int run, const char *location)
 	PGconn *conn = PQconnectdb(location);
 	if (PQstatus(conn) != CONNECTION_OK)
 		die("after run %d: cannot connect to %s: %s", run, location, PQerrorMessage(conn));
-	for (int64_t deadline = now_ms() + 30000;;) {
+	for (int64_t deadline = ky_test_now_ms() + 30000;;) {
 		PGresult *r = PQexec(conn, "SELECT count(*) FROM pg_stat_activity"
 					   " WHERE datname = current_database() AND pid <> pg_backend_pid()");
 		if (PQresultStatus(r) != PGRES_TUPLES_OK)
@@ -451,9 +385,9 @@ static void settle(int run, const char *location)
 		PQclear(r);
 		if (alone)
 			break;
-		if (now_ms() > deadline)
+		if (ky_test_now_ms() > deadline)
 			die("after run %d: the killed import's server process was still there after 30 s", run);
-		sleep_us(2000);
+		ky_test_sleep_us(2000);
 	}
 	PQfinish(conn);
 }
@@ -570,9 +504,9 @@ int main(int argc, char **argv)
 	snprintf(count_text, sizeof(count_text), "%zu", total);
 	snprintf(err, sizeof(err), "%s/gen-stderr.txt", workdir);
 	char *gen_argv[] = {(char *)gen, "-s", seed_text, count_text, NULL};
-	int status = wait_for(spawn(gen_argv, bundle, NULL, err));
+	int status = ky_test_wait(ky_test_spawn(gen_argv, bundle, NULL, err, true));
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		show_file(err);
+		ky_test_show_file(err);
 		die("gen_indicators failed");
 	}
 	load_bundle(bundle, total);
@@ -581,13 +515,13 @@ int main(int argc, char **argv)
 	snprintf(err, sizeof(err), "%s/init-stderr.txt", workdir);
 	snprintf(out, sizeof(out), "%s/init-stdout.txt", workdir);
 	char *init_argv[] = {(char *)kyoyu, "--db", hub, "init", NULL};
-	status = wait_for(spawn(init_argv, out, NULL, err));
+	status = ky_test_wait(ky_test_spawn(init_argv, out, NULL, err, true));
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		show_file(err);
+		ky_test_show_file(err);
 		die("kyoyu init failed");
 	}
 
-	int64_t started = now_ms();
+	int64_t started = ky_test_now_ms();
 	size_t held = 0, verified = 0, kills = 0, verified_total = 0;
 	for (int run = 1; run <= runs; run++) {
 		run_stats st;
@@ -641,7 +575,7 @@ int main(int argc, char **argv)
 	       "acknowledged by the runs, re-verified after every run (%zu checks: present, same bytes, same "
 	       "number, once); the last import: %lld stored, %lld duplicate, %zu of %zu objects once each; %.1f s\n",
 	       seed, runs, kills, total_acks, acked_in_runs, verified_total, (long long)s_stored, (long long)s_duplicate, held,
-	       total, (double)(now_ms() - started) / 1000.0);
+	       total, (double)(ky_test_now_ms() - started) / 1000.0);
 	for (size_t i = 0; i < nobjects; i++) {
 		free(objects[i].id);
 		free(objects[i].raw);

@@ -77,6 +77,7 @@
 #include <libpq-fe.h>
 
 #include "ky_test_hub.h"
+#include "ky_test_proc.h"
 #include "stix/stix_reader.h"
 #include "store/store.h"
 #include "util/ky_error.h"
@@ -90,9 +91,7 @@ static bool server_down;
 
 static void server(const char *action, const char *mode);
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void die(const char *fmt, ...)
+void die(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -109,13 +108,6 @@ static void die(const char *fmt, ...)
 	if (workdir[0])
 		fprintf(stderr, "pg_outage_test: the bundle and outputs are kept in %s\n", workdir);
 	exit(1);
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static uint64_t rng;
@@ -201,44 +193,6 @@ static void load_bundle(const char *path, size_t expected)
 }
 
 /* --- child processes ------------------------------------------------------------------ */
-
-/* Runs argv with stdout to out_path (or a pipe into *out_fd when out_path is NULL) and stderr
- * to err_path. */
-static pid_t spawn(char *const argv[], const char *out_path, int *out_fd, const char *err_path)
-{
-	int p[2] = {-1, -1};
-	if (out_path == NULL && pipe(p) != 0)
-		die("pipe: %s", strerror(errno));
-	pid_t pid = fork();
-	if (pid < 0)
-		die("fork: %s", strerror(errno));
-	if (pid == 0) {
-		int out = out_path ? open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644) : p[1];
-		int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (out < 0 || err < 0)
-			_exit(126);
-		dup2(out, STDOUT_FILENO);
-		dup2(err, STDERR_FILENO);
-		if (p[0] >= 0)
-			close(p[0]);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	if (out_path == NULL) {
-		close(p[1]);
-		*out_fd = p[0];
-	}
-	return pid;
-}
-
-static int wait_for(pid_t pid)
-{
-	int status;
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			die("waitpid: %s", strerror(errno));
-	return status;
-}
 
 static char *slurp(const char *path)
 {
@@ -366,7 +320,7 @@ static void server(const char *action, const char *mode)
 	}
 	argv[n++] = (char *)action;
 	argv[n] = NULL;
-	int status = wait_for(spawn(argv, "/dev/null", NULL, err));
+	int status = ky_test_wait(ky_test_spawn(argv, "/dev/null", NULL, err, false));
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		char *text = slurp(err);
 		fprintf(stderr, "pg_outage_test: pg_ctl %s: status %#x: %s\n", action, status, text);
@@ -608,7 +562,7 @@ static void proxy_close_half_open(pid_t pid)
 static void proxy_stop(pid_t pid)
 {
 	kill(pid, SIGTERM);
-	wait_for(pid);
+	ky_test_wait(pid);
 }
 
 /* --- one import, read line by line ------------------------------------------------------- */
@@ -714,7 +668,7 @@ static void import_start(import *im, const char *kyoyu, const char *conf, const 
 	snprintf(im->err, sizeof(im->err), "%s/%s-stderr.txt", workdir, name);
 	char *argv[] = {(char *)kyoyu, "--config", (char *)conf, "--db", (char *)hub, "import", "--json",
 			"--batch", (char *)batch, (char *)bundle, NULL};
-	im->pid = spawn(argv, NULL, &im->fd, im->err);
+	im->pid = ky_test_spawn(argv, NULL, &im->fd, im->err, false);
 	im->open = true;
 }
 
@@ -732,7 +686,7 @@ static void import_finish(import *im)
 	close(im->fd);
 	free(im->buf);
 	im->buf = NULL;
-	im->status = wait_for(im->pid);
+	im->status = ky_test_wait(im->pid);
 	if (im->summary == NULL)
 		die("the import printed no summary (status %#x)", im->status);
 }
@@ -758,9 +712,9 @@ static void expect_down(const char *kyoyu, const char *conf, const char *hub, co
 	snprintf(err, sizeof(err), "%s/down-%s-stderr.txt", workdir, command);
 	char *stats_argv[] = {(char *)kyoyu, "--config", (char *)conf, "--db", (char *)hub, "stats", NULL};
 	char *import_argv[] = {(char *)kyoyu, "--config", (char *)conf, "--db", (char *)hub, "import", (char *)bundle, NULL};
-	int64_t start = now_ms();
-	int status = wait_for(spawn(strcmp(command, "stats") == 0 ? stats_argv : import_argv, out, NULL, err));
-	int64_t took = now_ms() - start;
+	int64_t start = ky_test_now_ms();
+	int status = ky_test_wait(ky_test_spawn(strcmp(command, "stats") == 0 ? stats_argv : import_argv, out, NULL, err, false));
+	int64_t took = ky_test_now_ms() - start;
 	char *text = slurp(err);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 1)
 		die("kyoyu %s with the server down: status %#x, expected exit 1; stderr: %s", command, status, text);
@@ -849,7 +803,7 @@ static void init_hub(const char *kyoyu, const char *conf, const char *hub)
 	snprintf(out, sizeof(out), "%s/init-stdout.txt", workdir);
 	snprintf(err, sizeof(err), "%s/init-stderr.txt", workdir);
 	char *argv[] = {(char *)kyoyu, "--config", (char *)conf, "--db", (char *)hub, "init", NULL};
-	int status = wait_for(spawn(argv, out, NULL, err));
+	int status = ky_test_wait(ky_test_spawn(argv, out, NULL, err, false));
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		char *text = slurp(err);
 		die("kyoyu init: %s", text);
@@ -866,27 +820,27 @@ static int64_t outage(import *im, size_t after, const char *mode, int64_t down_m
 		die("the import ended before the outage (%zu lines); use more objects", im->lines);
 	size_t at = im->lines;
 	server("stop", mode);
-	int64_t stopped = now_ms();
+	int64_t stopped = ky_test_now_ms();
 	printf("  server stopped (-m %s) after %zu lines\n", mode, at);
 	fflush(stdout);
 	if (probe) {
 		expect_down(kyoyu, conf, hub, bundle, "stats");
 		expect_down(kyoyu, conf, hub, bundle, "import");
 	}
-	while (now_ms() - stopped < down_ms)
-		pump(im, (int)(down_ms - (now_ms() - stopped)) + 1);
+	while (ky_test_now_ms() - stopped < down_ms)
+		pump(im, (int)(down_ms - (ky_test_now_ms() - stopped)) + 1);
 	int status;
 	if (waitpid(im->pid, &status, WNOHANG) != 0)
 		die("the import exited (status %#x) while the server was down for less than its retry time", status);
 	size_t before = im->lines;
 	server("start", NULL);
-	int64_t started = now_ms();
+	int64_t started = ky_test_now_ms();
 	printf("  server started again after %.1f s down; the import had printed %zu lines (%zu since the stop)\n",
 	       (double)(started - stopped) / 1000.0, before, before - at);
 	fflush(stdout);
 	while (im->lines == before && pump(im, -1))
 		;
-	return im->lines > before ? now_ms() - started : -1;
+	return im->lines > before ? ky_test_now_ms() - started : -1;
 }
 
 /* The hub's URI with the server's socket directory replaced by the proxy's. */
@@ -990,7 +944,7 @@ int main(int argc, char **argv)
 	snprintf(seed_text, sizeof(seed_text), "%" PRIu64, seed);
 	snprintf(count_text, sizeof(count_text), "%zu", total);
 	char *gen_argv[] = {(char *)gen, "-s", seed_text, count_text, NULL};
-	int status = wait_for(spawn(gen_argv, bundle, NULL, err));
+	int status = ky_test_wait(ky_test_spawn(gen_argv, bundle, NULL, err, false));
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		die("gen_indicators failed");
 	load_bundle(bundle, total);
@@ -1005,7 +959,7 @@ int main(int argc, char **argv)
 	if (f == NULL || fprintf(f, "[store]\nretry_seconds = %d\n", RETRY_SECONDS) < 0 || fclose(f) != 0)
 		die("%s: %s", conf_short, strerror(errno));
 
-	int64_t t0 = now_ms();
+	int64_t t0 = ky_test_now_ms();
 
 	/* 1. Recovery: two outages in one import. */
 	char hub[512];
@@ -1037,7 +991,7 @@ int main(int argc, char **argv)
 	snprintf(out_path, sizeof(out_path), "%s/stats-stdout.txt", workdir);
 	snprintf(err_path, sizeof(err_path), "%s/stats-stderr.txt", workdir);
 	char *stats_argv[] = {(char *)kyoyu, "--config", conf, "--db", hub, "stats", "--json", NULL};
-	status = wait_for(spawn(stats_argv, out_path, NULL, err_path));
+	status = ky_test_wait(ky_test_spawn(stats_argv, out_path, NULL, err_path, false));
 	char *stats_text = slurp(out_path);
 	json_t *stats_json = json_loads(stats_text, 0, NULL);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || stats_json == NULL ||
@@ -1063,9 +1017,9 @@ int main(int argc, char **argv)
 		die("the import ended before the outage");
 	size_t at = im.lines;
 	server("stop", "fast");
-	int64_t stopped = now_ms();
+	int64_t stopped = ky_test_now_ms();
 	import_finish(&im);
-	int64_t gave_up = now_ms() - stopped;
+	int64_t gave_up = ky_test_now_ms() - stopped;
 	server("start", NULL);
 	if (!WIFEXITED(im.status) || WEXITSTATUS(im.status) != 1)
 		die("with the server down for good the import ended with status %#x, expected exit 1", im.status);
@@ -1159,32 +1113,32 @@ int main(int argc, char **argv)
 		printf("5. half-open connection at COMMIT 3: %s\n", proxied);
 		proxy = proxy_start(workdir, CUT_HALF_OPEN, 3, CUT_NONE, 0, proxy_log);
 		import_start(&im, kyoyu, conf, proxied, bundle, batch, "5-import");
-		int64_t last = now_ms(), began = last;
+		int64_t last = ky_test_now_ms(), began = last;
 		size_t lines = 0;
 		bool hung = false;
 		while (pump(&im, 1000)) {
 			if (im.lines != lines) {
 				lines = im.lines;
-				last = now_ms();
-			} else if (now_ms() - last > 20000) {
+				last = ky_test_now_ms();
+			} else if (ky_test_now_ms() - last > 20000) {
 				hung = true;
 				break;
 			}
 		}
 		if (!hung)
 			printf("  the import's output ended %.1f s after it started, after %zu lines\n",
-			       (double)(now_ms() - began) / 1000.0, im.lines);
+			       (double)(ky_test_now_ms() - began) / 1000.0, im.lines);
 		if (hung) {
 			printf("  the import has printed nothing for 20 s after %zu lines; the sessions:\n", im.lines);
 			show_sessions(hub);
 			printf("  closing the server's side of the cut connection\n");
 		}
 		proxy_close_half_open(proxy);
-		int64_t closed = now_ms();
+		int64_t closed = ky_test_now_ms();
 		import_finish(&im);
 		proxy_stop(proxy);
 		printf("  the import ended %.1f s later with status %#x: %zu lines, %zu stored, %zu duplicate%s%s\n",
-		       (double)(now_ms() - closed) / 1000.0, im.status, im.lines, im.stored, im.duplicate,
+		       (double)(ky_test_now_ms() - closed) / 1000.0, im.status, im.lines, im.stored, im.duplicate,
 		       *summary_error(&im) ? "; error: " : "", summary_error(&im));
 		if (!hung) {
 			printf("  the sessions now:\n");
@@ -1195,7 +1149,7 @@ int main(int argc, char **argv)
 		ky_test_hub_drop(hub);
 	}
 
-	printf("pg_outage_test: passed in %.1f s\n", (double)(now_ms() - t0) / 1000.0);
+	printf("pg_outage_test: passed in %.1f s\n", (double)(ky_test_now_ms() - t0) / 1000.0);
 	for (size_t i = 0; i < nobjects; i++) {
 		free(objects[i].id);
 		free(objects[i].raw);
