@@ -477,6 +477,23 @@ static void written_append(parser *p, written *w, const char *s, size_t n)
 
 static void check_hash_value(parser *p, const ky_pattern_node *cmp, const written *w, const ky_pattern_token *at);
 
+/* The comparison's one constant (for every operator but IN), into node->values and w. */
+static bool take_single_value(parser *p, ky_pattern_node *node, written *w)
+{
+	const char *src;
+	size_t src_len;
+	node->values = ky_arena_alloc(p->arena, sizeof(*node->values));
+	if (node->values == NULL) {
+		out_of_memory(p);
+		return false;
+	}
+	node->nvalues = 1;
+	if (!take_literal(p, &node->values[0], &src, &src_len))
+		return false;
+	written_append(p, w, src, src_len);
+	return true;
+}
+
 /* propTest: objectPath NOT? op literal | '(' comparisonExpression ')' | NOT? EXISTS objectPath */
 static ky_pattern_node *prop_test(parser *p)
 {
@@ -566,15 +583,8 @@ static ky_pattern_node *prop_test(parser *p)
 			expected(p, what);
 			return NULL;
 		}
-		node->values = ky_arena_alloc(p->arena, sizeof(*node->values));
-		if (node->values == NULL) {
-			out_of_memory(p);
+		if (!take_single_value(p, node, &w))
 			return NULL;
-		}
-		node->nvalues = 1;
-		if (!take_literal(p, &node->values[0], &src, &src_len))
-			return NULL;
-		written_append(p, &w, src, src_len);
 		break;
 	}
 	case KY_PATTERN_IN: {
@@ -627,15 +637,8 @@ static ky_pattern_node *prop_test(parser *p)
 			expected(p, what);
 			return NULL;
 		}
-		node->values = ky_arena_alloc(p->arena, sizeof(*node->values));
-		if (node->values == NULL) {
-			out_of_memory(p);
+		if (!take_single_value(p, node, &w))
 			return NULL;
-		}
-		node->nvalues = 1;
-		if (!take_literal(p, &node->values[0], &src, &src_len))
-			return NULL;
-		written_append(p, &w, src, src_len);
 		break;
 	}
 	check_hash_value(p, node, &w, &value_at);
