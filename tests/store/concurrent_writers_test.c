@@ -34,7 +34,6 @@
  * Prints a summary (polls, interleaving, time) last; on failure the work directory is kept.
  * KY_CW_SEED=N fixes the seeds (default: drawn, printed).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -421,22 +420,6 @@ static void write_bundle(const char *path, const size_t *order, size_t n, uint64
 		die("%s: %s", path, strerror(errno));
 }
 
-static void remove_workdir(void)
-{
-	DIR *d = opendir(workdir);
-	struct dirent *e;
-	char p[600];
-	while (d != NULL && (e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", workdir, e->d_name);
-		unlink(p);
-	}
-	if (d != NULL)
-		closedir(d);
-	rmdir(workdir);
-}
-
 static void usage(void)
 {
 	fprintf(stderr, "usage: concurrent_writers_test --kyoyu PATH --gen PATH [--writers W] [--objects N] [--shared K] [--batch B]\n");
@@ -665,6 +648,6 @@ int main(int argc, char **argv)
 	}
 	free(objects);
 	free(slots);
-	remove_workdir();
+	ky_test_remove_dir(workdir);
 	return 0;
 }

@@ -441,19 +441,6 @@ static void usage(void)
 	exit(2);
 }
 
-static void remove_workdir(void)
-{
-	static const char *const files[] = {"bundle.json", "hub.db", "hub.db-wal", "hub.db-shm", "import-stderr.txt",
-					    "gen-stderr.txt", "init-stderr.txt", "init-stdout.txt"};
-	char p[512];
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		snprintf(p, sizeof(p), "%s/%s", workdir, files[i]);
-		unlink(p);
-	}
-	rmdir(workdir);
-	ky_test_hub_drop(hub);
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -582,6 +569,7 @@ int main(int argc, char **argv)
 	}
 	free(objects);
 	free(slots);
-	remove_workdir();
+	ky_test_remove_dir(workdir);
+	ky_test_hub_drop(hub);
 	return 0;
 }

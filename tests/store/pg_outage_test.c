@@ -50,7 +50,6 @@
  * is started again whatever happens.
  */
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -1157,17 +1156,6 @@ int main(int argc, char **argv)
 	free(objects);
 	free(slots);
 	/* Everything in the work directory: outputs, the bundle, the proxy's socket. */
-	DIR *d = opendir(workdir);
-	struct dirent *e;
-	while (d != NULL && (e = readdir(d)) != NULL) {
-		char path[600];
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", workdir, e->d_name);
-		unlink(path);
-	}
-	if (d != NULL)
-		closedir(d);
-	rmdir(workdir);
+	ky_test_remove_dir(workdir);
 	return 0;
 }

@@ -25,4 +25,8 @@ int ky_test_hub_location(char *out, size_t size, const char *dir, const char *na
 /* For PostgreSQL, drops the database made for `location`; does nothing for SQLite. */
 void ky_test_hub_drop(const char *location);
 
+/* Removes a test's temporary directory and the files directly in it (tests make no
+ * subdirectories); missing ones are no error. */
+void ky_test_remove_dir(const char *dir);
+
 #endif

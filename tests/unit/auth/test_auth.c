@@ -8,7 +8,6 @@
  * first user, and only one even when users are created at once, is the owner; and two
  * threads verify at once, each with its own connection.
  */
-#include <dirent.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -63,19 +62,7 @@ static int teardown(void **state)
 	fx *f = *state;
 	ky_store_close(f->s);
 	ky_test_hub_drop(f->path);
-	DIR *d = opendir(f->dir);
-	if (d != NULL) {
-		struct dirent *e;
-		while ((e = readdir(d)) != NULL) {
-			char p[512];
-			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-				continue;
-			snprintf(p, sizeof(p), "%s/%s", f->dir, e->d_name);
-			unlink(p);
-		}
-		closedir(d);
-	}
-	rmdir(f->dir);
+	ky_test_remove_dir(f->dir);
 	free(f);
 	return 0;
 }

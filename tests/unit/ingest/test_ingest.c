@@ -29,7 +29,6 @@
  *
  * Every test gets its own directory under /tmp (mkdtemp) and hub, removed in its teardown.
  */
-#include <dirent.h>
 #include <malloc.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -117,19 +116,7 @@ static int teardown(void **state)
 	ky_store_close(f->probe);
 	ky_store_close(f->s);
 	ky_test_hub_drop(f->path);
-	DIR *d = opendir(f->dir);
-	if (d != NULL) {
-		struct dirent *e;
-		while ((e = readdir(d)) != NULL) {
-			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-				continue;
-			char p[512];
-			snprintf(p, sizeof(p), "%s/%s", f->dir, e->d_name);
-			unlink(p);
-		}
-		closedir(d);
-	}
-	rmdir(f->dir);
+	ky_test_remove_dir(f->dir);
 	free(f);
 	return 0;
 }

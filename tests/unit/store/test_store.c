@@ -17,7 +17,6 @@
  * whichever the backend is; the few that concern SQLite files only say so and are skipped
  * on PostgreSQL.
  */
-#include <dirent.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -95,19 +94,7 @@ static int teardown(void **state)
 	ky_test_hub_drop(f->path);
 	for (int i = 0; i < f->nmore; i++)
 		ky_test_hub_drop(f->more[i]);
-	DIR *d = opendir(f->dir);
-	if (d != NULL) {
-		struct dirent *e;
-		while ((e = readdir(d)) != NULL) {
-			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-				continue;
-			char p[512];
-			snprintf(p, sizeof(p), "%s/%s", f->dir, e->d_name);
-			unlink(p);
-		}
-		closedir(d);
-	}
-	rmdir(f->dir);
+	ky_test_remove_dir(f->dir);
 	free(f);
 	return 0;
 }
