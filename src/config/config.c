@@ -8,9 +8,16 @@
  * the indentation (so that indented keys are keys), refuses lines longer than inih's buffer
  * instead of letting inih split them, and checks section names as they go by (inih reports
  * sections only through their keys, so an empty unknown section would go unnoticed).
+ *
+ * Sections named "[api_root NAME]" and "[collection NAME]" may appear once per NAME; they
+ * are recorded when their line goes by, so that an empty one counts too (an empty
+ * [collection NAME] means nobody may read or write it). References between sections (a
+ * collection's api_root, page_size against max_page_size) are checked once the whole file
+ * is read.
  */
 #include "config/config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <ini.h>
 #include <stdarg.h>
@@ -45,6 +52,8 @@ static const struct key {
 	{"server", "max_content_length", KIND_SIZE, offsetof(ky_config, max_content_length), 1, SIZE_MAX},
 	{"server", "api_root", KIND_TEXT, offsetof(ky_config, api_root), 1, KY_CONFIG_NAME_MAX},
 	{"server", "title", KIND_TEXT, offsetof(ky_config, title), 1, 255},
+	{"server", "page_size", KIND_SIZE, offsetof(ky_config, page_size), 1, KY_CONFIG_PAGE_SIZE_MAX},
+	{"server", "max_page_size", KIND_SIZE, offsetof(ky_config, max_page_size), 1, KY_CONFIG_PAGE_SIZE_MAX},
 	{"import", "batch_objects", KIND_SIZE, offsetof(ky_config, batch_objects), 1, SIZE_MAX},
 	{"import", "batch_bytes", KIND_SIZE, offsetof(ky_config, batch_bytes), 1, SIZE_MAX},
 	{"import", "max_object_size", KIND_SIZE, offsetof(ky_config, max_object_size), 1, KY_CONFIG_OBJECT_SIZE_MAX},
@@ -53,6 +62,26 @@ static const struct key {
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
+/* The keys of the named sections, "[api_root NAME]" and "[collection NAME]": text fields of
+ * ky_config_api_root and ky_config_collection. USERS lists are checked and respelled. */
+typedef enum named_kind { NAMED_API_ROOT, NAMED_COLLECTION } named_kind;
+
+static const struct named_key {
+	named_kind section;
+	const char *name;
+	size_t offset, max;
+	bool users;
+} named_keys[] = {
+	{NAMED_API_ROOT, "title", offsetof(ky_config_api_root, title), 255, false},
+	{NAMED_API_ROOT, "description", offsetof(ky_config_api_root, description), 511, false},
+	{NAMED_COLLECTION, "api_root", offsetof(ky_config_collection, api_root), KY_CONFIG_NAME_MAX, false},
+	{NAMED_COLLECTION, "read", offsetof(ky_config_collection, read), KY_CONFIG_USERS_MAX, true},
+	{NAMED_COLLECTION, "write", offsetof(ky_config_collection, write), KY_CONFIG_USERS_MAX, true},
+};
+
+#define NNAMED_KEYS (sizeof(named_keys) / sizeof(named_keys[0]))
+#define KNOWN_SECTIONS "[store], [server], [import], [api_root NAME], [collection NAME]"
+
 typedef struct parse {
 	ky_config *config;
 	FILE *in;
@@ -60,6 +89,8 @@ typedef struct parse {
 	size_t cap;
 	size_t lineno;          /* of the line inih is working on */
 	size_t set_on[NKEYS];   /* the line each key was set on; 0: not set */
+	size_t api_root_line[KY_CONFIG_API_ROOTS_MAX];   /* where each named section starts */
+	size_t collection_line[KY_CONFIG_COLLECTIONS_MAX];
 	size_t problems;
 	size_t first_line;      /* line of the first problem, and its message */
 	char first[512];
@@ -75,6 +106,8 @@ void ky_config_defaults(ky_config *out)
 	out->max_content_length = (size_t)100 << 20;
 	snprintf(out->api_root, sizeof(out->api_root), "%s", "kyoyu");
 	snprintf(out->title, sizeof(out->title), "%s", "kyoyu");
+	out->page_size = 100;
+	out->max_page_size = 1000;
 	out->batch_objects = 1000;
 	out->batch_bytes = (size_t)16 << 20;
 	out->max_object_size = (size_t)32 << 20;
@@ -123,16 +156,84 @@ static void known_keys(const char *section, char *out, size_t size)
 			used += (size_t)snprintf(out + used, size - used, "%s%s", used ? ", " : "", keys[i].name);
 }
 
+/* Whether `name` may name an API root or a collection: a URL path segment as typed. */
+static bool valid_name(const char *name)
+{
+	size_t n = strlen(name);
+	return n > 0 && n <= KY_CONFIG_NAME_MAX && isalnum((unsigned char)name[0]) &&
+	       strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+}
+
+/* Splits "collection NAME" into its kind and NAME (pointing into `section`); false when it
+ * is not a named section. */
+static bool named_section(const char *section, named_kind *nk, const char **name)
+{
+	if (strncmp(section, "api_root ", 9) == 0) {
+		*nk = NAMED_API_ROOT;
+		*name = section + 9;
+	} else if (strncmp(section, "collection ", 11) == 0) {
+		*nk = NAMED_COLLECTION;
+		*name = section + 11;
+	} else {
+		return false;
+	}
+	*name += strspn(*name, " \t");
+	return true;
+}
+
+/* The entry of a named section, or NULL when the file has none by that name. */
+static char *named_entry(ky_config *c, named_kind nk, const char *name)
+{
+	if (nk == NAMED_API_ROOT)
+		return (char *)ky_config_api_root_find(c, name);
+	return (char *)ky_config_collection_find(c, name);
+}
+
+/* Records a "[api_root NAME]" or "[collection NAME]" line. */
+static void open_named_section(parse *p, named_kind nk, const char *name)
+{
+	const char *what = nk == NAMED_API_ROOT ? "api_root" : "collection";
+	size_t *count = nk == NAMED_API_ROOT ? &p->config->napi_roots : &p->config->ncollections;
+	size_t max = nk == NAMED_API_ROOT ? KY_CONFIG_API_ROOTS_MAX : KY_CONFIG_COLLECTIONS_MAX;
+	size_t *lines = nk == NAMED_API_ROOT ? p->api_root_line : p->collection_line;
+	if (!valid_name(name) || (nk == NAMED_API_ROOT && strcmp(name, "taxii2") == 0)) {
+		problem(p, p->lineno, "[%s %.64s]: a name is 1 to %d letters, digits, '.', '_' or '-', starting with a letter or digit%s",
+			what, name, KY_CONFIG_NAME_MAX, nk == NAMED_API_ROOT ? ", and not taxii2 (the discovery path)" : "");
+		return;
+	}
+	char *existing = named_entry(p->config, nk, name);
+	if (existing != NULL) {
+		size_t index = nk == NAMED_API_ROOT ? (size_t)((ky_config_api_root *)existing - p->config->api_roots)
+						      : (size_t)((ky_config_collection *)existing - p->config->collections);
+		problem(p, p->lineno, "[%s %s] appears twice (first on line %zu)", what, name, lines[index]);
+		return;
+	}
+	if (*count == max) {
+		problem(p, p->lineno, "at most %zu [%s NAME] sections are allowed", max, what);
+		return;
+	}
+	lines[*count] = p->lineno;
+	if (nk == NAMED_API_ROOT)
+		snprintf(p->config->api_roots[*count].name, KY_CONFIG_NAME_MAX + 1, "%s", name);
+	else
+		snprintf(p->config->collections[*count].name, KY_CONFIG_NAME_MAX + 1, "%s", name);
+	(*count)++;
+}
+
 /* Checks a "[name]" line as it goes by; inih itself reports one without its ']'. */
 static void check_section_line(parse *p, const char *text)
 {
 	const char *close = strchr(text, ']');
 	if (close == NULL)
 		return;
-	char name[64];
+	char name[128];
 	snprintf(name, sizeof(name), "%.*s", (int)(close - text - 1), text + 1);
-	if (!known_section(name))
-		problem(p, p->lineno, "unknown section [%s] (known: [store], [import])", name);
+	named_kind nk;
+	const char *named;
+	if (named_section(name, &nk, &named))
+		open_named_section(p, nk, named);
+	else if (!known_section(name))
+		problem(p, p->lineno, "unknown section [%s] (known: " KNOWN_SECTIONS ")", name);
 }
 
 /* inih's fgets: one whole line per call, indentation stripped, so that inih's line count
@@ -199,11 +300,81 @@ static void set_value(parse *p, const struct key *k, const char *value)
 	}
 }
 
+/* Respells a read or write list "alice, bob" as "alice,bob" into out; false (with a problem)
+ * when an item is not a user name or the list mixes "*" with names. */
+static bool users_list(parse *p, const char *key, const char *value, char *out, size_t size)
+{
+	size_t used = 0, items = 0;
+	bool star = false;
+	for (const char *v = value; *v;) {
+		size_t n = strcspn(v, ",");
+		const char *item = v;
+		while (n > 0 && (*item == ' ' || *item == '\t')) {
+			item++;
+			n--;
+		}
+		while (n > 0 && (item[n - 1] == ' ' || item[n - 1] == '\t'))
+			n--;
+		bool is_star = n == 1 && item[0] == '*';
+		if (!is_star && (n == 0 || n > 64 || !isalnum((unsigned char)item[0]) ||
+				 strspn(item, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._@+-") < n)) {
+			problem(p, p->lineno, "%s: '%.*s' is not a user name (1 to 64 letters, digits, '.', '_', '-', '@' or '+') nor *",
+				key, (int)(n > 64 ? 64 : n), item);
+			return false;
+		}
+		star |= is_star;
+		items++;
+		used += (size_t)snprintf(out + used, size - used, "%s%.*s", used ? "," : "", (int)n, item);
+		v += strcspn(v, ",");
+		if (*v == ',')
+			v++;
+	}
+	if (star && items > 1) {
+		problem(p, p->lineno, "%s: * means every user and stands alone", key);
+		return false;
+	}
+	return true;
+}
+
+static void on_named_pair(parse *p, named_kind nk, const char *section_name, const char *name, const char *value)
+{
+	char *entry = named_entry(p->config, nk, section_name);
+	if (entry == NULL)
+		return; /* its section line was refused */
+	const char *what = nk == NAMED_API_ROOT ? "api_root" : "collection";
+	for (size_t i = 0; i < NNAMED_KEYS; i++) {
+		const struct named_key *k = &named_keys[i];
+		if (k->section != nk || strcmp(k->name, name) != 0)
+			continue;
+		char *field = entry + k->offset;
+		size_t len = strlen(value);
+		if (field[0] != '\0')
+			problem(p, p->lineno, "'%s' in [%s %s] is set twice", name, what, section_name);
+		else if (len == 0)
+			problem(p, p->lineno, "%s must not be empty%s", name, k->users ? " (leave it out for nobody)" : "");
+		else if (len > k->max)
+			problem(p, p->lineno, "%s is %zu bytes long; at most %zu are allowed", name, len, k->max);
+		else if (k->users)
+			users_list(p, name, value, field, k->max + 1);
+		else
+			memcpy(field, value, len + 1);
+		return;
+	}
+	problem(p, p->lineno, "unknown key '%.64s' in [%s %s] (known: %s)", name, what, section_name,
+		nk == NAMED_API_ROOT ? "title, description" : "api_root, read, write");
+}
+
 static int on_pair(void *user, const char *section, const char *name, const char *value)
 {
 	parse *p = user;
+	named_kind nk;
+	const char *section_name;
+	if (named_section(section, &nk, &section_name)) {
+		on_named_pair(p, nk, section_name, name, value);
+		return 1;
+	}
 	if (section[0] == '\0') {
-		problem(p, p->lineno, "'%s' is outside a section; put it under [store] or [import]", name);
+		problem(p, p->lineno, "'%s' is outside a section; put it under [store], [server] or [import]", name);
 		return 1;
 	}
 	if (!known_section(section))
@@ -222,6 +393,65 @@ static int on_pair(void *user, const char *section, const char *name, const char
 	known_keys(section, known, sizeof(known));
 	problem(p, p->lineno, "unknown key '%.64s' in [%s] (known: %s)", name, section, known);
 	return 1;
+}
+
+/* What can only be checked once the whole file is read. */
+static void check_references(parse *p)
+{
+	ky_config *c = p->config;
+	size_t root_key = 0, page_key = 0;
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (strcmp(keys[i].name, "api_root") == 0)
+			root_key = i;
+		if (strcmp(keys[i].name, "page_size") == 0)
+			page_key = i;
+	}
+	if (p->set_on[root_key] && (!valid_name(c->api_root) || strcmp(c->api_root, "taxii2") == 0))
+		problem(p, p->set_on[root_key],
+			"api_root '%.64s' is not a path segment: 1 to %d letters, digits, '.', '_' or '-', and not taxii2", c->api_root,
+			KY_CONFIG_NAME_MAX);
+	if (c->page_size > c->max_page_size)
+		problem(p, p->set_on[page_key] ? p->set_on[page_key] : 1, "page_size (%zu) is larger than max_page_size (%zu)",
+			c->page_size, c->max_page_size);
+	for (size_t i = 0; i < c->ncollections; i++) {
+		const char *root = c->collections[i].api_root;
+		if (root[0] != '\0' && strcmp(root, c->api_root) != 0 && ky_config_api_root_find(c, root) == NULL)
+			problem(p, p->collection_line[i],
+				"[collection %s] is on api_root '%.64s', which is neither [server] api_root (%s) nor an [api_root NAME] section",
+				c->collections[i].name, root, c->api_root);
+	}
+}
+
+const ky_config_collection *ky_config_collection_find(const ky_config *c, const char *name)
+{
+	for (size_t i = 0; i < c->ncollections; i++)
+		if (strcmp(c->collections[i].name, name) == 0)
+			return &c->collections[i];
+	return NULL;
+}
+
+const ky_config_api_root *ky_config_api_root_find(const ky_config *c, const char *name)
+{
+	for (size_t i = 0; i < c->napi_roots; i++)
+		if (strcmp(c->api_roots[i].name, name) == 0)
+			return &c->api_roots[i];
+	return NULL;
+}
+
+bool ky_config_user_listed(const char *list, const char *user)
+{
+	if (strcmp(list, "*") == 0)
+		return true;
+	size_t n = strlen(user);
+	for (const char *p = list; *p;) {
+		size_t len = strcspn(p, ",");
+		if (len == n && memcmp(p, user, n) == 0)
+			return true;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return false;
 }
 
 int ky_config_load(ky_config *out, const char *path, bool required)
@@ -250,6 +480,7 @@ int ky_config_load(ky_config *out, const char *path, bool required)
 	}
 	if (syntax > 0)
 		problem(&p, (size_t)syntax, "expected '[section]' or 'key = value'");
+	check_references(&p);
 	if (p.problems == 1)
 		status = ky_error_set(KY_EINVALID, "%s line %zu: %s", path, p.first_line, p.first);
 	else if (p.problems > 1)

@@ -33,6 +33,35 @@
  * (SQLITE_MAX_LENGTH), and an object is stored as one. */
 #define KY_CONFIG_OBJECT_SIZE_MAX 1000000000u
 
+/* How many [api_root NAME] and [collection NAME] sections a file may have, and the longest
+ * read or write list, in bytes. */
+#define KY_CONFIG_API_ROOTS_MAX 16
+#define KY_CONFIG_COLLECTIONS_MAX 64
+#define KY_CONFIG_USERS_MAX 511
+
+/* The largest page a client may ask for ([server] max_page_size): a page is built in memory. */
+#define KY_CONFIG_PAGE_SIZE_MAX 10000
+
+/* [api_root NAME]: an API root (TAXII 2.1 §4.2) served at /NAME/, besides [server] api_root,
+ * which exists whether or not it has a section (one describes it). */
+typedef struct ky_config_api_root {
+	char name[KY_CONFIG_NAME_MAX + 1];   /* letters, digits, '.', '_', '-'; never "taxii2" */
+	char title[256];                     /* "": [server] title */
+	char description[512];               /* "": none */
+} ky_config_api_root;
+
+/* [collection NAME]: on which API root the hub's collection NAME is served, and who reads and
+ * writes it. A collection without a section is on [server] api_root, read and written by the
+ * hub's owner (its first user) only. With one, exactly the users listed may: the owner too
+ * only if listed. */
+typedef struct ky_config_collection {
+	char name[KY_CONFIG_NAME_MAX + 1];      /* the collection's name in the hub */
+	char api_root[KY_CONFIG_NAME_MAX + 1];  /* "": [server] api_root */
+	char read[KY_CONFIG_USERS_MAX + 1];     /* user names joined by ',' (spaces dropped), "*" for
+						 * every user, "" for nobody */
+	char write[KY_CONFIG_USERS_MAX + 1];
+} ky_config_collection;
+
 typedef struct ky_config {
 	/* [store] */
 	char db[KY_CONFIG_DB_MAX + 1]; /* a file path (SQLite) or a postgresql:// URI; "kyoyu.db" */
@@ -45,6 +74,12 @@ typedef struct ky_config {
 	size_t max_content_length;     /* largest request body; 100 MiB */
 	char api_root[KY_CONFIG_NAME_MAX + 1];      /* the API root's path segment; "kyoyu" */
 	char title[256];               /* the server's and API root's title; "kyoyu" */
+	size_t page_size;              /* objects per page when a client sets no limit; 100 */
+	size_t max_page_size;          /* a larger limit is lowered to this; 1000 */
+	size_t napi_roots;             /* [api_root NAME] sections, in file order */
+	ky_config_api_root api_roots[KY_CONFIG_API_ROOTS_MAX];
+	size_t ncollections;           /* [collection NAME] sections, in file order */
+	ky_config_collection collections[KY_CONFIG_COLLECTIONS_MAX];
 	/* [import] */
 	size_t batch_objects;          /* objects per transaction; 1000 */
 	size_t batch_bytes;            /* and at most this many bytes of objects; 16 MiB */
@@ -65,6 +100,15 @@ void ky_config_defaults(ky_config *out);
  * holds the defaults. Not thread-safe only in that it sets this thread's error message.
  */
 int ky_config_load(ky_config *out, const char *path, bool required);
+
+/* The [collection NAME] section of `name`, or NULL when it has none. */
+const ky_config_collection *ky_config_collection_find(const ky_config *c, const char *name);
+
+/* The [api_root NAME] section of `name`, or NULL when it has none. */
+const ky_config_api_root *ky_config_api_root_find(const ky_config *c, const char *name);
+
+/* Whether `user` is in a read or write list (ky_config_collection): named, or the list is "*". */
+bool ky_config_user_listed(const char *list, const char *user);
 
 /*
  * Which file to load: `explicit_path` (from --config) when not NULL, else the first of

@@ -30,7 +30,7 @@
 typedef struct ky_store ky_store;
 
 /* The schema version this build writes; older hubs are upgraded by ky_store_migrate(). */
-#define KY_STORE_SCHEMA_VERSION 3
+#define KY_STORE_SCHEMA_VERSION 4
 
 /* Name of the collection every hub starts with and imports go to by default. */
 #define KY_STORE_DEFAULT_COLLECTION "default"
@@ -161,7 +161,11 @@ typedef struct ky_store_query {
 					 * versions are named in `modified` */
 	const char *const *modified;    /* also match these exact versions (timestamps, at most 64) */
 	size_t nmodified;
-	uint64_t after;                 /* only additions numbered above this (added_after, cursor) */
+	uint64_t after;                 /* only additions numbered above this (a page's cursor) */
+	int64_t added_after_us;         /* and only additions dated after this (TAXII added_after,
+					 * microseconds since 1970); 0: no such filter. Collection
+					 * queries only: one index probe finds the number it stands
+					 * for, so a deep point costs what a shallow one does */
 	size_t limit;                   /* at most this many rows; 0: no limit */
 } ky_store_query;
 

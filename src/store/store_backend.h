@@ -78,6 +78,7 @@ typedef struct ky_store_sql {
 	bool overflow;
 	char mark;            /* '?' for SQLite, '$' for PostgreSQL */
 	char keys[64][32];    /* the version keys of q->modified, which params point into */
+	char added_after[24]; /* q->added_after_us as text, likewise */
 } ky_store_sql;
 
 /* Builds the statement for q. KY_EINVALID for a malformed query (unknown flags, more than

@@ -205,6 +205,8 @@ static const char *const migrations[] = {
 	"  name text COLLATE \"C\" PRIMARY KEY,"
 	"  value bytea NOT NULL,"
 	"  created_us bigint NOT NULL);",
+	/* 3 -> 4: added_after, found by date, as in store_sqlite.c. */
+	"CREATE INDEX entries_by_date_added ON entries (collection_id, date_added_us);",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == KY_STORE_SCHEMA_VERSION,

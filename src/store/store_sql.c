@@ -58,6 +58,8 @@ int ky_store_sql_build(const ky_store_query *q, char mark, ky_store_sql *out)
 	out->mark = mark;
 	if (q->nmodified > 64)
 		return ky_error_set(KY_EINVALID, "at most 64 versions may be named in one query");
+	if (hub && q->added_after_us != 0)
+		return ky_error_set(KY_EINVALID, "added_after filters a collection; the hub-wide query has no date_added");
 	if (q->versions & ~(unsigned)(KY_STORE_LAST | KY_STORE_FIRST | KY_STORE_ALL))
 		return ky_error_set(KY_EINVALID, "unknown versions flags 0x%x in a query", q->versions);
 	for (int i = 0; i < 3; i++)
@@ -71,7 +73,24 @@ int ky_store_sql_build(const ky_store_query *q, char mark, ky_store_sql *out)
 			     " FROM entries e JOIN versions v ON v.vid = e.vid WHERE e.collection_id = ");
 		sql_add(out, fixed[1]);
 		sql_add(out, " AND e.seq > ");
-		sql_add(out, fixed[0]);
+		if (q->added_after_us > 0) {
+			/* Dates increase with numbers, so "added after D" is "numbered above the last
+			 * addition dated D or earlier"; the greater of that and the cursor is one range
+			 * bound on the collection's index. */
+			snprintf(out->added_after, sizeof(out->added_after), "%lld", (long long)q->added_after_us);
+			sql_add(out, mark == '$' ? "GREATEST(" : "max(");
+			sql_add(out, fixed[0]);
+			sql_add(out, ", coalesce((SELECT f.seq FROM entries f WHERE f.collection_id = ");
+			sql_add(out, fixed[1]);
+			sql_add(out, " AND f.date_added_us <= ");
+			char placeholder[16];
+			snprintf(placeholder, sizeof(placeholder), "%c%zu", mark, out->nparams + 4);
+			out->params[out->nparams++] = out->added_after;
+			sql_add(out, placeholder);
+			sql_add(out, " ORDER BY f.date_added_us DESC LIMIT 1), 0))");
+		} else {
+			sql_add(out, fixed[0]);
+		}
 	}
 	sql_in(out, hub ? "v.stix_id" : "e.stix_id", q->ids, q->nids);
 	sql_in(out, hub ? "v.type" : "e.type", q->types, q->ntypes);

@@ -3,7 +3,7 @@
 -- collection and the same objects as hub-schema-1.sql, its SQLite twin: two versions of an
 -- indicator, an SCO with neither modified nor spec_version, and a marking definition with
 -- created only. test_store loads it with libpq into a fresh database to check that
--- ky_store_open refuses it and ky_store_migrate upgrades it to the current schema (3)
+-- ky_store_open refuses it and ky_store_migrate upgrades it to the current schema (4)
 -- without losing anything; the CLI tests load it with psql. Do not edit the schema part:
 -- it is what the first PostgreSQL kyoyu wrote, and test_store checks that it still matches
 -- what migration 0 creates.

@@ -3,7 +3,7 @@
 -- collection and a few objects: two versions of an indicator, an SCO with neither modified
 -- nor spec_version, and a marking definition with created only. test_store loads it into a
 -- fresh file to check that ky_store_open refuses it and ky_store_migrate upgrades it to the
--- current schema (3: schema 2's `derived`, then schema 3's users, keys and secrets) without
+-- current schema (4: schema 2's `derived`, 3's users, keys and secrets, 4's date index) without
 -- losing anything. Do not edit the schema part: it is what kyoyu 0.1 wrote, and
 -- test_store checks that it still matches what migration 0 creates.
 

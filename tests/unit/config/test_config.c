@@ -178,11 +178,74 @@ static void test_unknown_keys_and_sections(void **state)
 		       " default_collection)");
 	assert_refused("[store]\nDB = x\n", "line 2: unknown key 'DB' in [store]");
 	/* An unknown section is reported on its own line, even with no keys. */
-	assert_refused("[store]\ndb = x\n\n[stor]\n", "line 4: unknown section [stor] (known: [store], [import])");
+	assert_refused("[store]\ndb = x\n\n[stor]\n", "line 4: unknown section [stor] (known: [store], [server], [import], [api_root NAME], [collection NAME])");
 	assert_refused("[servers]\nport = 8443\n", "line 1: unknown section [servers]");
 	assert_refused("[server]\nport = 8443\n", "line 2: unknown key 'port' in [server]");
-	assert_refused("db = x\n", "line 1: 'db' is outside a section; put it under [store] or [import]");
+	assert_refused("db = x\n", "line 1: 'db' is outside a section; put it under [store], [server] or [import]");
 	assert_refused("[store]\ndb = a\n; again\ndb = b\n", "line 4: 'db' in [store] is set twice (first on line 2)");
+}
+
+/* API roots, collections with their readers and writers, and page sizes. */
+static void test_api_roots_and_collections(void **state)
+{
+	(void)state;
+	ky_config c;
+	assert_int_equal(load_text(&c, "[server]\napi_root = hub\npage_size = 50\nmax_page_size = 500\n"
+				       "[api_root vendors]\ntitle = Vendors\ndescription = Contributor members\n"
+				       "[collection default]\nread = alice, bob ,carol\nwrite = alice\n"
+				       "[collection unconfirmed]\napi_root = vendors\nread = *\n"
+				       "[collection sealed]\n"),
+			 KY_OK);
+	assert_string_equal(c.api_root, "hub");
+	assert_int_equal(c.page_size, 50);
+	assert_int_equal(c.max_page_size, 500);
+	assert_int_equal(c.napi_roots, 1);
+	assert_string_equal(c.api_roots[0].name, "vendors");
+	assert_string_equal(c.api_roots[0].title, "Vendors");
+	assert_string_equal(c.api_roots[0].description, "Contributor members");
+	assert_int_equal(c.ncollections, 3);
+	const ky_config_collection *d = ky_config_collection_find(&c, "default");
+	assert_non_null(d);
+	assert_string_equal(d->read, "alice,bob,carol");
+	assert_string_equal(d->api_root, "");
+	assert_true(ky_config_user_listed(d->read, "bob"));
+	assert_true(ky_config_user_listed(d->read, "carol"));
+	assert_false(ky_config_user_listed(d->read, "bo"));
+	assert_false(ky_config_user_listed(d->write, "bob"));
+	const ky_config_collection *u = ky_config_collection_find(&c, "unconfirmed");
+	assert_string_equal(u->api_root, "vendors");
+	assert_true(ky_config_user_listed(u->read, "anyone"));
+	assert_false(ky_config_user_listed(u->write, "anyone"));
+	/* An empty section: nobody reads or writes it. */
+	const ky_config_collection *sealed = ky_config_collection_find(&c, "sealed");
+	assert_non_null(sealed);
+	assert_false(ky_config_user_listed(sealed->read, "alice"));
+	assert_null(ky_config_collection_find(&c, "other"));
+	assert_null(ky_config_api_root_find(&c, "hub"));
+	assert_non_null(ky_config_api_root_find(&c, "vendors"));
+
+	/* Defaults: 100 and 1000, no sections. */
+	assert_int_equal(load_text(&c, "[server]\n"), KY_OK);
+	assert_int_equal(c.page_size, 100);
+	assert_int_equal(c.max_page_size, 1000);
+	assert_int_equal(c.napi_roots + c.ncollections, 0);
+
+	assert_refused("[collection a]\nread = alice\n\n[collection a]\n", "line 4: [collection a] appears twice (first on line 1)");
+	assert_refused("[collection a]\napi_root = elsewhere\n",
+		       "line 1: [collection a] is on api_root 'elsewhere', which is neither [server] api_root (kyoyu) nor an [api_root NAME] section");
+	assert_refused("[collection a]\nread = alice, :bob\n", "line 2: read: ':bob' is not a user name");
+	assert_refused("[collection a]\nwrite = alice,,bob\n", "line 2: write: '' is not a user name");
+	assert_refused("[collection a]\nread = *, alice\n", "line 2: read: * means every user and stands alone");
+	assert_refused("[collection a]\nread =\n", "line 2: read must not be empty (leave it out for nobody)");
+	assert_refused("[collection a]\nread = a\nread = b\n", "line 3: 'read' in [collection a] is set twice");
+	assert_refused("[collection a]\nreaders = a\n", "line 2: unknown key 'readers' in [collection a] (known: api_root, read, write)");
+	assert_refused("[collection a/b]\n", "line 1: [collection a/b]: a name is 1 to 64 letters");
+	assert_refused("[api_root taxii2]\n", "and not taxii2");
+	assert_refused("[api_root x]\nname = y\n", "line 2: unknown key 'name' in [api_root x] (known: title, description)");
+	assert_refused("[server]\napi_root = a b\n", "line 2: api_root 'a b' is not a path segment");
+	assert_refused("[server]\npage_size = 2000\n", "line 2: page_size (2000) is larger than max_page_size (1000)");
+	assert_refused("[server]\nmax_page_size = 10001\n", "line 2: max_page_size must be a whole number from 1 to 10000");
+	assert_refused("[server]\npage_size = 0\n", "line 2: page_size must be a whole number from 1 to 10000");
 }
 
 static void test_syntax_errors(void **state)
@@ -230,7 +293,7 @@ static void test_example_is_the_defaults(void **state)
 	ky_config_defaults(&defaults);
 	assert_memory_equal(&c, &defaults, sizeof(c));
 	/* and it sets every key but the two TLS files (which have no default to show), so that
-	 * it documents them all */
+	 * it documents them all; the named sections, which have no defaults, are shown commented */
 	FILE *in = fopen(example_path, "r");
 	assert_non_null(in);
 	char line[256];
@@ -238,7 +301,7 @@ static void test_example_is_the_defaults(void **state)
 	while (fgets(line, sizeof(line), in) != NULL)
 		keys += line[0] != ';' && line[0] != '[' && strchr(line, '=') != NULL;
 	fclose(in);
-	assert_int_equal(keys, 11);
+	assert_int_equal(keys, 13);
 }
 
 static void test_locate(void **state)
@@ -273,6 +336,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_comments_and_layout),
 		cmocka_unit_test(test_bad_values),
 		cmocka_unit_test(test_unknown_keys_and_sections),
+		cmocka_unit_test(test_api_roots_and_collections),
 		cmocka_unit_test(test_syntax_errors),
 		cmocka_unit_test(test_first_problem_and_count),
 		cmocka_unit_test(test_example_is_the_defaults),

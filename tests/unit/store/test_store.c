@@ -1124,6 +1124,56 @@ static void test_query_after_and_newer_versions(void **state)
 	rows_clear(&rs);
 }
 
+/* added_after is a date: additions dated after it, whatever the cursor says, the greater
+ * bound winning; before the first addition it is everything, at the last nothing. */
+static void test_query_added_after(void **state)
+{
+	fx *f = *state;
+	build_query_hub(f);
+	rows all = {0}, rs = {0};
+	ky_store_page page;
+	ky_store_query q = {.collection_id = f->dflt, .versions = KY_STORE_ALL};
+	run(f->s, &q, &all, NULL);
+	assert_true(all.n >= 5);
+	q.added_after_us = all.v[1].date;
+	run(f->s, &q, &rs, &page);
+	assert_int_equal(rs.n, all.n - 2);
+	assert_int_equal(rs.v[0].seq, all.v[2].seq);
+	assert_int_equal(page.first_date_added_us, all.v[2].date);
+	/* Between two additions' dates: the later one is after it. */
+	q.added_after_us = all.v[1].date + 1;
+	run(f->s, &q, &rs, NULL);
+	assert_int_equal(rs.v[0].seq, all.v[2].seq);
+	/* A cursor beyond the date wins, and a date beyond the cursor. */
+	q.after = all.v[3].seq;
+	run(f->s, &q, &rs, NULL);
+	assert_int_equal(rs.n, all.n - 4);
+	q.after = all.v[0].seq;
+	run(f->s, &q, &rs, NULL);
+	assert_int_equal(rs.n, all.n - 2);
+	q.after = 0;
+	q.added_after_us = all.v[0].date - 1;
+	run(f->s, &q, &rs, NULL);
+	assert_int_equal(rs.n, all.n);
+	q.added_after_us = all.v[all.n - 1].date;
+	run(f->s, &q, &rs, &page);
+	assert_int_equal(rs.n, 0);
+	/* With the latest versions only, and a limit. */
+	q.versions = 0;
+	q.added_after_us = all.v[1].date;
+	q.limit = 1;
+	run(f->s, &q, &rs, &page);
+	assert_int_equal(rs.n, 1);
+	assert_true(rs.v[0].seq > all.v[1].seq);
+	assert_true(page.more);
+	/* The hub-wide query has no date_added to filter on. */
+	ky_store_query h = {.added_after_us = 1};
+	assert_int_equal(ky_store_query_run(f->s, &h, collect, &rs, NULL), KY_EINVALID);
+	assert_non_null(strstr(ky_error_last(), "added_after"));
+	rows_clear(&rs);
+	rows_clear(&all);
+}
+
 /* The cursor of an empty page is where the reader already was, not 0 (which would start the
  * next poll from the beginning). */
 static void test_query_empty_page_cursor(void **state)
@@ -1393,6 +1443,8 @@ static void test_migrate_fixture_matches_migration_0(void **state)
 	char other[LOCATION_MAX];
 	new_location(f, "old.db", other);
 	load_schema1(other);
+	/* Later migrations' tables and index are not migration 0's. */
+	raw_exec(f->path, "DROP INDEX entries_by_date_added;");
 	char *now = schema_of(f->path, "derived,users,api_keys,secrets");
 	char *old = schema_of(other, NULL);
 	assert_string_equal(old, now);
@@ -1415,11 +1467,11 @@ static void test_migrate_from_schema_1(void **state)
 	assert_int_equal(ky_store_migrate(f->path, &from, &to), KY_OK);
 	assert_int_equal(from, 1);
 	assert_int_equal(to, KY_STORE_SCHEMA_VERSION);
-	assert_int_equal(KY_STORE_SCHEMA_VERSION, 3);
+	assert_int_equal(KY_STORE_SCHEMA_VERSION, 4);
 	char text[32];
 	raw_text(f->path, "SELECT version FROM kyoyu_schema", text, sizeof(text));
-	assert_string_equal(text, "3");
-	/* Now the same schema as a hub created at 3. */
+	assert_string_equal(text, "4");
+	/* Now the same schema as a hub created at 4. */
 	char fresh[LOCATION_MAX];
 	new_location(f, "fresh.db", fresh);
 	ky_store *t = NULL;
@@ -1434,7 +1486,7 @@ static void test_migrate_from_schema_1(void **state)
 	bool created = true;
 	assert_int_equal(ky_store_open(&f->s, f->path, NULL, &created), KY_OK);
 	assert_false(created);
-	assert_int_equal(ky_store_schema_version(f->s), 3);
+	assert_int_equal(ky_store_schema_version(f->s), 4);
 	ky_store_collection c;
 	assert_int_equal(ky_store_collection_find(f->s, "default", &c), KY_OK);
 	assert_string_equal(c.uuid, "3b4e9c1a-6f0d-4c52-9a7e-2d8f1b6c0e54");
@@ -1480,7 +1532,7 @@ static void test_migrate_from_schema_1(void **state)
 	rows_clear(&rs);
 }
 
-/* A hub at schema 2 (one made now, without schema 3's tables) migrates to 3: the same schema
+/* A hub at schema 2 (one made now, without schema 3's tables and 4's index) migrates to 4: the same schema
  * as a new hub, its objects untouched, and users, keys and secrets work. */
 static void test_migrate_from_schema_2(void **state)
 {
@@ -1491,14 +1543,15 @@ static void test_migrate_from_schema_2(void **state)
 	ky_store_close(f->s);
 	f->s = NULL;
 	char *fresh = schema_of(f->path, NULL);
-	raw_exec(f->path, "DROP TABLE api_keys; DROP TABLE users; DROP TABLE secrets; UPDATE kyoyu_schema SET version = 2;");
+	raw_exec(f->path, "DROP INDEX entries_by_date_added; DROP TABLE api_keys; DROP TABLE users; DROP TABLE secrets;"
+			 " UPDATE kyoyu_schema SET version = 2;");
 	assert_int_equal(ky_store_open(&f->s, f->path, NULL, NULL), KY_ECONFLICT);
-	assert_non_null(strstr(ky_error_last(), "version 2 and this kyoyu uses 3: run kyoyu migrate"));
+	assert_non_null(strstr(ky_error_last(), "version 2 and this kyoyu uses 4: run kyoyu migrate"));
 
 	int from = 0, to = 0;
 	assert_int_equal(ky_store_migrate(f->path, &from, &to), KY_OK);
 	assert_int_equal(from, 2);
-	assert_int_equal(to, 3);
+	assert_int_equal(to, 4);
 	char *migrated = schema_of(f->path, NULL);
 	assert_string_equal(fresh, migrated);
 	free(fresh);
@@ -1915,7 +1968,8 @@ int main(int argc, char **argv)
 		T(test_query_filters),
 		T(test_query_spec_version_of_sco),
 		T(test_query_after_and_newer_versions),
-		T(test_query_empty_page_cursor),
+		T(test_query_added_after),
+	T(test_query_empty_page_cursor),
 		T(test_query_keyset_pages),
 		T(test_query_stop_early),
 		T(test_query_malformed),
