@@ -81,6 +81,26 @@ int ky_cli_serve(const ky_cli_global *global, int argc, char **argv)
 	ky_store *store = NULL;
 	if (ky_cli_hub_open(global, "serve", false, &store, NULL) != KY_OK)
 		return KY_EXIT_FAILURE;
+	/* A section naming a collection the hub does not have is a typo that would leave the
+	 * real one with the default rule: refuse it before serving anything. */
+	for (size_t i = 0; i < config->ncollections; i++) {
+		ky_store_collection found = {0};
+		int rc = ky_store_collection_find(store, config->collections[i].name, &found);
+		bool same_name = rc == KY_OK && strcmp(found.name, config->collections[i].name) == 0;
+		ky_store_collection_clear(&found);
+		if (rc != KY_OK && rc != KY_ENOTFOUND) {
+			fprintf(stderr, "kyoyu serve: %s\n", ky_error_last());
+			ky_store_close(store);
+			return KY_EXIT_FAILURE;
+		}
+		if (!same_name) {
+			fprintf(stderr, "kyoyu serve: %s: [collection %s] names a collection %s has not got (kyoyu collection list shows "
+				"them; kyoyu collection create %s makes it)\n", global->config_path ? global->config_path : "kyoyu.conf",
+				config->collections[i].name, global->db_path, config->collections[i].name);
+			ky_store_close(store);
+			return KY_EXIT_FAILURE;
+		}
+	}
 	ky_store_close(store);
 
 	/* Block the stop signals before any thread starts, so that only sigwait() sees them. */
@@ -90,13 +110,7 @@ int ky_cli_serve(const ky_cli_global *global, int argc, char **argv)
 	sigaddset(&stop, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 
-	ky_taxii_options taxii_options = {
-		.db = global->db_path,
-		.api_root = config->api_root,
-		.title = config->title,
-		.max_content_length = config->max_content_length,
-		.retry_seconds = (int)config->retry_seconds,
-	};
+	ky_taxii_options taxii_options = {.db = global->db_path, .config = config};
 	ky_taxii *taxii = NULL;
 	ky_http_server *server = NULL;
 	int status = KY_EXIT_FAILURE;

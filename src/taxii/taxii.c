@@ -1,46 +1,30 @@
 /*
  * taxii: routing, content negotiation (§1.6.8), authentication (§1.6.9), the error message
- * (§3.6.1), and the read-only resources of this part: discovery (§4.1), API root (§4.2),
- * collections (§5.1, §5.2). A collection the user may not read does not exist for that user:
- * 404, never 403, so its existence does not leak. In this part the hub's owner (its first
- * user, who created the first key) reads and writes every collection and other users none;
- * per-collection grants come with the confidentiality rules.
+ * (§3.6.1), and the small resources: discovery (§4.1), API roots (§4.2), status (§4.3),
+ * collections (§5.1, §5.2). The paged ones are taxii_objects.c's.
+ *
+ * A request goes: its route from the path alone (so that 406 and 405 need no database),
+ * then authentication, then the resource, checked against what the user may see: an API
+ * root is served to everyone authenticated, a collection only to users who may read or
+ * write it (kyoyu.conf), and to others it does not exist (404, never 403), so that its
+ * existence does not leak.
  */
 #include "taxii/taxii.h"
 
 #include <jansson.h>
-#include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-#include <sodium.h>
 #include <strings.h>
 
-#include "auth/auth.h"
-#include "store/store.h"
+#include <sodium.h>
+
+#include "taxii/taxii_internal.h"
 #include "util/ky_error.h"
 
-#define TAXII_JSON "application/taxii+json;version=2.1"
 #define FAILURES_BEFORE_SLOWDOWN 5
 #define FAILURE_WINDOW_SECONDS 60
-#define FAILURE_SLOTS 1024
-
-typedef struct failure_slot {
-	char client[64];
-	unsigned count;
-	time_t first;
-} failure_slot;
-
-struct ky_taxii {
-	char *db, *api_root, *title;
-	size_t max_content_length;
-	int retry_seconds;
-	pthread_key_t store_key;    /* each worker thread's store connection */
-	pthread_mutex_t failures_lock;
-	failure_slot failures[FAILURE_SLOTS];
-};
 
 /* --- responses ---------------------------------------------------------------------------- */
 
@@ -52,25 +36,77 @@ static void respond_json(ky_http_request *r, unsigned status, json_t *body)
 		ky_http_respond(r, 500, NULL, NULL, 0);
 		return;
 	}
-	ky_http_respond(r, status, TAXII_JSON, text, strlen(text));
+	ky_http_respond(r, status, KY_TAXII_MEDIA, text, strlen(text));
 	free(text);
 }
 
-/* TAXII 2.1 §3.6.1: every error has a title, and here its HTTP status and a description. */
-static void respond_error(ky_http_request *r, unsigned status, const char *title, const char *description)
+void ky_taxii_error(ky_http_request *r, unsigned status, const char *title, const char *fmt, ...)
 {
-	char code[8];
+	char code[8], description[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(description, sizeof(description), fmt, ap);
+	va_end(ap);
 	snprintf(code, sizeof(code), "%u", status);
-	json_t *body = json_pack("{s:s,s:s,s:s}", "title", title, "description", description, "http_status", code);
+	/* Parts of a description may come from the request: jansson refuses text that is not
+	 * UTF-8, so such a description is replaced rather than the error lost. */
+	json_t *body = json_pack("{s:s,s:s,s:s}", "title", title, "description",
+				 ky_taxii_text_ok(description, strlen(description)) ? description : "(not shown: not UTF-8)",
+				 "http_status", code);
 	respond_json(r, status, body);
+}
+
+void ky_taxii_unavailable(ky_http_request *r)
+{
+	ky_taxii_error(r, 503, "The hub's database is unavailable", "%s", ky_error_last());
+}
+
+bool ky_taxii_text_ok(const char *text, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	for (size_t i = 0; i < len;) {
+		unsigned c = s[i];
+		size_t n;
+		unsigned min;
+		if (c < 0x20 || c == 0x7f)
+			return false;
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			n = 1;
+			min = 0x80;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 2;
+			min = 0x800;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3;
+			min = 0x10000;
+		} else {
+			return false;
+		}
+		unsigned cp = c & (0x3fu >> n);
+		for (size_t k = 1; k <= n; k++) {
+			if (i + k >= len || (s[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (s[i + k] & 0x3f);
+		}
+		/* Overlong forms, UTF-16 surrogates and code points past U+10FFFF are not UTF-8. */
+		if (cp < min || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+			return false;
+		i += n + 1;
+	}
+	return true;
 }
 
 /* --- content negotiation, §1.6.8 ---------------------------------------------------------- */
 
-/* Whether one media range of an Accept header admits TAXII 2.1 JSON. */
-static bool range_admits(const char *range, size_t n)
+/* Whether one media range of an Accept header admits application/`subtype` at version 2.1
+ * (a range without a version means the latest the server supports, §1.6.8.2). */
+static bool range_admits(const char *range, size_t n, const char *subtype)
 {
-	char text[128];
+	char text[128], want[64];
 	if (n >= sizeof(text))
 		return false;
 	size_t k = 0;
@@ -83,9 +119,9 @@ static bool range_admits(const char *range, size_t n)
 		*params++ = '\0';
 	if (strcmp(text, "*/*") == 0 || strcmp(text, "application/*") == 0)
 		return true;
-	if (strcmp(text, "application/taxii+json") != 0)
+	snprintf(want, sizeof(want), "application/%s", subtype);
+	if (strcmp(text, want) != 0)
 		return false;
-	/* No version: the latest the server supports (§1.6.8.2); else it must be 2.1. */
 	for (char *p = params; p != NULL && *p;) {
 		char *next = strchr(p, ';');
 		if (next)
@@ -97,13 +133,13 @@ static bool range_admits(const char *range, size_t n)
 	return true;
 }
 
-static bool accepts_taxii(const char *accept)
+static bool accepts(const char *accept, const char *subtype)
 {
 	if (accept == NULL || *accept == '\0')
 		return true;
 	for (const char *p = accept;;) {
 		size_t n = strcspn(p, ",");
-		if (range_admits(p, n))
+		if (range_admits(p, n, subtype))
 			return true;
 		if (p[n] == '\0')
 			return false;
@@ -114,18 +150,18 @@ static bool accepts_taxii(const char *accept)
 /* --- authentication, §1.6.9 ---------------------------------------------------------------- */
 
 /* The slot that counts one client address's failures (a collision merely shares a count). */
-static failure_slot *slot_of(ky_taxii *t, const char *client)
+static ky_taxii_failures *slot_of(ky_taxii *t, const char *client)
 {
 	size_t slot = 0;
 	for (const char *c = client; *c; c++)
 		slot = slot * 31 + (unsigned char)*c;
-	return &t->failures[slot % FAILURE_SLOTS];
+	return &t->failures[slot % KY_TAXII_FAILURE_SLOTS];
 }
 
 /* Whether this client failed too often lately; records nothing. */
 static bool slowed_down(ky_taxii *t, const char *client)
 {
-	failure_slot *f = slot_of(t, client);
+	ky_taxii_failures *f = slot_of(t, client);
 	bool slow = false;
 	pthread_mutex_lock(&t->failures_lock);
 	if (strcmp(f->client, client) == 0 && time(NULL) - f->first < FAILURE_WINDOW_SECONDS)
@@ -136,7 +172,7 @@ static bool slowed_down(ky_taxii *t, const char *client)
 
 static void record_failure(ky_taxii *t, const char *client, bool failed)
 {
-	failure_slot *f = slot_of(t, client);
+	ky_taxii_failures *f = slot_of(t, client);
 	time_t now = time(NULL);
 	pthread_mutex_lock(&t->failures_lock);
 	if (!failed) {
@@ -158,7 +194,7 @@ static bool authenticate(ky_taxii *t, ky_store *store, ky_http_request *r, ky_au
 	const char *client = ky_http_client(r);
 	if (slowed_down(t, client)) {
 		ky_http_header_add(r, "Retry-After", "60");
-		respond_error(r, 429, "Too many failed authentications",
+		ky_taxii_error(r, 429, "Too many failed authentications", "%s",
 			      "This address failed to authenticate too often; wait a minute before trying again.");
 		return false;
 	}
@@ -185,76 +221,117 @@ static bool authenticate(ky_taxii *t, ky_store *store, ky_http_request *r, ky_au
 		return true;
 	}
 	if (rc != KY_EDENIED) {
-		respond_error(r, 503, "The hub's database is unavailable", ky_error_last());
+		ky_taxii_unavailable(r);
 		return false;
 	}
 	record_failure(t, client, key != NULL);
 	/* The same answer whether the user exists or not. */
 	ky_http_header_add(r, "WWW-Authenticate", "Basic realm=\"kyoyu\", charset=\"UTF-8\"");
-	respond_error(r, 401, "Authentication required",
+	ky_taxii_error(r, 401, "Authentication required", "%s",
 		      "Send HTTP Basic credentials (a user name and an API key as the password) or a Bearer API key.");
 	return false;
+}
+
+/* --- who sees what ------------------------------------------------------------------------ */
+
+/* What kyoyu.conf says of a collection: its section, or NULL for the default rule (on the
+ * default API root, the owner's only). */
+static const ky_config_collection *grant_of(const ky_taxii *t, const ky_store_collection *c)
+{
+	return ky_config_collection_find(t->config, c->name);
+}
+
+static bool may_read(const ky_taxii *t, const ky_auth_identity *who, const ky_store_collection *c)
+{
+	const ky_config_collection *g = grant_of(t, c);
+	return g ? ky_config_user_listed(g->read, who->user) : who->owner;
+}
+
+static bool may_write(const ky_taxii *t, const ky_auth_identity *who, const ky_store_collection *c)
+{
+	const ky_config_collection *g = grant_of(t, c);
+	return g ? ky_config_user_listed(g->write, who->user) : who->owner;
+}
+
+static const char *api_root_of(const ky_taxii *t, const ky_store_collection *c)
+{
+	const ky_config_collection *g = grant_of(t, c);
+	return g && g->api_root[0] ? g->api_root : t->config->api_root;
+}
+
+static bool api_root_exists(const ky_taxii *t, const char *name)
+{
+	return strcmp(name, t->config->api_root) == 0 || ky_config_api_root_find(t->config, name) != NULL;
 }
 
 /* --- resources ----------------------------------------------------------------------------- */
 
 /* §5.2.1: a collection resource. */
-static json_t *collection_json(const ky_store_collection *c)
+static json_t *collection_json(const ky_taxii *t, const ky_auth_identity *who, const ky_store_collection *c)
 {
 	json_t *o = json_pack("{s:s,s:s}", "id", c->uuid, "title", c->title);
 	if (c->description != NULL)
 		json_object_set_new(o, "description", json_string(c->description));
-	json_object_set_new(o, "can_read", json_true());
-	json_object_set_new(o, "can_write", json_true());
-	json_object_set_new(o, "media_types", json_pack("[s]", "application/stix+json;version=2.1"));
+	json_object_set_new(o, "can_read", json_boolean(may_read(t, who, c)));
+	json_object_set_new(o, "can_write", json_boolean(may_write(t, who, c)));
+	json_object_set_new(o, "media_types", json_pack("[s]", KY_TAXII_STIX_MEDIA));
 	return o;
 }
 
-/* Whether `who` may read the collection (see the file's opening comment). */
-static bool may_read(const ky_auth_identity *who, const ky_store_collection *c)
-{
-	(void)c;
-	return who->owner;
-}
-
 typedef struct listing {
+	const ky_taxii *t;
 	const ky_auth_identity *who;
+	const char *api_root;
 	json_t *list;
 } listing;
 
 static int add_collection(void *ctx, const ky_store_collection *c)
 {
 	listing *l = ctx;
-	if (may_read(l->who, c))
-		json_array_append_new(l->list, collection_json(c));
+	if (strcmp(api_root_of(l->t, c), l->api_root) == 0 && (may_read(l->t, l->who, c) || may_write(l->t, l->who, c)))
+		json_array_append_new(l->list, collection_json(l->t, l->who, c));
 	return 0;
 }
 
-/* §4.1.1: the discovery resource. */
+/* §4.1.1: the discovery resource: every API root, the default first. */
 static void discovery(ky_taxii *t, ky_http_request *r)
 {
-	char root[512];
-	snprintf(root, sizeof(root), "/%s/", t->api_root);
-	json_t *body = json_pack("{s:s,s:s,s:s,s:[s]}", "title", t->title, "description",
-				 "A kyoyu threat-sharing hub", "default", root, "api_roots", root);
+	const ky_config *config = t->config;
+	char path[KY_CONFIG_NAME_MAX + 3];
+	snprintf(path, sizeof(path), "/%s/", config->api_root);
+	json_t *roots = json_pack("[s]", path);
+	for (size_t i = 0; i < config->napi_roots; i++) {
+		if (strcmp(config->api_roots[i].name, config->api_root) == 0)
+			continue;
+		snprintf(path, sizeof(path), "/%s/", config->api_roots[i].name);
+		json_array_append_new(roots, json_string(path));
+	}
+	snprintf(path, sizeof(path), "/%s/", config->api_root);
+	json_t *body = json_pack("{s:s,s:s,s:s,s:o}", "title", config->title, "description", "A kyoyu threat-sharing hub",
+				 "default", path, "api_roots", roots);
 	respond_json(r, 200, body);
 }
 
 /* §4.2.1: the API root resource. */
-static void api_root(ky_taxii *t, ky_http_request *r)
+static void api_root(ky_taxii *t, ky_http_request *r, const char *name)
 {
-	json_t *body = json_pack("{s:s,s:[s],s:I}", "title", t->title, "versions", TAXII_JSON, "max_content_length",
-				 (json_int_t)t->max_content_length);
+	const ky_config_api_root *section = ky_config_api_root_find(t->config, name);
+	const char *title = section && section->title[0] ? section->title : t->config->title;
+	json_t *body = json_pack("{s:s}", "title", title);
+	if (section && section->description[0])
+		json_object_set_new(body, "description", json_string(section->description));
+	json_object_set_new(body, "versions", json_pack("[s]", KY_TAXII_MEDIA));
+	json_object_set_new(body, "max_content_length", json_integer((json_int_t)t->config->max_content_length));
 	respond_json(r, 200, body);
 }
 
-static void collections(ky_store *store, ky_http_request *r, const ky_auth_identity *who)
+static void collections(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_auth_identity *who, const char *root)
 {
 	json_t *list = json_array();
-	listing l = {who, list};
+	listing l = {t, who, root, list};
 	if (ky_store_collection_list(store, add_collection, &l) != KY_OK) {
 		json_decref(list);
-		respond_error(r, 503, "The hub's database is unavailable", ky_error_last());
+		ky_taxii_unavailable(r);
 		return;
 	}
 	json_t *body = json_object();
@@ -266,19 +343,85 @@ static void collections(ky_store *store, ky_http_request *r, const ky_auth_ident
 	respond_json(r, 200, body);
 }
 
-static void collection(ky_store *store, ky_http_request *r, const ky_auth_identity *who, const char *id)
+/* The collection `id` (its TAXII id, a UUID: names are for the command line) on API root
+ * `root` as this user may see it, into *c; false when a response has been sent: 404 when it
+ * does not exist for the user (or, with `reading`, when the user may not read it), 503. */
+static bool find_collection(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_auth_identity *who,
+			    const char *root, const char *id, bool reading, ky_store_collection *c)
 {
-	ky_store_collection c = {0};
-	int rc = ky_store_collection_find(store, id, &c);
-	/* Only by the TAXII id (a UUID): names are for the command line. */
-	if (rc == KY_OK && strcmp(c.uuid, id) == 0 && may_read(who, &c)) {
-		respond_json(r, 200, collection_json(&c));
-	} else if (rc == KY_OK || rc == KY_ENOTFOUND) {
-		respond_error(r, 404, "No such collection", "There is no collection with this id on this API root.");
-	} else {
-		respond_error(r, 503, "The hub's database is unavailable", ky_error_last());
+	int rc = ky_store_collection_find(store, id, c);
+	if (rc != KY_OK && rc != KY_ENOTFOUND) {
+		ky_taxii_unavailable(r);
+		return false;
 	}
-	ky_store_collection_clear(&c);
+	bool readable = rc == KY_OK && may_read(t, who, c);
+	bool visible = rc == KY_OK && strcmp(c->uuid, id) == 0 && strcmp(api_root_of(t, c), root) == 0 &&
+		       (readable || (!reading && may_write(t, who, c)));
+	if (!visible) {
+		ky_store_collection_clear(c);
+		ky_taxii_error(r, 404, "No such collection", "There is no collection with this id on this API root.");
+	}
+	return visible;
+}
+
+/* --- routes ------------------------------------------------------------------------------ */
+
+typedef enum route {
+	ROUTE_NONE,
+	ROUTE_DISCOVERY,    /* /taxii2/ */
+	ROUTE_API_ROOT,     /* /{root}/ */
+	ROUTE_STATUS,       /* /{root}/status/{id}/ */
+	ROUTE_COLLECTIONS,  /* /{root}/collections/ */
+	ROUTE_COLLECTION,   /* /{root}/collections/{id}/ */
+	ROUTE_MANIFEST,     /* .../{id}/manifest/ */
+	ROUTE_OBJECTS,      /* .../{id}/objects/ */
+	ROUTE_OBJECT,       /* .../{id}/objects/{object-id}/ */
+	ROUTE_VERSIONS,     /* .../{id}/objects/{object-id}/versions/ */
+} route;
+
+#define MAX_SEGMENTS 6
+
+/* Splits "/a/b/c/" into at most max segments; returns how many, or -1 when too many or a
+ * segment is empty ("//"). */
+static int segments(char *path, char **out, int max)
+{
+	int n = 0;
+	char *p = path + 1;
+	while (*p) {
+		char *slash = strchr(p, '/');
+		if (slash == NULL || slash == p || n == max)
+			return -1;
+		*slash = '\0';
+		out[n++] = p;
+		p = slash + 1;
+	}
+	return n;
+}
+
+/* The route of a path already split; part[0] is the API root where there is one. */
+static route route_of(char **part, int n)
+{
+	if (n == 1 && strcmp(part[0], "taxii2") == 0)
+		return ROUTE_DISCOVERY;
+	if (n == 1)
+		return ROUTE_API_ROOT;
+	if (n == 3 && strcmp(part[1], "status") == 0)
+		return ROUTE_STATUS;
+	if (n < 2 || strcmp(part[1], "collections") != 0)
+		return ROUTE_NONE;
+	if (n == 2)
+		return ROUTE_COLLECTIONS;
+	if (n == 3)
+		return ROUTE_COLLECTION;
+	if (n == 4 && strcmp(part[3], "manifest") == 0)
+		return ROUTE_MANIFEST;
+	if (strcmp(part[3], "objects") != 0)
+		return ROUTE_NONE;
+	if (n == 4)
+		return ROUTE_OBJECTS;
+	if (n == 5)
+		return ROUTE_OBJECT;
+	return strcmp(part[5], "versions") == 0 ? ROUTE_VERSIONS : ROUTE_NONE;
 }
 
 /* --- the handler ---------------------------------------------------------------------------- */
@@ -292,7 +435,7 @@ static ky_store *thread_store(ky_taxii *t)
 {
 	ky_store *s = pthread_getspecific(t->store_key);
 	if (s == NULL) {
-		ky_store_options options = {.retry_seconds = t->retry_seconds};
+		ky_store_options options = {.retry_seconds = (int)t->config->retry_seconds};
 		if (ky_store_open(&s, t->db, &options, NULL) != KY_OK)
 			return NULL;
 		pthread_setspecific(t->store_key, s);
@@ -300,16 +443,29 @@ static ky_store *thread_store(ky_taxii *t)
 	return s;
 }
 
-/* Splits "/a/b/c/" into at most max segments; returns how many, or -1 when too many. */
-static int segments(char *path, char **out, int max)
+/* Serves a route under a collection: the collection itself or one of its listings. */
+static void collection_route(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_auth_identity *who, route rt,
+			     char **part, const char *content_type)
 {
-	int n = 0;
-	for (char *p = strtok(path, "/"); p != NULL; p = strtok(NULL, "/")) {
-		if (n == max)
-			return -1;
-		out[n++] = p;
-	}
-	return n;
+	ky_store_collection c = {0};
+	if (!find_collection(t, store, r, who, part[0], part[2], rt != ROUTE_COLLECTION, &c))
+		return;
+	if (rt == ROUTE_COLLECTION)
+		respond_json(r, 200, collection_json(t, who, &c));
+	else if (rt == ROUTE_MANIFEST)
+		ky_taxii_listing_serve(t, store, r, &c, KY_TAXII_MANIFEST, NULL, content_type);
+	else if (rt == ROUTE_OBJECTS)
+		ky_taxii_listing_serve(t, store, r, &c, KY_TAXII_OBJECTS, NULL, content_type);
+	else
+		ky_taxii_listing_serve(t, store, r, &c, rt == ROUTE_OBJECT ? KY_TAXII_OBJECT : KY_TAXII_VERSIONS, part[4],
+				       content_type);
+	ky_store_collection_clear(&c);
+}
+
+static int query_not_text(void *ctx, const char *key, const char *value)
+{
+	(void)ctx;
+	return !ky_taxii_text_ok(key, strlen(key)) || !ky_taxii_text_ok(value, strlen(value));
 }
 
 void ky_taxii_handle(void *ctx, ky_http_request *r)
@@ -319,41 +475,60 @@ void ky_taxii_handle(void *ctx, ky_http_request *r)
 	const char *path = ky_http_path(r);
 	size_t len = strlen(path);
 
-	if (!accepts_taxii(ky_http_header(r, "Accept"))) {
-		respond_error(r, 406, "Not acceptable",
-			      "This server answers with application/taxii+json;version=2.1; the Accept header allows neither it "
-			      "nor application/taxii+json.");
-		return;
+	/* TAXII URLs end with a slash (§3.1). */
+	char *copy = ky_arena_strndup(ky_http_arena(r), path, len);
+	char *part[MAX_SEGMENTS];
+	int n = copy && len > 1 && path[0] == '/' && path[len - 1] == '/' ? segments(copy, part, MAX_SEGMENTS) : -1;
+	route rt = n > 0 ? route_of(part, n) : ROUTE_NONE;
+
+	/* Envelopes may also be asked for as STIX (the collections' media type); the answer is
+	 * labelled with what the client accepts. */
+	const char *accept = ky_http_header(r, "Accept");
+	const char *content_type = KY_TAXII_MEDIA;
+	bool objects = rt == ROUTE_OBJECTS || rt == ROUTE_OBJECT;
+	if (!accepts(accept, "taxii+json")) {
+		if (!objects || !accepts(accept, "stix+json")) {
+			ky_taxii_error(r, 406, "Not acceptable",
+				       "This resource is served as %s%s; the Accept header allows neither it nor "
+				       "application/taxii+json.",
+				       KY_TAXII_MEDIA, objects ? " (or " KY_TAXII_STIX_MEDIA ")" : "");
+			return;
+		}
+		content_type = KY_TAXII_STIX_MEDIA;
 	}
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
 		ky_http_header_add(r, "Allow", "GET, HEAD");
-		respond_error(r, 405, "Method not allowed", "This resource is read with GET.");
+		ky_taxii_error(r, 405, "Method not allowed", "This resource is read with GET.");
 		return;
 	}
 	ky_store *store = thread_store(t);
 	if (store == NULL) {
-		respond_error(r, 503, "The hub's database is unavailable", ky_error_last());
+		ky_taxii_unavailable(r);
 		return;
 	}
 	ky_auth_identity who;
 	if (!authenticate(t, store, r, &who))
 		return;
-	/* TAXII URLs end with a slash (§3.1). */
-	char *copy = ky_arena_strndup(ky_http_arena(r), path, len);
-	char *part[5];
-	int n = copy && len > 0 && path[len - 1] == '/' ? segments(copy, part, 5) : -1;
-	if (n == 1 && strcmp(part[0], "taxii2") == 0)
+	if (!ky_taxii_text_ok(path, len) || ky_http_query_each(r, query_not_text, NULL) != 0) {
+		ky_taxii_error(r, 400, "Bad request", "The request's path or a query parameter is not valid UTF-8 text.");
+		return;
+	}
+	if (rt == ROUTE_NONE) {
+		ky_taxii_error(r, 404, "Not found", "There is no TAXII resource at this path.");
+	} else if (rt == ROUTE_DISCOVERY) {
 		discovery(t, r);
-	else if (n >= 1 && strcmp(part[0], t->api_root) != 0)
-		respond_error(r, 404, "No such API root", "This server has no API root at this path.");
-	else if (n == 1)
-		api_root(t, r);
-	else if (n == 2 && strcmp(part[1], "collections") == 0)
-		collections(store, r, &who);
-	else if (n == 3 && strcmp(part[1], "collections") == 0)
-		collection(store, r, &who, part[2]);
-	else
-		respond_error(r, 404, "Not found", "There is no TAXII resource at this path.");
+	} else if (!api_root_exists(t, part[0])) {
+		ky_taxii_error(r, 404, "No such API root", "This server has no API root at this path.");
+	} else if (rt == ROUTE_API_ROOT) {
+		api_root(t, r, part[0]);
+	} else if (rt == ROUTE_STATUS) {
+		/* Statuses are made by adding objects, which this server does not take yet. */
+		ky_taxii_error(r, 404, "No such status", "There is no status resource with this id on this API root.");
+	} else if (rt == ROUTE_COLLECTIONS) {
+		collections(t, store, r, &who, part[0]);
+	} else {
+		collection_route(t, store, r, &who, rt, part, content_type);
+	}
 }
 
 int ky_taxii_new(ky_taxii **out, const ky_taxii_options *o)
@@ -365,17 +540,14 @@ int ky_taxii_new(ky_taxii **out, const ky_taxii_options *o)
 		return ky_error_set(KY_ENOMEM, "cannot set up the TAXII service");
 	}
 	t->db = strdup(o->db);
-	t->api_root = strdup(o->api_root);
-	t->title = strdup(o->title);
-	t->max_content_length = o->max_content_length;
-	t->retry_seconds = o->retry_seconds;
-	if (t->db == NULL || t->api_root == NULL || t->title == NULL || pthread_key_create(&t->store_key, close_store) != 0) {
+	t->config = malloc(sizeof(*t->config));
+	if (t->db == NULL || t->config == NULL || pthread_key_create(&t->store_key, close_store) != 0) {
 		free(t->db);
-		free(t->api_root);
-		free(t->title);
+		free(t->config);
 		free(t);
 		return ky_error_set(KY_ENOMEM, "out of memory");
 	}
+	*t->config = *o->config;
 	pthread_mutex_init(&t->failures_lock, NULL);
 	*out = t;
 	return KY_OK;
@@ -388,7 +560,6 @@ void ky_taxii_free(ky_taxii *t)
 	pthread_key_delete(t->store_key);
 	pthread_mutex_destroy(&t->failures_lock);
 	free(t->db);
-	free(t->api_root);
-	free(t->title);
+	free(t->config);
 	free(t);
 }

@@ -1,27 +1,30 @@
 /*
- * taxii: the TAXII 2.1 API over the store (taxii-v2.1.md). This part serves discovery
- * (§4.1), API root information (§4.2) and collections (§5.1, §5.2) to authenticated users;
- * every error carries the TAXII error message (§3.6.1). The handler runs on the HTTP
- * server's worker threads; each thread opens its own store connection on first use.
+ * taxii: the TAXII 2.1 API over the store (taxii-v2.1.md). Serves to authenticated users
+ * discovery (§4.1), API roots (§4.2), status (§4.3), collections (§5.1, §5.2), and the
+ * objects a user may read: manifests (§5.3), objects (§5.4), one object (§5.6) and its
+ * versions (§5.8), with the filters of §3.4 and the pagination of §3.5. Every error carries
+ * the TAXII error message (§3.6.1). docs/taxii.md records the choices the standard leaves.
+ *
+ * Who sees what comes from kyoyu.conf (config.h: ky_config_collection): a collection a user
+ * may neither read nor write does not exist for that user (404, never 403).
+ *
+ * The handler runs on the HTTP server's worker threads; each thread opens its own store
+ * connection on first use.
  */
 #ifndef KY_TAXII_H
 #define KY_TAXII_H
 
-#include <stddef.h>
-
+#include "config/config.h"
 #include "http/http.h"
 
 typedef struct ky_taxii ky_taxii;
 
 typedef struct ky_taxii_options {
 	const char *db;              /* the hub: a path or a postgresql:// URI */
-	const char *api_root;        /* its name in URLs: /api_root/ */
-	const char *title;           /* discovery and API root titles */
-	size_t max_content_length;   /* advertised in the API root (§4.2.1) */
-	int retry_seconds;           /* PostgreSQL reconnection, as for every command */
+	const ky_config *config;     /* API roots, collections' grants, page sizes, titles */
 } ky_taxii_options;
 
-/* The caller owns *out (ky_taxii_free); options' strings are copied. */
+/* The caller owns *out (ky_taxii_free); the options are copied. */
 int ky_taxii_new(ky_taxii **out, const ky_taxii_options *options);
 void ky_taxii_free(ky_taxii *t);
 
