@@ -105,7 +105,7 @@ static chunk *read_chunk(pipeline *p, ky_stix_problems *problems)
 			c->end_status = rc;
 			if (rc < 0) {
 				snprintf(c->message, sizeof(c->message), "%s", ky_error_last());
-			} else if (ky_stix_reader_envelope(p->reader) != NULL) {
+			} else if (!p->options->taxii_envelope && ky_stix_reader_envelope(p->reader) != NULL) {
 				ky_stix_problems_clear(problems);
 				if (ky_stix_validate_envelope(problems, ky_stix_reader_envelope(p->reader)) != KY_OK &&
 				    ky_stix_problems_kept(problems) > 0)
@@ -228,6 +228,7 @@ static int write_chunk(ky_store *store, const pipeline *p, chunk *c, ky_ingest_r
 				.index = e->index,
 				.id = e->meta.id,
 				.type = e->meta.type,
+				.version = e->meta.version,
 				.problems = e->problems,
 				.nproblems = e->nproblems,
 			};

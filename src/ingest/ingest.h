@@ -30,6 +30,7 @@ typedef enum ky_ingest_outcome {
 typedef struct ky_ingest_report {
 	size_t index;               /* position in the input (objects array), from 0 */
 	const char *id, *type;      /* NULL when the object has none (or is not JSON) */
+	const char *version;        /* its modified, or created; NULL when it has neither */
 	ky_ingest_outcome outcome;
 	uint64_t seq;               /* STORED: the addition's sequence number */
 	const char *const *problems; /* REFUSED: the reasons, one per line */
@@ -44,6 +45,8 @@ typedef struct ky_ingest_options {
 	size_t batch_bytes;         /* per transaction; 0: 16 MiB */
 	size_t max_object;          /* largest object read; 0: the reader's default */
 	const char *source_name;    /* for messages (a file name, "<stdin>"); may be NULL */
+	bool taxii_envelope;        /* the input is a TAXII envelope (§3.7), not a STIX bundle:
+				     * its own properties are not judged as a bundle's */
 } ky_ingest_options;
 
 typedef struct ky_ingest_totals {

@@ -338,3 +338,116 @@ int ky_store_secret(ky_store *s, const char *name, const uint8_t *fresh, uint8_t
 	}
 	return rc;
 }
+
+/* --- removals ----------------------------------------------------------------------------- */
+
+int ky_store_remove(ky_store *s, int64_t collection_id, const char *id, unsigned versions, const char *const *modified,
+		    size_t nmodified, const char *const *spec_versions, size_t nspec_versions, int64_t user_id,
+		    uint64_t *removed)
+{
+	uint64_t unused;
+	uint64_t *count = removed ? removed : &unused;
+	*count = 0;
+	if (id == NULL || id[0] == '\0')
+		return ky_error_set(KY_EINVALID, "a removal names the object whose versions it removes");
+	if (versions & ~(unsigned)(KY_STORE_LAST | KY_STORE_FIRST | KY_STORE_ALL))
+		return ky_error_set(KY_EINVALID, "unknown versions flags 0x%x in a removal", versions);
+	if (nmodified > 64)
+		return ky_error_set(KY_EINVALID, "at most 64 versions may be named in one removal, not %zu", nmodified);
+	if ((nmodified > 0 && modified == NULL) || (nspec_versions > 0 && spec_versions == NULL))
+		return ky_error_set(KY_EINVALID, "a removal's list of versions or spec_versions is missing");
+	const ky_store_removal_filter filter = {
+		.collection_id = collection_id,
+		.id = id,
+		.versions = versions,
+		.modified = modified,
+		.nmodified = nmodified,
+		.spec_versions = spec_versions,
+		.nspec_versions = nspec_versions,
+	};
+	return s->backend->remove(s->impl, &filter, user_id, ky_store_now_us(), count);
+}
+
+int ky_store_removal_list(ky_store *s, int64_t collection_id, int (*fn)(void *ctx, const ky_store_removal *r), void *ctx)
+{
+	return s->backend->removal_list(s->impl, collection_id, fn, ctx);
+}
+
+/* --- Add Objects requests ----------------------------------------------------------------- */
+
+/* The longest request id: ky_store_request.id's room, a UUID's length. */
+#define REQUEST_ID_MAX (sizeof(((ky_store_request *)0)->id) - 1)
+
+static bool valid_request_id(const char *id)
+{
+	size_t n = id ? strlen(id) : 0;
+	return n > 0 && n <= REQUEST_ID_MAX;
+}
+
+/* An id no request can have is one the hub has no request under. */
+static int no_request(const char *id)
+{
+	return ky_error_set(KY_ENOTFOUND, "no request %s in this hub (an id has 1 to %zu bytes)", id ? id : "(null)",
+			    REQUEST_ID_MAX);
+}
+
+int ky_store_request_add(ky_store *s, const ky_store_request *r, const char *envelope, size_t len)
+{
+	if (!valid_request_id(r->id))
+		return ky_error_set(KY_EINVALID, "a request's id has 1 to %zu bytes", REQUEST_ID_MAX);
+	if (envelope == NULL && len > 0)
+		return ky_error_set(KY_EINVALID, "request %s: an envelope of %zu bytes is missing", r->id, len);
+	if (r->total > INT64_MAX)
+		return ky_error_set(KY_EINVALID, "request %s: %llu objects is more than a request can have", r->id,
+				    (unsigned long long)r->total);
+	return s->backend->request_add(s->impl, r, envelope ? envelope : "", len);
+}
+
+int ky_store_request_get(ky_store *s, const char *id, ky_store_request *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!valid_request_id(id))
+		return no_request(id);
+	return s->backend->request_get(s->impl, id, out);
+}
+
+int ky_store_request_objects(ky_store *s, const char *id, int (*fn)(void *ctx, const ky_store_request_object *o),
+			     void *ctx)
+{
+	if (!valid_request_id(id))
+		return no_request(id);
+	return s->backend->request_objects(s->impl, id, fn, ctx);
+}
+
+int ky_store_request_claim(ky_store *s, int64_t lease_us, ky_store_request *out, char **envelope, size_t *len)
+{
+	memset(out, 0, sizeof(*out));
+	*envelope = NULL;
+	*len = 0;
+	int64_t now = ky_store_now_us();
+	if (lease_us <= 0 || lease_us > INT64_MAX - now)
+		return ky_error_set(KY_EINVALID, "a claim's lease is a positive number of microseconds that ends, not %lld",
+				    (long long)lease_us);
+	return s->backend->request_claim(s->impl, now, lease_us, out, envelope, len);
+}
+
+int ky_store_request_record(ky_store *s, const char *id, const ky_store_request_object *objects, size_t n,
+			    int64_t lease_us)
+{
+	if (!valid_request_id(id))
+		return no_request(id);
+	if (objects == NULL && n > 0)
+		return ky_error_set(KY_EINVALID, "request %s: %zu outcomes to record are missing", id, n);
+	int64_t now = ky_store_now_us();
+	if (lease_us < 0 || lease_us > INT64_MAX - now)
+		return ky_error_set(KY_EINVALID, "request %s: a lease of %lld microseconds is negative or never ends", id,
+				    (long long)lease_us);
+	return s->backend->request_record(s->impl, id, objects, n, now, lease_us);
+}
+
+int ky_store_request_complete(ky_store *s, const char *id)
+{
+	if (!valid_request_id(id))
+		return no_request(id);
+	return s->backend->request_complete(s->impl, id);
+}

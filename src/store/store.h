@@ -274,6 +274,96 @@ int ky_store_key_revoke(ky_store *s, const char *prefix, ky_store_key *out);
  */
 int ky_store_secret(ky_store *s, const char *name, const uint8_t *fresh, uint8_t out[KY_STORE_SECRET_SIZE]);
 
+/* --- removals (schema 4) ------------------------------------------------------------------ */
+
+/*
+ * Removes from collection `collection_id` the versions of object `id` that the filter selects
+ * (TAXII 2.1 §5.7): `versions` (KY_STORE_* flags, as in queries; 0 with no `modified`: every
+ * version) or/and the exact versions in `modified` (at most 64), and, when nspec_versions > 0,
+ * only versions of those spec_versions. "last" and "first" are the collection's newest and
+ * oldest versions of the object before the removal.
+ * A removed addition leaves the collection (no query finds it) but is not forgotten: it is
+ * moved, with its number and date_added, to the hub's record of removals with who removed it
+ * (user_id) and when. The object's newest remaining version becomes its latest. Adding a
+ * removed version again later is a new addition. One transaction. *removed (may be NULL) gets
+ * how many additions left the collection (0: none matched, which is not an error).
+ */
+int ky_store_remove(ky_store *s, int64_t collection_id, const char *id, unsigned versions, const char *const *modified,
+		    size_t nmodified, const char *const *spec_versions, size_t nspec_versions, int64_t user_id,
+		    uint64_t *removed);
+
+/* One recorded removal, borrowed for the callback. */
+typedef struct ky_store_removal {
+	uint64_t seq;                   /* the addition's number, retired */
+	int64_t date_added_us, removed_us;
+	int64_t user_id;
+	const char *id, *modified;      /* modified: "" for an object without versions */
+} ky_store_removal;
+
+/* Calls fn for every removal from collection_id, in the order they were made; nonzero stops. */
+int ky_store_removal_list(ky_store *s, int64_t collection_id, int (*fn)(void *ctx, const ky_store_removal *r), void *ctx);
+
+/* --- Add Objects requests (schema 4): TAXII statuses, durable from receipt ---------------- */
+
+/*
+ * A request to add objects (TAXII 2.1 §5.5) is recorded with its envelope's bytes before it
+ * is acknowledged, and processed afterwards, possibly by another thread or process; its
+ * progress is TAXII's status resource (§4.3.1). The envelope is kept until the request is
+ * complete, so a request interrupted by a crash is processed again from the start: objects
+ * it had stored are then duplicates, which count as successes, so the outcome is the same.
+ */
+typedef struct ky_store_request {
+	char id[37];                    /* the status id: a UUID made by the caller */
+	int64_t collection_id;
+	int64_t user_id;
+	int64_t received_us;            /* request_timestamp */
+	bool complete;
+	uint64_t total;                 /* objects in the envelope */
+	uint64_t successes, failures;   /* outcomes recorded; pending = total - both */
+} ky_store_request;
+
+/* One object's outcome, borrowed for the call. */
+typedef struct ky_store_request_object {
+	uint64_t index;                 /* its position in the envelope's objects, from 0 */
+	const char *id;                 /* NULL when the element had no id (or was not JSON) */
+	const char *version;            /* modified or created; NULL when it had neither */
+	bool success;                   /* stored, or already in the collection */
+	const char *message;            /* a failure's reasons; NULL for successes */
+} ky_store_request_object;
+
+/*
+ * Records a new request: r->id, collection_id, user_id, received_us and total (the other
+ * fields are ignored: it starts incomplete with no outcomes), with the envelope's `len`
+ * bytes. Durable on return (one transaction). KY_ECONFLICT when the id is taken.
+ */
+int ky_store_request_add(ky_store *s, const ky_store_request *r, const char *envelope, size_t len);
+
+/* The request `id` into *out; KY_ENOTFOUND when there is none. */
+int ky_store_request_get(ky_store *s, const char *id, ky_store_request *out);
+
+/* Calls fn for each recorded outcome of request `id`, by index; nonzero stops. */
+int ky_store_request_objects(ky_store *s, const char *id, int (*fn)(void *ctx, const ky_store_request_object *o),
+			     void *ctx);
+
+/*
+ * Claims the oldest incomplete request that nobody holds (never claimed, or its holder's lease
+ * ran out), holding it for lease_us microseconds from now: *out, and its envelope in
+ * *envelope (malloc'd, the caller frees it) of *len bytes. KY_ENOTFOUND when there is none.
+ * Two connections, in one process or several, never hold the same request at once.
+ */
+int ky_store_request_claim(ky_store *s, int64_t lease_us, ky_store_request *out, char **envelope, size_t *len);
+
+/*
+ * Records n outcomes of request `id` (an index recorded before is replaced: a resumed
+ * request reports its objects again), updates its counts and renews the lease for lease_us
+ * from now. One transaction.
+ */
+int ky_store_request_record(ky_store *s, const char *id, const ky_store_request_object *objects, size_t n,
+			    int64_t lease_us);
+
+/* Marks request `id` complete and drops its envelope. */
+int ky_store_request_complete(ky_store *s, const char *id);
+
 /* --- statistics --------------------------------------------------------------------------- */
 
 typedef struct ky_store_stats {

@@ -4,7 +4,7 @@
  *
  * store.c does everything that does not depend on the database: it takes the id, type and
  * version out of each object, keeps the batch in memory, and hands the backend finished
- * rows. A backend (store_sqlite.c; store_pg.c next) turns them into SQL. Sequence numbers
+ * rows. A backend (store_sqlite.c, store_pg.c) turns them into SQL. Sequence numbers
  * and dates are assigned by the backend inside commit, under its counter lock.
  */
 #ifndef KY_STORE_BACKEND_H
@@ -24,6 +24,17 @@ typedef struct ky_store_item {
 	ky_store_status status;
 	uint64_t seq;
 } ky_store_item;
+
+/* What ky_store_remove() selects, as the backends receive it (borrowed). */
+typedef struct ky_store_removal_filter {
+	int64_t collection_id;
+	const char *id;
+	unsigned versions;                /* KY_STORE_* flags; 0: as store.h says */
+	const char *const *modified;      /* at most 64 */
+	size_t nmodified;
+	const char *const *spec_versions;
+	size_t nspec_versions;
+} ky_store_removal_filter;
 
 typedef struct ky_store_backend {
 	const char *name;
@@ -53,6 +64,23 @@ typedef struct ky_store_backend {
 	/* Reads secret `name` (KY_STORE_SECRET_SIZE bytes) into out; stores `fresh` first when
 	 * it is not NULL and there is none. KY_ENOTFOUND when there is none (and no fresh). */
 	int (*secret)(void *impl, const char *name, const uint8_t *fresh, int64_t now_us, uint8_t *out);
+	/* Removals and Add Objects requests (schema 4); arguments are checked by store.c (flags,
+	 * counts, id lengths, leases), and times come from it. user_id 0 is stored as none. */
+	int (*remove)(void *impl, const ky_store_removal_filter *filter, int64_t user_id, int64_t now_us,
+		      uint64_t *removed);
+	int (*removal_list)(void *impl, int64_t collection_id, int (*fn)(void *ctx, const ky_store_removal *r),
+			    void *ctx);
+	int (*request_add)(void *impl, const ky_store_request *r, const char *envelope, size_t len);
+	int (*request_get)(void *impl, const char *id, ky_store_request *out);
+	int (*request_objects)(void *impl, const char *id, int (*fn)(void *ctx, const ky_store_request_object *o),
+			       void *ctx);
+	/* Claims as store.h says, holding the request until now_us + lease_us; *envelope is
+	 * malloc'd (never NULL on KY_OK, even for 0 bytes). */
+	int (*request_claim)(void *impl, int64_t now_us, int64_t lease_us, ky_store_request *out, char **envelope,
+			     size_t *len);
+	int (*request_record)(void *impl, const char *id, const ky_store_request_object *objects, size_t n,
+			      int64_t now_us, int64_t lease_us);
+	int (*request_complete)(void *impl, const char *id);
 } ky_store_backend;
 
 extern const ky_store_backend ky_store_sqlite;
@@ -69,12 +97,14 @@ int64_t ky_store_now_us(void);
 void ky_store_version_key(const char *timestamp, char out[32]);
 
 /* The SQL of a store query, shared by the backends (store_sql.c): numbered placeholders
- * `mark`1 (after), `mark`2 (collection), `mark`3 (limit), then params[i] as `mark`(4 + i). */
+ * `mark`1 (after), `mark`2 (collection), `mark`3 (limit), then params[i] as `mark`(4 + i).
+ * (A removal's selection numbers its own; ky_store_sql_removal.) */
 typedef struct ky_store_sql {
 	char text[4096];
 	size_t len;
 	const char *params[256];
 	size_t nparams;
+	size_t nfixed;        /* placeholders before params[0]: 3 for queries, 4 for removals */
 	bool overflow;
 	char mark;            /* '?' for SQLite, '$' for PostgreSQL */
 	char keys[64][32];    /* the version keys of q->modified, which params point into */
@@ -84,5 +114,11 @@ typedef struct ky_store_sql {
 /* Builds the statement for q. KY_EINVALID for a malformed query (unknown flags, more than
  * 64 named versions, more filter values than fit). */
 int ky_store_sql_build(const ky_store_query *q, char mark, ky_store_sql *out);
+
+/* The statement selecting the entries a removal takes, "SELECT e.seq FROM entries e ...":
+ * `mark`1 is the collection, `mark`2 the object's id, `mark`3 and `mark`4 are the caller's
+ * (removal time and user, unused here), then params[i] as `mark`(5 + i). KY_EINVALID as
+ * ky_store_sql_build(). */
+int ky_store_sql_removal(const ky_store_removal_filter *filter, char mark, ky_store_sql *out);
 
 #endif

@@ -205,8 +205,40 @@ static const char *const migrations[] = {
 	"  name text COLLATE \"C\" PRIMARY KEY,"
 	"  value bytea NOT NULL,"
 	"  created_us bigint NOT NULL);",
-	/* 3 -> 4: added_after, found by date, as in store_sqlite.c. */
-	"CREATE INDEX entries_by_date_added ON entries (collection_id, date_added_us);",
+	/* 3 -> 4: added_after, found by date; removals; Add Objects requests and their
+	 * outcomes: as in store_sqlite.c. */
+	"CREATE INDEX entries_by_date_added ON entries (collection_id, date_added_us);"
+	"CREATE TABLE removals ("
+	"  seq bigint PRIMARY KEY,"
+	"  collection_id bigint NOT NULL REFERENCES collections (id),"
+	"  vid bigint NOT NULL REFERENCES versions (vid),"
+	"  stix_id text COLLATE \"C\" NOT NULL,"
+	"  type text COLLATE \"C\" NOT NULL,"
+	"  version_key text COLLATE \"C\" NOT NULL,"
+	"  date_added_us bigint NOT NULL,"
+	"  removed_us bigint NOT NULL,"
+	"  user_id bigint REFERENCES users (id));"
+	"CREATE INDEX removals_by_collection ON removals (collection_id, removed_us, seq);"
+	"CREATE TABLE requests ("
+	"  id text COLLATE \"C\" PRIMARY KEY,"
+	"  collection_id bigint NOT NULL REFERENCES collections (id),"
+	"  user_id bigint REFERENCES users (id),"
+	"  received_us bigint NOT NULL,"
+	"  complete integer NOT NULL DEFAULT 0,"
+	"  total bigint NOT NULL,"
+	"  successes bigint NOT NULL DEFAULT 0,"
+	"  failures bigint NOT NULL DEFAULT 0,"
+	"  lease_until_us bigint NOT NULL DEFAULT 0,"
+	"  envelope bytea);"
+	"CREATE INDEX requests_incomplete ON requests (received_us, id) WHERE complete = 0;"
+	"CREATE TABLE request_objects ("
+	"  request_id text COLLATE \"C\" NOT NULL REFERENCES requests (id),"
+	"  idx bigint NOT NULL,"
+	"  stix_id text COLLATE \"C\","
+	"  version text,"
+	"  success integer NOT NULL,"
+	"  message text,"
+	"  PRIMARY KEY (request_id, idx));",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == KY_STORE_SCHEMA_VERSION,
@@ -1221,6 +1253,424 @@ static int pg_secret(void *impl, const char *name, const uint8_t *fresh, int64_t
 	WITH_RETRY((pg *)impl, secret_once(impl, name, fresh, now_us, out));
 }
 
+/* --- removals ----------------------------------------------------------------------------- */
+
+/*
+ * One transaction: the counter row is locked first, as a commit locks it, because both move
+ * `latest` marks (a commit adding a newer version while a removal recomputes the mark would
+ * leave two); then one statement deletes the selected entries and records them in
+ * removals, and the object's newest remaining entry gets the mark.
+ */
+static int remove_once(pg *p, const ky_store_removal_filter *filter, int64_t user_id, int64_t now_us, uint64_t *removed)
+{
+	ky_store_sql sel;
+	char sql[sizeof(sel.text) + 512], collection[24], now[24], user[24];
+	const char *values[4 + 256];
+	PGresult *r = NULL;
+	*removed = 0;
+	int rc = ky_store_sql_removal(filter, '$', &sel);
+	if (rc != KY_OK)
+		return rc;
+	snprintf(sql, sizeof(sql),
+		 "WITH gone AS (DELETE FROM entries WHERE seq IN (%s)"
+		 "  RETURNING seq, collection_id, vid, stix_id, type, version_key, date_added_us)"
+		 " INSERT INTO removals (seq, collection_id, vid, stix_id, type, version_key, date_added_us, removed_us, user_id)"
+		 " SELECT seq, collection_id, vid, stix_id, type, version_key, date_added_us, $3::bigint, $4::bigint FROM gone",
+		 sel.text);
+	snprintf(collection, sizeof(collection), "%lld", (long long)filter->collection_id);
+	snprintf(now, sizeof(now), "%lld", (long long)now_us);
+	snprintf(user, sizeof(user), "%lld", (long long)user_id);
+	values[0] = collection;
+	values[1] = filter->id;
+	values[2] = now;
+	values[3] = user_id != 0 ? user : NULL;
+	for (size_t i = 0; i < sel.nparams; i++)
+		values[4 + i] = sel.params[i];
+	rc = exec(p, "BEGIN", "removing versions");
+	if (rc == KY_OK)
+		rc = exec(p, "SELECT 1 FROM sequence WHERE id = 1 FOR UPDATE", "locking the sequence");
+	if (rc == KY_OK)
+		rc = query(p, sql, 4 + (int)sel.nparams, values, &r, "removing versions");
+	if (rc == KY_OK) {
+		*removed = strtoull(PQcmdTuples(r), NULL, 10);
+		PQclear(r);
+	}
+	if (rc == KY_OK && *removed > 0) {
+		rc = query(p,
+			   "UPDATE entries SET latest = CASE WHEN seq = (SELECT f.seq FROM entries f WHERE f.collection_id = $1::bigint"
+			   " AND f.stix_id = $2 ORDER BY f.version_key DESC LIMIT 1) THEN 1 ELSE 0 END"
+			   " WHERE collection_id = $1::bigint AND stix_id = $2",
+			   2, values, &r, "marking the latest version after a removal");
+		if (rc == KY_OK)
+			PQclear(r);
+	}
+	if (rc == KY_OK)
+		rc = exec(p, "COMMIT", "removing versions");
+	if (rc != KY_OK) {
+		*removed = 0;
+		rollback(p);
+	}
+	return rc;
+}
+
+static int pg_remove(void *impl, const ky_store_removal_filter *filter, int64_t user_id, int64_t now_us,
+		     uint64_t *removed)
+{
+	WITH_RETRY((pg *)impl, remove_once(impl, filter, user_id, now_us, removed));
+}
+
+static int removal_list_once(pg *p, int64_t collection_id, int (*fn)(void *ctx, const ky_store_removal *r), void *ctx)
+{
+	char collection[24];
+	snprintf(collection, sizeof(collection), "%lld", (long long)collection_id);
+	const char *values[] = {collection};
+	PGresult *r;
+	int rc = query(p,
+		       "SELECT r.seq, r.date_added_us, r.removed_us, r.user_id, r.stix_id, v.modified"
+		       " FROM removals r JOIN versions v ON v.vid = r.vid WHERE r.collection_id = $1::bigint"
+		       " ORDER BY r.removed_us, r.seq",
+		       1, values, &r, "listing removals");
+	for (int i = 0; rc == KY_OK && i < PQntuples(r); i++) {
+		ky_store_removal m = {
+			.seq = (uint64_t)integer(r, i, 0),
+			.date_added_us = integer(r, i, 1),
+			.removed_us = integer(r, i, 2),
+			.user_id = integer(r, i, 3),
+			.id = PQgetvalue(r, i, 4),
+			.modified = PQgetvalue(r, i, 5),
+		};
+		rc = fn(ctx, &m);
+	}
+	PQclear(r);
+	return rc < 0 ? rc : KY_OK;
+}
+
+static int pg_removal_list(void *impl, int64_t collection_id, int (*fn)(void *ctx, const ky_store_removal *r), void *ctx)
+{
+	WITH_RETRY((pg *)impl, removal_list_once(impl, collection_id, fn, ctx));
+}
+
+/* --- Add Objects requests ---------------------------------------------------------------- */
+
+/* A request's columns, as read_request() reads them. */
+#define REQUEST_COLUMNS "id, collection_id, user_id, received_us, complete, total, successes, failures"
+
+static void read_request(const PGresult *r, int row, ky_store_request *out)
+{
+	memset(out, 0, sizeof(*out));
+	snprintf(out->id, sizeof(out->id), "%s", PQgetvalue(r, row, 0));
+	out->collection_id = integer(r, row, 1);
+	out->user_id = integer(r, row, 2);
+	out->received_us = integer(r, row, 3);
+	out->complete = integer(r, row, 4) != 0;
+	out->total = (uint64_t)integer(r, row, 5);
+	out->successes = (uint64_t)integer(r, row, 6);
+	out->failures = (uint64_t)integer(r, row, 7);
+}
+
+/*
+ * Inserts the request, its envelope sent as binary (no hex doubling). `retry`: an earlier
+ * attempt lost the connection, maybe after its COMMIT; a row with this id and the same
+ * fields and envelope length is then that attempt's, and the request is recorded.
+ */
+static int request_add_once(pg *p, const ky_store_request *req, const char *envelope, size_t len, bool retry)
+{
+	char collection[24], user[24], received[24], total[24];
+	snprintf(collection, sizeof(collection), "%lld", (long long)req->collection_id);
+	snprintf(user, sizeof(user), "%lld", (long long)req->user_id);
+	snprintf(received, sizeof(received), "%lld", (long long)req->received_us);
+	snprintf(total, sizeof(total), "%llu", (unsigned long long)req->total);
+	const char *values[] = {req->id, collection, req->user_id != 0 ? user : NULL, received, total, envelope};
+	const Oid types[] = {0, 20, 20, 20, 20, 17};
+	const int lengths[] = {0, 0, 0, 0, 0, (int)len};
+	const int formats[] = {0, 0, 0, 0, 0, 1};
+	PGresult *r = PQexecParams(p->conn,
+				   "INSERT INTO requests (id, collection_id, user_id, received_us, total, envelope)"
+				   " VALUES ($1, $2, $3, $4, $5, $6)",
+				   6, types, values, lengths, formats, 0);
+	if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+		PQclear(r);
+		return KY_OK;
+	}
+	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	bool taken = state && strcmp(state, "23505") == 0, missing = state && strcmp(state, "23503") == 0;
+	if (!taken && !missing)
+		return failed(p, r, "recording a request");
+	PQclear(r);
+	if (missing)
+		return ky_error_set(KY_ECONFLICT, "%s: request %s: collection %lld or user %lld does not exist", p->label,
+				    req->id, (long long)req->collection_id, (long long)req->user_id);
+	if (retry) {
+		char length[24];
+		snprintf(length, sizeof(length), "%zu", len);
+		const char *same[] = {req->id, collection, values[2], received, total, length};
+		int rc = query(p,
+			       "SELECT 1 FROM requests WHERE id = $1 AND collection_id = $2::bigint"
+			       " AND user_id IS NOT DISTINCT FROM $3::bigint AND received_us = $4::bigint AND total = $5::bigint"
+			       " AND octet_length(envelope) = $6::bigint",
+			       6, same, &r, "recording a request");
+		if (rc != KY_OK)
+			return rc;
+		bool ours = PQntuples(r) == 1;
+		PQclear(r);
+		if (ours)
+			return KY_OK;
+	}
+	return ky_error_set(KY_ECONFLICT, "%s: a request with id %s exists already", p->label, req->id);
+}
+
+static int pg_request_add(void *impl, const ky_store_request *r, const char *envelope, size_t len)
+{
+	pg *p = impl;
+	if (len > (size_t)INT32_MAX)
+		return ky_error_set(KY_ETOOBIG, "%s: request %s: an envelope of %zu bytes is more than PostgreSQL takes",
+				    p->label, r->id, len);
+	for (bool retry = false;; retry = true) {
+		int rc = request_add_once(p, r, envelope, len, retry);
+		if (rc != LOST)
+			return rc;
+		rc = reconnect(p);
+		if (rc != KY_OK)
+			return rc;
+	}
+}
+
+static int request_get_once(pg *p, const char *id, ky_store_request *out)
+{
+	PGresult *r;
+	int rc = query(p, "SELECT " REQUEST_COLUMNS " FROM requests WHERE id = $1", 1, &id, &r, "reading a request");
+	if (rc != KY_OK)
+		return rc;
+	if (PQntuples(r) == 1)
+		read_request(r, 0, out);
+	else
+		rc = ky_error_set(KY_ENOTFOUND, "no request %s in this hub", id);
+	PQclear(r);
+	return rc;
+}
+
+static int pg_request_get(void *impl, const char *id, ky_store_request *out)
+{
+	WITH_RETRY((pg *)impl, request_get_once(impl, id, out));
+}
+
+static const char *value_or_null(const PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
+}
+
+static int request_objects_once(pg *p, const char *id, int (*fn)(void *ctx, const ky_store_request_object *o),
+				void *ctx)
+{
+	PGresult *r;
+	int rc = query(p,
+		       "SELECT idx, stix_id, version, success, message FROM request_objects WHERE request_id = $1"
+		       " ORDER BY idx",
+		       1, &id, &r, "listing a request's outcomes");
+	for (int i = 0; rc == KY_OK && i < PQntuples(r); i++) {
+		ky_store_request_object o = {
+			.index = (uint64_t)integer(r, i, 0),
+			.id = value_or_null(r, i, 1),
+			.version = value_or_null(r, i, 2),
+			.success = integer(r, i, 3) != 0,
+			.message = value_or_null(r, i, 4),
+		};
+		rc = fn(ctx, &o);
+	}
+	PQclear(r);
+	return rc < 0 ? rc : KY_OK;
+}
+
+static int pg_request_objects(void *impl, const char *id, int (*fn)(void *ctx, const ky_store_request_object *o),
+			      void *ctx)
+{
+	WITH_RETRY((pg *)impl, request_objects_once(impl, id, fn, ctx));
+}
+
+/*
+ * The oldest unheld request, taken with FOR UPDATE SKIP LOCKED: a claimer skips rows another
+ * is claiming, and one whose claim committed meanwhile fails the lease condition when
+ * re-checked, so no two connections hold a request at once. The envelope is read in the
+ * same transaction, as binary.
+ */
+static int request_claim_once(pg *p, int64_t now_us, int64_t lease_us, ky_store_request *out, char **envelope,
+			      size_t *len)
+{
+	char now[24], until[24];
+	snprintf(now, sizeof(now), "%lld", (long long)now_us);
+	snprintf(until, sizeof(until), "%lld", (long long)(now_us + lease_us));
+	const char *values[] = {now, until};
+	PGresult *r = NULL;
+	int rc = exec(p, "BEGIN", "claiming a request");
+	if (rc == KY_OK)
+		rc = query(p,
+			   "UPDATE requests SET lease_until_us = $2::bigint WHERE id = ("
+			   " SELECT id FROM requests WHERE complete = 0 AND lease_until_us < $1::bigint"
+			   " ORDER BY received_us, id LIMIT 1 FOR UPDATE SKIP LOCKED)"
+			   " RETURNING " REQUEST_COLUMNS,
+			   2, values, &r, "claiming a request");
+	if (rc == KY_OK && PQntuples(r) == 0)
+		rc = ky_error_set(KY_ENOTFOUND, "%s: no request waiting to be processed", p->label);
+	if (rc == KY_OK)
+		read_request(r, 0, out);
+	PQclear(r);
+	r = NULL;
+	if (rc == KY_OK) {
+		const char *id = out->id;
+		r = PQexecParams(p->conn, "SELECT envelope FROM requests WHERE id = $1", 1, NULL, &id, NULL, NULL, 1);
+		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+			rc = failed(p, r, "reading a request's envelope");
+			r = NULL;
+		} else if (PQntuples(r) != 1) {
+			rc = ky_error_set(KY_ERROR, "%s: request %s vanished while claimed", p->label, out->id);
+		}
+	}
+	if (rc == KY_OK) {
+		size_t n = (size_t)PQgetlength(r, 0, 0);
+		*envelope = malloc(n ? n : 1);
+		if (*envelope == NULL) {
+			rc = ky_error_set(KY_ENOMEM, "out of memory");
+		} else {
+			memcpy(*envelope, PQgetvalue(r, 0, 0), n);
+			*len = n;
+		}
+	}
+	PQclear(r);
+	if (rc == KY_OK)
+		rc = exec(p, "COMMIT", "claiming a request");
+	if (rc != KY_OK) {
+		rollback(p);
+		free(*envelope);
+		*envelope = NULL;
+		*len = 0;
+		memset(out, 0, sizeof(*out));
+	}
+	return rc;
+}
+
+static int pg_request_claim(void *impl, int64_t now_us, int64_t lease_us, ky_store_request *out, char **envelope,
+			    size_t *len)
+{
+	WITH_RETRY((pg *)impl, request_claim_once(impl, now_us, lease_us, out, envelope, len));
+}
+
+#define OUTCOME_ROWS 64
+#define OUTCOME_COLUMNS 5
+
+/*
+ * Upserts objects[from, from + rows) with one statement ($1 the request id). The rows have
+ * distinct indexes: ON CONFLICT DO UPDATE may not touch a row twice in one statement.
+ */
+static int record_rows(pg *p, const char *id, const ky_store_request_object *objects, size_t from, size_t rows)
+{
+	char sql[OUTCOME_ROWS * 64 + 512], numbers[OUTCOME_ROWS][2][24];
+	const char *values[1 + OUTCOME_ROWS * OUTCOME_COLUMNS];
+	size_t len = (size_t)snprintf(sql, sizeof(sql),
+				      "INSERT INTO request_objects (request_id, idx, stix_id, version, success, message) VALUES ");
+	values[0] = id;
+	for (size_t i = 0; i < rows; i++) {
+		const ky_store_request_object *o = &objects[from + i];
+		size_t b = 1 + i * OUTCOME_COLUMNS;
+		snprintf(numbers[i][0], sizeof(numbers[i][0]), "%llu", (unsigned long long)o->index);
+		snprintf(numbers[i][1], sizeof(numbers[i][1]), "%d", o->success ? 1 : 0);
+		values[b] = numbers[i][0];
+		values[b + 1] = o->id;
+		values[b + 2] = o->version;
+		values[b + 3] = numbers[i][1];
+		values[b + 4] = o->message;
+		len += (size_t)snprintf(sql + len, sizeof(sql) - len, "%s($1, $%zu::bigint, $%zu, $%zu, $%zu::integer, $%zu)",
+					i ? ", " : "", b + 1, b + 2, b + 3, b + 4, b + 5);
+	}
+	snprintf(sql + len, sizeof(sql) - len,
+		 " ON CONFLICT (request_id, idx) DO UPDATE SET stix_id = EXCLUDED.stix_id, version = EXCLUDED.version,"
+		 " success = EXCLUDED.success, message = EXCLUDED.message");
+	PGresult *r;
+	int rc = query(p, sql, 1 + (int)(rows * OUTCOME_COLUMNS), values, &r, "recording a request's outcomes");
+	if (rc == KY_OK)
+		PQclear(r);
+	return rc;
+}
+
+/* How many of objects[from, from + OUTCOME_ROWS) can go in one statement: up to the first
+ * index repeated. */
+static size_t distinct_run(const ky_store_request_object *objects, size_t from, size_t n)
+{
+	size_t rows = 0;
+	while (from + rows < n && rows < OUTCOME_ROWS) {
+		for (size_t j = 0; j < rows; j++)
+			if (objects[from + j].index == objects[from + rows].index)
+				return rows;
+		rows++;
+	}
+	return rows;
+}
+
+/* One transaction, the request's row locked first: records of one request are serialised,
+ * so the counts set at the end are those of every outcome recorded. */
+static int request_record_once(pg *p, const char *id, const ky_store_request_object *objects, size_t n, int64_t now_us,
+			       int64_t lease_us)
+{
+	char until[24];
+	snprintf(until, sizeof(until), "%lld", (long long)(now_us + lease_us));
+	const char *values[] = {id, until};
+	PGresult *r = NULL;
+	int rc = exec(p, "BEGIN", "recording a request's outcomes");
+	if (rc == KY_OK)
+		rc = query(p, "SELECT total FROM requests WHERE id = $1 FOR UPDATE", 1, values, &r,
+			   "recording a request's outcomes");
+	if (rc == KY_OK && PQntuples(r) == 0)
+		rc = ky_error_set(KY_ENOTFOUND, "no request %s in this hub", id);
+	uint64_t total = rc == KY_OK ? (uint64_t)integer(r, 0, 0) : 0;
+	PQclear(r);
+	for (size_t i = 0; rc == KY_OK && i < n; i++)
+		if (objects[i].index >= total)
+			rc = ky_error_set(KY_EINVALID, "request %s: object %llu is past the envelope's %llu objects", id,
+					  (unsigned long long)objects[i].index, (unsigned long long)total);
+	for (size_t i = 0; rc == KY_OK && i < n;) {
+		size_t rows = distinct_run(objects, i, n);
+		rc = record_rows(p, id, objects, i, rows);
+		i += rows;
+	}
+	if (rc == KY_OK)
+		rc = query(p,
+			   "UPDATE requests SET"
+			   " successes = (SELECT count(*) FROM request_objects o WHERE o.request_id = $1 AND o.success = 1),"
+			   " failures = (SELECT count(*) FROM request_objects o WHERE o.request_id = $1 AND o.success = 0),"
+			   " lease_until_us = $2::bigint WHERE id = $1",
+			   2, values, &r, "counting a request's outcomes");
+	if (rc == KY_OK) {
+		PQclear(r);
+		rc = exec(p, "COMMIT", "recording a request's outcomes");
+	}
+	if (rc != KY_OK)
+		rollback(p);
+	return rc;
+}
+
+static int pg_request_record(void *impl, const char *id, const ky_store_request_object *objects, size_t n,
+			     int64_t now_us, int64_t lease_us)
+{
+	WITH_RETRY((pg *)impl, request_record_once(impl, id, objects, n, now_us, lease_us));
+}
+
+static int request_complete_once(pg *p, const char *id)
+{
+	PGresult *r;
+	int rc = query(p, "UPDATE requests SET complete = 1, envelope = NULL WHERE id = $1", 1, &id, &r,
+		       "completing a request");
+	if (rc != KY_OK)
+		return rc;
+	if (strcmp(PQcmdTuples(r), "0") == 0)
+		rc = ky_error_set(KY_ENOTFOUND, "no request %s in this hub", id);
+	PQclear(r);
+	return rc;
+}
+
+static int pg_request_complete(void *impl, const char *id)
+{
+	WITH_RETRY((pg *)impl, request_complete_once(impl, id));
+}
+
 const ky_store_backend ky_store_pg = {
 	.name = "postgresql",
 	.open = pg_open,
@@ -1242,4 +1692,12 @@ const ky_store_backend ky_store_pg = {
 	.key_list = pg_key_list,
 	.key_revoke = pg_key_revoke,
 	.secret = pg_secret,
+	.remove = pg_remove,
+	.removal_list = pg_removal_list,
+	.request_add = pg_request_add,
+	.request_get = pg_request_get,
+	.request_objects = pg_request_objects,
+	.request_claim = pg_request_claim,
+	.request_record = pg_request_record,
+	.request_complete = pg_request_complete,
 };

@@ -12,6 +12,11 @@
  *   users         people and machine clients (schema 3); the first one is the hub's owner
  *   api_keys      their keys: a prefix to name each, the keyed hash, created and revoked
  *   secrets       server secrets (the key hash's), made on first use by store.c's caller
+ *   removals      additions removed from their collection (schema 4), moved whole from
+ *                 entries with when and by whom
+ *   requests      Add Objects requests (schema 4): counts, the envelope until complete,
+ *                 and the lease of the processor holding one
+ *   request_objects  each request's outcomes, one row per object of the envelope
  *   kyoyu_schema  the schema version
  *
  * A batch commits in one BEGIN IMMEDIATE transaction: versions are inserted (or found),
@@ -147,7 +152,43 @@ static const char *const migrations[] = {
 	"  created_us INTEGER NOT NULL);",
 	/* 3 -> 4: added_after (TAXII) is found by date: one probe of this index gives the
 	 * number it stands for, whatever its depth in the collection. */
-	"CREATE INDEX entries_by_date_added ON entries (collection_id, date_added_us);",
+	"CREATE INDEX entries_by_date_added ON entries (collection_id, date_added_us);"
+	/* Removals (TAXII 2.1 §5.7): a removed addition moves here whole, with when and by whom
+	 * (NULL: the operator, not a user); its number is never handed out again. */
+	"CREATE TABLE removals ("
+	"  seq INTEGER PRIMARY KEY,"
+	"  collection_id INTEGER NOT NULL REFERENCES collections (id),"
+	"  vid INTEGER NOT NULL REFERENCES versions (vid),"
+	"  stix_id TEXT NOT NULL,"
+	"  type TEXT NOT NULL,"
+	"  version_key TEXT NOT NULL,"
+	"  date_added_us INTEGER NOT NULL,"
+	"  removed_us INTEGER NOT NULL,"
+	"  user_id INTEGER REFERENCES users (id));"
+	"CREATE INDEX removals_by_collection ON removals (collection_id, removed_us, seq);"
+	/* Add Objects requests (§5.5) and their statuses (§4.3.1): the envelope is kept until
+	 * the request is complete, so one a crash interrupted is processed again; a processor
+	 * holds one until lease_until_us. */
+	"CREATE TABLE requests ("
+	"  id TEXT PRIMARY KEY,"
+	"  collection_id INTEGER NOT NULL REFERENCES collections (id),"
+	"  user_id INTEGER REFERENCES users (id),"
+	"  received_us INTEGER NOT NULL,"
+	"  complete INTEGER NOT NULL DEFAULT 0,"
+	"  total INTEGER NOT NULL,"
+	"  successes INTEGER NOT NULL DEFAULT 0,"
+	"  failures INTEGER NOT NULL DEFAULT 0,"
+	"  lease_until_us INTEGER NOT NULL DEFAULT 0,"
+	"  envelope BLOB);"
+	"CREATE INDEX requests_incomplete ON requests (received_us, id) WHERE complete = 0;"
+	"CREATE TABLE request_objects ("
+	"  request_id TEXT NOT NULL REFERENCES requests (id),"
+	"  idx INTEGER NOT NULL,"
+	"  stix_id TEXT,"
+	"  version TEXT,"
+	"  success INTEGER NOT NULL,"
+	"  message TEXT,"
+	"  PRIMARY KEY (request_id, idx));",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == KY_STORE_SCHEMA_VERSION,
@@ -1017,6 +1058,365 @@ static int sqlite_secret(void *impl, const char *name, const uint8_t *fresh, int
 	return rc == KY_OK ? read_secret(d, name, out) : rc;
 }
 
+/* --- removals ----------------------------------------------------------------------------- */
+
+/* user_id as stored: NULL for 0 (no user: the operator). */
+static void bind_user(sqlite3_stmt *st, int i, int64_t user_id)
+{
+	if (user_id != 0)
+		sqlite3_bind_int64(st, i, user_id);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/*
+ * One BEGIN IMMEDIATE transaction: the selected entries are copied to removals with the time
+ * and the user, deleted from entries (found again through removals_by_collection: this
+ * moment's removals of the object; numbers are never reused, so older ones match nothing),
+ * and the object's newest remaining entry in the collection gets the `latest` mark.
+ */
+static int sqlite_remove(void *impl, const ky_store_removal_filter *filter, int64_t user_id, int64_t now_us,
+			 uint64_t *removed)
+{
+	db *d = impl;
+	ky_store_sql sel;
+	char sql[sizeof(sel.text) + 256];
+	sqlite3_stmt *move = NULL, *drop = NULL, *mark = NULL;
+	int rc = ky_store_sql_removal(filter, '?', &sel);
+	if (rc != KY_OK)
+		return rc;
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO removals (seq, collection_id, vid, stix_id, type, version_key, date_added_us, removed_us, user_id)"
+		 " SELECT seq, collection_id, vid, stix_id, type, version_key, date_added_us, ?3, ?4 FROM entries"
+		 " WHERE seq IN (%s)",
+		 sel.text);
+	rc = exec(d, "BEGIN IMMEDIATE");
+	if (rc != KY_OK)
+		return rc;
+	if (sqlite3_prepare_v2(d->h, sql, -1, &move, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(d->h,
+			       "DELETE FROM entries WHERE seq IN (SELECT r.seq FROM removals r WHERE r.collection_id = ?1"
+			       " AND r.removed_us = ?3 AND r.stix_id = ?2)",
+			       -1, &drop, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(d->h,
+			       "UPDATE entries SET latest = CASE WHEN seq = (SELECT f.seq FROM entries f WHERE f.collection_id = ?1"
+			       " AND f.stix_id = ?2 ORDER BY f.version_key DESC LIMIT 1) THEN 1 ELSE 0 END"
+			       " WHERE collection_id = ?1 AND stix_id = ?2",
+			       -1, &mark, NULL) != SQLITE_OK) {
+		rc = fail(d, "removing versions");
+		goto done;
+	}
+	sqlite3_stmt *stmts[] = {move, drop, mark};
+	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
+		/* Parameters a statement does not have are refused (SQLITE_RANGE) and ignored. */
+		sqlite3_bind_int64(stmts[i], 1, filter->collection_id);
+		sqlite3_bind_text(stmts[i], 2, filter->id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(stmts[i], 3, now_us);
+	}
+	bind_user(move, 4, user_id);
+	for (size_t i = 0; i < sel.nparams; i++)
+		sqlite3_bind_text(move, (int)(i + sel.nfixed + 1), sel.params[i], -1, SQLITE_STATIC);
+	if (sqlite3_step(move) != SQLITE_DONE) {
+		rc = sqlite3_errcode(d->h) == SQLITE_CONSTRAINT
+			     ? ky_error_set(KY_ECONFLICT, "%s: removing versions of %s: user %lld does not exist", d->path,
+					    filter->id, (long long)user_id)
+			     : fail(d, "recording a removal");
+		goto done;
+	}
+	*removed = (uint64_t)sqlite3_changes(d->h);
+	if (*removed == 0)
+		goto done;
+	if (sqlite3_step(drop) != SQLITE_DONE) {
+		rc = fail(d, "removing versions from a collection");
+		goto done;
+	}
+	if ((uint64_t)sqlite3_changes(d->h) != *removed) {
+		rc = ky_error_set(KY_ERROR, "%s: removing versions of %s: %llu recorded but %d removed", d->path, filter->id,
+				  (unsigned long long)*removed, sqlite3_changes(d->h));
+		goto done;
+	}
+	if (sqlite3_step(mark) != SQLITE_DONE)
+		rc = fail(d, "marking the latest version after a removal");
+done:
+	sqlite3_finalize(move);
+	sqlite3_finalize(drop);
+	sqlite3_finalize(mark);
+	if (rc == KY_OK)
+		rc = exec(d, "COMMIT");
+	if (rc != KY_OK) {
+		*removed = 0;
+		sqlite3_exec(d->h, "ROLLBACK", NULL, NULL, NULL);
+	}
+	return rc;
+}
+
+static int sqlite_removal_list(void *impl, int64_t collection_id, int (*fn)(void *ctx, const ky_store_removal *r),
+			       void *ctx)
+{
+	db *d = impl;
+	sqlite3_stmt *st = NULL;
+	int rc = KY_OK, step = SQLITE_DONE;
+	if (sqlite3_prepare_v2(d->h,
+			       "SELECT r.seq, r.date_added_us, r.removed_us, r.user_id, r.stix_id, v.modified"
+			       " FROM removals r JOIN versions v ON v.vid = r.vid WHERE r.collection_id = ?1"
+			       " ORDER BY r.removed_us, r.seq",
+			       -1, &st, NULL) != SQLITE_OK)
+		return fail(d, "listing removals");
+	sqlite3_bind_int64(st, 1, collection_id);
+	while (rc == KY_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		ky_store_removal r = {
+			.seq = (uint64_t)sqlite3_column_int64(st, 0),
+			.date_added_us = sqlite3_column_int64(st, 1),
+			.removed_us = sqlite3_column_int64(st, 2),
+			.user_id = sqlite3_column_int64(st, 3),
+			.id = (const char *)sqlite3_column_text(st, 4),
+			.modified = (const char *)sqlite3_column_text(st, 5),
+		};
+		rc = fn(ctx, &r);
+	}
+	if (rc == KY_OK && step != SQLITE_DONE)
+		rc = fail(d, "listing removals");
+	sqlite3_finalize(st);
+	return rc < 0 ? rc : KY_OK;
+}
+
+/* --- Add Objects requests ---------------------------------------------------------------- */
+
+/* A request's columns, as read_request() reads them. */
+#define REQUEST_COLUMNS "id, collection_id, user_id, received_us, complete, total, successes, failures"
+
+static void read_request(sqlite3_stmt *st, ky_store_request *out)
+{
+	memset(out, 0, sizeof(*out));
+	snprintf(out->id, sizeof(out->id), "%s", (const char *)sqlite3_column_text(st, 0));
+	out->collection_id = sqlite3_column_int64(st, 1);
+	out->user_id = sqlite3_column_int64(st, 2);
+	out->received_us = sqlite3_column_int64(st, 3);
+	out->complete = sqlite3_column_int(st, 4) != 0;
+	out->total = (uint64_t)sqlite3_column_int64(st, 5);
+	out->successes = (uint64_t)sqlite3_column_int64(st, 6);
+	out->failures = (uint64_t)sqlite3_column_int64(st, 7);
+}
+
+static int sqlite_request_add(void *impl, const ky_store_request *r, const char *envelope, size_t len)
+{
+	db *d = impl;
+	sqlite3_stmt *st = NULL;
+	int rc = KY_OK;
+	if (sqlite3_prepare_v2(d->h,
+			       "INSERT INTO requests (id, collection_id, user_id, received_us, total, envelope)"
+			       " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+			       -1, &st, NULL) != SQLITE_OK)
+		return fail(d, "recording a request");
+	sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, r->collection_id);
+	bind_user(st, 3, r->user_id);
+	sqlite3_bind_int64(st, 4, r->received_us);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)r->total);
+	sqlite3_bind_blob64(st, 6, envelope, len, SQLITE_STATIC);
+	int step = sqlite3_step(st);
+	if (step == SQLITE_CONSTRAINT && sqlite3_extended_errcode(d->h) == SQLITE_CONSTRAINT_PRIMARYKEY)
+		rc = ky_error_set(KY_ECONFLICT, "%s: a request with id %s exists already", d->path, r->id);
+	else if (step == SQLITE_CONSTRAINT)
+		rc = ky_error_set(KY_ECONFLICT, "%s: request %s: collection %lld or user %lld does not exist", d->path, r->id,
+				  (long long)r->collection_id, (long long)r->user_id);
+	else if (step != SQLITE_DONE)
+		rc = fail(d, "recording a request");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sqlite_request_get(void *impl, const char *id, ky_store_request *out)
+{
+	db *d = impl;
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(d->h, "SELECT " REQUEST_COLUMNS " FROM requests WHERE id = ?1", -1, &st, NULL) != SQLITE_OK)
+		return fail(d, "reading a request");
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	int step = sqlite3_step(st);
+	if (step == SQLITE_ROW)
+		read_request(st, out);
+	int rc = step == SQLITE_ROW    ? KY_OK
+		 : step == SQLITE_DONE ? ky_error_set(KY_ENOTFOUND, "no request %s in this hub", id)
+				       : fail(d, "reading a request");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sqlite_request_objects(void *impl, const char *id, int (*fn)(void *ctx, const ky_store_request_object *o),
+				  void *ctx)
+{
+	db *d = impl;
+	sqlite3_stmt *st = NULL;
+	int rc = KY_OK, step = SQLITE_DONE;
+	if (sqlite3_prepare_v2(d->h,
+			       "SELECT idx, stix_id, version, success, message FROM request_objects WHERE request_id = ?1"
+			       " ORDER BY idx",
+			       -1, &st, NULL) != SQLITE_OK)
+		return fail(d, "listing a request's outcomes");
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	while (rc == KY_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		ky_store_request_object o = {
+			.index = (uint64_t)sqlite3_column_int64(st, 0),
+			.id = (const char *)sqlite3_column_text(st, 1),
+			.version = (const char *)sqlite3_column_text(st, 2),
+			.success = sqlite3_column_int(st, 3) != 0,
+			.message = (const char *)sqlite3_column_text(st, 4),
+		};
+		rc = fn(ctx, &o);
+	}
+	if (rc == KY_OK && step != SQLITE_DONE)
+		rc = fail(d, "listing a request's outcomes");
+	sqlite3_finalize(st);
+	return rc < 0 ? rc : KY_OK;
+}
+
+/* BEGIN IMMEDIATE: one writer at a time, so no two connections find the same request
+ * unclaimed. */
+static int sqlite_request_claim(void *impl, int64_t now_us, int64_t lease_us, ky_store_request *out, char **envelope,
+				size_t *len)
+{
+	db *d = impl;
+	sqlite3_stmt *find = NULL, *hold = NULL;
+	int rc = exec(d, "BEGIN IMMEDIATE");
+	if (rc != KY_OK)
+		return rc;
+	if (sqlite3_prepare_v2(d->h,
+			       "SELECT " REQUEST_COLUMNS ", envelope FROM requests WHERE complete = 0 AND lease_until_us < ?1"
+			       " ORDER BY received_us, id LIMIT 1",
+			       -1, &find, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(d->h, "UPDATE requests SET lease_until_us = ?2 WHERE id = ?1", -1, &hold, NULL) != SQLITE_OK) {
+		rc = fail(d, "claiming a request");
+		goto done;
+	}
+	sqlite3_bind_int64(find, 1, now_us);
+	int step = sqlite3_step(find);
+	if (step == SQLITE_DONE) {
+		rc = ky_error_set(KY_ENOTFOUND, "%s: no request waiting to be processed", d->path);
+		goto done;
+	}
+	if (step != SQLITE_ROW) {
+		rc = fail(d, "claiming a request");
+		goto done;
+	}
+	read_request(find, out);
+	size_t n = (size_t)sqlite3_column_bytes(find, 8);
+	*envelope = malloc(n ? n : 1);
+	if (*envelope == NULL) {
+		rc = ky_error_set(KY_ENOMEM, "out of memory");
+		goto done;
+	}
+	if (n > 0)
+		memcpy(*envelope, sqlite3_column_blob(find, 8), n);
+	*len = n;
+	sqlite3_bind_text(hold, 1, out->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(hold, 2, now_us + lease_us);
+	if (sqlite3_step(hold) != SQLITE_DONE)
+		rc = fail(d, "claiming a request");
+done:
+	sqlite3_finalize(find);
+	sqlite3_finalize(hold);
+	if (rc == KY_OK)
+		rc = exec(d, "COMMIT");
+	if (rc != KY_OK) {
+		sqlite3_exec(d->h, "ROLLBACK", NULL, NULL, NULL);
+		free(*envelope);
+		*envelope = NULL;
+		*len = 0;
+		memset(out, 0, sizeof(*out));
+	}
+	return rc;
+}
+
+static void bind_text_or_null(sqlite3_stmt *st, int i, const char *text)
+{
+	if (text != NULL)
+		sqlite3_bind_text(st, i, text, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static int sqlite_request_record(void *impl, const char *id, const ky_store_request_object *objects, size_t n,
+				 int64_t now_us, int64_t lease_us)
+{
+	db *d = impl;
+	sqlite3_stmt *find = NULL, *upsert = NULL, *counts = NULL;
+	int rc = exec(d, "BEGIN IMMEDIATE");
+	if (rc != KY_OK)
+		return rc;
+	if (sqlite3_prepare_v2(d->h, "SELECT total FROM requests WHERE id = ?1", -1, &find, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(d->h,
+			       "INSERT INTO request_objects (request_id, idx, stix_id, version, success, message)"
+			       " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (request_id, idx) DO UPDATE SET"
+			       " stix_id = excluded.stix_id, version = excluded.version, success = excluded.success,"
+			       " message = excluded.message",
+			       -1, &upsert, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(d->h,
+			       "UPDATE requests SET"
+			       " successes = (SELECT count(*) FROM request_objects o WHERE o.request_id = ?1 AND o.success = 1),"
+			       " failures = (SELECT count(*) FROM request_objects o WHERE o.request_id = ?1 AND o.success = 0),"
+			       " lease_until_us = ?2 WHERE id = ?1",
+			       -1, &counts, NULL) != SQLITE_OK) {
+		rc = fail(d, "recording a request's outcomes");
+		goto done;
+	}
+	sqlite3_bind_text(find, 1, id, -1, SQLITE_STATIC);
+	int step = sqlite3_step(find);
+	if (step == SQLITE_DONE) {
+		rc = ky_error_set(KY_ENOTFOUND, "no request %s in this hub", id);
+		goto done;
+	}
+	if (step != SQLITE_ROW) {
+		rc = fail(d, "recording a request's outcomes");
+		goto done;
+	}
+	uint64_t total = (uint64_t)sqlite3_column_int64(find, 0);
+	sqlite3_bind_text(upsert, 1, id, -1, SQLITE_STATIC);
+	for (size_t i = 0; rc == KY_OK && i < n; i++) {
+		const ky_store_request_object *o = &objects[i];
+		if (o->index >= total) {
+			rc = ky_error_set(KY_EINVALID, "request %s: object %llu is past the envelope's %llu objects", id,
+					  (unsigned long long)o->index, (unsigned long long)total);
+			break;
+		}
+		sqlite3_bind_int64(upsert, 2, (sqlite3_int64)o->index);
+		bind_text_or_null(upsert, 3, o->id);
+		bind_text_or_null(upsert, 4, o->version);
+		sqlite3_bind_int(upsert, 5, o->success);
+		bind_text_or_null(upsert, 6, o->message);
+		rc = step_done(d, upsert, "recording a request's outcome");
+	}
+	if (rc == KY_OK) {
+		sqlite3_bind_text(counts, 1, id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(counts, 2, now_us + lease_us);
+		rc = step_done(d, counts, "counting a request's outcomes");
+	}
+done:
+	sqlite3_finalize(find);
+	sqlite3_finalize(upsert);
+	sqlite3_finalize(counts);
+	if (rc == KY_OK)
+		rc = exec(d, "COMMIT");
+	if (rc != KY_OK)
+		sqlite3_exec(d->h, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+static int sqlite_request_complete(void *impl, const char *id)
+{
+	db *d = impl;
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(d->h, "UPDATE requests SET complete = 1, envelope = NULL WHERE id = ?1", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return fail(d, "completing a request");
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st) != SQLITE_DONE    ? fail(d, "completing a request")
+		 : sqlite3_changes(d->h) == 0 ? ky_error_set(KY_ENOTFOUND, "no request %s in this hub", id)
+					       : KY_OK;
+	sqlite3_finalize(st);
+	return rc;
+}
+
 const ky_store_backend ky_store_sqlite = {
 	.name = "sqlite",
 	.open = sqlite_open,
@@ -1038,4 +1438,12 @@ const ky_store_backend ky_store_sqlite = {
 	.key_list = sqlite_key_list,
 	.key_revoke = sqlite_key_revoke,
 	.secret = sqlite_secret,
+	.remove = sqlite_remove,
+	.removal_list = sqlite_removal_list,
+	.request_add = sqlite_request_add,
+	.request_get = sqlite_request_get,
+	.request_objects = sqlite_request_objects,
+	.request_claim = sqlite_request_claim,
+	.request_record = sqlite_request_record,
+	.request_complete = sqlite_request_complete,
 };

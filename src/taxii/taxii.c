@@ -28,7 +28,7 @@
 
 /* --- responses ---------------------------------------------------------------------------- */
 
-static void respond_json(ky_http_request *r, unsigned status, json_t *body)
+void ky_taxii_respond_json(ky_http_request *r, unsigned status, json_t *body)
 {
 	char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(body);
@@ -53,7 +53,7 @@ void ky_taxii_error(ky_http_request *r, unsigned status, const char *title, cons
 	json_t *body = json_pack("{s:s,s:s,s:s}", "title", title, "description",
 				 ky_taxii_text_ok(description, strlen(description)) ? description : "(not shown: not UTF-8)",
 				 "http_status", code);
-	respond_json(r, status, body);
+	ky_taxii_respond_json(r, status, body);
 }
 
 void ky_taxii_unavailable(ky_http_request *r)
@@ -253,7 +253,7 @@ static bool may_write(const ky_taxii *t, const ky_auth_identity *who, const ky_s
 	return g ? ky_config_user_listed(g->write, who->user) : who->owner;
 }
 
-static const char *api_root_of(const ky_taxii *t, const ky_store_collection *c)
+const char *ky_taxii_api_root_of(const ky_taxii *t, const ky_store_collection *c)
 {
 	const ky_config_collection *g = grant_of(t, c);
 	return g && g->api_root[0] ? g->api_root : t->config->api_root;
@@ -288,7 +288,7 @@ typedef struct listing {
 static int add_collection(void *ctx, const ky_store_collection *c)
 {
 	listing *l = ctx;
-	if (strcmp(api_root_of(l->t, c), l->api_root) == 0 && (may_read(l->t, l->who, c) || may_write(l->t, l->who, c)))
+	if (strcmp(ky_taxii_api_root_of(l->t, c), l->api_root) == 0 && (may_read(l->t, l->who, c) || may_write(l->t, l->who, c)))
 		json_array_append_new(l->list, collection_json(l->t, l->who, c));
 	return 0;
 }
@@ -309,7 +309,7 @@ static void discovery(ky_taxii *t, ky_http_request *r)
 	snprintf(path, sizeof(path), "/%s/", config->api_root);
 	json_t *body = json_pack("{s:s,s:s,s:s,s:o}", "title", config->title, "description", "A kyoyu threat-sharing hub",
 				 "default", path, "api_roots", roots);
-	respond_json(r, 200, body);
+	ky_taxii_respond_json(r, 200, body);
 }
 
 /* §4.2.1: the API root resource. */
@@ -322,7 +322,7 @@ static void api_root(ky_taxii *t, ky_http_request *r, const char *name)
 		json_object_set_new(body, "description", json_string(section->description));
 	json_object_set_new(body, "versions", json_pack("[s]", KY_TAXII_MEDIA));
 	json_object_set_new(body, "max_content_length", json_integer((json_int_t)t->config->max_content_length));
-	respond_json(r, 200, body);
+	ky_taxii_respond_json(r, 200, body);
 }
 
 static void collections(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_auth_identity *who, const char *root)
@@ -340,7 +340,7 @@ static void collections(ky_taxii *t, ky_store *store, ky_http_request *r, const 
 		json_object_set_new(body, "collections", list);
 	else
 		json_decref(list);
-	respond_json(r, 200, body);
+	ky_taxii_respond_json(r, 200, body);
 }
 
 /* The collection `id` (its TAXII id, a UUID: names are for the command line) on API root
@@ -355,7 +355,7 @@ static bool find_collection(ky_taxii *t, ky_store *store, ky_http_request *r, co
 		return false;
 	}
 	bool readable = rc == KY_OK && may_read(t, who, c);
-	bool visible = rc == KY_OK && strcmp(c->uuid, id) == 0 && strcmp(api_root_of(t, c), root) == 0 &&
+	bool visible = rc == KY_OK && strcmp(c->uuid, id) == 0 && strcmp(ky_taxii_api_root_of(t, c), root) == 0 &&
 		       (readable || (!reading && may_write(t, who, c)));
 	if (!visible) {
 		ky_store_collection_clear(c);
@@ -443,15 +443,27 @@ static ky_store *thread_store(ky_taxii *t)
 	return s;
 }
 
-/* Serves a route under a collection: the collection itself or one of its listings. */
+/* Serves a route under a collection: the collection itself, one of its listings, adding
+ * objects to it or deleting one. */
 static void collection_route(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_auth_identity *who, route rt,
 			     char **part, const char *content_type)
 {
 	ky_store_collection c = {0};
-	if (!find_collection(t, store, r, who, part[0], part[2], rt != ROUTE_COLLECTION, &c))
+	bool post = strcmp(ky_http_method(r), "POST") == 0, delete = strcmp(ky_http_method(r), "DELETE") == 0;
+	/* Writing needs the collection visible (read or write); the permission check follows. */
+	if (!find_collection(t, store, r, who, part[0], part[2], rt != ROUTE_COLLECTION && !post && !delete, &c))
 		return;
-	if (rt == ROUTE_COLLECTION)
-		respond_json(r, 200, collection_json(t, who, &c));
+	/* §5.5, §5.7: writing needs can_write, deleting can_read too; a user who sees the
+	 * collection but may not do this gets 403. */
+	if ((post && !may_write(t, who, &c)) || (delete && !(may_read(t, who, &c) && may_write(t, who, &c)))) {
+		ky_taxii_error(r, 403, "Forbidden", "%s", post ? "You may not add objects to this collection."
+							       : "Deleting needs the right to read and to write this collection.");
+	} else if (post) {
+		ky_taxii_add_objects(t, store, r, who, &c);
+	} else if (delete) {
+		ky_taxii_delete_object(t, store, r, who, &c, part[4]);
+	} else if (rt == ROUTE_COLLECTION)
+		ky_taxii_respond_json(r, 200, collection_json(t, who, &c));
 	else if (rt == ROUTE_MANIFEST)
 		ky_taxii_listing_serve(t, store, r, &c, KY_TAXII_MANIFEST, NULL, content_type);
 	else if (rt == ROUTE_OBJECTS)
@@ -496,9 +508,12 @@ void ky_taxii_handle(void *ctx, ky_http_request *r)
 		}
 		content_type = KY_TAXII_STIX_MEDIA;
 	}
-	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-		ky_http_header_add(r, "Allow", "GET, HEAD");
-		ky_taxii_error(r, 405, "Method not allowed", "This resource is read with GET.");
+	const char *allow = rt == ROUTE_OBJECTS ? "GET, HEAD, POST" : rt == ROUTE_OBJECT ? "GET, HEAD, DELETE" : "GET, HEAD";
+	bool allowed = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ||
+		       (rt == ROUTE_OBJECTS && strcmp(method, "POST") == 0) || (rt == ROUTE_OBJECT && strcmp(method, "DELETE") == 0);
+	if (!allowed) {
+		ky_http_header_add(r, "Allow", allow);
+		ky_taxii_error(r, 405, "Method not allowed", "This resource takes %s.", allow);
 		return;
 	}
 	ky_store *store = thread_store(t);
@@ -522,8 +537,7 @@ void ky_taxii_handle(void *ctx, ky_http_request *r)
 	} else if (rt == ROUTE_API_ROOT) {
 		api_root(t, r, part[0]);
 	} else if (rt == ROUTE_STATUS) {
-		/* Statuses are made by adding objects, which this server does not take yet. */
-		ky_taxii_error(r, 404, "No such status", "There is no status resource with this id on this API root.");
+		ky_taxii_status_serve(t, store, r, &who, part[0], part[2]);
 	} else if (rt == ROUTE_COLLECTIONS) {
 		collections(t, store, r, &who, part[0]);
 	} else {
@@ -549,6 +563,12 @@ int ky_taxii_new(ky_taxii **out, const ky_taxii_options *o)
 	}
 	*t->config = *o->config;
 	pthread_mutex_init(&t->failures_lock, NULL);
+	pthread_mutex_init(&t->work_lock, NULL);
+	pthread_cond_init(&t->work_cond, NULL);
+	if (ky_taxii_processor_start(t) != KY_OK) {
+		ky_taxii_free(t);
+		return KY_ERROR;
+	}
 	*out = t;
 	return KY_OK;
 }
@@ -557,6 +577,9 @@ void ky_taxii_free(ky_taxii *t)
 {
 	if (t == NULL)
 		return;
+	ky_taxii_processor_stop(t);
+	pthread_cond_destroy(&t->work_cond);
+	pthread_mutex_destroy(&t->work_lock);
 	pthread_key_delete(t->store_key);
 	pthread_mutex_destroy(&t->failures_lock);
 	free(t->db);

@@ -6,6 +6,7 @@
 #ifndef KY_TAXII_INTERNAL_H
 #define KY_TAXII_INTERNAL_H
 
+#include <jansson.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <time.h>
@@ -32,6 +33,13 @@ struct ky_taxii {
 	pthread_key_t store_key;    /* each worker thread's store connection */
 	pthread_mutex_t failures_lock;
 	ky_taxii_failures failures[KY_TAXII_FAILURE_SLOTS];
+	/* The processor of Add Objects requests (taxii_write.c), on a thread of its own. */
+	pthread_t processor;
+	bool processor_running;
+	pthread_mutex_t work_lock;
+	pthread_cond_t work_cond;
+	bool work_waiting;          /* a request arrived since the processor last looked */
+	bool stopping;
 };
 
 /* The paged resources of a collection. */
@@ -41,6 +49,56 @@ typedef enum ky_taxii_listing {
 	KY_TAXII_OBJECT,    /* §5.6 GET objects/{object-id}/: an envelope */
 	KY_TAXII_VERSIONS,  /* §5.8 GET objects/{object-id}/versions/: a versions resource */
 } ky_taxii_listing;
+
+/* The URL parameters of §3.4 that the listings, and Delete an Object, read; others are
+ * ignored, as §3.4 allows for match fields a server does not understand. */
+enum { P_ADDED_AFTER, P_LIMIT, P_NEXT, P_ID, P_TYPE, P_VERSION, P_SPEC_VERSION, KY_TAXII_NPARAMS };
+extern const char *const ky_taxii_param_names[KY_TAXII_NPARAMS];
+
+typedef struct ky_taxii_filters {
+	const char *raw[KY_TAXII_NPARAMS]; /* as given (NULL: absent), borrowed from the request */
+	char problem[512];                /* the first malformed parameter, for the 400 */
+	int64_t added_after_us;           /* 0: none */
+	size_t limit;                     /* page size: the client's, lowered to the maximum */
+	const char **ids, **types, **spec_versions, **modified; /* in the request's arena */
+	size_t nids, ntypes, nspec_versions, nmodified;
+	unsigned versions;                /* KY_STORE_* keywords of match[version] */
+} ky_taxii_filters;
+
+/* Reads and checks the parameters `kind` takes into *f (which the caller zeroes); false with
+ * f->problem on the first malformed one. */
+bool ky_taxii_filters_parse(ky_http_request *r, ky_taxii_listing kind, const ky_config *config, ky_taxii_filters *f);
+
+/* Whether collection c has any version of object_id: 1, 0, or -1 when the store failed. */
+int ky_taxii_object_exists(ky_store *store, const ky_store_collection *c, const char *object_id);
+
+/* "2016-01-01T01:01:01.123456Z": a TAXII timestamp (§2: microseconds, UTC). */
+void ky_taxii_format_us(int64_t us, char out[40]);
+
+/* Answers with `body` (taken: decref'd here) as TAXII JSON. */
+void ky_taxii_respond_json(ky_http_request *r, unsigned status, json_t *body);
+
+/* The API root collection c is served on (kyoyu.conf). */
+const char *ky_taxii_api_root_of(const ky_taxii *t, const ky_store_collection *c);
+
+/* Add Objects (§5.5) to c, which the user may write: 202 with the status once the envelope
+ * is durable. */
+void ky_taxii_add_objects(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_auth_identity *who,
+			  const ky_store_collection *c);
+
+/* Delete an Object (§5.7) from c, which the user may read and write. */
+void ky_taxii_delete_object(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_auth_identity *who,
+			    const ky_store_collection *c, const char *object_id);
+
+/* Get Status (§4.3): the requester's own statuses, on their collection's API root. */
+void ky_taxii_status_serve(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_auth_identity *who,
+			   const char *api_root, const char *id);
+
+/* The processor of Add Objects requests: started once, woken by each new request, stopped
+ * (after the request in hand) before the ky_taxii is freed. */
+int ky_taxii_processor_start(ky_taxii *t);
+void ky_taxii_wake_processor(ky_taxii *t);
+void ky_taxii_processor_stop(ky_taxii *t);
 
 /* Answers with a TAXII error message (§3.6.1): title, description and the HTTP status. */
 void ky_taxii_error(ky_http_request *r, unsigned status, const char *title, const char *fmt, ...)

@@ -36,29 +36,11 @@
 
 /* --- the request's parameters, §3.4 ------------------------------------------------------- */
 
-/* The parameters this module reads; the others are ignored, as §3.4 allows for match
- * fields a server does not understand. */
-enum { P_ADDED_AFTER, P_LIMIT, P_NEXT, P_ID, P_TYPE, P_VERSION, P_SPEC_VERSION, NPARAMS };
-static const char *const param_names[NPARAMS] = {
-	"added_after", "limit", "next", "match[id]", "match[type]", "match[version]", "match[spec_version]",
-};
-
-typedef struct params {
-	const char *raw[NPARAMS];         /* as given (NULL: absent), borrowed from the request */
-	char problem[512];                /* the first malformed parameter, for the 400 */
-	int64_t added_after_us;           /* 0: none */
-	char added_after[40];             /* its canonical form, for the empty page's headers */
-	size_t limit;                     /* 0: none */
-	const char **ids, **types, **spec_versions, **modified;
-	size_t nids, ntypes, nspec_versions, nmodified;
-	unsigned versions;                /* KY_STORE_* */
-} params;
-
 static int take_param(void *ctx, const char *key, const char *value)
 {
-	params *p = ctx;
-	for (int i = 0; i < NPARAMS; i++) {
-		if (strcmp(key, param_names[i]) != 0)
+	ky_taxii_filters *p = ctx;
+	for (int i = 0; i < KY_TAXII_NPARAMS; i++) {
+		if (strcmp(key, ky_taxii_param_names[i]) != 0)
 			continue;
 		if (p->raw[i] != NULL) {
 			snprintf(p->problem, sizeof(p->problem), "%s may be given only once (TAXII 2.1 §3.4)", key);
@@ -71,7 +53,7 @@ static int take_param(void *ctx, const char *key, const char *value)
 
 /* Splits a comma-separated value into *out (arena memory); false with a problem when a value
  * is empty or there are more than max. */
-static bool split(ky_arena *arena, params *p, int which, size_t max, const char ***out, size_t *n)
+static bool split(ky_arena *arena, ky_taxii_filters *p, int which, size_t max, const char ***out, size_t *n)
 {
 	const char *value = p->raw[which];
 	size_t count = 1;
@@ -79,7 +61,7 @@ static bool split(ky_arena *arena, params *p, int which, size_t max, const char 
 		count += *c == ',';
 	if (count > max) {
 		snprintf(p->problem, sizeof(p->problem), "%s has %zu values; at most %zu are taken in one request",
-			 param_names[which], count, max);
+			 ky_taxii_param_names[which], count, max);
 		return false;
 	}
 	const char **list = ky_arena_alloc(arena, count * sizeof(*list));
@@ -94,7 +76,7 @@ static bool split(ky_arena *arena, params *p, int which, size_t max, const char 
 		if (len == 0 || memchr(c, ' ', len) != NULL) {
 			snprintf(p->problem, sizeof(p->problem),
 				 "%s has an empty value or a space: values are separated by single commas, without spaces (TAXII 2.1 §3.4)",
-				 param_names[which]);
+				 ky_taxii_param_names[which]);
 			return false;
 		}
 		list[(*n)++] = ky_arena_strndup(arena, c, len);
@@ -114,7 +96,7 @@ static int64_t time_us(const ky_stix_time *t)
 }
 
 /* "2016-01-01T01:01:01.123456Z": a TAXII timestamp (§2: microseconds, UTC). */
-static void format_us(int64_t us, char out[40])
+void ky_taxii_format_us(int64_t us, char out[40])
 {
 	time_t seconds = (time_t)(us / 1000000);
 	struct tm tm;
@@ -123,7 +105,7 @@ static void format_us(int64_t us, char out[40])
 	snprintf(out + n, 40 - n, ".%06" PRId64 "Z", us % 1000000);
 }
 
-static bool parse_versions(ky_arena *arena, params *p)
+static bool parse_versions(ky_arena *arena, ky_taxii_filters *p)
 {
 	const char **values;
 	size_t n;
@@ -166,9 +148,13 @@ static bool parse_versions(ky_arena *arena, params *p)
 	return true;
 }
 
-/* Reads and checks the parameters of `kind`; false with p->problem on the first malformed one. */
-static bool parse_params(ky_http_request *r, ky_taxii_listing kind, size_t page_size, size_t max_page_size, params *p)
+const char *const ky_taxii_param_names[KY_TAXII_NPARAMS] = {
+	"added_after", "limit", "next", "match[id]", "match[type]", "match[version]", "match[spec_version]",
+};
+
+bool ky_taxii_filters_parse(ky_http_request *r, ky_taxii_listing kind, const ky_config *config, ky_taxii_filters *p)
 {
+	size_t page_size = config->page_size, max_page_size = config->max_page_size;
 	ky_arena *arena = ky_http_arena(r);
 	if (ky_http_query_each(r, take_param, p) != 0)
 		return false;
@@ -188,7 +174,6 @@ static bool parse_params(ky_http_request *r, ky_taxii_listing kind, size_t page_
 		}
 		/* Before 1970 every addition is after it: no filter. */
 		p->added_after_us = time_us(&at) > 0 ? time_us(&at) : 0;
-		format_us(p->added_after_us, p->added_after);
 	}
 	p->limit = page_size;
 	if (p->raw[P_LIMIT] != NULL) {
@@ -233,7 +218,7 @@ typedef struct cursor {
 
 /* The MAC of a cursor for this resource and these filters. */
 static bool cursor_mac(ky_store *store, const cursor *c, const ky_store_collection *coll, ky_taxii_listing kind,
-		       const char *object_id, const params *p, uint8_t mac[CURSOR_MAC_SIZE])
+		       const char *object_id, const ky_taxii_filters *p, uint8_t mac[CURSOR_MAC_SIZE])
 {
 	uint8_t secret[KY_STORE_SECRET_SIZE], fresh[KY_STORE_SECRET_SIZE];
 	randombytes_buf(fresh, sizeof(fresh));
@@ -251,7 +236,7 @@ static bool cursor_mac(ky_store *store, const cursor *c, const ky_store_collecti
 	int n = snprintf(what, sizeof(what), "%s|%d|%s", coll->uuid, (int)kind, object_id ? object_id : "");
 	crypto_generichash_update(&h, (const uint8_t *)what, (size_t)n + 1);
 	/* Each filter as given, with its index, so that no two sets of filters hash alike. */
-	for (int i = 0; i < NPARAMS; i++) {
+	for (int i = 0; i < KY_TAXII_NPARAMS; i++) {
 		if (i == P_LIMIT || i == P_NEXT || p->raw[i] == NULL)
 			continue;
 		uint8_t tag = (uint8_t)i;
@@ -264,7 +249,7 @@ static bool cursor_mac(ky_store *store, const cursor *c, const ky_store_collecti
 }
 
 static bool cursor_encode(ky_store *store, const cursor *c, const ky_store_collection *coll, ky_taxii_listing kind,
-			  const char *object_id, const params *p, char *out, size_t size)
+			  const char *object_id, const ky_taxii_filters *p, char *out, size_t size)
 {
 	uint8_t bytes[CURSOR_SIZE];
 	for (int i = 0; i < 8; i++) {
@@ -279,7 +264,7 @@ static bool cursor_encode(ky_store *store, const cursor *c, const ky_store_colle
 
 /* 1: a cursor this server made for these filters; 0: not; -1: the store failed. */
 static int cursor_decode(ky_store *store, const char *text, const ky_store_collection *coll, ky_taxii_listing kind,
-			 const char *object_id, const params *p, cursor *out)
+			 const char *object_id, const ky_taxii_filters *p, cursor *out)
 {
 	uint8_t bytes[CURSOR_SIZE], mac[CURSOR_MAC_SIZE];
 	size_t len = 0;
@@ -340,7 +325,7 @@ static const char *version_of(const ky_store_row *row, char date[40])
 {
 	if (row->modified != NULL && row->modified[0] != '\0')
 		return row->modified;
-	format_us(row->date_added_us, date);
+	ky_taxii_format_us(row->date_added_us, date);
 	return date;
 }
 
@@ -358,7 +343,7 @@ static int add_row(void *ctx, const ky_store_row *row)
 	case KY_TAXII_MANIFEST:
 		/* Ids and versions were validated on the way in: STIX ids and timestamps need no
 		 * escaping. */
-		format_us(row->date_added_us, date);
+		ky_taxii_format_us(row->date_added_us, date);
 		add_text(pg, "{\"id\":\"");
 		add_text(pg, row->id);
 		add_text(pg, "\",\"date_added\":\"");
@@ -383,8 +368,7 @@ static int ignore_row(void *ctx, const ky_store_row *row)
 	return 0;
 }
 
-/* Whether the collection has any version of object_id: 1, 0, or -1 when the store failed. */
-static int object_exists(ky_store *store, const ky_store_collection *c, const char *object_id)
+int ky_taxii_object_exists(ky_store *store, const ky_store_collection *c, const char *object_id)
 {
 	const char *ids[1] = {object_id};
 	ky_store_query q = {.collection_id = c->id, .ids = ids, .nids = 1, .versions = KY_STORE_ALL, .limit = 1};
@@ -397,8 +381,8 @@ static int object_exists(ky_store *store, const ky_store_collection *c, const ch
 void ky_taxii_listing_serve(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_store_collection *c,
 			    ky_taxii_listing kind, const char *object_id, const char *content_type)
 {
-	params p = {0};
-	if (!parse_params(r, kind, t->config->page_size, t->config->max_page_size, &p)) {
+	ky_taxii_filters p = {0};
+	if (!ky_taxii_filters_parse(r, kind, t->config, &p)) {
 		ky_taxii_error(r, 400, "Bad request", "%s.", p.problem);
 		return;
 	}
@@ -455,7 +439,7 @@ void ky_taxii_listing_serve(ky_taxii *t, ky_store *store, ky_http_request *r, co
 		return;
 	}
 	if (result.count == 0 && object_id != NULL && p.raw[P_NEXT] == NULL) {
-		int exists = object_exists(store, c, object_id);
+		int exists = ky_taxii_object_exists(store, c, object_id);
 		if (exists <= 0) {
 			free(pg.buf);
 			if (exists < 0)
@@ -470,10 +454,10 @@ void ky_taxii_listing_serve(ky_taxii *t, ky_store *store, ky_http_request *r, co
 	 * carries the point it started after, so that a client paging by added_after stays put. */
 	char first[40], last[40];
 	if (result.count > 0) {
-		format_us(result.first_date_added_us, first);
-		format_us(result.last_date_added_us, last);
+		ky_taxii_format_us(result.first_date_added_us, first);
+		ky_taxii_format_us(result.last_date_added_us, last);
 	} else {
-		format_us(p.raw[P_NEXT] ? from.date_added_us : p.added_after_us, first);
+		ky_taxii_format_us(p.raw[P_NEXT] ? from.date_added_us : p.added_after_us, first);
 		memcpy(last, first, sizeof(last));
 	}
 	ky_http_header_add(r, "X-TAXII-Date-Added-First", first);

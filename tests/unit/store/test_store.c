@@ -6,7 +6,9 @@
  * pages), statistics, the integrity check, and migrations from an empty hub, from schema 1
  * (tests/data/store/hub-schema-1.sql, the first argument, for SQLite; hub-schema-1.pg.sql,
  * the second, for PostgreSQL), from schema 2 (a new hub without schema 3's tables) and
- * from a newer hub. Users, keys and secrets (schema 3) are tested with src/auth/ in
+ * from a newer hub; removals (last, first, named versions, spec_version, the `latest` mark
+ * moved, the record of who removed what) and Add Objects requests (claims, leases, outcomes,
+ * completion, connections claiming at once). Users, keys and secrets (schema 3) are tested with src/auth/ in
  * tests/unit/auth/test_auth.c.
  *
  * The backend is SQLite, or PostgreSQL with KY_TEST_BACKEND=postgresql (scripts/test runs
@@ -1409,6 +1411,570 @@ static void test_stats_counts(void **state)
 	assert_int_equal(ky_store_check(f->s), KY_OK);
 }
 
+/* --- removals (TAXII 2.1 §5.7) ------------------------------------------------------------- */
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Removes with `versions` and the named versions (nmodified of them, may be 0) from coll,
+ * expecting KY_OK; returns how many additions left. */
+static uint64_t remove_versions(fx *f, int64_t coll, const char *id, unsigned versions, const char *const *modified,
+				size_t nmodified)
+{
+	uint64_t removed = 99;
+	int rc = ky_store_remove(f->s, coll, id, versions, modified, nmodified, NULL, 0, 0, &removed);
+	if (rc != KY_OK)
+		fail_msg("remove: %s", ky_error_last());
+	return removed;
+}
+
+/* The collection's LAST query, as a summary. */
+static const char *last_of(fx *f, int64_t coll, rows *rs)
+{
+	ky_store_query q = {.collection_id = coll};
+	run(f->s, &q, rs, NULL);
+	return summary(rs);
+}
+
+/* "last": the collection's latest version leaves, and the newest remaining one becomes the
+ * latest, though it was added before the removed one (v1.5 after v2); LAST finds it, the
+ * other collection keeps its own latest, and the hub passes its check. */
+static void test_remove_last_recomputes_latest(void **state)
+{
+	fx *f = *state;
+	int64_t second = build_query_hub(f);
+	rows rs = {0};
+	assert_int_equal(remove_versions(f, f->dflt, IND1, KY_STORE_LAST, NULL, 0), 1);
+	assert_string_equal(last_of(f, f->dflt, &rs), M1 "," S1 "," I2 "," V15 "," K1);
+	assert_int_equal(rs.v[3].seq, 6);
+	ky_store_query q = {.collection_id = f->dflt, .versions = KY_STORE_ALL};
+	run(f->s, &q, &rs, NULL);
+	assert_string_equal(summary(&rs), V1 "," M1 "," S1 "," I2 "," V15 "," K1);
+	assert_string_equal(last_of(f, second, &rs), V3);
+	assert_int_equal(ky_store_check(f->s), KY_OK);
+
+	/* Again: now v1.5 leaves and v1 is the last one left. */
+	assert_int_equal(remove_versions(f, f->dflt, IND1, KY_STORE_LAST, NULL, 0), 1);
+	const char *ids[] = {IND1};
+	ky_store_query one = {.collection_id = f->dflt, .ids = ids, .nids = 1};
+	run(f->s, &one, &rs, NULL);
+	assert_string_equal(summary(&rs), V1);
+	/* An older version added now does not displace it... */
+	char b[512];
+	ky_store_status st;
+	commit1(f->s, f->dflt, sdo(b, sizeof(b), "indicator", IND1, "2015-01-01T00:00:00.000Z"), &st, NULL);
+	assert_int_equal(st, KY_STORE_STORED);
+	run(f->s, &one, &rs, NULL);
+	assert_string_equal(summary(&rs), V1);
+	/* ...a newer one does. */
+	commit1(f->s, f->dflt, sdo(b, sizeof(b), "indicator", IND1, "2016-03-01T00:00:00.000Z"), &st, NULL);
+	run(f->s, &one, &rs, NULL);
+	assert_string_equal(summary(&rs), IND1 "@2016-03-01T00:00:00.000Z");
+	one.versions = KY_STORE_ALL;
+	run(f->s, &one, &rs, NULL);
+	assert_int_equal(rs.n, 3);
+	assert_int_equal(ky_store_check(f->s), KY_OK);
+	rows_clear(&rs);
+}
+
+/* "first", named versions (written differently from the stored ones), both, and every
+ * version (ALL, or no filter at all). */
+static void test_remove_first_exact_and_all(void **state)
+{
+	fx *f = *state;
+	int64_t second = build_query_hub(f);
+	rows rs = {0};
+	ky_store_query all = {.collection_id = f->dflt, .versions = KY_STORE_ALL};
+
+	assert_int_equal(remove_versions(f, f->dflt, IND1, KY_STORE_FIRST, NULL, 0), 1);
+	run(f->s, &all, &rs, NULL);
+	assert_string_equal(summary(&rs), M1 "," V2 "," S1 "," I2 "," V15 "," K1);
+	assert_string_equal(last_of(f, f->dflt, &rs), M1 "," V2 "," S1 "," I2 "," K1);
+
+	const char *named[] = {"2016-06-01T00:00:00Z", "2099-01-01T00:00:00.000Z"};
+	assert_int_equal(remove_versions(f, f->dflt, IND1, 0, named, 2), 1);
+	run(f->s, &all, &rs, NULL);
+	assert_string_equal(summary(&rs), M1 "," V2 "," S1 "," I2 "," K1);
+
+	/* In "second": first (v2) or the named latest (v3), both at once; the object is gone. */
+	const char *v3[] = {"2019-01-01T00:00:00.000Z"};
+	assert_int_equal(remove_versions(f, second, IND1, KY_STORE_FIRST, v3, 1), 2);
+	ky_store_query q2 = {.collection_id = second, .versions = KY_STORE_ALL};
+	run(f->s, &q2, &rs, NULL);
+	assert_int_equal(rs.n, 0);
+	/* Every version, by flag or by default; the hub still has the versions themselves. */
+	assert_int_equal(remove_versions(f, f->dflt, MAL1, KY_STORE_ALL, NULL, 0), 1);
+	assert_int_equal(remove_versions(f, f->dflt, IND1, 0, NULL, 0), 1);
+	run(f->s, &all, &rs, NULL);
+	assert_string_equal(summary(&rs), S1 "," I2 "," K1);
+	ky_store_query hub = {.versions = KY_STORE_ALL};
+	run(f->s, &hub, &rs, NULL);
+	assert_int_equal(rs.n, 8);
+	assert_int_equal(ky_store_check(f->s), KY_OK);
+	rows_clear(&rs);
+}
+
+/* spec_version: only versions of the ones asked for; an SCO without one is 2.1 (STIX 2.1
+ * §3.2). */
+static void test_remove_spec_version(void **state)
+{
+	fx *f = *state;
+	build_query_hub(f);
+	rows rs = {0};
+	const char *s21[] = {"2.1"}, *s20[] = {"2.0"};
+	uint64_t removed = 99;
+	assert_int_equal(ky_store_remove(f->s, f->dflt, IND2, 0, NULL, 0, s21, 1, 0, &removed), KY_OK);
+	assert_int_equal(removed, 0);
+	assert_int_equal(ky_store_remove(f->s, f->dflt, IND2, 0, NULL, 0, s20, 1, 0, &removed), KY_OK);
+	assert_int_equal(removed, 1);
+	assert_int_equal(ky_store_remove(f->s, f->dflt, SCO1, KY_STORE_LAST, NULL, 0, s21, 1, 0, &removed), KY_OK);
+	assert_int_equal(removed, 1);
+	assert_string_equal(last_of(f, f->dflt, &rs), M1 "," V2 "," K1);
+	rows_clear(&rs);
+}
+
+typedef struct removal {
+	uint64_t seq;
+	int64_t date_added_us, removed_us, user_id;
+	char id[128], modified[64];
+} removal;
+
+typedef struct removals {
+	removal v[16];
+	size_t n;
+} removals;
+
+static int take_removal(void *ctx, const ky_store_removal *r)
+{
+	removals *rs = ctx;
+	assert_true(rs->n < 16);
+	removal *w = &rs->v[rs->n++];
+	w->seq = r->seq;
+	w->date_added_us = r->date_added_us;
+	w->removed_us = r->removed_us;
+	w->user_id = r->user_id;
+	snprintf(w->id, sizeof(w->id), "%s", r->id);
+	snprintf(w->modified, sizeof(w->modified), "%s", r->modified);
+	return 0;
+}
+
+/* A removal is recorded with the addition's number and date_added, who removed it and when,
+ * in the order removals were made; an object without versions has modified "". */
+static void test_remove_recorded(void **state)
+{
+	fx *f = *state;
+	int64_t second = build_query_hub(f);
+	rows rs = {0};
+	ky_store_query all = {.collection_id = f->dflt, .versions = KY_STORE_ALL};
+	run(f->s, &all, &rs, NULL);
+	int64_t date_v2 = rs.v[2].date, date_sco = rs.v[3].date;
+	ky_store_user alice;
+	assert_int_equal(ky_store_user_ensure(f->s, "alice", &alice), KY_OK);
+
+	int64_t before = now_us();
+	uint64_t removed = 0;
+	assert_int_equal(ky_store_remove(f->s, f->dflt, IND1, KY_STORE_LAST, NULL, 0, NULL, 0, alice.id, &removed), KY_OK);
+	assert_int_equal(removed, 1);
+	int64_t after = now_us();
+	assert_int_equal(ky_store_remove(f->s, f->dflt, SCO1, 0, NULL, 0, NULL, 0, 0, &removed), KY_OK);
+	assert_int_equal(removed, 1);
+	/* A user the hub does not have is refused, and nothing is removed. */
+	assert_int_equal(ky_store_remove(f->s, f->dflt, MAL1, 0, NULL, 0, NULL, 0, 424242, &removed), KY_ECONFLICT);
+	assert_int_equal(removed, 0);
+
+	removals got = {0};
+	assert_int_equal(ky_store_removal_list(f->s, f->dflt, take_removal, &got), KY_OK);
+	assert_int_equal(got.n, 2);
+	assert_int_equal(got.v[0].seq, 3);
+	assert_string_equal(got.v[0].id, IND1);
+	assert_string_equal(got.v[0].modified, "2017-01-01T00:00:00.000Z");
+	assert_int_equal(got.v[0].date_added_us, date_v2);
+	assert_int_equal(got.v[0].user_id, alice.id);
+	assert_true(got.v[0].removed_us >= before && got.v[0].removed_us <= after);
+	assert_int_equal(got.v[1].seq, 4);
+	assert_string_equal(got.v[1].id, SCO1);
+	assert_string_equal(got.v[1].modified, "");
+	assert_int_equal(got.v[1].date_added_us, date_sco);
+	assert_int_equal(got.v[1].user_id, 0);
+	assert_true(got.v[1].removed_us >= got.v[0].removed_us);
+	memset(&got, 0, sizeof(got));
+	assert_int_equal(ky_store_removal_list(f->s, second, take_removal, &got), KY_OK);
+	assert_int_equal(got.n, 0);
+	assert_string_equal(last_of(f, f->dflt, &rs), M1 "," I2 "," V15 "," K1);
+	rows_clear(&rs);
+}
+
+/* Adding a removed version again is a new addition, numbered after everything; removing
+ * nothing is not an error; malformed removals are refused. */
+static void test_remove_then_add_again(void **state)
+{
+	fx *f = *state;
+	build_query_hub(f);
+	rows rs = {0};
+	assert_int_equal(remove_versions(f, f->dflt, IND1, KY_STORE_LAST, NULL, 0), 1);
+	char b[512];
+	ky_store_status st;
+	uint64_t seq = 0;
+	commit1(f->s, f->dflt, sdo(b, sizeof(b), "indicator", IND1, "2017-01-01T00:00:00.000Z"), &st, &seq);
+	assert_int_equal(st, KY_STORE_STORED);
+	assert_int_equal(seq, 10);
+	assert_string_equal(last_of(f, f->dflt, &rs), M1 "," S1 "," I2 "," K1 "," V2);
+	assert_int_equal(rs.v[4].seq, 10);
+	commit1(f->s, f->dflt, b, &st, &seq);
+	assert_int_equal(st, KY_STORE_DUPLICATE);
+	/* Removed again: both of its additions are on record. */
+	const char *v2[] = {"2017-01-01T00:00:00.000Z"};
+	assert_int_equal(remove_versions(f, f->dflt, IND1, 0, v2, 1), 1);
+	removals got = {0};
+	assert_int_equal(ky_store_removal_list(f->s, f->dflt, take_removal, &got), KY_OK);
+	assert_int_equal(got.n, 2);
+	assert_int_equal(got.v[0].seq, 3);
+	assert_int_equal(got.v[1].seq, 10);
+
+	/* Nothing matches: an unknown object, a version it has not, a removed one, another
+	 * collection's. */
+	assert_int_equal(remove_versions(f, f->dflt, "indicator--00000000-0000-4000-8000-000000000000", 0, NULL, 0), 0);
+	const char *none[] = {"2099-01-01T00:00:00.000Z"};
+	assert_int_equal(remove_versions(f, f->dflt, IND1, 0, none, 1), 0);
+	assert_int_equal(remove_versions(f, f->dflt, IND1, 0, v2, 1), 0);
+	assert_int_equal(remove_versions(f, 12345, IND1, KY_STORE_ALL, NULL, 0), 0);
+	assert_string_equal(last_of(f, f->dflt, &rs), M1 "," S1 "," I2 "," V15 "," K1);
+
+	uint64_t removed = 7;
+	const char *many[65];
+	for (int i = 0; i < 65; i++)
+		many[i] = "2017-01-01T00:00:00.000Z";
+	assert_int_equal(ky_store_remove(f->s, f->dflt, IND1, 1u << 5, NULL, 0, NULL, 0, 0, &removed), KY_EINVALID);
+	assert_int_equal(removed, 0);
+	assert_int_equal(ky_store_remove(f->s, f->dflt, IND1, 0, many, 65, NULL, 0, 0, NULL), KY_EINVALID);
+	assert_int_equal(ky_store_remove(f->s, f->dflt, "", 0, NULL, 0, NULL, 0, 0, NULL), KY_EINVALID);
+	assert_int_equal(ky_store_check(f->s), KY_OK);
+	rows_clear(&rs);
+}
+
+/* --- Add Objects requests (TAXII 2.1 §5.5, statuses §4.3.1) ------------------------------------ */
+
+#define REQ1 "5e7b3f0a-52a6-4f0e-9a3b-1c2d3e4f5a61"
+#define REQ2 "5e7b3f0a-52a6-4f0e-9a3b-1c2d3e4f5a62"
+#define REQ3 "5e7b3f0a-52a6-4f0e-9a3b-1c2d3e4f5a63"
+
+static void add_request(fx *f, const char *id, int64_t received_us, uint64_t total, const char *envelope)
+{
+	ky_store_request r = {.collection_id = f->dflt, .received_us = received_us, .total = total};
+	snprintf(r.id, sizeof(r.id), "%s", id);
+	int rc = ky_store_request_add(f->s, &r, envelope, strlen(envelope));
+	if (rc != KY_OK)
+		fail_msg("request_add: %s", ky_error_last());
+}
+
+/* An envelope of n objects, about 180 bytes an object, in a malloc'd string. */
+static char *envelope_of(int n)
+{
+	size_t cap = 256 + (size_t)n * 512, len = 0;
+	char *out = malloc(cap);
+	assert_non_null(out);
+	len += (size_t)snprintf(out, cap, "{\"objects\": [");
+	for (int i = 0; i < n; i++) {
+		char id[80], b[512];
+		snprintf(id, sizeof(id), "indicator--%08x-0000-4000-8000-000000000000", i);
+		len += (size_t)snprintf(out + len, cap - len, "%s%s", i ? ",\n  " : "",
+					sdo(b, sizeof(b), "indicator", id, "2016-01-01T00:00:00.000Z"));
+	}
+	snprintf(out + len, cap - len, "]}");
+	return out;
+}
+
+static void test_request_add_and_get(void **state)
+{
+	fx *f = *state;
+	open_new(f);
+	ky_store_user u;
+	assert_int_equal(ky_store_user_ensure(f->s, "alice", &u), KY_OK);
+	ky_store_request r = {.collection_id = f->dflt, .user_id = u.id, .received_us = 1700000000123456, .total = 3,
+			      .complete = true, .successes = 5};
+	snprintf(r.id, sizeof(r.id), "%s", REQ1);
+	assert_int_equal(ky_store_request_add(f->s, &r, "{\"objects\": []}", 15), KY_OK);
+	ky_store_request got;
+	assert_int_equal(ky_store_request_get(f->s, REQ1, &got), KY_OK);
+	assert_string_equal(got.id, REQ1);
+	assert_int_equal(got.collection_id, f->dflt);
+	assert_int_equal(got.user_id, u.id);
+	assert_int_equal(got.received_us, 1700000000123456);
+	assert_false(got.complete);
+	assert_int_equal(got.total, 3);
+	assert_int_equal(got.successes, 0);
+	assert_int_equal(got.failures, 0);
+
+	/* The id is taken, whatever else differs. */
+	r.received_us = 1;
+	assert_int_equal(ky_store_request_add(f->s, &r, "{}", 2), KY_ECONFLICT);
+	assert_non_null(strstr(ky_error_last(), REQ1));
+	assert_int_equal(ky_store_request_get(f->s, REQ1, &got), KY_OK);
+	assert_int_equal(got.received_us, 1700000000123456);
+	/* No such collection or user. */
+	snprintf(r.id, sizeof(r.id), "%s", REQ2);
+	r.collection_id = 12345;
+	assert_int_equal(ky_store_request_add(f->s, &r, "{}", 2), KY_ECONFLICT);
+	assert_int_equal(ky_store_request_get(f->s, REQ2, &got), KY_ENOTFOUND);
+	snprintf(r.id, sizeof(r.id), "%s", "");
+	r.collection_id = f->dflt;
+	assert_int_equal(ky_store_request_add(f->s, &r, "{}", 2), KY_EINVALID);
+	assert_int_equal(ky_store_request_get(f->s, "", &got), KY_ENOTFOUND);
+	assert_int_equal(ky_store_request_get(f->s, REQ1 "0", &got), KY_ENOTFOUND);
+}
+
+/* Claims take the oldest unheld request with its exact bytes; a held one is not claimed
+ * again, on this connection or another, until its lease runs out. */
+static void test_request_claim_and_lease(void **state)
+{
+	fx *f = *state;
+	open_new(f);
+	char *big = envelope_of(40);
+	assert_true(strlen(big) > 6000);
+	add_request(f, REQ2, 2000, 1, "{\"objects\": [{}]}");
+	add_request(f, REQ1, 1000, 40, big);
+	ky_store *other = NULL;
+	assert_int_equal(ky_store_open(&other, f->path, NULL, NULL), KY_OK);
+
+	ky_store_request r;
+	char *envelope = NULL;
+	size_t len = 0;
+	assert_int_equal(ky_store_request_claim(f->s, 60000000, &r, &envelope, &len), KY_OK);
+	assert_string_equal(r.id, REQ1);
+	assert_int_equal(r.total, 40);
+	assert_int_equal(len, strlen(big));
+	assert_memory_equal(envelope, big, len);
+	free(envelope);
+	assert_int_equal(ky_store_request_claim(other, 60000000, &r, &envelope, &len), KY_OK);
+	assert_string_equal(r.id, REQ2);
+	assert_int_equal(len, 17);
+	assert_memory_equal(envelope, "{\"objects\": [{}]}", 17);
+	free(envelope);
+	assert_int_equal(ky_store_request_claim(f->s, 60000000, &r, &envelope, &len), KY_ENOTFOUND);
+	assert_null(envelope);
+	assert_int_equal(ky_store_request_claim(other, 60000000, &r, &envelope, &len), KY_ENOTFOUND);
+
+	/* A lease that runs out: the request is claimed again, by anyone. */
+	add_request(f, REQ3, 3000, 1, "{\"objects\": [{}]}");
+	assert_int_equal(ky_store_request_claim(f->s, 1, &r, &envelope, &len), KY_OK);
+	assert_string_equal(r.id, REQ3);
+	free(envelope);
+	usleep(2000);
+	assert_int_equal(ky_store_request_claim(other, 60000000, &r, &envelope, &len), KY_OK);
+	assert_string_equal(r.id, REQ3);
+	free(envelope);
+	assert_int_equal(ky_store_request_claim(f->s, 60000000, &r, &envelope, &len), KY_ENOTFOUND);
+	/* Recording renews a lease: a short one, renewed long, holds. */
+	assert_int_equal(ky_store_request_record(other, REQ3, NULL, 0, 1), KY_OK);
+	usleep(2000);
+	assert_int_equal(ky_store_request_record(other, REQ3, NULL, 0, 60000000), KY_OK);
+	assert_int_equal(ky_store_request_claim(f->s, 60000000, &r, &envelope, &len), KY_ENOTFOUND);
+	assert_int_equal(ky_store_request_claim(f->s, 0, &r, &envelope, &len), KY_EINVALID);
+	ky_store_close(other);
+	free(big);
+}
+
+typedef struct outcome {
+	uint64_t index;
+	char *id, *version, *message;
+	bool success;
+} outcome;
+
+typedef struct outcomes {
+	outcome v[16];
+	size_t n;
+} outcomes;
+
+static int take_outcome(void *ctx, const ky_store_request_object *o)
+{
+	outcomes *os = ctx;
+	assert_true(os->n < 16);
+	outcome *w = &os->v[os->n++];
+	w->index = o->index;
+	w->id = dup_or_null(o->id);
+	w->version = dup_or_null(o->version);
+	w->message = dup_or_null(o->message);
+	w->success = o->success;
+	return 0;
+}
+
+static void outcomes_clear(outcomes *os)
+{
+	for (size_t i = 0; i < os->n; i++) {
+		free(os->v[i].id);
+		free(os->v[i].version);
+		free(os->v[i].message);
+	}
+	memset(os, 0, sizeof(*os));
+}
+
+/* Outcomes are kept by index (a second record of one replaces the first, and the counts are
+ * of what is recorded); completing drops the envelope, and a complete request is not
+ * claimed. */
+static void test_request_record_and_complete(void **state)
+{
+	fx *f = *state;
+	open_new(f);
+	add_request(f, REQ1, 1000, 3, "{\"objects\": [1, 2, 3]}");
+	ky_store_request_object first[] = {
+		{.index = 2, .id = IND1, .version = "2016-01-01T00:00:00.000Z", .success = true},
+		{.index = 0, .id = NULL, .version = NULL, .success = false, .message = "not a JSON object"},
+	};
+	assert_int_equal(ky_store_request_record(f->s, REQ1, first, 2, 60000000), KY_OK);
+	ky_store_request r;
+	assert_int_equal(ky_store_request_get(f->s, REQ1, &r), KY_OK);
+	assert_int_equal(r.successes, 1);
+	assert_int_equal(r.failures, 1);
+	/* Resumed: index 0 again, now a success; index 1 new, with an id and no version. */
+	ky_store_request_object again[] = {
+		{.index = 0, .id = MARK1, .version = "2017-01-20T00:00:00.000Z", .success = true},
+		{.index = 1, .id = SCO1, .version = NULL, .success = false, .message = "spec_version: expected 2.1"},
+	};
+	assert_int_equal(ky_store_request_record(f->s, REQ1, again, 2, 60000000), KY_OK);
+	assert_int_equal(ky_store_request_record(f->s, REQ1, again, 1, 60000000), KY_OK);
+	assert_int_equal(ky_store_request_record(f->s, REQ1, NULL, 0, 60000000), KY_OK);
+	assert_int_equal(ky_store_request_get(f->s, REQ1, &r), KY_OK);
+	assert_int_equal(r.successes, 2);
+	assert_int_equal(r.failures, 1);
+	assert_false(r.complete);
+
+	outcomes os = {0};
+	assert_int_equal(ky_store_request_objects(f->s, REQ1, take_outcome, &os), KY_OK);
+	assert_int_equal(os.n, 3);
+	assert_int_equal(os.v[0].index, 0);
+	assert_string_equal(os.v[0].id, MARK1);
+	assert_string_equal(os.v[0].version, "2017-01-20T00:00:00.000Z");
+	assert_true(os.v[0].success);
+	assert_null(os.v[0].message);
+	assert_int_equal(os.v[1].index, 1);
+	assert_string_equal(os.v[1].id, SCO1);
+	assert_null(os.v[1].version);
+	assert_false(os.v[1].success);
+	assert_string_equal(os.v[1].message, "spec_version: expected 2.1");
+	assert_int_equal(os.v[2].index, 2);
+	assert_string_equal(os.v[2].id, IND1);
+	outcomes_clear(&os);
+
+	/* An index past the envelope is refused, and the whole record with it. */
+	ky_store_request_object past[] = {
+		{.index = 1, .id = SCO1, .success = true},
+		{.index = 3, .id = IND2, .success = true},
+	};
+	assert_int_equal(ky_store_request_record(f->s, REQ1, past, 2, 60000000), KY_EINVALID);
+	assert_int_equal(ky_store_request_get(f->s, REQ1, &r), KY_OK);
+	assert_int_equal(r.successes, 2);
+	assert_int_equal(ky_store_request_objects(f->s, REQ1, take_outcome, &os), KY_OK);
+	assert_false(os.v[1].success);
+	outcomes_clear(&os);
+
+	/* Complete: the envelope goes, the counts and outcomes stay, nobody claims it. */
+	assert_int_equal(ky_store_request_complete(f->s, REQ1), KY_OK);
+	assert_int_equal(ky_store_request_get(f->s, REQ1, &r), KY_OK);
+	assert_true(r.complete);
+	assert_int_equal(r.total, 3);
+	assert_int_equal(r.successes, 2);
+	assert_int_equal(r.failures, 1);
+	char text[64];
+	raw_text(f->path, "SELECT count(*) FROM requests WHERE envelope IS NULL AND complete = 1", text, sizeof(text));
+	assert_string_equal(text, "1");
+	usleep(1000);
+	char *envelope = NULL;
+	size_t len = 0;
+	assert_int_equal(ky_store_request_claim(f->s, 1, &r, &envelope, &len), KY_ENOTFOUND);
+	assert_int_equal(ky_store_request_objects(f->s, REQ1, take_outcome, &os), KY_OK);
+	assert_int_equal(os.n, 3);
+	outcomes_clear(&os);
+
+	/* Unknown requests. */
+	assert_int_equal(ky_store_request_record(f->s, REQ2, first, 1, 1000), KY_ENOTFOUND);
+	assert_int_equal(ky_store_request_complete(f->s, REQ2), KY_ENOTFOUND);
+	assert_int_equal(ky_store_request_objects(f->s, REQ2, take_outcome, &os), KY_OK);
+	assert_int_equal(os.n, 0);
+}
+
+enum { CLAIMERS = 4, CLAIM_REQUESTS = 40 };
+
+typedef struct claimer {
+	const char *path;
+	pthread_barrier_t *start;
+	int claimed[CLAIM_REQUESTS];
+	int n;
+	char error[512];
+} claimer;
+
+static void *claim_main(void *arg)
+{
+	claimer *c = arg;
+	ky_store *s = NULL;
+	if (ky_store_open(&s, c->path, NULL, NULL) != KY_OK)
+		snprintf(c->error, sizeof(c->error), "open: %s", ky_error_last());
+	pthread_barrier_wait(c->start);
+	while (s != NULL) {
+		ky_store_request r;
+		char *envelope = NULL;
+		size_t len = 0;
+		int rc = ky_store_request_claim(s, 600000000, &r, &envelope, &len);
+		if (rc == KY_ECONFLICT)
+			continue;
+		if (rc == KY_ENOTFOUND)
+			break;
+		if (rc != KY_OK) {
+			snprintf(c->error, sizeof(c->error), "claim: %s", ky_error_last());
+			break;
+		}
+		char text[16];
+		snprintf(text, sizeof(text), "%.*s", (int)len, envelope);
+		int i = atoi(text);
+		if (i < 0 || i >= CLAIM_REQUESTS || c->n == CLAIM_REQUESTS)
+			snprintf(c->error, sizeof(c->error), "claimed %s", text);
+		else
+			c->claimed[c->n++] = i;
+		free(envelope);
+	}
+	ky_store_close(s);
+	return NULL;
+}
+
+/* Connections claiming at once never get the same request, and all of them get claimed. */
+static void test_request_claim_concurrent(void **state)
+{
+	fx *f = *state;
+	open_new(f);
+	for (int i = 0; i < CLAIM_REQUESTS; i++) {
+		char id[37], envelope[16];
+		snprintf(id, sizeof(id), "00000000-0000-4000-8000-%012d", i);
+		snprintf(envelope, sizeof(envelope), "%d", i);
+		add_request(f, id, 1000 + i, 1, envelope);
+	}
+	pthread_barrier_t start;
+	pthread_barrier_init(&start, NULL, CLAIMERS);
+	claimer c[CLAIMERS];
+	pthread_t t[CLAIMERS];
+	memset(c, 0, sizeof(c));
+	for (int i = 0; i < CLAIMERS; i++) {
+		c[i].path = f->path;
+		c[i].start = &start;
+		assert_int_equal(pthread_create(&t[i], NULL, claim_main, &c[i]), 0);
+	}
+	for (int i = 0; i < CLAIMERS; i++)
+		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&start);
+	int seen[CLAIM_REQUESTS] = {0};
+	for (int i = 0; i < CLAIMERS; i++) {
+		if (c[i].error[0])
+			fail_msg("claimer %d: %s", i, c[i].error);
+		for (int j = 0; j < c[i].n; j++)
+			seen[c[i].claimed[j]]++;
+	}
+	for (int i = 0; i < CLAIM_REQUESTS; i++)
+		if (seen[i] != 1)
+			fail_msg("request %d claimed %d times", i, seen[i]);
+}
+
 /* --- migrations ------------------------------------------------------------------------- */
 
 static char *read_text(const char *path)
@@ -1435,7 +2001,7 @@ static void load_schema1(const char *path)
 }
 
 /* The fixture is what migration 0 creates: a new hub's schema without the tables of
- * schemas 2 and 3. */
+ * schemas 2, 3 and 4. */
 static void test_migrate_fixture_matches_migration_0(void **state)
 {
 	fx *f = *state;
@@ -1445,7 +2011,7 @@ static void test_migrate_fixture_matches_migration_0(void **state)
 	load_schema1(other);
 	/* Later migrations' tables and index are not migration 0's. */
 	raw_exec(f->path, "DROP INDEX entries_by_date_added;");
-	char *now = schema_of(f->path, "derived,users,api_keys,secrets");
+	char *now = schema_of(f->path, "derived,users,api_keys,secrets,removals,requests,request_objects");
 	char *old = schema_of(other, NULL);
 	assert_string_equal(old, now);
 	free(now);
@@ -1532,8 +2098,9 @@ static void test_migrate_from_schema_1(void **state)
 	rows_clear(&rs);
 }
 
-/* A hub at schema 2 (one made now, without schema 3's tables and 4's index) migrates to 4: the same schema
- * as a new hub, its objects untouched, and users, keys and secrets work. */
+/* A hub at schema 2 (one made now, without schema 3's tables nor 4's index and tables)
+ * migrates to 4: the same schema as a new hub, its objects untouched, and users, keys and
+ * secrets work. */
 static void test_migrate_from_schema_2(void **state)
 {
 	fx *f = *state;
@@ -1543,7 +2110,8 @@ static void test_migrate_from_schema_2(void **state)
 	ky_store_close(f->s);
 	f->s = NULL;
 	char *fresh = schema_of(f->path, NULL);
-	raw_exec(f->path, "DROP INDEX entries_by_date_added; DROP TABLE api_keys; DROP TABLE users; DROP TABLE secrets;"
+	raw_exec(f->path, "DROP INDEX entries_by_date_added; DROP TABLE request_objects; DROP TABLE requests;"
+			 " DROP TABLE removals; DROP TABLE api_keys; DROP TABLE users; DROP TABLE secrets;"
 			 " UPDATE kyoyu_schema SET version = 2;");
 	assert_int_equal(ky_store_open(&f->s, f->path, NULL, NULL), KY_ECONFLICT);
 	assert_non_null(strstr(ky_error_last(), "version 2 and this kyoyu uses 4: run kyoyu migrate"));
@@ -1975,6 +2543,15 @@ int main(int argc, char **argv)
 		T(test_query_malformed),
 		T(test_stats_and_type_counts),
 		T(test_stats_counts),
+		T(test_remove_last_recomputes_latest),
+		T(test_remove_first_exact_and_all),
+		T(test_remove_spec_version),
+		T(test_remove_recorded),
+		T(test_remove_then_add_again),
+		T(test_request_add_and_get),
+		T(test_request_claim_and_lease),
+		T(test_request_record_and_complete),
+		T(test_request_claim_concurrent),
 		T(test_migrate_fixture_matches_migration_0),
 		T(test_migrate_from_schema_1),
 		T(test_migrate_from_schema_2),

@@ -1,0 +1,435 @@
+/*
+ * taxii_write: writing through TAXII: Add Objects (§5.5), Delete an Object (§5.7), and the
+ * status resource (§4.3) of the requests Add Objects makes.
+ *
+ * Add Objects answers 202 as soon as the envelope is durable in the hub, recorded as a
+ * request (store.h: ky_store_request_add), before any object is validated or stored; the
+ * server's processor thread then runs the request through the same pipeline as `kyoyu
+ * import` (ingest.h) and records each object's outcome as its batch commits, which is what
+ * the status resource shows. Requests live in the database, not in the process: a server that
+ * stops or crashes picks its unfinished requests up again when it starts, and any server
+ * process of a hub may process any request (each holds the one it works on under a lease).
+ * A large envelope is processed on the processor's thread and connection, so it holds no
+ * worker thread: other requests go on being served.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ingest/ingest.h"
+#include "stix/stix_reader.h"
+#include "taxii/taxii_internal.h"
+#include "util/ky_error.h"
+#include "util/ky_uuid.h"
+
+#define LEASE_US (60 * (int64_t)1000000)   /* a request's holder renews it after each batch */
+#define POLL_SECONDS 2                     /* how often the processor looks for requests that
+					    * other processes left or received */
+
+/* --- the status resource, §4.3.1 ------------------------------------------------------------ */
+
+typedef struct details {
+	json_t *successes, *failures;
+} details;
+
+static int add_detail(void *ctx, const ky_store_request_object *o)
+{
+	details *d = ctx;
+	char name[48];
+	const char *id = o->id;
+	if (id == NULL) {
+		/* §4.3.1 wants an id for every object; an element without one is named by its place. */
+		snprintf(name, sizeof(name), "objects[%llu]", (unsigned long long)o->index);
+		id = name;
+	}
+	json_t *item = json_pack("{s:s,s:s}", "id", id, "version", o->version ? o->version : "");
+	if (!o->success && o->message != NULL)
+		json_object_set_new(item, "message", json_string(o->message));
+	json_array_append_new(o->success ? d->successes : d->failures, item);
+	return 0;
+}
+
+/* The status resource of request r, with every recorded outcome; NULL when the store failed. */
+static json_t *status_json(ky_store *store, const ky_store_request *r)
+{
+	details d = {json_array(), json_array()};
+	if (ky_store_request_objects(store, r->id, add_detail, &d) != KY_OK) {
+		json_decref(d.successes);
+		json_decref(d.failures);
+		return NULL;
+	}
+	char received[40];
+	ky_taxii_format_us(r->received_us, received);
+	uint64_t pending = r->total - r->successes - r->failures;
+	json_t *body = json_pack("{s:s,s:s,s:s,s:I,s:I}", "id", r->id, "status", r->complete ? "complete" : "pending",
+				 "request_timestamp", received, "total_count", (json_int_t)r->total, "success_count",
+				 (json_int_t)r->successes);
+	/* §2: lists are never empty; an empty one is left out. */
+	if (json_array_size(d.successes) > 0)
+		json_object_set(body, "successes", d.successes);
+	json_object_set_new(body, "failure_count", json_integer((json_int_t)r->failures));
+	if (json_array_size(d.failures) > 0)
+		json_object_set(body, "failures", d.failures);
+	json_object_set_new(body, "pending_count", json_integer((json_int_t)pending));
+	json_decref(d.successes);
+	json_decref(d.failures);
+	return body;
+}
+
+typedef struct root_of_id {
+	const ky_taxii *t;
+	int64_t collection_id;
+	const char *api_root;
+	bool found;
+} root_of_id;
+
+static int match_collection(void *ctx, const ky_store_collection *c)
+{
+	root_of_id *q = ctx;
+	if (c->id != q->collection_id)
+		return 0;
+	q->found = strcmp(ky_taxii_api_root_of(q->t, c), q->api_root) == 0;
+	return 1;
+}
+
+void ky_taxii_status_serve(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_auth_identity *who,
+			   const char *api_root, const char *id)
+{
+	ky_store_request request;
+	int rc = ky_store_request_get(store, id, &request);
+	/* A status is its requester's, on the API root of its collection. */
+	root_of_id q = {t, request.collection_id, api_root, false};
+	if (rc == KY_OK && request.user_id == who->user_id)
+		rc = ky_store_collection_list(store, match_collection, &q);
+	if (rc != KY_OK && rc != KY_ENOTFOUND && rc != 1) {
+		ky_taxii_unavailable(r);
+		return;
+	}
+	if (!q.found) {
+		ky_taxii_error(r, 404, "No such status", "There is no status resource with this id on this API root.");
+		return;
+	}
+	json_t *body = status_json(store, &request);
+	if (body == NULL)
+		ky_taxii_unavailable(r);
+	else
+		ky_taxii_respond_json(r, 200, body);
+}
+
+/* --- Add Objects, §5.5 ------------------------------------------------------------------------ */
+
+/* Whether the body is an envelope (§3.7): a JSON object, with an "objects" list when it has
+ * objects, read as import reads it (streaming, in bounded memory). *total gets the number of
+ * elements of the list; a problem goes into why. Elements that are not valid objects are not
+ * the envelope's fault: they fail one by one when the request is processed. */
+static bool envelope_ok(const char *body, size_t len, size_t max_object, size_t *total, char *why, size_t why_size)
+{
+	FILE *in = fmemopen((void *)body, len, "r");
+	ky_stix_reader *reader = NULL;
+	if (in == NULL || ky_stix_reader_new(&reader, in, max_object, "the envelope") != KY_OK) {
+		snprintf(why, why_size, "out of memory reading the envelope");
+		if (in != NULL)
+			fclose(in);
+		return false;
+	}
+	ky_stix_item item;
+	int rc;
+	bool single_is_envelope = true;
+	*total = 0;
+	while ((rc = ky_stix_reader_next(reader, &item)) > 0) {
+		(*total)++;
+		/* A single object is the envelope itself: one without "objects" carries none. */
+		if (ky_stix_reader_shape(reader) == KY_STIX_SHAPE_SINGLE)
+			single_is_envelope = item.object != NULL && json_object_get(item.object, "type") == NULL &&
+					     json_object_get(item.object, "id") == NULL &&
+					     json_object_get(item.object, "objects") == NULL;
+	}
+	ky_stix_shape shape = ky_stix_reader_shape(reader);
+	bool ok = false;
+	if (rc < 0)
+		snprintf(why, why_size, "%s", ky_error_last());
+	else if (shape == KY_STIX_SHAPE_ARRAY)
+		snprintf(why, why_size, "the body is a JSON array; an envelope is an object whose \"objects\" list holds the objects (TAXII 2.1 §3.7)");
+	else if (shape == KY_STIX_SHAPE_SINGLE && !single_is_envelope)
+		snprintf(why, why_size, "the body is one STIX object, or its \"objects\" is not a list; an envelope is an object whose \"objects\" list holds the objects (TAXII 2.1 §3.7)");
+	else if (shape == KY_STIX_SHAPE_UNKNOWN)
+		snprintf(why, why_size, "the body is empty; send an envelope (TAXII 2.1 §3.7)");
+	else
+		ok = true;
+	if (ok && shape == KY_STIX_SHAPE_SINGLE)
+		*total = 0;
+	ky_stix_reader_free(reader);
+	fclose(in);
+	return ok;
+}
+
+static bool is_taxii_json(const char *content_type)
+{
+	if (content_type == NULL)
+		return false;
+	char text[128];
+	size_t k = 0;
+	for (const char *c = content_type; *c && k + 1 < sizeof(text); c++)
+		if (*c != ' ' && *c != '\t')
+			text[k++] = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
+	text[k] = '\0';
+	return strcmp(text, KY_TAXII_MEDIA) == 0 || strcmp(text, "application/taxii+json") == 0;
+}
+
+void ky_taxii_add_objects(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_auth_identity *who,
+			  const ky_store_collection *c)
+{
+	if (!is_taxii_json(ky_http_header(r, "Content-Type"))) {
+		ky_taxii_error(r, 415, "Unsupported media type", "Add Objects takes an envelope as %s (TAXII 2.1 §5.5).",
+			       KY_TAXII_MEDIA);
+		return;
+	}
+	size_t len = 0, total = 0;
+	const char *body = ky_http_body(r, &len);
+	char why[512];
+	if (!envelope_ok(body ? body : "", len, t->config->max_object_size, &total, why, sizeof(why))) {
+		ky_taxii_error(r, 400, "Bad request", "The envelope was not accepted and nothing was stored: %s.", why);
+		return;
+	}
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	ky_store_request request = {.collection_id = c->id,
+				    .user_id = who->user_id,
+				    .received_us = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000,
+				    .total = total};
+	if (ky_uuid4(request.id) != KY_OK) {
+		ky_taxii_error(r, 500, "No randomness", "The server could not make a status id.");
+		return;
+	}
+	char id[37];
+	memcpy(id, request.id, sizeof(id));
+	if (ky_store_request_add(store, &request, body ? body : "", len) != KY_OK ||
+	    ky_store_request_get(store, id, &request) != KY_OK) {
+		ky_taxii_unavailable(r);
+		return;
+	}
+	ky_taxii_wake_processor(t);
+	json_t *status = status_json(store, &request);
+	if (status == NULL)
+		ky_taxii_unavailable(r);
+	else
+		ky_taxii_respond_json(r, 202, status);
+}
+
+/* --- Delete an Object, §5.7 ---------------------------------------------------------------- */
+
+void ky_taxii_delete_object(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_auth_identity *who,
+			    const ky_store_collection *c, const char *object_id)
+{
+	ky_taxii_filters f = {0};
+	if (!ky_taxii_filters_parse(r, KY_TAXII_OBJECT, t->config, &f)) {
+		ky_taxii_error(r, 400, "Bad request", "%s.", f.problem);
+		return;
+	}
+	int exists = ky_taxii_object_exists(store, c, object_id);
+	if (exists <= 0) {
+		if (exists < 0)
+			ky_taxii_unavailable(r);
+		else
+			ky_taxii_error(r, 404, "No such object", "The collection has no object with this id.");
+		return;
+	}
+	/* Without match[version], the object leaves the collection: every version. */
+	uint64_t removed = 0;
+	if (ky_store_remove(store, c->id, object_id, f.versions, f.modified, f.nmodified, f.spec_versions, f.nspec_versions,
+			    who->user_id, &removed) != KY_OK) {
+		ky_taxii_unavailable(r);
+		return;
+	}
+	ky_http_respond(r, 200, KY_TAXII_MEDIA, "", 0);
+}
+
+/* --- the processor ------------------------------------------------------------------------- */
+
+typedef struct progress {
+	ky_store *store;
+	const char *id;
+	ky_store_request_object *pending;   /* outcomes reported since the last record */
+	char **messages;                    /* their failure messages, owned */
+	char **ids, **versions;             /* their ids and versions, owned */
+	size_t n, cap;
+	int status;                         /* the first failure to record, else KY_OK */
+} progress;
+
+static char *copy_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static void clear_pending(progress *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		free(p->messages[i]);
+		free(p->ids[i]);
+		free(p->versions[i]);
+	}
+	p->n = 0;
+}
+
+static void on_report(void *ctx, const ky_ingest_report *report)
+{
+	progress *p = ctx;
+	if (p->status != KY_OK)
+		return;
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 1024;
+		ky_store_request_object *pending = realloc(p->pending, cap * sizeof(*pending));
+		char **messages = pending ? realloc(p->messages, cap * sizeof(*messages)) : NULL;
+		char **ids = messages ? realloc(p->ids, cap * sizeof(*ids)) : NULL;
+		char **versions = ids ? realloc(p->versions, cap * sizeof(*versions)) : NULL;
+		if (pending)
+			p->pending = pending;
+		if (messages)
+			p->messages = messages;
+		if (ids)
+			p->ids = ids;
+		if (versions == NULL) {
+			p->status = ky_error_set(KY_ENOMEM, "out of memory recording outcomes");
+			return;
+		}
+		p->versions = versions;
+		p->cap = cap;
+	}
+	char *message = NULL;
+	if (report->outcome == KY_INGEST_REFUSED) {
+		size_t size = 1;
+		for (size_t i = 0; i < report->nproblems; i++)
+			size += strlen(report->problems[i]) + 2;
+		message = malloc(size);
+		if (message != NULL) {
+			message[0] = '\0';
+			for (size_t i = 0; i < report->nproblems; i++) {
+				if (i > 0)
+					strcat(message, "; ");
+				strcat(message, report->problems[i]);
+			}
+		}
+	}
+	size_t i = p->n++;
+	p->messages[i] = message;
+	p->ids[i] = copy_or_null(report->id);
+	p->versions[i] = copy_or_null(report->version);
+	p->pending[i] = (ky_store_request_object){
+		.index = report->index,
+		.id = p->ids[i],
+		.version = p->versions[i],
+		.success = report->outcome != KY_INGEST_REFUSED,
+		.message = message,
+	};
+}
+
+/* After each batch: its outcomes become visible in the status, and the lease is renewed. */
+static void on_progress(void *ctx, const ky_ingest_totals *totals)
+{
+	progress *p = ctx;
+	(void)totals;
+	if (p->status == KY_OK && p->n > 0)
+		p->status = ky_store_request_record(p->store, p->id, p->pending, p->n, LEASE_US);
+	clear_pending(p);
+}
+
+/* Processes one claimed request to its end; KY_OK when it is complete. */
+static int process(ky_taxii *t, ky_store *store, const ky_store_request *request, const char *envelope, size_t len)
+{
+	progress p = {.store = store, .id = request->id};
+	int rc = KY_OK;
+	if (len > 0 && request->total > 0) {
+		FILE *in = fmemopen((void *)envelope, len, "r");
+		if (in == NULL)
+			return ky_error_set(KY_ENOMEM, "out of memory opening request %s", request->id);
+		ky_ingest_options options = {
+			.collection_id = request->collection_id,
+			.batch_objects = t->config->batch_objects,
+			.batch_bytes = t->config->batch_bytes,
+			.max_object = t->config->max_object_size,
+			.source_name = request->id,
+			.taxii_envelope = true,
+		};
+		ky_ingest_totals totals;
+		rc = ky_ingest_stream(store, in, &options, on_report, on_progress, &p, &totals);
+		fclose(in);
+		/* A broken structure cannot happen to an envelope checked on receipt; the store
+		 * failing can, and then the request is left for a later try. */
+		on_progress(&p, &totals);
+	}
+	if (rc == KY_OK)
+		rc = p.status;
+	clear_pending(&p);
+	free(p.pending);
+	free(p.messages);
+	free(p.ids);
+	free(p.versions);
+	return rc == KY_OK ? ky_store_request_complete(store, request->id) : rc;
+}
+
+static void *processor_main(void *arg)
+{
+	ky_taxii *t = arg;
+	ky_store *store = NULL;
+	pthread_mutex_lock(&t->work_lock);
+	while (!t->stopping) {
+		pthread_mutex_unlock(&t->work_lock);
+		bool worked = false;
+		ky_store_options options = {.retry_seconds = (int)t->config->retry_seconds};
+		if (store == NULL && ky_store_open(&store, t->db, &options, NULL) != KY_OK) {
+			fprintf(stderr, "kyoyu serve: cannot process added objects now: %s\n", ky_error_last());
+			store = NULL;
+		}
+		ky_store_request request;
+		char *envelope = NULL;
+		size_t len = 0;
+		if (store != NULL && ky_store_request_claim(store, LEASE_US, &request, &envelope, &len) == KY_OK) {
+			worked = true;
+			if (process(t, store, &request, envelope, len) != KY_OK)
+				fprintf(stderr, "kyoyu serve: request %s stopped and will be tried again: %s\n", request.id,
+					ky_error_last());
+			free(envelope);
+		}
+		pthread_mutex_lock(&t->work_lock);
+		if (!worked && !t->stopping && !t->work_waiting) {
+			struct timespec until;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += POLL_SECONDS;
+			pthread_cond_timedwait(&t->work_cond, &t->work_lock, &until);
+		}
+		t->work_waiting = false;
+	}
+	pthread_mutex_unlock(&t->work_lock);
+	ky_store_close(store);
+	return NULL;
+}
+
+void ky_taxii_wake_processor(ky_taxii *t)
+{
+	pthread_mutex_lock(&t->work_lock);
+	t->work_waiting = true;
+	pthread_cond_signal(&t->work_cond);
+	pthread_mutex_unlock(&t->work_lock);
+}
+
+int ky_taxii_processor_start(ky_taxii *t)
+{
+	if (pthread_create(&t->processor, NULL, processor_main, t) != 0)
+		return ky_error_set(KY_ERROR, "cannot start the thread that processes added objects");
+	t->processor_running = true;
+	return KY_OK;
+}
+
+void ky_taxii_processor_stop(ky_taxii *t)
+{
+	if (!t->processor_running)
+		return;
+	pthread_mutex_lock(&t->work_lock);
+	t->stopping = true;
+	pthread_cond_signal(&t->work_cond);
+	pthread_mutex_unlock(&t->work_lock);
+	pthread_join(t->processor, NULL);
+	t->processor_running = false;
+}
