@@ -35,8 +35,12 @@ typedef struct stats_ctx {
 static int add_collection(void *arg, const ky_store_collection *c)
 {
 	stats_ctx *s = arg;
+	uint64_t additions = 0;
+	int rc = ky_store_collection_additions(s->store, c->id, &additions);
+	if (rc != KY_OK)
+		return rc;
 	json_t *entry = json_pack("{s:s,s:s,s:s,s:I}", "name", c->name, "uuid", c->uuid, "title", c->title, "additions",
-				  (json_int_t)c->additions);
+				  (json_int_t)additions);
 	if (entry == NULL || json_array_append_new(s->collections, entry) != 0)
 		return ky_error_set(KY_ENOMEM, "out of memory");
 	return 0;

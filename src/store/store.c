@@ -153,6 +153,11 @@ int ky_store_collection_list(ky_store *s, int (*fn)(void *ctx, const ky_store_co
 	return s->backend->collection_list(s->impl, fn, ctx);
 }
 
+int ky_store_collection_additions(ky_store *s, int64_t collection_id, uint64_t *out)
+{
+	return s->backend->collection_additions(s->impl, collection_id, out);
+}
+
 int ky_store_batch_begin(ky_store *s, int64_t collection_id, ky_store_batch **out)
 {
 	ky_store_batch *b = calloc(1, sizeof(*b));

@@ -77,7 +77,6 @@ typedef struct ky_store_collection {
 	char *name;            /* short name used on the command line; owned by the struct */
 	char *title;
 	char *description;     /* may be NULL */
-	uint64_t additions;    /* versions added to it so far */
 } ky_store_collection;
 
 /* Frees the strings of `c` (not `c` itself). */
@@ -92,6 +91,11 @@ int ky_store_collection_find(ky_store *s, const char *name_or_uuid, ky_store_col
 
 /* Calls fn for every collection, ordered by name; stops early when fn returns nonzero. */
 int ky_store_collection_list(ky_store *s, int (*fn)(void *ctx, const ky_store_collection *c), void *ctx);
+
+/* How many additions collection_id holds now (removed ones are not counted). A count over
+ * the collection's index, so it costs in proportion to the collection: for statistics, not
+ * for every request (finding and listing collections count nothing). */
+int ky_store_collection_additions(ky_store *s, int64_t collection_id, uint64_t *out);
 
 /* --- writing ---------------------------------------------------------------------------- */
 

@@ -46,6 +46,7 @@ typedef struct ky_store_backend {
 				 const char *description, int64_t *id);
 	int (*collection_find)(void *impl, const char *name_or_uuid, ky_store_collection *out);
 	int (*collection_list)(void *impl, int (*fn)(void *ctx, const ky_store_collection *c), void *ctx);
+	int (*collection_additions)(void *impl, int64_t collection_id, uint64_t *out);
 	/* Stores items[0..n) in collection_id in one transaction, setting status and seq. */
 	int (*commit)(void *impl, int64_t collection_id, ky_store_item *items, size_t n);
 	int (*query)(void *impl, const ky_store_query *q, ky_store_row_fn *fn, void *ctx, ky_store_page *page);

@@ -519,8 +519,7 @@ static int pg_collection_create(void *impl, const char *uuid, const char *name, 
 }
 
 #define COLLECTION_COLUMNS                                                                       \
-	"SELECT c.id, c.uuid, c.name, c.title, c.description,"                                   \
-	" (SELECT count(*) FROM entries e WHERE e.collection_id = c.id) FROM collections c"
+	"SELECT c.id, c.uuid, c.name, c.title, c.description FROM collections c"
 
 static char *value_strdup(const PGresult *r, int row, int col)
 {
@@ -535,7 +534,6 @@ static void read_collection(const PGresult *r, int row, ky_store_collection *out
 	out->name = value_strdup(r, row, 2);
 	out->title = value_strdup(r, row, 3);
 	out->description = value_strdup(r, row, 4);
-	out->additions = (uint64_t)integer(r, row, 5);
 }
 
 static int collection_find_once(pg *p, const char *key, ky_store_collection *out)
@@ -571,6 +569,26 @@ static int collection_list_once(pg *p, int (*fn)(void *ctx, const ky_store_colle
 	}
 	PQclear(r);
 	return rc < 0 ? rc : KY_OK;
+}
+
+static int collection_additions_once(pg *p, int64_t collection_id, uint64_t *out)
+{
+	char id[24];
+	snprintf(id, sizeof(id), "%lld", (long long)collection_id);
+	const char *values[] = {id};
+	PGresult *r;
+	int rc = query(p, "SELECT count(*) FROM entries WHERE collection_id = $1::bigint", 1, values, &r,
+		       "counting a collection's additions");
+	if (rc != KY_OK)
+		return rc;
+	*out = (uint64_t)integer(r, 0, 0);
+	PQclear(r);
+	return KY_OK;
+}
+
+static int pg_collection_additions(void *impl, int64_t collection_id, uint64_t *out)
+{
+	WITH_RETRY((pg *)impl, collection_additions_once(impl, collection_id, out));
 }
 
 static int pg_collection_list(void *impl, int (*fn)(void *ctx, const ky_store_collection *c), void *ctx)
@@ -1680,6 +1698,7 @@ const ky_store_backend ky_store_pg = {
 	.collection_create = pg_collection_create,
 	.collection_find = pg_collection_find,
 	.collection_list = pg_collection_list,
+	.collection_additions = pg_collection_additions,
 	.commit = pg_commit,
 	.query = pg_query,
 	.stats = pg_stats,

@@ -514,9 +514,6 @@ static char *column_strdup(sqlite3_stmt *st, int i)
 	return t ? strdup((const char *)t) : NULL;
 }
 
-/* A collection's additions: an index-only count on entries_by_collection. */
-#define ADDITIONS "(SELECT count(*) FROM entries e WHERE e.collection_id = c.id)"
-
 static void read_collection(sqlite3_stmt *st, ky_store_collection *out)
 {
 	out->id = sqlite3_column_int64(st, 0);
@@ -524,7 +521,6 @@ static void read_collection(sqlite3_stmt *st, ky_store_collection *out)
 	out->name = column_strdup(st, 2);
 	out->title = column_strdup(st, 3);
 	out->description = column_strdup(st, 4);
-	out->additions = (uint64_t)sqlite3_column_int64(st, 5);
 }
 
 static int sqlite_collection_find(void *impl, const char *key, ky_store_collection *out)
@@ -533,7 +529,7 @@ static int sqlite_collection_find(void *impl, const char *key, ky_store_collecti
 	sqlite3_stmt *st = NULL;
 	int rc;
 	memset(out, 0, sizeof(*out));
-	if (sqlite3_prepare_v2(d->h, "SELECT id, uuid, name, title, description, " ADDITIONS " FROM collections c WHERE name = ?1 OR uuid = ?1",
+	if (sqlite3_prepare_v2(d->h, "SELECT id, uuid, name, title, description FROM collections c WHERE name = ?1 OR uuid = ?1",
 			       -1, &st, NULL) != SQLITE_OK)
 		return fail(d, "finding a collection");
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
@@ -550,12 +546,26 @@ static int sqlite_collection_find(void *impl, const char *key, ky_store_collecti
 	return rc;
 }
 
+/* An index-only count on entries_by_collection. */
+static int sqlite_collection_additions(void *impl, int64_t collection_id, uint64_t *out)
+{
+	db *d = impl;
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(d->h, "SELECT count(*) FROM entries WHERE collection_id = ?1", -1, &st, NULL) != SQLITE_OK)
+		return fail(d, "counting a collection's additions");
+	sqlite3_bind_int64(st, 1, collection_id);
+	int rc = sqlite3_step(st) == SQLITE_ROW ? KY_OK : fail(d, "counting a collection's additions");
+	*out = rc == KY_OK ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
+	sqlite3_finalize(st);
+	return rc;
+}
+
 static int sqlite_collection_list(void *impl, int (*fn)(void *ctx, const ky_store_collection *c), void *ctx)
 {
 	db *d = impl;
 	sqlite3_stmt *st = NULL;
 	int rc = KY_OK, step = SQLITE_DONE;
-	if (sqlite3_prepare_v2(d->h, "SELECT id, uuid, name, title, description, " ADDITIONS " FROM collections c ORDER BY name", -1, &st,
+	if (sqlite3_prepare_v2(d->h, "SELECT id, uuid, name, title, description FROM collections c ORDER BY name", -1, &st,
 			       NULL) != SQLITE_OK)
 		return fail(d, "listing collections");
 	while (rc == KY_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1426,6 +1436,7 @@ const ky_store_backend ky_store_sqlite = {
 	.collection_create = sqlite_collection_create,
 	.collection_find = sqlite_collection_find,
 	.collection_list = sqlite_collection_list,
+	.collection_additions = sqlite_collection_additions,
 	.commit = sqlite_commit,
 	.query = sqlite_query,
 	.stats = sqlite_stats,
