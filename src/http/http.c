@@ -128,18 +128,36 @@ void ky_http_header_add(ky_http_request *r, const char *name, const char *value)
 	r->headers = h;
 }
 
-void ky_http_respond(ky_http_request *r, unsigned status, const char *content_type, const char *body, size_t length)
+static void finish_response(ky_http_request *r, unsigned status, const char *content_type)
 {
-	if (r->response != NULL)
-		return;
-	r->response = MHD_create_response_from_buffer(length, (void *)body, MHD_RESPMEM_MUST_COPY);
-	if (r->response == NULL)
-		return;
 	r->status = status;
 	if (content_type != NULL)
 		MHD_add_response_header(r->response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
 	for (header *h = r->headers; h != NULL; h = h->next)
 		MHD_add_response_header(r->response, h->name, h->value);
+}
+
+void ky_http_respond(ky_http_request *r, unsigned status, const char *content_type, const char *body, size_t length)
+{
+	if (r->response != NULL)
+		return;
+	r->response = MHD_create_response_from_buffer(length, (void *)body, MHD_RESPMEM_MUST_COPY);
+	if (r->response != NULL)
+		finish_response(r, status, content_type);
+}
+
+void ky_http_respond_take(ky_http_request *r, unsigned status, const char *content_type, const char *body, size_t length,
+			  void *owner)
+{
+	if (r->response != NULL) {
+		free(owner);
+		return;
+	}
+	r->response = MHD_create_response_from_buffer_with_free_callback_cls(length, (void *)body, free, owner);
+	if (r->response == NULL)
+		free(owner);
+	else
+		finish_response(r, status, content_type);
 }
 
 /* --- libmicrohttpd's callbacks ------------------------------------------------------------ */

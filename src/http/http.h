@@ -73,4 +73,10 @@ void ky_http_header_add(ky_http_request *r, const char *name, const char *value)
  * be NULL for no body). */
 void ky_http_respond(ky_http_request *r, unsigned status, const char *content_type, const char *body, size_t length);
 
+/* ky_http_respond() without the copy, for large bodies: the body is `length` bytes at `body`,
+ * inside the malloc'd block `owner`, which the server takes and frees once it is sent (or
+ * at once if the response cannot be made). */
+void ky_http_respond_take(ky_http_request *r, unsigned status, const char *content_type, const char *body, size_t length,
+			  void *owner);
+
 #endif

@@ -37,12 +37,19 @@
 #include "util/ky_error.h"
 #include "util/ky_uuid.h"
 
+/* How many query statements a connection keeps prepared. */
+#define QUERY_CACHE 8
+
 typedef struct db {
 	sqlite3 *h;
 	char *path;
 	int schema;
 	sqlite3_stmt *find_version, *insert_version, *find_entry, *find_latest, *clear_latest, *insert_entry,
-		*read_counter, *write_counter, *find_key;
+		*read_counter, *write_counter, *find_key, *find_collection;
+	/* Queries prepared lately, by their SQL (cached_query()). */
+	sqlite3_stmt *queries[QUERY_CACHE];
+	char *query_sql[QUERY_CACHE];
+	unsigned query_next;
 } db;
 
 /* --- errors ----------------------------------------------------------------------------- */
@@ -285,9 +292,14 @@ static void db_free(db *d)
 	if (d == NULL)
 		return;
 	sqlite3_stmt *stmts[] = {d->find_version, d->insert_version, d->find_entry, d->find_latest,
-				 d->clear_latest, d->insert_entry, d->read_counter, d->write_counter, d->find_key};
+				 d->clear_latest, d->insert_entry, d->read_counter, d->write_counter, d->find_key,
+				 d->find_collection};
 	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++)
 		sqlite3_finalize(stmts[i]);
+	for (size_t i = 0; i < QUERY_CACHE; i++) {
+		sqlite3_finalize(d->queries[i]);
+		free(d->query_sql[i]);
+	}
 	sqlite3_close(d->h);
 	free(d->path);
 	free(d);
@@ -380,9 +392,11 @@ static int prepare_all(db *d)
 		rc = prepare(d, &d->read_counter, "SELECT last_seq, last_date_added_us FROM sequence WHERE id = 1");
 	if (rc == KY_OK)
 		rc = prepare(d, &d->write_counter, "UPDATE sequence SET last_seq = ?1, last_date_added_us = ?2 WHERE id = 1");
-	/* The server's lookup on every request: kept prepared. */
+	/* The server's lookups on every request: kept prepared. */
 	if (rc == KY_OK)
 		rc = prepare(d, &d->find_key, "SELECT " KEY_COLUMNS " WHERE k.hash = ?1 AND k.revoked_us IS NULL");
+	if (rc == KY_OK)
+		rc = prepare(d, &d->find_collection, "SELECT id, uuid, name, title, description FROM collections WHERE name = ?1 OR uuid = ?1");
 	return rc;
 }
 
@@ -526,12 +540,9 @@ static void read_collection(sqlite3_stmt *st, ky_store_collection *out)
 static int sqlite_collection_find(void *impl, const char *key, ky_store_collection *out)
 {
 	db *d = impl;
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st = d->find_collection;
 	int rc;
 	memset(out, 0, sizeof(*out));
-	if (sqlite3_prepare_v2(d->h, "SELECT id, uuid, name, title, description FROM collections c WHERE name = ?1 OR uuid = ?1",
-			       -1, &st, NULL) != SQLITE_OK)
-		return fail(d, "finding a collection");
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	int step = sqlite3_step(st);
 	if (step == SQLITE_ROW) {
@@ -542,7 +553,8 @@ static int sqlite_collection_find(void *impl, const char *key, ky_store_collecti
 	} else {
 		rc = fail(d, "finding a collection");
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
 	return rc;
 }
 
@@ -741,6 +753,28 @@ static int sqlite_commit(void *impl, int64_t collection_id, ky_store_item *items
 
 /* --- reading ---------------------------------------------------------------------------- */
 
+/* The prepared statement of a query's SQL, from the connection's cache: the requests of a
+ * server repeat a few shapes of query, and preparing one costs a good part of a page. The
+ * statement is the cache's; the caller resets it and clears its bindings after use. */
+static sqlite3_stmt *cached_query(db *d, const char *sql)
+{
+	for (size_t i = 0; i < QUERY_CACHE; i++)
+		if (d->query_sql[i] != NULL && strcmp(d->query_sql[i], sql) == 0)
+			return d->queries[i];
+	sqlite3_stmt *st = NULL;
+	char *copy = strdup(sql);
+	if (copy == NULL || sqlite3_prepare_v2(d->h, sql, -1, &st, NULL) != SQLITE_OK) {
+		free(copy);
+		return NULL;
+	}
+	unsigned slot = d->query_next++ % QUERY_CACHE;
+	sqlite3_finalize(d->queries[slot]);
+	free(d->query_sql[slot]);
+	d->queries[slot] = st;
+	d->query_sql[slot] = copy;
+	return st;
+}
+
 static int sqlite_query(void *impl, const ky_store_query *q, ky_store_row_fn *fn, void *ctx, ky_store_page *page)
 {
 	db *d = impl;
@@ -748,8 +782,8 @@ static int sqlite_query(void *impl, const ky_store_query *q, ky_store_row_fn *fn
 	int rc = ky_store_sql_build(q, '?', &text);
 	if (rc != KY_OK)
 		return rc;
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(d->h, text.text, -1, &st, NULL) != SQLITE_OK)
+	sqlite3_stmt *st = cached_query(d, text.text);
+	if (st == NULL)
 		return fail(d, "preparing a query");
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)q->after);
 	if (q->collection_id != 0)
@@ -790,7 +824,9 @@ static int sqlite_query(void *impl, const ky_store_query *q, ky_store_row_fn *fn
 	}
 	if (step != SQLITE_ROW && step != SQLITE_DONE)
 		rc = fail(d, "running a query");
-	sqlite3_finalize(st);
+	/* The text parameters point into `text`, which goes now. */
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
 	return rc;
 }
 

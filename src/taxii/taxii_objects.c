@@ -494,6 +494,5 @@ void ky_taxii_listing_serve(ky_taxii *t, ky_store *store, ky_http_request *r, co
 	}
 	size_t n = strlen(opening);
 	memcpy(pg.buf + ROOM - n, opening, n);
-	ky_http_respond(r, 200, content_type, pg.buf + ROOM - n, pg.len - ROOM + n);
-	free(pg.buf);
+	ky_http_respond_take(r, 200, content_type, pg.buf + ROOM - n, pg.len - ROOM + n, pg.buf);
 }

@@ -24,7 +24,8 @@
 #include "util/ky_error.h"
 #include "util/ky_uuid.h"
 
-#define LEASE_US (60 * (int64_t)1000000)   /* a request's holder renews it after each batch */
+#define LEASE_US (15 * (int64_t)1000000)   /* a request's holder renews it after each batch; a
+					    * holder that died gives it up this long after */
 #define POLL_SECONDS 2                     /* how often the processor looks for requests that
 					    * other processes left or received */
 
