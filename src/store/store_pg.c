@@ -53,6 +53,7 @@ typedef struct pg {
 	bool prepared;     /* the staging table and statements exist on this connection */
 	bool analysed;     /* the staging table has statistics on this connection */
 	bool raced;        /* the last failure was a deadlock or serialisation race */
+	unsigned commits;  /* batches this connection committed, counted up to ANALYSE_AFTER */
 	/* The texts of the statements prepared on this connection by exec_cached(), whose
 	 * slot i is named "ky_cached_i". */
 	char *cached_sql[STATEMENT_CACHE];
@@ -936,6 +937,23 @@ static int commit_once(pg *p, const char *token, bool retry, int64_t collection_
 	return rc;
 }
 
+/*
+ * Until autovacuum analyses `entries` again, its statistics say nothing of a collection that
+ * is filling now (a new one, or one a large POST goes to), and the planner, believing it
+ * nearly empty, probes the collection's current versions in the commit (the `current` CTE)
+ * through whichever index starts with collection_id, sorting: measured at 5 s per batch of
+ * 1,000 on a collection grown to 78,000 additions in a 1M hub, against 0.003 ms per object
+ * through entries_by_object. So a connection that writes analyses entries once, after its
+ * first few batches, outside any transaction (the commit is done: a failure here changes
+ * nothing stored, and the next statement reports a lost connection).
+ */
+#define ANALYSE_AFTER 3
+
+static void analyse_entries(pg *p)
+{
+	PQclear(PQexec(p->conn, "ANALYZE entries"));
+}
+
 static int pg_commit(void *impl, int64_t collection_id, ky_store_item *items, size_t n)
 {
 	pg *p = impl;
@@ -950,6 +968,8 @@ static int pg_commit(void *impl, int64_t collection_id, ky_store_item *items, si
 		/* A deadlock or serialisation failure rolled the batch back whole: run it again. */
 		if (rc == KY_ECONFLICT && p->raced && ++raced < 5)
 			continue;
+		if (rc == KY_OK && p->commits < ANALYSE_AFTER && ++p->commits == ANALYSE_AFTER)
+			analyse_entries(p);
 		if (rc != LOST)
 			return rc;
 		rc = reconnect(p);
