@@ -220,9 +220,15 @@ typedef struct cursor {
 static bool cursor_mac(ky_store *store, const cursor *c, const ky_store_collection *coll, ky_taxii_listing kind,
 		       const char *object_id, const ky_taxii_filters *p, uint8_t mac[CURSOR_MAC_SIZE])
 {
-	uint8_t secret[KY_STORE_SECRET_SIZE], fresh[KY_STORE_SECRET_SIZE];
-	randombytes_buf(fresh, sizeof(fresh));
-	if (ky_store_secret(store, CURSOR_SECRET, fresh, secret) != KY_OK)
+	uint8_t secret[KY_STORE_SECRET_SIZE];
+	int rc = ky_store_secret(store, CURSOR_SECRET, NULL, secret);
+	if (rc == KY_ENOTFOUND) {
+		/* The hub's first cursor: random bytes become the secret (or another server's do). */
+		uint8_t fresh[KY_STORE_SECRET_SIZE];
+		randombytes_buf(fresh, sizeof(fresh));
+		rc = ky_store_secret(store, CURSOR_SECRET, fresh, secret);
+	}
+	if (rc != KY_OK)
 		return false;
 	crypto_generichash_state h;
 	crypto_generichash_init(&h, secret, sizeof(secret), CURSOR_MAC_SIZE);

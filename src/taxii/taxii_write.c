@@ -21,6 +21,7 @@
 #include "ingest/ingest.h"
 #include "stix/stix_reader.h"
 #include "taxii/taxii_internal.h"
+#include "util/ky_arena.h"
 #include "util/ky_error.h"
 #include "util/ky_uuid.h"
 
@@ -253,25 +254,35 @@ typedef struct progress {
 	ky_store *store;
 	const char *id;
 	ky_store_request_object *pending;   /* outcomes reported since the last record */
-	char **messages;                    /* their failure messages, owned */
-	char **ids, **versions;             /* their ids and versions, owned */
 	size_t n, cap;
+	ky_arena *strings;                  /* their ids, versions and messages */
 	int status;                         /* the first failure to record, else KY_OK */
 } progress;
 
-static char *copy_or_null(const char *s)
-{
-	return s ? strdup(s) : NULL;
-}
-
 static void clear_pending(progress *p)
 {
-	for (size_t i = 0; i < p->n; i++) {
-		free(p->messages[i]);
-		free(p->ids[i]);
-		free(p->versions[i]);
-	}
+	ky_arena_free(p->strings);
+	p->strings = NULL;
 	p->n = 0;
+}
+
+static const char *keep(progress *p, const char *s)
+{
+	return s ? ky_arena_strndup(p->strings, s, strlen(s)) : NULL;
+}
+
+/* A refusal's reasons in one line, "a; b". */
+static const char *reasons(progress *p, const ky_ingest_report *report)
+{
+	size_t size = 1;
+	for (size_t i = 0; i < report->nproblems; i++)
+		size += strlen(report->problems[i]) + 2;
+	char *message = ky_arena_alloc(p->strings, size), *end = message;
+	for (size_t i = 0; message != NULL && i < report->nproblems; i++)
+		end += sprintf(end, "%s%s", i > 0 ? "; " : "", report->problems[i]);
+	if (message != NULL)
+		*end = '\0';
+	return message;
 }
 
 static void on_report(void *ctx, const ky_ingest_report *report)
@@ -279,51 +290,33 @@ static void on_report(void *ctx, const ky_ingest_report *report)
 	progress *p = ctx;
 	if (p->status != KY_OK)
 		return;
-	if (p->n == p->cap) {
+	if (p->strings == NULL)
+		p->strings = ky_arena_new();
+	if (p->n == p->cap && p->strings != NULL) {
 		size_t cap = p->cap ? p->cap * 2 : 1024;
 		ky_store_request_object *pending = realloc(p->pending, cap * sizeof(*pending));
-		char **messages = pending ? realloc(p->messages, cap * sizeof(*messages)) : NULL;
-		char **ids = messages ? realloc(p->ids, cap * sizeof(*ids)) : NULL;
-		char **versions = ids ? realloc(p->versions, cap * sizeof(*versions)) : NULL;
-		if (pending)
+		if (pending != NULL) {
 			p->pending = pending;
-		if (messages)
-			p->messages = messages;
-		if (ids)
-			p->ids = ids;
-		if (versions == NULL) {
-			p->status = ky_error_set(KY_ENOMEM, "out of memory recording outcomes");
-			return;
-		}
-		p->versions = versions;
-		p->cap = cap;
-	}
-	char *message = NULL;
-	if (report->outcome == KY_INGEST_REFUSED) {
-		size_t size = 1;
-		for (size_t i = 0; i < report->nproblems; i++)
-			size += strlen(report->problems[i]) + 2;
-		message = malloc(size);
-		if (message != NULL) {
-			message[0] = '\0';
-			for (size_t i = 0; i < report->nproblems; i++) {
-				if (i > 0)
-					strcat(message, "; ");
-				strcat(message, report->problems[i]);
-			}
+			p->cap = cap;
 		}
 	}
-	size_t i = p->n++;
-	p->messages[i] = message;
-	p->ids[i] = copy_or_null(report->id);
-	p->versions[i] = copy_or_null(report->version);
-	p->pending[i] = (ky_store_request_object){
+	if (p->strings == NULL || p->n == p->cap) {
+		p->status = ky_error_set(KY_ENOMEM, "out of memory recording outcomes");
+		return;
+	}
+	bool refused = report->outcome == KY_INGEST_REFUSED;
+	ky_store_request_object o = {
 		.index = report->index,
-		.id = p->ids[i],
-		.version = p->versions[i],
-		.success = report->outcome != KY_INGEST_REFUSED,
-		.message = message,
+		.id = keep(p, report->id),
+		.version = keep(p, report->version),
+		.success = !refused,
+		.message = refused ? reasons(p, report) : NULL,
 	};
+	if ((report->id && !o.id) || (report->version && !o.version) || (refused && !o.message)) {
+		p->status = ky_error_set(KY_ENOMEM, "out of memory recording outcomes");
+		return;
+	}
+	p->pending[p->n++] = o;
 }
 
 /* After each batch: its outcomes become visible in the status, and the lease is renewed. */
@@ -364,9 +357,6 @@ static int process(ky_taxii *t, ky_store *store, const ky_store_request *request
 		rc = p.status;
 	clear_pending(&p);
 	free(p.pending);
-	free(p.messages);
-	free(p.ids);
-	free(p.versions);
 	return rc == KY_OK ? ky_store_request_complete(store, request->id) : rc;
 }
 
