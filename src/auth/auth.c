@@ -90,8 +90,8 @@ int ky_auth_key_create(ky_store *s, const char *user, char key_out[KY_AUTH_KEY_M
 	if (user_created != NULL)
 		*user_created = u.created;
 	/* A prefix (or, never in practice, a hash) that is taken already: draw another key. */
-	rc = KY_ECONFLICT;
-	for (int attempt = 0; rc == KY_ECONFLICT && attempt < KEY_ATTEMPTS; attempt++) {
+	rc = KY_EEXISTS;
+	for (int attempt = 0; rc == KY_EEXISTS && attempt < KEY_ATTEMPTS; attempt++) {
 		char prefix[KY_STORE_KEY_PREFIX_LEN + 1];
 		randombytes_buf(raw, sizeof(raw));
 		memcpy(key_out, KY_AUTH_KEY_PREFIX, sizeof(KY_AUTH_KEY_PREFIX) - 1);

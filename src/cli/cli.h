@@ -27,7 +27,11 @@ enum {
  * kyoyu.conf, as ky_cli_main() hands them to every command. */
 typedef struct ky_cli_global {
 	const char *db_path;      /* the hub: --db, else [store] db of kyoyu.conf (default
-				   * "kyoyu.db"); never NULL; borrowed from argv or `config` */
+				   * "kyoyu.db"); never NULL; borrowed from argv or `config`.
+				   * It may hold a password: only for opening the hub */
+	char db_label[KY_CONFIG_DB_MAX + 64]; /* db_path as it may be shown: passwords
+				   * replaced by "***" (ky_uri_redact); every message and
+				   * output naming the hub uses this */
 	const char *config_path;  /* the kyoyu.conf read (--config, ./kyoyu.conf or
 				   * /etc/kyoyu/kyoyu.conf), or NULL when none was */
 	ky_config config;         /* its settings over the defaults */
@@ -56,8 +60,18 @@ int ky_cli_hub_command_args(int argc, char **argv, const char *command, void (*u
 int ky_cli_print_json(json_t *doc, const char *command);
 
 /* Prints this thread's last error as "kyoyu COMMAND: <hub>: <message>" on stderr, naming
- * the hub once whether or not the message already starts with it. */
+ * the hub once (as global->db_label) whether or not the message already starts with it, and
+ * with the message passed through ky_cli_hub_message(). */
 void ky_cli_hub_report(const ky_cli_global *global, const char *command);
+
+/*
+ * Writes this thread's last error message into out[0..size) with every occurrence of the
+ * hub's location as given (global->db_path, which may hold a password) replaced by
+ * global->db_label: a store or ingest message that quotes the location must not carry its
+ * password to the terminal. Cut at a character boundary if longer than size - 1 bytes;
+ * always NUL-terminated (size > 0). Returns out.
+ */
+const char *ky_cli_hub_message(const ky_cli_global *global, char *out, size_t size);
 
 /* `kyoyu validate`: argv[0] is "validate". */
 int ky_cli_validate(const ky_cli_global *global, int argc, char **argv);

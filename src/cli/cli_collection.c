@@ -1,7 +1,8 @@
 /*
  * cli_collection: `kyoyu collection create|list`. A collection is TAXII's unit of access
  * (TAXII 2.1 §5): members will be granted a collection, and imports name the one they add
- * to. The name is the command line's handle for it; the UUID is its TAXII id.
+ * to. The name is the command line's handle for it; the UUID is its TAXII id, new and random
+ * unless --id keeps the one a collection had on another TAXII server.
  */
 #include <ctype.h>
 #include <getopt.h>
@@ -16,19 +17,26 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: kyoyu [--db PATH] collection create NAME [--title TITLE] [--description TEXT]\n"
+		"                                           [--id UUID]\n"
 		"       kyoyu [--db PATH] collection list [--json]\n"
 		"\n"
 		"create  adds a collection with a new UUID (its TAXII id). NAME is what commands take\n"
 		"        (--collection NAME): 1 to %d letters, digits, '.', '_' or '-', starting\n"
-		"        with a letter or digit. TITLE defaults to NAME.\n"
+		"        with a letter or digit. TITLE defaults to NAME. --id UUID gives it that\n"
+		"        id instead, e.g. the one it had on another TAXII server, which its\n"
+		"        members' tools know: RFC 4122's form, 8-4-4-4-12 hex digits, stored in\n"
+		"        lowercase; an id another collection has is refused.\n"
 		"list    prints every collection: name, UUID, title; --json: one JSON object\n"
 		"        {\"hub\": ..., \"collections\": [{name, uuid, title, description}]}\n"
 		"\n"
-		"exit status: 0 ok, 2 usage error, 1 other failure (the name exists, no hub)\n",
+		"exit status: 0 ok, 2 usage error (a bad NAME or UUID), 1 other failure (the name or\n"
+		"the id exists, no hub)\n",
 		KY_CONFIG_NAME_MAX);
 }
 
-/* A name must not look like a UUID: collections are found by name or UUID alike. */
+/* RFC 4122 §3's textual form, in either case: 8-4-4-4-12 hex digits, of any version and
+ * variant (another server's ids need not be random ones). --id must have it; a name must
+ * not, as collections are found by name or UUID alike. */
 static bool is_uuid_shaped(const char *s)
 {
 	if (strlen(s) != 36)
@@ -54,10 +62,12 @@ static int create(const ky_cli_global *global, int argc, char **argv)
 	static const struct option options[] = {
 		{"title", required_argument, NULL, 't'},
 		{"description", required_argument, NULL, 'd'},
+		{"id", required_argument, NULL, 'i'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *title = NULL, *description = NULL;
+	const char *title = NULL, *description = NULL, *id = NULL;
+	char uuid[37];
 	int c;
 
 	optind = 0; /* not 1: glibc then forgets the global options' '+', and options may follow operands */
@@ -69,6 +79,9 @@ static int create(const ky_cli_global *global, int argc, char **argv)
 			break;
 		case 'd':
 			description = optarg;
+			break;
+		case 'i':
+			id = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -92,17 +105,30 @@ static int create(const ky_cli_global *global, int argc, char **argv)
 			name, KY_CONFIG_NAME_MAX);
 		return KY_EXIT_USAGE;
 	}
+	/* Ids are written and compared in lowercase (TAXII 2.1 §5.2 paths hold them as kyoyu
+	 * lists them), so an id given in capitals is stored as its lowercase twin. */
+	if (id != NULL && !is_uuid_shaped(id)) {
+		fprintf(stderr,
+			"kyoyu collection create: --id takes a UUID (RFC 4122: 8-4-4-4-12 hex digits, such as"
+			" 0f8e2d3c-4b5a-4c6d-8e7f-9a0b1c2d3e4f), not '%s'\n",
+			id);
+		return KY_EXIT_USAGE;
+	}
+	if (id != NULL) {
+		for (int i = 0; i < 37; i++)
+			uuid[i] = (char)tolower((unsigned char)id[i]);
+	}
 
 	ky_store *store = NULL;
 	ky_store_collection collection = {0};
 	int status = KY_EXIT_FAILURE;
 	if (ky_cli_hub_open(global, "collection create", false, &store, NULL) != KY_OK)
 		goto cleanup;
-	if (ky_store_collection_create(store, name, title ? title : name, description, &collection) != KY_OK) {
+	if (ky_store_collection_create(store, id ? uuid : NULL, name, title ? title : name, description, &collection) != KY_OK) {
 		ky_cli_hub_report(global, "collection create");
 		goto cleanup;
 	}
-	printf("created collection %s (%s) in %s\n", collection.name, collection.uuid, global->db_path);
+	printf("created collection %s (%s) in %s\n", collection.name, collection.uuid, global->db_label);
 	status = KY_EXIT_OK;
 
 cleanup:
@@ -152,7 +178,7 @@ static int list(const ky_cli_global *global, int argc, char **argv)
 		goto cleanup;
 	}
 	if (l.json) {
-		doc = json_pack("{s:s,s:O}", "hub", global->db_path, "collections", l.rows);
+		doc = json_pack("{s:s,s:O}", "hub", global->db_label, "collections", l.rows);
 		if (ky_cli_print_json(doc, "collection list") != KY_EXIT_OK)
 			goto cleanup;
 	}

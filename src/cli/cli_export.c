@@ -243,7 +243,7 @@ int ky_cli_export(const ky_cli_global *global, int argc, char **argv)
 		goto cleanup;
 	}
 	if (progress)
-		fprintf(stderr, "export: %zu objects from %s to %s\n", x.rows, global->db_path, x.out_name);
+		fprintf(stderr, "export: %zu objects from %s to %s\n", x.rows, global->db_label, x.out_name);
 	status = KY_EXIT_OK;
 
 cleanup:

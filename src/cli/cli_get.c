@@ -110,9 +110,9 @@ int ky_cli_get(const ky_cli_global *global, int argc, char **argv)
 	}
 	if (g.rows == 0) {
 		if (collection_name != NULL)
-			fprintf(stderr, "kyoyu get: %s: no object %s in collection %s\n", global->db_path, id, collection.name);
+			fprintf(stderr, "kyoyu get: %s: no object %s in collection %s\n", global->db_label, id, collection.name);
 		else
-			fprintf(stderr, "kyoyu get: %s: no object %s in this hub\n", global->db_path, id);
+			fprintf(stderr, "kyoyu get: %s: no object %s in this hub\n", global->db_label, id);
 		goto cleanup;
 	}
 	fputs(g.all ? "\n]\n" : "\n", stdout);

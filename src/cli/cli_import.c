@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,7 +21,7 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: kyoyu [--db PATH] import [--collection NAME] [--json] [--batch N] FILE|-\n"
+		"usage: kyoyu [--db PATH] import [--collection NAME] [--json] [--batch N] [--quiet] FILE|-\n"
 		"\n"
 		"Validates STIX 2.1 content (a bundle, an array or one object, from FILE or standard\n"
 		"input) and stores every valid object in the hub, in batches of N objects (default 1000)\n"
@@ -30,17 +31,42 @@ static void usage(FILE *out)
 		"  --collection NAME   the collection to add to (default: the hub's default)\n"
 		"  --json              one JSON line per object as its batch commits, then a summary\n"
 		"  --batch N           objects per transaction (kyoyu.conf [import] batch_objects)\n"
+		"  --quiet             no progress line; without it, when standard error is a\n"
+		"                      terminal, one line there shows the objects and bytes read\n"
+		"                      (of the file's size) and the objects per second\n"
 		"\n"
 		"exit status: 0 all stored or duplicate, 3 some refused (or the input broke off),\n"
 		"2 usage error, 1 other failure (no hub, the database failed)\n");
 }
 
+/* The progress line is redrawn at most this often, in nanoseconds: often enough to look
+ * alive, rarely enough that a terminal over a slow link keeps up. */
+#define PROGRESS_INTERVAL_NS 250000000LL
+
 typedef struct import_ctx {
 	bool json;
-	bool progress;
+	bool progress;                /* a progress line on standard error (a terminal) */
+	bool shown;                   /* that line is on the screen now */
 	const char *source;
-	time_t last_progress;
+	unsigned long long size;      /* the input's size when it is a regular file, else 0 */
+	long long start_ns, drawn_ns; /* CLOCK_MONOTONIC: when the import began, when the line
+				       * was last drawn */
 } import_ctx;
+
+static long long monotonic_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Before anything else is written: standard output may be the same terminal. */
+static void clear_progress(import_ctx *ctx)
+{
+	if (ctx->shown)
+		fputs("\r\033[K", stderr);
+	ctx->shown = false;
+}
 
 static const char *outcome_name(ky_ingest_outcome o)
 {
@@ -60,6 +86,7 @@ static void on_report(void *arg, const ky_ingest_report *r)
 {
 	import_ctx *ctx = arg;
 	if (ctx->json) {
+		clear_progress(ctx);
 		json_t *line = json_object();
 		json_object_set_new(line, "index", json_integer((json_int_t)r->index));
 		json_object_set_new(line, "id", r->id ? json_string(r->id) : json_null());
@@ -75,25 +102,41 @@ static void on_report(void *arg, const ky_ingest_report *r)
 		}
 		print_json_line(line);
 	} else if (r->outcome == KY_INGEST_REFUSED) {
-		if (ctx->progress)
-			fputs("\r\033[K", stderr);
+		clear_progress(ctx);
 		for (size_t i = 0; i < r->nproblems; i++)
 			printf("objects[%zu]%s%s%s: refused: %s\n", r->index, r->id ? " (" : "", r->id ? r->id : "",
 			       r->id ? ")" : "", r->problems[i]);
 	}
 }
 
-/* After each batch: what is printed so far is durable, so it goes out now. */
+/*
+ * After each batch: what is printed so far is durable, so it goes out now; and the progress
+ * line, on one terminal line rewritten in place: "import: 120000 objects, 98.3 of 164.0 MB
+ * (59%), 8417 objects/s". The first batch draws it at once, later ones once the interval has
+ * passed. No file name: a line wider than the terminal wraps, and '\r' cannot rewrite it.
+ */
 static void on_progress(void *arg, const ky_ingest_totals *t)
 {
 	import_ctx *ctx = arg;
 	fflush(stdout);
-	time_t now = time(NULL);
-	if (ctx->progress && now != ctx->last_progress) {
-		ctx->last_progress = now;
-		fprintf(stderr, "\r\033[K%s: %zu objects, %zu stored, %zu duplicate, %zu refused, %.1f MB", ctx->source,
-			t->objects, t->stored, t->duplicate, t->refused, (double)t->bytes / 1e6);
+	if (!ctx->progress)
+		return;
+	long long now = monotonic_ns();
+	if (ctx->drawn_ns != 0 && now - ctx->drawn_ns < PROGRESS_INTERVAL_NS)
+		return;
+	ctx->drawn_ns = now;
+	/* A millisecond at least, so that a first batch read in no time gives a finite rate. */
+	double seconds = (double)(now - ctx->start_ns) / 1e9;
+	double rate = (double)t->objects / (seconds > 1e-3 ? seconds : 1e-3);
+	if (ctx->size > 0) {
+		unsigned long long percent = t->bytes >= ctx->size ? 100 : t->bytes * 100 / ctx->size;
+		fprintf(stderr, "\r\033[Kimport: %zu objects, %.1f of %.1f MB (%llu%%), %.0f objects/s", t->objects,
+			(double)t->bytes / 1e6, (double)ctx->size / 1e6, percent, rate);
+	} else {
+		fprintf(stderr, "\r\033[Kimport: %zu objects, %.1f MB, %.0f objects/s", t->objects,
+			(double)t->bytes / 1e6, rate);
 	}
+	ctx->shown = true;
 }
 
 static int parse_count(const char *text, size_t *out)
@@ -113,6 +156,7 @@ int ky_cli_import(const ky_cli_global *global, int argc, char **argv)
 		{"collection", required_argument, NULL, 'c'},
 		{"json", no_argument, NULL, 'j'},
 		{"batch", required_argument, NULL, 'b'},
+		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -123,6 +167,7 @@ int ky_cli_import(const ky_cli_global *global, int argc, char **argv)
 		.max_object = global->config.max_object_size,
 	};
 	import_ctx ctx = {0};
+	bool quiet = false;
 	int c;
 
 	optind = 0; /* not 1: glibc then forgets the global options' '+', and options may follow operands */
@@ -141,6 +186,9 @@ int ky_cli_import(const ky_cli_global *global, int argc, char **argv)
 				return KY_EXIT_USAGE;
 			}
 			break;
+		case 'q':
+			quiet = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return KY_EXIT_OK;
@@ -157,12 +205,13 @@ int ky_cli_import(const ky_cli_global *global, int argc, char **argv)
 	}
 
 	const char *path = argv[optind];
-	const char *db_path = global->db_path;
 	bool from_stdin = strcmp(path, "-") == 0;
 	ky_store *store = NULL;
 	ky_store_collection collection = {0};
 	ky_ingest_totals totals;
 	FILE *in = NULL;
+	struct stat st;
+	char message[2 * KY_ERROR_MAX];
 	int status = KY_EXIT_FAILURE;
 
 	if (ky_cli_hub_open(global, "import", false, &store, NULL) != KY_OK)
@@ -177,27 +226,33 @@ int ky_cli_import(const ky_cli_global *global, int argc, char **argv)
 		goto cleanup;
 	}
 	ctx.source = from_stdin ? "<stdin>" : path;
-	ctx.progress = !ctx.json && isatty(STDERR_FILENO);
+	ctx.progress = !quiet && isatty(STDERR_FILENO);
+	/* Standard input redirected from a file has a size too. */
+	if (ctx.progress && fstat(fileno(in), &st) == 0 && S_ISREG(st.st_mode))
+		ctx.size = (unsigned long long)st.st_size;
+	ctx.start_ns = monotonic_ns();
 	opts.collection_id = collection.id;
 	opts.source_name = ctx.source;
 
 	int rc = ky_ingest_stream(store, in, &opts, on_report, on_progress, &ctx, &totals);
-	if (ctx.progress)
-		fputs("\r\033[K", stderr);
+	clear_progress(&ctx);
+	/* The store's message may quote the hub's location. */
+	if (rc != KY_OK)
+		ky_cli_hub_message(global, message, sizeof(message));
 	if (rc != KY_OK && !ctx.json)
-		printf("%s\n", ky_error_last());
+		printf("%s\n", message);
 	if (totals.envelope_problem[0] && !ctx.json)
 		printf("%s\n", totals.envelope_problem);
 	if (ctx.json) {
 		json_t *summary = json_pack("{s:{s:I,s:I,s:I,s:I,s:s,s:s}}", "summary", "objects", (json_int_t)totals.objects,
 					    "stored", (json_int_t)totals.stored, "duplicate", (json_int_t)totals.duplicate,
 					    "refused", (json_int_t)totals.refused, "collection", collection.name, "error",
-					    rc != KY_OK ? ky_error_last() : totals.envelope_problem);
+					    rc != KY_OK ? message : totals.envelope_problem);
 		print_json_line(summary);
 	} else {
 		printf("%s: %zu object%s: %zu stored, %zu duplicate, %zu refused (collection %s of %s)%s\n", ctx.source,
 		       totals.objects, totals.objects == 1 ? "" : "s", totals.stored, totals.duplicate, totals.refused,
-		       collection.name, db_path, rc != KY_OK ? "; stopped early" : "");
+		       collection.name, global->db_label, rc != KY_OK ? "; stopped early" : "");
 	}
 	if (rc == KY_EINVALID || rc == KY_ETOOBIG || totals.refused > 0 || totals.envelope_problem[0])
 		status = KY_EXIT_INVALID;

@@ -36,7 +36,7 @@ int ky_cli_init(const ky_cli_global *global, int argc, char **argv)
 	if (ky_cli_hub_open(global, "init", true, &store, &created) != KY_OK)
 		goto cleanup;
 	if (!created) {
-		printf("%s is already a hub (schema %d); nothing changed\n", global->db_path, ky_store_schema_version(store));
+		printf("%s is already a hub (schema %d); nothing changed\n", global->db_label, ky_store_schema_version(store));
 		status = KY_EXIT_OK;
 		goto cleanup;
 	}
@@ -44,7 +44,7 @@ int ky_cli_init(const ky_cli_global *global, int argc, char **argv)
 		ky_cli_hub_report(global, "init");
 		goto cleanup;
 	}
-	printf("created hub %s (schema %d, collection %s %s)\n", global->db_path, ky_store_schema_version(store),
+	printf("created hub %s (schema %d, collection %s %s)\n", global->db_label, ky_store_schema_version(store),
 	       collection.name, collection.uuid);
 	status = KY_EXIT_OK;
 

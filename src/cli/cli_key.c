@@ -127,7 +127,7 @@ static int create(const ky_cli_global *global, int argc, char **argv)
 		       "\n"
 		       "This is the only time the key is shown: the hub keeps only a keyed hash of it.\n"
 		       "Store it now; if it is lost, create another and revoke this one (kyoyu key revoke %s).\n",
-		       prefix, user, user_created ? " (a new user)" : "", global->db_path, key, prefix);
+		       prefix, user, user_created ? " (a new user)" : "", global->db_label, key, prefix);
 		if (user_created && u.owner)
 			printf("%s is the hub's first user: this user may read and write the default collection.\n", user);
 	}
@@ -189,11 +189,11 @@ static int list(const ky_cli_global *global, int argc, char **argv)
 		goto cleanup;
 	}
 	if (l.json) {
-		doc = json_pack("{s:s,s:O}", "hub", global->db_path, "keys", l.rows);
+		doc = json_pack("{s:s,s:O}", "hub", global->db_label, "keys", l.rows);
 		if (ky_cli_print_json(doc, "key list") != KY_EXIT_OK)
 			goto cleanup;
 	} else if (l.n == 0) {
-		printf("%s has no keys; kyoyu key create --user NAME makes one\n", global->db_path);
+		printf("%s has no keys; kyoyu key create --user NAME makes one\n", global->db_label);
 	}
 	status = fflush(stdout) == 0 && !ferror(stdout) ? KY_EXIT_OK : KY_EXIT_FAILURE;
 
@@ -245,7 +245,7 @@ static int revoke(const ky_cli_global *global, int argc, char **argv)
 		ky_cli_hub_report(global, "key revoke");
 		goto cleanup;
 	}
-	printf("revoked key %s of %s in %s\n", k.prefix, k.user, global->db_path);
+	printf("revoked key %s of %s in %s\n", k.prefix, k.user, global->db_label);
 	status = fflush(stdout) == 0 && !ferror(stdout) ? KY_EXIT_OK : KY_EXIT_FAILURE;
 
 cleanup:

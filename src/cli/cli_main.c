@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "util/ky_error.h"
+#include "util/ky_uri.h"
+#include "util/ky_utf8.h"
 
 typedef int command_fn(const ky_cli_global *global, int argc, char **argv);
 
@@ -52,14 +54,53 @@ static void usage(FILE *out)
 		"1 other failure (no hub, a file that cannot be read, the database failed)\n");
 }
 
-void ky_cli_hub_report(const ky_cli_global *global, const char *command)
+/* Appends text[0..len) to out[*used..size - 1), cut at a character boundary when it does
+ * not fit; returns false once something was cut. */
+static bool append(char *out, size_t size, size_t *used, const char *text, size_t len)
+{
+	size_t room = size - 1 - *used;
+	size_t n = len <= room ? len : ky_utf8_prefix(text, len, room);
+	memcpy(out + *used, text, n);
+	*used += n;
+	out[*used] = '\0';
+	return n == len;
+}
+
+const char *ky_cli_hub_message(const ky_cli_global *global, char *out, size_t size)
 {
 	const char *message = ky_error_last();
-	size_t n = strlen(global->db_path);
-	if (strncmp(message, global->db_path, n) == 0 && message[n] == ':')
+	const char *raw = global->db_path;
+	size_t raw_len = strlen(raw), used = 0;
+	/* A location that redaction leaves as it is has no password to hide. */
+	bool hide = raw_len > 0 && strcmp(raw, global->db_label) != 0;
+
+	if (size == 0)
+		return out;
+	out[0] = '\0';
+	for (;;) {
+		const char *hit = hide ? strstr(message, raw) : NULL;
+		if (hit == NULL) {
+			append(out, size, &used, message, strlen(message));
+			break;
+		}
+		if (!append(out, size, &used, message, (size_t)(hit - message)) ||
+		    !append(out, size, &used, global->db_label, strlen(global->db_label)))
+			break;
+		message = hit + raw_len;
+	}
+	return out;
+}
+
+void ky_cli_hub_report(const ky_cli_global *global, const char *command)
+{
+	/* Room for a full message whose every mention of the location grew by "***". */
+	char message[2 * KY_ERROR_MAX];
+	ky_cli_hub_message(global, message, sizeof(message));
+	size_t n = strlen(global->db_label);
+	if (strncmp(message, global->db_label, n) == 0 && message[n] == ':')
 		fprintf(stderr, "kyoyu %s: %s\n", command, message);
 	else
-		fprintf(stderr, "kyoyu %s: %s: %s\n", command, global->db_path, message);
+		fprintf(stderr, "kyoyu %s: %s: %s\n", command, global->db_label, message);
 }
 
 int ky_cli_hub_open(const ky_cli_global *global, const char *command, bool create, ky_store **out, bool *created)
@@ -85,6 +126,7 @@ static int load_config(ky_cli_global *global, const char *explicit_path, const c
 	global->config_path = ky_config_locate(explicit_path);
 	int rc = ky_config_load(&global->config, global->config_path, explicit_path != NULL);
 	global->db_path = db_option ? db_option : global->config.db;
+	ky_uri_redact(global->db_path, global->db_label, sizeof(global->db_label));
 	if (rc == KY_OK)
 		return KY_EXIT_OK;
 	fprintf(stderr, "kyoyu: %s\n", ky_error_last());

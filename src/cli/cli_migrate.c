@@ -34,8 +34,8 @@ int ky_cli_migrate(const ky_cli_global *global, int argc, char **argv)
 		return KY_EXIT_FAILURE;
 	}
 	if (from == to)
-		printf("%s: already at schema %d\n", global->db_path, to);
+		printf("%s: already at schema %d\n", global->db_label, to);
 	else
-		printf("%s: schema %d -> %d\n", global->db_path, from, to);
+		printf("%s: schema %d -> %d\n", global->db_label, from, to);
 	return KY_EXIT_OK;
 }

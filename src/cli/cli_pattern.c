@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "pattern/pattern.h"
+#include "stix/stix_text.h"
 #include "util/ky_error.h"
 
 static void usage(FILE *out)
@@ -26,9 +27,11 @@ static void usage(FILE *out)
 		"exit status: 0 all valid, 3 some invalid, 2 usage error, 1 other failure\n");
 }
 
-/* Checks one pattern and prints its line; returns false when it is invalid. */
+/* Checks one pattern and prints its line; returns false when it is invalid. The pattern is
+ * echoed as at most 200 bytes of one line of UTF-8 (stix_text.h), whatever bytes it holds. */
 static bool check_one(const char *text, size_t length, bool canonical, int *failure)
 {
+	char echo[201];
 	ky_pattern *p = NULL;
 	int rc = ky_pattern_parse(&p, text, length);
 	if (rc == KY_ENOMEM) {
@@ -37,7 +40,7 @@ static bool check_one(const char *text, size_t length, bool canonical, int *fail
 		return false;
 	}
 	if (rc != KY_OK) {
-		printf("invalid: %s: %.*s\n", ky_error_last(), (int)(length > 200 ? 200 : length), text);
+		printf("invalid: %s: %s\n", ky_error_last(), ky_stix_excerpt(echo, sizeof(echo), text, length));
 		return false;
 	}
 	if (canonical) {
@@ -50,7 +53,7 @@ static bool check_one(const char *text, size_t length, bool canonical, int *fail
 		}
 		free(printed);
 	} else {
-		printf("valid: %.*s\n", (int)(length > 200 ? 200 : length), text);
+		printf("valid: %s\n", ky_stix_excerpt(echo, sizeof(echo), text, length));
 	}
 	ky_pattern_free(p);
 	return true;

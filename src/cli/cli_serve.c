@@ -9,11 +9,27 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "cli/cli.h"
 #include "http/http.h"
 #include "taxii/taxii.h"
 #include "util/ky_error.h"
+
+/* Raises the open-file limit towards what `connections` need (each is a descriptor; the
+ * database and the log take a few more): the soft limit of a login shell, often 1024,
+ * would otherwise be the server's real connection limit. */
+static void raise_file_limit(unsigned connections)
+{
+	struct rlimit limit;
+	if (getrlimit(RLIMIT_NOFILE, &limit) != 0)
+		return;
+	rlim_t want = (rlim_t)connections + 256;
+	if (limit.rlim_cur >= want)
+		return;
+	limit.rlim_cur = limit.rlim_max != RLIM_INFINITY && limit.rlim_max < want ? limit.rlim_max : want;
+	setrlimit(RLIMIT_NOFILE, &limit);
+}
 
 static void usage(FILE *out)
 {
@@ -47,6 +63,13 @@ int ky_cli_serve(const ky_cli_global *global, int argc, char **argv)
 		.tls_certificate = config->tls_certificate[0] ? config->tls_certificate : NULL,
 		.tls_key = config->tls_key[0] ? config->tls_key : NULL,
 		.max_body = config->max_content_length,
+		.max_connections = (unsigned)config->max_connections,
+		.max_connections_per_address = (unsigned)config->max_connections_per_address,
+		.header_timeout = (unsigned)config->header_timeout,
+		.body_timeout = (unsigned)config->body_timeout,
+		.idle_timeout = (unsigned)config->idle_timeout,
+		.admit = ky_taxii_admit,
+		.handle = ky_taxii_handle,
 	};
 	int c;
 
@@ -89,14 +112,14 @@ int ky_cli_serve(const ky_cli_global *global, int argc, char **argv)
 		bool same_name = rc == KY_OK && strcmp(found.name, config->collections[i].name) == 0;
 		ky_store_collection_clear(&found);
 		if (rc != KY_OK && rc != KY_ENOTFOUND) {
-			fprintf(stderr, "kyoyu serve: %s\n", ky_error_last());
+			ky_cli_hub_report(global, "serve");
 			ky_store_close(store);
 			return KY_EXIT_FAILURE;
 		}
 		if (!same_name) {
 			fprintf(stderr, "kyoyu serve: %s: [collection %s] names a collection %s has not got (kyoyu collection list shows "
 				"them; kyoyu collection create %s makes it)\n", global->config_path ? global->config_path : "kyoyu.conf",
-				config->collections[i].name, global->db_path, config->collections[i].name);
+				config->collections[i].name, global->db_label, config->collections[i].name);
 			ky_store_close(store);
 			return KY_EXIT_FAILURE;
 		}
@@ -114,12 +137,18 @@ int ky_cli_serve(const ky_cli_global *global, int argc, char **argv)
 	ky_taxii *taxii = NULL;
 	ky_http_server *server = NULL;
 	int status = KY_EXIT_FAILURE;
-	if (ky_taxii_new(&taxii, &taxii_options) != KY_OK ||
-	    ky_http_start(&server, &http, ky_taxii_handle, taxii) != KY_OK) {
+	if (ky_taxii_new(&taxii, &taxii_options) != KY_OK) {
 		fprintf(stderr, "kyoyu serve: %s\n", ky_error_last());
 		goto cleanup;
 	}
-	printf("kyoyu serves %s on %s://%s (port %u): discovery at /taxii2/, API root /%s/\n", global->db_path,
+	http.ctx = taxii;
+	raise_file_limit(http.max_connections);
+	/* The port first: a server that cannot listen must not process anyone's requests. */
+	if (ky_http_start(&server, &http) != KY_OK || ky_taxii_start(taxii) != KY_OK) {
+		fprintf(stderr, "kyoyu serve: %s\n", ky_error_last());
+		goto cleanup;
+	}
+	printf("kyoyu serves %s on %s://%s (port %u): discovery at /taxii2/, API root /%s/\n", global->db_label,
 	       http.tls_certificate ? "https" : "http", http.listen, ky_http_port(server), config->api_root);
 	fflush(stdout);
 	int sig = 0;
@@ -127,6 +156,7 @@ int ky_cli_serve(const ky_cli_global *global, int argc, char **argv)
 	printf("kyoyu serve: %s received, stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	status = KY_EXIT_OK;
 cleanup:
+	/* Requests in progress finish, then the processor stops after the request in hand. */
 	ky_http_stop(server);
 	ky_taxii_free(taxii);
 	return status;

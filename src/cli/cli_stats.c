@@ -150,7 +150,7 @@ int ky_cli_stats(const ky_cli_global *global, int argc, char **argv)
 		ky_cli_hub_report(global, "stats");
 		goto cleanup;
 	}
-	doc = json_pack("{s:s,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:O,s:O}", "hub", global->db_path, "schema_version",
+	doc = json_pack("{s:s,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:O,s:O}", "hub", global->db_label, "schema_version",
 			st.schema_version, "versions", (json_int_t)st.versions, "objects", (json_int_t)st.objects,
 			"additions", (json_int_t)st.additions, "last_seq", (json_int_t)st.last_seq, "bytes",
 			(json_int_t)st.bytes, "database_bytes", (json_int_t)st.database_bytes, "collections",

@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "stix/stix_reader.h"
+#include "stix/stix_text.h"
 #include "stix/stix_validate.h"
 #include "util/ky_error.h"
 
@@ -121,9 +122,14 @@ static void print_json_result(const ky_stix_item *item, const ky_stix_problems *
 
 static void print_text_result(const ky_stix_item *item, const ky_stix_problems *problems)
 {
-	const char *id = item->object ? string_or_null(item->object, "id") : NULL;
-	char where[320];
-	snprintf(where, sizeof(where), "objects[%zu]%s%s%s", item->index, id ? " (" : "", id ? id : "", id ? ")" : "");
+	const json_t *id = item->object ? json_object_get(item->object, "id") : NULL;
+	char where[320], shown[257];
+	/* The id as the messages quote values (stix_text.h): cut between characters, one line. */
+	if (json_is_string(id))
+		snprintf(where, sizeof(where), "objects[%zu] (%s)", item->index,
+			 ky_stix_excerpt(shown, sizeof(shown), json_string_value(id), json_string_length(id)));
+	else
+		snprintf(where, sizeof(where), "objects[%zu]", item->index);
 	if (item->error != NULL)
 		printf("%s: %s\n", where, item->error);
 	for (size_t i = 0; i < ky_stix_problems_kept(problems); i++)

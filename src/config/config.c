@@ -3,11 +3,13 @@
  * table below.
  *
  * inih splits lines into sections and `key = value` pairs and strips comments; it does not
- * say on which line a pair was, and it treats an indented line as the continuation of the
- * previous value. So the file is fed to it through read_line(), which counts lines, strips
- * the indentation (so that indented keys are keys), refuses lines longer than inih's buffer
- * instead of letting inih split them, and checks section names as they go by (inih reports
- * sections only through their keys, so an empty unknown section would go unnoticed).
+ * say on which line a pair was, it treats an indented line as the continuation of the
+ * previous value, and it cuts section names at 49 bytes. So the text is fed to it from
+ * memory through read_line(), which counts lines, strips the indentation (so that indented
+ * keys are keys), refuses lines longer than inih's buffer instead of letting inih split them
+ * and lines holding a NUL instead of letting inih cut them there, and checks section names
+ * as they go by and keeps them whole (inih reports sections only through their keys, so an
+ * empty unknown section would go unnoticed, and a long [collection NAME] would not be found).
  *
  * Sections named "[api_root NAME]" and "[collection NAME]" may appear once per NAME; they
  * are recorded when their line goes by, so that an empty one counts too (an empty
@@ -30,6 +32,7 @@
 #include <unistd.h>
 
 #include "util/ky_error.h"
+#include "util/ky_utf8.h"
 
 typedef enum kind {
 	KIND_TEXT,  /* a non-empty string of at most `max` bytes */
@@ -54,6 +57,11 @@ static const struct key {
 	{"server", "title", KIND_TEXT, offsetof(ky_config, title), 1, 255},
 	{"server", "page_size", KIND_SIZE, offsetof(ky_config, page_size), 1, KY_CONFIG_PAGE_SIZE_MAX},
 	{"server", "max_page_size", KIND_SIZE, offsetof(ky_config, max_page_size), 1, KY_CONFIG_PAGE_SIZE_MAX},
+	{"server", "max_connections", KIND_SIZE, offsetof(ky_config, max_connections), 16, 100000},
+	{"server", "max_connections_per_address", KIND_SIZE, offsetof(ky_config, max_connections_per_address), 1, 100000},
+	{"server", "header_timeout", KIND_SIZE, offsetof(ky_config, header_timeout), 1, 3600},
+	{"server", "body_timeout", KIND_SIZE, offsetof(ky_config, body_timeout), 1, 86400},
+	{"server", "idle_timeout", KIND_SIZE, offsetof(ky_config, idle_timeout), 1, 86400},
 	{"import", "batch_objects", KIND_SIZE, offsetof(ky_config, batch_objects), 1, SIZE_MAX},
 	{"import", "batch_bytes", KIND_SIZE, offsetof(ky_config, batch_bytes), 1, SIZE_MAX},
 	{"import", "max_object_size", KIND_SIZE, offsetof(ky_config, max_object_size), 1, KY_CONFIG_OBJECT_SIZE_MAX},
@@ -84,10 +92,10 @@ static const struct named_key {
 
 typedef struct parse {
 	ky_config *config;
-	FILE *in;
-	char *line;             /* getline()'s buffer */
-	size_t cap;
+	const char *text;       /* the whole file, and how far read_line() has read it */
+	size_t len, pos;
 	size_t lineno;          /* of the line inih is working on */
+	char section[INI_MAX_LINE]; /* of that line, whole; "" before the first */
 	size_t set_on[NKEYS];   /* the line each key was set on; 0: not set */
 	size_t api_root_line[KY_CONFIG_API_ROOTS_MAX];   /* where each named section starts */
 	size_t collection_line[KY_CONFIG_COLLECTIONS_MAX];
@@ -108,6 +116,11 @@ void ky_config_defaults(ky_config *out)
 	snprintf(out->title, sizeof(out->title), "%s", "kyoyu");
 	out->page_size = 100;
 	out->max_page_size = 1000;
+	out->max_connections = 16000;
+	out->max_connections_per_address = 256;
+	out->header_timeout = 10;
+	out->body_timeout = 300;
+	out->idle_timeout = 60;
 	out->batch_objects = 1000;
 	out->batch_bytes = (size_t)16 << 20;
 	out->max_object_size = (size_t)32 << 20;
@@ -125,6 +138,31 @@ const char *ky_config_locate(const char *explicit_path)
 	return NULL;
 }
 
+/* The length to quote of `value` in a message ("%.*s"): at most max bytes, cut at a
+ * character boundary when it is longer. A shorter value is quoted whole, broken characters
+ * and all, for make_printable() to show. */
+static int cut(const char *value, size_t max)
+{
+	size_t len = strlen(value);
+	return (int)(len <= max ? len : ky_utf8_prefix(value, len, max));
+}
+
+/* Replaces each byte of text[0..len) that is not part of a UTF-8 character, or is a
+ * control, with '?': messages quote the file, which may hold anything. */
+static void make_printable(char *text, size_t len)
+{
+	for (size_t i = 0; i < len;) {
+		size_t n = 1;
+		while (n <= 4 && n <= len - i && !ky_utf8_valid(text + i, n))
+			n++;
+		if (n > 4 || n > len - i || (n == 1 && ((unsigned char)text[i] < 0x20 || text[i] == 0x7f))) {
+			text[i++] = '?';
+			continue;
+		}
+		i += n;
+	}
+}
+
 /* Counts a problem on `line`; keeps the message of the earliest one. */
 __attribute__((format(printf, 3, 4))) static void problem(parse *p, size_t line, const char *fmt, ...)
 {
@@ -134,8 +172,14 @@ __attribute__((format(printf, 3, 4))) static void problem(parse *p, size_t line,
 	p->first_line = line;
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(p->first, sizeof(p->first), fmt, ap);
+	int n = vsnprintf(p->first, sizeof(p->first), fmt, ap);
 	va_end(ap);
+	size_t len = n < 0 ? 0 : (size_t)n;
+	if (len >= sizeof(p->first)) {
+		len = ky_utf8_prefix(p->first, sizeof(p->first) - 1, sizeof(p->first) - 1);
+		p->first[len] = '\0';
+	}
+	make_printable(p->first, len);
 }
 
 static bool known_section(const char *name)
@@ -197,8 +241,8 @@ static void open_named_section(parse *p, named_kind nk, const char *name)
 	size_t max = nk == NAMED_API_ROOT ? KY_CONFIG_API_ROOTS_MAX : KY_CONFIG_COLLECTIONS_MAX;
 	size_t *lines = nk == NAMED_API_ROOT ? p->api_root_line : p->collection_line;
 	if (!valid_name(name) || (nk == NAMED_API_ROOT && strcmp(name, "taxii2") == 0)) {
-		problem(p, p->lineno, "[%s %.64s]: a name is 1 to %d letters, digits, '.', '_' or '-', starting with a letter or digit%s",
-			what, name, KY_CONFIG_NAME_MAX, nk == NAMED_API_ROOT ? ", and not taxii2 (the discovery path)" : "");
+		problem(p, p->lineno, "[%s %.*s]: a name is 1 to %d letters, digits, '.', '_' or '-', starting with a letter or digit%s",
+			what, cut(name, 64), name, KY_CONFIG_NAME_MAX, nk == NAMED_API_ROOT ? ", and not taxii2 (the discovery path)" : "");
 		return;
 	}
 	char *existing = named_entry(p->config, nk, name);
@@ -220,14 +264,19 @@ static void open_named_section(parse *p, named_kind nk, const char *name)
 	(*count)++;
 }
 
-/* Checks a "[name]" line as it goes by; inih itself reports one without its ']'. */
-static void check_section_line(parse *p, const char *text)
+/* Checks a "[name]" line, text[0..len) with no NUL, as it goes by and makes it the current
+ * section; inih itself reports one without its ']'. */
+static void check_section_line(parse *p, const char *text, size_t len)
 {
-	const char *close = strchr(text, ']');
+	const char *close = memchr(text, ']', len);
 	if (close == NULL)
 		return;
-	char name[128];
-	snprintf(name, sizeof(name), "%.*s", (int)(close - text - 1), text + 1);
+	char *name = p->section;
+	size_t n = (size_t)(close - text - 1);
+	if (n >= sizeof(p->section))
+		n = sizeof(p->section) - 1;  /* read_line() refuses lines that long */
+	memcpy(name, text + 1, n);
+	name[n] = '\0';
 	named_kind nk;
 	const char *named;
 	if (named_section(name, &nk, &named))
@@ -236,25 +285,41 @@ static void check_section_line(parse *p, const char *text)
 		problem(p, p->lineno, "unknown section [%s] (known: " KNOWN_SECTIONS ")", name);
 }
 
-/* inih's fgets: one whole line per call, indentation stripped, so that inih's line count
- * is ours. */
+/* inih's fgets, over the text in memory: one whole line per call, indentation stripped, so
+ * that inih's line count is ours. */
 static char *read_line(char *str, int num, void *stream)
 {
 	parse *p = stream;
-	ssize_t n = getline(&p->line, &p->cap, p->in);
-	if (n < 0)
+	if (p->pos == p->len)
 		return NULL;
+	const char *line = p->text + p->pos;
+	const char *newline = memchr(line, '\n', p->len - p->pos);
+	size_t n = newline != NULL ? (size_t)(newline - line) + 1 : p->len - p->pos;
+	p->pos += n;
 	p->lineno++;
-	const char *text = p->line + strspn(p->line, " \t");
-	size_t len = strlen(text);
-	if (len + 1 > (size_t)num) {
+	/* inih skips a byte order mark too, but only after the section check has missed it. */
+	if (p->lineno == 1 && n >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
+		line += 3;
+		n -= 3;
+	}
+	size_t indent = 0;
+	while (indent < n && (line[indent] == ' ' || line[indent] == '\t'))
+		indent++;
+	const char *text = line + indent;
+	size_t len = n - indent;
+	if (memchr(text, '\0', len) != NULL) {
+		problem(p, p->lineno, "the line holds a NUL byte");
+		text = ";\n";
+		len = 2;
+	} else if (len + 1 > (size_t)num) {
 		problem(p, p->lineno, "the line is longer than %d characters", num - 3);
 		text = ";\n";
 		len = 2;
-	} else if (text[0] == '[') {
-		check_section_line(p, text);
+	} else if (len > 0 && text[0] == '[') {
+		check_section_line(p, text, len);
 	}
-	memcpy(str, text, len + 1);
+	memcpy(str, text, len);
+	str[len] = '\0';
 	return str;
 }
 
@@ -290,12 +355,12 @@ static void set_value(parse *p, const struct key *k, const char *value)
 		if (strcasecmp(value, "full") == 0 || strcasecmp(value, "normal") == 0)
 			*(bool *)field = strcasecmp(value, "normal") == 0;
 		else
-			problem(p, p->lineno, "%s must be full or normal, not '%.64s'", k->name, value);
+			problem(p, p->lineno, "%s must be full or normal, not '%.*s'", k->name, cut(value, 64), value);
 		break;
 	case KIND_SIZE:
 		if (!parse_size(value, k->min, k->max, (size_t *)field))
-			problem(p, p->lineno, "%s must be a whole number from %zu to %zu, not '%.64s'", k->name, k->min, k->max,
-				value);
+			problem(p, p->lineno, "%s must be a whole number from %zu to %zu, not '%.*s'", k->name, k->min, k->max,
+				cut(value, 64), value);
 		break;
 	}
 }
@@ -319,7 +384,7 @@ static bool users_list(parse *p, const char *key, const char *value, char *out, 
 		if (!is_star && (n == 0 || n > 64 || !isalnum((unsigned char)item[0]) ||
 				 strspn(item, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._@+-") < n)) {
 			problem(p, p->lineno, "%s: '%.*s' is not a user name (1 to 64 letters, digits, '.', '_', '-', '@' or '+') nor *",
-				key, (int)(n > 64 ? 64 : n), item);
+				key, (int)ky_utf8_prefix(item, n, 64), item);
 			return false;
 		}
 		star |= is_star;
@@ -360,13 +425,15 @@ static void on_named_pair(parse *p, named_kind nk, const char *section_name, con
 			memcpy(field, value, len + 1);
 		return;
 	}
-	problem(p, p->lineno, "unknown key '%.64s' in [%s %s] (known: %s)", name, what, section_name,
+	problem(p, p->lineno, "unknown key '%.*s' in [%s %s] (known: %s)", cut(name, 64), name, what, section_name,
 		nk == NAMED_API_ROOT ? "title, description" : "api_root, read, write");
 }
 
-static int on_pair(void *user, const char *section, const char *name, const char *value)
+static int on_pair(void *user, const char *inih_section, const char *name, const char *value)
 {
 	parse *p = user;
+	(void)inih_section;  /* cut at 49 bytes; p->section is whole */
+	const char *section = p->section;
 	named_kind nk;
 	const char *section_name;
 	if (named_section(section, &nk, &section_name)) {
@@ -374,7 +441,7 @@ static int on_pair(void *user, const char *section, const char *name, const char
 		return 1;
 	}
 	if (section[0] == '\0') {
-		problem(p, p->lineno, "'%s' is outside a section; put it under [store], [server] or [import]", name);
+		problem(p, p->lineno, "'%.*s' is outside a section; put it under [store], [server] or [import]", cut(name, 64), name);
 		return 1;
 	}
 	if (!known_section(section))
@@ -389,9 +456,9 @@ static int on_pair(void *user, const char *section, const char *name, const char
 		p->set_on[i] = p->lineno;
 		return 1;
 	}
-	char known[160];
+	char known[320];
 	known_keys(section, known, sizeof(known));
-	problem(p, p->lineno, "unknown key '%.64s' in [%s] (known: %s)", name, section, known);
+	problem(p, p->lineno, "unknown key '%.*s' in [%s] (known: %s)", cut(name, 64), name, section, known);
 	return 1;
 }
 
@@ -408,8 +475,8 @@ static void check_references(parse *p)
 	}
 	if (p->set_on[root_key] && (!valid_name(c->api_root) || strcmp(c->api_root, "taxii2") == 0))
 		problem(p, p->set_on[root_key],
-			"api_root '%.64s' is not a path segment: 1 to %d letters, digits, '.', '_' or '-', and not taxii2", c->api_root,
-			KY_CONFIG_NAME_MAX);
+			"api_root '%.*s' is not a path segment: 1 to %d letters, digits, '.', '_' or '-', and not taxii2",
+			cut(c->api_root, 64), c->api_root, KY_CONFIG_NAME_MAX);
 	if (c->page_size > c->max_page_size)
 		problem(p, p->set_on[page_key] ? p->set_on[page_key] : 1, "page_size (%zu) is larger than max_page_size (%zu)",
 			c->page_size, c->max_page_size);
@@ -417,8 +484,8 @@ static void check_references(parse *p)
 		const char *root = c->collections[i].api_root;
 		if (root[0] != '\0' && strcmp(root, c->api_root) != 0 && ky_config_api_root_find(c, root) == NULL)
 			problem(p, p->collection_line[i],
-				"[collection %s] is on api_root '%.64s', which is neither [server] api_root (%s) nor an [api_root NAME] section",
-				c->collections[i].name, root, c->api_root);
+				"[collection %s] is on api_root '%.*s', which is neither [server] api_root (%s) nor an [api_root NAME] section",
+				c->collections[i].name, cut(root, 64), root, c->api_root);
 	}
 }
 
@@ -454,43 +521,67 @@ bool ky_config_user_listed(const char *list, const char *user)
 	return false;
 }
 
-int ky_config_load(ky_config *out, const char *path, bool required)
+int ky_config_parse(ky_config *out, const char *text, size_t len, const char *name)
 {
-	parse p = {.config = out};
+	parse p = {.config = out, .text = text, .len = len};
 	int status = KY_OK;
 
 	ky_config_defaults(out);
-	if (path == NULL)
-		return KY_OK;
-	p.in = fopen(path, "r");
-	if (p.in == NULL) {
-		if (errno == ENOENT && !required)
-			return KY_OK;
-		return ky_error_set(errno == ENOENT ? KY_ENOTFOUND : KY_ERROR, "cannot read %s: %s", path, strerror(errno));
-	}
-
 	int syntax = ini_parse_stream(read_line, &p, on_pair, &p);
-	if (ferror(p.in)) {
-		status = ky_error_set(KY_ERROR, "cannot read %s: %s", path, strerror(errno));
-		goto cleanup;
-	}
 	if (syntax == -2) {
-		status = ky_error_set(KY_ENOMEM, "out of memory reading %s", path);
-		goto cleanup;
+		status = ky_error_set(KY_ENOMEM, "out of memory reading %s", name);
+		goto done;
 	}
 	if (syntax > 0)
 		problem(&p, (size_t)syntax, "expected '[section]' or 'key = value'");
 	check_references(&p);
 	if (p.problems == 1)
-		status = ky_error_set(KY_EINVALID, "%s line %zu: %s", path, p.first_line, p.first);
+		status = ky_error_set(KY_EINVALID, "%s line %zu: %s", name, p.first_line, p.first);
 	else if (p.problems > 1)
-		status = ky_error_set(KY_EINVALID, "%s line %zu: %s (and %zu more problems)", path, p.first_line, p.first,
+		status = ky_error_set(KY_EINVALID, "%s line %zu: %s (and %zu more problems)", name, p.first_line, p.first,
 				      p.problems - 1);
+done:
+	if (status != KY_OK)
+		ky_config_defaults(out);
+	return status;
+}
+
+int ky_config_load(ky_config *out, const char *path, bool required)
+{
+	int status = KY_OK;
+	char *text = NULL;
+
+	ky_config_defaults(out);
+	if (path == NULL)
+		return KY_OK;
+	FILE *in = fopen(path, "r");
+	if (in == NULL) {
+		if (errno == ENOENT && !required)
+			return KY_OK;
+		return ky_error_set(errno == ENOENT ? KY_ENOTFOUND : KY_ERROR, "cannot read %s: %s", path, strerror(errno));
+	}
+	/* One byte more than allowed tells a file at the limit from one over it. */
+	text = malloc(KY_CONFIG_FILE_MAX + 1);
+	if (text == NULL) {
+		status = ky_error_set(KY_ENOMEM, "out of memory reading %s", path);
+		goto cleanup;
+	}
+	size_t len = fread(text, 1, KY_CONFIG_FILE_MAX + 1, in);
+	if (ferror(in)) {
+		status = ky_error_set(KY_ERROR, "cannot read %s: %s", path, strerror(errno));
+		goto cleanup;
+	}
+	if (len > KY_CONFIG_FILE_MAX) {
+		status = ky_error_set(KY_EINVALID, "%s is larger than %d bytes, too large for a kyoyu.conf", path,
+				      KY_CONFIG_FILE_MAX);
+		goto cleanup;
+	}
+	status = ky_config_parse(out, text, len, path);
 
 cleanup:
 	if (status != KY_OK)
 		ky_config_defaults(out);
-	free(p.line);
-	fclose(p.in);
+	free(text);
+	fclose(in);
 	return status;
 }

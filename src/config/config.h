@@ -42,6 +42,10 @@
 /* The largest page a client may ask for ([server] max_page_size): a page is built in memory. */
 #define KY_CONFIG_PAGE_SIZE_MAX 10000
 
+/* The largest kyoyu.conf, in bytes: a settings file is a few KiB, and the whole file is read
+ * into memory (so that --config /dev/zero is refused, not read forever). */
+#define KY_CONFIG_FILE_MAX (1024 * 1024)
+
 /* [api_root NAME]: an API root (TAXII 2.1 §4.2) served at /NAME/, besides [server] api_root,
  * which exists whether or not it has a section (one describes it). */
 typedef struct ky_config_api_root {
@@ -76,6 +80,12 @@ typedef struct ky_config {
 	char title[256];               /* the server's and API root's title; "kyoyu" */
 	size_t page_size;              /* objects per page when a client sets no limit; 100 */
 	size_t max_page_size;          /* a larger limit is lowered to this; 1000 */
+	size_t max_connections;        /* connections held at once; 16000 */
+	size_t max_connections_per_address; /* of them from one client IP address; 256 */
+	size_t header_timeout;         /* seconds for a request's headers to arrive, from the
+					* connection's start or the previous request's end; 10 */
+	size_t body_timeout;           /* seconds for a request's whole body to arrive; 300 */
+	size_t idle_timeout;           /* seconds an idle keep-alive connection is kept; 60 */
 	size_t napi_roots;             /* [api_root NAME] sections, in file order */
 	ky_config_api_root api_roots[KY_CONFIG_API_ROOTS_MAX];
 	size_t ncollections;           /* [collection NAME] sections, in file order */
@@ -93,13 +103,25 @@ void ky_config_defaults(ky_config *out);
 /*
  * Loads `path` over the defaults into *out. `path` NULL means no file: the defaults.
  * A missing file is KY_ENOTFOUND ("cannot read PATH: ...") when `required`, else the
- * defaults and KY_OK. A file that cannot be read otherwise is KY_ERROR. A file with an
- * unknown section or key, a key set twice, a line that is neither, or a bad value is
- * KY_EINVALID with the first problem and its line ("kyoyu.conf line 7: unknown key 'dbb'
- * in [store] (known: db, synchronous)"), and a count of any more. On any failure *out
- * holds the defaults. Not thread-safe only in that it sets this thread's error message.
+ * defaults and KY_OK. A file that cannot be read otherwise is KY_ERROR, and one larger than
+ * KY_CONFIG_FILE_MAX is KY_EINVALID. Its text is then parsed by ky_config_parse() with
+ * `path` as the name, and fails as it does. On any failure *out holds the defaults.
+ * Thread-safe apart from setting this thread's error message.
  */
 int ky_config_load(ky_config *out, const char *path, bool required);
+
+/*
+ * Parses the kyoyu.conf text[0..len) (which need not end with a NUL or a newline) over the
+ * defaults into *out; `name` (the file's path) starts every message. A text with an unknown
+ * section or key, a key set twice, a line that is neither, a line holding a NUL byte or too
+ * long, or a bad value is KY_EINVALID with the first problem and its line ("kyoyu.conf line
+ * 7: unknown key 'dbb' in [store] (known: db, synchronous)"), and a count of any more;
+ * KY_ENOMEM when memory ran out. Values quoted in messages are cut at a character boundary,
+ * and a byte of the text that is not UTF-8 or is a control character shows as '?', so a
+ * message is valid UTF-8 whatever the text holds (as long as `name` is). On any failure
+ * *out holds the defaults. Borrows text and name; thread-safe apart from the error message.
+ */
+int ky_config_parse(ky_config *out, const char *text, size_t len, const char *name);
 
 /* The [collection NAME] section of `name`, or NULL when it has none. */
 const ky_config_collection *ky_config_collection_find(const ky_config *c, const char *name);

@@ -6,10 +6,31 @@
  *
  * The server owns the listening socket (bound here, so a taken port is a clear error rather
  * than a silent failure), a pool of worker threads, and per request an arena from which the
- * handler allocates: everything a request allocates there is freed when it completes. The
- * handler runs once per request, on a worker thread, after the whole body (bounded by
- * max_body: larger ones are answered 413 without calling it) has arrived, and answers with
- * ky_http_respond().
+ * handlers allocate: everything a request allocates there is freed when it completes.
+ *
+ * A request meets the application twice, both times on a worker thread:
+ *   1. `admit`, once its headers are in and before any byte of its body is kept: routing,
+ *      authentication and the declared length are decided here, so that a client who may
+ *      not send a body never gets to (401, 413 answered without reading it);
+ *   2. `handle`, once the whole body (at most max_body bytes) has arrived.
+ * Each returns KY_OK when it is done (`handle` having answered with ky_http_respond*()), or a
+ * status code: the server then answers with the error table (http_status.c), one place that
+ * turns every code into an HTTP status and an error body. A code whose message is meant for
+ * the client (a malformed parameter, a missing object) sends ky_error_last() as the
+ * description; any other (the database, memory) sends only the request's id, and the
+ * message goes to the server's log under that id, so that nothing internal reaches a client.
+ *
+ * Before `admit`, the server refuses what no handler should see: a request target that is
+ * not an origin-form path, malformed percent-encoding, a NUL, another control character or
+ * text that is not UTF-8 in the path or a query parameter (400), a target or headers over
+ * the limits (414, 431), a missing, repeated or malformed Content-Length or one next to
+ * Transfer-Encoding (400, so that a proxy in front cannot be made to frame the request
+ * otherwise), and a declared body over max_body (413).
+ *
+ * Slow clients: a connection must deliver a request's headers within header_timeout of
+ * opening (or of its previous request ending) and the body within body_timeout of the
+ * headers, or it is closed; idle connections are closed after idle_timeout; there are at
+ * most max_connections at once, max_connections_per_address of them from one address.
  */
 #ifndef KY_HTTP_H
 #define KY_HTTP_H
@@ -18,9 +39,19 @@
 #include <stddef.h>
 
 #include "util/ky_arena.h"
+#include "util/ky_slice.h"
 
 typedef struct ky_http_server ky_http_server;
 typedef struct ky_http_request ky_http_request;
+
+/* The limits of the request target and of the header block, in bytes. */
+#define KY_HTTP_TARGET_MAX 8192
+#define KY_HTTP_HEADERS_MAX 16384
+/* Query parameters one request may have. */
+#define KY_HTTP_PARAMS_MAX 64
+
+/* Handlers: see above. `admit` may be NULL (every request admitted). */
+typedef int ky_http_handler(void *ctx, ky_http_request *request);
 
 typedef struct ky_http_options {
 	const char *listen;          /* "127.0.0.1:6560", "[::1]:6560", "0.0.0.0:6560" */
@@ -28,17 +59,20 @@ typedef struct ky_http_options {
 	const char *tls_key;
 	size_t max_body;             /* larger request bodies are refused with 413; 0: 100 MiB */
 	unsigned threads;            /* worker threads; 0: one per core */
+	/* 0 for each: the defaults of kyoyu.conf (docs/config.md). */
+	unsigned max_connections, max_connections_per_address;
+	unsigned header_timeout, body_timeout, idle_timeout; /* seconds */
+	const char *error_media_type; /* of error bodies; NULL: TAXII's */
+	ky_http_handler *admit, *handle;
+	void *ctx;                    /* both handlers' first argument */
 } ky_http_options;
-
-/* Handles one request on a worker thread; must call ky_http_respond() exactly once. */
-typedef void ky_http_handler(void *ctx, ky_http_request *request);
 
 /*
  * Binds options->listen and starts serving. KY_EINVALID for a malformed address or an
- * unreadable or bad TLS file, KY_ECONFLICT when the address is in use ("...: address in
+ * unreadable or bad TLS file, KY_EINUSE when the address is in use ("...: address in
  * use"), KY_ERROR otherwise; the message says which. The caller owns *out (ky_http_stop).
  */
-int ky_http_start(ky_http_server **out, const ky_http_options *options, ky_http_handler *handler, void *ctx);
+int ky_http_start(ky_http_server **out, const ky_http_options *options);
 
 /* The port actually bound (useful when listen asked for port 0). */
 unsigned ky_http_port(const ky_http_server *server);
@@ -46,27 +80,38 @@ unsigned ky_http_port(const ky_http_server *server);
 /* Stops accepting, lets requests in progress finish, and frees the server. NULL: nothing. */
 void ky_http_stop(ky_http_server *server);
 
-/* --- the request (borrowed for the handler's call) --------------------------------------- */
+/* --- the request (borrowed for the handlers' calls) --------------------------------------- */
 
-const char *ky_http_method(const ky_http_request *r);
-/* The path, percent-decoded, without the query. */
-const char *ky_http_path(const ky_http_request *r);
+/* Each slice below is valid until the request completes, and NUL-terminated for libraries
+ * that want C strings; its length is the truth (the server refused NULs already). */
+ky_slice ky_http_method(const ky_http_request *r);
+/* The path, percent-decoded, without the query: valid UTF-8 without controls. */
+ky_slice ky_http_path(const ky_http_request *r);
 /* A request header (case-insensitive name), or NULL. */
 const char *ky_http_header(const ky_http_request *r, const char *name);
-/* The first value of a query parameter ("" when given without one), or NULL when absent. */
-const char *ky_http_query(const ky_http_request *r, const char *name);
-/* Calls fn for every query parameter in order; stops when fn returns nonzero (returned). */
-int ky_http_query_each(const ky_http_request *r, int (*fn)(void *ctx, const char *key, const char *value), void *ctx);
+/* The query parameters in order, percent-decoded ('+' is a space): valid UTF-8 without
+ * controls; a parameter given without '=' has an empty value. */
+typedef struct ky_http_param {
+	ky_slice key, value;
+} ky_http_param;
+const ky_http_param *ky_http_params(const ky_http_request *r, size_t *count);
 /* The client's address, as text. */
 const char *ky_http_client(const ky_http_request *r);
-/* The request body and its length (NULL and 0 when there is none). */
+/* A random id for this request, 16 hex digits: error bodies carry it as error_id and the
+ * log names it, so an operator finds what a client reports. */
+const char *ky_http_request_id(const ky_http_request *r);
+/* The request body and its length (NULL and 0 when there is none); only in `handle`. */
 const char *ky_http_body(const ky_http_request *r, size_t *length);
 /* Memory that lives until the request completes. */
 ky_arena *ky_http_arena(ky_http_request *r);
+/* What `admit` leaves for `handle` (arena memory, usually); NULL until set. */
+void ky_http_set_state(ky_http_request *r, void *state);
+void *ky_http_state(const ky_http_request *r);
 
 /* --- the response ----------------------------------------------------------------------- */
 
-/* Adds a response header; name and value are copied. Call before ky_http_respond(). */
+/* Adds a response header; name and value are copied. Call before answering (a header added
+ * before an error is returned goes with the error: Allow, WWW-Authenticate, Retry-After). */
 void ky_http_header_add(ky_http_request *r, const char *name, const char *value);
 
 /* Answers with status and `length` bytes of body (copied; may be 0) of content_type (may
@@ -78,5 +123,38 @@ void ky_http_respond(ky_http_request *r, unsigned status, const char *content_ty
  * at once if the response cannot be made). */
 void ky_http_respond_take(ky_http_request *r, unsigned status, const char *content_type, const char *body, size_t length,
 			  void *owner);
+
+/*
+ * Parses a raw request target (origin-form, RFC 9112 §3.2.1: "/path?query", len bytes, not
+ * NUL-terminated) into its percent-decoded path and query parameters, allocated in the
+ * arena, as the server does for every request (exposed for tests and fuzzing).
+ * KY_EURITOOLONG over KY_HTTP_TARGET_MAX bytes or KY_HTTP_PARAMS_MAX parameters,
+ * KY_EINVALID for a control byte or space, a target not starting with '/', a malformed
+ * percent-encoding, or decoded text that is not UTF-8 or holds a NUL or control; KY_ENOMEM.
+ */
+int ky_http_target_parse(ky_arena *arena, const char *target, size_t len, ky_slice *path, ky_http_param **params,
+			 size_t *nparams);
+
+/* --- the error table (http_status.c) ------------------------------------------------------ */
+
+typedef struct ky_http_status {
+	int code;              /* a KY_* status code */
+	unsigned http;         /* its HTTP status */
+	const char *title;     /* the error body's title */
+	bool shown;            /* whether the code's message is the client's description */
+} ky_http_status;
+
+/* The table's row for `code`; every code has one (unknown ones: 500, not shown). */
+const ky_http_status *ky_http_status_of(int code);
+
+/*
+ * Answers request r with the error `code`: the table's HTTP status and an error body
+ * ({"title", "description", "error_id", "http_status"}, TAXII 2.1 §3.6.1) of the server's
+ * error media type. The description is `message` when the code is shown, else a sentence
+ * naming the request id; a code that is not shown is logged on stderr with `message` and the
+ * request's id, method and path. `message` may be any bytes: it is cut at a character
+ * boundary and replaced when it is not UTF-8 text.
+ */
+void ky_http_respond_error(ky_http_request *r, int code, const char *message);
 
 #endif

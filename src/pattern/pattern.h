@@ -6,9 +6,10 @@
  * The grammar of record is STIXPattern.g4 (tests/data/oasis-stix2-json-schemas/
  * pattern_grammar/); the verdicts are those of the OASIS validator
  * (oasis-open/cti-pattern-validator, STIX 2.1 mode): a pattern kyoyu accepts it accepts,
- * and the reverse. The tree is what later code walks (the matcher evaluates it, exports
- * translate it); ky_pattern_print() writes it back so that parse, print, parse gives an
- * equal tree.
+ * and the reverse, but for bytes that are not UTF-8 and raw controls in string literals,
+ * which kyoyu alone refuses (see ky_pattern_parse). The tree is what later code walks
+ * (the matcher evaluates it, exports translate it); ky_pattern_print() writes it back so
+ * that parse, print, parse gives an equal tree.
  *
  * The tree for
  *     [ipv4-addr:value = '198.51.100.1' OR ipv4-addr:value = '203.0.113.7'] REPEATS 2 TIMES
@@ -70,7 +71,7 @@ typedef enum ky_pattern_literal_kind {
 typedef struct ky_pattern_literal {
 	ky_pattern_literal_kind kind;
 	const char *text;      /* as the kinds above say; NUL-terminated */
-	size_t length;         /* bytes of text (a string may contain NUL: length counts it) */
+	size_t length;         /* bytes of text (a string holds no control character, so no NUL) */
 } ky_pattern_literal;
 
 typedef enum ky_pattern_step_kind {
@@ -82,7 +83,7 @@ typedef enum ky_pattern_step_kind {
 typedef struct ky_pattern_step {
 	ky_pattern_step_kind kind;
 	const char *key;       /* KY_PATTERN_KEY: the decoded name, NUL-terminated */
-	size_t key_length;     /* its bytes (a quoted name may contain NUL: this counts it) */
+	size_t key_length;     /* its bytes (a quoted name, like any string, holds no control) */
 	int64_t index;         /* KY_PATTERN_INDEX */
 } ky_pattern_step;
 
@@ -126,13 +127,17 @@ struct ky_pattern_node {
 typedef struct ky_pattern ky_pattern;
 
 /*
- * Parses `text` (`length` bytes of UTF-8, no NUL needed) and applies the checks the OASIS
- * validator makes beyond the grammar. On success *out owns the tree (free it with
- * ky_pattern_free). On failure returns KY_EINVALID with ky_error_last() saying where and
- * what was expected, in the form
+ * Parses `text` (`length` bytes, no NUL needed: any bytes at all are refused cleanly) and
+ * applies the checks the OASIS validator makes beyond the grammar. On success *out owns the
+ * tree (free it with ky_pattern_free). On failure returns KY_EINVALID with ky_error_last()
+ * saying where and what was expected, in the form
  *     column 27: expected ']' after the comparison expression, found 'AND'
  * (columns are 1-based and count Unicode code points, as editors do), or KY_ETOOBIG for
  * input over KY_PATTERN_MAX_LENGTH or nesting over KY_PATTERN_MAX_DEPTH, or KY_ENOMEM.
+ * Stricter than the validator in two ways, both KY_EINVALID naming the byte offset: text
+ * that is not UTF-8 (RFC 3629), and a control character (U+0000 to U+001F, U+007F) inside
+ * a string literal. The message is valid UTF-8 whatever the input, and quotes at most 40
+ * bytes of it, with controls escaped as \xNN.
  * Thread-safe: no shared state.
  */
 int ky_pattern_parse(ky_pattern **out, const char *text, size_t length);

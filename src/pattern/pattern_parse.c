@@ -16,6 +16,11 @@
  * - a value compared with a hashes property must have the form of its hash type
  *   (object_validator.verify_object), checked on the literal as written;
  * - list indexes are not negative (§9.7.2: 0 to N-1; the validator fails on them).
+ *
+ * Before all of that, and stricter than the validator (which is given Python text, never
+ * bytes): the pattern must be UTF-8, and a string literal may not hold a raw control
+ * character (STIX 2.1 §9.2 strings are text; the grammar has no escape for controls, and a
+ * NUL would cut the value in every C string it reaches). Both errors name the byte offset.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,8 +29,10 @@
 
 #include "pattern/pattern.h"
 #include "pattern/pattern_lex.h"
+#include "stix/stix_text.h"
 #include "util/ky_arena.h"
 #include "util/ky_error.h"
+#include "util/ky_utf8.h"
 
 struct ky_pattern {
 	ky_arena *arena;
@@ -58,7 +65,8 @@ static void error_at(parser *p, int code, size_t line, size_t column, const char
 	char what[512];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
+	if (vsnprintf(what, sizeof(what), fmt, ap) >= (int)sizeof(what))
+		what[ky_utf8_prefix(what, sizeof(what) - 1, sizeof(what) - 1)] = '\0';
 	va_end(ap);
 	p->status = code;
 	if (line > 1)
@@ -67,16 +75,16 @@ static void error_at(parser *p, int code, size_t line, size_t column, const char
 		ky_error_set(code, "column %zu: %s", column, what);
 }
 
-/* "'AND'", "the end of the pattern": the current token as a message shows it. */
+/* "'AND'", "the end of the pattern": the current token as a message shows it, at most 40
+ * bytes of it (stix_text.h: cut between characters, controls and NUL escaped). */
 static const char *found(parser *p, char *buf, size_t size)
 {
 	if (p->tok.kind == TOK_EOF)
 		return "the end of the pattern";
-	size_t n = p->tok.length;
-	if (n > 40)
-		snprintf(buf, size, "'%.37s...'", p->lx.text + p->tok.start);
-	else
-		snprintf(buf, size, "'%.*s'", (int)n, p->lx.text + p->tok.start);
+	size_t room = size - 2 < 41 ? size - 2 : 41;
+	buf[0] = '\'';
+	ky_stix_excerpt(buf + 1, room, p->lx.text + p->tok.start, p->tok.length);
+	strcat(buf, "'");
 	return buf;
 }
 
@@ -90,7 +98,8 @@ static void defer_at(parser *p, int rank, size_t line, size_t column, const char
 	char what[400];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
+	if (vsnprintf(what, sizeof(what), fmt, ap) >= (int)sizeof(what))
+		what[ky_utf8_prefix(what, sizeof(what) - 1, sizeof(what) - 1)] = '\0';
 	va_end(ap);
 	p->deferred_rank = rank;
 	if (line > 1)
@@ -211,6 +220,44 @@ static bool is_literal(ky_pattern_tok k)
 	       k == TOK_BINARY || k == TOK_HEX || k == TOK_TIMESTAMP || k == TOK_BOOL;
 }
 
+/* The line and column (as the lexer counts them) of byte `offset` of the text, which is
+ * UTF-8 up to there. */
+static void position_of(const char *text, size_t offset, size_t *line, size_t *column)
+{
+	*line = 1;
+	*column = 1;
+	for (size_t i = 0; i < offset;) {
+		if (text[i] == '\n') {
+			++*line;
+			*column = 1;
+			i++;
+		} else {
+			size_t n = ky_utf8_char_length(text + i, offset - i);
+			i += n ? n : 1;
+			++*column;
+		}
+	}
+}
+
+/* A string literal s[0..n) (the current token, quotes included) holds no control
+ * character: see the top of this file. Fails with the character's offset otherwise. */
+static bool string_text_ok(parser *p, const char *s, size_t n)
+{
+	for (size_t i = 1; i + 1 < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x20 || c == 0x7f) {
+			size_t offset = p->tok.start + i, line, column;
+			position_of(p->lx.text, offset, &line, &column);
+			error_at(p, KY_EINVALID, line, column,
+				 "a string literal may not hold the control character U+%04X (byte offset %zu); "
+				 "STIX patterns have no escape for it",
+				 c, offset);
+			return false;
+		}
+	}
+	return true;
+}
+
 /*
  * The canonical text of the current literal token (pattern.h says which): signs '+' are
  * dropped, a float gets a digit before its point and loses surplus leading zeros, hex is
@@ -260,6 +307,8 @@ static bool take_literal(parser *p, ky_pattern_literal *out, const char **source
 		break;
 	}
 	case TOK_STRING: {
+		if (!string_text_ok(p, s, n))
+			return false;
 		text = ky_arena_alloc(p->arena, n);
 		if (text == NULL)
 			goto oom;
@@ -805,10 +854,9 @@ static ky_pattern_node *observation_followedby(parser *p)
  * object_validator.verify_object: when a comparison's path has a step named "hashes", its
  * last step names the hash type, read in capitals without '-' or quotes ("SHA-256",
  * 'sha256' -> SHA256), and the value as written, every quote removed, must fit that type's
- * pattern (Python re.match: anchored at the start; '$' also matches before a final line
- * feed). MD6's pattern is an unbracketed alternation in the validator, so it asks only for
- * 32 hex digits at the start (or a line feed, four spaces and 64 hex digits). The value as
- * written means any literal: an integer or an IN set fails the pattern too.
+ * pattern (Python re.match: anchored at the start). MD6's pattern is an unbracketed
+ * alternation in the validator, so it asks only for 32 hex digits at the start. The value
+ * as written means any literal: an integer or an IN set fails the pattern too.
  */
 typedef enum hash_form { HEX_EXACT, MD6_QUIRK, SSDEEP_FORM } hash_form;
 
@@ -871,21 +919,20 @@ static bool hex_run(const char *s, size_t n)
 	return true;
 }
 
+/* The validator's '$' also matches before a final line feed, and its MD6 pattern has a
+ * second alternative that begins with one; a string literal cannot hold a line feed here
+ * (string_text_ok), so neither case arises. */
 static bool fits(const struct hash_type *t, const char *v, size_t n)
 {
-	/* '$' matches at the end or before a final line feed. */
-	size_t body = n > 0 && v[n - 1] == '\n' ? n - 1 : n;
 	switch (t->form) {
 	case HEX_EXACT:
-		return (body == (size_t)t->lengths[0] && hex_run(v, body)) ||
-		       (n == (size_t)t->lengths[0] && hex_run(v, n));
+		return n == (size_t)t->lengths[0] && hex_run(v, n);
 	case MD6_QUIRK:
-		return (n >= 32 && hex_run(v, 32)) ||
-		       (n >= 5 + 64 && memcmp(v, "\n    ", 5) == 0 && hex_run(v + 5, 64));
+		return n >= 32 && hex_run(v, 32);
 	case SSDEEP_FORM:
-		if (body < 1 || body > 128)
+		if (n < 1 || n > 128)
 			return false;
-		for (size_t i = 0; i < body; i++) {
+		for (size_t i = 0; i < n; i++) {
 			char c = v[i];
 			if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '/' || c == '+' ||
 			      c == ':' || c == '.'))
@@ -931,9 +978,12 @@ static void check_hash_value(parser *p, const ky_pattern_node *cmp, const writte
 			if (w->text[j] != '\'')
 				value[n++] = w->text[j];
 		value[n] = '\0';
-		if (!fits(&hash_types[i], value, n))
-			defer_at(p, RANK_HASH, at->line, at->column, "'%.80s%s' is not a valid %s hash", value,
-				 n > 80 ? "..." : "", last->key);
+		if (!fits(&hash_types[i], value, n)) {
+			char shown[84], name[68];
+			ky_stix_excerpt(shown, sizeof(shown), value, n);
+			ky_stix_excerpt(name, sizeof(name), last->key, last->key_length);
+			defer_at(p, RANK_HASH, at->line, at->column, "'%s' is not a valid %s hash", shown, name);
+		}
 		free(value);
 		return;
 	}
@@ -962,6 +1012,38 @@ static void check_starts_with_observation(parser *p, const char *text, size_t le
 		error_at(p, KY_EINVALID, 1, 1, "a pattern must begin with an observation expression '[' (after any '(')");
 }
 
+/* The pattern is UTF-8 (RFC 3629): fails naming the first byte that is not. */
+static bool check_utf8(parser *p, const char *text, size_t length)
+{
+	size_t ascii = 0;
+	/* Patterns are mostly ASCII: skip that run before the full check. */
+	while (ascii < length && (unsigned char)text[ascii] < 0x80)
+		ascii++;
+	if (ascii == length || ky_utf8_valid(text + ascii, length - ascii))
+		return true;
+	size_t offset = ascii;
+	while (offset < length) {
+		size_t n = ky_utf8_char_length(text + offset, length - offset);
+		if (n == 0)
+			break;
+		offset += n;
+	}
+	/* The bytes of the character that should start there, for the message. */
+	char bytes[16] = "";
+	for (size_t i = offset; i < length && i < offset + 4; i++) {
+		if (i > offset && ((unsigned char)text[i] & 0xc0) != 0x80)
+			break;
+		snprintf(bytes + strlen(bytes), sizeof(bytes) - strlen(bytes), "%s%02x", i > offset ? " " : "",
+			 (unsigned char)text[i]);
+	}
+	size_t line, column;
+	position_of(text, offset, &line, &column);
+	error_at(p, KY_EINVALID, line, column,
+		 "not UTF-8 at byte offset %zu: %s does not encode a character; a pattern is Unicode text (STIX 2.1 §9)",
+		 offset, bytes);
+	return false;
+}
+
 int ky_pattern_parse(ky_pattern **out, const char *text, size_t length)
 {
 	*out = NULL;
@@ -976,6 +1058,10 @@ int ky_pattern_parse(ky_pattern **out, const char *text, size_t length)
 	}
 	p.arena = pattern->arena;
 	ky_pattern_lex_init(&p.lx, text, length);
+	if (!check_utf8(&p, text, length)) {
+		ky_pattern_free(pattern);
+		return p.status;
+	}
 	advance(&p);
 
 	ky_pattern_node *root = observation_followedby(&p);

@@ -25,7 +25,9 @@
 #include <string.h>
 
 #include "stix/stix_schema.h"
+#include "stix/stix_text.h"
 #include "util/ky_error.h"
+#include "util/ky_utf8.h"
 
 #define CHUNK ((size_t)64 << 10)
 #define MAX_DEPTH 10000
@@ -157,17 +159,40 @@ static inline void advance(ky_stix_reader *r)
 	r->pos++;
 }
 
+/* Room for the source name in a message. */
+#define SOURCE_SIZE 1024
+/* Room for jansson's error text with every byte escaped. */
+#define JSON_TEXT_SIZE (4 * JSON_ERROR_TEXT_LENGTH)
+
+/* "NAME: " or "": the source name as messages show it. A file name may be any bytes, and a
+ * message must stay valid UTF-8 (stix_text.h). */
+static const char *source_prefix(const ky_stix_reader *r, char *buf, size_t size)
+{
+	if (r->source == NULL)
+		return "";
+	ky_stix_excerpt(buf, size - 2, r->source, strlen(r->source));
+	strcat(buf, ": ");
+	return buf;
+}
+
+/* jansson's error text as messages show it: it quotes the input near the error. */
+static const char *json_text(const json_error_t *err, char *buf, size_t size)
+{
+	return ky_stix_excerpt(buf, size, err->text, strnlen(err->text, sizeof(err->text)));
+}
+
 static int fail(ky_stix_reader *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(ky_stix_reader *r, int code, const char *fmt, ...)
 {
-	char what[512];
+	char what[512], source[SOURCE_SIZE];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
+	if (vsnprintf(what, sizeof(what), fmt, ap) >= (int)sizeof(what))
+		what[ky_utf8_prefix(what, sizeof(what) - 1, sizeof(what) - 1)] = '\0';
 	va_end(ap);
 	r->st = ST_FAILED;
-	return ky_error_set(code, "%s%sline %zu column %zu: %s", r->source ? r->source : "",
-			    r->source ? ": " : "", r->line, r->column, what);
+	return ky_error_set(code, "%sline %zu column %zu: %s", source_prefix(r, source, sizeof(source)), r->line,
+			    r->column, what);
 }
 
 static int fail_read(ky_stix_reader *r, int c)
@@ -361,7 +386,10 @@ static void parse_element(ky_stix_reader *r, ky_stix_item *item, const char *byt
 		/* jansson counts from the slice; translate to the input's lines and columns. */
 		size_t line = err.line > 1 ? item->line + (size_t)err.line - 1 : item->line;
 		size_t column = err.line > 1 ? (size_t)err.column : item->column + (size_t)(err.column > 0 ? err.column - 1 : 0);
-		snprintf(r->message, sizeof(r->message), "line %zu column %zu: %s", line, column, err.text);
+		char text[JSON_TEXT_SIZE];
+		if (snprintf(r->message, sizeof(r->message), "line %zu column %zu: %s", line, column,
+			     json_text(&err, text, sizeof(text))) >= (int)sizeof(r->message))
+			r->message[ky_utf8_prefix(r->message, sizeof(r->message) - 1, sizeof(r->message) - 1)] = '\0';
 		item->error = r->message;
 		item->error_code = KY_EINVALID;
 		return;
@@ -411,8 +439,10 @@ static int decode_key(ky_stix_reader *r, const char *bytes, size_t n, bool *is_o
 {
 	json_error_t err;
 	json_t *key = json_loadb(bytes, n, JSON_DECODE_ANY, &err);
-	if (key == NULL)
-		return fail(r, KY_EINVALID, "bad key in the top-level object: %s", err.text);
+	if (key == NULL) {
+		char text[JSON_TEXT_SIZE];
+		return fail(r, KY_EINVALID, "bad key in the top-level object: %s", json_text(&err, text, sizeof(text)));
+	}
 	*is_objects = strcmp(json_string_value(key), "objects") == 0;
 	json_decref(key);
 	return KY_OK;
@@ -425,9 +455,10 @@ static int finish_top_object(ky_stix_reader *r)
 	json_t *value = json_loadb(r->env, r->env_len, JSON_REJECT_DUPLICATES, &err);
 	if (value == NULL) {
 		size_t line = err.line > 1 ? r->env_line + (size_t)err.line - 1 : r->env_line;
+		char text[JSON_TEXT_SIZE], source[SOURCE_SIZE];
 		r->st = ST_FAILED;
-		return ky_error_set(KY_EINVALID, "%s%sline %zu: the top-level object is not valid JSON: %s",
-				    r->source ? r->source : "", r->source ? ": " : "", line, err.text);
+		return ky_error_set(KY_EINVALID, "%sline %zu: the top-level object is not valid JSON: %s",
+				    source_prefix(r, source, sizeof(source)), line, json_text(&err, text, sizeof(text)));
 	}
 	r->envelope = value;
 	return KY_OK;

@@ -108,15 +108,20 @@ int ky_stix_time_cmp(const ky_stix_time *a, const ky_stix_time *b)
 void ky_stix_check_time_order(ky_stix_ctx *ctx, const json_t *object, const char *earlier_key,
 			      const char *later_key, bool strict, const char *section)
 {
-	const char *earlier = json_string_value(json_object_get(object, earlier_key));
-	const char *later = json_string_value(json_object_get(object, later_key));
+	const json_t *earlier_value = json_object_get(object, earlier_key);
+	const json_t *later_value = json_object_get(object, later_key);
+	const char *earlier = json_string_value(earlier_value);
+	const char *later = json_string_value(later_value);
 	ky_stix_time a, b;
 	if (earlier == NULL || later == NULL || !ky_stix_time_parse(earlier, &a) || !ky_stix_time_parse(later, &b))
 		return;
 	int cmp = ky_stix_time_cmp(&b, &a);
+	char qa[KY_STIX_QUOTE_SIZE], qb[KY_STIX_QUOTE_SIZE];
 	if (cmp < 0 || (strict && cmp == 0))
-		ky_stix_report_at(ctx, later_key, section, "\"%s\" must be %s %s \"%s\"", later,
-				  strict ? "later than" : "later than or equal to", earlier_key, earlier);
+		ky_stix_report_at(ctx, later_key, section, "%s must be %s %s %s",
+				  ky_stix_quote_value(qb, sizeof(qb), later_value),
+				  strict ? "later than" : "later than or equal to", earlier_key,
+				  ky_stix_quote_value(qa, sizeof(qa), earlier_value));
 }
 
 static bool is_hex(char c)

@@ -134,6 +134,18 @@ void ky_stix_report(ky_stix_ctx *ctx, const char *section, const char *fmt, ...)
 void ky_stix_report_at(ky_stix_ctx *ctx, const char *key, const char *section, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/*
+ * Writes text[0..length) into buf (size bytes, at least 10) as a message quotes a value:
+ * in double quotes, at most 80 bytes of it, cut between characters and escaped as
+ * ky_stix_excerpt() does (stix_text.h), so the message stays one line of valid UTF-8.
+ * Returns buf. KY_STIX_QUOTE_SIZE bytes hold the longest quote.
+ */
+#define KY_STIX_QUOTE_SIZE 83
+const char *ky_stix_quote(char *buf, size_t size, const char *text, size_t length);
+
+/* ky_stix_quote() of a JSON string's value, all of its bytes (a NUL in it included). */
+const char *ky_stix_quote_value(char *buf, size_t size, const json_t *string);
+
 /* A parsed timestamp: seconds since 1970 (UTC) and nanoseconds (extra digits dropped). */
 typedef struct ky_stix_time {
 	int64_t seconds;
@@ -158,6 +170,16 @@ void ky_stix_check_time_order(ky_stix_ctx *ctx, const json_t *object, const char
 /* True when `text` is `type--UUID` with an RFC 4122 UUID (§2.9); *type_len gets the length
  * of the type part (may be NULL). */
 bool ky_stix_id_parse(const char *text, size_t *type_len);
+
+/* True when text[0..length) is a URI as RFC 3986 §3 defines it, with its scheme (the
+ * "format": "uri" of the STIX 2.1 JSON schemas; stix_url.c). When it is not, *bad gets the
+ * offset of the first byte that does not fit (length when the text ends too early). */
+bool ky_stix_url_valid(const char *text, size_t length, size_t *bad);
+
+/* Unless `value` (a JSON string) is a URL by ky_stix_url_valid(), reports it at `key` below
+ * the current path (at the path itself when key is NULL), naming the first byte that does
+ * not fit, with `section`, the clause that asks for the URL. */
+void ky_stix_check_url(ky_stix_ctx *ctx, const char *key, const json_t *value, const char *section);
 
 /* True when `tag` is a well-formed RFC 5646 language tag (stix_lang.c). */
 bool ky_stix_lang_tag_valid(const char *tag);

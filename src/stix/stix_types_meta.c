@@ -22,9 +22,11 @@
 static void check_content_target(ky_stix_ctx *ctx, const json_t *value)
 {
 	const char *id = json_string_value(value);
+	char q[KY_STIX_QUOTE_SIZE];
 
 	if (strncmp(id, "bundle--", 8) == 0)
-		ky_stix_report(ctx, "§7.1.1", "\"%s\" must refer to a STIX Object, not a bundle", id);
+		ky_stix_report(ctx, "§7.1.1", "%s must refer to a STIX Object, not a bundle",
+			       ky_stix_quote_value(q, sizeof q, value));
 }
 
 /*
@@ -36,11 +38,12 @@ static void check_contents(ky_stix_ctx *ctx, const json_t *value)
 {
 	const char *lang;
 	const json_t *translation;
+	char q[KY_STIX_QUOTE_SIZE];
 
 	json_object_foreach((json_t *)value, lang, translation) {
 		if (!ky_stix_lang_tag_valid(lang))
-			ky_stix_report(ctx, "§7.1.1", "key \"%s\" is not an RFC 5646 language tag",
-				       lang);
+			ky_stix_report(ctx, "§7.1.1", "key %s is not an RFC 5646 language tag",
+				       ky_stix_quote(q, sizeof q, lang, strlen(lang)));
 		if (!json_is_object(translation))
 			ky_stix_report_at(ctx, lang, "§7.1.1", "expected an object, found %s",
 					  ky_stix_json_kind(translation));
@@ -95,19 +98,23 @@ static const struct {
 static void check_tlp_definition(ky_stix_ctx *ctx, const json_t *object, const json_t *level)
 {
 	const char *text = json_string_value(level);
-	const char *id = json_string_value(json_object_get(object, "id"));
+	const json_t *id_value = json_object_get(object, "id");
+	const char *id = json_string_value(id_value);
+	char q[KY_STIX_QUOTE_SIZE];
 
 	for (size_t i = 0; i < sizeof tlp_markings / sizeof tlp_markings[0]; i++) {
 		if (strcmp(text, tlp_markings[i].level) != 0)
 			continue;
 		if (id && strcasecmp(id, tlp_markings[i].id) != 0)
 			ky_stix_report_at(ctx, "id", "§7.2.1",
-					  "\"%s\" is not %s, the only TLP %s marking definition the "
-					  "standard permits", id, tlp_markings[i].id, text);
+					  "%s is not %s, the only TLP %s marking definition the "
+					  "standard permits", ky_stix_quote_value(q, sizeof q, id_value),
+					  tlp_markings[i].id, text);
 		return;
 	}
 	ky_stix_report_at(ctx, "definition.tlp", "§7.2.1",
-			  "\"%s\" is not one of the allowed values: white, green, amber, red", text);
+			  "%s is not one of the allowed values: white, green, amber, red",
+			  ky_stix_quote_value(q, sizeof q, level));
 }
 
 /*
@@ -192,15 +199,16 @@ static const char *const extension_type_enum[] = {
 static void check_extension_property_name(ky_stix_ctx *ctx, const json_t *value)
 {
 	const char *name = json_string_value(value);
-	size_t len = strlen(name);
+	size_t len = json_string_length(value);
 	bool ok = len >= 3 && len <= 250;
+	char q[KY_STIX_QUOTE_SIZE];
 
-	for (const char *p = name; ok && *p; p++)
-		ok = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_';
+	for (size_t i = 0; ok && i < len; i++)
+		ok = (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') || name[i] == '_';
 	if (!ok)
 		ky_stix_report(ctx, "§7.3.2",
-			       "\"%s\" is not a valid extension property name (3 to 250 of a-z, 0-9, _)",
-			       name);
+			       "%s is not a valid extension property name (3 to 250 of a-z, 0-9, _)",
+			       ky_stix_quote_value(q, sizeof q, value));
 }
 
 static const ky_stix_prop extension_definition_props[] = {

@@ -106,25 +106,6 @@ static bool has_any(const json_t *object, const ky_stix_prop *props, const char 
 	return false;
 }
 
-/* Room for a value quoted in a message: 64 bytes of it, "..." when cut, and the NUL. */
-#define EXCERPT_SIZE 68
-
-/* A printable copy of an untrusted value for a one-line message: control characters become
- * '?', and a value longer than fits is cut and ends in "...". */
-static const char *excerpt(char *buf, size_t size, const char *text)
-{
-	size_t n = 0;
-
-	for (; text[n] && n + 4 < size; n++)
-		buf[n] = ((unsigned char)text[n] < 0x20 || text[n] == 0x7f) ? '?' : text[n];
-	if (text[n]) {
-		memcpy(buf + n, "...", 3);
-		n += 3;
-	}
-	buf[n] = '\0';
-	return buf;
-}
-
 /* ASCII classes that do not depend on the locale. */
 static bool ascii_alpha(unsigned char c)
 {
@@ -141,21 +122,17 @@ static bool ascii_alnum(unsigned char c)
 	return ascii_alpha(c) || ascii_digit(c);
 }
 
-static bool ascii_xdigit(unsigned char c)
-{
-	return ascii_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
 /* Checks the form of the "value" property with `valid`, unless the object is defanged. */
 static void check_value_form(ky_stix_ctx *ctx, const json_t *object, bool (*valid)(const char *),
 			     const char *section, const char *what)
 {
-	const char *value = json_string_value(json_object_get(object, "value"));
-	char buf[EXCERPT_SIZE];
+	const json_t *string = json_object_get(object, "value");
+	const char *value = json_string_value(string);
+	char buf[KY_STIX_QUOTE_SIZE];
 
 	if (value && !is_defanged(object) && !valid(value))
-		ky_stix_report_at(ctx, "value", section, "\"%s\" is not %s",
-				  excerpt(buf, sizeof buf, value), what);
+		ky_stix_report_at(ctx, "value", section, "%s is not %s",
+				  ky_stix_quote_value(buf, sizeof buf, string), what);
 }
 
 /* A decimal number of at most three digits, no leading zero, at most `max`. */
@@ -303,33 +280,6 @@ static bool email_valid(const char *s)
 	return dot_atom_valid(at + 1, domain);
 }
 
-/*
- * STIX 2.1 §6.1.1, §6.15.1: a URL per RFC 3986: a scheme (a letter, then letters, digits,
- * "+", "-", "."), a colon, then only unreserved and reserved characters and %-escapes.
- */
-static bool url_valid(const char *s)
-{
-	size_t i = 0;
-
-	if (!ascii_alpha((unsigned char)s[0]))
-		return false;
-	while (ascii_alnum((unsigned char)s[i]) || s[i] == '+' || s[i] == '-' || s[i] == '.')
-		i++;
-	if (s[i++] != ':')
-		return false;
-	for (; s[i]; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '%') {
-			if (!ascii_xdigit((unsigned char)s[i + 1]) || !ascii_xdigit((unsigned char)s[i + 2]))
-				return false;
-			i += 2;
-		} else if (!(ascii_alnum(c) || (c < 0x80 && strchr("-._~:/?#[]@!$&'()*+,;=", c)))) {
-			return false;
-		}
-	}
-	return true;
-}
-
 /* ---- Value checks --------------------------------------------------------------------- */
 
 /* STIX 2.1 §6.6.1, §6.12.2: a dictionary whose every value is a list of strings. */
@@ -407,12 +357,12 @@ static void check_socket_options(ky_stix_ctx *ctx, const json_t *dict)
 static void check_lowercase(ky_stix_ctx *ctx, const json_t *value)
 {
 	const char *s = json_string_value(value);
-	char buf[EXCERPT_SIZE];
+	char buf[KY_STIX_QUOTE_SIZE];
 
 	for (const char *p = s; p && *p; p++) {
 		if (*p >= 'A' && *p <= 'Z') {
-			ky_stix_report(ctx, "§6.12.2", "\"%s\" must be lowercase",
-				       excerpt(buf, sizeof buf, s));
+			ky_stix_report(ctx, "§6.12.2", "%s must be lowercase",
+				       ky_stix_quote_value(buf, sizeof buf, value));
 			return;
 		}
 	}
@@ -422,21 +372,22 @@ static void check_lowercase(ky_stix_ctx *ctx, const json_t *value)
 static void check_one_byte(ky_stix_ctx *ctx, const json_t *value)
 {
 	const char *s = json_string_value(value);
-	char buf[EXCERPT_SIZE];
+	char buf[KY_STIX_QUOTE_SIZE];
 
 	if (s && strlen(s) != 2)
-		ky_stix_report(ctx, "§6.12.3", "\"%s\" is not a single byte (two hex digits)",
-			       excerpt(buf, sizeof buf, s));
+		ky_stix_report(ctx, "§6.12.3", "%s is not a single byte (two hex digits)",
+			       ky_stix_quote_value(buf, sizeof buf, value));
 }
 
 /* STIX 2.1 §6.7.6: time_date_stamp "MUST be precise to the second": no fraction. */
 static void check_whole_seconds(ky_stix_ctx *ctx, const json_t *value)
 {
 	const char *s = json_string_value(value);
+	char buf[KY_STIX_QUOTE_SIZE];
 
 	if (s && strchr(s, '.'))
-		ky_stix_report(ctx, "§6.7.6", "\"%s\" must be precise to the second, without a fraction",
-			       s);
+		ky_stix_report(ctx, "§6.7.6", "%s must be precise to the second, without a fraction",
+			       ky_stix_quote_value(buf, sizeof buf, value));
 }
 
 /* STIX 2.1 §6.14.1: cpe is a CPE 2.3 formatted string (NISTIR 7695 §6.2): "cpe:2.3:", then
@@ -474,21 +425,21 @@ static bool cpe23_valid(const char *s)
 static void check_cpe(ky_stix_ctx *ctx, const json_t *value)
 {
 	const char *s = json_string_value(value);
-	char buf[EXCERPT_SIZE];
+	char buf[KY_STIX_QUOTE_SIZE];
 
 	if (s && !cpe23_valid(s))
-		ky_stix_report(ctx, "§6.14.1", "\"%s\" is not a CPE 2.3 formatted string "
-			       "(cpe:2.3:part:vendor:product:version:...)", excerpt(buf, sizeof buf, s));
+		ky_stix_report(ctx, "§6.14.1", "%s is not a CPE 2.3 formatted string "
+			       "(cpe:2.3:part:vendor:product:version:...)", ky_stix_quote_value(buf, sizeof buf, value));
 }
 
 static void check_language_tag(ky_stix_ctx *ctx, const json_t *value)
 {
 	const char *s = json_string_value(value);
-	char buf[EXCERPT_SIZE];
+	char buf[KY_STIX_QUOTE_SIZE];
 
 	if (s && !ky_stix_lang_tag_valid(s))
-		ky_stix_report(ctx, "§6.14.1", "\"%s\" is not an RFC 5646 language tag",
-			       excerpt(buf, sizeof buf, s));
+		ky_stix_report(ctx, "§6.14.1", "%s is not an RFC 5646 language tag",
+			       ky_stix_quote_value(buf, sizeof buf, value));
 }
 
 /* STIX 2.1 §6.17.1: "The hive portion of the key MUST be fully expanded and not truncated;
@@ -529,7 +480,6 @@ static void artifact_check(ky_stix_ctx *ctx, const json_t *object)
 {
 	bool payload = json_object_get(object, "payload_bin") != NULL;
 	const json_t *url = json_object_get(object, "url");
-	char buf[EXCERPT_SIZE];
 
 	if (payload && url)
 		ky_stix_report_at(ctx, "url", "§6.1.1", "must not be present when payload_bin is present");
@@ -537,9 +487,9 @@ static void artifact_check(ky_stix_ctx *ctx, const json_t *object)
 		ky_stix_report(ctx, "§6.1", "one of payload_bin or url is required");
 	if (url && !json_object_get(object, "hashes"))
 		ky_stix_report_at(ctx, "hashes", "§6.1.1", "required when url is present");
-	if (json_is_string(url) && !is_defanged(object) && !url_valid(json_string_value(url)))
-		ky_stix_report_at(ctx, "url", "§6.1.1", "\"%s\" is not a URL (RFC 3986)",
-				  excerpt(buf, sizeof buf, json_string_value(url)));
+	/* STIX 2.1 §6.1.1, §6.15.1: a URL per RFC 3986, unless it was altered on purpose. */
+	if (json_is_string(url) && !is_defanged(object))
+		ky_stix_check_url(ctx, "url", url, "§6.1.1");
 	if (json_object_get(object, "decryption_key") && !json_object_get(object, "encryption_algorithm"))
 		ky_stix_report_at(ctx, "decryption_key", "§6.1.1",
 				  "must not be present when encryption_algorithm is absent");
@@ -1025,7 +975,10 @@ static const ky_stix_prop url_props[] = {
 
 static void url_check(ky_stix_ctx *ctx, const json_t *object)
 {
-	check_value_form(ctx, object, url_valid, "§6.15.1", "a URL (RFC 3986)");
+	const json_t *value = json_object_get(object, "value");
+
+	if (json_is_string(value) && !is_defanged(object))
+		ky_stix_check_url(ctx, "value", value, "§6.15.1");
 }
 
 /* ---- §6.16 User Account and its extension --------------------------------------------- */

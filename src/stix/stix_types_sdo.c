@@ -189,15 +189,17 @@ static void check_external_ids(ky_stix_ctx *ctx, const json_t *object, const cha
 
 	json_array_foreach(refs, i, ref) {
 		const char *name = json_string_value(json_object_get(ref, "source_name"));
-		const char *id = json_string_value(json_object_get(ref, "external_id"));
-		char key[64];
+		const json_t *id_value = json_object_get(ref, "external_id");
+		const char *id = json_string_value(id_value);
+		char key[64], q[KY_STIX_QUOTE_SIZE];
 
 		if (name == NULL || strcmp(name, source) != 0 || id == NULL)
 			continue;
 		if (strncmp(id, prefix, prefix_len) == 0 && valid_rest(id + prefix_len))
 			continue;
 		snprintf(key, sizeof key, "external_references[%zu].external_id", i);
-		ky_stix_report_at(ctx, key, section, "\"%s\" is not formatted as %s", id, form);
+		ky_stix_report_at(ctx, key, section, "%s is not formatted as %s",
+				  ky_stix_quote_value(q, sizeof q, id_value), form);
 	}
 }
 
@@ -456,9 +458,10 @@ static void check_malware_analysis(ky_stix_ctx *ctx, const json_t *object)
 static void check_sco_ref(ky_stix_ctx *ctx, const json_t *value)
 {
 	const char *id = json_string_value(value);
+	char q[KY_STIX_QUOTE_SIZE];
 
 	if (!may_be_sco(id))
-		ky_stix_report(ctx, "§4.12.1", "\"%s\" must refer to an SCO", id);
+		ky_stix_report(ctx, "§4.12.1", "%s must refer to an SCO", ky_stix_quote_value(q, sizeof q, value));
 }
 
 static const ky_stix_prop malware_analysis_props[] = {
@@ -531,9 +534,11 @@ static void check_observed_ref(ky_stix_ctx *ctx, const json_t *value)
 {
 	const char *id = json_string_value(value);
 	const ky_stix_type *t = ky_stix_id_type(id);
+	char q[KY_STIX_QUOTE_SIZE];
 
 	if (t != NULL && t->category != KY_STIX_SCO && t->category != KY_STIX_SRO)
-		ky_stix_report(ctx, "§4.14.1", "\"%s\" must refer to an SCO or an SRO", id);
+		ky_stix_report(ctx, "§4.14.1", "%s must refer to an SCO or an SRO",
+			       ky_stix_quote_value(q, sizeof q, value));
 }
 
 /* STIX 2.1 §2.13: the deprecated observable container holds Cyber-observable Objects. */

@@ -53,10 +53,11 @@ static void check_relationship_end(ky_stix_ctx *ctx, const json_t *value)
 {
 	const char *id = json_string_value(value);
 	int category = ref_category(id);
+	char q[KY_STIX_QUOTE_SIZE];
 
 	if (category != REF_CUSTOM && category != KY_STIX_SDO && category != KY_STIX_SCO)
-		ky_stix_report(ctx, "§5.1.2", "\"%s\" must refer to an SDO or SCO, not %s", id,
-			       category_noun(category));
+		ky_stix_report(ctx, "§5.1.2", "%s must refer to an SDO or SCO, not %s",
+			       ky_stix_quote_value(q, sizeof q, value), category_noun(category));
 }
 
 /* STIX 2.1 §5.2.1: sighting_of_ref "MUST reference only an SDO". */
@@ -64,10 +65,11 @@ static void check_sighted_object(ky_stix_ctx *ctx, const json_t *value)
 {
 	const char *id = json_string_value(value);
 	int category = ref_category(id);
+	char q[KY_STIX_QUOTE_SIZE];
 
 	if (category != REF_CUSTOM && category != KY_STIX_SDO)
-		ky_stix_report(ctx, "§5.2.1", "\"%s\" must refer to an SDO, not %s", id,
-			       category_noun(category));
+		ky_stix_report(ctx, "§5.2.1", "%s must refer to an SDO, not %s",
+			       ky_stix_quote_value(q, sizeof q, value), category_noun(category));
 }
 
 /*
@@ -77,15 +79,17 @@ static void check_sighted_object(ky_stix_ctx *ctx, const json_t *value)
 static void check_relationship_type(ky_stix_ctx *ctx, const json_t *value)
 {
 	const char *s = json_string_value(value);
+	size_t n = json_string_length(value);
+	char q[KY_STIX_QUOTE_SIZE];
 
-	if (*s == '\0') {
+	if (n == 0) {
 		ky_stix_report(ctx, "§5.1.2", "an empty string is not a relationship type");
 		return;
 	}
-	for (const char *p = s; *p; p++) {
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-')) {
-			ky_stix_report(ctx, "§5.1.2",
-				       "\"%s\" may only contain a-z (lowercase), 0-9 and hyphens", s);
+	for (size_t i = 0; i < n; i++) {
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-')) {
+			ky_stix_report(ctx, "§5.1.2", "%s may only contain a-z (lowercase), 0-9 and hyphens",
+				       ky_stix_quote_value(q, sizeof q, value));
 			return;
 		}
 	}

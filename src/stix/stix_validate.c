@@ -18,7 +18,9 @@
 #include <string.h>
 
 #include "stix/stix_schema.h"
+#include "stix/stix_text.h"
 #include "util/ky_error.h"
+#include "util/ky_utf8.h"
 
 struct ky_stix_problems {
 	char *messages[KY_STIX_PROBLEMS_MAX];
@@ -79,9 +81,20 @@ static int problems_addv(ky_stix_problems *p, const char *fmt, va_list ap)
 	if (p->kept == KY_STIX_PROBLEMS_MAX)
 		return KY_OK;
 	char *message = NULL;
-	if (vasprintf(&message, fmt, ap) < 0) {
+	int n = vasprintf(&message, fmt, ap);
+	if (n < 0) {
 		p->out_of_memory = true;
 		return ky_error_set(KY_ENOMEM, "out of memory");
+	}
+	/* Every message is one line of valid UTF-8, whatever a caller put in it: JSON output
+	 * and the store take nothing else. Quoted values are excerpts already; this is the
+	 * backstop, and what shows a control character in a key of the field path as '?'. */
+	for (size_t i = 0; i < (size_t)n;) {
+		size_t len = ky_utf8_char_length(message + i, (size_t)n - i);
+		if (len == 0 || (unsigned char)message[i] < 0x20 || message[i] == 0x7f)
+			message[i++] = '?';
+		else
+			i += len;
 	}
 	p->messages[p->kept++] = message;
 	return KY_OK;
@@ -98,14 +111,17 @@ int ky_stix_problems_add(ky_stix_problems *p, const char *fmt, ...)
 
 /* --- paths and reports ------------------------------------------------------------- */
 
-/* Appends to the path, truncating at its end; on the hot path of every property, so no
- * printf. Returns the length to pop back to. */
+/* Appends to the path, truncating at its end between characters. On the hot path of every
+ * property, so no printf. Returns the length to pop back to. */
 static size_t path_append(ky_stix_ctx *ctx, const char *sep, const char *text, const char *end)
 {
 	size_t mark = ctx->path_len, room = sizeof(ctx->path) - 1;
 	for (const char *parts[] = {sep, text, end}, **p = parts; p < parts + 3; p++)
 		for (const char *c = *p; *c && ctx->path_len < room; c++)
 			ctx->path[ctx->path_len++] = *c;
+	/* A full path may end inside a character of the key it cut: leave that one out. */
+	if (ctx->path_len == room)
+		ctx->path_len = ky_utf8_prefix(ctx->path, ctx->path_len, ctx->path_len);
 	ctx->path[ctx->path_len] = '\0';
 	return mark;
 }
@@ -135,7 +151,8 @@ static void path_pop(ky_stix_ctx *ctx, size_t mark)
 static void reportv(ky_stix_ctx *ctx, const char *section, const char *fmt, va_list ap)
 {
 	char what[768];
-	vsnprintf(what, sizeof(what), fmt, ap);
+	if (vsnprintf(what, sizeof(what), fmt, ap) >= (int)sizeof(what))
+		what[ky_utf8_prefix(what, sizeof(what) - 1, sizeof(what) - 1)] = '\0';
 	ky_stix_problems_add(ctx->problems, "%s%s%s%s%s%s", ctx->path, ctx->path_len ? ": " : "", what,
 			     section ? " (STIX 2.1 " : "", section ? section : "", section ? ")" : "");
 }
@@ -158,15 +175,27 @@ void ky_stix_report_at(ky_stix_ctx *ctx, const char *key, const char *section, c
 	path_pop(ctx, mark);
 }
 
-/* A JSON string for a message: quoted, cut at 80 bytes so a huge value cannot drown it. */
-static const char *quoted(char *buf, size_t size, const char *s)
+const char *ky_stix_quote(char *buf, size_t size, const char *text, size_t length)
 {
-	size_t n = strlen(s);
-	if (n > 80)
-		snprintf(buf, size, "\"%.77s...\"", s);
-	else
-		snprintf(buf, size, "\"%s\"", s);
+	/* At most 80 bytes of the value: a huge value must not drown the message. */
+	size_t room = size - 2 < 81 ? size - 2 : 81;
+	buf[0] = '"';
+	ky_stix_excerpt(buf + 1, room, text, length);
+	size_t n = 1 + strlen(buf + 1);
+	buf[n] = '"';
+	buf[n + 1] = '\0';
 	return buf;
+}
+
+const char *ky_stix_quote_value(char *buf, size_t size, const json_t *string)
+{
+	return ky_stix_quote(buf, size, json_string_value(string), json_string_length(string));
+}
+
+/* A key (jansson keys hold no NUL) quoted for a message. */
+static const char *quoted_key(char *buf, size_t size, const char *key)
+{
+	return ky_stix_quote(buf, size, key, strlen(key));
 }
 
 static bool in_list(const char *const *values, const char *s)
@@ -245,20 +274,21 @@ static bool valid_base64(const char *s)
 }
 
 /* §2.7: the format each hash-algorithm-ov name implies. */
-static void check_hash_value(ky_stix_ctx *ctx, const char *algorithm, const char *value)
+static void check_hash_value(ky_stix_ctx *ctx, const char *algorithm, const json_t *string)
 {
+	const char *value = json_string_value(string);
 	static const struct {
 		const char *name;
 		size_t hex_len;
 	} hex_hashes[] = {
 		{"MD5", 32}, {"SHA-1", 40}, {"SHA-256", 64}, {"SHA-512", 128}, {"SHA3-256", 64}, {"SHA3-512", 128},
 	};
-	char q[96];
+	char q[KY_STIX_QUOTE_SIZE];
 	for (size_t i = 0; i < sizeof(hex_hashes) / sizeof(hex_hashes[0]); i++) {
 		if (strcmp(algorithm, hex_hashes[i].name) == 0) {
 			if (strlen(value) != hex_hashes[i].hex_len || !valid_hex(value, false))
 				ky_stix_report(ctx, "§2.7", "%s is not a valid %s hash (%zu hexadecimal digits)",
-					       quoted(q, sizeof(q), value), algorithm, hex_hashes[i].hex_len);
+					       ky_stix_quote_value(q, sizeof(q), string), algorithm, hex_hashes[i].hex_len);
 			return;
 		}
 	}
@@ -268,14 +298,16 @@ static void check_hash_value(ky_stix_ctx *ctx, const char *algorithm, const char
 		for (const char *c = value; ok && *c; c++)
 			ok = isalnum((unsigned char)*c) || strchr("/+:.", *c) != NULL;
 		if (!ok)
-			ky_stix_report(ctx, "§2.7", "%s is not a valid SSDEEP hash", quoted(q, sizeof(q), value));
+			ky_stix_report(ctx, "§2.7", "%s is not a valid SSDEEP hash",
+				       ky_stix_quote_value(q, sizeof(q), string));
 	} else if (strcmp(algorithm, "TLSH") == 0) {
 		size_t n = strlen(value);
 		bool ok = n == 70;
 		for (const char *c = value; ok && *c; c++)
 			ok = isalnum((unsigned char)*c);
 		if (!ok)
-			ky_stix_report(ctx, "§2.7", "%s is not a valid TLSH hash (70 characters)", quoted(q, sizeof(q), value));
+			ky_stix_report(ctx, "§2.7", "%s is not a valid TLSH hash (70 characters)",
+				       ky_stix_quote_value(q, sizeof(q), string));
 	}
 }
 
@@ -295,15 +327,15 @@ static void check_dictionary(ky_stix_ctx *ctx, const json_t *v, bool hashes)
 	}
 	const char *key;
 	const json_t *value;
-	char q[96];
+	char q[KY_STIX_QUOTE_SIZE];
 	json_object_foreach((json_t *)v, key, value) {
 		size_t mark = path_push_key(ctx, key);
 		if (!valid_dictionary_key(key, hashes ? 3 : 1))
 			ky_stix_report(ctx, section, "key %s is not %s (%s250 ASCII letters, digits, '-' or '_')",
-				       quoted(q, sizeof(q), key), hashes ? "a hash algorithm name" : "a dictionary key",
+				       quoted_key(q, sizeof(q), key), hashes ? "a hash algorithm name" : "a dictionary key",
 				       hashes ? "3 to " : "up to ");
 		else if (hashes && expect_type(ctx, value, json_is_string(value), "a string"))
-			check_hash_value(ctx, key, json_string_value(value));
+			check_hash_value(ctx, key, value);
 		path_pop(ctx, mark);
 	}
 }
@@ -320,10 +352,16 @@ static void check_object_kind(ky_stix_ctx *ctx, const ky_stix_prop *prop, const 
 		prop->sub_check(ctx, v);
 }
 
+/* STIX 2.1 §2.5: url is "A URL reference to an external resource [RFC3986]". */
+static void check_reference_url(ky_stix_ctx *ctx, const json_t *v)
+{
+	ky_stix_check_url(ctx, NULL, v, "§2.5");
+}
+
 static const ky_stix_prop external_reference_props[] = {
 	{"source_name", KP_STRING, KY_P_REQUIRED},
 	{"description", KP_STRING},
-	{"url", KP_STRING},
+	{"url", KP_STRING, .check = check_reference_url},
 	{"hashes", KP_HASHES},
 	{"external_id", KP_STRING},
 	{NULL},
@@ -338,7 +376,7 @@ static const ky_stix_prop kill_chain_phase_props[] = {
 /* Checks one value (one element of a list) against the property's kind. */
 static void check_value(ky_stix_ctx *ctx, const ky_stix_prop *prop, const json_t *v, const char *section)
 {
-	char q[96], list[512];
+	char q[KY_STIX_QUOTE_SIZE], list[512];
 	ky_stix_time t;
 	switch (prop->kind) {
 	case KP_STRING:
@@ -352,13 +390,13 @@ static void check_value(ky_stix_ctx *ctx, const ky_stix_prop *prop, const json_t
 			return;
 		if (!ky_stix_time_parse(json_string_value(v), &t)) {
 			ky_stix_report(ctx, "§2.16", "%s is not an RFC 3339 timestamp in UTC (YYYY-MM-DDTHH:mm:ss[.s+]Z)",
-				       quoted(q, sizeof(q), json_string_value(v)));
+				       ky_stix_quote_value(q, sizeof(q), v));
 			return;
 		}
 		if (prop->kind == KP_TIMESTAMP_MS && t.fraction_digits < 3) {
 			ky_stix_report(ctx, "§3.2",
 				       "%s must be precise to at least the millisecond (three digits after the decimal point)",
-				       quoted(q, sizeof(q), json_string_value(v)));
+				       ky_stix_quote_value(q, sizeof(q), v));
 			return;
 		}
 		break;
@@ -369,7 +407,7 @@ static void check_value(ky_stix_ctx *ctx, const ky_stix_prop *prop, const json_t
 		size_t type_len;
 		if (!ky_stix_id_parse(id, &type_len)) {
 			ky_stix_report(ctx, "§2.9", "%s is not an identifier (type--UUID with an RFC 4122 UUID)",
-				       quoted(q, sizeof(q), id));
+				       ky_stix_quote_value(q, sizeof(q), v));
 			return;
 		}
 		if (prop->values != NULL) {
@@ -378,7 +416,8 @@ static void check_value(ky_stix_ctx *ctx, const ky_stix_prop *prop, const json_t
 				allowed = strlen(*t2) == type_len && strncmp(*t2, id, type_len) == 0;
 			if (!allowed) {
 				join(list, sizeof(list), prop->values);
-				ky_stix_report(ctx, section, "%s must refer to one of: %s", quoted(q, sizeof(q), id), list);
+				ky_stix_report(ctx, section, "%s must refer to one of: %s",
+					       ky_stix_quote_value(q, sizeof(q), v), list);
 				return;
 			}
 		}
@@ -418,7 +457,7 @@ static void check_value(ky_stix_ctx *ctx, const ky_stix_prop *prop, const json_t
 		if (!in_list(prop->values, json_string_value(v))) {
 			join(list, sizeof(list), prop->values);
 			ky_stix_report(ctx, section, "%s is not one of the allowed values: %s",
-				       quoted(q, sizeof(q), json_string_value(v)), list);
+				       ky_stix_quote_value(q, sizeof(q), v), list);
 			return;
 		}
 		break;
@@ -445,7 +484,7 @@ static void check_value(ky_stix_ctx *ctx, const ky_stix_prop *prop, const json_t
 		if (!expect_type(ctx, v, json_is_string(v), "a base64 string"))
 			return;
 		if (!valid_base64(json_string_value(v))) {
-			ky_stix_report(ctx, "§2.1", "%s is not base64", quoted(q, sizeof(q), json_string_value(v)));
+			ky_stix_report(ctx, "§2.1", "%s is not base64", ky_stix_quote_value(q, sizeof(q), v));
 			return;
 		}
 		break;
@@ -454,7 +493,7 @@ static void check_value(ky_stix_ctx *ctx, const ky_stix_prop *prop, const json_t
 			return;
 		if (!valid_hex(json_string_value(v), true)) {
 			ky_stix_report(ctx, "§2.8", "%s is not hexadecimal (an even number of 0-9 a-f digits)",
-				       quoted(q, sizeof(q), json_string_value(v)));
+				       ky_stix_quote_value(q, sizeof(q), v));
 			return;
 		}
 		break;
@@ -545,14 +584,15 @@ static bool ends_with(const char *s, const char *suffix)
 
 static void check_custom(ky_stix_ctx *ctx, const char *name, const json_t *value)
 {
-	char q[96];
+	char q[KY_STIX_QUOTE_SIZE];
 	size_t mark = path_push_key(ctx, name);
 	if (in_list(reserved_names, name)) {
-		ky_stix_report(ctx, "§3.8", "%s is a reserved property name and must not be used", quoted(q, sizeof(q), name));
+		ky_stix_report(ctx, "§3.8", "%s is a reserved property name and must not be used",
+			       quoted_key(q, sizeof(q), name));
 	} else if (!valid_custom_name(name)) {
 		ky_stix_report(ctx, "§11.1.1",
 			       "%s is not a valid custom property name (3 to 250 characters a-z, 0-9 and '_', starting with a letter)",
-			       quoted(q, sizeof(q), name));
+			       quoted_key(q, sizeof(q), name));
 	} else if (json_is_array(value) && json_array_size(value) == 0) {
 		ky_stix_report(ctx, "§2.12", "an empty list is not allowed");
 	} else if (json_is_null(value)) {
@@ -612,9 +652,10 @@ static const char *category_name(ky_stix_category c)
 
 static void check_lang(ky_stix_ctx *ctx, const json_t *v)
 {
-	char q[96];
+	char q[KY_STIX_QUOTE_SIZE];
 	if (!ky_stix_lang_tag_valid(json_string_value(v)))
-		ky_stix_report(ctx, "§3.2", "%s is not an RFC 5646 language tag", quoted(q, sizeof(q), json_string_value(v)));
+		ky_stix_report(ctx, "§3.2", "%s is not an RFC 5646 language tag",
+			       ky_stix_quote_value(q, sizeof(q), v));
 }
 
 /* §7.2.3.1: a selector names a property, list indexes as [n], separated by dots, and must
@@ -669,13 +710,13 @@ static void check_granular_marking(ky_stix_ctx *ctx, const json_t *v)
 	const json_t *selectors = json_object_get(v, "selectors");
 	size_t i;
 	const json_t *s;
-	char q[96];
+	char q[KY_STIX_QUOTE_SIZE];
 	json_array_foreach(selectors, i, s) {
 		if (json_is_string(s) && !selector_resolves(ctx->object, json_string_value(s))) {
 			size_t mark = path_push_key(ctx, "selectors");
 			size_t m2 = path_push_index(ctx, i);
 			ky_stix_report(ctx, "§7.2.3.1", "%s does not select a property of this object",
-				       quoted(q, sizeof(q), json_string_value(s)));
+				       ky_stix_quote_value(q, sizeof(q), s));
 			path_pop(ctx, m2);
 			path_pop(ctx, mark);
 		}
@@ -693,7 +734,7 @@ static const char *const extension_types[] = {
  * extension-definition id) must. */
 static void check_extension_type(ky_stix_ctx *ctx, const json_t *instance, bool required)
 {
-	char q[96], list[256];
+	char q[KY_STIX_QUOTE_SIZE], list[256];
 	const json_t *et = json_object_get(instance, "extension_type");
 	if (et == NULL) {
 		if (required)
@@ -701,7 +742,7 @@ static void check_extension_type(ky_stix_ctx *ctx, const json_t *instance, bool 
 	} else if (!json_is_string(et) || !in_list(extension_types, json_string_value(et))) {
 		join(list, sizeof(list), extension_types);
 		ky_stix_report_at(ctx, "extension_type", "§7.3", "%s is not one of the allowed values: %s",
-				  json_is_string(et) ? quoted(q, sizeof(q), json_string_value(et)) : ky_stix_json_kind(et), list);
+				  json_is_string(et) ? ky_stix_quote_value(q, sizeof(q), et) : ky_stix_json_kind(et), list);
 	}
 }
 
@@ -715,7 +756,7 @@ static bool valid_custom_extension_name(const char *name)
 
 static void check_extensions(ky_stix_ctx *ctx, const json_t *v, const ky_stix_type *type)
 {
-	char q[96];
+	char q[KY_STIX_QUOTE_SIZE];
 	size_t mark = path_push_key(ctx, "extensions");
 	if (!json_is_object(v)) {
 		ky_stix_report(ctx, NULL, "expected a dictionary (an object), found %s", ky_stix_json_kind(v));
@@ -750,10 +791,10 @@ static void check_extensions(ky_stix_ctx *ctx, const json_t *v, const ky_stix_ty
 		} else if (!valid_custom_extension_name(key)) {
 			ky_stix_report(ctx, "§3.2",
 				       "%s is neither an extension-definition id nor an extension name ending in -ext",
-				       quoted(q, sizeof(q), key));
+				       quoted_key(q, sizeof(q), key));
 		} else if (ctx->category != KY_STIX_SCO) {
 			ky_stix_report(ctx, "§11.3", "custom extension %s is only allowed on cyber-observable objects",
-				       quoted(q, sizeof(q), key));
+				       quoted_key(q, sizeof(q), key));
 		} else {
 			check_extension_type(ctx, instance, false);
 			const char *k;
@@ -797,7 +838,7 @@ static const struct common_prop *find_common(const char *name)
 
 static void check_type_and_id(ky_stix_ctx *ctx, const json_t *object, const char *type_name)
 {
-	char q[96];
+	char q[KY_STIX_QUOTE_SIZE];
 	const json_t *spec = json_object_get(object, "spec_version");
 	if (spec == NULL) {
 		if (ctx->category != KY_STIX_SCO)
@@ -806,7 +847,7 @@ static void check_type_and_id(ky_stix_ctx *ctx, const json_t *object, const char
 		ky_stix_report_at(ctx, "spec_version", NULL, "expected a string, found %s", ky_stix_json_kind(spec));
 	} else if (strcmp(json_string_value(spec), "2.1") != 0) {
 		ky_stix_report_at(ctx, "spec_version", "§3.2", "%s is not \"2.1\", the version this validator checks",
-				  quoted(q, sizeof(q), json_string_value(spec)));
+				  ky_stix_quote_value(q, sizeof(q), spec));
 	}
 
 	const json_t *id = json_object_get(object, "id");
@@ -817,16 +858,16 @@ static void check_type_and_id(ky_stix_ctx *ctx, const json_t *object, const char
 		ky_stix_report_at(ctx, "id", NULL, "expected an identifier string, found %s", ky_stix_json_kind(id));
 	} else if (!ky_stix_id_parse(json_string_value(id), &type_len)) {
 		ky_stix_report_at(ctx, "id", "§2.9", "%s is not an identifier (type--UUID with an RFC 4122 UUID)",
-				  quoted(q, sizeof(q), json_string_value(id)));
+				  ky_stix_quote_value(q, sizeof(q), id));
 	} else if (type_name != NULL && (strlen(type_name) != type_len || strncmp(type_name, json_string_value(id), type_len) != 0)) {
 		ky_stix_report_at(ctx, "id", "§2.9", "%s does not start with the object's type \"%s--\"",
-				  quoted(q, sizeof(q), json_string_value(id)), type_name);
+				  ky_stix_quote_value(q, sizeof(q), id), type_name);
 	}
 }
 
 static void check_object(ky_stix_ctx *ctx, const json_t *object)
 {
-	char q[96];
+	char q[KY_STIX_QUOTE_SIZE];
 	const json_t *type_value = json_object_get(object, "type");
 	const char *type_name = NULL;
 	const ky_stix_type *type = NULL;
@@ -838,7 +879,7 @@ static void check_object(ky_stix_ctx *ctx, const json_t *object)
 	} else if (!ky_stix_type_name_valid(json_string_value(type_value))) {
 		ky_stix_report_at(ctx, "type", "§11.2.1",
 				  "%s is not a valid type name (3 to 250 characters a-z, 0-9 and single '-', starting with a letter)",
-				  quoted(q, sizeof(q), json_string_value(type_value)));
+				  ky_stix_quote_value(q, sizeof(q), type_value));
 	} else if (strcmp(json_string_value(type_value), "bundle") == 0) {
 		ky_stix_report_at(ctx, "type", "§8", "a bundle cannot be nested inside a bundle's objects");
 		return;
@@ -906,7 +947,7 @@ int ky_stix_validate_envelope(ky_stix_problems *problems, const json_t *envelope
 {
 	ky_stix_ctx ctx = {.problems = problems, .object = envelope};
 	size_t before = problems->count;
-	char q[96];
+	char q[KY_STIX_QUOTE_SIZE];
 	ctx.path[0] = '\0';
 	const json_t *type = json_object_get(envelope, "type");
 	if (type == NULL)
@@ -923,7 +964,7 @@ int ky_stix_validate_envelope(ky_stix_problems *problems, const json_t *envelope
 	else if (!json_is_string(id) || !ky_stix_id_parse(json_string_value(id), &type_len) ||
 		 strncmp(json_string_value(id), "bundle--", 8) != 0)
 		ky_stix_report(&ctx, "§8", "bundle: id: %s is not a bundle identifier (bundle--UUID)",
-			       json_is_string(id) ? quoted(q, sizeof(q), json_string_value(id)) : ky_stix_json_kind(id));
+			       json_is_string(id) ? ky_stix_quote_value(q, sizeof(q), id) : ky_stix_json_kind(id));
 	if (problems->out_of_memory)
 		return ky_error_set(KY_ENOMEM, "out of memory while validating");
 	return problems->count > before ? KY_EINVALID : KY_OK;

@@ -5,6 +5,7 @@
  */
 #include "store/store.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "store/store_backend.h"
 #include "util/ky_arena.h"
 #include "util/ky_error.h"
+#include "util/ky_utf8.h"
 #include "util/ky_uuid.h"
 
 struct ky_store {
@@ -33,11 +35,31 @@ struct ky_store_batch {
 	ky_arena *arena;      /* the items' bytes and strings: one free for the whole batch */
 };
 
+/* ky_store_test_clock()'s offset; relaxed: a test sets it between operations. */
+static _Atomic int64_t clock_offset_us;
+
 int64_t ky_store_now_us(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 +
+	       atomic_load_explicit(&clock_offset_us, memory_order_relaxed);
+}
+
+void ky_store_test_clock(int64_t offset_us)
+{
+	atomic_store_explicit(&clock_offset_us, offset_us, memory_order_relaxed);
+}
+
+void ky_store_test_cut_after_commit(ky_store *s, unsigned n)
+{
+	if (s->backend->test_cut_after_commit != NULL)
+		s->backend->test_cut_after_commit(s->impl, n);
+}
+
+int ky_store_taken_over(const char *id)
+{
+	return ky_error_set(KY_ESTALE, "the claim on request %s was taken over: another processor holds it now", id);
 }
 
 /*
@@ -69,10 +91,10 @@ int ky_store_schema_refusal(const char *where, int schema)
 	if (schema == 0)
 		return ky_error_set(KY_ENOTFOUND, "%s: no hub there; create one with kyoyu init", where);
 	if (schema < KY_STORE_SCHEMA_VERSION)
-		return ky_error_set(KY_ECONFLICT, "%s: the hub's schema is version %d and this kyoyu uses %d: run kyoyu migrate",
+		return ky_error_set(KY_ESCHEMA, "%s: the hub's schema is version %d and this kyoyu uses %d: run kyoyu migrate",
 				    where, schema, KY_STORE_SCHEMA_VERSION);
 	if (schema > KY_STORE_SCHEMA_VERSION)
-		return ky_error_set(KY_ECONFLICT,
+		return ky_error_set(KY_ESCHEMA,
 				    "%s: the hub's schema is version %d, newer than this kyoyu knows (%d): use a newer kyoyu; nothing changed",
 				    where, schema, KY_STORE_SCHEMA_VERSION);
 	return KY_OK;
@@ -130,12 +152,40 @@ void ky_store_collection_clear(ky_store_collection *c)
 	c->name = c->title = c->description = NULL;
 }
 
-int ky_store_collection_create(ky_store *s, const char *name, const char *title, const char *description,
-			       ky_store_collection *out)
+/* RFC 4122 §3: 8-4-4-4-12 hex digits; lowercase, as kyoyu writes and compares them. */
+static bool canonical_uuid(const char *text)
 {
-	char uuid[37];
+	for (int i = 0; i < 36; i++) {
+		char c = text[i];
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+		if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return false;
+	}
+	return text[36] == '\0';
+}
+
+int ky_store_collection_create(ky_store *s, const char *uuid, const char *name, const char *title,
+			       const char *description, ky_store_collection *out)
+{
+	char fresh[37];
+	ky_store_collection taken = {0};
 	int64_t id;
-	int rc = ky_uuid4(uuid);
+	int rc = KY_OK;
+	if (uuid == NULL) {
+		rc = ky_uuid4(fresh);
+		uuid = fresh;
+	} else if (!canonical_uuid(uuid)) {
+		return ky_error_set(KY_EINVALID, "a collection id must be a lowercase UUID (RFC 4122), not \"%.40s\"", uuid);
+	} else {
+		/* A name cannot look like a UUID, so a match is a collection with this id. The
+		 * uuid column's unique index still refuses a second one made meanwhile. */
+		rc = s->backend->collection_find(s->impl, uuid, &taken);
+		if (rc == KY_OK)
+			rc = ky_error_set(KY_EEXISTS, "collection %s has the id %s already", taken.name, uuid);
+		else if (rc == KY_ENOTFOUND)
+			rc = KY_OK;
+		ky_store_collection_clear(&taken);
+	}
 	if (rc == KY_OK)
 		rc = s->backend->collection_create(s->impl, uuid, name, title, description, &id);
 	if (rc == KY_OK && out != NULL)
@@ -436,8 +486,34 @@ int ky_store_request_claim(ky_store *s, int64_t lease_us, ky_store_request *out,
 	return s->backend->request_claim(s->impl, now, lease_us, out, envelope, len);
 }
 
-int ky_store_request_record(ky_store *s, const char *id, const ky_store_request_object *objects, size_t n,
-			    int64_t lease_us)
+#define CUT_MARK " (cut: not UTF-8)"
+
+/* text itself when it is valid UTF-8 (or NULL); else a copy in `a`, cut before its first
+ * invalid byte and marked; NULL when the copy cannot be made. */
+static const char *utf8_or_cut(ky_arena *a, const char *text)
+{
+	size_t len = text ? strlen(text) : 0;
+	if (text == NULL || ky_utf8_valid(text, len))
+		return text;
+	size_t keep = ky_utf8_valid_prefix(text, len);
+	/* Nothing kept: the mark alone, without its leading space. */
+	const char *mark = keep ? CUT_MARK : CUT_MARK + 1;
+	size_t mark_len = strlen(mark);
+	char *out = ky_arena_alloc(a, keep + mark_len + 1);
+	if (out == NULL)
+		return NULL;
+	memcpy(out, text, keep);
+	memcpy(out + keep, mark, mark_len + 1);
+	return out;
+}
+
+static bool utf8_or_null(const char *text)
+{
+	return text == NULL || ky_utf8_valid(text, strlen(text));
+}
+
+int ky_store_request_record(ky_store *s, const char *id, uint64_t token, const ky_store_request_object *objects,
+			    size_t n, int64_t lease_us)
 {
 	if (!valid_request_id(id))
 		return no_request(id);
@@ -447,12 +523,47 @@ int ky_store_request_record(ky_store *s, const char *id, const ky_store_request_
 	if (lease_us < 0 || lease_us > INT64_MAX - now)
 		return ky_error_set(KY_EINVALID, "request %s: a lease of %lld microseconds is negative or never ends", id,
 				    (long long)lease_us);
-	return s->backend->request_record(s->impl, id, objects, n, now, lease_us);
+	/* PostgreSQL refuses text that is not UTF-8, and the status resource could not show it:
+	 * such a string is stored cut, in a copy of the outcomes, made only when one needs it. */
+	ky_store_request_object *fixed = NULL;
+	ky_arena *strings = NULL;
+	int rc = KY_OK;
+	for (size_t i = 0; rc == KY_OK && i < n; i++) {
+		const ky_store_request_object *o = &objects[i];
+		if (utf8_or_null(o->id) && utf8_or_null(o->version) && utf8_or_null(o->message))
+			continue;
+		if (fixed == NULL) {
+			fixed = malloc(n * sizeof(*fixed));
+			strings = ky_arena_new();
+			if (fixed == NULL || strings == NULL) {
+				rc = ky_error_set(KY_ENOMEM, "out of memory recording the outcomes of request %s", id);
+				break;
+			}
+			memcpy(fixed, objects, n * sizeof(*fixed));
+		}
+		fixed[i].id = utf8_or_cut(strings, o->id);
+		fixed[i].version = utf8_or_cut(strings, o->version);
+		fixed[i].message = utf8_or_cut(strings, o->message);
+		if ((o->id && !fixed[i].id) || (o->version && !fixed[i].version) || (o->message && !fixed[i].message))
+			rc = ky_error_set(KY_ENOMEM, "out of memory recording the outcomes of request %s", id);
+	}
+	if (rc == KY_OK)
+		rc = s->backend->request_record(s->impl, id, token, fixed ? fixed : objects, n, now, lease_us);
+	free(fixed);
+	ky_arena_free(strings);
+	return rc;
 }
 
-int ky_store_request_complete(ky_store *s, const char *id)
+int ky_store_request_complete(ky_store *s, const char *id, uint64_t token)
 {
 	if (!valid_request_id(id))
 		return no_request(id);
-	return s->backend->request_complete(s->impl, id);
+	return s->backend->request_complete(s->impl, id, token);
+}
+
+int ky_store_request_abandon(ky_store *s, const char *id, uint64_t token)
+{
+	if (!valid_request_id(id))
+		return no_request(id);
+	return s->backend->request_abandon(s->impl, id, token);
 }

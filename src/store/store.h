@@ -17,6 +17,10 @@
  *   keyset pages (the number as cursor), so page 10,000 costs what page 1 costs; every
  *   filter is part of the SQL, which is where a visibility filter will go too.
  *
+ * - On PostgreSQL an operation that loses its connection reconnects and runs again, and every
+ *   write is safe to run again: the retry first finds out whether the lost attempt committed
+ *   (by a token or a natural key of what it wrote) and then reports what one run would have.
+ *
  * A ky_store is one connection: use it from one thread at a time. Open one per thread.
  */
 #ifndef KY_STORE_H
@@ -30,7 +34,7 @@
 typedef struct ky_store ky_store;
 
 /* The schema version this build writes; older hubs are upgraded by ky_store_migrate(). */
-#define KY_STORE_SCHEMA_VERSION 4
+#define KY_STORE_SCHEMA_VERSION 5
 
 /* Name of the collection every hub starts with and imports go to by default. */
 #define KY_STORE_DEFAULT_COLLECTION "default"
@@ -49,8 +53,8 @@ typedef struct ky_store_options {
  * URI, passed to libpq unchanged, for PostgreSQL. With options->create a
  * missing hub is created with the current schema and the default collection, and *created
  * (may be NULL) tells whether it was. Without it a missing hub is KY_ENOTFOUND ("run kyoyu
- * init"). A hub whose schema is older than this build is KY_ECONFLICT ("run kyoyu
- * migrate"), newer is KY_ECONFLICT too ("this kyoyu is older than the hub"). The caller
+ * init"). A hub whose schema is older than this build is KY_ESCHEMA ("run kyoyu
+ * migrate"), newer is KY_ESCHEMA too ("this kyoyu is older than the hub"). The caller
  * owns *out (ky_store_close). `options` may be NULL for the defaults.
  */
 int ky_store_open(ky_store **out, const char *location, const ky_store_options *options, bool *created);
@@ -61,7 +65,7 @@ void ky_store_close(ky_store *s);
 /*
  * Upgrades the hub at `location` to KY_STORE_SCHEMA_VERSION, one migration per version, each
  * in its own transaction. *from and *to (may be NULL) get the versions before and after.
- * KY_ECONFLICT if the hub's schema is newer than this build knows; KY_ENOTFOUND if there is
+ * KY_ESCHEMA if the hub's schema is newer than this build knows; KY_ENOTFOUND if there is
  * no hub.
  */
 int ky_store_migrate(const char *location, int *from, int *to);
@@ -82,9 +86,15 @@ typedef struct ky_store_collection {
 /* Frees the strings of `c` (not `c` itself). */
 void ky_store_collection_clear(ky_store_collection *c);
 
-/* Creates a collection with a new random UUID. KY_ECONFLICT if the name exists. */
-int ky_store_collection_create(ky_store *s, const char *name, const char *title, const char *description,
-			       ky_store_collection *out);
+/*
+ * Creates a collection. uuid is its TAXII id in RFC 4122's textual form, lowercase (a hub
+ * moving from another TAXII server keeps the ids its members' tools know), or NULL for a new
+ * random one. *out (may be NULL) gets the collection; the caller clears it.
+ * KY_EINVALID if uuid is not that form; KY_EEXISTS if the name exists or a collection has
+ * that uuid already; nothing is changed then.
+ */
+int ky_store_collection_create(ky_store *s, const char *uuid, const char *name, const char *title,
+			       const char *description, ky_store_collection *out);
 
 /* Finds a collection by name or UUID. KY_ENOTFOUND if none. */
 int ky_store_collection_find(ky_store *s, const char *name_or_uuid, ky_store_collection *out);
@@ -243,8 +253,8 @@ typedef struct ky_store_key {
 /*
  * Records a key of user `user_id`: its prefix (the key's first KY_STORE_KEY_PREFIX_LEN
  * characters, shown in listings and used to revoke it) and its keyed hash. Prefixes and
- * hashes are unique in the hub, revoked keys included: KY_ECONFLICT when either is taken
- * (the caller makes another key). *key_id (may be NULL) gets the key's id.
+ * hashes are unique in the hub, revoked keys included: KY_EEXISTS when either is taken
+ * (the caller makes another key), KY_ENOTFOUND when there is no such user. *key_id (may be NULL) gets the key's id.
  */
 int ky_store_key_add(ky_store *s, int64_t user_id, const char *prefix, const uint8_t hash[KY_STORE_KEY_HASH_SIZE],
 		     int64_t *key_id);
@@ -307,7 +317,7 @@ typedef struct ky_store_removal {
 /* Calls fn for every removal from collection_id, in the order they were made; nonzero stops. */
 int ky_store_removal_list(ky_store *s, int64_t collection_id, int (*fn)(void *ctx, const ky_store_removal *r), void *ctx);
 
-/* --- Add Objects requests (schema 4): TAXII statuses, durable from receipt ---------------- */
+/* --- Add Objects requests (schema 4; claims fenced since 5): TAXII statuses, durable from receipt */
 
 /*
  * A request to add objects (TAXII 2.1 §5.5) is recorded with its envelope's bytes before it
@@ -315,6 +325,12 @@ int ky_store_removal_list(ky_store *s, int64_t collection_id, int (*fn)(void *ct
  * progress is TAXII's status resource (§4.3.1). The envelope is kept until the request is
  * complete, so a request interrupted by a crash is processed again from the start: objects
  * it had stored are then duplicates, which count as successes, so the outcome is the same.
+ *
+ * A processor holds a request under a claim: a lease, renewed by each record, and a fencing
+ * token. Every claim of a request gets a new token, one more than the last (the number of
+ * times it was claimed), and recording or completing the request succeeds only with the
+ * current token. A holder that stalled past its lease (a PostgreSQL reconnection takes up to
+ * a minute) and was taken over can then change nothing: its writes are KY_ESTALE.
  */
 typedef struct ky_store_request {
 	char id[37];                    /* the status id: a UUID made by the caller */
@@ -324,7 +340,17 @@ typedef struct ky_store_request {
 	bool complete;
 	uint64_t total;                 /* objects in the envelope */
 	uint64_t successes, failures;   /* outcomes recorded; pending = total - both */
+	uint64_t token;                 /* the current claim's fencing token: how many times the
+					 * request was claimed (0: never) */
 } ky_store_request;
+
+/* A request claimed this many times without being completed is not processed again: the
+ * next claim completes it as failed (ky_store_request_claim), so that a request that breaks
+ * every processor that takes it ends with a final status instead of being tried forever. */
+#define KY_STORE_REQUEST_CLAIMS_MAX 5
+
+/* The failure recorded for an object whose outcome the hub could not record. */
+#define KY_STORE_REQUEST_UNRECORDED "the hub could not record this object's outcome"
 
 /* One object's outcome, borrowed for the call. */
 typedef struct ky_store_request_object {
@@ -337,8 +363,9 @@ typedef struct ky_store_request_object {
 
 /*
  * Records a new request: r->id, collection_id, user_id, received_us and total (the other
- * fields are ignored: it starts incomplete with no outcomes), with the envelope's `len`
- * bytes. Durable on return (one transaction). KY_ECONFLICT when the id is taken.
+ * fields are ignored: it starts incomplete and unclaimed, with no outcomes), with the
+ * envelope's `len` bytes. Durable on return (one transaction). KY_EEXISTS when the id is
+ * taken.
  */
 int ky_store_request_add(ky_store *s, const ky_store_request *r, const char *envelope, size_t len);
 
@@ -351,22 +378,40 @@ int ky_store_request_objects(ky_store *s, const char *id, int (*fn)(void *ctx, c
 
 /*
  * Claims the oldest incomplete request that nobody holds (never claimed, or its holder's lease
- * ran out), holding it for lease_us microseconds from now: *out, and its envelope in
- * *envelope (malloc'd, the caller frees it) of *len bytes. KY_ENOTFOUND when there is none.
- * Two connections, in one process or several, never hold the same request at once.
+ * ran out), holding it for lease_us microseconds from now under a new token (out->token):
+ * *out, and its envelope in *envelope (malloc'd, the caller frees it) of *len bytes.
+ * KY_ENOTFOUND when there is none. Two connections, in one process or several, never hold
+ * the same request at once. A request found claimed KY_STORE_REQUEST_CLAIMS_MAX times
+ * already is completed instead, as ky_store_request_abandon() does, and the next one is
+ * looked for, in the same transaction.
  */
 int ky_store_request_claim(ky_store *s, int64_t lease_us, ky_store_request *out, char **envelope, size_t *len);
 
 /*
- * Records n outcomes of request `id` (an index recorded before is replaced: a resumed
- * request reports its objects again), updates its counts and renews the lease for lease_us
- * from now. One transaction.
+ * Records n outcomes of request `id` under the claim `token` (an index recorded before is
+ * replaced: a resumed request reports its objects again), updates its counts and renews the
+ * lease for lease_us from now. One transaction. Ids, versions and messages are stored as
+ * valid UTF-8: one that is not is cut before its first byte that is not and marked
+ * " (cut: not UTF-8)". KY_ESTALE ("the claim on request X was taken over") when the
+ * request's token is no longer `token`: nothing is recorded and the lease is left as it is;
+ * KY_EINVALID for an index past the envelope; KY_ENOTFOUND for no such request.
  */
-int ky_store_request_record(ky_store *s, const char *id, const ky_store_request_object *objects, size_t n,
-			    int64_t lease_us);
+int ky_store_request_record(ky_store *s, const char *id, uint64_t token, const ky_store_request_object *objects,
+			    size_t n, int64_t lease_us);
 
-/* Marks request `id` complete and drops its envelope. */
-int ky_store_request_complete(ky_store *s, const char *id);
+/* Marks request `id` complete and drops its envelope, under the claim `token`: KY_ESTALE
+ * as ky_store_request_record() when it was taken over (nothing changes), KY_ENOTFOUND when
+ * there is no such request. */
+int ky_store_request_complete(ky_store *s, const char *id, uint64_t token);
+
+/*
+ * Completes request `id` as failed where its outcomes are missing, under the claim `token`:
+ * for when its outcomes cannot be recorded and trying again will not help. Every object of
+ * the envelope without a recorded outcome gets a failure, KY_STORE_REQUEST_UNRECORDED; the
+ * counts are updated, the request marked complete and its envelope dropped, in one
+ * transaction. Errors as ky_store_request_complete().
+ */
+int ky_store_request_abandon(ky_store *s, const char *id, uint64_t token);
 
 /* --- statistics --------------------------------------------------------------------------- */
 
@@ -386,5 +431,25 @@ int ky_store_type_counts(ky_store *s, int (*fn)(void *ctx, const char *type, uin
 /* SQLite's integrity check (PRAGMA integrity_check); KY_OK when it passes, else KY_ERROR
  * with the first problem in the message. */
 int ky_store_check(ky_store *s);
+
+/* --- test hooks ------------------------------------------------------------------------- */
+
+/*
+ * For tests only: moves the store's clock (leases, the times it records; not the dates of
+ * additions, which the PostgreSQL server's commit takes) by offset_us, for every connection
+ * of the process, so that a lease can be made to run out without waiting. 0 puts it back.
+ * Thread-safe.
+ */
+void ky_store_test_clock(int64_t offset_us);
+
+/*
+ * For tests only, PostgreSQL (nothing on SQLite): the connection of s is cut after each of
+ * the next n statements that end a transaction (a COMMIT, or any statement run on its own,
+ * reads too; the prepared reads of every request aside), once the server's answer has arrived
+ * and before it is used, as when the network fails between a COMMIT and its answer: the
+ * operation cannot tell whether it committed, reconnects and retries as after any loss. Arm
+ * it just before the write under test. Not thread-safe: s's thread only.
+ */
+void ky_store_test_cut_after_commit(ky_store *s, unsigned n);
 
 #endif

@@ -79,9 +79,14 @@ typedef struct ky_store_backend {
 	 * malloc'd (never NULL on KY_OK, even for 0 bytes). */
 	int (*request_claim)(void *impl, int64_t now_us, int64_t lease_us, ky_store_request *out, char **envelope,
 			     size_t *len);
-	int (*request_record)(void *impl, const char *id, const ky_store_request_object *objects, size_t n,
-			      int64_t now_us, int64_t lease_us);
-	int (*request_complete)(void *impl, const char *id);
+	/* Record, complete and abandon as store.h says, each fenced by `token`; the outcomes'
+	 * strings are valid UTF-8 by then (store.c). */
+	int (*request_record)(void *impl, const char *id, uint64_t token, const ky_store_request_object *objects,
+			      size_t n, int64_t now_us, int64_t lease_us);
+	int (*request_complete)(void *impl, const char *id, uint64_t token);
+	int (*request_abandon)(void *impl, const char *id, uint64_t token);
+	/* ky_store_test_cut_after_commit(); NULL for a backend without connections to cut. */
+	void (*test_cut_after_commit)(void *impl, unsigned n);
 } ky_store_backend;
 
 extern const ky_store_backend ky_store_sqlite;
@@ -91,8 +96,11 @@ extern const ky_store_backend ky_store_pg;
  * by this build, with `where` (the path or URI) leading the message; KY_OK when it can. */
 int ky_store_schema_refusal(const char *where, int schema);
 
-/* Microseconds since 1970 now. */
+/* Microseconds since 1970 now, moved by ky_store_test_clock(). */
 int64_t ky_store_now_us(void);
+
+/* The message of a write under a claim that another claim has replaced (KY_ESTALE). */
+int ky_store_taken_over(const char *id);
 
 /* The fixed-width version key of a timestamp (ky_stix_time_parse-valid), "" for NULL. */
 void ky_store_version_key(const char *timestamp, char out[32]);

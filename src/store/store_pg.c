@@ -19,17 +19,23 @@
  *      token the client chose; then COMMIT.
  * If the connection breaks, the client reconnects (for up to retry_seconds) and asks for
  * its token: found, the batch committed and its outcome is read back, so an object is
- * neither stored twice nor reported twice; not found, the batch runs again.
+ * neither stored twice nor reported twice; not found, the batch runs again. Every other
+ * write that a retry may run a second time finds out first whether the lost attempt
+ * committed, by what it wrote: a request by its id and fields, a collection by its uuid, a
+ * key by its hash, a revocation or a removal by its time (taken once, before the first
+ * attempt), an Add Objects outcome by its claim's token (writing it again is harmless).
  */
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "store/store_backend.h"
 #include "util/ky_error.h"
+#include "util/ky_uri.h"
 #include "util/ky_uuid.h"
 
 /* An operation failed because the connection is gone: reconnect and try again. Internal. */
@@ -46,7 +52,7 @@
 typedef struct pg {
 	PGconn *conn;
 	char *uri;
-	char label[256];   /* the URI for messages, without a password */
+	char label[256];   /* the URI for messages, passwords hidden (ky_uri_redact) */
 	int schema;
 	int retry_ms;
 	int lock_timeout_ms; /* how long a statement waits for another writer's lock (busy_timeout_ms) */
@@ -58,6 +64,7 @@ typedef struct pg {
 	 * slot i is named "ky_cached_i". */
 	char *cached_sql[STATEMENT_CACHE];
 	unsigned cached_next;
+	unsigned cuts;     /* ky_store_test_cut_after_commit(): transactions still to cut after */
 } pg;
 
 /* --- errors and connection loss ------------------------------------------------------- */
@@ -90,21 +97,41 @@ static int failed(pg *p, PGresult *r, const char *what)
 	} else if (sqlstate != NULL && (strcmp(sqlstate, "40P01") == 0 || strcmp(sqlstate, "40001") == 0)) {
 		/* A deadlock or serialisation race: the transaction was rolled back whole. */
 		p->raced = true;
-		rc = ky_error_set(KY_ECONFLICT, "%s: %s: %s", p->label, what, PQresultErrorMessage(r));
+		rc = ky_error_set(KY_EBUSY, "%s: %s: %s", p->label, what, PQresultErrorMessage(r));
 	} else {
 		const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 		/* 55P03: another writer held a lock past lock_timeout, as SQLite's busy timeout. */
 		bool locked = state && strcmp(state, "55P03") == 0;
-		int code = state && strncmp(state, "23", 2) == 0	 ? KY_ECONFLICT
-			   : state && strcmp(state, "40001") == 0	 ? KY_ECONFLICT
-			   : locked					 ? KY_ECONFLICT
+		/* Class 22, data exceptions (text that is not UTF-8, a number out of range), and 54,
+		 * limits exceeded: the input is wrong, and sending it again will not help. */
+		int code = state && strcmp(state, "23503") == 0	 ? KY_ENOTFOUND
+			   : state && strncmp(state, "23", 2) == 0	 ? KY_EEXISTS
+			   : state && strcmp(state, "40001") == 0	 ? KY_EBUSY
+			   : locked					 ? KY_EBUSY
 			   : state && strcmp(state, "53200") == 0	 ? KY_ENOMEM
+			   : state && strncmp(state, "22", 2) == 0	 ? KY_EINVALID
+			   : state && strncmp(state, "54", 2) == 0	 ? KY_ETOOBIG
 									 : KY_ERROR;
 		rc = ky_error_set(code, "%s: %s: %s%s", p->label, what, locked ? "the hub is locked by another writer: " : "",
 				  r ? PQresultErrorMessage(r) : PQerrorMessage(p->conn));
 	}
 	PQclear(r);
 	return rc;
+}
+
+/*
+ * The test hook ky_store_test_cut_after_commit(): whether to cut the connection now, after a
+ * statement that succeeded. It is cut once the statement ended a transaction (the connection
+ * is idle again), its answer dropped: the caller returns LOST, as if the answer had never
+ * come, and the retry must find out itself that the transaction committed.
+ */
+static bool cut_now(pg *p)
+{
+	if (p->cuts == 0 || PQtransactionStatus(p->conn) != PQTRANS_IDLE)
+		return false;
+	p->cuts--;
+	shutdown(PQsocket(p->conn), SHUT_RDWR);
+	return true;
 }
 
 /* Runs a statement without parameters that returns no rows. */
@@ -115,7 +142,7 @@ static int exec(pg *p, const char *sql, const char *what)
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
 		return failed(p, r, what);
 	PQclear(r);
-	return KY_OK;
+	return cut_now(p) ? LOST : KY_OK;
 }
 
 /* Runs a statement with text parameters; *out gets the result (the caller clears it). */
@@ -123,9 +150,12 @@ static int query(pg *p, const char *sql, int n, const char *const *values, PGres
 {
 	PGresult *r = PQexecParams(p->conn, sql, n, NULL, values, NULL, NULL, 0);
 	ExecStatusType st = PQresultStatus(r);
-	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-		*out = NULL;
+	*out = NULL;
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
 		return failed(p, r, what);
+	if (cut_now(p)) {
+		PQclear(r);
+		return LOST;
 	}
 	*out = r;
 	return KY_OK;
@@ -306,6 +336,8 @@ static const char *const migrations[] = {
 	"  success integer NOT NULL,"
 	"  message text,"
 	"  PRIMARY KEY (request_id, idx));",
+	/* 4 -> 5: claims numbered, the number the fencing token: as in store_sqlite.c. */
+	"ALTER TABLE requests ADD COLUMN claims bigint NOT NULL DEFAULT 0;",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == KY_STORE_SCHEMA_VERSION,
@@ -354,18 +386,6 @@ static int run_migration(pg *p, int v)
 
 /* --- connecting --------------------------------------------------------------------------- */
 
-/* The URI with any password replaced, for messages and logs. */
-static void make_label(const char *uri, char *out, size_t size)
-{
-	const char *scheme = strstr(uri, "://");
-	const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
-	const char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
-	if (at != NULL && colon != NULL && colon < at)
-		snprintf(out, size, "%.*s:***%s", (int)(colon - uri), uri, at);
-	else
-		snprintf(out, size, "%s", uri);
-}
-
 static int connect_once(pg *p)
 {
 	PQfinish(p->conn);
@@ -391,7 +411,7 @@ static int connect_once(pg *p)
 		return ky_error_set(KY_EINVALID, "%s: the database's encoding is %s; kyoyu needs a UTF8 database", p->label,
 				    server ? server : "unknown");
 	/* Waiting for another writer is bounded as on SQLite (busy_timeout_ms): past it the
-	 * statement fails with 55P03, KY_ECONFLICT, and the caller may retry. */
+	 * statement fails with 55P03, KY_EBUSY, and the caller may retry. */
 	/* kyoyu never waits inside a transaction: a session idle in one is a client whose side
 	 * of the connection died, and the server must end it, or its lock on the counter row
 	 * stops every other writer of the hub. */
@@ -445,14 +465,52 @@ static int reconnect(pg *p)
 		}                                              \
 	} while (0)
 
+/* WITH_RETRY for a write that must not be done twice: `retry`, a bool that call sees, is
+ * true from the second attempt on, when the lost one may have committed. */
+#define WITH_RETRY_KNOWING(p, retry, call)                     \
+	do {                                                   \
+		for (bool retry = false;; retry = true) {      \
+			int rc_ = (call);                      \
+			if (rc_ != LOST)                       \
+				return rc_;                    \
+			rc_ = reconnect(p);                    \
+			if (rc_ != KY_OK)                      \
+				return rc_;                    \
+		}                                              \
+	} while (0)
+
 static void pg_free(pg *p)
 {
 	if (p == NULL)
 		return;
 	PQfinish(p->conn);
 	forget_cached(p);
+	/* The URI may hold a password. */
+	if (p->uri != NULL)
+		explicit_bzero(p->uri, strlen(p->uri));
 	free(p->uri);
 	free(p);
+}
+
+/*
+ * The label of `uri` for messages, and whether libpq can read it: libpq's own message for a
+ * URI it cannot read quotes the part where it stopped, which may be a password, so it is not
+ * passed on.
+ */
+static int set_uri(pg *p, const char *uri)
+{
+	ky_uri_redact(uri, p->label, sizeof(p->label));
+	char *why = NULL;
+	PQconninfoOption *parsed = PQconninfoParse(uri, &why);
+	int rc = parsed != NULL ? KY_OK
+		 : why == NULL	? ky_error_set(KY_ENOMEM, "out of memory")
+				: ky_error_set(KY_EINVALID,
+					       "%s: libpq cannot read this URI; expected"
+					       " postgresql://[user[:password]@][host][:port][/dbname][?param=value&...]",
+					       p->label);
+	PQfreemem(why);
+	PQconninfoFree(parsed);
+	return rc;
 }
 
 static int create_hub(pg *p, bool *created)
@@ -499,10 +557,11 @@ static int pg_open(void **impl, const char *uri, const ky_store_options *options
 		free(p);
 		return ky_error_set(KY_ENOMEM, "out of memory");
 	}
-	make_label(uri, p->label, sizeof(p->label));
 	p->retry_ms = options->retry_seconds > 0 ? options->retry_seconds * 1000 : DEFAULT_RETRY_MS;
 	p->lock_timeout_ms = options->busy_timeout_ms;
-	int rc = connect_once(p);
+	int rc = set_uri(p, uri);
+	if (rc == KY_OK)
+		rc = connect_once(p);
 	if (rc == KY_OK)
 		rc = read_schema(p, &p->schema);
 	if (rc == KY_OK && p->schema == 0 && options->create)
@@ -533,10 +592,11 @@ static int pg_migrate(const char *uri, int *from, int *to)
 		free(p);
 		return ky_error_set(KY_ENOMEM, "out of memory");
 	}
-	make_label(uri, p->label, sizeof(p->label));
 	p->retry_ms = DEFAULT_RETRY_MS;
 	int version = 0;
-	int rc = connect_once(p);
+	int rc = set_uri(p, uri);
+	if (rc == KY_OK)
+		rc = connect_once(p);
 	if (rc == KY_OK)
 		rc = exec(p, "BEGIN", "migrating");
 	if (rc == KY_OK)
@@ -569,7 +629,9 @@ static int pg_schema_version(void *impl)
 
 /* --- collections -------------------------------------------------------------------------- */
 
-static int collection_create_once(pg *p, const char *uuid, const char *name, const char *title,
+/* `retry`: a lost attempt may have committed; a collection with this uuid (the caller's,
+ * random), name, title and description is then that attempt's, and is the one created. */
+static int collection_create_once(pg *p, bool retry, const char *uuid, const char *name, const char *title,
 				  const char *description, int64_t *id)
 {
 	const char *values[] = {uuid, name, title, description};
@@ -578,8 +640,18 @@ static int collection_create_once(pg *p, const char *uuid, const char *name, con
 		       "INSERT INTO collections (uuid, name, title, description, created_us)"
 		       " VALUES ($1, $2, $3, $4, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint) RETURNING id",
 		       4, values, &r, "creating a collection");
-	if (rc == KY_ECONFLICT)
-		return ky_error_set(KY_ECONFLICT, "a collection named \"%s\" exists already", name);
+	if (rc == KY_EEXISTS && retry) {
+		rc = query(p,
+			   "SELECT id FROM collections WHERE uuid = $1 AND name = $2 AND title = $3"
+			   " AND description IS NOT DISTINCT FROM $4",
+			   4, values, &r, "creating a collection");
+		if (rc == KY_OK && PQntuples(r) != 1) {
+			PQclear(r);
+			rc = KY_EEXISTS;
+		}
+	}
+	if (rc == KY_EEXISTS)
+		return ky_error_set(KY_EEXISTS, "a collection named \"%s\" exists already", name);
 	if (rc != KY_OK)
 		return rc;
 	*id = integer(r, 0, 0);
@@ -590,7 +662,7 @@ static int collection_create_once(pg *p, const char *uuid, const char *name, con
 static int pg_collection_create(void *impl, const char *uuid, const char *name, const char *title,
 				const char *description, int64_t *id)
 {
-	WITH_RETRY((pg *)impl, collection_create_once(impl, uuid, name, title, description, id));
+	WITH_RETRY_KNOWING((pg *)impl, retry, collection_create_once(impl, retry, uuid, name, title, description, id));
 }
 
 #define COLLECTION_COLUMNS                                                                       \
@@ -966,7 +1038,7 @@ static int pg_commit(void *impl, int64_t collection_id, ky_store_item *items, si
 		p->raced = false;
 		rc = commit_once(p, token, retry, collection_id, items, n);
 		/* A deadlock or serialisation failure rolled the batch back whole: run it again. */
-		if (rc == KY_ECONFLICT && p->raced && ++raced < 5)
+		if (rc == KY_EBUSY && p->raced && ++raced < 5)
 			continue;
 		if (rc == KY_OK && p->commits < ANALYSE_AFTER && ++p->commits == ANALYSE_AFTER)
 			analyse_entries(p);
@@ -1209,7 +1281,10 @@ static int pg_user_count(void *impl, uint64_t *out)
 	WITH_RETRY((pg *)impl, user_count_once(impl, out));
 }
 
-static int key_add_once(pg *p, int64_t user_id, const char *prefix, const uint8_t *hash, int64_t now_us, int64_t *key_id)
+/* `retry`: a lost attempt may have committed; a key with this hash (of a random key),
+ * prefix, user and creation time is then that attempt's. */
+static int key_add_once(pg *p, bool retry, int64_t user_id, const char *prefix, const uint8_t *hash, int64_t now_us,
+			int64_t *key_id)
 {
 	char user[24], now[24], hex[2 * KY_STORE_KEY_HASH_SIZE + 3];
 	snprintf(user, sizeof(user), "%lld", (long long)user_id);
@@ -1221,9 +1296,18 @@ static int key_add_once(pg *p, int64_t user_id, const char *prefix, const uint8_
 		       "INSERT INTO api_keys (user_id, prefix, hash, created_us)"
 		       " VALUES ($1::bigint, $2, $3::bytea, $4::bigint) RETURNING id",
 		       4, values, &r, "adding a key");
-	if (rc == KY_ECONFLICT)
-		return ky_error_set(KY_ECONFLICT, "%s: a key with prefix %s exists already, or user %lld does not", p->label,
-				    prefix, (long long)user_id);
+	if (rc == KY_EEXISTS && retry) {
+		rc = query(p,
+			   "SELECT id FROM api_keys WHERE user_id = $1::bigint AND prefix = $2 AND hash = $3::bytea"
+			   " AND created_us = $4::bigint",
+			   4, values, &r, "adding a key");
+		if (rc == KY_OK && PQntuples(r) != 1) {
+			PQclear(r);
+			rc = KY_EEXISTS;
+		}
+	}
+	if (rc == KY_EEXISTS)
+		return ky_error_set(KY_EEXISTS, "%s: a key with prefix %s (or its hash) exists already", p->label, prefix);
 	if (rc != KY_OK)
 		return rc;
 	*key_id = integer(r, 0, 0);
@@ -1234,7 +1318,7 @@ static int key_add_once(pg *p, int64_t user_id, const char *prefix, const uint8_
 static int pg_key_add(void *impl, int64_t user_id, const char *prefix, const uint8_t *hash, int64_t now_us,
 		      int64_t *key_id)
 {
-	WITH_RETRY((pg *)impl, key_add_once(impl, user_id, prefix, hash, now_us, key_id));
+	WITH_RETRY_KNOWING((pg *)impl, retry, key_add_once(impl, retry, user_id, prefix, hash, now_us, key_id));
 }
 
 /* A key and its user, as read_key() reads them. */
@@ -1295,8 +1379,10 @@ static int pg_key_list(void *impl, int (*fn)(void *ctx, const ky_store_key *k), 
 	WITH_RETRY((pg *)impl, key_list_once(impl, fn, ctx));
 }
 
-/* One statement: the key is revoked and read back, or nothing happens. */
-static int key_revoke_once(pg *p, const char *prefix, int64_t now_us, ky_store_key *out)
+/* One statement: the key is revoked and read back, or nothing happens. `retry`: a lost
+ * attempt may have committed; a key with this prefix revoked at this very time (now_us was
+ * taken once, before the first attempt) is then the one this call revoked. */
+static int key_revoke_once(pg *p, bool retry, const char *prefix, int64_t now_us, ky_store_key *out)
 {
 	char now[24];
 	snprintf(now, sizeof(now), "%lld", (long long)now_us);
@@ -1308,6 +1394,11 @@ static int key_revoke_once(pg *p, const char *prefix, int64_t now_us, ky_store_k
 		       " SELECT k.id, k.user_id, u.name, k.prefix, u.owner, k.created_us, k.revoked_us"
 		       " FROM k JOIN users u ON u.id = k.user_id",
 		       2, values, &r, "revoking a key");
+	if (rc == KY_OK && PQntuples(r) == 0 && retry) {
+		PQclear(r);
+		rc = query(p, "SELECT " KEY_COLUMNS " WHERE k.prefix = $1 AND k.revoked_us = $2::bigint", 2, values, &r,
+			   "revoking a key");
+	}
 	if (rc != KY_OK)
 		return rc;
 	if (PQntuples(r) == 1)
@@ -1320,7 +1411,7 @@ static int key_revoke_once(pg *p, const char *prefix, int64_t now_us, ky_store_k
 
 static int pg_key_revoke(void *impl, const char *prefix, int64_t now_us, ky_store_key *out)
 {
-	WITH_RETRY((pg *)impl, key_revoke_once(impl, prefix, now_us, out));
+	WITH_RETRY_KNOWING((pg *)impl, retry, key_revoke_once(impl, retry, prefix, now_us, out));
 }
 
 /*
@@ -1372,8 +1463,12 @@ static int pg_secret(void *impl, const char *name, const uint8_t *fresh, int64_t
  * `latest` marks (a commit adding a newer version while a removal recomputes the mark would
  * leave two); then one statement deletes the selected entries and records them in
  * removals, and the object's newest remaining entry gets the mark.
+ * `retry`: a lost attempt may have committed; the removals it recorded are then those of this
+ * object from this collection at this very time (now_us was taken once, before the first
+ * attempt) by this user, and their number is the outcome.
  */
-static int remove_once(pg *p, const ky_store_removal_filter *filter, int64_t user_id, int64_t now_us, uint64_t *removed)
+static int remove_once(pg *p, bool retry, const ky_store_removal_filter *filter, int64_t user_id, int64_t now_us,
+		       uint64_t *removed)
 {
 	ky_store_sql sel;
 	char sql[sizeof(sel.text) + 512], collection[24], now[24], user[24];
@@ -1398,6 +1493,19 @@ static int remove_once(pg *p, const ky_store_removal_filter *filter, int64_t use
 	values[3] = user_id != 0 ? user : NULL;
 	for (size_t i = 0; i < sel.nparams; i++)
 		values[4 + i] = sel.params[i];
+	if (retry) {
+		rc = query(p,
+			   "SELECT count(*) FROM removals WHERE collection_id = $1::bigint AND stix_id = $2"
+			   " AND removed_us = $3::bigint AND user_id IS NOT DISTINCT FROM $4::bigint",
+			   4, values, &r, "removing versions");
+		if (rc != KY_OK)
+			return rc;
+		*removed = (uint64_t)integer(r, 0, 0);
+		PQclear(r);
+		r = NULL;
+		if (*removed > 0)
+			return KY_OK;
+	}
 	rc = exec(p, "BEGIN", "removing versions");
 	if (rc == KY_OK)
 		rc = exec(p, "SELECT 1 FROM sequence WHERE id = 1 FOR UPDATE", "locking the sequence");
@@ -1428,7 +1536,7 @@ static int remove_once(pg *p, const ky_store_removal_filter *filter, int64_t use
 static int pg_remove(void *impl, const ky_store_removal_filter *filter, int64_t user_id, int64_t now_us,
 		     uint64_t *removed)
 {
-	WITH_RETRY((pg *)impl, remove_once(impl, filter, user_id, now_us, removed));
+	WITH_RETRY_KNOWING((pg *)impl, retry, remove_once(impl, retry, filter, user_id, now_us, removed));
 }
 
 static int removal_list_once(pg *p, int64_t collection_id, int (*fn)(void *ctx, const ky_store_removal *r), void *ctx)
@@ -1465,7 +1573,7 @@ static int pg_removal_list(void *impl, int64_t collection_id, int (*fn)(void *ct
 /* --- Add Objects requests ---------------------------------------------------------------- */
 
 /* A request's columns, as read_request() reads them. */
-#define REQUEST_COLUMNS "id, collection_id, user_id, received_us, complete, total, successes, failures"
+#define REQUEST_COLUMNS "id, collection_id, user_id, received_us, complete, total, successes, failures, claims"
 
 static void read_request(const PGresult *r, int row, ky_store_request *out)
 {
@@ -1478,6 +1586,7 @@ static void read_request(const PGresult *r, int row, ky_store_request *out)
 	out->total = (uint64_t)integer(r, row, 5);
 	out->successes = (uint64_t)integer(r, row, 6);
 	out->failures = (uint64_t)integer(r, row, 7);
+	out->token = (uint64_t)integer(r, row, 8);
 }
 
 /*
@@ -1510,7 +1619,7 @@ static int request_add_once(pg *p, const ky_store_request *req, const char *enve
 		return failed(p, r, "recording a request");
 	PQclear(r);
 	if (missing)
-		return ky_error_set(KY_ECONFLICT, "%s: request %s: collection %lld or user %lld does not exist", p->label,
+		return ky_error_set(KY_ENOTFOUND, "%s: request %s: collection %lld or user %lld does not exist", p->label,
 				    req->id, (long long)req->collection_id, (long long)req->user_id);
 	if (retry) {
 		char length[24];
@@ -1528,7 +1637,7 @@ static int request_add_once(pg *p, const ky_store_request *req, const char *enve
 		if (ours)
 			return KY_OK;
 	}
-	return ky_error_set(KY_ECONFLICT, "%s: a request with id %s exists already", p->label, req->id);
+	return ky_error_set(KY_EEXISTS, "%s: a request with id %s exists already", p->label, req->id);
 }
 
 static int pg_request_add(void *impl, const ky_store_request *r, const char *envelope, size_t len)
@@ -1599,11 +1708,59 @@ static int pg_request_objects(void *impl, const char *id, int (*fn)(void *ctx, c
 	WITH_RETRY((pg *)impl, request_objects_once(impl, id, fn, ctx));
 }
 
+/* Why a write fenced by a token changed no row: the request is gone, or another claim holds it. */
+static int fence_failure(pg *p, const char *id)
+{
+	PGresult *r;
+	int rc = query(p, "SELECT 1 FROM requests WHERE id = $1", 1, &id, &r, "reading a request");
+	if (rc != KY_OK)
+		return rc;
+	rc = PQntuples(r) == 1 ? ky_store_taken_over(id) : ky_error_set(KY_ENOTFOUND, "no request %s in this hub", id);
+	PQclear(r);
+	return rc;
+}
+
+/*
+ * Inside the caller's transaction: the objects of request `id` without an outcome are
+ * recorded as failures (KY_STORE_REQUEST_UNRECORDED), its counts updated and the request
+ * completed, if `token` is still its claim's.
+ */
+static int finish_request(pg *p, const char *id, uint64_t token)
+{
+	char claim[24];
+	snprintf(claim, sizeof(claim), "%llu", (unsigned long long)token);
+	const char *fill[] = {id, KY_STORE_REQUEST_UNRECORDED, claim};
+	const char *close[] = {id, claim};
+	PGresult *r;
+	int rc = query(p,
+		       "INSERT INTO request_objects (request_id, idx, success, message)"
+		       " SELECT $1, g, 0, $2 FROM requests q, generate_series(0, q.total - 1) g"
+		       " WHERE q.id = $1 AND q.claims = $3::bigint ON CONFLICT (request_id, idx) DO NOTHING",
+		       3, fill, &r, "recording the outcomes a request could not record");
+	if (rc == KY_OK) {
+		PQclear(r);
+		rc = query(p,
+			   "UPDATE requests SET"
+			   " successes = (SELECT count(*) FROM request_objects o WHERE o.request_id = $1 AND o.success = 1),"
+			   " failures = (SELECT count(*) FROM request_objects o WHERE o.request_id = $1 AND o.success = 0),"
+			   " complete = 1, envelope = NULL WHERE id = $1 AND claims = $2::bigint",
+			   2, close, &r, "completing a request as failed");
+	}
+	if (rc == KY_OK) {
+		bool closed = strcmp(PQcmdTuples(r), "1") == 0;
+		PQclear(r);
+		if (!closed)
+			rc = fence_failure(p, id);
+	}
+	return rc;
+}
+
 /*
  * The oldest unheld request, taken with FOR UPDATE SKIP LOCKED: a claimer skips rows another
  * is claiming, and one whose claim committed meanwhile fails the lease condition when
- * re-checked, so no two connections hold a request at once. The envelope is read in the
- * same transaction, as binary.
+ * re-checked, so no two connections hold a request at once. A request claimed too often is
+ * finished as failed and the next one looked for. The envelope is read in the same
+ * transaction, as binary.
  */
 static int request_claim_once(pg *p, int64_t now_us, int64_t lease_us, ky_store_request *out, char **envelope,
 			      size_t *len)
@@ -1614,19 +1771,29 @@ static int request_claim_once(pg *p, int64_t now_us, int64_t lease_us, ky_store_
 	const char *values[] = {now, until};
 	PGresult *r = NULL;
 	int rc = exec(p, "BEGIN", "claiming a request");
-	if (rc == KY_OK)
+	while (rc == KY_OK) {
 		rc = query(p,
-			   "UPDATE requests SET lease_until_us = $2::bigint WHERE id = ("
-			   " SELECT id FROM requests WHERE complete = 0 AND lease_until_us < $1::bigint"
-			   " ORDER BY received_us, id LIMIT 1 FOR UPDATE SKIP LOCKED)"
-			   " RETURNING " REQUEST_COLUMNS,
-			   2, values, &r, "claiming a request");
-	if (rc == KY_OK && PQntuples(r) == 0)
-		rc = ky_error_set(KY_ENOTFOUND, "%s: no request waiting to be processed", p->label);
-	if (rc == KY_OK)
-		read_request(r, 0, out);
-	PQclear(r);
-	r = NULL;
+			   "SELECT " REQUEST_COLUMNS " FROM requests WHERE complete = 0 AND lease_until_us < $1::bigint"
+			   " ORDER BY received_us, id LIMIT 1 FOR UPDATE SKIP LOCKED",
+			   1, values, &r, "claiming a request");
+		if (rc == KY_OK && PQntuples(r) == 0)
+			rc = ky_error_set(KY_ENOTFOUND, "%s: no request waiting to be processed", p->label);
+		if (rc == KY_OK)
+			read_request(r, 0, out);
+		PQclear(r);
+		r = NULL;
+		if (rc != KY_OK || out->token < KY_STORE_REQUEST_CLAIMS_MAX)
+			break;
+		rc = finish_request(p, out->id, out->token);
+	}
+	if (rc == KY_OK) {
+		const char *hold[] = {out->id, until};
+		rc = query(p, "UPDATE requests SET lease_until_us = $2::bigint, claims = claims + 1 WHERE id = $1", 2, hold,
+			   &r, "claiming a request");
+		PQclear(r);
+		r = NULL;
+		out->token++;
+	}
 	if (rc == KY_OK) {
 		const char *id = out->id;
 		r = PQexecParams(p->conn, "SELECT envelope FROM requests WHERE id = $1", 1, NULL, &id, NULL, NULL, 1);
@@ -1718,20 +1885,26 @@ static size_t distinct_run(const ky_store_request_object *objects, size_t from, 
 }
 
 /* One transaction, the request's row locked first: records of one request are serialised,
- * so the counts set at the end are those of every outcome recorded. */
-static int request_record_once(pg *p, const char *id, const ky_store_request_object *objects, size_t n, int64_t now_us,
-			       int64_t lease_us)
+ * so the counts set at the end are those of every outcome recorded, and the token read with
+ * the lock stays the request's to the COMMIT (the final UPDATE checks it once more). A retry
+ * after a lost COMMIT writes the same rows again, harmlessly: its token is still current
+ * unless another claim took over, and then it changes nothing. */
+static int request_record_once(pg *p, const char *id, uint64_t token, const ky_store_request_object *objects, size_t n,
+			       int64_t now_us, int64_t lease_us)
 {
-	char until[24];
+	char until[24], claim[24];
 	snprintf(until, sizeof(until), "%lld", (long long)(now_us + lease_us));
-	const char *values[] = {id, until};
+	snprintf(claim, sizeof(claim), "%llu", (unsigned long long)token);
+	const char *values[] = {id, until, claim};
 	PGresult *r = NULL;
 	int rc = exec(p, "BEGIN", "recording a request's outcomes");
 	if (rc == KY_OK)
-		rc = query(p, "SELECT total FROM requests WHERE id = $1 FOR UPDATE", 1, values, &r,
+		rc = query(p, "SELECT total, claims FROM requests WHERE id = $1 FOR UPDATE", 1, values, &r,
 			   "recording a request's outcomes");
 	if (rc == KY_OK && PQntuples(r) == 0)
 		rc = ky_error_set(KY_ENOTFOUND, "no request %s in this hub", id);
+	if (rc == KY_OK && (uint64_t)integer(r, 0, 1) != token)
+		rc = ky_store_taken_over(id);
 	uint64_t total = rc == KY_OK ? (uint64_t)integer(r, 0, 0) : 0;
 	PQclear(r);
 	for (size_t i = 0; rc == KY_OK && i < n; i++)
@@ -1748,39 +1921,67 @@ static int request_record_once(pg *p, const char *id, const ky_store_request_obj
 			   "UPDATE requests SET"
 			   " successes = (SELECT count(*) FROM request_objects o WHERE o.request_id = $1 AND o.success = 1),"
 			   " failures = (SELECT count(*) FROM request_objects o WHERE o.request_id = $1 AND o.success = 0),"
-			   " lease_until_us = $2::bigint WHERE id = $1",
-			   2, values, &r, "counting a request's outcomes");
+			   " lease_until_us = $2::bigint WHERE id = $1 AND claims = $3::bigint",
+			   3, values, &r, "counting a request's outcomes");
 	if (rc == KY_OK) {
+		bool ours = strcmp(PQcmdTuples(r), "1") == 0;
 		PQclear(r);
-		rc = exec(p, "COMMIT", "recording a request's outcomes");
+		rc = ours ? exec(p, "COMMIT", "recording a request's outcomes") : ky_store_taken_over(id);
 	}
 	if (rc != KY_OK)
 		rollback(p);
 	return rc;
 }
 
-static int pg_request_record(void *impl, const char *id, const ky_store_request_object *objects, size_t n,
-			     int64_t now_us, int64_t lease_us)
+static int pg_request_record(void *impl, const char *id, uint64_t token, const ky_store_request_object *objects,
+			     size_t n, int64_t now_us, int64_t lease_us)
 {
-	WITH_RETRY((pg *)impl, request_record_once(impl, id, objects, n, now_us, lease_us));
+	WITH_RETRY((pg *)impl, request_record_once(impl, id, token, objects, n, now_us, lease_us));
 }
 
-static int request_complete_once(pg *p, const char *id)
+/* One statement; a retry after a lost COMMIT finds the row as it left it (complete, the same
+ * token) and succeeds again. */
+static int request_complete_once(pg *p, const char *id, uint64_t token)
 {
+	char claim[24];
+	snprintf(claim, sizeof(claim), "%llu", (unsigned long long)token);
+	const char *values[] = {id, claim};
 	PGresult *r;
-	int rc = query(p, "UPDATE requests SET complete = 1, envelope = NULL WHERE id = $1", 1, &id, &r,
-		       "completing a request");
+	int rc = query(p, "UPDATE requests SET complete = 1, envelope = NULL WHERE id = $1 AND claims = $2::bigint", 2,
+		       values, &r, "completing a request");
 	if (rc != KY_OK)
 		return rc;
-	if (strcmp(PQcmdTuples(r), "0") == 0)
-		rc = ky_error_set(KY_ENOTFOUND, "no request %s in this hub", id);
+	bool done = strcmp(PQcmdTuples(r), "1") == 0;
 	PQclear(r);
+	return done ? KY_OK : fence_failure(p, id);
+}
+
+static int pg_request_complete(void *impl, const char *id, uint64_t token)
+{
+	WITH_RETRY((pg *)impl, request_complete_once(impl, id, token));
+}
+
+/* As complete: a retry finds every outcome recorded and the request complete under its token. */
+static int request_abandon_once(pg *p, const char *id, uint64_t token)
+{
+	int rc = exec(p, "BEGIN", "completing a request as failed");
+	if (rc == KY_OK)
+		rc = finish_request(p, id, token);
+	if (rc == KY_OK)
+		rc = exec(p, "COMMIT", "completing a request as failed");
+	if (rc != KY_OK)
+		rollback(p);
 	return rc;
 }
 
-static int pg_request_complete(void *impl, const char *id)
+static int pg_request_abandon(void *impl, const char *id, uint64_t token)
 {
-	WITH_RETRY((pg *)impl, request_complete_once(impl, id));
+	WITH_RETRY((pg *)impl, request_abandon_once(impl, id, token));
+}
+
+static void pg_test_cut_after_commit(void *impl, unsigned n)
+{
+	((pg *)impl)->cuts = n;
 }
 
 const ky_store_backend ky_store_pg = {
@@ -1813,4 +2014,6 @@ const ky_store_backend ky_store_pg = {
 	.request_claim = pg_request_claim,
 	.request_record = pg_request_record,
 	.request_complete = pg_request_complete,
+	.request_abandon = pg_request_abandon,
+	.test_cut_after_commit = pg_test_cut_after_commit,
 };

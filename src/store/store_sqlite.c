@@ -1,7 +1,7 @@
 /*
  * store_sqlite: the SQLite backend of the store, one database file in WAL mode.
  *
- * Tables (schema 4):
+ * Tables (schema 5):
  *   versions      one row per version (id + version key), the bytes as received
  *   entries       one row per addition of a version to a collection: its sequence number
  *                 (the primary key), date_added, and `latest` (this is the collection's
@@ -15,7 +15,8 @@
  *   removals      additions removed from their collection (schema 4), moved whole from
  *                 entries with when and by whom
  *   requests      Add Objects requests (schema 4): counts, the envelope until complete,
- *                 and the lease of the processor holding one
+ *                 the lease of the processor holding one, and how many times it was
+ *                 claimed (schema 5), the holder's fencing token
  *   request_objects  each request's outcomes, one row per object of the envelope
  *   kyoyu_schema  the schema version
  *
@@ -59,10 +60,11 @@ typedef struct db {
 static int status_of(db *d)
 {
 	int code = sqlite3_errcode(d->h);
-	return code == SQLITE_BUSY || code == SQLITE_LOCKED ? KY_ECONFLICT
+	return code == SQLITE_BUSY || code == SQLITE_LOCKED ? KY_EBUSY
 	       : code == SQLITE_NOMEM			     ? KY_ENOMEM
-	       : code == SQLITE_CONSTRAINT		     ? KY_ECONFLICT
+	       : code == SQLITE_CONSTRAINT		     ? KY_EEXISTS
 	       : code == SQLITE_NOTADB			     ? KY_EINVALID
+	       : code == SQLITE_TOOBIG			     ? KY_ETOOBIG
 							     : KY_ERROR;
 }
 
@@ -196,6 +198,9 @@ static const char *const migrations[] = {
 	"  success INTEGER NOT NULL,"
 	"  message TEXT,"
 	"  PRIMARY KEY (request_id, idx));",
+	/* 4 -> 5: a request's claims are numbered, and the number is the fencing token that its
+	 * records and completion must still hold (store.h). */
+	"ALTER TABLE requests ADD COLUMN claims INTEGER NOT NULL DEFAULT 0;",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == KY_STORE_SCHEMA_VERSION,
@@ -502,7 +507,7 @@ static int sqlite_collection_create(void *impl, const char *uuid, const char *na
 	sqlite3_bind_int64(st, 5, ky_store_now_us());
 	int step = sqlite3_step(st);
 	if (step == SQLITE_CONSTRAINT)
-		rc = ky_error_set(KY_ECONFLICT, "a collection named \"%s\" exists already", name);
+		rc = ky_error_set(KY_EEXISTS, "a collection named \"%s\" exists already", name);
 	else if (step != SQLITE_DONE)
 		rc = fail(d, "creating a collection");
 	else
@@ -965,10 +970,10 @@ static int sqlite_key_add(void *impl, int64_t user_id, const char *prefix, const
 	sqlite3_bind_blob(st, 3, hash, KY_STORE_KEY_HASH_SIZE, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, now_us);
 	int step = sqlite3_step(st);
-	if (step == SQLITE_CONSTRAINT)
-		/* Unique prefix or hash, or (foreign key) no such user. */
-		rc = ky_error_set(KY_ECONFLICT, "%s: a key with prefix %s exists already, or user %lld does not", d->path,
-				  prefix, (long long)user_id);
+	if (step == SQLITE_CONSTRAINT && sqlite3_extended_errcode(d->h) == SQLITE_CONSTRAINT_FOREIGNKEY)
+		rc = ky_error_set(KY_ENOTFOUND, "%s: adding a key: user %lld does not exist", d->path, (long long)user_id);
+	else if (step == SQLITE_CONSTRAINT)
+		rc = ky_error_set(KY_EEXISTS, "%s: a key with prefix %s (or its hash) exists already", d->path, prefix);
 	else if (step != SQLITE_DONE)
 		rc = fail(d, "adding a key");
 	else
@@ -1164,7 +1169,7 @@ static int sqlite_remove(void *impl, const ky_store_removal_filter *filter, int6
 		sqlite3_bind_text(move, (int)(i + sel.nfixed + 1), sel.params[i], -1, SQLITE_STATIC);
 	if (sqlite3_step(move) != SQLITE_DONE) {
 		rc = sqlite3_errcode(d->h) == SQLITE_CONSTRAINT
-			     ? ky_error_set(KY_ECONFLICT, "%s: removing versions of %s: user %lld does not exist", d->path,
+			     ? ky_error_set(KY_ENOTFOUND, "%s: removing versions of %s: user %lld does not exist", d->path,
 					    filter->id, (long long)user_id)
 			     : fail(d, "recording a removal");
 		goto done;
@@ -1229,7 +1234,7 @@ static int sqlite_removal_list(void *impl, int64_t collection_id, int (*fn)(void
 /* --- Add Objects requests ---------------------------------------------------------------- */
 
 /* A request's columns, as read_request() reads them. */
-#define REQUEST_COLUMNS "id, collection_id, user_id, received_us, complete, total, successes, failures"
+#define REQUEST_COLUMNS "id, collection_id, user_id, received_us, complete, total, successes, failures, claims"
 
 static void read_request(sqlite3_stmt *st, ky_store_request *out)
 {
@@ -1242,6 +1247,7 @@ static void read_request(sqlite3_stmt *st, ky_store_request *out)
 	out->total = (uint64_t)sqlite3_column_int64(st, 5);
 	out->successes = (uint64_t)sqlite3_column_int64(st, 6);
 	out->failures = (uint64_t)sqlite3_column_int64(st, 7);
+	out->token = (uint64_t)sqlite3_column_int64(st, 8);
 }
 
 static int sqlite_request_add(void *impl, const ky_store_request *r, const char *envelope, size_t len)
@@ -1262,9 +1268,9 @@ static int sqlite_request_add(void *impl, const ky_store_request *r, const char 
 	sqlite3_bind_blob64(st, 6, envelope, len, SQLITE_STATIC);
 	int step = sqlite3_step(st);
 	if (step == SQLITE_CONSTRAINT && sqlite3_extended_errcode(d->h) == SQLITE_CONSTRAINT_PRIMARYKEY)
-		rc = ky_error_set(KY_ECONFLICT, "%s: a request with id %s exists already", d->path, r->id);
+		rc = ky_error_set(KY_EEXISTS, "%s: a request with id %s exists already", d->path, r->id);
 	else if (step == SQLITE_CONSTRAINT)
-		rc = ky_error_set(KY_ECONFLICT, "%s: request %s: collection %lld or user %lld does not exist", d->path, r->id,
+		rc = ky_error_set(KY_ENOTFOUND, "%s: request %s: collection %lld or user %lld does not exist", d->path, r->id,
 				  (long long)r->collection_id, (long long)r->user_id);
 	else if (step != SQLITE_DONE)
 		rc = fail(d, "recording a request");
@@ -1317,8 +1323,66 @@ static int sqlite_request_objects(void *impl, const char *id, int (*fn)(void *ct
 	return rc < 0 ? rc : KY_OK;
 }
 
+/* Why a write fenced by a token changed no row: the request is gone, or another claim holds it. */
+static int fence_failure(db *d, const char *id)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(d->h, "SELECT 1 FROM requests WHERE id = ?1", -1, &st, NULL) != SQLITE_OK)
+		return fail(d, "reading a request");
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	int step = sqlite3_step(st);
+	int rc = step == SQLITE_ROW    ? ky_store_taken_over(id)
+		 : step == SQLITE_DONE ? ky_error_set(KY_ENOTFOUND, "no request %s in this hub", id)
+				       : fail(d, "reading a request");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/*
+ * Inside the caller's transaction: the objects of request `id` without an outcome are
+ * recorded as failures (KY_STORE_REQUEST_UNRECORDED), its counts updated and the request
+ * completed, if `token` is still its claim's. The missing indexes are counted out by a
+ * recursive CTE up to the request's total.
+ */
+static int finish_request(db *d, const char *id, uint64_t token)
+{
+	sqlite3_stmt *fill = NULL, *close = NULL;
+	int rc = KY_OK;
+	if (sqlite3_prepare_v2(d->h,
+			       "WITH RECURSIVE g(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM g"
+			       "  WHERE i + 1 < (SELECT total FROM requests WHERE id = ?1))"
+			       " INSERT INTO request_objects (request_id, idx, success, message)"
+			       " SELECT ?1, i, 0, ?2 FROM g WHERE i < (SELECT total FROM requests WHERE id = ?1 AND claims = ?3)"
+			       " ON CONFLICT (request_id, idx) DO NOTHING",
+			       -1, &fill, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(d->h,
+			       "UPDATE requests SET"
+			       " successes = (SELECT count(*) FROM request_objects o WHERE o.request_id = ?1 AND o.success = 1),"
+			       " failures = (SELECT count(*) FROM request_objects o WHERE o.request_id = ?1 AND o.success = 0),"
+			       " complete = 1, envelope = NULL WHERE id = ?1 AND claims = ?2",
+			       -1, &close, NULL) != SQLITE_OK) {
+		rc = fail(d, "completing a request as failed");
+		goto done;
+	}
+	sqlite3_bind_text(fill, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(fill, 2, KY_STORE_REQUEST_UNRECORDED, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(fill, 3, (sqlite3_int64)token);
+	rc = step_done(d, fill, "recording the outcomes a request could not record");
+	if (rc != KY_OK)
+		goto done;
+	sqlite3_bind_text(close, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(close, 2, (sqlite3_int64)token);
+	rc = step_done(d, close, "completing a request as failed");
+	if (rc == KY_OK && sqlite3_changes(d->h) != 1)
+		rc = fence_failure(d, id);
+done:
+	sqlite3_finalize(fill);
+	sqlite3_finalize(close);
+	return rc;
+}
+
 /* BEGIN IMMEDIATE: one writer at a time, so no two connections find the same request
- * unclaimed. */
+ * unclaimed. A request claimed too often is finished as failed, and the next one looked for. */
 static int sqlite_request_claim(void *impl, int64_t now_us, int64_t lease_us, ky_store_request *out, char **envelope,
 				size_t *len)
 {
@@ -1331,34 +1395,44 @@ static int sqlite_request_claim(void *impl, int64_t now_us, int64_t lease_us, ky
 			       "SELECT " REQUEST_COLUMNS ", envelope FROM requests WHERE complete = 0 AND lease_until_us < ?1"
 			       " ORDER BY received_us, id LIMIT 1",
 			       -1, &find, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(d->h, "UPDATE requests SET lease_until_us = ?2 WHERE id = ?1", -1, &hold, NULL) != SQLITE_OK) {
+	    sqlite3_prepare_v2(d->h, "UPDATE requests SET lease_until_us = ?2, claims = claims + 1 WHERE id = ?1", -1, &hold,
+			       NULL) != SQLITE_OK) {
 		rc = fail(d, "claiming a request");
 		goto done;
 	}
 	sqlite3_bind_int64(find, 1, now_us);
-	int step = sqlite3_step(find);
-	if (step == SQLITE_DONE) {
-		rc = ky_error_set(KY_ENOTFOUND, "%s: no request waiting to be processed", d->path);
-		goto done;
+	for (;;) {
+		int step = sqlite3_step(find);
+		if (step == SQLITE_DONE) {
+			rc = ky_error_set(KY_ENOTFOUND, "%s: no request waiting to be processed", d->path);
+			goto done;
+		}
+		if (step != SQLITE_ROW) {
+			rc = fail(d, "claiming a request");
+			goto done;
+		}
+		read_request(find, out);
+		if (out->token < KY_STORE_REQUEST_CLAIMS_MAX)
+			break;
+		sqlite3_reset(find);
+		rc = finish_request(d, out->id, out->token);
+		if (rc != KY_OK)
+			goto done;
 	}
-	if (step != SQLITE_ROW) {
-		rc = fail(d, "claiming a request");
-		goto done;
-	}
-	read_request(find, out);
-	size_t n = (size_t)sqlite3_column_bytes(find, 8);
+	size_t n = (size_t)sqlite3_column_bytes(find, 9);
 	*envelope = malloc(n ? n : 1);
 	if (*envelope == NULL) {
 		rc = ky_error_set(KY_ENOMEM, "out of memory");
 		goto done;
 	}
 	if (n > 0)
-		memcpy(*envelope, sqlite3_column_blob(find, 8), n);
+		memcpy(*envelope, sqlite3_column_blob(find, 9), n);
 	*len = n;
 	sqlite3_bind_text(hold, 1, out->id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(hold, 2, now_us + lease_us);
 	if (sqlite3_step(hold) != SQLITE_DONE)
 		rc = fail(d, "claiming a request");
+	out->token++;
 done:
 	sqlite3_finalize(find);
 	sqlite3_finalize(hold);
@@ -1382,15 +1456,17 @@ static void bind_text_or_null(sqlite3_stmt *st, int i, const char *text)
 		sqlite3_bind_null(st, i);
 }
 
-static int sqlite_request_record(void *impl, const char *id, const ky_store_request_object *objects, size_t n,
-				 int64_t now_us, int64_t lease_us)
+/* The token is checked first, before anything is written, and again by the final UPDATE
+ * (BEGIN IMMEDIATE already keeps other writers out between the two). */
+static int sqlite_request_record(void *impl, const char *id, uint64_t token, const ky_store_request_object *objects,
+				 size_t n, int64_t now_us, int64_t lease_us)
 {
 	db *d = impl;
 	sqlite3_stmt *find = NULL, *upsert = NULL, *counts = NULL;
 	int rc = exec(d, "BEGIN IMMEDIATE");
 	if (rc != KY_OK)
 		return rc;
-	if (sqlite3_prepare_v2(d->h, "SELECT total FROM requests WHERE id = ?1", -1, &find, NULL) != SQLITE_OK ||
+	if (sqlite3_prepare_v2(d->h, "SELECT total, claims FROM requests WHERE id = ?1", -1, &find, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(d->h,
 			       "INSERT INTO request_objects (request_id, idx, stix_id, version, success, message)"
 			       " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (request_id, idx) DO UPDATE SET"
@@ -1401,7 +1477,7 @@ static int sqlite_request_record(void *impl, const char *id, const ky_store_requ
 			       "UPDATE requests SET"
 			       " successes = (SELECT count(*) FROM request_objects o WHERE o.request_id = ?1 AND o.success = 1),"
 			       " failures = (SELECT count(*) FROM request_objects o WHERE o.request_id = ?1 AND o.success = 0),"
-			       " lease_until_us = ?2 WHERE id = ?1",
+			       " lease_until_us = ?2 WHERE id = ?1 AND claims = ?3",
 			       -1, &counts, NULL) != SQLITE_OK) {
 		rc = fail(d, "recording a request's outcomes");
 		goto done;
@@ -1417,6 +1493,10 @@ static int sqlite_request_record(void *impl, const char *id, const ky_store_requ
 		goto done;
 	}
 	uint64_t total = (uint64_t)sqlite3_column_int64(find, 0);
+	if ((uint64_t)sqlite3_column_int64(find, 1) != token) {
+		rc = ky_store_taken_over(id);
+		goto done;
+	}
 	sqlite3_bind_text(upsert, 1, id, -1, SQLITE_STATIC);
 	for (size_t i = 0; rc == KY_OK && i < n; i++) {
 		const ky_store_request_object *o = &objects[i];
@@ -1435,8 +1515,11 @@ static int sqlite_request_record(void *impl, const char *id, const ky_store_requ
 	if (rc == KY_OK) {
 		sqlite3_bind_text(counts, 1, id, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(counts, 2, now_us + lease_us);
+		sqlite3_bind_int64(counts, 3, (sqlite3_int64)token);
 		rc = step_done(d, counts, "counting a request's outcomes");
 	}
+	if (rc == KY_OK && sqlite3_changes(d->h) != 1)
+		rc = ky_store_taken_over(id);
 done:
 	sqlite3_finalize(find);
 	sqlite3_finalize(upsert);
@@ -1448,18 +1531,33 @@ done:
 	return rc;
 }
 
-static int sqlite_request_complete(void *impl, const char *id)
+static int sqlite_request_complete(void *impl, const char *id, uint64_t token)
 {
 	db *d = impl;
 	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(d->h, "UPDATE requests SET complete = 1, envelope = NULL WHERE id = ?1", -1, &st, NULL) !=
-	    SQLITE_OK)
+	if (sqlite3_prepare_v2(d->h, "UPDATE requests SET complete = 1, envelope = NULL WHERE id = ?1 AND claims = ?2", -1,
+			       &st, NULL) != SQLITE_OK)
 		return fail(d, "completing a request");
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st) != SQLITE_DONE    ? fail(d, "completing a request")
-		 : sqlite3_changes(d->h) == 0 ? ky_error_set(KY_ENOTFOUND, "no request %s in this hub", id)
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)token);
+	int rc = sqlite3_step(st) != SQLITE_DONE ? fail(d, "completing a request")
+		 : sqlite3_changes(d->h) == 0 ? fence_failure(d, id)
 					       : KY_OK;
 	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sqlite_request_abandon(void *impl, const char *id, uint64_t token)
+{
+	db *d = impl;
+	int rc = exec(d, "BEGIN IMMEDIATE");
+	if (rc != KY_OK)
+		return rc;
+	rc = finish_request(d, id, token);
+	if (rc == KY_OK)
+		rc = exec(d, "COMMIT");
+	if (rc != KY_OK)
+		sqlite3_exec(d->h, "ROLLBACK", NULL, NULL, NULL);
 	return rc;
 }
 
@@ -1493,4 +1591,5 @@ const ky_store_backend ky_store_sqlite = {
 	.request_claim = sqlite_request_claim,
 	.request_record = sqlite_request_record,
 	.request_complete = sqlite_request_complete,
+	.request_abandon = sqlite_request_abandon,
 };

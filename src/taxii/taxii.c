@@ -33,71 +33,18 @@ void ky_taxii_respond_json(ky_http_request *r, unsigned status, json_t *body)
 	char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(body);
 	if (text == NULL) {
-		ky_http_respond(r, 500, NULL, NULL, 0);
+		ky_http_respond_error(r, KY_ENOMEM, "out of memory encoding a response");
 		return;
 	}
 	ky_http_respond(r, status, KY_TAXII_MEDIA, text, strlen(text));
 	free(text);
 }
 
-void ky_taxii_error(ky_http_request *r, unsigned status, const char *title, const char *fmt, ...)
+int ky_taxii_store_failure(int rc)
 {
-	char code[8], description[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(description, sizeof(description), fmt, ap);
-	va_end(ap);
-	snprintf(code, sizeof(code), "%u", status);
-	/* Parts of a description may come from the request: jansson refuses text that is not
-	 * UTF-8, so such a description is replaced rather than the error lost. */
-	json_t *body = json_pack("{s:s,s:s,s:s}", "title", title, "description",
-				 ky_taxii_text_ok(description, strlen(description)) ? description : "(not shown: not UTF-8)",
-				 "http_status", code);
-	ky_taxii_respond_json(r, status, body);
-}
-
-void ky_taxii_unavailable(ky_http_request *r)
-{
-	ky_taxii_error(r, 503, "The hub's database is unavailable", "%s", ky_error_last());
-}
-
-bool ky_taxii_text_ok(const char *text, size_t len)
-{
-	const unsigned char *s = (const unsigned char *)text;
-	for (size_t i = 0; i < len;) {
-		unsigned c = s[i];
-		size_t n;
-		unsigned min;
-		if (c < 0x20 || c == 0x7f)
-			return false;
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-			min = 0x80;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			min = 0x800;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			min = 0x10000;
-		} else {
-			return false;
-		}
-		unsigned cp = c & (0x3fu >> n);
-		for (size_t k = 1; k <= n; k++) {
-			if (i + k >= len || (s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = cp << 6 | (s[i + k] & 0x3f);
-		}
-		/* Overlong forms, UTF-16 surrogates and code points past U+10FFFF are not UTF-8. */
-		if (cp < min || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-			return false;
-		i += n + 1;
-	}
-	return true;
+	if (rc == KY_ENOMEM)
+		return KY_ENOMEM;
+	return ky_error_recode(rc == KY_ERROR || rc == KY_EBUSY || rc == KY_EUNAVAILABLE ? KY_EUNAVAILABLE : KY_ERROR);
 }
 
 /* --- content negotiation, §1.6.8 ---------------------------------------------------------- */
@@ -170,12 +117,15 @@ static bool slowed_down(ky_taxii *t, const char *client)
 	return slow;
 }
 
-static void record_failure(ky_taxii *t, const char *client, bool failed)
+/* Counts a wrong credential from this client. Only a success resets the count: a request
+ * without credentials neither counts nor resets, or alternating one with each guess would
+ * never be slowed down. */
+static void record_outcome(ky_taxii *t, const char *client, bool success)
 {
 	ky_taxii_failures *f = slot_of(t, client);
 	time_t now = time(NULL);
 	pthread_mutex_lock(&t->failures_lock);
-	if (!failed) {
+	if (success) {
 		if (strcmp(f->client, client) == 0)
 			f->count = 0;
 	} else if (strcmp(f->client, client) != 0 || now - f->first >= FAILURE_WINDOW_SECONDS) {
@@ -188,48 +138,12 @@ static void record_failure(ky_taxii *t, const char *client, bool failed)
 	pthread_mutex_unlock(&t->failures_lock);
 }
 
-/* The identity behind the Authorization header, or a response already sent (false). */
-static bool authenticate(ky_taxii *t, ky_store *store, ky_http_request *r, ky_auth_identity *who)
+static int unauthenticated(ky_http_request *r)
 {
-	const char *client = ky_http_client(r);
-	if (slowed_down(t, client)) {
-		ky_http_header_add(r, "Retry-After", "60");
-		ky_taxii_error(r, 429, "Too many failed authentications", "%s",
-			      "This address failed to authenticate too often; wait a minute before trying again.");
-		return false;
-	}
-	const char *header = ky_http_header(r, "Authorization");
-	char decoded[512], *user = NULL, *key = NULL;
-	if (header != NULL && strncasecmp(header, "Basic ", 6) == 0) {
-		size_t len = 0;
-		if (sodium_base642bin((unsigned char *)decoded, sizeof(decoded) - 1, header + 6, strlen(header + 6), " ",
-				      &len, NULL, sodium_base64_VARIANT_ORIGINAL) == 0) {
-			decoded[len] = '\0';
-			char *colon = strchr(decoded, ':');
-			if (colon != NULL) {
-				*colon = '\0';
-				user = decoded;
-				key = colon + 1;
-			}
-		}
-	} else if (header != NULL && strncasecmp(header, "Bearer ", 7) == 0) {
-		key = (char *)header + 7;
-	}
-	int rc = key != NULL ? ky_auth_verify(store, user, key, who) : KY_EDENIED;
-	if (rc == KY_OK) {
-		record_failure(t, client, false);
-		return true;
-	}
-	if (rc != KY_EDENIED) {
-		ky_taxii_unavailable(r);
-		return false;
-	}
-	record_failure(t, client, key != NULL);
 	/* The same answer whether the user exists or not. */
 	ky_http_header_add(r, "WWW-Authenticate", "Basic realm=\"kyoyu\", charset=\"UTF-8\"");
-	ky_taxii_error(r, 401, "Authentication required", "%s",
-		      "Send HTTP Basic credentials (a user name and an API key as the password) or a Bearer API key.");
-	return false;
+	return ky_error_set(KY_EUNAUTHENTICATED, "%s",
+			    "Send HTTP Basic credentials (a user name and an API key as the password) or a Bearer API key.");
 }
 
 /* --- who sees what ------------------------------------------------------------------------ */
@@ -325,14 +239,14 @@ static void api_root(ky_taxii *t, ky_http_request *r, const char *name)
 	ky_taxii_respond_json(r, 200, body);
 }
 
-static void collections(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_auth_identity *who, const char *root)
+static int collections(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_auth_identity *who, const char *root)
 {
 	json_t *list = json_array();
 	listing l = {t, who, root, list};
-	if (ky_store_collection_list(store, add_collection, &l) != KY_OK) {
+	int rc = ky_store_collection_list(store, add_collection, &l);
+	if (rc != KY_OK) {
 		json_decref(list);
-		ky_taxii_unavailable(r);
-		return;
+		return ky_taxii_store_failure(rc);
 	}
 	json_t *body = json_object();
 	/* §5.1.1: an empty collections resource has no "collections" property. */
@@ -341,27 +255,26 @@ static void collections(ky_taxii *t, ky_store *store, ky_http_request *r, const 
 	else
 		json_decref(list);
 	ky_taxii_respond_json(r, 200, body);
+	return KY_OK;
 }
 
 /* The collection `id` (its TAXII id, a UUID: names are for the command line) on API root
- * `root` as this user may see it, into *c; false when a response has been sent: 404 when it
- * does not exist for the user (or, with `reading`, when the user may not read it), 503. */
-static bool find_collection(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_auth_identity *who,
-			    const char *root, const char *id, bool reading, ky_store_collection *c)
+ * `root` as this user may see it, into *c; KY_ENOTFOUND when it does not exist for the user
+ * (or, with `reading`, when the user may not read it), or the store's failure. */
+static int find_collection(ky_taxii *t, ky_store *store, const ky_auth_identity *who, const char *root, const char *id,
+			   bool reading, ky_store_collection *c)
 {
 	int rc = ky_store_collection_find(store, id, c);
-	if (rc != KY_OK && rc != KY_ENOTFOUND) {
-		ky_taxii_unavailable(r);
-		return false;
-	}
+	if (rc != KY_OK && rc != KY_ENOTFOUND)
+		return ky_taxii_store_failure(rc);
 	bool readable = rc == KY_OK && may_read(t, who, c);
 	bool visible = rc == KY_OK && strcmp(c->uuid, id) == 0 && strcmp(ky_taxii_api_root_of(t, c), root) == 0 &&
 		       (readable || (!reading && may_write(t, who, c)));
 	if (!visible) {
 		ky_store_collection_clear(c);
-		ky_taxii_error(r, 404, "No such collection", "There is no collection with this id on this API root.");
+		return ky_error_set(KY_ENOTFOUND, "There is no collection with this id on this API root.");
 	}
-	return visible;
+	return KY_OK;
 }
 
 /* --- routes ------------------------------------------------------------------------------ */
@@ -381,19 +294,32 @@ typedef enum route {
 
 #define MAX_SEGMENTS 6
 
-/* Splits "/a/b/c/" into at most max segments; returns how many, or -1 when too many or a
- * segment is empty ("//"). */
-static int segments(char *path, char **out, int max)
+/* What admit decided, for handle. */
+typedef struct request_state {
+	route rt;
+	char *part[MAX_SEGMENTS];    /* the path's segments, NUL-free (http.h), in the arena */
+	const char *content_type;    /* of a successful answer */
+	ky_store *store;
+	ky_auth_identity who;
+} request_state;
+
+/* Splits the path "/a/b/c/" (len bytes, NUL-free) into at most max segments, copied into the
+ * arena; returns how many, or -1 when too many, a segment is empty ("//"), the path does not
+ * end with '/' (TAXII URLs do, §3.1), or memory ran out. */
+static int segments(ky_arena *arena, ky_slice path, char **out, int max)
 {
+	if (path.len < 2 || path.ptr[0] != '/' || path.ptr[path.len - 1] != '/')
+		return -1;
 	int n = 0;
-	char *p = path + 1;
-	while (*p) {
-		char *slash = strchr(p, '/');
-		if (slash == NULL || slash == p || n == max)
+	for (size_t start = 1; start < path.len;) {
+		const char *slash = memchr(path.ptr + start, '/', path.len - start);
+		size_t len = (size_t)(slash - (path.ptr + start));
+		if (len == 0 || n == max)
 			return -1;
-		*slash = '\0';
-		out[n++] = p;
-		p = slash + 1;
+		out[n] = ky_arena_strndup(arena, path.ptr + start, len);
+		if (out[n++] == NULL)
+			return -1;
+		start += len + 1;
 	}
 	return n;
 }
@@ -424,18 +350,20 @@ static route route_of(char **part, int n)
 	return strcmp(part[5], "versions") == 0 ? ROUTE_VERSIONS : ROUTE_NONE;
 }
 
-/* --- the handler ---------------------------------------------------------------------------- */
+/* --- the handlers ------------------------------------------------------------------------------ */
 
 static void close_store(void *store)
 {
 	ky_store_close(store);
 }
 
+/* This worker thread's store connection, opened on first use; NULL with the store's error. */
 static ky_store *thread_store(ky_taxii *t)
 {
 	ky_store *s = pthread_getspecific(t->store_key);
 	if (s == NULL) {
-		ky_store_options options = {.retry_seconds = (int)t->config->retry_seconds};
+		ky_store_options options = {.retry_seconds = (int)t->config->retry_seconds,
+					    .synchronous_normal = t->config->synchronous_normal};
 		if (ky_store_open(&s, t->db, &options, NULL) != KY_OK)
 			return NULL;
 		pthread_setspecific(t->store_key, s);
@@ -443,105 +371,156 @@ static ky_store *thread_store(ky_taxii *t)
 	return s;
 }
 
-/* Serves a route under a collection: the collection itself, one of its listings, adding
- * objects to it or deleting one. */
-static void collection_route(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_auth_identity *who, route rt,
-			     char **part, const char *content_type)
+/* The identity behind the Authorization header into *who, and the thread's store into
+ * *store. A request without credentials is refused before the store is touched, so that no
+ * failure of the database reaches a client who has not shown a key. */
+static int authenticate(ky_taxii *t, ky_http_request *r, ky_store **store, ky_auth_identity *who)
 {
-	ky_store_collection c = {0};
-	bool post = strcmp(ky_http_method(r), "POST") == 0, delete = strcmp(ky_http_method(r), "DELETE") == 0;
-	/* Writing needs the collection visible (read or write); the permission check follows. */
-	if (!find_collection(t, store, r, who, part[0], part[2], rt != ROUTE_COLLECTION && !post && !delete, &c))
-		return;
-	/* §5.5, §5.7: writing needs can_write, deleting can_read too; a user who sees the
-	 * collection but may not do this gets 403. */
-	if ((post && !may_write(t, who, &c)) || (delete && !(may_read(t, who, &c) && may_write(t, who, &c)))) {
-		ky_taxii_error(r, 403, "Forbidden", "%s", post ? "You may not add objects to this collection."
-							       : "Deleting needs the right to read and to write this collection.");
-	} else if (post) {
-		ky_taxii_add_objects(t, store, r, who, &c);
-	} else if (delete) {
-		ky_taxii_delete_object(t, store, r, who, &c, part[4]);
-	} else if (rt == ROUTE_COLLECTION)
-		ky_taxii_respond_json(r, 200, collection_json(t, who, &c));
-	else if (rt == ROUTE_MANIFEST)
-		ky_taxii_listing_serve(t, store, r, &c, KY_TAXII_MANIFEST, NULL, content_type);
-	else if (rt == ROUTE_OBJECTS)
-		ky_taxii_listing_serve(t, store, r, &c, KY_TAXII_OBJECTS, NULL, content_type);
-	else
-		ky_taxii_listing_serve(t, store, r, &c, rt == ROUTE_OBJECT ? KY_TAXII_OBJECT : KY_TAXII_VERSIONS, part[4],
-				       content_type);
-	ky_store_collection_clear(&c);
+	const char *client = ky_http_client(r);
+	if (slowed_down(t, client)) {
+		ky_http_header_add(r, "Retry-After", "60");
+		return ky_error_set(KY_ETOOMANY, "%s",
+				    "This address failed to authenticate too often; wait a minute before trying again.");
+	}
+	const char *header = ky_http_header(r, "Authorization");
+	char decoded[512], *user = NULL, *key = NULL;
+	if (header != NULL && strncasecmp(header, "Basic ", 6) == 0) {
+		size_t len = 0;
+		if (sodium_base642bin((unsigned char *)decoded, sizeof(decoded) - 1, header + 6, strlen(header + 6), " ",
+				      &len, NULL, sodium_base64_VARIANT_ORIGINAL) == 0 &&
+		    memchr(decoded, '\0', len) == NULL) {
+			decoded[len] = '\0';
+			char *colon = strchr(decoded, ':');
+			if (colon != NULL) {
+				*colon = '\0';
+				user = decoded;
+				key = colon + 1;
+			}
+		}
+	} else if (header != NULL && strncasecmp(header, "Bearer ", 7) == 0) {
+		key = (char *)header + 7;
+	}
+	/* Credentials that are there but malformed count as a failure, like wrong ones. */
+	if (key == NULL) {
+		if (header != NULL)
+			record_outcome(t, client, false);
+		sodium_memzero(decoded, sizeof(decoded));
+		return unauthenticated(r);
+	}
+	*store = thread_store(t);
+	int rc = *store ? ky_auth_verify(*store, user, key, who) : ky_error_last_code();
+	sodium_memzero(decoded, sizeof(decoded));
+	if (rc == KY_OK) {
+		record_outcome(t, client, true);
+		return KY_OK;
+	}
+	if (rc != KY_EDENIED)
+		return ky_taxii_store_failure(rc == KY_OK ? KY_ERROR : rc);
+	record_outcome(t, client, false);
+	return unauthenticated(r);
 }
 
-static int query_not_text(void *ctx, const char *key, const char *value)
-{
-	(void)ctx;
-	return !ky_taxii_text_ok(key, strlen(key)) || !ky_taxii_text_ok(value, strlen(value));
-}
-
-void ky_taxii_handle(void *ctx, ky_http_request *r)
+int ky_taxii_admit(void *ctx, ky_http_request *r)
 {
 	ky_taxii *t = ctx;
-	const char *method = ky_http_method(r);
-	const char *path = ky_http_path(r);
-	size_t len = strlen(path);
-
-	/* TAXII URLs end with a slash (§3.1). */
-	char *copy = ky_arena_strndup(ky_http_arena(r), path, len);
-	char *part[MAX_SEGMENTS];
-	int n = copy && len > 1 && path[0] == '/' && path[len - 1] == '/' ? segments(copy, part, MAX_SEGMENTS) : -1;
-	route rt = n > 0 ? route_of(part, n) : ROUTE_NONE;
+	request_state *st = ky_arena_alloc(ky_http_arena(r), sizeof(*st));
+	if (st == NULL)
+		return ky_error_set(KY_ENOMEM, "out of memory");
+	ky_slice method = ky_http_method(r);
+	int n = segments(ky_http_arena(r), ky_http_path(r), st->part, MAX_SEGMENTS);
+	st->rt = n > 0 ? route_of(st->part, n) : ROUTE_NONE;
 
 	/* Envelopes may also be asked for as STIX (the collections' media type); the answer is
 	 * labelled with what the client accepts. */
 	const char *accept = ky_http_header(r, "Accept");
-	const char *content_type = KY_TAXII_MEDIA;
-	bool objects = rt == ROUTE_OBJECTS || rt == ROUTE_OBJECT;
+	st->content_type = KY_TAXII_MEDIA;
+	bool objects = st->rt == ROUTE_OBJECTS || st->rt == ROUTE_OBJECT;
 	if (!accepts(accept, "taxii+json")) {
-		if (!objects || !accepts(accept, "stix+json")) {
-			ky_taxii_error(r, 406, "Not acceptable",
-				       "This resource is served as %s%s; the Accept header allows neither it nor "
-				       "application/taxii+json.",
-				       KY_TAXII_MEDIA, objects ? " (or " KY_TAXII_STIX_MEDIA ")" : "");
-			return;
-		}
-		content_type = KY_TAXII_STIX_MEDIA;
+		if (!objects || !accepts(accept, "stix+json"))
+			return ky_error_set(KY_ENOTACCEPTABLE,
+					    "This resource is served as %s%s; the Accept header allows neither it nor "
+					    "application/taxii+json.",
+					    KY_TAXII_MEDIA, objects ? " (or " KY_TAXII_STIX_MEDIA ")" : "");
+		st->content_type = KY_TAXII_STIX_MEDIA;
 	}
-	const char *allow = rt == ROUTE_OBJECTS ? "GET, HEAD, POST" : rt == ROUTE_OBJECT ? "GET, HEAD, DELETE" : "GET, HEAD";
-	bool allowed = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ||
-		       (rt == ROUTE_OBJECTS && strcmp(method, "POST") == 0) || (rt == ROUTE_OBJECT && strcmp(method, "DELETE") == 0);
+	const char *allow = st->rt == ROUTE_OBJECTS  ? "GET, HEAD, POST"
+			    : st->rt == ROUTE_OBJECT ? "GET, HEAD, DELETE"
+						 : "GET, HEAD";
+	bool allowed = ky_slice_is(method, "GET") || ky_slice_is(method, "HEAD") ||
+		       (st->rt == ROUTE_OBJECTS && ky_slice_is(method, "POST")) ||
+		       (st->rt == ROUTE_OBJECT && ky_slice_is(method, "DELETE"));
 	if (!allowed) {
 		ky_http_header_add(r, "Allow", allow);
-		ky_taxii_error(r, 405, "Method not allowed", "This resource takes %s.", allow);
-		return;
+		return ky_error_set(KY_EMETHOD, "This resource takes %s.", allow);
 	}
-	ky_store *store = thread_store(t);
-	if (store == NULL) {
-		ky_taxii_unavailable(r);
-		return;
-	}
-	ky_auth_identity who;
-	if (!authenticate(t, store, r, &who))
-		return;
-	if (!ky_taxii_text_ok(path, len) || ky_http_query_each(r, query_not_text, NULL) != 0) {
-		ky_taxii_error(r, 400, "Bad request", "The request's path or a query parameter is not valid UTF-8 text.");
-		return;
-	}
-	if (rt == ROUTE_NONE) {
-		ky_taxii_error(r, 404, "Not found", "There is no TAXII resource at this path.");
-	} else if (rt == ROUTE_DISCOVERY) {
-		discovery(t, r);
-	} else if (!api_root_exists(t, part[0])) {
-		ky_taxii_error(r, 404, "No such API root", "This server has no API root at this path.");
-	} else if (rt == ROUTE_API_ROOT) {
-		api_root(t, r, part[0]);
-	} else if (rt == ROUTE_STATUS) {
-		ky_taxii_status_serve(t, store, r, &who, part[0], part[2]);
-	} else if (rt == ROUTE_COLLECTIONS) {
-		collections(t, store, r, &who, part[0]);
+	int rc = authenticate(t, r, &st->store, &st->who);
+	if (rc != KY_OK)
+		return rc;
+	ky_http_set_state(r, st);
+	return KY_OK;
+}
+
+/* Serves a route under a collection: the collection itself, one of its listings, adding
+ * objects to it or deleting one. */
+static int collection_route(ky_taxii *t, ky_http_request *r, const request_state *st)
+{
+	ky_store_collection c = {0};
+	ky_slice method = ky_http_method(r);
+	bool post = ky_slice_is(method, "POST"), delete = ky_slice_is(method, "DELETE");
+	route rt = st->rt;
+	ky_store *store = st->store;
+	const ky_auth_identity *who = &st->who;
+	/* Writing needs the collection visible (read or write); the permission check follows. */
+	int rc = find_collection(t, store, who, st->part[0], st->part[2], rt != ROUTE_COLLECTION && !post && !delete, &c);
+	if (rc != KY_OK)
+		return rc;
+	/* §5.5, §5.7: writing needs can_write, deleting can_read too; a user who sees the
+	 * collection but may not do this gets 403. */
+	if ((post && !may_write(t, who, &c)) || (delete && !(may_read(t, who, &c) && may_write(t, who, &c)))) {
+		rc = ky_error_set(KY_EDENIED, "%s", post ? "You may not add objects to this collection."
+							 : "Deleting needs the right to read and to write this collection.");
+	} else if (post) {
+		rc = ky_taxii_add_objects(t, store, r, who, &c);
+	} else if (delete) {
+		rc = ky_taxii_delete_object(t, store, r, who, &c, st->part[4]);
+	} else if (rt == ROUTE_COLLECTION) {
+		ky_taxii_respond_json(r, 200, collection_json(t, who, &c));
+	} else if (rt == ROUTE_MANIFEST) {
+		rc = ky_taxii_listing_serve(t, store, r, &c, KY_TAXII_MANIFEST, NULL, st->content_type);
+	} else if (rt == ROUTE_OBJECTS) {
+		rc = ky_taxii_listing_serve(t, store, r, &c, KY_TAXII_OBJECTS, NULL, st->content_type);
 	} else {
-		collection_route(t, store, r, &who, rt, part, content_type);
+		rc = ky_taxii_listing_serve(t, store, r, &c, rt == ROUTE_OBJECT ? KY_TAXII_OBJECT : KY_TAXII_VERSIONS,
+					    st->part[4], st->content_type);
+	}
+	ky_store_collection_clear(&c);
+	return rc;
+}
+
+int ky_taxii_handle(void *ctx, ky_http_request *r)
+{
+	ky_taxii *t = ctx;
+	const request_state *st = ky_http_state(r);
+	if (st == NULL)
+		return ky_error_set(KY_ERROR, "a request reached the TAXII handler without being admitted");
+	if (st->rt == ROUTE_NONE)
+		return ky_error_set(KY_ENOTFOUND, "There is no TAXII resource at this path.");
+	if (st->rt == ROUTE_DISCOVERY) {
+		discovery(t, r);
+		return KY_OK;
+	}
+	if (!api_root_exists(t, st->part[0]))
+		return ky_error_set(KY_ENOTFOUND, "This server has no API root at this path.");
+	switch (st->rt) {
+	case ROUTE_API_ROOT:
+		api_root(t, r, st->part[0]);
+		return KY_OK;
+	case ROUTE_STATUS:
+		return ky_taxii_status_serve(t, st->store, r, &st->who, st->part[0], st->part[2]);
+	case ROUTE_COLLECTIONS:
+		return collections(t, st->store, r, &st->who, st->part[0]);
+	default:
+		return collection_route(t, r, st);
 	}
 }
 
@@ -565,12 +544,13 @@ int ky_taxii_new(ky_taxii **out, const ky_taxii_options *o)
 	pthread_mutex_init(&t->failures_lock, NULL);
 	pthread_mutex_init(&t->work_lock, NULL);
 	pthread_cond_init(&t->work_cond, NULL);
-	if (ky_taxii_processor_start(t) != KY_OK) {
-		ky_taxii_free(t);
-		return KY_ERROR;
-	}
 	*out = t;
 	return KY_OK;
+}
+
+int ky_taxii_start(ky_taxii *t)
+{
+	return ky_taxii_processor_start(t);
 }
 
 void ky_taxii_free(ky_taxii *t)

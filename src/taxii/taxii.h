@@ -24,11 +24,19 @@ typedef struct ky_taxii_options {
 	const ky_config *config;     /* API roots, collections' grants, page sizes, titles */
 } ky_taxii_options;
 
-/* The caller owns *out (ky_taxii_free); the options are copied. */
+/* The caller owns *out (ky_taxii_free); the options are copied. Nothing runs yet. */
 int ky_taxii_new(ky_taxii **out, const ky_taxii_options *options);
+
+/* Starts the processor of Add Objects requests (on a thread of its own); call once the
+ * server is listening, so that a server that cannot start processes nothing. */
+int ky_taxii_start(ky_taxii *t);
+
+/* Stops the processor (after the request in hand) and frees t; call after ky_http_stop(). */
 void ky_taxii_free(ky_taxii *t);
 
-/* The ky_http_handler to give ky_http_start(), with the ky_taxii as its context. */
-void ky_taxii_handle(void *ctx, ky_http_request *request);
+/* The ky_http_handlers to give ky_http_start(), with the ky_taxii as their context: admit
+ * routes, negotiates and authenticates on the headers; handle serves the resource. */
+int ky_taxii_admit(void *ctx, ky_http_request *request);
+int ky_taxii_handle(void *ctx, ky_http_request *request);
 
 #endif

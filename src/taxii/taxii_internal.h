@@ -56,7 +56,7 @@ enum { P_ADDED_AFTER, P_LIMIT, P_NEXT, P_ID, P_TYPE, P_VERSION, P_SPEC_VERSION, 
 extern const char *const ky_taxii_param_names[KY_TAXII_NPARAMS];
 
 typedef struct ky_taxii_filters {
-	const char *raw[KY_TAXII_NPARAMS]; /* as given (NULL: absent), borrowed from the request */
+	ky_slice raw[KY_TAXII_NPARAMS];   /* as given ({NULL, 0}: absent), borrowed from the request */
 	char problem[512];                /* the first malformed parameter, for the 400 */
 	int64_t added_after_us;           /* 0: none */
 	size_t limit;                     /* page size: the client's, lowered to the maximum */
@@ -66,8 +66,28 @@ typedef struct ky_taxii_filters {
 } ky_taxii_filters;
 
 /* Reads and checks the parameters `kind` takes into *f (which the caller zeroes); false with
- * f->problem on the first malformed one. */
+ * f->problem on the first malformed one. The request's parameters, or any parsed ones
+ * (ky_http_target_parse) with an arena for the values' lists: f borrows from both. */
 bool ky_taxii_filters_parse(ky_http_request *r, ky_taxii_listing kind, const ky_config *config, ky_taxii_filters *f);
+bool ky_taxii_filters_read(const ky_http_param *params, size_t nparams, ky_arena *arena, ky_taxii_listing kind,
+			   const ky_config *config, ky_taxii_filters *f);
+
+/* A page's `next` (§3.5): where the page ended, and a MAC under the hub's cursor secret over
+ * that, the collection, the resource and the filters as given, so that a forged cursor, or
+ * one made for other filters, is refused. */
+typedef struct ky_taxii_cursor {
+	uint64_t seq;
+	int64_t date_added_us;
+} ky_taxii_cursor;
+#define KY_TAXII_CURSOR_TEXT 48   /* the base64url text and its NUL */
+
+void ky_taxii_cursor_encode(const uint8_t secret[KY_STORE_SECRET_SIZE], const ky_taxii_cursor *c,
+			    const char *collection_uuid, ky_taxii_listing kind, const char *object_id,
+			    const ky_taxii_filters *f, char out[KY_TAXII_CURSOR_TEXT]);
+/* Whether text is a cursor made with this secret for this resource and these filters
+ * (into *out); any bytes of any length are merely false. */
+bool ky_taxii_cursor_decode(const uint8_t secret[KY_STORE_SECRET_SIZE], ky_slice text, const char *collection_uuid,
+			    ky_taxii_listing kind, const char *object_id, const ky_taxii_filters *f, ky_taxii_cursor *out);
 
 /* Whether collection c has any version of object_id: 1, 0, or -1 when the store failed. */
 int ky_taxii_object_exists(ky_store *store, const ky_store_collection *c, const char *object_id);
@@ -82,17 +102,17 @@ void ky_taxii_respond_json(ky_http_request *r, unsigned status, json_t *body);
 const char *ky_taxii_api_root_of(const ky_taxii *t, const ky_store_collection *c);
 
 /* Add Objects (§5.5) to c, which the user may write: 202 with the status once the envelope
- * is durable. */
-void ky_taxii_add_objects(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_auth_identity *who,
-			  const ky_store_collection *c);
+ * is durable. These three return KY_OK once answered, else the request's failure. */
+int ky_taxii_add_objects(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_auth_identity *who,
+			 const ky_store_collection *c);
 
 /* Delete an Object (§5.7) from c, which the user may read and write. */
-void ky_taxii_delete_object(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_auth_identity *who,
-			    const ky_store_collection *c, const char *object_id);
+int ky_taxii_delete_object(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_auth_identity *who,
+			   const ky_store_collection *c, const char *object_id);
 
 /* Get Status (§4.3): the requester's own statuses, on their collection's API root. */
-void ky_taxii_status_serve(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_auth_identity *who,
-			   const char *api_root, const char *id);
+int ky_taxii_status_serve(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_auth_identity *who,
+			  const char *api_root, const char *id);
 
 /* The processor of Add Objects requests: started once, woken by each new request, stopped
  * (after the request in hand) before the ky_taxii is freed. */
@@ -100,22 +120,17 @@ int ky_taxii_processor_start(ky_taxii *t);
 void ky_taxii_wake_processor(ky_taxii *t);
 void ky_taxii_processor_stop(ky_taxii *t);
 
-/* Answers with a TAXII error message (§3.6.1): title, description and the HTTP status. */
-void ky_taxii_error(ky_http_request *r, unsigned status, const char *title, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-/* Answers 503 with the store's last error: the database cannot be reached. */
-void ky_taxii_unavailable(ky_http_request *r);
+/* A store failure `rc` as the request's failure, keeping the store's message for the log:
+ * out of memory stays so, the rest becomes KY_EUNAVAILABLE (the database) or KY_ERROR. */
+int ky_taxii_store_failure(int rc);
 
 /*
  * Serves one paged resource of collection c (which the user may read) for the request's
  * query: object_id is the {object-id} of KY_TAXII_OBJECT and KY_TAXII_VERSIONS, else NULL;
- * content_type is the negotiated type of the response.
+ * content_type is the negotiated type of the response. KY_OK once answered, else the
+ * request's failure (KY_EINVALID with the malformed parameter, KY_ENOTFOUND, a store one).
  */
-void ky_taxii_listing_serve(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_store_collection *c,
-			    ky_taxii_listing kind, const char *object_id, const char *content_type);
-
-/* Whether `text` (len bytes) is well-formed UTF-8 without NUL or other C0 controls. */
-bool ky_taxii_text_ok(const char *text, size_t len);
+int ky_taxii_listing_serve(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_store_collection *c,
+			   ky_taxii_listing kind, const char *object_id, const char *content_type);
 
 #endif

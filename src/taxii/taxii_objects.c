@@ -26,38 +26,47 @@
 #include "stix/stix_schema.h"
 #include "taxii/taxii_internal.h"
 #include "util/ky_error.h"
+#include "util/ky_utf8.h"
 
 #define CURSOR_SECRET "cursor_mac"
 #define CURSOR_MAC_SIZE 16
 #define CURSOR_SIZE (8 + 8 + CURSOR_MAC_SIZE)
+_Static_assert(KY_TAXII_CURSOR_TEXT > (CURSOR_SIZE * 4 + 2) / 3, "a cursor's text fits");
 #define MAX_VALUES 100        /* values of one match[] field */
 #define MAX_VERSIONS 64       /* timestamps in match[version] (the store's limit) */
 #define ROOM 128              /* kept at the front of a page for the envelope's opening */
 
 /* --- the request's parameters, §3.4 ------------------------------------------------------- */
 
-static int take_param(void *ctx, const char *key, const char *value)
+/* Takes the parameters that are §3.4's into p->raw; false when one is repeated. */
+static bool take_params(const ky_http_param *params, size_t n, ky_taxii_filters *p)
 {
-	ky_taxii_filters *p = ctx;
-	for (int i = 0; i < KY_TAXII_NPARAMS; i++) {
-		if (strcmp(key, ky_taxii_param_names[i]) != 0)
-			continue;
-		if (p->raw[i] != NULL) {
-			snprintf(p->problem, sizeof(p->problem), "%s may be given only once (TAXII 2.1 §3.4)", key);
-			return 1;
+	for (size_t k = 0; k < n; k++) {
+		for (int i = 0; i < KY_TAXII_NPARAMS; i++) {
+			if (!ky_slice_is(params[k].key, ky_taxii_param_names[i]))
+				continue;
+			if (p->raw[i].ptr != NULL) {
+				snprintf(p->problem, sizeof(p->problem), "%s may be given only once (TAXII 2.1 §3.4)",
+					 ky_taxii_param_names[i]);
+				return false;
+			}
+			p->raw[i] = params[k].value;
 		}
-		p->raw[i] = value;
 	}
-	return 0;
+	return true;
 }
+
+/* Quotes at most 64 bytes of a parameter's value in a problem, whole characters only. */
+#define QUOTE(v) (int)ky_utf8_prefix((v).ptr, (v).len, 64), (v).ptr
 
 /* Splits a comma-separated value into *out (arena memory); false with a problem when a value
  * is empty or there are more than max. */
 static bool split(ky_arena *arena, ky_taxii_filters *p, int which, size_t max, const char ***out, size_t *n)
 {
-	const char *value = p->raw[which];
+	ky_slice value = p->raw[which];
+	const char *end = value.ptr + value.len;
 	size_t count = 1;
-	for (const char *c = value; *c; c++)
+	for (const char *c = value.ptr; c < end; c++)
 		count += *c == ',';
 	if (count > max) {
 		snprintf(p->problem, sizeof(p->problem), "%s has %zu values; at most %zu are taken in one request",
@@ -70,8 +79,9 @@ static bool split(ky_arena *arena, ky_taxii_filters *p, int which, size_t max, c
 		return false;
 	}
 	*n = 0;
-	for (const char *c = value;;) {
-		size_t len = strcspn(c, ",");
+	for (const char *c = value.ptr;;) {
+		const char *comma = memchr(c, ',', (size_t)(end - c));
+		size_t len = (size_t)((comma ? comma : end) - c);
 		/* A space would make a value that matches nothing: say so instead. */
 		if (len == 0 || memchr(c, ' ', len) != NULL) {
 			snprintf(p->problem, sizeof(p->problem),
@@ -82,9 +92,9 @@ static bool split(ky_arena *arena, ky_taxii_filters *p, int which, size_t max, c
 		list[(*n)++] = ky_arena_strndup(arena, c, len);
 		if (list[*n - 1] == NULL)
 			return false;
-		if (c[len] == '\0')
+		if (comma == NULL)
 			break;
-		c += len + 1;
+		c = comma + 1;
 	}
 	*out = list;
 	return true;
@@ -122,7 +132,8 @@ static bool parse_versions(ky_arena *arena, ky_taxii_filters *p)
 											      : 0;
 		for (size_t k = 0; k < i; k++)
 			if (strcmp(values[k], v) == 0) {
-				snprintf(p->problem, sizeof(p->problem), "match[version] names %.64s twice (TAXII 2.1 §3.4.1)", v);
+				snprintf(p->problem, sizeof(p->problem), "match[version] names %.*s twice (TAXII 2.1 §3.4.1)",
+					 (int)ky_utf8_prefix(v, strlen(v), 64), v);
 				return false;
 			}
 		all |= flag == KY_STORE_ALL;
@@ -132,7 +143,8 @@ static bool parse_versions(ky_arena *arena, ky_taxii_filters *p)
 		}
 		if (!ky_stix_time_parse(v, NULL)) {
 			snprintf(p->problem, sizeof(p->problem),
-				 "match[version] takes last, first, all or timestamps such as 2016-01-01T01:01:01.000Z, not '%.64s'", v);
+				 "match[version] takes last, first, all or timestamps such as 2016-01-01T01:01:01.000Z, not '%.*s'",
+				 (int)ky_utf8_prefix(v, strlen(v), 64), v);
 			return false;
 		}
 		if (p->nmodified == MAX_VERSIONS) {
@@ -154,46 +166,55 @@ const char *const ky_taxii_param_names[KY_TAXII_NPARAMS] = {
 
 bool ky_taxii_filters_parse(ky_http_request *r, ky_taxii_listing kind, const ky_config *config, ky_taxii_filters *p)
 {
+	size_t n;
+	const ky_http_param *params = ky_http_params(r, &n);
+	return ky_taxii_filters_read(params, n, ky_http_arena(r), kind, config, p);
+}
+
+bool ky_taxii_filters_read(const ky_http_param *params, size_t nparams, ky_arena *arena, ky_taxii_listing kind,
+			   const ky_config *config, ky_taxii_filters *p)
+{
 	size_t page_size = config->page_size, max_page_size = config->max_page_size;
-	ky_arena *arena = ky_http_arena(r);
-	if (ky_http_query_each(r, take_param, p) != 0)
+	if (!take_params(params, nparams, p))
 		return false;
 	/* The match fields each endpoint defines (§5.3, §5.4, §5.6, §5.8); the others are ignored. */
 	bool many = kind == KY_TAXII_OBJECTS || kind == KY_TAXII_MANIFEST;
 	if (!many) {
-		p->raw[P_ID] = p->raw[P_TYPE] = NULL;
+		p->raw[P_ID] = p->raw[P_TYPE] = (ky_slice){NULL, 0};
 		if (kind == KY_TAXII_VERSIONS)
-			p->raw[P_VERSION] = NULL;
+			p->raw[P_VERSION] = (ky_slice){NULL, 0};
 	}
-	if (p->raw[P_ADDED_AFTER] != NULL) {
+	if (p->raw[P_ADDED_AFTER].ptr != NULL) {
 		ky_stix_time at;
-		if (!ky_stix_time_parse(p->raw[P_ADDED_AFTER], &at)) {
+		if (!ky_stix_time_parse(p->raw[P_ADDED_AFTER].ptr, &at)) {
 			snprintf(p->problem, sizeof(p->problem),
-				 "added_after must be a timestamp such as 2016-01-01T01:01:01.000000Z, not '%.64s'", p->raw[P_ADDED_AFTER]);
+				 "added_after must be a timestamp such as 2016-01-01T01:01:01.000000Z, not '%.*s'",
+				 QUOTE(p->raw[P_ADDED_AFTER]));
 			return false;
 		}
 		/* Before 1970 every addition is after it: no filter. */
 		p->added_after_us = time_us(&at) > 0 ? time_us(&at) : 0;
 	}
 	p->limit = page_size;
-	if (p->raw[P_LIMIT] != NULL) {
-		const char *v = p->raw[P_LIMIT];
+	if (p->raw[P_LIMIT].ptr != NULL) {
+		const char *v = p->raw[P_LIMIT].ptr;
 		size_t digits = strspn(v, "0123456789");
-		if (digits == 0 || v[digits] != '\0' || strspn(v, "0") == digits) {
-			snprintf(p->problem, sizeof(p->problem), "limit must be a whole number greater than zero, not '%.64s'", v);
+		if (digits == 0 || digits != p->raw[P_LIMIT].len || strspn(v, "0") == digits) {
+			snprintf(p->problem, sizeof(p->problem), "limit must be a whole number greater than zero, not '%.*s'",
+				 QUOTE(p->raw[P_LIMIT]));
 			return false;
 		}
 		/* A limit above the server's is lowered to it (§3.4), however many digits it has. */
 		unsigned long long n = digits > 18 ? ULLONG_MAX : strtoull(v, NULL, 10);
 		p->limit = n > max_page_size ? max_page_size : (size_t)n;
 	}
-	if (p->raw[P_ID] != NULL && !split(arena, p, P_ID, MAX_VALUES, &p->ids, &p->nids))
+	if (p->raw[P_ID].ptr != NULL && !split(arena, p, P_ID, MAX_VALUES, &p->ids, &p->nids))
 		return false;
-	if (p->raw[P_TYPE] != NULL && !split(arena, p, P_TYPE, MAX_VALUES, &p->types, &p->ntypes))
+	if (p->raw[P_TYPE].ptr != NULL && !split(arena, p, P_TYPE, MAX_VALUES, &p->types, &p->ntypes))
 		return false;
-	if (p->raw[P_VERSION] != NULL && !parse_versions(arena, p))
+	if (p->raw[P_VERSION].ptr != NULL && !parse_versions(arena, p))
 		return false;
-	if (p->raw[P_SPEC_VERSION] != NULL) {
+	if (p->raw[P_SPEC_VERSION].ptr != NULL) {
 		if (!split(arena, p, P_SPEC_VERSION, 8, &p->spec_versions, &p->nspec_versions))
 			return false;
 		for (size_t i = 0; i < p->nspec_versions; i++) {
@@ -201,7 +222,8 @@ bool ky_taxii_filters_parse(ky_http_request *r, ky_taxii_listing kind, const ky_
 			size_t major = strspn(v, "0123456789");
 			if (major == 0 || v[major] != '.' || strspn(v + major + 1, "0123456789") == 0 ||
 			    v[major + 1 + strspn(v + major + 1, "0123456789")] != '\0') {
-				snprintf(p->problem, sizeof(p->problem), "match[spec_version] takes versions such as 2.1, not '%.64s'", v);
+				snprintf(p->problem, sizeof(p->problem), "match[spec_version] takes versions such as 2.1, not '%.*s'",
+					 (int)ky_utf8_prefix(v, strlen(v), 64), v);
 				return false;
 			}
 		}
@@ -211,73 +233,67 @@ bool ky_taxii_filters_parse(ky_http_request *r, ky_taxii_listing kind, const ky_
 
 /* --- cursors ------------------------------------------------------------------------------- */
 
-typedef struct cursor {
-	uint64_t seq;
-	int64_t date_added_us;
-} cursor;
+/* Hashes one field with its length in front, so that the fields' boundaries are part of
+ * what is hashed, whatever bytes and lengths the fields have. */
+static void hash_field(crypto_generichash_state *h, const char *bytes, size_t len)
+{
+	uint8_t size[8];
+	for (int i = 0; i < 8; i++)
+		size[i] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
+	crypto_generichash_update(h, size, sizeof(size));
+	crypto_generichash_update(h, (const uint8_t *)bytes, len);
+}
 
 /* The MAC of a cursor for this resource and these filters. */
-static bool cursor_mac(ky_store *store, const cursor *c, const ky_store_collection *coll, ky_taxii_listing kind,
-		       const char *object_id, const ky_taxii_filters *p, uint8_t mac[CURSOR_MAC_SIZE])
+static void cursor_mac(const uint8_t secret[KY_STORE_SECRET_SIZE], const ky_taxii_cursor *c,
+		       const char *collection_uuid, ky_taxii_listing kind, const char *object_id,
+		       const ky_taxii_filters *p, uint8_t mac[CURSOR_MAC_SIZE])
 {
-	uint8_t secret[KY_STORE_SECRET_SIZE];
-	int rc = ky_store_secret(store, CURSOR_SECRET, NULL, secret);
-	if (rc == KY_ENOTFOUND) {
-		/* The hub's first cursor: random bytes become the secret (or another server's do). */
-		uint8_t fresh[KY_STORE_SECRET_SIZE];
-		randombytes_buf(fresh, sizeof(fresh));
-		rc = ky_store_secret(store, CURSOR_SECRET, fresh, secret);
-	}
-	if (rc != KY_OK)
-		return false;
 	crypto_generichash_state h;
-	crypto_generichash_init(&h, secret, sizeof(secret), CURSOR_MAC_SIZE);
+	crypto_generichash_init(&h, secret, KY_STORE_SECRET_SIZE, CURSOR_MAC_SIZE);
 	uint8_t numbers[16];
 	for (int i = 0; i < 8; i++) {
 		numbers[i] = (uint8_t)(c->seq >> (56 - 8 * i));
 		numbers[8 + i] = (uint8_t)((uint64_t)c->date_added_us >> (56 - 8 * i));
 	}
 	crypto_generichash_update(&h, numbers, sizeof(numbers));
-	char what[160];
-	int n = snprintf(what, sizeof(what), "%s|%d|%s", coll->uuid, (int)kind, object_id ? object_id : "");
-	crypto_generichash_update(&h, (const uint8_t *)what, (size_t)n + 1);
+	uint8_t tag = (uint8_t)kind;
+	crypto_generichash_update(&h, &tag, 1);
+	hash_field(&h, collection_uuid, strlen(collection_uuid));
+	hash_field(&h, object_id ? object_id : "", object_id ? strlen(object_id) : 0);
 	/* Each filter as given, with its index, so that no two sets of filters hash alike. */
 	for (int i = 0; i < KY_TAXII_NPARAMS; i++) {
-		if (i == P_LIMIT || i == P_NEXT || p->raw[i] == NULL)
+		if (i == P_LIMIT || i == P_NEXT || p->raw[i].ptr == NULL)
 			continue;
-		uint8_t tag = (uint8_t)i;
+		tag = (uint8_t)i;
 		crypto_generichash_update(&h, &tag, 1);
-		crypto_generichash_update(&h, (const uint8_t *)p->raw[i], strlen(p->raw[i]) + 1);
+		hash_field(&h, p->raw[i].ptr, p->raw[i].len);
 	}
 	crypto_generichash_final(&h, mac, CURSOR_MAC_SIZE);
-	sodium_memzero(secret, sizeof(secret));
-	return true;
 }
 
-static bool cursor_encode(ky_store *store, const cursor *c, const ky_store_collection *coll, ky_taxii_listing kind,
-			  const char *object_id, const ky_taxii_filters *p, char *out, size_t size)
+void ky_taxii_cursor_encode(const uint8_t secret[KY_STORE_SECRET_SIZE], const ky_taxii_cursor *c,
+			    const char *collection_uuid, ky_taxii_listing kind, const char *object_id,
+			    const ky_taxii_filters *p, char out[KY_TAXII_CURSOR_TEXT])
 {
 	uint8_t bytes[CURSOR_SIZE];
 	for (int i = 0; i < 8; i++) {
 		bytes[i] = (uint8_t)(c->seq >> (56 - 8 * i));
 		bytes[8 + i] = (uint8_t)((uint64_t)c->date_added_us >> (56 - 8 * i));
 	}
-	if (!cursor_mac(store, c, coll, kind, object_id, p, bytes + 16))
-		return false;
-	sodium_bin2base64(out, size, bytes, sizeof(bytes), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	return true;
+	cursor_mac(secret, c, collection_uuid, kind, object_id, p, bytes + 16);
+	sodium_bin2base64(out, KY_TAXII_CURSOR_TEXT, bytes, sizeof(bytes), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }
 
-/* 1: a cursor this server made for these filters; 0: not; -1: the store failed. */
-static int cursor_decode(ky_store *store, const char *text, const ky_store_collection *coll, ky_taxii_listing kind,
-			 const char *object_id, const ky_taxii_filters *p, cursor *out)
+bool ky_taxii_cursor_decode(const uint8_t secret[KY_STORE_SECRET_SIZE], ky_slice text, const char *collection_uuid,
+			    ky_taxii_listing kind, const char *object_id, const ky_taxii_filters *p, ky_taxii_cursor *out)
 {
 	uint8_t bytes[CURSOR_SIZE], mac[CURSOR_MAC_SIZE];
 	size_t len = 0;
-	if (sodium_base642bin(bytes, sizeof(bytes), text, strlen(text), NULL, &len, NULL,
+	if (sodium_base642bin(bytes, sizeof(bytes), text.ptr, text.len, NULL, &len, NULL,
 			      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
 	    len != sizeof(bytes))
-		return 0;
+		return false;
 	out->seq = 0;
 	uint64_t date = 0;
 	for (int i = 0; i < 8; i++) {
@@ -285,9 +301,22 @@ static int cursor_decode(ky_store *store, const char *text, const ky_store_colle
 		date = date << 8 | bytes[8 + i];
 	}
 	out->date_added_us = (int64_t)date;
-	if (!cursor_mac(store, out, coll, kind, object_id, p, mac))
-		return -1;
-	return sodium_memcmp(mac, bytes + 16, CURSOR_MAC_SIZE) == 0 ? 1 : 0;
+	cursor_mac(secret, out, collection_uuid, kind, object_id, p, mac);
+	return sodium_memcmp(mac, bytes + 16, CURSOR_MAC_SIZE) == 0;
+}
+
+/* The hub's cursor secret into secret; the store's failure otherwise. */
+static int cursor_secret(ky_store *store, uint8_t secret[KY_STORE_SECRET_SIZE])
+{
+	int rc = ky_store_secret(store, CURSOR_SECRET, NULL, secret);
+	if (rc == KY_ENOTFOUND) {
+		/* The hub's first cursor: random bytes become the secret (or another server's do). */
+		uint8_t fresh[KY_STORE_SECRET_SIZE];
+		randombytes_buf(fresh, sizeof(fresh));
+		rc = ky_store_secret(store, CURSOR_SECRET, fresh, secret);
+		sodium_memzero(fresh, sizeof(fresh));
+	}
+	return rc;
 }
 
 /* --- pages ---------------------------------------------------------------------------------- */
@@ -384,14 +413,12 @@ int ky_taxii_object_exists(ky_store *store, const ky_store_collection *c, const 
 	return found.count > 0;
 }
 
-void ky_taxii_listing_serve(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_store_collection *c,
-			    ky_taxii_listing kind, const char *object_id, const char *content_type)
+int ky_taxii_listing_serve(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_store_collection *c,
+			   ky_taxii_listing kind, const char *object_id, const char *content_type)
 {
 	ky_taxii_filters p = {0};
-	if (!ky_taxii_filters_parse(r, kind, t->config, &p)) {
-		ky_taxii_error(r, 400, "Bad request", "%s.", p.problem);
-		return;
-	}
+	if (!ky_taxii_filters_parse(r, kind, t->config, &p))
+		return ky_error_set(KY_EINVALID, "%s.", p.problem);
 	ky_store_query q = {
 		.collection_id = c->id,
 		.ids = p.ids,
@@ -411,19 +438,19 @@ void ky_taxii_listing_serve(ky_taxii *t, ky_store *store, ky_http_request *r, co
 		q.ids = one;
 		q.nids = 1;
 	}
-	cursor from = {0};
-	if (p.raw[P_NEXT] != NULL) {
-		int ok = cursor_decode(store, p.raw[P_NEXT], c, kind, object_id, &p, &from);
-		if (ok < 0) {
-			ky_taxii_unavailable(r);
-			return;
-		}
-		if (ok == 0) {
-			ky_taxii_error(r, 400, "Bad request",
-				       "next is not a value this server gave for this resource and these filters; send the same "
-				       "filters as the first request, or start again without next.");
-			return;
-		}
+	ky_taxii_cursor from = {0};
+	bool paging = p.raw[P_NEXT].ptr != NULL;
+	uint8_t secret[KY_STORE_SECRET_SIZE];
+	int rc = paging ? cursor_secret(store, secret) : KY_OK;
+	if (rc != KY_OK)
+		return ky_taxii_store_failure(rc);
+	if (paging) {
+		bool ok = ky_taxii_cursor_decode(secret, p.raw[P_NEXT], c->uuid, kind, object_id, &p, &from);
+		sodium_memzero(secret, sizeof(secret));
+		if (!ok)
+			return ky_error_set(KY_EINVALID, "%s",
+					    "next is not a value this server gave for this resource and these filters; send the "
+					    "same filters as the first request, or start again without next.");
 		/* The cursor lies beyond added_after, which it was made with. */
 		q.after = from.seq;
 		q.added_after_us = 0;
@@ -435,25 +462,17 @@ void ky_taxii_listing_serve(ky_taxii *t, ky_store *store, ky_http_request *r, co
 	pg.len = ROOM;
 	pg.failed = pg.buf == NULL;
 	ky_store_page result;
-	int rc = pg.failed ? KY_ENOMEM : ky_store_query_run(store, &q, add_row, &pg, &result);
+	rc = pg.failed ? ky_error_set(KY_ENOMEM, "out of memory building a page")
+			   : ky_store_query_run(store, &q, add_row, &pg, &result);
+	if (rc == KY_OK && result.count == 0 && object_id != NULL && !paging) {
+		int exists = ky_taxii_object_exists(store, c, object_id);
+		rc = exists < 0	   ? ky_error_last_code()
+		     : exists == 0 ? ky_error_set(KY_ENOTFOUND, "The collection has no object with this id.")
+				   : KY_OK;
+	}
 	if (rc != KY_OK) {
 		free(pg.buf);
-		if (rc == KY_ENOMEM)
-			ky_taxii_error(r, 500, "Out of memory", "The server ran out of memory building this page.");
-		else
-			ky_taxii_unavailable(r);
-		return;
-	}
-	if (result.count == 0 && object_id != NULL && p.raw[P_NEXT] == NULL) {
-		int exists = ky_taxii_object_exists(store, c, object_id);
-		if (exists <= 0) {
-			free(pg.buf);
-			if (exists < 0)
-				ky_taxii_unavailable(r);
-			else
-				ky_taxii_error(r, 404, "No such object", "The collection has no object with this id.");
-			return;
-		}
+		return rc == KY_ENOTFOUND ? rc : ky_taxii_store_failure(rc);
 	}
 
 	/* §3.2: the dates of the page's first and last additions; an empty page has none, and
@@ -463,7 +482,7 @@ void ky_taxii_listing_serve(ky_taxii *t, ky_store *store, ky_http_request *r, co
 		ky_taxii_format_us(result.first_date_added_us, first);
 		ky_taxii_format_us(result.last_date_added_us, last);
 	} else {
-		ky_taxii_format_us(p.raw[P_NEXT] ? from.date_added_us : p.added_after_us, first);
+		ky_taxii_format_us(paging ? from.date_added_us : p.added_after_us, first);
 		memcpy(last, first, sizeof(last));
 	}
 	ky_http_header_add(r, "X-TAXII-Date-Added-First", first);
@@ -475,16 +494,18 @@ void ky_taxii_listing_serve(ky_taxii *t, ky_store *store, ky_http_request *r, co
 		/* §3.7, §5.3.1, §5.8.1: without items, the empty object. */
 		free(pg.buf);
 		ky_http_respond(r, 200, content_type, "{}", 2);
-		return;
+		return KY_OK;
 	}
 	if (result.more && (kind == KY_TAXII_OBJECTS || kind == KY_TAXII_OBJECT)) {
-		char next[64];
-		cursor at = {result.last_seq, result.last_date_added_us};
-		if (!cursor_encode(store, &at, c, kind, object_id, &p, next, sizeof(next))) {
+		char next[KY_TAXII_CURSOR_TEXT];
+		ky_taxii_cursor at = {result.last_seq, result.last_date_added_us};
+		rc = cursor_secret(store, secret);
+		if (rc != KY_OK) {
 			free(pg.buf);
-			ky_taxii_unavailable(r);
-			return;
+			return ky_taxii_store_failure(rc);
 		}
+		ky_taxii_cursor_encode(secret, &at, c->uuid, kind, object_id, &p, next);
+		sodium_memzero(secret, sizeof(secret));
 		snprintf(opening, sizeof(opening), "{\"more\":true,\"next\":\"%s\",\"%s\":[", next, items);
 	} else {
 		/* Manifests and versions have no next (§5.3.1, §5.8.1): a client goes on with
@@ -495,10 +516,10 @@ void ky_taxii_listing_serve(ky_taxii *t, ky_store *store, ky_http_request *r, co
 	add(&pg, "]}", 2);
 	if (pg.failed) {
 		free(pg.buf);
-		ky_taxii_error(r, 500, "Out of memory", "The server ran out of memory building this page.");
-		return;
+		return ky_error_set(KY_ENOMEM, "out of memory building a page");
 	}
 	size_t n = strlen(opening);
 	memcpy(pg.buf + ROOM - n, opening, n);
 	ky_http_respond_take(r, 200, content_type, pg.buf + ROOM - n, pg.len - ROOM + n, pg.buf);
+	return KY_OK;
 }

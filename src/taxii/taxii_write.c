@@ -11,6 +11,13 @@
  * process of a hub may process any request (each holds the one it works on under a lease).
  * A large envelope is processed on the processor's thread and connection, so it holds no
  * worker thread: other requests go on being served.
+ *
+ * Every write of a claimed request carries the claim's fencing token: a processor that
+ * stalled past its lease and was taken over finds its writes refused, and drops the request.
+ * A request ends with a final status whatever happens to it: one whose outcomes the hub
+ * cannot record is completed at once with those objects failed, and one that stops every
+ * processor that claims it is completed so by the store after KY_STORE_REQUEST_CLAIMS_MAX
+ * claims.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -96,8 +103,8 @@ static int match_collection(void *ctx, const ky_store_collection *c)
 	return 1;
 }
 
-void ky_taxii_status_serve(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_auth_identity *who,
-			   const char *api_root, const char *id)
+int ky_taxii_status_serve(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_auth_identity *who,
+			  const char *api_root, const char *id)
 {
 	ky_store_request request;
 	int rc = ky_store_request_get(store, id, &request);
@@ -105,19 +112,15 @@ void ky_taxii_status_serve(ky_taxii *t, ky_store *store, ky_http_request *r, con
 	root_of_id q = {t, request.collection_id, api_root, false};
 	if (rc == KY_OK && request.user_id == who->user_id)
 		rc = ky_store_collection_list(store, match_collection, &q);
-	if (rc != KY_OK && rc != KY_ENOTFOUND && rc != 1) {
-		ky_taxii_unavailable(r);
-		return;
-	}
-	if (!q.found) {
-		ky_taxii_error(r, 404, "No such status", "There is no status resource with this id on this API root.");
-		return;
-	}
+	if (rc != KY_OK && rc != KY_ENOTFOUND && rc != 1)
+		return ky_taxii_store_failure(rc);
+	if (!q.found)
+		return ky_error_set(KY_ENOTFOUND, "There is no status resource with this id on this API root.");
 	json_t *body = status_json(store, &request);
 	if (body == NULL)
-		ky_taxii_unavailable(r);
-	else
-		ky_taxii_respond_json(r, 200, body);
+		return ky_taxii_store_failure(ky_error_last_code());
+	ky_taxii_respond_json(r, 200, body);
+	return KY_OK;
 }
 
 /* --- Add Objects, §5.5 ------------------------------------------------------------------------ */
@@ -180,20 +183,16 @@ static bool is_taxii_json(const char *content_type)
 	return strcmp(text, KY_TAXII_MEDIA) == 0 || strcmp(text, "application/taxii+json") == 0;
 }
 
-void ky_taxii_add_objects(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_auth_identity *who,
-			  const ky_store_collection *c)
+int ky_taxii_add_objects(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_auth_identity *who,
+			 const ky_store_collection *c)
 {
-	if (!is_taxii_json(ky_http_header(r, "Content-Type"))) {
-		ky_taxii_error(r, 415, "Unsupported media type", "Add Objects takes an envelope as %s (TAXII 2.1 §5.5).",
-			       KY_TAXII_MEDIA);
-		return;
-	}
+	if (!is_taxii_json(ky_http_header(r, "Content-Type")))
+		return ky_error_set(KY_EMEDIATYPE, "Add Objects takes an envelope as %s (TAXII 2.1 §5.5).", KY_TAXII_MEDIA);
 	size_t len = 0, total = 0;
 	const char *body = ky_http_body(r, &len);
 	char why[512];
 	if (!envelope_ok(body ? body : "", len, t->config->max_object_size, &total, why, sizeof(why))) {
-		ky_taxii_error(r, 400, "Bad request", "The envelope was not accepted and nothing was stored: %s.", why);
-		return;
+		return ky_error_set(KY_EINVALID, "The envelope was not accepted and nothing was stored: %s.", why);
 	}
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -202,50 +201,44 @@ void ky_taxii_add_objects(ky_taxii *t, ky_store *store, ky_http_request *r, cons
 				    .received_us = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000,
 				    .total = total};
 	if (ky_uuid4(request.id) != KY_OK) {
-		ky_taxii_error(r, 500, "No randomness", "The server could not make a status id.");
-		return;
+		return ky_error_set(KY_ERROR, "the server could not make a status id: no randomness");
 	}
 	char id[37];
 	memcpy(id, request.id, sizeof(id));
-	if (ky_store_request_add(store, &request, body ? body : "", len) != KY_OK ||
-	    ky_store_request_get(store, id, &request) != KY_OK) {
-		ky_taxii_unavailable(r);
-		return;
-	}
+	int rc = ky_store_request_add(store, &request, body ? body : "", len);
+	if (rc == KY_OK)
+		rc = ky_store_request_get(store, id, &request);
+	if (rc != KY_OK)
+		return ky_taxii_store_failure(rc);
 	ky_taxii_wake_processor(t);
 	json_t *status = status_json(store, &request);
 	if (status == NULL)
-		ky_taxii_unavailable(r);
-	else
-		ky_taxii_respond_json(r, 202, status);
+		return ky_taxii_store_failure(ky_error_last_code());
+	ky_taxii_respond_json(r, 202, status);
+	return KY_OK;
 }
 
 /* --- Delete an Object, §5.7 ---------------------------------------------------------------- */
 
-void ky_taxii_delete_object(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_auth_identity *who,
-			    const ky_store_collection *c, const char *object_id)
+int ky_taxii_delete_object(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_auth_identity *who,
+			   const ky_store_collection *c, const char *object_id)
 {
 	ky_taxii_filters f = {0};
-	if (!ky_taxii_filters_parse(r, KY_TAXII_OBJECT, t->config, &f)) {
-		ky_taxii_error(r, 400, "Bad request", "%s.", f.problem);
-		return;
-	}
+	if (!ky_taxii_filters_parse(r, KY_TAXII_OBJECT, t->config, &f))
+		return ky_error_set(KY_EINVALID, "%s.", f.problem);
 	int exists = ky_taxii_object_exists(store, c, object_id);
-	if (exists <= 0) {
-		if (exists < 0)
-			ky_taxii_unavailable(r);
-		else
-			ky_taxii_error(r, 404, "No such object", "The collection has no object with this id.");
-		return;
-	}
+	if (exists < 0)
+		return ky_taxii_store_failure(ky_error_last_code());
+	if (exists == 0)
+		return ky_error_set(KY_ENOTFOUND, "The collection has no object with this id.");
 	/* Without match[version], the object leaves the collection: every version. */
 	uint64_t removed = 0;
-	if (ky_store_remove(store, c->id, object_id, f.versions, f.modified, f.nmodified, f.spec_versions, f.nspec_versions,
-			    who->user_id, &removed) != KY_OK) {
-		ky_taxii_unavailable(r);
-		return;
-	}
+	int rc = ky_store_remove(store, c->id, object_id, f.versions, f.modified, f.nmodified, f.spec_versions,
+				 f.nspec_versions, who->user_id, &removed);
+	if (rc != KY_OK)
+		return ky_taxii_store_failure(rc);
 	ky_http_respond(r, 200, KY_TAXII_MEDIA, "", 0);
+	return KY_OK;
 }
 
 /* --- the processor ------------------------------------------------------------------------- */
@@ -253,6 +246,7 @@ void ky_taxii_delete_object(ky_taxii *t, ky_store *store, ky_http_request *r, co
 typedef struct progress {
 	ky_store *store;
 	const char *id;
+	uint64_t token;                     /* the claim's fencing token */
 	ky_store_request_object *pending;   /* outcomes reported since the last record */
 	size_t n, cap;
 	ky_arena *strings;                  /* their ids, versions and messages */
@@ -325,14 +319,14 @@ static void on_progress(void *ctx, const ky_ingest_totals *totals)
 	progress *p = ctx;
 	(void)totals;
 	if (p->status == KY_OK && p->n > 0)
-		p->status = ky_store_request_record(p->store, p->id, p->pending, p->n, LEASE_US);
+		p->status = ky_store_request_record(p->store, p->id, p->token, p->pending, p->n, LEASE_US);
 	clear_pending(p);
 }
 
 /* Processes one claimed request to its end; KY_OK when it is complete. */
 static int process(ky_taxii *t, ky_store *store, const ky_store_request *request, const char *envelope, size_t len)
 {
-	progress p = {.store = store, .id = request->id};
+	progress p = {.store = store, .id = request->id, .token = request->token};
 	int rc = KY_OK;
 	if (len > 0 && request->total > 0) {
 		FILE *in = fmemopen((void *)envelope, len, "r");
@@ -357,7 +351,30 @@ static int process(ky_taxii *t, ky_store *store, const ky_store_request *request
 		rc = p.status;
 	clear_pending(&p);
 	free(p.pending);
-	return rc == KY_OK ? ky_store_request_complete(store, request->id) : rc;
+	return rc == KY_OK ? ky_store_request_complete(store, request->id, request->token) : rc;
+}
+
+/*
+ * After process() failed with rc. Input that the hub cannot record (KY_EINVALID, KY_ETOOBIG:
+ * trying again would fail again) completes the request now, its objects without an outcome
+ * failed. Anything else is left for a later claim: another processor took the request over
+ * (KY_ESTALE) or a lock was busy (KY_EBUSY), the database is unreachable (KY_ERROR, which may also be
+ * a failure that lasts: the claim limit ends those), memory ran out.
+ */
+static void stopped(ky_store *store, const ky_store_request *request, int rc)
+{
+	char why[KY_ERROR_MAX];
+	snprintf(why, sizeof(why), "%s", ky_error_last());
+	if (rc != KY_EINVALID && rc != KY_ETOOBIG) {
+		fprintf(stderr, "kyoyu serve: request %s stopped%s: %s\n", request->id,
+			rc == KY_ESTALE || rc == KY_ENOTFOUND ? "" : " and will be tried again", why);
+		return;
+	}
+	if (ky_store_request_abandon(store, request->id, request->token) == KY_OK)
+		fprintf(stderr, "kyoyu serve: request %s is complete, its unrecorded objects failed: %s\n", request->id, why);
+	else
+		fprintf(stderr, "kyoyu serve: request %s stopped (%s) and could not be completed: %s\n", request->id, why,
+			ky_error_last());
 }
 
 static void *processor_main(void *arg)
@@ -368,7 +385,8 @@ static void *processor_main(void *arg)
 	while (!t->stopping) {
 		pthread_mutex_unlock(&t->work_lock);
 		bool worked = false;
-		ky_store_options options = {.retry_seconds = (int)t->config->retry_seconds};
+		ky_store_options options = {.retry_seconds = (int)t->config->retry_seconds,
+					    .synchronous_normal = t->config->synchronous_normal};
 		if (store == NULL && ky_store_open(&store, t->db, &options, NULL) != KY_OK) {
 			fprintf(stderr, "kyoyu serve: cannot process added objects now: %s\n", ky_error_last());
 			store = NULL;
@@ -378,9 +396,9 @@ static void *processor_main(void *arg)
 		size_t len = 0;
 		if (store != NULL && ky_store_request_claim(store, LEASE_US, &request, &envelope, &len) == KY_OK) {
 			worked = true;
-			if (process(t, store, &request, envelope, len) != KY_OK)
-				fprintf(stderr, "kyoyu serve: request %s stopped and will be tried again: %s\n", request.id,
-					ky_error_last());
+			int rc = process(t, store, &request, envelope, len);
+			if (rc != KY_OK)
+				stopped(store, &request, rc);
 			free(envelope);
 		}
 		pthread_mutex_lock(&t->work_lock);

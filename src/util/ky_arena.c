@@ -5,6 +5,7 @@
 #include "util/ky_arena.h"
 
 #include <stdalign.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,6 +41,10 @@ void ky_arena_free(ky_arena *a)
 void *ky_arena_alloc(ky_arena *a, size_t size)
 {
 	const size_t align = alignof(max_align_t);
+	/* A size near SIZE_MAX would wrap in the rounding or the block size and come back as a
+	 * small block that the caller then writes `size` bytes into. */
+	if (size > SIZE_MAX - sizeof(struct block) - (align - 1))
+		return NULL;
 	size = (size + align - 1) & ~(align - 1);
 	if (size == 0)
 		size = align;
@@ -70,6 +75,8 @@ void *ky_arena_alloc(ky_arena *a, size_t size)
 
 char *ky_arena_strndup(ky_arena *a, const char *s, size_t n)
 {
+	if (n == SIZE_MAX)
+		return NULL;   /* n + 1 would be 0 */
 	char *copy = ky_arena_alloc(a, n + 1);
 	if (copy != NULL) {
 		memcpy(copy, s, n);

@@ -16,10 +16,14 @@ ky_arena *ky_arena_new(void);
 /* Frees the arena and everything allocated from it; NULL does nothing. */
 void ky_arena_free(ky_arena *a);
 
-/* `size` bytes aligned for any type, zeroed, owned by the arena; NULL when memory ran out. */
+/* `size` bytes aligned for any type, zeroed, owned by the arena; NULL when memory ran out or
+ * `size` is more than can be allocated (near SIZE_MAX). Sets no error message: the caller
+ * knows what it was allocating for. Not thread-safe: one arena belongs to one thread. */
 void *ky_arena_alloc(ky_arena *a, size_t size);
 
-/* A NUL-terminated copy of `n` bytes of `s`, owned by the arena; NULL when memory ran out. */
+/* A NUL-terminated copy of `n` bytes of `s` (which may hold NULs: `n` is the length, not a
+ * maximum), owned by the arena; NULL when memory ran out or n + 1 is more than can be
+ * allocated. */
 char *ky_arena_strndup(ky_arena *a, const char *s, size_t n);
 
 /* Bytes handed out so far (for limits and metrics). */

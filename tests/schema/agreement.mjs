@@ -6,7 +6,10 @@
 //       Every case of tests/unit/stix/cases/*.json (format in that folder's README.md): kyoyu
 //       must give the case's `valid`; Ajv must give it too unless the case's `schema`
 //       annotation says the texts differ, and then Ajv must differ in the annotated direction,
-//       so an annotation that has gone stale fails as well.
+//       so an annotation that has gone stale fails as well. A case with "fill" runs once per
+//       text and count, "{fill}" in its object replaced by the text repeated count times. An
+//       invalid case's `expect` must be among the errors kyoyu prints: a message JSON cannot
+//       carry (not UTF-8) would be dropped from the output.
 //   node agreement.mjs --kyoyu PATH --data FILE_OR_GZ ...
 //       Every object of each file (a bundle, a list of objects or one object: real producer
 //       data) must be valid for both, and so must a bundle's own properties.
@@ -345,8 +348,26 @@ function runCases(opt, schemas, report) {
 				report.fail(`${shown}: "${name}": a case needs "valid" (a boolean) and "object"`);
 				return;
 			}
-			items.push({ file: shown, name, c });
-			texts.push(raws[i]);
+			if (c.fill === undefined) {
+				items.push({ file: shown, name, c });
+				texts.push(raws[i]);
+				return;
+			}
+			const f = c.fill;
+			if (!f || !Array.isArray(f.texts) || !Array.isArray(f.counts) ||
+			    !f.texts.every((t) => typeof t === "string" && !/["\\\u0000-\u001f]/.test(t)) ||
+			    !f.counts.every((n) => Number.isInteger(n) && n >= 0)) {
+				report.fail(`${shown}: "${name}": "fill" needs "texts" (strings without quotes, ` +
+					"backslashes or controls) and \"counts\" (integers)");
+				return;
+			}
+			for (const t of f.texts) {
+				for (const n of f.counts) {
+					const raw = raws[i].split("{fill}").join(t.repeat(n));
+					items.push({ file: shown, name: `${name} (${n} x ${t})`, c: { ...c, object: JSON.parse(raw) } });
+					texts.push(raw);
+				}
+			}
 		});
 	}
 	if (items.length === 0) {
@@ -380,6 +401,9 @@ function runCases(opt, schemas, report) {
 			why.push(`"schema": "${annotation}" needs a "why"`);
 		if (kv !== c.valid)
 			why.push(line ? "kyoyu disagrees with the case" : "kyoyu gave no verdict");
+		else if (line && !c.valid && typeof c.expect === "string" &&
+			 !(Array.isArray(line.errors) && line.errors.some((e) => typeof e === "string" && e.includes(c.expect))))
+			why.push(`kyoyu printed no error containing ${JSON.stringify(c.expect)}`);
 		if (annotation === "agree" && aj.valid !== c.valid)
 			why.push("Ajv disagrees with the case");
 		if (annotation === "standard-stricter" && !(aj.valid && !c.valid))

@@ -471,13 +471,13 @@ static void test_store_key_conflicts(void **state)
 	int64_t id = 0;
 	assert_int_equal(ky_store_key_add(f->s, u.id, "kyk_aaaa", h1, &id), KY_OK);
 	assert_true(id > 0);
-	assert_int_equal(ky_store_key_add(f->s, u.id, "kyk_aaaa", h2, NULL), KY_ECONFLICT);
-	assert_int_equal(ky_store_key_add(f->s, u.id, "kyk_bbbb", h1, NULL), KY_ECONFLICT);
-	assert_int_equal(ky_store_key_add(f->s, u.id + 100, "kyk_cccc", h3, NULL), KY_ECONFLICT);
+	assert_int_equal(ky_store_key_add(f->s, u.id, "kyk_aaaa", h2, NULL), KY_EEXISTS);
+	assert_int_equal(ky_store_key_add(f->s, u.id, "kyk_bbbb", h1, NULL), KY_EEXISTS);
+	assert_int_equal(ky_store_key_add(f->s, u.id + 100, "kyk_cccc", h3, NULL), KY_ENOTFOUND);
 	assert_int_equal(ky_store_key_add(f->s, u.id, "short", h3, NULL), KY_EINVALID);
 	/* A revoked key's prefix stays taken: a prefix names one key for good. */
 	assert_int_equal(ky_store_key_revoke(f->s, "kyk_aaaa", NULL), KY_OK);
-	assert_int_equal(ky_store_key_add(f->s, u.id, "kyk_aaaa", h3, NULL), KY_ECONFLICT);
+	assert_int_equal(ky_store_key_add(f->s, u.id, "kyk_aaaa", h3, NULL), KY_EEXISTS);
 	ky_store_key k;
 	assert_int_equal(ky_store_key_find(f->s, h1, &k), KY_ENOTFOUND);
 	assert_int_equal(ky_store_key_add(f->s, u.id, "kyk_dddd", h3, &id), KY_OK);

@@ -1,6 +1,7 @@
 /*
  * test_config: kyoyu.conf — the defaults, every key, comments and layout, bad values,
- * unknown sections and keys reported with their line numbers, and which file is read.
+ * unknown sections and keys reported with their line numbers, and which file is read;
+ * messages that stay valid UTF-8 whatever the file holds, and parsing from memory.
  * Its argument is kyoyu.conf.example, which must set every key to its default.
  */
 #include <setjmp.h>
@@ -16,6 +17,7 @@
 
 #include "config/config.h"
 #include "util/ky_error.h"
+#include "util/ky_utf8.h"
 
 /* A file holding `text`, removed by the test. */
 typedef struct conf_file {
@@ -60,6 +62,11 @@ static void assert_defaults(const ky_config *c)
 	assert_int_equal(c->batch_bytes, 16777216);
 	assert_int_equal(c->max_object_size, 33554432);
 	assert_string_equal(c->default_collection, "default");
+	assert_int_equal(c->max_connections, 16000);
+	assert_int_equal(c->max_connections_per_address, 256);
+	assert_int_equal(c->header_timeout, 10);
+	assert_int_equal(c->body_timeout, 300);
+	assert_int_equal(c->idle_timeout, 60);
 }
 
 static void test_defaults(void **state)
@@ -121,6 +128,57 @@ static void test_every_key(void **state)
 	assert_false(c.synchronous_normal);
 	assert_string_equal(c.db, "kyoyu.db");
 	assert_int_equal(c.batch_objects, 1000);
+}
+
+/* The server's connection limits and timeouts (issue 11, defect 6), at their bounds. */
+static void test_connection_limits(void **state)
+{
+	(void)state;
+	ky_config c;
+	assert_int_equal(load_text(&c, "[server]\n"
+				       "max_connections = 10000\n"
+				       "max_connections_per_address = 64\n"
+				       "header_timeout = 5\n"
+				       "body_timeout = 120\n"
+				       "idle_timeout = 30\n"),
+			 KY_OK);
+	assert_int_equal(c.max_connections, 10000);
+	assert_int_equal(c.max_connections_per_address, 64);
+	assert_int_equal(c.header_timeout, 5);
+	assert_int_equal(c.body_timeout, 120);
+	assert_int_equal(c.idle_timeout, 30);
+	assert_int_equal(load_text(&c, "[server]\nmax_connections = 16\nmax_connections_per_address = 1\n"
+				       "header_timeout = 1\nbody_timeout = 1\nidle_timeout = 1\n"),
+			 KY_OK);
+	assert_int_equal(c.max_connections, 16);
+	assert_int_equal(c.max_connections_per_address, 1);
+	assert_int_equal(c.header_timeout + c.body_timeout + c.idle_timeout, 3);
+	assert_int_equal(load_text(&c, "[server]\nmax_connections = 100000\nmax_connections_per_address = 100000\n"
+				       "header_timeout = 3600\nbody_timeout = 86400\nidle_timeout = 86400\n"),
+			 KY_OK);
+	assert_int_equal(c.max_connections, 100000);
+	assert_int_equal(c.max_connections_per_address, 100000);
+	assert_int_equal(c.header_timeout, 3600);
+	assert_int_equal(c.body_timeout, 86400);
+	assert_int_equal(c.idle_timeout, 86400);
+
+	assert_refused("[server]\nmax_connections = 15\n", "line 2: max_connections must be a whole number from 16 to 100000, not '15'");
+	assert_refused("[server]\nmax_connections = 100001\n", "max_connections must be a whole number from 16 to 100000");
+	assert_refused("[server]\nmax_connections_per_address = 0\n",
+		       "line 2: max_connections_per_address must be a whole number from 1 to 100000, not '0'");
+	assert_refused("[server]\nmax_connections_per_address = 100001\n", "from 1 to 100000, not '100001'");
+	assert_refused("[server]\nheader_timeout = 0\n", "line 2: header_timeout must be a whole number from 1 to 3600, not '0'");
+	assert_refused("[server]\nheader_timeout = 3601\n", "header_timeout must be a whole number from 1 to 3600");
+	assert_refused("[server]\nbody_timeout = 86401\n", "line 2: body_timeout must be a whole number from 1 to 86400");
+	assert_refused("[server]\nbody_timeout = 10s\n", "not '10s'");
+	assert_refused("[server]\nidle_timeout = 0\n", "line 2: idle_timeout must be a whole number from 1 to 86400, not '0'");
+	assert_refused("[server]\nidle_timeout = 86401\n", "idle_timeout must be a whole number from 1 to 86400");
+	assert_refused("[server]\nidle_timeout = 1\nidle_timeout = 2\n", "line 3: 'idle_timeout' in [server] is set twice");
+	/* The list of known keys names them all, the longest too. */
+	assert_refused("[server]\ntimeout = 1\n",
+		       "unknown key 'timeout' in [server] (known: listen, tls_certificate, tls_key, max_content_length, api_root,"
+		       " title, page_size, max_page_size, max_connections, max_connections_per_address, header_timeout,"
+		       " body_timeout, idle_timeout)");
 }
 
 static void test_comments_and_layout(void **state)
@@ -301,7 +359,129 @@ static void test_example_is_the_defaults(void **state)
 	while (fgets(line, sizeof(line), in) != NULL)
 		keys += line[0] != ';' && line[0] != '[' && strchr(line, '=') != NULL;
 	fclose(in);
-	assert_int_equal(keys, 13);
+	assert_int_equal(keys, 18);
+}
+
+/* Issue 11, defect 2: values quoted in messages were cut at 64 bytes, inside a character.
+ * Every message must be valid UTF-8, whatever the value; bytes that are not UTF-8, or are
+ * controls, show as '?'. */
+static void test_messages_are_utf8(void **state)
+{
+	(void)state;
+	char value[200] = "", text[400];
+	for (int k = 0; k < 30; k++)
+		strcat(value, "あ");
+	/* The values of api_root are over 64 bytes here, so only their length is told. */
+	static const char *const formats[] = {
+		"[store]\nsynchronous = %s\n",
+		"[import]\nbatch_objects = %s\n",
+		"[server]\n%s = 1\n",
+		"[collection x]\n%s = 1\n",
+		"%s = 1\n",
+		"[collection x]\nread = %s\n",
+		"[api_root %s]\n",
+		"[%s]\n",
+		"[server]\nmax_connections = 1%s\n",
+		"[server]\napi_root = %s\n",
+		"[collection x]\napi_root = %s\n",
+	};
+	const size_t quoting = 9;
+	for (size_t k = 0; k < sizeof(formats) / sizeof(formats[0]); k++) {
+		/* after 0, 1 and 2 ASCII bytes, so that 64 falls at each place inside a character */
+		for (int lead = 0; lead < 3; lead++) {
+			char shifted[210];
+			snprintf(shifted, sizeof(shifted), "%.*s%s", lead, "aa", value);
+			snprintf(text, sizeof(text), formats[k], shifted);
+			ky_config c;
+			assert_int_equal(load_text(&c, text), KY_EINVALID);
+			const char *m = ky_error_last();
+			if (!ky_utf8_valid(m, strlen(m)))
+				fail_msg("format %zu, lead %d: message is not UTF-8: %s", k, lead, m);
+			if (k < quoting && strstr(m, "ああああ") == NULL)
+				fail_msg("format %zu, lead %d: message does not quote the value: %s", k, lead, m);
+		}
+	}
+	/* Bytes that are not UTF-8, and controls, are shown as '?'. */
+	assert_refused("[store]\nsynchronous = \xff\xfe\xc0\xaf\xed\xa0\x80x\x1b[31m\n",
+		       "synchronous must be full or normal, not '???????x?[31m'");
+	assert_refused("[store]\nsynchronous = \xe3\x81\n", "not '?\?'");
+}
+
+/* inih cuts section names at 49 bytes: a [collection NAME] with a longer name was never found
+ * again, so its read and write keys were silently dropped. */
+static void test_long_section_names(void **state)
+{
+	(void)state;
+	char name[65], text[300];
+	memset(name, 'n', 64);
+	name[64] = '\0';
+	snprintf(text, sizeof(text), "[api_root %s]\ntitle = Long\n[collection %s]\napi_root = %s\nread = alice\nwrite = bob\n",
+		 name, name, name);
+	ky_config c;
+	assert_int_equal(load_text(&c, text), KY_OK);
+	const ky_config_collection *col = ky_config_collection_find(&c, name);
+	assert_non_null(col);
+	assert_string_equal(col->read, "alice");
+	assert_string_equal(col->write, "bob");
+	assert_string_equal(col->api_root, name);
+	assert_string_equal(ky_config_api_root_find(&c, name)->title, "Long");
+	/* Two sections that differ only after byte 49 are two sections. */
+	snprintf(text, sizeof(text), "[collection %.60sa]\nread = a\n[collection %.60sb]\nread = b\n", name, name);
+	assert_int_equal(load_text(&c, text), KY_OK);
+	assert_int_equal(c.ncollections, 2);
+	assert_string_equal(c.collections[0].read, "a");
+	assert_string_equal(c.collections[1].read, "b");
+}
+
+/* Parsing from memory: no NUL or newline needed at the end; a NUL inside a line is refused
+ * instead of cutting the line there. */
+static void test_parse_from_memory(void **state)
+{
+	(void)state;
+	ky_config c;
+	static const char text[] = "[store]\ndb = /srv/hub.db\n[import]\nbatch_objects = 7";
+	assert_int_equal(ky_config_parse(&c, text, sizeof(text) - 1, "mem.conf"), KY_OK);
+	assert_string_equal(c.db, "/srv/hub.db");
+	assert_int_equal(c.batch_objects, 7);
+	/* Only len bytes count: what follows is not read. */
+	assert_int_equal(ky_config_parse(&c, "[import]\nbatch_objects = 75 junk", 27, "mem.conf"), KY_OK);
+	assert_int_equal(c.batch_objects, 75);
+	assert_int_equal(ky_config_parse(&c, "", 0, "mem.conf"), KY_OK);
+	assert_defaults(&c);
+
+	static const char nul[] = "[store]\ndb = /srv/hub.db\0junk\n";
+	assert_int_equal(ky_config_parse(&c, nul, sizeof(nul) - 1, "mem.conf"), KY_EINVALID);
+	assert_string_equal(ky_error_last(), "mem.conf line 2: the line holds a NUL byte");
+	assert_defaults(&c);
+	static const char nul_section[] = "[sto\0re]\n";
+	assert_int_equal(ky_config_parse(&c, nul_section, sizeof(nul_section) - 1, "mem.conf"), KY_EINVALID);
+	assert_string_equal(ky_error_last(), "mem.conf line 1: the line holds a NUL byte");
+	/* The same through a file. */
+	conf_file f;
+	snprintf(f.path, sizeof(f.path), "/tmp/ky-test-config-XXXXXX");
+	int fd = mkstemp(f.path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, nul, sizeof(nul) - 1), (ssize_t)(sizeof(nul) - 1));
+	close(fd);
+	assert_int_equal(ky_config_load(&c, f.path, true), KY_EINVALID);
+	assert_non_null(strstr(ky_error_last(), "line 2: the line holds a NUL byte"));
+	unlink(f.path);
+}
+
+/* A file over KY_CONFIG_FILE_MAX is refused without being read to its end. */
+static void test_file_too_large(void **state)
+{
+	(void)state;
+	ky_config c;
+	assert_int_equal(ky_config_load(&c, "/dev/zero", true), KY_EINVALID);
+	assert_string_equal(ky_error_last(), "/dev/zero is larger than 1048576 bytes, too large for a kyoyu.conf");
+	assert_defaults(&c);
+	/* One of exactly the limit is read. */
+	static char text[KY_CONFIG_FILE_MAX + 1];
+	memset(text, '\n', KY_CONFIG_FILE_MAX);
+	memcpy(text, "[import]\nbatch_objects = 9\n", 27);
+	assert_int_equal(load_text(&c, text), KY_OK);
+	assert_int_equal(c.batch_objects, 9);
 }
 
 static void test_locate(void **state)
@@ -333,6 +513,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_unreadable_file),
 		cmocka_unit_test(test_every_key),
+		cmocka_unit_test(test_connection_limits),
 		cmocka_unit_test(test_comments_and_layout),
 		cmocka_unit_test(test_bad_values),
 		cmocka_unit_test(test_unknown_keys_and_sections),
@@ -340,6 +521,10 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_syntax_errors),
 		cmocka_unit_test(test_first_problem_and_count),
 		cmocka_unit_test(test_example_is_the_defaults),
+		cmocka_unit_test(test_messages_are_utf8),
+		cmocka_unit_test(test_long_section_names),
+		cmocka_unit_test(test_parse_from_memory),
+		cmocka_unit_test(test_file_too_large),
 		cmocka_unit_test(test_locate),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,9 @@
 /*
  * test_pattern: the tree the parser builds (STIX 2.1 §9.5, §9.6, §9.7), the printer on trees
  * that were not parsed, and the limits: long OR chains as real feeds carry them, absurd
- * nesting and length refused with a clear error instead of a crash.
+ * nesting and length refused with a clear error instead of a crash; bytes that are not
+ * UTF-8 and raw controls in strings refused; messages that stay valid UTF-8 whatever they
+ * quote.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +17,7 @@
 
 #include "pattern/pattern.h"
 #include "util/ky_error.h"
+#include "util/ky_utf8.h"
 
 static ky_pattern *parse_ok(const char *text)
 {
@@ -175,6 +178,103 @@ static void test_error_positions(void **state)
 	assert_null(p);
 }
 
+/* Parses text[0..length), which must fail with KY_EINVALID and a valid UTF-8 message
+ * containing `want` (NULL: anything). */
+static void parse_refused(const char *text, size_t length, const char *want)
+{
+	ky_pattern *p = NULL;
+	int rc = ky_pattern_parse(&p, text, length);
+	const char *message = ky_error_last();
+	if (rc != KY_EINVALID)
+		fail_msg("expected KY_EINVALID, got %d: %s", rc, rc == KY_OK ? "valid" : message);
+	if (!ky_utf8_valid(message, strlen(message)))
+		fail_msg("the message is not UTF-8: %s", message);
+	if (want != NULL && strstr(message, want) == NULL)
+		fail_msg("expected a message containing \"%s\", got: %s", want, message);
+}
+
+/* STIX 2.1 §9: a pattern is text. Bytes that are not UTF-8 are refused wherever they stand,
+ * with the byte offset, before the grammar: the lexer would otherwise take them inside a
+ * string literal as they are. */
+static void test_not_utf8(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *text;
+		size_t length;
+		const char *want;
+	} cases[] = {
+		{"[file:name = 'a\xff\xfe']", 17, "column 16: not UTF-8 at byte offset 15: ff does"},
+		{"[file:name = 'a\xed\xa0\x80']", 18, "byte offset 15: ed a0 80 does not encode"},
+		{"[file:name = 'a\xc0\xaf']", 17, "byte offset 15: c0 af does not encode"},
+		{"[file:name = 'a\xf4\x90\x80\x80']", 19, "byte offset 15: f4 90 80 80"},
+		{"[file:name = '\x80']", 16, "byte offset 14: 80 does"},
+		{"[file:name = 'ok']\n[x:y = '\xe3\x81']", 31, "line 2 column 9: not UTF-8 at byte offset 27"},
+		{"[file:name\xff = 'a']", 18, "column 11: not UTF-8 at byte offset 10"},
+		{"\xfe[file:name = 'a']", 18, "column 1: not UTF-8 at byte offset 0"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		parse_refused(cases[i].text, cases[i].length, cases[i].want);
+}
+
+/* STIX 2.1 §9.2: a string literal holds no raw control character, NUL least of all (it cut
+ * the value in every C string it reached); in a quoted property name neither. */
+static void test_controls_in_strings(void **state)
+{
+	(void)state;
+	parse_refused("[file:name = 'a\0b']", 19, "column 16: a string literal may not hold the control character U+0000 "
+						  "(byte offset 15)");
+	parse_refused("[file:name = 'a\x1b" "b']", 19, "U+001B (byte offset 15)");
+	parse_refused("[file:name = 'a\x7f']", 18, "U+007F (byte offset 15)");
+	parse_refused("[file:'a\0b' = 'x']", 18, "column 9: a string literal may not hold the control character U+0000");
+	parse_refused("[file:name IN ('a', 'b\tc')]", 27,
+		      "column 23: a string literal may not hold the control character U+0009");
+	parse_refused("[file:name = 'ああ\r']", 22, "column 17: a string literal may not hold the control character U+000D "
+						     "(byte offset 20)");
+	/* Outside strings the grammar's whitespace stays whitespace. */
+	ky_pattern_free(parse_ok("[file:name\t=\r\n'a']"));
+}
+
+/* A NUL outside a string is an invalid token; the message shows it instead of stopping at
+ * it, and shows the rest of the echo too. */
+static void test_nul_echoed(void **state)
+{
+	(void)state;
+	parse_refused("[file:name = 'x']\0 AND [a:b = 1]", 32, "column 18: expected AND, OR, FOLLOWEDBY, a qualifier "
+							     "(WITHIN, REPEATS, START) or the end of the pattern, found '\\x00'");
+}
+
+/* Messages quote at most 40 bytes of a token and 80 of a hash value: cut between characters
+ * at every length, for characters of 2, 3 and 4 bytes. */
+static void test_quotes_cut_between_characters(void **state)
+{
+	(void)state;
+	static const char *const chars[] = {"é", "あ", "😀"};
+	char text[1024];
+	for (size_t c = 0; c < 3; c++) {
+		for (size_t count = 1; count <= 60; count++) {
+			char value[400] = "";
+			for (size_t k = 0; k < count; k++)
+				strcat(value, chars[c]);
+			/* A string where an operator should be: found '<the string>'. */
+			int n = snprintf(text, sizeof(text), "[file:name '%s']", value);
+			parse_refused(text, (size_t)n, "expected a comparison operator");
+			/* A hash value: '<value>' is not a valid MD5 hash. */
+			n = snprintf(text, sizeof(text), "[file:hashes.MD5 = '%s']", value);
+			parse_refused(text, (size_t)n, "is not a valid MD5 hash");
+		}
+	}
+	/* A hash name as written, which only hyphens and the letters whose capitals are ASCII
+	 * (dotless i) can make long: WHIRLPOOL, with the dotless i across every cut. */
+	for (size_t hyphens = 1; hyphens <= 70; hyphens++) {
+		char name[128];
+		memset(name, '-', hyphens);
+		strcpy(name + hyphens, "WH\xc4\xb1RLPOOL");
+		int n = snprintf(text, sizeof(text), "[file:hashes.'%s' = 'x']", name);
+		parse_refused(text, (size_t)n, "is not a valid -");
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -184,6 +284,10 @@ int main(void)
 		cmocka_unit_test(test_long_or_chain),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_error_positions),
+		cmocka_unit_test(test_not_utf8),
+		cmocka_unit_test(test_controls_in_strings),
+		cmocka_unit_test(test_nul_echoed),
+		cmocka_unit_test(test_quotes_cut_between_characters),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

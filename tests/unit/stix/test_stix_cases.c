@@ -5,6 +5,10 @@
  *
  * With --require-every-type, it also fails unless every type in kyoyu's tables has at
  * least one valid and one invalid case, so a type cannot be added without its tests.
+ *
+ * A case with "fill" runs once per text and count, "{fill}" in its object's strings and keys
+ * replaced by the text repeated count times. Every message of every case must be valid
+ * UTF-8: messages quote values, and a quote cut inside a character broke JSON output.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,16 +22,78 @@
 
 #include "stix/stix_schema.h"
 #include "stix/stix_validate.h"
+#include "util/ky_utf8.h"
 
 typedef struct validation_case {
 	char name[512];
 	const json_t *spec; /* borrowed from the loaded file */
+	json_t *object;     /* what to validate: the spec's object with "{fill}" filled in */
 } validation_case;
+
+#define FILL "{fill}"
+
+/* s[0..n) with every FILL replaced by fill[0..fill_len); malloc'd, *out_len its length. */
+static char *fill_text(const char *s, size_t n, const char *fill, size_t fill_len, size_t *out_len)
+{
+	size_t cap = n + 1, len = 0;
+	for (const char *p = s; (p = strstr(p, FILL)) != NULL; p += strlen(FILL))
+		cap += fill_len;
+	char *out = malloc(cap);
+	assert_non_null(out);
+	for (size_t i = 0; i < n;) {
+		if (strncmp(s + i, FILL, strlen(FILL)) == 0) {
+			memcpy(out + len, fill, fill_len);
+			len += fill_len;
+			i += strlen(FILL);
+		} else {
+			out[len++] = s[i++];
+		}
+	}
+	out[len] = '\0';
+	*out_len = len;
+	return out;
+}
+
+/* A copy of v with FILL replaced in every string and key. */
+static json_t *filled(const json_t *v, const char *fill, size_t fill_len)
+{
+	json_t *out;
+	size_t n;
+	char *text;
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		text = fill_text(json_string_value(v), json_string_length(v), fill, fill_len, &n);
+		out = json_stringn(text, n);
+		free(text);
+		return out;
+	case JSON_OBJECT: {
+		const char *key;
+		json_t *value;
+		out = json_object();
+		json_object_foreach((json_t *)v, key, value) {
+			text = fill_text(key, strlen(key), fill, fill_len, &n);
+			json_object_set_new(out, text, filled(value, fill, fill_len));
+			free(text);
+		}
+		return out;
+	}
+	case JSON_ARRAY: {
+		size_t i;
+		json_t *value;
+		out = json_array();
+		json_array_foreach(v, i, value)
+			json_array_append_new(out, filled(value, fill, fill_len));
+		return out;
+	}
+	default:
+		return json_incref((json_t *)v);
+	}
+}
 
 static void run_case(void **state)
 {
 	const validation_case *c = *state;
-	const json_t *object = json_object_get(c->spec, "object");
+	const json_t *object = c->object;
 	const json_t *valid = json_object_get(c->spec, "valid");
 	const char *expect = json_string_value(json_object_get(c->spec, "expect"));
 	ky_stix_problems *problems = NULL;
@@ -38,10 +104,15 @@ static void run_case(void **state)
 	assert_int_equal(ky_stix_problems_new(&problems), 0);
 	int rc = ky_stix_validate_object(problems, object);
 
-	bool matched = expect == NULL;
+	bool matched = expect == NULL, utf8 = true;
 	for (size_t i = 0; i < ky_stix_problems_kept(problems); i++) {
-		if (expect != NULL && strstr(ky_stix_problems_get(problems, i), expect) != NULL)
+		const char *message = ky_stix_problems_get(problems, i);
+		if (expect != NULL && strstr(message, expect) != NULL)
 			matched = true;
+		if (!ky_utf8_valid(message, strlen(message))) {
+			print_error("a message that is not UTF-8: %s\n", message);
+			utf8 = false;
+		}
 	}
 	if (json_is_true(valid) && rc != 0) {
 		for (size_t i = 0; i < ky_stix_problems_kept(problems); i++)
@@ -51,7 +122,7 @@ static void run_case(void **state)
 		for (size_t i = 0; i < ky_stix_problems_kept(problems); i++)
 			print_error("got: %s\n", ky_stix_problems_get(problems, i));
 	}
-	bool ok = json_is_true(valid) ? rc == 0 : rc != 0 && matched;
+	bool ok = utf8 && (json_is_true(valid) ? rc == 0 : rc != 0 && matched);
 	ky_stix_problems_free(problems);
 	assert_true(ok);
 	if (json_is_false(valid))
@@ -105,17 +176,47 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		const json_t *cases = json_object_get(file, "cases");
-		size_t n = json_array_size(cases);
-		validation_case *storage = calloc(n ? n : 1, sizeof(*storage));
-		struct CMUnitTest *tests = calloc(n ? n : 1, sizeof(*tests));
+		size_t ncases = json_array_size(cases), n = 0, cap = 0;
+		for (size_t i = 0; i < ncases; i++) {
+			const json_t *fill = json_object_get(json_array_get(cases, i), "fill");
+			cap += fill ? json_array_size(json_object_get(fill, "texts")) * json_array_size(json_object_get(fill, "counts")) : 1;
+		}
+		validation_case *storage = calloc(cap ? cap : 1, sizeof(*storage));
+		struct CMUnitTest *tests = calloc(cap ? cap : 1, sizeof(*tests));
 		const char *base = strrchr(argv[a], '/') ? strrchr(argv[a], '/') + 1 : argv[a];
-		for (size_t i = 0; i < n; i++) {
+		for (size_t i = 0; i < ncases; i++) {
 			const json_t *spec = json_array_get(cases, i);
-			snprintf(storage[i].name, sizeof(storage[i].name), "%s: %s [%s]", base,
-				 json_string_value(json_object_get(spec, "name")) ? json_string_value(json_object_get(spec, "name")) : "(unnamed)",
-				 json_string_value(json_object_get(spec, "section")) ? json_string_value(json_object_get(spec, "section")) : "no section");
-			storage[i].spec = spec;
-			tests[i] = (struct CMUnitTest){storage[i].name, run_case, NULL, NULL, &storage[i]};
+			const char *name = json_string_value(json_object_get(spec, "name"));
+			const char *section = json_string_value(json_object_get(spec, "section"));
+			const json_t *fill = json_object_get(spec, "fill");
+			const json_t *texts = json_object_get(fill, "texts"), *counts = json_object_get(fill, "counts");
+			size_t nt = fill ? json_array_size(texts) : 1, nc = fill ? json_array_size(counts) : 1;
+			for (size_t t = 0; t < nt; t++) {
+				for (size_t k = 0; k < nc; k++) {
+					validation_case *c = &storage[n];
+					int written = snprintf(c->name, sizeof(c->name), "%s: %s [%s]", base, name ? name : "(unnamed)",
+							       section ? section : "no section");
+					c->spec = spec;
+					if (fill == NULL) {
+						c->object = json_incref(json_object_get(spec, "object"));
+					} else {
+						const char *text = json_string_value(json_array_get(texts, t));
+						size_t count = (size_t)json_integer_value(json_array_get(counts, k));
+						size_t len = text ? strlen(text) : 0;
+						char *repeated = malloc(len * count + 1);
+						for (size_t r = 0; r < count; r++)
+							memcpy(repeated + r * len, text, len);
+						repeated[len * count] = '\0';
+						c->object = filled(json_object_get(spec, "object"), repeated, len * count);
+						free(repeated);
+						if (written >= 0 && (size_t)written < sizeof(c->name))
+							snprintf(c->name + written, sizeof(c->name) - (size_t)written, " (%zu x %s)",
+								 count, text ? text : "?");
+					}
+					tests[n] = (struct CMUnitTest){c->name, run_case, NULL, NULL, c};
+					n++;
+				}
+			}
 			note_coverage(cov, ntypes, spec);
 		}
 		if (n == 0) {
@@ -124,6 +225,8 @@ int main(int argc, char **argv)
 		} else {
 			failures += _cmocka_run_group_tests(base, tests, n, NULL, NULL);
 		}
+		for (size_t i = 0; i < n; i++)
+			json_decref(storage[i].object);
 		free(tests);
 		free(storage);
 		json_decref(file);

@@ -1,7 +1,8 @@
 /*
  * test_stix_reader: the streaming reader — the three input shapes, exact raw bytes,
  * per-element errors that do not stop the stream, fatal structure errors, limits, and
- * memory that does not grow with the input.
+ * memory that does not grow with the input; messages that are valid UTF-8 whatever the
+ * input and its name hold.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 
 #include "stix/stix_reader.h"
 #include "util/ky_error.h"
+#include "util/ky_utf8.h"
 
 typedef struct run {
 	ky_stix_reader *reader;
@@ -178,6 +180,31 @@ static void test_broken_structure_is_fatal(void **state)
 	expect_fatal("{\"type\": \"bundle\", \"objects\": [] \"id\": 1}", KY_EINVALID, "expected ',' or '}'");
 	expect_fatal("{\"type\": \"bundle\", \"type\": \"x\", \"objects\": []}", KY_EINVALID, "duplicate");
 	expect_fatal("{\"type\": \"bundle\", \"objects\": [{}] \n", KY_EINVALID, "line 2");
+}
+
+/* A file name may be any bytes, and jansson quotes the input near an error: the messages
+ * are valid UTF-8 all the same (JSON output and the store take nothing else). */
+static void test_messages_are_utf8(void **state)
+{
+	(void)state;
+	static const char text[] = "[{\"type\": \"x\xff\"}, {\"a\": \xe3\x81\x82}] trailing";
+	char *copy = strdup(text);
+	FILE *in = fmemopen(copy, strlen(text), "rb");
+	ky_stix_reader *reader = NULL;
+	ky_stix_item item;
+	assert_int_equal(ky_stix_reader_new(&reader, in, 0, "bad\xff\xfe name.json"), KY_OK);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(ky_stix_reader_next(reader, &item), 1);
+		assert_non_null(item.error);
+		assert_true(ky_utf8_valid(item.error, strlen(item.error)));
+	}
+	assert_int_equal(ky_stix_reader_next(reader, &item), KY_EINVALID);
+	const char *message = ky_error_last();
+	if (!ky_utf8_valid(message, strlen(message)) || strstr(message, "bad\\xff\\xfe name.json: line 1") == NULL)
+		fail_msg("expected the name escaped, valid UTF-8: %s", message);
+	ky_stix_reader_free(reader);
+	fclose(in);
+	free(copy);
 }
 
 static void test_limits(void **state)
@@ -396,6 +423,7 @@ int main(void)
 		cmocka_unit_test(test_bundle_without_objects),
 		cmocka_unit_test(test_array_and_single_object),
 		cmocka_unit_test(test_bad_element_does_not_stop_the_stream),
+		cmocka_unit_test(test_messages_are_utf8),
 		cmocka_unit_test(test_broken_structure_is_fatal),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_byte_order_mark_is_skipped),

@@ -1,15 +1,19 @@
 /*
  * test_stix_schema: timestamps (STIX 2.1 §2.16), identifiers (§2.9) and type names
- * (§3.1, §11.2.1), the primitives every type table relies on.
+ * (§3.1, §11.2.1), the primitives every type table relies on, and the excerpts messages
+ * quote values with.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <cmocka.h>
 
 #include "stix/stix_schema.h"
+#include "stix/stix_text.h"
+#include "util/ky_utf8.h"
 
 /* STIX 2.1 §2.16 */
 static void test_timestamps(void **state)
@@ -88,6 +92,55 @@ static void test_type_names(void **state)
 	assert_null(ky_stix_type_find("x-mitre-tactic"));
 }
 
+/* stix_text.h: an excerpt is cut between characters, escapes what a line cannot carry, and
+ * is valid UTF-8 whatever the bytes. */
+static void test_excerpt(void **state)
+{
+	(void)state;
+	char out[16];
+	/* Fits whole: as it is. 15 bytes of room. */
+	assert_string_equal(ky_stix_excerpt(out, sizeof(out), "abc", 3), "abc");
+	assert_string_equal(ky_stix_excerpt(out, sizeof(out), "0123456789abcde", 15), "0123456789abcde");
+	/* One byte over: cut, with room for "...". */
+	assert_string_equal(ky_stix_excerpt(out, sizeof(out), "0123456789abcdef", 16), "0123456789ab...");
+	/* 5 x "あ" is 15 bytes and fits; 6 are cut after 4 characters (12 bytes), never inside one. */
+	assert_string_equal(ky_stix_excerpt(out, sizeof(out), "あああああ", 15), "あああああ");
+	assert_string_equal(ky_stix_excerpt(out, sizeof(out), "ああああああ", 18), "ああああ...");
+	assert_string_equal(ky_stix_excerpt(out, sizeof(out), "a😀😀😀😀", 17), "a😀😀...");
+	/* Controls, DEL, NUL and bytes that are not UTF-8 are escaped, and the length is the
+	 * caller's: a NUL does not end the text. */
+	assert_string_equal(ky_stix_excerpt(out, sizeof(out), "a\nb\0c", 5), "a\\x0ab\\x00c");
+	assert_string_equal(ky_stix_excerpt(out, sizeof(out), "\xff\x7f", 2), "\\xff\\x7f");
+	assert_string_equal(ky_stix_excerpt(out, sizeof(out), "\xed\xa0\x80", 3), "\\xed\\xa0\\x80");
+	assert_string_equal(ky_stix_excerpt(out, sizeof(out), "\xc0\xaf\xc0\xaf", 4), "\\xc0\\xaf\\xc0...");
+	/* A character cut short by the end of the text is bytes, not a character. */
+	assert_string_equal(ky_stix_excerpt(out, sizeof(out), "x\xe3\x81", 3), "x\\xe3\\x81");
+	assert_int_equal(ky_utf8_char_length("\xf4\x8f\xbf\xbf", 4), 4);
+	assert_int_equal(ky_utf8_char_length("\xf4\x90\x80\x80", 4), 0);
+	assert_int_equal(ky_utf8_char_length("\xe3\x81\x82", 2), 0);
+	assert_int_equal(ky_utf8_char_length("\x80", 1), 0);
+}
+
+/* ky_stix_quote: quotes at most 80 bytes, then "...". */
+static void test_quote(void **state)
+{
+	(void)state;
+	char q[KY_STIX_QUOTE_SIZE], text[200] = "";
+	for (size_t n = 0; n < 60; n++) {
+		for (size_t i = 0; i < n; i++)
+			memcpy(text + 3 * i, "あ", 3);
+		ky_stix_quote(q, sizeof(q), text, 3 * n);
+		size_t len = strlen(q);
+		assert_true(ky_utf8_valid(q, len));
+		assert_true(len <= KY_STIX_QUOTE_SIZE - 1);
+		assert_true(q[0] == '"' && q[len - 1] == '"');
+		if (3 * n <= 80)
+			assert_int_equal(len, 3 * n + 2);
+		else
+			assert_memory_equal(q + len - 4, "...\"", 4);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -95,6 +148,8 @@ int main(void)
 		cmocka_unit_test(test_timestamp_order),
 		cmocka_unit_test(test_identifiers),
 		cmocka_unit_test(test_type_names),
+		cmocka_unit_test(test_excerpt),
+		cmocka_unit_test(test_quote),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

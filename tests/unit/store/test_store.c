@@ -8,8 +8,10 @@
  * the second, for PostgreSQL), from schema 2 (a new hub without schema 3's tables) and
  * from a newer hub; removals (last, first, named versions, spec_version, the `latest` mark
  * moved, the record of who removed what) and Add Objects requests (claims, leases, outcomes,
- * completion, connections claiming at once). Users, keys and secrets (schema 3) are tested with src/auth/ in
- * tests/unit/auth/test_auth.c.
+ * completion, connections claiming at once, fencing tokens, outcomes that are not UTF-8, the
+ * claim limit, completing as failed, migration from schema 4); on PostgreSQL, writes whose
+ * connection is cut after COMMIT; and that no message shows a URI's password. Users, keys
+ * and secrets (schema 3) are tested with src/auth/ in tests/unit/auth/test_auth.c.
  *
  * The backend is SQLite, or PostgreSQL with KY_TEST_BACKEND=postgresql (scripts/test runs
  * the suite both ways; tests/support/ky_test_hub.h). Every test gets its own directory under
@@ -92,6 +94,7 @@ static void new_location(fx *f, const char *name, char out[LOCATION_MAX])
 static int teardown(void **state)
 {
 	fx *f = *state;
+	ky_store_test_clock(0);
 	ky_store_close(f->s);
 	ky_test_hub_drop(f->path);
 	for (int i = 0; i < f->nmore; i++)
@@ -474,14 +477,36 @@ static void test_create_then_reopen(void **state)
 	assert_int_equal(ky_store_collection_find(f->s, "nope", &c), KY_ENOTFOUND);
 
 	/* Collections: a second one, a duplicate name, the list in name order. */
-	assert_int_equal(ky_store_collection_create(f->s, "alpha", "Alpha", NULL, &c), KY_OK);
+	assert_int_equal(ky_store_collection_create(f->s, NULL, "alpha", "Alpha", NULL, &c), KY_OK);
 	assert_int_not_equal(c.id, id);
 	assert_null(c.description);
 	ky_store_collection_clear(&c);
-	assert_int_equal(ky_store_collection_create(f->s, "alpha", "Again", "x", NULL), KY_ECONFLICT);
+	assert_int_equal(ky_store_collection_create(f->s, NULL, "alpha", "Again", "x", NULL), KY_EEXISTS);
 	int n = 0;
 	assert_int_equal(ky_store_collection_list(f->s, count_collection, &n), KY_OK);
 	assert_int_equal(n, 2);
+
+	/* A given id (kyoyu collection create --id) is kept; one in use, or not a lowercase
+	 * UUID, is refused and changes nothing. */
+	const char *moved = "3a5b9c2e-1f4d-5e6a-8b7c-0d1e2f3a4b5c";
+	assert_int_equal(ky_store_collection_create(f->s, moved, "moved", "Moved", NULL, &c), KY_OK);
+	assert_string_equal(c.uuid, moved);
+	ky_store_collection_clear(&c);
+	assert_int_equal(ky_store_collection_find(f->s, moved, &c), KY_OK);
+	assert_string_equal(c.name, "moved");
+	ky_store_collection_clear(&c);
+	assert_int_equal(ky_store_collection_create(f->s, moved, "other", "Other", NULL, NULL), KY_EEXISTS);
+	assert_non_null(strstr(ky_error_last(), "collection moved has the id"));
+	assert_int_equal(ky_store_collection_create(f->s, uuid, "other", "Other", NULL, NULL), KY_EEXISTS);
+	assert_int_equal(ky_store_collection_create(f->s, "3A5B9C2E-1F4D-5E6A-8B7C-0D1E2F3A4B5D", "other", "Other", NULL,
+						    NULL),
+			 KY_EINVALID);
+	assert_int_equal(ky_store_collection_create(f->s, "3a5b9c2e-1f4d-5e6a-8b7c-0d1e2f3a4b5", "other", "Other", NULL,
+						    NULL),
+			 KY_EINVALID);
+	n = 0;
+	assert_int_equal(ky_store_collection_list(f->s, count_collection, &n), KY_OK);
+	assert_int_equal(n, 3);
 
 	/* Again, with and without create: the same hub. */
 	ky_store_close(f->s);
@@ -501,7 +526,7 @@ static void test_create_then_reopen(void **state)
 	ky_store_collection_clear(&c);
 	n = 0;
 	assert_int_equal(ky_store_collection_list(f->s, count_collection, &n), KY_OK);
-	assert_int_equal(n, 2);
+	assert_int_equal(n, 3);
 	assert_int_equal(ky_store_check(f->s), KY_OK);
 
 	/* migrate on a current hub changes nothing and says so. */
@@ -590,7 +615,7 @@ static void test_batch_stored_and_duplicate(void **state)
 	fx *f = *state;
 	open_new(f);
 	ky_store_collection c2;
-	assert_int_equal(ky_store_collection_create(f->s, "second", "Second", NULL, &c2), KY_OK);
+	assert_int_equal(ky_store_collection_create(f->s, NULL, "second", "Second", NULL, &c2), KY_OK);
 	char a[512], b[512];
 	sdo(a, sizeof(a), "indicator", IND1, "2016-04-06T20:03:48.000Z");
 	sdo(b, sizeof(b), "malware", MAL1, "2016-04-06T20:03:48.000Z");
@@ -823,7 +848,7 @@ static void test_sequence_increasing(void **state)
 	fx *f = *state;
 	open_new(f);
 	ky_store_collection c2;
-	assert_int_equal(ky_store_collection_create(f->s, "second", "Second", NULL, &c2), KY_OK);
+	assert_int_equal(ky_store_collection_create(f->s, NULL, "second", "Second", NULL, &c2), KY_OK);
 	/* 20 batches of 1..7 objects, some duplicates, alternating collections. */
 	uint64_t stored[200];
 	size_t nstored = 0;
@@ -892,7 +917,7 @@ static int64_t build_query_hub(fx *f)
 {
 	open_new(f);
 	ky_store_collection c2;
-	assert_int_equal(ky_store_collection_create(f->s, "second", "Second", NULL, &c2), KY_OK);
+	assert_int_equal(ky_store_collection_create(f->s, NULL, "second", "Second", NULL, &c2), KY_OK);
 	int64_t second = c2.id;
 	ky_store_collection_clear(&c2);
 	char b[9][512];
@@ -1583,7 +1608,7 @@ static void test_remove_recorded(void **state)
 	assert_int_equal(ky_store_remove(f->s, f->dflt, SCO1, 0, NULL, 0, NULL, 0, 0, &removed), KY_OK);
 	assert_int_equal(removed, 1);
 	/* A user the hub does not have is refused, and nothing is removed. */
-	assert_int_equal(ky_store_remove(f->s, f->dflt, MAL1, 0, NULL, 0, NULL, 0, 424242, &removed), KY_ECONFLICT);
+	assert_int_equal(ky_store_remove(f->s, f->dflt, MAL1, 0, NULL, 0, NULL, 0, 424242, &removed), KY_ENOTFOUND);
 	assert_int_equal(removed, 0);
 
 	removals got = {0};
@@ -1711,14 +1736,14 @@ static void test_request_add_and_get(void **state)
 
 	/* The id is taken, whatever else differs. */
 	r.received_us = 1;
-	assert_int_equal(ky_store_request_add(f->s, &r, "{}", 2), KY_ECONFLICT);
+	assert_int_equal(ky_store_request_add(f->s, &r, "{}", 2), KY_EEXISTS);
 	assert_non_null(strstr(ky_error_last(), REQ1));
 	assert_int_equal(ky_store_request_get(f->s, REQ1, &got), KY_OK);
 	assert_int_equal(got.received_us, 1700000000123456);
 	/* No such collection or user. */
 	snprintf(r.id, sizeof(r.id), "%s", REQ2);
 	r.collection_id = 12345;
-	assert_int_equal(ky_store_request_add(f->s, &r, "{}", 2), KY_ECONFLICT);
+	assert_int_equal(ky_store_request_add(f->s, &r, "{}", 2), KY_ENOTFOUND);
 	assert_int_equal(ky_store_request_get(f->s, REQ2, &got), KY_ENOTFOUND);
 	snprintf(r.id, sizeof(r.id), "%s", "");
 	r.collection_id = f->dflt;
@@ -1766,12 +1791,14 @@ static void test_request_claim_and_lease(void **state)
 	usleep(2000);
 	assert_int_equal(ky_store_request_claim(other, 60000000, &r, &envelope, &len), KY_OK);
 	assert_string_equal(r.id, REQ3);
+	uint64_t token = r.token;
+	assert_int_equal(token, 2);
 	free(envelope);
 	assert_int_equal(ky_store_request_claim(f->s, 60000000, &r, &envelope, &len), KY_ENOTFOUND);
 	/* Recording renews a lease: a short one, renewed long, holds. */
-	assert_int_equal(ky_store_request_record(other, REQ3, NULL, 0, 1), KY_OK);
+	assert_int_equal(ky_store_request_record(other, REQ3, token, NULL, 0, 1), KY_OK);
 	usleep(2000);
-	assert_int_equal(ky_store_request_record(other, REQ3, NULL, 0, 60000000), KY_OK);
+	assert_int_equal(ky_store_request_record(other, REQ3, token, NULL, 0, 60000000), KY_OK);
 	assert_int_equal(ky_store_request_claim(f->s, 60000000, &r, &envelope, &len), KY_ENOTFOUND);
 	assert_int_equal(ky_store_request_claim(f->s, 0, &r, &envelope, &len), KY_EINVALID);
 	ky_store_close(other);
@@ -1824,7 +1851,7 @@ static void test_request_record_and_complete(void **state)
 		{.index = 2, .id = IND1, .version = "2016-01-01T00:00:00.000Z", .success = true},
 		{.index = 0, .id = NULL, .version = NULL, .success = false, .message = "not a JSON object"},
 	};
-	assert_int_equal(ky_store_request_record(f->s, REQ1, first, 2, 60000000), KY_OK);
+	assert_int_equal(ky_store_request_record(f->s, REQ1, 0, first, 2, 60000000), KY_OK);
 	ky_store_request r;
 	assert_int_equal(ky_store_request_get(f->s, REQ1, &r), KY_OK);
 	assert_int_equal(r.successes, 1);
@@ -1834,9 +1861,9 @@ static void test_request_record_and_complete(void **state)
 		{.index = 0, .id = MARK1, .version = "2017-01-20T00:00:00.000Z", .success = true},
 		{.index = 1, .id = SCO1, .version = NULL, .success = false, .message = "spec_version: expected 2.1"},
 	};
-	assert_int_equal(ky_store_request_record(f->s, REQ1, again, 2, 60000000), KY_OK);
-	assert_int_equal(ky_store_request_record(f->s, REQ1, again, 1, 60000000), KY_OK);
-	assert_int_equal(ky_store_request_record(f->s, REQ1, NULL, 0, 60000000), KY_OK);
+	assert_int_equal(ky_store_request_record(f->s, REQ1, 0, again, 2, 60000000), KY_OK);
+	assert_int_equal(ky_store_request_record(f->s, REQ1, 0, again, 1, 60000000), KY_OK);
+	assert_int_equal(ky_store_request_record(f->s, REQ1, 0, NULL, 0, 60000000), KY_OK);
 	assert_int_equal(ky_store_request_get(f->s, REQ1, &r), KY_OK);
 	assert_int_equal(r.successes, 2);
 	assert_int_equal(r.failures, 1);
@@ -1864,7 +1891,7 @@ static void test_request_record_and_complete(void **state)
 		{.index = 1, .id = SCO1, .success = true},
 		{.index = 3, .id = IND2, .success = true},
 	};
-	assert_int_equal(ky_store_request_record(f->s, REQ1, past, 2, 60000000), KY_EINVALID);
+	assert_int_equal(ky_store_request_record(f->s, REQ1, 0, past, 2, 60000000), KY_EINVALID);
 	assert_int_equal(ky_store_request_get(f->s, REQ1, &r), KY_OK);
 	assert_int_equal(r.successes, 2);
 	assert_int_equal(ky_store_request_objects(f->s, REQ1, take_outcome, &os), KY_OK);
@@ -1872,7 +1899,7 @@ static void test_request_record_and_complete(void **state)
 	outcomes_clear(&os);
 
 	/* Complete: the envelope goes, the counts and outcomes stay, nobody claims it. */
-	assert_int_equal(ky_store_request_complete(f->s, REQ1), KY_OK);
+	assert_int_equal(ky_store_request_complete(f->s, REQ1, 0), KY_OK);
 	assert_int_equal(ky_store_request_get(f->s, REQ1, &r), KY_OK);
 	assert_true(r.complete);
 	assert_int_equal(r.total, 3);
@@ -1890,8 +1917,8 @@ static void test_request_record_and_complete(void **state)
 	outcomes_clear(&os);
 
 	/* Unknown requests. */
-	assert_int_equal(ky_store_request_record(f->s, REQ2, first, 1, 1000), KY_ENOTFOUND);
-	assert_int_equal(ky_store_request_complete(f->s, REQ2), KY_ENOTFOUND);
+	assert_int_equal(ky_store_request_record(f->s, REQ2, 0, first, 1, 1000), KY_ENOTFOUND);
+	assert_int_equal(ky_store_request_complete(f->s, REQ2, 0), KY_ENOTFOUND);
 	assert_int_equal(ky_store_request_objects(f->s, REQ2, take_outcome, &os), KY_OK);
 	assert_int_equal(os.n, 0);
 }
@@ -1918,7 +1945,7 @@ static void *claim_main(void *arg)
 		char *envelope = NULL;
 		size_t len = 0;
 		int rc = ky_store_request_claim(s, 600000000, &r, &envelope, &len);
-		if (rc == KY_ECONFLICT)
+		if (rc == KY_EBUSY)
 			continue;
 		if (rc == KY_ENOTFOUND)
 			break;
@@ -1975,6 +2002,330 @@ static void test_request_claim_concurrent(void **state)
 			fail_msg("request %d claimed %d times", i, seen[i]);
 }
 
+/* Every recorded outcome of request id, into *out (the caller clears it: outcomes_clear). */
+static void outcomes_of(fx *f, const char *id, outcomes *out)
+{
+	memset(out, 0, sizeof(*out));
+	assert_int_equal(ky_store_request_objects(f->s, id, take_outcome, out), KY_OK);
+}
+
+/* Issue 11, defect 9: a holder whose lease ran out and whose request another connection then
+ * claimed can neither record nor complete it (its claim's token is checked in the writing
+ * transaction), and changes nothing trying; the new holder can. The lease runs out on the
+ * store's test clock, without waiting. */
+static void test_request_fencing(void **state)
+{
+	fx *f = *state;
+	open_new(f);
+	add_request(f, REQ1, 1000, 3, "{\"objects\": [1, 2, 3]}");
+	ky_store *other = NULL;
+	assert_int_equal(ky_store_open(&other, f->path, NULL, NULL), KY_OK);
+	const int64_t lease = 15000000;
+	ky_store_request first, second, r;
+	char *envelope = NULL;
+	size_t len = 0;
+	assert_int_equal(ky_store_request_claim(f->s, lease, &first, &envelope, &len), KY_OK);
+	free(envelope);
+	assert_string_equal(first.id, REQ1);
+	assert_int_equal(first.token, 1);
+	ky_store_request_object one[] = {{.index = 0, .id = IND1, .version = "2016-01-01T00:00:00.000Z", .success = true}};
+	assert_int_equal(ky_store_request_record(f->s, REQ1, first.token, one, 1, lease), KY_OK);
+	assert_int_equal(ky_store_request_claim(other, lease, &second, &envelope, &len), KY_ENOTFOUND);
+
+	/* The first holder stalls past its lease, as during a PostgreSQL reconnection. */
+	ky_store_test_clock(lease + 1000000);
+	assert_int_equal(ky_store_request_claim(other, lease, &second, &envelope, &len), KY_OK);
+	free(envelope);
+	assert_string_equal(second.id, REQ1);
+	assert_true(second.token > first.token);
+	char lease_before[32], lease_after[32], text[32];
+	raw_text(f->path, "SELECT lease_until_us FROM requests", lease_before, sizeof(lease_before));
+
+	/* It comes back: every write of its claim is refused, and nothing changes. */
+	ky_store_request_object late[] = {
+		{.index = 0, .id = IND1, .success = false, .message = "late"},
+		{.index = 1, .id = IND2, .success = true},
+	};
+	assert_int_equal(ky_store_request_record(f->s, REQ1, first.token, late, 2, lease), KY_ESTALE);
+	assert_non_null(strstr(ky_error_last(), "the claim on request " REQ1 " was taken over"));
+	assert_int_equal(ky_store_request_record(f->s, REQ1, first.token, NULL, 0, 60 * lease), KY_ESTALE);
+	assert_int_equal(ky_store_request_complete(f->s, REQ1, first.token), KY_ESTALE);
+	assert_non_null(strstr(ky_error_last(), "the claim on request " REQ1 " was taken over"));
+	assert_int_equal(ky_store_request_abandon(f->s, REQ1, first.token), KY_ESTALE);
+	assert_int_equal(ky_store_request_get(f->s, REQ1, &r), KY_OK);
+	assert_false(r.complete);
+	assert_int_equal(r.successes, 1);
+	assert_int_equal(r.failures, 0);
+	assert_int_equal(r.token, second.token);
+	outcomes os;
+	outcomes_of(f, REQ1, &os);
+	assert_int_equal(os.n, 1);
+	assert_true(os.v[0].success);
+	outcomes_clear(&os);
+	raw_text(f->path, "SELECT lease_until_us FROM requests", lease_after, sizeof(lease_after));
+	assert_string_equal(lease_before, lease_after);
+	raw_text(f->path, "SELECT count(*) FROM requests WHERE envelope IS NOT NULL", text, sizeof(text));
+	assert_string_equal(text, "1");
+
+	/* The new holder's writes succeed. */
+	ky_store_request_object rest[] = {
+		{.index = 1, .id = IND2, .version = "2016-01-01T00:00:00.000Z", .success = true},
+		{.index = 2, .id = NULL, .success = false, .message = "not a JSON object"},
+	};
+	assert_int_equal(ky_store_request_record(other, REQ1, second.token, rest, 2, lease), KY_OK);
+	assert_int_equal(ky_store_request_complete(other, REQ1, second.token), KY_OK);
+	assert_int_equal(ky_store_request_get(f->s, REQ1, &r), KY_OK);
+	assert_true(r.complete);
+	assert_int_equal(r.successes, 2);
+	assert_int_equal(r.failures, 1);
+	/* And the old claim still cannot touch the outcome. */
+	assert_int_equal(ky_store_request_record(f->s, REQ1, first.token, late, 2, lease), KY_ESTALE);
+	assert_int_equal(ky_store_request_get(f->s, REQ1, &r), KY_OK);
+	assert_int_equal(r.successes, 2);
+	ky_store_close(other);
+}
+
+/* Issue 11, defect 2: outcomes that are not UTF-8 are recorded, cut before their first bad
+ * byte and marked, so that PostgreSQL takes them and the request can complete; valid text,
+ * multibyte characters included, is kept as it is. "\xE3\x81" is "あ" (E3 81 82) cut after
+ * two bytes, as a byte-count cut leaves it. */
+static void test_request_record_not_utf8(void **state)
+{
+	fx *f = *state;
+	open_new(f);
+	add_request(f, REQ1, 1000, 3, "{\"objects\": [1, 2, 3]}");
+	ky_store_request r;
+	char *envelope = NULL;
+	size_t len = 0;
+	assert_int_equal(ky_store_request_claim(f->s, 60000000, &r, &envelope, &len), KY_OK);
+	free(envelope);
+	ky_store_request_object objects[] = {
+		{.index = 0, .id = IND1, .version = "2016-01-01T00:00:00.000Z", .success = false,
+		 .message = "valid_from: \"あああ\xE3\x81"},
+		{.index = 1, .id = "indicator--\xFF", .version = "2016-01-01T00:00:00.000Z\xC0\xAF", .success = false,
+		 .message = "\xE3\x81"},
+		{.index = 2, .id = IND2, .success = false, .message = "name: \"あ\" is not allowed"},
+	};
+	int rc = ky_store_request_record(f->s, REQ1, r.token, objects, 3, 60000000);
+	if (rc != KY_OK)
+		fail_msg("record: %s", ky_error_last());
+	outcomes os;
+	outcomes_of(f, REQ1, &os);
+	assert_int_equal(os.n, 3);
+	assert_string_equal(os.v[0].id, IND1);
+	assert_string_equal(os.v[0].message, "valid_from: \"あああ (cut: not UTF-8)");
+	assert_string_equal(os.v[1].id, "indicator-- (cut: not UTF-8)");
+	assert_string_equal(os.v[1].version, "2016-01-01T00:00:00.000Z (cut: not UTF-8)");
+	assert_string_equal(os.v[1].message, "(cut: not UTF-8)");
+	assert_string_equal(os.v[2].message, "name: \"あ\" is not allowed");
+	outcomes_clear(&os);
+	assert_int_equal(ky_store_request_complete(f->s, REQ1, r.token), KY_OK);
+	assert_int_equal(ky_store_request_get(f->s, REQ1, &r), KY_OK);
+	assert_true(r.complete);
+	assert_int_equal(r.failures, 3);
+}
+
+/* Issue 11, defect 2: a request that stops every processor that claims it is not tried
+ * forever. After KY_STORE_REQUEST_CLAIMS_MAX claims, the next claim completes it, every
+ * object without an outcome failed, and takes the next request instead. */
+static void test_request_claims_limit(void **state)
+{
+	fx *f = *state;
+	open_new(f);
+	add_request(f, REQ1, 1000, 3, "{\"objects\": [1, 2, 3]}");
+	add_request(f, REQ2, 2000, 1, "{\"objects\": [1]}");
+	ky_store_request r;
+	char *envelope = NULL;
+	size_t len = 0;
+	int64_t clock = 0;
+	for (uint64_t i = 1; i <= KY_STORE_REQUEST_CLAIMS_MAX; i++) {
+		assert_int_equal(ky_store_request_claim(f->s, 1000000, &r, &envelope, &len), KY_OK);
+		free(envelope);
+		assert_string_equal(r.id, REQ1);
+		assert_int_equal(r.token, i);
+		if (i == 1) {
+			ky_store_request_object one[] = {{.index = 1, .id = IND1, .success = true}};
+			assert_int_equal(ky_store_request_record(f->s, REQ1, r.token, one, 1, 1000000), KY_OK);
+		}
+		/* The processor dies with it: its lease runs out. */
+		clock += 2000000;
+		ky_store_test_clock(clock);
+	}
+	assert_int_equal(ky_store_request_claim(f->s, 1000000, &r, &envelope, &len), KY_OK);
+	free(envelope);
+	assert_string_equal(r.id, REQ2);
+	assert_int_equal(r.token, 1);
+	assert_int_equal(ky_store_request_get(f->s, REQ1, &r), KY_OK);
+	assert_true(r.complete);
+	assert_int_equal(r.successes, 1);
+	assert_int_equal(r.failures, 2);
+	outcomes os;
+	outcomes_of(f, REQ1, &os);
+	assert_int_equal(os.n, 3);
+	assert_false(os.v[0].success);
+	assert_string_equal(os.v[0].message, KY_STORE_REQUEST_UNRECORDED);
+	assert_true(os.v[1].success);
+	assert_null(os.v[1].message);
+	assert_string_equal(os.v[2].message, KY_STORE_REQUEST_UNRECORDED);
+	outcomes_clear(&os);
+	char text[32];
+	raw_text(f->path, "SELECT count(*) FROM requests WHERE envelope IS NULL AND complete = 1", text, sizeof(text));
+	assert_string_equal(text, "1");
+	clock += 2000000;
+	ky_store_test_clock(clock);
+	assert_int_equal(ky_store_request_claim(f->s, 1000000, &r, &envelope, &len), KY_OK);
+	free(envelope);
+	assert_string_equal(r.id, REQ2);
+	assert_int_equal(r.token, 2);
+}
+
+/* A holder that cannot record a request's outcomes completes it as failed: a final status,
+ * the outcomes recorded so far kept. */
+static void test_request_abandon(void **state)
+{
+	fx *f = *state;
+	open_new(f);
+	add_request(f, REQ1, 1000, 4, "{\"objects\": [1, 2, 3, 4]}");
+	add_request(f, REQ2, 2000, 0, "{}");
+	ky_store_request r;
+	char *envelope = NULL;
+	size_t len = 0;
+	assert_int_equal(ky_store_request_claim(f->s, 60000000, &r, &envelope, &len), KY_OK);
+	free(envelope);
+	ky_store_request_object one[] = {{.index = 1, .id = IND1, .success = true}};
+	assert_int_equal(ky_store_request_record(f->s, REQ1, r.token, one, 1, 60000000), KY_OK);
+	assert_int_equal(ky_store_request_abandon(f->s, REQ1, r.token + 1), KY_ESTALE);
+	assert_int_equal(ky_store_request_abandon(f->s, REQ1, r.token), KY_OK);
+	assert_int_equal(ky_store_request_abandon(f->s, REQ1, r.token), KY_OK);
+	uint64_t token = r.token;
+	assert_int_equal(ky_store_request_get(f->s, REQ1, &r), KY_OK);
+	assert_true(r.complete);
+	assert_int_equal(r.token, token);
+	assert_int_equal(r.successes, 1);
+	assert_int_equal(r.failures, 3);
+	outcomes os;
+	outcomes_of(f, REQ1, &os);
+	assert_int_equal(os.n, 4);
+	assert_string_equal(os.v[0].message, KY_STORE_REQUEST_UNRECORDED);
+	assert_null(os.v[0].id);
+	assert_true(os.v[1].success);
+	assert_string_equal(os.v[3].message, KY_STORE_REQUEST_UNRECORDED);
+	outcomes_clear(&os);
+	/* An empty envelope: nothing to fail, and it is complete. */
+	assert_int_equal(ky_store_request_claim(f->s, 60000000, &r, &envelope, &len), KY_OK);
+	free(envelope);
+	assert_string_equal(r.id, REQ2);
+	assert_int_equal(ky_store_request_abandon(f->s, REQ2, r.token), KY_OK);
+	assert_int_equal(ky_store_request_get(f->s, REQ2, &r), KY_OK);
+	assert_true(r.complete);
+	assert_int_equal(r.failures, 0);
+	assert_int_equal(ky_store_request_claim(f->s, 60000000, &r, &envelope, &len), KY_ENOTFOUND);
+	assert_int_equal(ky_store_request_abandon(f->s, REQ3, 1), KY_ENOTFOUND);
+}
+
+/* Issue 11, defect 10 (PostgreSQL): a write whose connection is cut after its COMMIT reached
+ * the server and was answered, the answer dropped (ky_store_test_cut_after_commit), is run
+ * again after reconnecting; the retry finds that the first attempt committed and reports what
+ * one run reports: no duplicate row, no spurious error. */
+static void test_pg_writes_safe_to_repeat(void **state)
+{
+	fx *f = *state;
+	if (!pg())
+		skip();
+	open_new(f);
+	char text[64];
+	int rc;
+
+	ky_store_collection c;
+	ky_store_test_cut_after_commit(f->s, 1);
+	rc = ky_store_collection_create(f->s, NULL, "cut", "Cut", "after its commit", &c);
+	if (rc != KY_OK)
+		fail_msg("collection_create: %s", ky_error_last());
+	assert_string_equal(c.name, "cut");
+	ky_store_collection_clear(&c);
+	raw_text(f->path, "SELECT count(*) FROM collections WHERE name = 'cut'", text, sizeof(text));
+	assert_string_equal(text, "1");
+
+	ky_store_user u;
+	assert_int_equal(ky_store_user_ensure(f->s, "alice", &u), KY_OK);
+	uint8_t hash[KY_STORE_KEY_HASH_SIZE] = {1, 2, 3};
+	int64_t key_id = 0;
+	ky_store_test_cut_after_commit(f->s, 1);
+	rc = ky_store_key_add(f->s, u.id, "kyk_cut1", hash, &key_id);
+	if (rc != KY_OK)
+		fail_msg("key_add: %s", ky_error_last());
+	ky_store_key k;
+	assert_int_equal(ky_store_key_find(f->s, hash, &k), KY_OK);
+	assert_int_equal(k.id, key_id);
+	raw_text(f->path, "SELECT count(*) FROM api_keys", text, sizeof(text));
+	assert_string_equal(text, "1");
+
+	ky_store_test_cut_after_commit(f->s, 1);
+	rc = ky_store_key_revoke(f->s, "kyk_cut1", &k);
+	if (rc != KY_OK)
+		fail_msg("key_revoke: %s", ky_error_last());
+	assert_int_equal(k.id, key_id);
+	assert_true(k.revoked_us != 0);
+	assert_int_equal(ky_store_key_find(f->s, hash, &k), KY_ENOTFOUND);
+
+	char b1[512], b2[512];
+	commit1(f->s, f->dflt, sdo(b1, sizeof(b1), "indicator", IND1, "2016-01-01T00:00:00.000Z"), NULL, NULL);
+	commit1(f->s, f->dflt, sdo(b2, sizeof(b2), "indicator", IND1, "2017-01-01T00:00:00.000Z"), NULL, NULL);
+	uint64_t removed = 0;
+	ky_store_test_cut_after_commit(f->s, 1);
+	rc = ky_store_remove(f->s, f->dflt, IND1, KY_STORE_ALL, NULL, 0, NULL, 0, u.id, &removed);
+	if (rc != KY_OK)
+		fail_msg("remove: %s", ky_error_last());
+	assert_int_equal(removed, 2);
+	raw_text(f->path, "SELECT (SELECT count(*) FROM removals) || ' ' || (SELECT count(*) FROM entries)", text,
+		 sizeof(text));
+	assert_string_equal(text, "2 0");
+
+	/* Outcomes under a claim: recording again is harmless, the token still the holder's. */
+	add_request(f, REQ1, 1000, 2, "{\"objects\": [1, 2]}");
+	ky_store_request r;
+	char *envelope = NULL;
+	size_t len = 0;
+	assert_int_equal(ky_store_request_claim(f->s, 60000000, &r, &envelope, &len), KY_OK);
+	free(envelope);
+	ky_store_request_object one[] = {{.index = 0, .id = IND1, .success = true}};
+	ky_store_test_cut_after_commit(f->s, 1);
+	assert_int_equal(ky_store_request_record(f->s, REQ1, r.token, one, 1, 60000000), KY_OK);
+	ky_store_test_cut_after_commit(f->s, 1);
+	assert_int_equal(ky_store_request_abandon(f->s, REQ1, r.token), KY_OK);
+	ky_store_test_cut_after_commit(f->s, 1);
+	assert_int_equal(ky_store_request_complete(f->s, REQ1, r.token), KY_OK);
+	assert_int_equal(ky_store_request_get(f->s, REQ1, &r), KY_OK);
+	assert_true(r.complete);
+	assert_int_equal(r.successes, 1);
+	assert_int_equal(r.failures, 1);
+	ky_store_test_cut_after_commit(f->s, 0);
+}
+
+/* Issue 11, defect 3: no store message shows a password, in a URI's userinfo or as a
+ * parameter, also when libpq cannot read the URI (its own message quotes where it stopped).
+ * No server is needed: the hosts do not exist. */
+static void test_open_hides_password(void **state)
+{
+	(void)state;
+	const char *const uris[] = {
+		"postgresql:///nodb?host=/nonexistent&password=sekr1t",
+		"postgresql://u:sekr1t@/nodb?host=/nonexistent",
+		"postgres:///nodb?host=/nonexistent&password=sekr1t%zz",
+		"postgresql:///nodb?password=sekr1t&host=/nonexistent&nosuchparameter=1",
+	};
+	for (size_t i = 0; i < sizeof(uris) / sizeof(uris[0]); i++) {
+		ky_store *s = NULL;
+		assert_int_not_equal(ky_store_open(&s, uris[i], NULL, NULL), KY_OK);
+		assert_null(s);
+		if (strstr(ky_error_last(), "sekr1t") != NULL || strstr(ky_error_last(), "nodb") == NULL)
+			fail_msg("open %s: %s", uris[i], ky_error_last());
+		assert_int_not_equal(ky_store_migrate(uris[i], NULL, NULL), KY_OK);
+		if (strstr(ky_error_last(), "sekr1t") != NULL || strstr(ky_error_last(), "nodb") == NULL)
+			fail_msg("migrate %s: %s", uris[i], ky_error_last());
+	}
+}
+
 /* --- migrations ------------------------------------------------------------------------- */
 
 static char *read_text(const char *path)
@@ -2024,20 +2375,20 @@ static void test_migrate_from_schema_1(void **state)
 	load_schema1(f->path);
 	ky_store *s = NULL;
 	ky_store_options options = {.create = true};
-	assert_int_equal(ky_store_open(&s, f->path, NULL, NULL), KY_ECONFLICT);
+	assert_int_equal(ky_store_open(&s, f->path, NULL, NULL), KY_ESCHEMA);
 	assert_non_null(strstr(ky_error_last(), "run kyoyu migrate"));
-	assert_int_equal(ky_store_open(&s, f->path, &options, NULL), KY_ECONFLICT);
+	assert_int_equal(ky_store_open(&s, f->path, &options, NULL), KY_ESCHEMA);
 	assert_null(s);
 
 	int from = 0, to = 0;
 	assert_int_equal(ky_store_migrate(f->path, &from, &to), KY_OK);
 	assert_int_equal(from, 1);
 	assert_int_equal(to, KY_STORE_SCHEMA_VERSION);
-	assert_int_equal(KY_STORE_SCHEMA_VERSION, 4);
+	assert_int_equal(KY_STORE_SCHEMA_VERSION, 5);
 	char text[32];
 	raw_text(f->path, "SELECT version FROM kyoyu_schema", text, sizeof(text));
-	assert_string_equal(text, "4");
-	/* Now the same schema as a hub created at 4. */
+	assert_string_equal(text, "5");
+	/* Now the same schema as a hub created at 5. */
 	char fresh[LOCATION_MAX];
 	new_location(f, "fresh.db", fresh);
 	ky_store *t = NULL;
@@ -2052,7 +2403,7 @@ static void test_migrate_from_schema_1(void **state)
 	bool created = true;
 	assert_int_equal(ky_store_open(&f->s, f->path, NULL, &created), KY_OK);
 	assert_false(created);
-	assert_int_equal(ky_store_schema_version(f->s), 4);
+	assert_int_equal(ky_store_schema_version(f->s), 5);
 	ky_store_collection c;
 	assert_int_equal(ky_store_collection_find(f->s, "default", &c), KY_OK);
 	assert_string_equal(c.uuid, "3b4e9c1a-6f0d-4c52-9a7e-2d8f1b6c0e54");
@@ -2099,8 +2450,8 @@ static void test_migrate_from_schema_1(void **state)
 }
 
 /* A hub at schema 2 (one made now, without schema 3's tables nor 4's index and tables)
- * migrates to 4: the same schema as a new hub, its objects untouched, and users, keys and
- * secrets work. */
+ * migrates to the current schema: the same schema as a new hub, its objects untouched, and
+ * users, keys and secrets work. */
 static void test_migrate_from_schema_2(void **state)
 {
 	fx *f = *state;
@@ -2113,13 +2464,13 @@ static void test_migrate_from_schema_2(void **state)
 	raw_exec(f->path, "DROP INDEX entries_by_date_added; DROP TABLE request_objects; DROP TABLE requests;"
 			 " DROP TABLE removals; DROP TABLE api_keys; DROP TABLE users; DROP TABLE secrets;"
 			 " UPDATE kyoyu_schema SET version = 2;");
-	assert_int_equal(ky_store_open(&f->s, f->path, NULL, NULL), KY_ECONFLICT);
-	assert_non_null(strstr(ky_error_last(), "version 2 and this kyoyu uses 4: run kyoyu migrate"));
+	assert_int_equal(ky_store_open(&f->s, f->path, NULL, NULL), KY_ESCHEMA);
+	assert_non_null(strstr(ky_error_last(), "version 2 and this kyoyu uses 5: run kyoyu migrate"));
 
 	int from = 0, to = 0;
 	assert_int_equal(ky_store_migrate(f->path, &from, &to), KY_OK);
 	assert_int_equal(from, 2);
-	assert_int_equal(to, 4);
+	assert_int_equal(to, 5);
 	char *migrated = schema_of(f->path, NULL);
 	assert_string_equal(fresh, migrated);
 	free(fresh);
@@ -2143,6 +2494,40 @@ static void test_migrate_from_schema_2(void **state)
 	assert_memory_equal(got, secret, sizeof(got));
 }
 
+/* A hub at schema 4 (one made now, without schema 5's claim numbers) migrates to 5: the
+ * same schema as a new hub, its pending request kept and claimable, its tokens from 1. */
+static void test_migrate_from_schema_4(void **state)
+{
+	fx *f = *state;
+	open_new(f);
+	add_request(f, REQ1, 1000, 1, "{\"objects\": [1]}");
+	ky_store_close(f->s);
+	f->s = NULL;
+	char *fresh = schema_of(f->path, NULL);
+	raw_exec(f->path, "ALTER TABLE requests DROP COLUMN claims; UPDATE kyoyu_schema SET version = 4;");
+	assert_int_equal(ky_store_open(&f->s, f->path, NULL, NULL), KY_ESCHEMA);
+	assert_non_null(strstr(ky_error_last(), "version 4 and this kyoyu uses 5: run kyoyu migrate"));
+	int from = 0, to = 0;
+	assert_int_equal(ky_store_migrate(f->path, &from, &to), KY_OK);
+	assert_int_equal(from, 4);
+	assert_int_equal(to, 5);
+	char *migrated = schema_of(f->path, NULL);
+	assert_string_equal(fresh, migrated);
+	free(fresh);
+	free(migrated);
+	assert_int_equal(ky_store_open(&f->s, f->path, NULL, NULL), KY_OK);
+	ky_store_request r;
+	char *envelope = NULL;
+	size_t len = 0;
+	assert_int_equal(ky_store_request_claim(f->s, 60000000, &r, &envelope, &len), KY_OK);
+	free(envelope);
+	assert_string_equal(r.id, REQ1);
+	assert_int_equal(r.token, 1);
+	ky_store_request_object one[] = {{.index = 0, .id = IND1, .success = true}};
+	assert_int_equal(ky_store_request_record(f->s, REQ1, r.token, one, 1, 60000000), KY_OK);
+	assert_int_equal(ky_store_request_complete(f->s, REQ1, r.token), KY_OK);
+}
+
 /* A migration that fails is rolled back (the hub stays at 1) and says why. */
 static void test_migrate_failure_rolls_back(void **state)
 {
@@ -2162,7 +2547,7 @@ static void test_migrate_failure_rolls_back(void **state)
 	raw_text(f->path, "SELECT version FROM kyoyu_schema", text, sizeof(text));
 	assert_string_equal(text, "1");
 	ky_store *s = NULL;
-	assert_int_equal(ky_store_open(&s, f->path, NULL, NULL), KY_ECONFLICT);
+	assert_int_equal(ky_store_open(&s, f->path, NULL, NULL), KY_ESCHEMA);
 }
 
 static void test_migrate_newer_hub_refused(void **state)
@@ -2178,12 +2563,12 @@ static void test_migrate_newer_hub_refused(void **state)
 
 	ky_store *s = NULL;
 	ky_store_options options = {.create = true};
-	assert_int_equal(ky_store_open(&s, f->path, NULL, NULL), KY_ECONFLICT);
+	assert_int_equal(ky_store_open(&s, f->path, NULL, NULL), KY_ESCHEMA);
 	assert_non_null(strstr(ky_error_last(), "newer"));
-	assert_int_equal(ky_store_open(&s, f->path, &options, NULL), KY_ECONFLICT);
+	assert_int_equal(ky_store_open(&s, f->path, &options, NULL), KY_ESCHEMA);
 	assert_null(s);
 	int from = 0, to = 0;
-	assert_int_equal(ky_store_migrate(f->path, &from, &to), KY_ECONFLICT);
+	assert_int_equal(ky_store_migrate(f->path, &from, &to), KY_ESCHEMA);
 	assert_non_null(strstr(ky_error_last(), "nothing changed"));
 	assert_int_equal(from, 99);
 	assert_int_equal(to, 99);
@@ -2201,7 +2586,7 @@ static void test_migrate_newer_hub_refused(void **state)
 
 /* --- busy writers -------------------------------------------------------------------------- */
 
-/* A commit that cannot get the write lock in time is KY_ECONFLICT (retry), stores nothing,
+/* A commit that cannot get the write lock in time is KY_EBUSY (retry), stores nothing,
  * and the next one succeeds once the lock is free. The other writer holds SQLite's write
  * lock, or on PostgreSQL the counter row that every commit locks (store_pg.c). */
 static void test_commit_busy_is_conflict(void **state)
@@ -2236,7 +2621,7 @@ static void test_commit_busy_is_conflict(void **state)
 		sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
 		sqlite3_close(other);
 	}
-	assert_int_equal(rc, KY_ECONFLICT);
+	assert_int_equal(rc, KY_EBUSY);
 	assert_non_null(strstr(ky_error_last(), "locked"));
 
 	ky_store_stats stats;
@@ -2297,7 +2682,7 @@ static void *write_main(void *arg)
 					snprintf(w->error, sizeof(w->error), "add: %d %s", rc, ky_error_last());
 			}
 			int rc = ky_store_batch_commit(b, st, &w->seqs[batch * PER_BATCH]);
-			if (rc == KY_ECONFLICT) {
+			if (rc == KY_EBUSY) {
 				w->retries++;
 				continue;
 			}
@@ -2552,9 +2937,16 @@ int main(int argc, char **argv)
 		T(test_request_claim_and_lease),
 		T(test_request_record_and_complete),
 		T(test_request_claim_concurrent),
+		T(test_request_fencing),
+		T(test_request_record_not_utf8),
+		T(test_request_claims_limit),
+		T(test_request_abandon),
+		T(test_pg_writes_safe_to_repeat),
+		T(test_open_hides_password),
 		T(test_migrate_fixture_matches_migration_0),
 		T(test_migrate_from_schema_1),
 		T(test_migrate_from_schema_2),
+		T(test_migrate_from_schema_4),
 		T(test_migrate_failure_rolls_back),
 		T(test_migrate_newer_hub_refused),
 		T(test_commit_busy_is_conflict),
