@@ -26,9 +26,11 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -62,6 +64,14 @@
 /* How long a stop waits for requests in progress (a body still arriving included) before it
  * closes their connections. */
 #define DRAIN_MS 10000
+/* A request refused on its headers while its body is still coming (401, 413) is answered
+ * at once; closing then, with unread bytes in the socket, would make the kernel reset the
+ * connection, and the client, busy sending, would lose the answer. So the socket is kept a
+ * while longer, reading and throwing away what arrives (RFC 9112 §9.6): at most this long,
+ * this much, and this many sockets at once (more are closed at once). */
+#define LINGER_MS 5000
+#define LINGER_BYTES ((size_t)16 << 20)
+#define LINGER_MAX 1024
 
 /* One open connection's deadline. */
 typedef struct conn {
@@ -87,7 +97,21 @@ struct ky_http_server {
 	pthread_cond_t sweep_cond;
 	unsigned active;       /* requests begun and not completed; under conns_lock */
 	pthread_cond_t drained; /* signalled when active falls to 0 */
+	/* Sockets lingering after an early answer, read by the linger thread. */
+	pthread_mutex_t linger_lock;
+	struct lingerer *lingering;
+	unsigned nlingering;
+	int linger_wake[2];    /* a pipe: a new socket, or the stop */
+	pthread_t linger_thread;
+	bool linger_running, linger_stopping;
 };
+
+typedef struct lingerer {
+	struct lingerer *next;
+	int fd;                /* a duplicate: libmicrohttpd closes its own */
+	int64_t until_ms;
+	size_t left;
+} lingerer;
 
 typedef struct header {
 	char *name, *value;
@@ -441,6 +465,88 @@ static void *sweep(void *arg)
 	return NULL;
 }
 
+/* --- lingering ------------------------------------------------------------------------------ */
+
+/* Keeps the socket of r's connection open past libmicrohttpd's close, to be drained. */
+static void linger_begin(ky_http_server *s, ky_http_request *r)
+{
+	const union MHD_ConnectionInfo *info = MHD_get_connection_info(r->connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+	lingerer *l = info ? calloc(1, sizeof(*l)) : NULL;
+	if (l == NULL)
+		return;
+	pthread_mutex_lock(&s->linger_lock);
+	l->fd = s->nlingering < LINGER_MAX ? fcntl(info->connect_fd, F_DUPFD_CLOEXEC, 0) : -1;
+	if (l->fd < 0) {
+		pthread_mutex_unlock(&s->linger_lock);
+		free(l);
+		return;
+	}
+	fcntl(l->fd, F_SETFL, fcntl(l->fd, F_GETFL) | O_NONBLOCK);
+	l->until_ms = now_ms() + LINGER_MS;
+	l->left = LINGER_BYTES;
+	l->next = s->lingering;
+	s->lingering = l;
+	s->nlingering++;
+	pthread_mutex_unlock(&s->linger_lock);
+	ssize_t ignored = write(s->linger_wake[1], "", 1);
+	(void)ignored;
+}
+
+/* Reads what each lingering socket has, and closes those that ended, ran out of time or
+ * sent their share. */
+static void *linger_main(void *arg)
+{
+	ky_http_server *s = arg;
+	char scratch[65536];
+	struct pollfd fds[LINGER_MAX + 1];
+	lingerer *polled[LINGER_MAX];
+	for (;;) {
+		pthread_mutex_lock(&s->linger_lock);
+		bool stopping = s->linger_stopping;
+		int64_t now = now_ms();
+		nfds_t n = 1;
+		for (lingerer **at = &s->lingering; *at != NULL;) {
+			lingerer *l = *at;
+			if (stopping || now >= l->until_ms || l->left == 0 || l->fd < 0) {
+				*at = l->next;
+				if (l->fd >= 0)
+					close(l->fd);
+				free(l);
+				s->nlingering--;
+				continue;
+			}
+			polled[n - 1] = l;
+			fds[n++] = (struct pollfd){.fd = l->fd, .events = POLLIN};
+			at = &l->next;
+		}
+		pthread_mutex_unlock(&s->linger_lock);
+		if (stopping)
+			return NULL;
+		fds[0] = (struct pollfd){.fd = s->linger_wake[0], .events = POLLIN};
+		if (poll(fds, n, n > 1 ? SWEEP_INTERVAL_MS : -1) < 0)
+			continue;
+		if (fds[0].revents & POLLIN) {
+			ssize_t ignored = read(s->linger_wake[0], scratch, sizeof(scratch));
+			(void)ignored;
+		}
+		/* Only this thread removes entries, so the polled ones are still there. */
+		for (nfds_t i = 1; i < n; i++) {
+			if (fds[i].revents == 0)
+				continue;
+			lingerer *l = polled[i - 1];
+			ssize_t got = read(l->fd, scratch, sizeof(scratch) < l->left ? sizeof(scratch) : l->left);
+			pthread_mutex_lock(&s->linger_lock);
+			if (got > 0) {
+				l->left -= (size_t)got;
+			} else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
+				close(l->fd);
+				l->fd = -1;
+			}
+			pthread_mutex_unlock(&s->linger_lock);
+		}
+	}
+}
+
 /* --- libmicrohttpd's callbacks ------------------------------------------------------------ */
 
 static void client_address(struct MHD_Connection *c, char *out, size_t size)
@@ -504,6 +610,14 @@ static enum MHD_Result queue(ky_http_request *r, int code)
 	return result;
 }
 
+/* Whether the request says a body follows (a length that is not 0, or chunks). */
+static bool body_expected(const ky_http_request *r)
+{
+	const char *length = ky_http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	return (length != NULL && strspn(length, "0") != strlen(length)) ||
+	       ky_http_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
+}
+
 /* The first call: the headers are in, no body byte is kept yet. */
 static enum MHD_Result admit(ky_http_server *s, ky_http_request *r, const char *method, const char *version)
 {
@@ -527,12 +641,14 @@ static enum MHD_Result admit(ky_http_server *s, ky_http_request *r, const char *
 		rc = check_headers(r, &declared);
 	if (rc != KY_OK || r->response != NULL) {
 		/* Answered on the headers: libmicrohttpd sends it and closes the connection
-		 * rather than read a body nobody wants. */
+		 * rather than read a body nobody wants; the socket lingers. */
 		r->failed = true;
-		return queue(r, rc);
+		enum MHD_Result queued = queue(r, rc);
+		if (body_expected(r))
+			linger_begin(s, r);
+		return queued;
 	}
-	bool body = declared > 0 || ky_http_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
-	set_deadline(s, r->connection, body ? s->body_timeout_ms : 0);
+	set_deadline(s, r->connection, body_expected(r) ? s->body_timeout_ms : 0);
 	return MHD_YES;
 }
 
@@ -690,6 +806,19 @@ static unsigned or_default(unsigned value, unsigned fallback)
 
 static void server_free(ky_http_server *s)
 {
+	if (s->linger_running) {
+		pthread_mutex_lock(&s->linger_lock);
+		s->linger_stopping = true;
+		pthread_mutex_unlock(&s->linger_lock);
+		ssize_t ignored = write(s->linger_wake[1], "", 1);
+		(void)ignored;
+		pthread_join(s->linger_thread, NULL);
+	}
+	if (s->linger_wake[0] >= 0) {
+		close(s->linger_wake[0]);
+		close(s->linger_wake[1]);
+	}
+	pthread_mutex_destroy(&s->linger_lock);
 	if (s->sweeper_running) {
 		pthread_mutex_lock(&s->conns_lock);
 		s->stopping = true;
@@ -715,6 +844,8 @@ int ky_http_start(ky_http_server **out, const ky_http_options *options)
 		return ky_error_set(KY_ENOMEM, "cannot set up the HTTP server");
 	}
 	pthread_mutex_init(&s->conns_lock, NULL);
+	pthread_mutex_init(&s->linger_lock, NULL);
+	s->linger_wake[0] = s->linger_wake[1] = -1;
 	pthread_condattr_t attr;
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -751,6 +882,12 @@ int ky_http_start(ky_http_server **out, const ky_http_options *options)
 		goto fail;
 	}
 	s->sweeper_running = true;
+	if (pipe2(s->linger_wake, O_CLOEXEC | O_NONBLOCK) != 0 ||
+	    pthread_create(&s->linger_thread, NULL, linger_main, s) != 0) {
+		rc = ky_error_set(KY_ERROR, "cannot start the HTTP server's linger thread");
+		goto fail;
+	}
+	s->linger_running = true;
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned threads = options->threads ? options->threads : cores > 0 ? (unsigned)cores : 2;
 	/* MHD_USE_ITC: a stop first quiesces the daemon (no new connections), then drains. */

@@ -122,9 +122,11 @@ static chunk *read_chunk(pipeline *p, ky_stix_problems *problems)
 			c->entries = grown;
 			c->cap = cap;
 		}
+		/* The entry counts only once it is whole: a chunk cut short by memory still has its
+		 * complete entries stored, and never one with its copy, verdict or metadata
+		 * missing. */
 		entry *e = &c->entries[c->n];
 		memset(e, 0, sizeof(*e));
-		c->n++;
 		e->index = item.index;
 		if (item.raw_len > 0) {
 			if ((e->raw = ky_arena_strndup(c->arena, item.raw, item.raw_len)) == NULL)
@@ -143,8 +145,12 @@ static chunk *read_chunk(pipeline *p, ky_stix_problems *problems)
 		e->meta.type = keep(c, meta.type);
 		e->meta.spec_version = keep(c, meta.spec_version);
 		e->meta.version = keep(c, meta.version);
+		if ((meta.id && !e->meta.id) || (meta.type && !e->meta.type) || (meta.spec_version && !e->meta.spec_version) ||
+		    (meta.version && !e->meta.version))
+			goto oom;
 		if (verdict != KY_OK && refuse(c, e, &item, problems) != KY_OK)
 			goto oom;
+		c->n++;
 	}
 	c->bytes_read = ky_stix_reader_bytes(p->reader);
 	return c;

@@ -181,6 +181,34 @@ static const char *json_text(const json_error_t *err, char *buf, size_t size)
 	return ky_stix_excerpt(buf, size, err->text, strnlen(err->text, sizeof(err->text)));
 }
 
+/* jansson's allocations, with those that fail counted per thread: jansson 2.14 reports
+ * some of its own failures as bad JSON ("invalid token near ..." when its copy of a string
+ * token cannot be made) and returns others without any message, so the reader asks this
+ * counter, not the message, whether a parse ran out of memory. Installed before main, and
+ * so before any thread or JSON value exists, for the whole process. */
+static _Thread_local unsigned long json_alloc_failures;
+
+static void *json_alloc(size_t size)
+{
+	void *p = malloc(size);
+	if (p == NULL)
+		json_alloc_failures++;
+	return p;
+}
+
+__attribute__((constructor)) static void json_alloc_install(void)
+{
+	json_set_alloc_funcs(json_alloc, free);
+}
+
+/* Whether jansson ran out of memory since the count was `before`: then the parse is
+ * worth nothing, even one that returned a value, since jansson's lexer drops a byte it
+ * cannot save. */
+static bool json_out_of_memory(unsigned long before)
+{
+	return json_alloc_failures != before;
+}
+
 static int fail(ky_stix_reader *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(ky_stix_reader *r, int code, const char *fmt, ...)
 {
@@ -377,11 +405,18 @@ static int scan_value(ky_stix_reader *r)
 	return KY_OK;
 }
 
-/* Parses bytes[0..n) as one object into r->current, or explains in r->message. */
-static void parse_element(ky_stix_reader *r, ky_stix_item *item, const char *bytes, size_t n)
+/* Parses bytes[0..n) as one object into r->current, or explains in r->message. KY_ENOMEM
+ * fails the stream: an element jansson had no memory for is not known to be bad. */
+static int parse_element(ky_stix_reader *r, ky_stix_item *item, const char *bytes, size_t n)
 {
 	json_error_t err;
+	unsigned long failures = json_alloc_failures;
 	json_t *value = json_loadb(bytes, n, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+	if (json_out_of_memory(failures)) {
+		json_decref(value);
+		return fail(r, KY_ENOMEM, "out of memory parsing the object that starts at line %zu column %zu", item->line,
+			    item->column);
+	}
 	if (value == NULL) {
 		/* jansson counts from the slice; translate to the input's lines and columns. */
 		size_t line = err.line > 1 ? item->line + (size_t)err.line - 1 : item->line;
@@ -392,7 +427,7 @@ static void parse_element(ky_stix_reader *r, ky_stix_item *item, const char *byt
 			r->message[ky_utf8_prefix(r->message, sizeof(r->message) - 1, sizeof(r->message) - 1)] = '\0';
 		item->error = r->message;
 		item->error_code = KY_EINVALID;
-		return;
+		return KY_OK;
 	}
 	if (!json_is_object(value)) {
 		snprintf(r->message, sizeof(r->message), "line %zu column %zu: expected a JSON object, found %s",
@@ -400,10 +435,11 @@ static void parse_element(ky_stix_reader *r, ky_stix_item *item, const char *byt
 		json_decref(value);
 		item->error = r->message;
 		item->error_code = KY_EINVALID;
-		return;
+		return KY_OK;
 	}
 	r->current = value;
 	item->object = value;
+	return KY_OK;
 }
 
 /* Reads one element of the objects array into *item. */
@@ -431,14 +467,18 @@ static int read_element(ky_stix_reader *r, ky_stix_item *item)
 	}
 	item->raw = r->buf + r->keep;
 	item->raw_len = r->pos - r->keep;
-	parse_element(r, item, item->raw, item->raw_len);
-	return 1;
+	return parse_element(r, item, item->raw, item->raw_len) == KY_OK ? 1 : KY_ENOMEM;
 }
 
 static int decode_key(ky_stix_reader *r, const char *bytes, size_t n, bool *is_objects)
 {
 	json_error_t err;
+	unsigned long failures = json_alloc_failures;
 	json_t *key = json_loadb(bytes, n, JSON_DECODE_ANY, &err);
+	if (json_out_of_memory(failures)) {
+		json_decref(key);
+		return fail(r, KY_ENOMEM, "out of memory");
+	}
 	if (key == NULL) {
 		char text[JSON_TEXT_SIZE];
 		return fail(r, KY_EINVALID, "bad key in the top-level object: %s", json_text(&err, text, sizeof(text)));
@@ -452,7 +492,12 @@ static int decode_key(ky_stix_reader *r, const char *bytes, size_t n, bool *is_o
 static int finish_top_object(ky_stix_reader *r)
 {
 	json_error_t err;
+	unsigned long failures = json_alloc_failures;
 	json_t *value = json_loadb(r->env, r->env_len, JSON_REJECT_DUPLICATES, &err);
+	if (json_out_of_memory(failures)) {
+		json_decref(value);
+		return fail(r, KY_ENOMEM, "out of memory");
+	}
 	if (value == NULL) {
 		size_t line = err.line > 1 ? r->env_line + (size_t)err.line - 1 : r->env_line;
 		char text[JSON_TEXT_SIZE], source[SOURCE_SIZE];

@@ -53,7 +53,8 @@ int ky_stix_reader_new(ky_stix_reader **out, FILE *in, size_t max_object, const 
 /*
  * Reads the next element. Returns 1 with `*item` filled, 0 at the clean end of the input,
  * or a negative code when the outer structure is broken or reading fails (KY_EINVALID,
- * KY_ETOOBIG, KY_ERROR), with the reason and position in ky_error_last(); no further items
+ * KY_ETOOBIG, KY_ERROR; KY_ENOMEM when memory ran out, jansson's included, rather than an
+ * element reported as not JSON), with the reason and position in ky_error_last(); no further items
  * follow an error. Everything in `*item` is owned by the reader and valid only until the
  * next call or ky_stix_reader_free(); json_incref() the object to keep it.
  * Not thread-safe: one reader, one thread.

@@ -127,6 +127,11 @@ extern const char *const ky_stix_vocab_hash_algorithm[];
 void ky_stix_report(ky_stix_ctx *ctx, const char *section, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* Records that memory ran out in a rule (a pattern it parses, say): the object's verdict is
+ * then unknown, and the validation returns KY_ENOMEM rather than a problem that would refuse
+ * a valid object. */
+void ky_stix_out_of_memory(ky_stix_ctx *ctx);
+
 /*
  * Reports a problem at `key` below the current path, e.g. the "valid_until" of an indicator
  * from the indicator's object check.

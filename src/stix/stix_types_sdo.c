@@ -309,7 +309,9 @@ static void check_indicator(ky_stix_ctx *ctx, const json_t *object)
 		return;
 	ky_pattern *parsed = NULL;
 	int rc = ky_pattern_parse(&parsed, json_string_value(pattern), json_string_length(pattern));
-	if (rc != KY_OK)
+	if (rc == KY_ENOMEM)
+		ky_stix_out_of_memory(ctx);
+	else if (rc != KY_OK)
 		ky_stix_report_at(ctx, "pattern", "§9", "%s", ky_error_last());
 	ky_pattern_free(parsed);
 }

@@ -165,6 +165,11 @@ void ky_stix_report(ky_stix_ctx *ctx, const char *section, const char *fmt, ...)
 	va_end(ap);
 }
 
+void ky_stix_out_of_memory(ky_stix_ctx *ctx)
+{
+	ctx->problems->out_of_memory = true;
+}
+
 void ky_stix_report_at(ky_stix_ctx *ctx, const char *key, const char *section, const char *fmt, ...)
 {
 	size_t mark = path_push_key(ctx, key);

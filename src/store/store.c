@@ -35,6 +35,16 @@ struct ky_store_batch {
 	ky_arena *arena;      /* the items' bytes and strings: one free for the whole batch */
 };
 
+int ky_store_page_row(ky_store_page *page, const ky_store_row *row, ky_store_row_fn *fn, void *ctx)
+{
+	if (page->count == 0)
+		page->first_date_added_us = row->date_added_us;
+	page->last_date_added_us = row->date_added_us;
+	page->last_seq = row->seq;
+	page->count++;
+	return fn(ctx, row);
+}
+
 /* ky_store_test_clock()'s offset; relaxed: a test sets it between operations. */
 static _Atomic int64_t clock_offset_us;
 
@@ -497,7 +507,7 @@ static const char *utf8_or_cut(ky_arena *a, const char *text)
 		return text;
 	size_t keep = ky_utf8_valid_prefix(text, len);
 	/* Nothing kept: the mark alone, without its leading space. */
-	const char *mark = keep ? CUT_MARK : CUT_MARK + 1;
+	const char *mark = keep ? CUT_MARK : &CUT_MARK[1];
 	size_t mark_len = strlen(mark);
 	char *out = ky_arena_alloc(a, keep + mark_len + 1);
 	if (out == NULL)

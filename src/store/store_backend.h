@@ -96,6 +96,10 @@ extern const ky_store_backend ky_store_pg;
  * by this build, with `where` (the path or URI) leading the message; KY_OK when it can. */
 int ky_store_schema_refusal(const char *where, int schema);
 
+/* Counts row into *page (first and last date, last number, count) and hands it to fn; returns
+ * what fn returns (nonzero: stop). For the backends' query loops. */
+int ky_store_page_row(ky_store_page *page, const ky_store_row *row, ky_store_row_fn *fn, void *ctx);
+
 /* Microseconds since 1970 now, moved by ky_store_test_clock(). */
 int64_t ky_store_now_us(void);
 
@@ -104,6 +108,13 @@ int ky_store_taken_over(const char *id);
 
 /* The fixed-width version key of a timestamp (ky_stix_time_parse-valid), "" for NULL. */
 void ky_store_version_key(const char *timestamp, char out[32]);
+
+/* Migration v of the schema (store_migrations.c: schema v to v + 1, migration 0 creating it)
+ * in the dialect of `mark` ('?' SQLite, '$' PostgreSQL), the statement moving kyoyu_schema
+ * to v + 1 last: one text of several statements, to run in the caller's transaction.
+ * *out is malloc'd, the caller frees it. KY_EINVALID for a v out of 0 to
+ * KY_STORE_SCHEMA_VERSION - 1, KY_ENOMEM. */
+int ky_store_migration_sql(int v, char mark, char **out);
 
 /* The SQL of a store query, shared by the backends (store_sql.c): numbered placeholders
  * `mark`1 (after), `mark`2 (collection), `mark`3 (limit), then params[i] as `mark`(4 + i).
@@ -129,5 +140,9 @@ int ky_store_sql_build(const ky_store_query *q, char mark, ky_store_sql *out);
  * (removal time and user, unused here), then params[i] as `mark`(5 + i). KY_EINVALID as
  * ky_store_sql_build(). */
 int ky_store_sql_removal(const ky_store_removal_filter *filter, char mark, ky_store_sql *out);
+
+/* Copies a statement of store_statements.h into out (strlen(sql) + 1 bytes), its
+ * placeholders $1, $2, ... written with `mark` instead ('?' for SQLite). */
+void ky_store_sql_marks(const char *sql, char mark, char *out);
 
 #endif

@@ -2,9 +2,10 @@
  * store_pg: the PostgreSQL backend of the store (libpq), for hubs that outgrow one process:
  * several kyoyu nodes write to one database at once.
  *
- * The tables are those of store_sqlite.c, in PostgreSQL's types (text compared in "C"
+ * The tables are those of store_migrations.c, in PostgreSQL's types (text compared in "C"
  * collation, so version keys sort as bytes), plus `commits`, which makes a batch safe to
- * retry. A batch commits in one transaction:
+ * retry; the statements it shares with SQLite are store_statements.h's. A batch commits in
+ * one transaction:
  *
  *   1. its rows go into a temporary staging table (multi-row prepared INSERTs, 64 rows a
  *      statement: the fastest bulk path measured here);
@@ -34,6 +35,7 @@
 #include <unistd.h>
 
 #include "store/store_backend.h"
+#include "store/store_statements.h"
 #include "util/ky_error.h"
 #include "util/ky_uri.h"
 #include "util/ky_uuid.h"
@@ -145,10 +147,12 @@ static int exec(pg *p, const char *sql, const char *what)
 	return cut_now(p) ? LOST : KY_OK;
 }
 
-/* Runs a statement with text parameters; *out gets the result (the caller clears it). */
-static int query(pg *p, const char *sql, int n, const char *const *values, PGresult **out, const char *what)
+/* Runs a statement with text parameters, its result in `format` (0 text, 1 binary); *out
+ * gets the result (the caller clears it). */
+static int query_as(pg *p, const char *sql, int n, const char *const *values, int format, PGresult **out,
+		    const char *what)
 {
-	PGresult *r = PQexecParams(p->conn, sql, n, NULL, values, NULL, NULL, 0);
+	PGresult *r = PQexecParams(p->conn, sql, n, NULL, values, NULL, NULL, format);
 	ExecStatusType st = PQresultStatus(r);
 	*out = NULL;
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
@@ -159,6 +163,12 @@ static int query(pg *p, const char *sql, int n, const char *const *values, PGres
 	}
 	*out = r;
 	return KY_OK;
+}
+
+/* query_as() with a result in text. */
+static int query(pg *p, const char *sql, int n, const char *const *values, PGresult **out, const char *what)
+{
+	return query_as(p, sql, n, values, 0, out, what);
 }
 
 /*
@@ -233,116 +243,6 @@ static int64_t integer(const PGresult *r, int row, int col)
 
 /* --- schema and migrations ------------------------------------------------------------ */
 
-/* The tables of store_sqlite.c, version for version, and `commits` from the first. */
-static const char *const migrations[] = {
-	/* 0 -> 1: the core. */
-	"CREATE TABLE kyoyu_schema (version integer NOT NULL);"
-	"INSERT INTO kyoyu_schema (version) VALUES (0);"
-	"CREATE TABLE collections ("
-	"  id bigserial PRIMARY KEY,"
-	"  uuid text NOT NULL UNIQUE,"
-	"  name text NOT NULL UNIQUE,"
-	"  title text NOT NULL,"
-	"  description text,"
-	"  created_us bigint NOT NULL);"
-	"CREATE TABLE versions ("
-	"  vid bigserial PRIMARY KEY,"
-	"  stix_id text COLLATE \"C\" NOT NULL,"
-	"  type text COLLATE \"C\" NOT NULL,"
-	"  spec_version text,"
-	"  modified text NOT NULL,"
-	"  version_key text COLLATE \"C\" NOT NULL,"
-	"  raw text NOT NULL,"
-	"  added_us bigint NOT NULL,"
-	"  UNIQUE (stix_id, version_key));"
-	"CREATE INDEX versions_by_type ON versions (type, vid);"
-	"CREATE TABLE entries ("
-	"  seq bigint PRIMARY KEY,"
-	"  collection_id bigint NOT NULL REFERENCES collections (id),"
-	"  vid bigint NOT NULL REFERENCES versions (vid),"
-	"  stix_id text COLLATE \"C\" NOT NULL,"
-	"  type text COLLATE \"C\" NOT NULL,"
-	"  version_key text COLLATE \"C\" NOT NULL,"
-	"  date_added_us bigint NOT NULL,"
-	"  latest integer NOT NULL,"
-	"  UNIQUE (collection_id, vid));"
-	"CREATE INDEX entries_by_collection ON entries (collection_id, seq);"
-	"CREATE INDEX entries_latest ON entries (collection_id, seq) WHERE latest = 1;"
-	"CREATE INDEX entries_by_object ON entries (collection_id, stix_id, version_key);"
-	"CREATE INDEX entries_by_type ON entries (collection_id, type, seq);"
-	"CREATE TABLE sequence (id integer PRIMARY KEY CHECK (id = 1), last_seq bigint NOT NULL,"
-	"  last_date_added_us bigint NOT NULL);"
-	"INSERT INTO sequence VALUES (1, 0, 0);"
-	/* A committed batch's outcome under its client-chosen token: 'S' stored or 'D'
-	 * duplicate per object in order, the stored ones numbered from first_seq. */
-	"CREATE TABLE commits (token text PRIMARY KEY, first_seq bigint NOT NULL, outcome text NOT NULL,"
-	"  committed_us bigint NOT NULL);",
-	/* 1 -> 2: forms of a version fixed at write time. */
-	"CREATE TABLE derived ("
-	"  vid bigint NOT NULL REFERENCES versions (vid),"
-	"  form text NOT NULL,"
-	"  bytes text NOT NULL,"
-	"  PRIMARY KEY (vid, form));",
-	/* 2 -> 3: users, their API keys and server secrets, as in store_sqlite.c. */
-	"CREATE TABLE users ("
-	"  id bigserial PRIMARY KEY,"
-	"  name text COLLATE \"C\" NOT NULL UNIQUE,"
-	"  owner integer NOT NULL DEFAULT 0,"
-	"  created_us bigint NOT NULL);"
-	"CREATE UNIQUE INDEX users_one_owner ON users (owner) WHERE owner = 1;"
-	"CREATE TABLE api_keys ("
-	"  id bigserial PRIMARY KEY,"
-	"  user_id bigint NOT NULL REFERENCES users (id),"
-	"  prefix text COLLATE \"C\" NOT NULL UNIQUE,"
-	"  hash bytea NOT NULL UNIQUE,"
-	"  created_us bigint NOT NULL,"
-	"  revoked_us bigint);"
-	"CREATE INDEX api_keys_by_user ON api_keys (user_id, id);"
-	"CREATE TABLE secrets ("
-	"  name text COLLATE \"C\" PRIMARY KEY,"
-	"  value bytea NOT NULL,"
-	"  created_us bigint NOT NULL);",
-	/* 3 -> 4: added_after, found by date; removals; Add Objects requests and their
-	 * outcomes: as in store_sqlite.c. */
-	"CREATE INDEX entries_by_date_added ON entries (collection_id, date_added_us);"
-	"CREATE TABLE removals ("
-	"  seq bigint PRIMARY KEY,"
-	"  collection_id bigint NOT NULL REFERENCES collections (id),"
-	"  vid bigint NOT NULL REFERENCES versions (vid),"
-	"  stix_id text COLLATE \"C\" NOT NULL,"
-	"  type text COLLATE \"C\" NOT NULL,"
-	"  version_key text COLLATE \"C\" NOT NULL,"
-	"  date_added_us bigint NOT NULL,"
-	"  removed_us bigint NOT NULL,"
-	"  user_id bigint REFERENCES users (id));"
-	"CREATE INDEX removals_by_collection ON removals (collection_id, removed_us, seq);"
-	"CREATE TABLE requests ("
-	"  id text COLLATE \"C\" PRIMARY KEY,"
-	"  collection_id bigint NOT NULL REFERENCES collections (id),"
-	"  user_id bigint REFERENCES users (id),"
-	"  received_us bigint NOT NULL,"
-	"  complete integer NOT NULL DEFAULT 0,"
-	"  total bigint NOT NULL,"
-	"  successes bigint NOT NULL DEFAULT 0,"
-	"  failures bigint NOT NULL DEFAULT 0,"
-	"  lease_until_us bigint NOT NULL DEFAULT 0,"
-	"  envelope bytea);"
-	"CREATE INDEX requests_incomplete ON requests (received_us, id) WHERE complete = 0;"
-	"CREATE TABLE request_objects ("
-	"  request_id text COLLATE \"C\" NOT NULL REFERENCES requests (id),"
-	"  idx bigint NOT NULL,"
-	"  stix_id text COLLATE \"C\","
-	"  version text,"
-	"  success integer NOT NULL,"
-	"  message text,"
-	"  PRIMARY KEY (request_id, idx));",
-	/* 4 -> 5: claims numbered, the number the fencing token: as in store_sqlite.c. */
-	"ALTER TABLE requests ADD COLUMN claims bigint NOT NULL DEFAULT 0;",
-};
-
-_Static_assert(sizeof(migrations) / sizeof(migrations[0]) == KY_STORE_SCHEMA_VERSION,
-	       "one migration per schema version");
-
 /* Serialises schema changes between kyoyu processes on one database. */
 #define SCHEMA_LOCK "SELECT pg_advisory_xact_lock(7300560001)"
 
@@ -375,13 +275,16 @@ static int read_schema(pg *p, int *out)
 	return KY_OK;
 }
 
+/* Runs migration v (schema v to v + 1, store_migrations.c) inside the caller's transaction. */
 static int run_migration(pg *p, int v)
 {
-	char bump[64], what[64];
-	snprintf(bump, sizeof(bump), "UPDATE kyoyu_schema SET version = %d", v + 1);
+	char what[64], *sql = NULL;
 	snprintf(what, sizeof(what), "migrating from schema %d to %d", v, v + 1);
-	int rc = exec(p, migrations[v], what);
-	return rc == KY_OK ? exec(p, bump, what) : rc;
+	int rc = ky_store_migration_sql(v, '$', &sql);
+	if (rc == KY_OK)
+		rc = exec(p, sql, what);
+	free(sql);
+	return rc;
 }
 
 /* --- connecting --------------------------------------------------------------------------- */
@@ -527,13 +430,12 @@ static int create_hub(pg *p, bool *created)
 	if (rc == KY_OK && *created)
 		rc = ky_uuid4(uuid);
 	if (rc == KY_OK && *created) {
+		char now[24];
+		snprintf(now, sizeof(now), "%lld", (long long)ky_store_now_us());
 		const char *values[] = {uuid, KY_STORE_DEFAULT_COLLECTION, "Default collection",
-					"Where objects go when no collection is named."};
+					"Where objects go when no collection is named.", now};
 		PGresult *r;
-		rc = query(p,
-			   "INSERT INTO collections (uuid, name, title, description, created_us)"
-			   " VALUES ($1, $2, $3, $4, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint)",
-			   4, values, &r, "creating the default collection");
+		rc = query(p, KY_SQL_COLLECTION_ADD, 5, values, &r, "creating the default collection");
 		PQclear(r);
 	}
 	if (rc == KY_OK)
@@ -629,27 +531,40 @@ static int pg_schema_version(void *impl)
 
 /* --- collections -------------------------------------------------------------------------- */
 
+/*
+ * Runs `insert` (n values, RETURNING the new row's id) for a write that a retry may repeat.
+ * `retry`: a lost attempt may have committed; when the insert now finds its row taken,
+ * `same` (the first n_same values) looks for the row that attempt would have written, and
+ * the row found is the outcome. KY_EEXISTS when the row is someone else's.
+ */
+static int insert_once(pg *p, bool retry, const char *insert, int n, const char *same, int n_same,
+		       const char *const *values, PGresult **r, const char *what)
+{
+	int rc = query(p, insert, n, values, r, what);
+	if (rc == KY_EEXISTS && retry) {
+		rc = query(p, same, n_same, values, r, what);
+		if (rc == KY_OK && PQntuples(*r) != 1) {
+			PQclear(*r);
+			*r = NULL;
+			rc = KY_EEXISTS;
+		}
+	}
+	return rc;
+}
+
 /* `retry`: a lost attempt may have committed; a collection with this uuid (the caller's,
  * random), name, title and description is then that attempt's, and is the one created. */
 static int collection_create_once(pg *p, bool retry, const char *uuid, const char *name, const char *title,
 				  const char *description, int64_t *id)
 {
-	const char *values[] = {uuid, name, title, description};
+	char now[24];
+	snprintf(now, sizeof(now), "%lld", (long long)ky_store_now_us());
+	const char *values[] = {uuid, name, title, description, now};
 	PGresult *r;
-	int rc = query(p,
-		       "INSERT INTO collections (uuid, name, title, description, created_us)"
-		       " VALUES ($1, $2, $3, $4, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint) RETURNING id",
-		       4, values, &r, "creating a collection");
-	if (rc == KY_EEXISTS && retry) {
-		rc = query(p,
-			   "SELECT id FROM collections WHERE uuid = $1 AND name = $2 AND title = $3"
-			   " AND description IS NOT DISTINCT FROM $4",
-			   4, values, &r, "creating a collection");
-		if (rc == KY_OK && PQntuples(r) != 1) {
-			PQclear(r);
-			rc = KY_EEXISTS;
-		}
-	}
+	int rc = insert_once(p, retry, KY_SQL_COLLECTION_ADD, 5,
+			     "SELECT id FROM collections WHERE uuid = $1 AND name = $2 AND title = $3"
+			     " AND description IS NOT DISTINCT FROM $4",
+			     4, values, &r, "creating a collection");
 	if (rc == KY_EEXISTS)
 		return ky_error_set(KY_EEXISTS, "a collection named \"%s\" exists already", name);
 	if (rc != KY_OK)
@@ -664,9 +579,6 @@ static int pg_collection_create(void *impl, const char *uuid, const char *name, 
 {
 	WITH_RETRY_KNOWING((pg *)impl, retry, collection_create_once(impl, retry, uuid, name, title, description, id));
 }
-
-#define COLLECTION_COLUMNS                                                                       \
-	"SELECT c.id, c.uuid, c.name, c.title, c.description FROM collections c"
 
 static char *value_strdup(const PGresult *r, int row, int col)
 {
@@ -687,7 +599,7 @@ static int collection_find_once(pg *p, const char *key, ky_store_collection *out
 {
 	PGresult *r;
 	memset(out, 0, sizeof(*out));
-	int rc = query_cached(p, COLLECTION_COLUMNS " WHERE c.name = $1 OR c.uuid = $1", 1, &key, &r, "finding a collection");
+	int rc = query_cached(p, KY_SQL_COLLECTION_FIND, 1, &key, &r, "finding a collection");
 	if (rc != KY_OK)
 		return rc;
 	if (PQntuples(r) == 0) {
@@ -707,7 +619,7 @@ static int pg_collection_find(void *impl, const char *key, ky_store_collection *
 static int collection_list_once(pg *p, int (*fn)(void *ctx, const ky_store_collection *c), void *ctx)
 {
 	PGresult *r;
-	int rc = query(p, COLLECTION_COLUMNS " ORDER BY c.name", 0, NULL, &r, "listing collections");
+	int rc = query(p, KY_SQL_COLLECTION_LIST, 0, NULL, &r, "listing collections");
 	for (int i = 0; rc == KY_OK && i < PQntuples(r); i++) {
 		ky_store_collection c;
 		read_collection(r, i, &c);
@@ -724,8 +636,7 @@ static int collection_additions_once(pg *p, int64_t collection_id, uint64_t *out
 	snprintf(id, sizeof(id), "%lld", (long long)collection_id);
 	const char *values[] = {id};
 	PGresult *r;
-	int rc = query(p, "SELECT count(*) FROM entries WHERE collection_id = $1::bigint", 1, values, &r,
-		       "counting a collection's additions");
+	int rc = query(p, KY_SQL_COLLECTION_ADDITIONS, 1, values, &r, "counting a collection's additions");
 	if (rc != KY_OK)
 		return rc;
 	*out = (uint64_t)integer(r, 0, 0);
@@ -902,7 +813,7 @@ static int commit_once(pg *p, const char *token, bool retry, int64_t collection_
 	/* From here to COMMIT the counter row is ours: numbers follow commit order. */
 	int64_t last_seq = 0, last_date = 0;
 	if (rc == KY_OK)
-		rc = query(p, "SELECT last_seq, last_date_added_us FROM sequence WHERE id = 1 FOR UPDATE", 0, NULL, &r,
+		rc = query(p, KY_SQL_COUNTER_READ " FOR UPDATE", 0, NULL, &r,
 			   "locking the sequence");
 	if (rc == KY_OK) {
 		last_seq = integer(r, 0, 0);
@@ -991,8 +902,7 @@ static int commit_once(pg *p, const char *token, bool retry, int64_t collection_
 		snprintf(now_text, sizeof(now_text), "%lld", (long long)now);
 		const char *counter[] = {seq_text, date_text};
 		const char *record[] = {token, first_text, outcome, now_text};
-		rc = query(p, "UPDATE sequence SET last_seq = $1::bigint, last_date_added_us = $2::bigint WHERE id = 1", 2,
-			   counter, &r, "advancing the sequence");
+		rc = query(p, KY_SQL_COUNTER_WRITE, 2, counter, &r, "advancing the sequence");
 		if (rc == KY_OK) {
 			PQclear(r);
 			rc = query(p, "INSERT INTO commits (token, first_seq, outcome, committed_us) VALUES ($1, $2, $3, $4)", 4,
@@ -1092,12 +1002,7 @@ static int query_once(pg *p, const ky_store_query *q, ky_store_row_fn *fn, void 
 			.raw = PQgetvalue(r, i, 6),
 			.raw_len = (size_t)PQgetlength(r, i, 6),
 		};
-		if (page->count == 0)
-			page->first_date_added_us = row.date_added_us;
-		page->last_date_added_us = row.date_added_us;
-		page->last_seq = row.seq;
-		page->count++;
-		int stop = fn(ctx, &row);
+		int stop = ky_store_page_row(page, &row, fn, ctx);
 		if (stop != 0) {
 			rc = stop < 0 ? stop : KY_OK;
 			break;
@@ -1118,10 +1023,8 @@ static int stats_once(pg *p, ky_store_stats *out)
 {
 	PGresult *r;
 	int rc = query(p,
-		       "SELECT (SELECT count(*) FROM versions), (SELECT count(DISTINCT stix_id) FROM versions),"
-		       " (SELECT count(*) FROM entries), (SELECT count(*) FROM collections),"
-		       " (SELECT last_seq FROM sequence), (SELECT coalesce(sum(octet_length(raw)), 0) FROM versions),"
-		       " pg_database_size(current_database())",
+		       KY_SQL_STATS_COUNTS ", (SELECT coalesce(sum(octet_length(raw)), 0) FROM versions),"
+				   " pg_database_size(current_database())",
 		       0, NULL, &r, "counting");
 	if (rc != KY_OK)
 		return rc;
@@ -1145,8 +1048,7 @@ static int pg_stats(void *impl, ky_store_stats *out)
 static int type_counts_once(pg *p, int (*fn)(void *ctx, const char *type, uint64_t count), void *ctx)
 {
 	PGresult *r;
-	int rc = query(p, "SELECT type, count(*) AS n FROM versions GROUP BY type ORDER BY n DESC, type", 0, NULL, &r,
-		       "counting types");
+	int rc = query(p, KY_SQL_TYPE_COUNTS, 0, NULL, &r, "counting types");
 	for (int i = 0; rc == KY_OK && i < PQntuples(r); i++)
 		rc = fn(ctx, PQgetvalue(r, i, 0), (uint64_t)integer(r, i, 1));
 	PQclear(r);
@@ -1201,26 +1103,6 @@ static void bytea_hex(const uint8_t *bytes, size_t n, char *out)
 	*out = '\0';
 }
 
-static int hex_digit(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* encode(..., 'hex') of exactly n bytes into out (read so, whatever the server's
- * bytea_output); false for anything else. */
-static bool unhex(const char *text, uint8_t *out, size_t n)
-{
-	if (strlen(text) != 2 * n)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		int hi = hex_digit(text[2 * i]), lo = hex_digit(text[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return false;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return true;
-}
-
 /*
  * Creates the user if missing, in a transaction that holds a lock on `users` against other
  * creators (SHARE ROW EXCLUSIVE conflicts with itself and with inserts, not with reads): of
@@ -1237,14 +1119,11 @@ static int user_ensure_once(pg *p, const char *name, int64_t now_us, ky_store_us
 	if (rc == KY_OK)
 		rc = exec(p, "LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE", "creating a user");
 	if (rc == KY_OK)
-		rc = query(p, "SELECT id, owner FROM users WHERE name = $1", 1, values, &r, "finding a user");
+		rc = query(p, KY_SQL_USER_FIND, 1, values, &r, "finding a user");
 	if (rc == KY_OK && PQntuples(r) == 0) {
 		PQclear(r);
 		r = NULL;
-		rc = query(p,
-			   "INSERT INTO users (name, owner, created_us)"
-			   " SELECT $1, CASE WHEN EXISTS (SELECT 1 FROM users) THEN 0 ELSE 1 END, $2::bigint RETURNING id, owner",
-			   2, values, &r, "creating a user");
+		rc = query(p, KY_SQL_USER_ADD, 2, values, &r, "creating a user");
 		out->created = rc == KY_OK;
 	}
 	if (rc == KY_OK) {
@@ -1268,7 +1147,7 @@ static int pg_user_ensure(void *impl, const char *name, int64_t now_us, ky_store
 static int user_count_once(pg *p, uint64_t *out)
 {
 	PGresult *r;
-	int rc = query(p, "SELECT count(*) FROM users", 0, NULL, &r, "counting users");
+	int rc = query(p, KY_SQL_USER_COUNT, 0, NULL, &r, "counting users");
 	if (rc != KY_OK)
 		return rc;
 	*out = (uint64_t)integer(r, 0, 0);
@@ -1292,20 +1171,10 @@ static int key_add_once(pg *p, bool retry, int64_t user_id, const char *prefix, 
 	bytea_hex(hash, KY_STORE_KEY_HASH_SIZE, hex);
 	const char *values[] = {user, prefix, hex, now};
 	PGresult *r;
-	int rc = query(p,
-		       "INSERT INTO api_keys (user_id, prefix, hash, created_us)"
-		       " VALUES ($1::bigint, $2, $3::bytea, $4::bigint) RETURNING id",
-		       4, values, &r, "adding a key");
-	if (rc == KY_EEXISTS && retry) {
-		rc = query(p,
-			   "SELECT id FROM api_keys WHERE user_id = $1::bigint AND prefix = $2 AND hash = $3::bytea"
-			   " AND created_us = $4::bigint",
-			   4, values, &r, "adding a key");
-		if (rc == KY_OK && PQntuples(r) != 1) {
-			PQclear(r);
-			rc = KY_EEXISTS;
-		}
-	}
+	int rc = insert_once(p, retry, KY_SQL_KEY_ADD, 4,
+			     "SELECT id FROM api_keys WHERE user_id = $1::bigint AND prefix = $2 AND hash = $3::bytea"
+			     " AND created_us = $4::bigint",
+			     4, values, &r, "adding a key");
 	if (rc == KY_EEXISTS)
 		return ky_error_set(KY_EEXISTS, "%s: a key with prefix %s (or its hash) exists already", p->label, prefix);
 	if (rc != KY_OK)
@@ -1321,11 +1190,7 @@ static int pg_key_add(void *impl, int64_t user_id, const char *prefix, const uin
 	WITH_RETRY_KNOWING((pg *)impl, retry, key_add_once(impl, retry, user_id, prefix, hash, now_us, key_id));
 }
 
-/* A key and its user, as read_key() reads them. */
-#define KEY_COLUMNS                                                                              \
-	"k.id, k.user_id, u.name, k.prefix, u.owner, k.created_us, k.revoked_us"                \
-	" FROM api_keys k JOIN users u ON u.id = k.user_id"
-
+/* A row of KY_SQL_KEY_COLUMNS into *out. */
 static void read_key(const PGresult *r, int row, ky_store_key *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -1344,8 +1209,7 @@ static int key_find_once(pg *p, const uint8_t *hash, ky_store_key *out)
 	bytea_hex(hash, KY_STORE_KEY_HASH_SIZE, hex);
 	const char *values[] = {hex};
 	PGresult *r;
-	int rc = query_cached(p, "SELECT " KEY_COLUMNS " WHERE k.hash = $1::bytea AND k.revoked_us IS NULL", 1, values, &r,
-			      "looking up a key");
+	int rc = query_cached(p, KY_SQL_KEY_FIND, 1, values, &r, "looking up a key");
 	if (rc != KY_OK)
 		return rc;
 	if (PQntuples(r) == 1)
@@ -1364,7 +1228,7 @@ static int pg_key_find(void *impl, const uint8_t *hash, ky_store_key *out)
 static int key_list_once(pg *p, int (*fn)(void *ctx, const ky_store_key *k), void *ctx)
 {
 	PGresult *r;
-	int rc = query(p, "SELECT " KEY_COLUMNS " ORDER BY u.name, k.id", 0, NULL, &r, "listing keys");
+	int rc = query(p, KY_SQL_KEY_LIST, 0, NULL, &r, "listing keys");
 	for (int i = 0; rc == KY_OK && i < PQntuples(r); i++) {
 		ky_store_key k;
 		read_key(r, i, &k);
@@ -1389,14 +1253,13 @@ static int key_revoke_once(pg *p, bool retry, const char *prefix, int64_t now_us
 	const char *values[] = {prefix, now};
 	PGresult *r;
 	int rc = query(p,
-		       "WITH k AS (UPDATE api_keys SET revoked_us = $2::bigint WHERE prefix = $1 AND revoked_us IS NULL"
-		       "  RETURNING id, user_id, prefix, created_us, revoked_us)"
+		       "WITH k AS (" KY_SQL_KEY_REVOKE " RETURNING id, user_id, prefix, created_us, revoked_us)"
 		       " SELECT k.id, k.user_id, u.name, k.prefix, u.owner, k.created_us, k.revoked_us"
 		       " FROM k JOIN users u ON u.id = k.user_id",
 		       2, values, &r, "revoking a key");
 	if (rc == KY_OK && PQntuples(r) == 0 && retry) {
 		PQclear(r);
-		rc = query(p, "SELECT " KEY_COLUMNS " WHERE k.prefix = $1 AND k.revoked_us = $2::bigint", 2, values, &r,
+		rc = query(p, KY_SQL_KEY_COLUMNS " WHERE k.prefix = $1 AND k.revoked_us = $2::bigint", 2, values, &r,
 			   "revoking a key");
 	}
 	if (rc != KY_OK)
@@ -1424,11 +1287,14 @@ static int secret_once(pg *p, const char *name, const uint8_t *fresh, int64_t no
 	PGresult *r;
 	int rc;
 	for (int attempt = 0;; attempt++) {
-		rc = query(p, "SELECT encode(value, 'hex') FROM secrets WHERE name = $1", 1, &name, &r, "reading a secret");
+		/* In binary: the bytes themselves, whatever the server's bytea_output. */
+		rc = query_as(p, KY_SQL_SECRET_READ, 1, &name, 1, &r, "reading a secret");
 		if (rc != KY_OK)
 			return rc;
 		if (PQntuples(r) == 1) {
-			bool ok = unhex(PQgetvalue(r, 0, 0), out, KY_STORE_SECRET_SIZE);
+			bool ok = PQgetlength(r, 0, 0) == KY_STORE_SECRET_SIZE;
+			if (ok)
+				memcpy(out, PQgetvalue(r, 0, 0), KY_STORE_SECRET_SIZE);
 			PQclear(r);
 			return ok ? KY_OK
 				  : ky_error_set(KY_EINVALID, "%s: the secret %s is not %d bytes long", p->label, name,
@@ -1441,10 +1307,7 @@ static int secret_once(pg *p, const char *name, const uint8_t *fresh, int64_t no
 		snprintf(now, sizeof(now), "%lld", (long long)now_us);
 		bytea_hex(fresh, KY_STORE_SECRET_SIZE, hex);
 		const char *values[] = {name, hex, now};
-		rc = query(p,
-			   "INSERT INTO secrets (name, value, created_us) VALUES ($1, $2::bytea, $3::bigint)"
-			   " ON CONFLICT (name) DO NOTHING",
-			   3, values, &r, "storing a secret");
+		rc = query(p, KY_SQL_SECRET_ADD, 3, values, &r, "storing a secret");
 		if (rc != KY_OK)
 			return rc;
 		PQclear(r);
@@ -1516,11 +1379,7 @@ static int remove_once(pg *p, bool retry, const ky_store_removal_filter *filter,
 		PQclear(r);
 	}
 	if (rc == KY_OK && *removed > 0) {
-		rc = query(p,
-			   "UPDATE entries SET latest = CASE WHEN seq = (SELECT f.seq FROM entries f WHERE f.collection_id = $1::bigint"
-			   " AND f.stix_id = $2 ORDER BY f.version_key DESC LIMIT 1) THEN 1 ELSE 0 END"
-			   " WHERE collection_id = $1::bigint AND stix_id = $2",
-			   2, values, &r, "marking the latest version after a removal");
+		rc = query(p, KY_SQL_REMOVAL_MARK_LATEST, 2, values, &r, "marking the latest version after a removal");
 		if (rc == KY_OK)
 			PQclear(r);
 	}
@@ -1545,11 +1404,7 @@ static int removal_list_once(pg *p, int64_t collection_id, int (*fn)(void *ctx, 
 	snprintf(collection, sizeof(collection), "%lld", (long long)collection_id);
 	const char *values[] = {collection};
 	PGresult *r;
-	int rc = query(p,
-		       "SELECT r.seq, r.date_added_us, r.removed_us, r.user_id, r.stix_id, v.modified"
-		       " FROM removals r JOIN versions v ON v.vid = r.vid WHERE r.collection_id = $1::bigint"
-		       " ORDER BY r.removed_us, r.seq",
-		       1, values, &r, "listing removals");
+	int rc = query(p, KY_SQL_REMOVAL_LIST, 1, values, &r, "listing removals");
 	for (int i = 0; rc == KY_OK && i < PQntuples(r); i++) {
 		ky_store_removal m = {
 			.seq = (uint64_t)integer(r, i, 0),
@@ -1572,9 +1427,7 @@ static int pg_removal_list(void *impl, int64_t collection_id, int (*fn)(void *ct
 
 /* --- Add Objects requests ---------------------------------------------------------------- */
 
-/* A request's columns, as read_request() reads them. */
-#define REQUEST_COLUMNS "id, collection_id, user_id, received_us, complete, total, successes, failures, claims"
-
+/* A row of KY_SQL_REQUEST_COLUMNS into *out. */
 static void read_request(const PGresult *r, int row, ky_store_request *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -1605,9 +1458,7 @@ static int request_add_once(pg *p, const ky_store_request *req, const char *enve
 	const Oid types[] = {0, 20, 20, 20, 20, 17};
 	const int lengths[] = {0, 0, 0, 0, 0, (int)len};
 	const int formats[] = {0, 0, 0, 0, 0, 1};
-	PGresult *r = PQexecParams(p->conn,
-				   "INSERT INTO requests (id, collection_id, user_id, received_us, total, envelope)"
-				   " VALUES ($1, $2, $3, $4, $5, $6)",
+	PGresult *r = PQexecParams(p->conn, KY_SQL_REQUEST_ADD,
 				   6, types, values, lengths, formats, 0);
 	if (PQresultStatus(r) == PGRES_COMMAND_OK) {
 		PQclear(r);
@@ -1659,7 +1510,7 @@ static int pg_request_add(void *impl, const ky_store_request *r, const char *env
 static int request_get_once(pg *p, const char *id, ky_store_request *out)
 {
 	PGresult *r;
-	int rc = query(p, "SELECT " REQUEST_COLUMNS " FROM requests WHERE id = $1", 1, &id, &r, "reading a request");
+	int rc = query(p, KY_SQL_REQUEST_GET, 1, &id, &r, "reading a request");
 	if (rc != KY_OK)
 		return rc;
 	if (PQntuples(r) == 1)
@@ -1684,10 +1535,7 @@ static int request_objects_once(pg *p, const char *id, int (*fn)(void *ctx, cons
 				void *ctx)
 {
 	PGresult *r;
-	int rc = query(p,
-		       "SELECT idx, stix_id, version, success, message FROM request_objects WHERE request_id = $1"
-		       " ORDER BY idx",
-		       1, &id, &r, "listing a request's outcomes");
+	int rc = query(p, KY_SQL_REQUEST_OBJECTS, 1, &id, &r, "listing a request's outcomes");
 	for (int i = 0; rc == KY_OK && i < PQntuples(r); i++) {
 		ky_store_request_object o = {
 			.index = (uint64_t)integer(r, i, 0),
@@ -1712,7 +1560,7 @@ static int pg_request_objects(void *impl, const char *id, int (*fn)(void *ctx, c
 static int fence_failure(pg *p, const char *id)
 {
 	PGresult *r;
-	int rc = query(p, "SELECT 1 FROM requests WHERE id = $1", 1, &id, &r, "reading a request");
+	int rc = query(p, KY_SQL_REQUEST_EXISTS, 1, &id, &r, "reading a request");
 	if (rc != KY_OK)
 		return rc;
 	rc = PQntuples(r) == 1 ? ky_store_taken_over(id) : ky_error_set(KY_ENOTFOUND, "no request %s in this hub", id);
@@ -1732,19 +1580,10 @@ static int finish_request(pg *p, const char *id, uint64_t token)
 	const char *fill[] = {id, KY_STORE_REQUEST_UNRECORDED, claim};
 	const char *close[] = {id, claim};
 	PGresult *r;
-	int rc = query(p,
-		       "INSERT INTO request_objects (request_id, idx, success, message)"
-		       " SELECT $1, g, 0, $2 FROM requests q, generate_series(0, q.total - 1) g"
-		       " WHERE q.id = $1 AND q.claims = $3::bigint ON CONFLICT (request_id, idx) DO NOTHING",
-		       3, fill, &r, "recording the outcomes a request could not record");
+	int rc = query(p, KY_SQL_REQUEST_FILL_UNRECORDED, 3, fill, &r, "recording the outcomes a request could not record");
 	if (rc == KY_OK) {
 		PQclear(r);
-		rc = query(p,
-			   "UPDATE requests SET"
-			   " successes = (SELECT count(*) FROM request_objects o WHERE o.request_id = $1 AND o.success = 1),"
-			   " failures = (SELECT count(*) FROM request_objects o WHERE o.request_id = $1 AND o.success = 0),"
-			   " complete = 1, envelope = NULL WHERE id = $1 AND claims = $2::bigint",
-			   2, close, &r, "completing a request as failed");
+		rc = query(p, KY_SQL_REQUEST_CLOSE_FAILED, 2, close, &r, "completing a request as failed");
 	}
 	if (rc == KY_OK) {
 		bool closed = strcmp(PQcmdTuples(r), "1") == 0;
@@ -1772,10 +1611,7 @@ static int request_claim_once(pg *p, int64_t now_us, int64_t lease_us, ky_store_
 	PGresult *r = NULL;
 	int rc = exec(p, "BEGIN", "claiming a request");
 	while (rc == KY_OK) {
-		rc = query(p,
-			   "SELECT " REQUEST_COLUMNS " FROM requests WHERE complete = 0 AND lease_until_us < $1::bigint"
-			   " ORDER BY received_us, id LIMIT 1 FOR UPDATE SKIP LOCKED",
-			   1, values, &r, "claiming a request");
+		rc = query(p, KY_SQL_REQUEST_NEXT " FOR UPDATE SKIP LOCKED", 1, values, &r, "claiming a request");
 		if (rc == KY_OK && PQntuples(r) == 0)
 			rc = ky_error_set(KY_ENOTFOUND, "%s: no request waiting to be processed", p->label);
 		if (rc == KY_OK)
@@ -1788,19 +1624,15 @@ static int request_claim_once(pg *p, int64_t now_us, int64_t lease_us, ky_store_
 	}
 	if (rc == KY_OK) {
 		const char *hold[] = {out->id, until};
-		rc = query(p, "UPDATE requests SET lease_until_us = $2::bigint, claims = claims + 1 WHERE id = $1", 2, hold,
-			   &r, "claiming a request");
+		rc = query(p, KY_SQL_REQUEST_HOLD, 2, hold, &r, "claiming a request");
 		PQclear(r);
 		r = NULL;
 		out->token++;
 	}
 	if (rc == KY_OK) {
 		const char *id = out->id;
-		r = PQexecParams(p->conn, "SELECT envelope FROM requests WHERE id = $1", 1, NULL, &id, NULL, NULL, 1);
-		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-			rc = failed(p, r, "reading a request's envelope");
-			r = NULL;
-		} else if (PQntuples(r) != 1) {
+		rc = query_as(p, KY_SQL_REQUEST_ENVELOPE, 1, &id, 1, &r, "reading a request's envelope");
+		if (rc == KY_OK && PQntuples(r) != 1) {
 			rc = ky_error_set(KY_ERROR, "%s: request %s vanished while claimed", p->label, out->id);
 		}
 	}
@@ -1844,8 +1676,7 @@ static int record_rows(pg *p, const char *id, const ky_store_request_object *obj
 {
 	char sql[OUTCOME_ROWS * 64 + 512], numbers[OUTCOME_ROWS][2][24];
 	const char *values[1 + OUTCOME_ROWS * OUTCOME_COLUMNS];
-	size_t len = (size_t)snprintf(sql, sizeof(sql),
-				      "INSERT INTO request_objects (request_id, idx, stix_id, version, success, message) VALUES ");
+	size_t len = (size_t)snprintf(sql, sizeof(sql), "%s", KY_SQL_OUTCOME_INSERT);
 	values[0] = id;
 	for (size_t i = 0; i < rows; i++) {
 		const ky_store_request_object *o = &objects[from + i];
@@ -1860,9 +1691,7 @@ static int record_rows(pg *p, const char *id, const ky_store_request_object *obj
 		len += (size_t)snprintf(sql + len, sizeof(sql) - len, "%s($1, $%zu::bigint, $%zu, $%zu, $%zu::integer, $%zu)",
 					i ? ", " : "", b + 1, b + 2, b + 3, b + 4, b + 5);
 	}
-	snprintf(sql + len, sizeof(sql) - len,
-		 " ON CONFLICT (request_id, idx) DO UPDATE SET stix_id = EXCLUDED.stix_id, version = EXCLUDED.version,"
-		 " success = EXCLUDED.success, message = EXCLUDED.message");
+	snprintf(sql + len, sizeof(sql) - len, "%s", KY_SQL_OUTCOME_UPSERT);
 	PGresult *r;
 	int rc = query(p, sql, 1 + (int)(rows * OUTCOME_COLUMNS), values, &r, "recording a request's outcomes");
 	if (rc == KY_OK)
@@ -1899,7 +1728,7 @@ static int request_record_once(pg *p, const char *id, uint64_t token, const ky_s
 	PGresult *r = NULL;
 	int rc = exec(p, "BEGIN", "recording a request's outcomes");
 	if (rc == KY_OK)
-		rc = query(p, "SELECT total, claims FROM requests WHERE id = $1 FOR UPDATE", 1, values, &r,
+		rc = query(p, KY_SQL_REQUEST_FENCE " FOR UPDATE", 1, values, &r,
 			   "recording a request's outcomes");
 	if (rc == KY_OK && PQntuples(r) == 0)
 		rc = ky_error_set(KY_ENOTFOUND, "no request %s in this hub", id);
@@ -1917,12 +1746,7 @@ static int request_record_once(pg *p, const char *id, uint64_t token, const ky_s
 		i += rows;
 	}
 	if (rc == KY_OK)
-		rc = query(p,
-			   "UPDATE requests SET"
-			   " successes = (SELECT count(*) FROM request_objects o WHERE o.request_id = $1 AND o.success = 1),"
-			   " failures = (SELECT count(*) FROM request_objects o WHERE o.request_id = $1 AND o.success = 0),"
-			   " lease_until_us = $2::bigint WHERE id = $1 AND claims = $3::bigint",
-			   3, values, &r, "counting a request's outcomes");
+		rc = query(p, KY_SQL_REQUEST_COUNT, 3, values, &r, "counting a request's outcomes");
 	if (rc == KY_OK) {
 		bool ours = strcmp(PQcmdTuples(r), "1") == 0;
 		PQclear(r);
@@ -1947,8 +1771,7 @@ static int request_complete_once(pg *p, const char *id, uint64_t token)
 	snprintf(claim, sizeof(claim), "%llu", (unsigned long long)token);
 	const char *values[] = {id, claim};
 	PGresult *r;
-	int rc = query(p, "UPDATE requests SET complete = 1, envelope = NULL WHERE id = $1 AND claims = $2::bigint", 2,
-		       values, &r, "completing a request");
+	int rc = query(p, KY_SQL_REQUEST_COMPLETE, 2, values, &r, "completing a request");
 	if (rc != KY_OK)
 		return rc;
 	bool done = strcmp(PQcmdTuples(r), "1") == 0;

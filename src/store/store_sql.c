@@ -173,3 +173,11 @@ int ky_store_sql_removal(const ky_store_removal_filter *filter, char mark, ky_st
 	sql_versions(out, false, versions, filter->modified, filter->nmodified);
 	return out->overflow ? ky_error_set(KY_EINVALID, "the removal has too many filter values") : KY_OK;
 }
+
+void ky_store_sql_marks(const char *sql, char mark, char *out)
+{
+	size_t i = 0;
+	for (; sql[i]; i++)
+		out[i] = sql[i] == '$' && sql[i + 1] >= '0' && sql[i + 1] <= '9' ? mark : sql[i];
+	out[i] = '\0';
+}

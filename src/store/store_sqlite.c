@@ -1,7 +1,8 @@
 /*
  * store_sqlite: the SQLite backend of the store, one database file in WAL mode.
  *
- * Tables (schema 5):
+ * Tables (schema 5; made by store_migrations.c, and read and written mostly by the statements
+ * of store_statements.h, which the PostgreSQL backend shares):
  *   versions      one row per version (id + version key), the bytes as received
  *   entries       one row per addition of a version to a collection: its sequence number
  *                 (the primary key), date_added, and `latest` (this is the collection's
@@ -35,6 +36,7 @@
 #include <unistd.h>
 
 #include "store/store_backend.h"
+#include "store/store_statements.h"
 #include "util/ky_error.h"
 #include "util/ky_uuid.h"
 
@@ -86,151 +88,50 @@ static int exec(db *d, const char *sql)
 
 /* --- schema and migrations ------------------------------------------------------------ */
 
-/*
- * Migration i takes a hub from schema i to i + 1; migration 0 creates it. Each runs in its
- * own transaction with the version bump, so a hub is always at one version or the next.
- */
-static const char *const migrations[] = {
-	/* 0 -> 1: the core. */
-	"CREATE TABLE kyoyu_schema (version INTEGER NOT NULL);"
-	"INSERT INTO kyoyu_schema (version) VALUES (0);"
-	"CREATE TABLE collections ("
-	"  id INTEGER PRIMARY KEY,"
-	"  uuid TEXT NOT NULL UNIQUE,"
-	"  name TEXT NOT NULL UNIQUE,"
-	"  title TEXT NOT NULL,"
-	"  description TEXT,"
-	"  created_us INTEGER NOT NULL);"
-	"CREATE TABLE versions ("
-	"  vid INTEGER PRIMARY KEY,"
-	"  stix_id TEXT NOT NULL,"
-	"  type TEXT NOT NULL,"
-	"  spec_version TEXT,"
-	"  modified TEXT NOT NULL,"
-	"  version_key TEXT NOT NULL,"
-	"  raw BLOB NOT NULL,"
-	"  added_us INTEGER NOT NULL,"
-	"  UNIQUE (stix_id, version_key));"
-	"CREATE INDEX versions_by_type ON versions (type, vid);"
-	"CREATE TABLE entries ("
-	"  seq INTEGER PRIMARY KEY,"
-	"  collection_id INTEGER NOT NULL REFERENCES collections (id),"
-	"  vid INTEGER NOT NULL REFERENCES versions (vid),"
-	"  stix_id TEXT NOT NULL,"
-	"  type TEXT NOT NULL,"
-	"  version_key TEXT NOT NULL,"
-	"  date_added_us INTEGER NOT NULL,"
-	"  latest INTEGER NOT NULL,"
-	"  UNIQUE (collection_id, vid));"
-	"CREATE INDEX entries_by_collection ON entries (collection_id, seq);"
-	"CREATE INDEX entries_latest ON entries (collection_id, seq) WHERE latest = 1;"
-	"CREATE INDEX entries_by_object ON entries (collection_id, stix_id, version_key);"
-	"CREATE INDEX entries_by_type ON entries (collection_id, type, seq);"
-	"CREATE TABLE sequence (id INTEGER PRIMARY KEY CHECK (id = 1), last_seq INTEGER NOT NULL,"
-	"  last_date_added_us INTEGER NOT NULL);"
-	"INSERT INTO sequence VALUES (1, 0, 0);",
-	/* 1 -> 2: room for forms of a version fixed at write time (the recipients' form with
-	 * the provider pseudonymised, ...), one row per version and form. */
-	"CREATE TABLE derived ("
-	"  vid INTEGER NOT NULL REFERENCES versions (vid),"
-	"  form TEXT NOT NULL,"
-	"  bytes BLOB NOT NULL,"
-	"  PRIMARY KEY (vid, form));",
-	/* 2 -> 3: users, their API keys (kept as keyed hashes: src/auth/) and server secrets.
-	 * One owner at most: the first user (the partial unique index holds it whatever the
-	 * writers do). A key's prefix and hash are unique, revoked keys' included, so that a
-	 * prefix names one key for good. The secret is not made here: SQL has no portable
-	 * source of strong randomness, so the first key made stores one (ky_store_secret). */
-	"CREATE TABLE users ("
-	"  id INTEGER PRIMARY KEY,"
-	"  name TEXT NOT NULL UNIQUE,"
-	"  owner INTEGER NOT NULL DEFAULT 0,"
-	"  created_us INTEGER NOT NULL);"
-	"CREATE UNIQUE INDEX users_one_owner ON users (owner) WHERE owner = 1;"
-	"CREATE TABLE api_keys ("
-	"  id INTEGER PRIMARY KEY,"
-	"  user_id INTEGER NOT NULL REFERENCES users (id),"
-	"  prefix TEXT NOT NULL UNIQUE,"
-	"  hash BLOB NOT NULL UNIQUE,"
-	"  created_us INTEGER NOT NULL,"
-	"  revoked_us INTEGER);"
-	"CREATE INDEX api_keys_by_user ON api_keys (user_id, id);"
-	"CREATE TABLE secrets ("
-	"  name TEXT PRIMARY KEY,"
-	"  value BLOB NOT NULL,"
-	"  created_us INTEGER NOT NULL);",
-	/* 3 -> 4: added_after (TAXII) is found by date: one probe of this index gives the
-	 * number it stands for, whatever its depth in the collection. */
-	"CREATE INDEX entries_by_date_added ON entries (collection_id, date_added_us);"
-	/* Removals (TAXII 2.1 §5.7): a removed addition moves here whole, with when and by whom
-	 * (NULL: the operator, not a user); its number is never handed out again. */
-	"CREATE TABLE removals ("
-	"  seq INTEGER PRIMARY KEY,"
-	"  collection_id INTEGER NOT NULL REFERENCES collections (id),"
-	"  vid INTEGER NOT NULL REFERENCES versions (vid),"
-	"  stix_id TEXT NOT NULL,"
-	"  type TEXT NOT NULL,"
-	"  version_key TEXT NOT NULL,"
-	"  date_added_us INTEGER NOT NULL,"
-	"  removed_us INTEGER NOT NULL,"
-	"  user_id INTEGER REFERENCES users (id));"
-	"CREATE INDEX removals_by_collection ON removals (collection_id, removed_us, seq);"
-	/* Add Objects requests (§5.5) and their statuses (§4.3.1): the envelope is kept until
-	 * the request is complete, so one a crash interrupted is processed again; a processor
-	 * holds one until lease_until_us. */
-	"CREATE TABLE requests ("
-	"  id TEXT PRIMARY KEY,"
-	"  collection_id INTEGER NOT NULL REFERENCES collections (id),"
-	"  user_id INTEGER REFERENCES users (id),"
-	"  received_us INTEGER NOT NULL,"
-	"  complete INTEGER NOT NULL DEFAULT 0,"
-	"  total INTEGER NOT NULL,"
-	"  successes INTEGER NOT NULL DEFAULT 0,"
-	"  failures INTEGER NOT NULL DEFAULT 0,"
-	"  lease_until_us INTEGER NOT NULL DEFAULT 0,"
-	"  envelope BLOB);"
-	"CREATE INDEX requests_incomplete ON requests (received_us, id) WHERE complete = 0;"
-	"CREATE TABLE request_objects ("
-	"  request_id TEXT NOT NULL REFERENCES requests (id),"
-	"  idx INTEGER NOT NULL,"
-	"  stix_id TEXT,"
-	"  version TEXT,"
-	"  success INTEGER NOT NULL,"
-	"  message TEXT,"
-	"  PRIMARY KEY (request_id, idx));",
-	/* 4 -> 5: a request's claims are numbered, and the number is the fencing token that its
-	 * records and completion must still hold (store.h). */
-	"ALTER TABLE requests ADD COLUMN claims INTEGER NOT NULL DEFAULT 0;",
-};
-
-_Static_assert(sizeof(migrations) / sizeof(migrations[0]) == KY_STORE_SCHEMA_VERSION,
-	       "one migration per schema version");
-
 /* The hub's schema version: 0 for an empty database, -1 for one that is not a hub. */
-static int read_schema(db *d)
+/* Whether an SQLite result is a failure of the moment (memory, a lock): one that says
+ * nothing of what the file holds, and must be reported rather than read as its state. */
+static bool of_the_moment(int code)
 {
-	sqlite3_stmt *st = NULL;
-	int version = 0;
-	if (sqlite3_prepare_v2(d->h, "SELECT count(*) FROM sqlite_master", -1, &st, NULL) != SQLITE_OK)
-		return -1;
-	int objects = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
-	sqlite3_finalize(st);
-	if (objects == 0)
-		return 0;
-	if (sqlite3_prepare_v2(d->h, "SELECT version FROM kyoyu_schema", -1, &st, NULL) != SQLITE_OK)
-		return -1;
-	version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
-	sqlite3_finalize(st);
-	return version;
+	return code == SQLITE_NOMEM || code == SQLITE_BUSY || code == SQLITE_LOCKED;
 }
 
-/* Runs migration v (schema v to v + 1) inside the caller's transaction. */
+/* The hub's schema version into *out: 0 for an empty database, -1 for one that is not a
+ * hub. A failure of the moment is its status (KY_ENOMEM, KY_EBUSY), never one of those. */
+static int read_schema(db *d, int *out)
+{
+	sqlite3_stmt *st = NULL;
+	*out = -1;
+	int code = sqlite3_prepare_v2(d->h, "SELECT count(*) FROM sqlite_master", -1, &st, NULL);
+	int step = code == SQLITE_OK ? sqlite3_step(st) : code;
+	int objects = step == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+	sqlite3_finalize(st);
+	if (of_the_moment(step))
+		return fail(d, "reading the schema version");
+	if (objects <= 0) {
+		*out = objects == 0 ? 0 : -1;
+		return KY_OK;
+	}
+	st = NULL;
+	code = sqlite3_prepare_v2(d->h, "SELECT version FROM kyoyu_schema", -1, &st, NULL);
+	step = code == SQLITE_OK ? sqlite3_step(st) : code;
+	int version = step == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+	sqlite3_finalize(st);
+	if (of_the_moment(step))
+		return fail(d, "reading the schema version");
+	*out = version;
+	return KY_OK;
+}
+
+/* Runs migration v (schema v to v + 1, store_migrations.c) inside the caller's transaction. */
 static int run_migration(db *d, int v)
 {
-	char bump[64];
-	snprintf(bump, sizeof(bump), "UPDATE kyoyu_schema SET version = %d;", v + 1);
-	int rc = exec(d, migrations[v]);
-	return rc == KY_OK ? exec(d, bump) : rc;
+	char *sql = NULL;
+	int rc = ky_store_migration_sql(v, '?', &sql);
+	if (rc == KY_OK)
+		rc = exec(d, sql);
+	free(sql);
+	return rc;
 }
 
 static int migration_failed(db *d, int rc, int v)
@@ -270,7 +171,11 @@ static int create_hub(db *d, bool *created)
 	int rc = exec(d, "BEGIN IMMEDIATE");
 	if (rc != KY_OK)
 		return rc;
-	d->schema = read_schema(d);
+	rc = read_schema(d, &d->schema);
+	if (rc != KY_OK) {
+		exec(d, "ROLLBACK");
+		return rc;
+	}
 	*created = d->schema == 0;
 	for (int v = 0; rc == KY_OK && *created && v < KY_STORE_SCHEMA_VERSION; v++) {
 		rc = run_migration(d, v);
@@ -334,7 +239,9 @@ static int connect(db **out, const char *path, bool create, const ky_store_optio
 	}
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
 	if (sqlite3_open_v2(path, &d->h, flags, NULL) != SQLITE_OK) {
-		int rc = ky_error_set(KY_ERROR, "%s: cannot open: %s", path, d->h ? sqlite3_errmsg(d->h) : "out of memory");
+		bool memory = d->h == NULL || sqlite3_errcode(d->h) == SQLITE_NOMEM;
+		int rc = ky_error_set(memory ? KY_ENOMEM : KY_ERROR, "%s: cannot open: %s", path,
+				      d->h ? sqlite3_errmsg(d->h) : "out of memory");
 		db_free(d);
 		return rc;
 	}
@@ -364,16 +271,30 @@ static int use_wal(db *d)
 	return exec(d, "PRAGMA journal_mode = WAL");
 }
 
-static int prepare(db *d, sqlite3_stmt **st, const char *sql)
+/* Prepares sql, a statement of store_statements.h or this file's, with SQLite's placeholders
+ * (ky_store_sql_marks); `flags` as sqlite3_prepare_v3's. */
+static int prepare_flags(db *d, sqlite3_stmt **st, const char *sql, unsigned flags, const char *what)
 {
-	return sqlite3_prepare_v3(d->h, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) == SQLITE_OK ? KY_OK
-												   : fail(d, "preparing a statement");
+	char *text = malloc(strlen(sql) + 1);
+	if (text == NULL)
+		return ky_error_set(KY_ENOMEM, "out of memory");
+	ky_store_sql_marks(sql, '?', text);
+	int rc = sqlite3_prepare_v3(d->h, text, -1, flags, st, NULL) == SQLITE_OK ? KY_OK : fail(d, what);
+	free(text);
+	return rc;
 }
 
-/* A key and its user, as read_key() reads them. */
-#define KEY_COLUMNS                                                                              \
-	"k.id, k.user_id, u.name, k.prefix, u.owner, k.created_us, k.revoked_us"                \
-	" FROM api_keys k JOIN users u ON u.id = k.user_id"
+/* A statement for one call, finalized by the caller. */
+static int prepare_once(db *d, sqlite3_stmt **st, const char *sql, const char *what)
+{
+	return prepare_flags(d, st, sql, 0, what);
+}
+
+/* A statement kept for the connection's life (db_free finalizes it). */
+static int prepare(db *d, sqlite3_stmt **st, const char *sql)
+{
+	return prepare_flags(d, st, sql, SQLITE_PREPARE_PERSISTENT, "preparing a statement");
+}
 
 static int prepare_all(db *d)
 {
@@ -394,14 +315,14 @@ static int prepare_all(db *d)
 			     "INSERT INTO entries (seq, collection_id, vid, stix_id, type, version_key, date_added_us, latest)"
 			     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
 	if (rc == KY_OK)
-		rc = prepare(d, &d->read_counter, "SELECT last_seq, last_date_added_us FROM sequence WHERE id = 1");
+		rc = prepare(d, &d->read_counter, KY_SQL_COUNTER_READ);
 	if (rc == KY_OK)
-		rc = prepare(d, &d->write_counter, "UPDATE sequence SET last_seq = ?1, last_date_added_us = ?2 WHERE id = 1");
+		rc = prepare(d, &d->write_counter, KY_SQL_COUNTER_WRITE);
 	/* The server's lookups on every request: kept prepared. */
 	if (rc == KY_OK)
-		rc = prepare(d, &d->find_key, "SELECT " KEY_COLUMNS " WHERE k.hash = ?1 AND k.revoked_us IS NULL");
+		rc = prepare(d, &d->find_key, KY_SQL_KEY_FIND);
 	if (rc == KY_OK)
-		rc = prepare(d, &d->find_collection, "SELECT id, uuid, name, title, description FROM collections WHERE name = ?1 OR uuid = ?1");
+		rc = prepare(d, &d->find_collection, KY_SQL_COLLECTION_FIND);
 	return rc;
 }
 
@@ -414,10 +335,10 @@ static int open_attempt(void **impl, const char *path, const ky_store_options *o
 	*busy = false;
 	if (rc != KY_OK)
 		return rc;
-	d->schema = read_schema(d);
+	rc = read_schema(d, &d->schema);
 	/* WAL is set only on a hub or a database about to become one: the journal mode is
 	 * permanent, and a file that is not ours must be left as it was. */
-	if (d->schema == 0 && options->create) {
+	if (rc == KY_OK && d->schema == 0 && options->create) {
 		rc = use_wal(d);
 		if (rc == KY_OK)
 			rc = create_hub(d, &made);
@@ -469,12 +390,13 @@ static int sqlite_migrate(const char *path, int *from, int *to)
 	int rc = connect(&d, path, false, &options);
 	if (rc != KY_OK)
 		return rc;
-	int version = read_schema(d);
+	int version = -1;
+	rc = read_schema(d, &version);
 	if (from != NULL)
 		*from = version;
-	if (version <= 0 || version > KY_STORE_SCHEMA_VERSION)
+	if (rc == KY_OK && (version <= 0 || version > KY_STORE_SCHEMA_VERSION))
 		rc = ky_store_schema_refusal(path, version);
-	else if ((rc = use_wal(d)) == KY_OK)
+	else if (rc == KY_OK && (rc = use_wal(d)) == KY_OK)
 		rc = apply_migrations(d, version);
 	if (to != NULL)
 		*to = rc == KY_OK ? KY_STORE_SCHEMA_VERSION : version;
@@ -494,11 +416,9 @@ static int sqlite_collection_create(void *impl, const char *uuid, const char *na
 {
 	db *d = impl;
 	sqlite3_stmt *st = NULL;
-	int rc = KY_OK;
-	if (sqlite3_prepare_v2(d->h,
-			       "INSERT INTO collections (uuid, name, title, description, created_us) VALUES (?1, ?2, ?3, ?4, ?5)",
-			       -1, &st, NULL) != SQLITE_OK)
-		return fail(d, "creating a collection");
+	int rc = prepare_once(d, &st, KY_SQL_COLLECTION_ADD, "creating a collection");
+	if (rc != KY_OK)
+		return rc;
 	sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, title, -1, SQLITE_STATIC);
@@ -508,10 +428,10 @@ static int sqlite_collection_create(void *impl, const char *uuid, const char *na
 	int step = sqlite3_step(st);
 	if (step == SQLITE_CONSTRAINT)
 		rc = ky_error_set(KY_EEXISTS, "a collection named \"%s\" exists already", name);
-	else if (step != SQLITE_DONE)
+	else if (step != SQLITE_ROW)
 		rc = fail(d, "creating a collection");
 	else
-		*id = sqlite3_last_insert_rowid(d->h);
+		*id = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -552,7 +472,8 @@ static int sqlite_collection_find(void *impl, const char *key, ky_store_collecti
 	int step = sqlite3_step(st);
 	if (step == SQLITE_ROW) {
 		read_collection(st, out);
-		rc = out->name && out->title ? KY_OK : ky_error_set(KY_ENOMEM, "out of memory");
+		bool whole = out->name && out->title && (out->description || sqlite3_column_type(st, 4) == SQLITE_NULL);
+		rc = whole ? KY_OK : ky_error_set(KY_ENOMEM, "out of memory");
 	} else if (step == SQLITE_DONE) {
 		rc = ky_error_set(KY_ENOTFOUND, "no collection named \"%s\" in this hub", key);
 	} else {
@@ -560,18 +481,20 @@ static int sqlite_collection_find(void *impl, const char *key, ky_store_collecti
 	}
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
+	if (rc != KY_OK)
+		ky_store_collection_clear(out);
 	return rc;
 }
 
-/* An index-only count on entries_by_collection. */
 static int sqlite_collection_additions(void *impl, int64_t collection_id, uint64_t *out)
 {
 	db *d = impl;
 	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(d->h, "SELECT count(*) FROM entries WHERE collection_id = ?1", -1, &st, NULL) != SQLITE_OK)
-		return fail(d, "counting a collection's additions");
+	int rc = prepare_once(d, &st, KY_SQL_COLLECTION_ADDITIONS, "counting a collection's additions");
+	if (rc != KY_OK)
+		return rc;
 	sqlite3_bind_int64(st, 1, collection_id);
-	int rc = sqlite3_step(st) == SQLITE_ROW ? KY_OK : fail(d, "counting a collection's additions");
+	rc = sqlite3_step(st) == SQLITE_ROW ? KY_OK : fail(d, "counting a collection's additions");
 	*out = rc == KY_OK ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
 	sqlite3_finalize(st);
 	return rc;
@@ -581,10 +504,10 @@ static int sqlite_collection_list(void *impl, int (*fn)(void *ctx, const ky_stor
 {
 	db *d = impl;
 	sqlite3_stmt *st = NULL;
-	int rc = KY_OK, step = SQLITE_DONE;
-	if (sqlite3_prepare_v2(d->h, "SELECT id, uuid, name, title, description FROM collections c ORDER BY name", -1, &st,
-			       NULL) != SQLITE_OK)
-		return fail(d, "listing collections");
+	int step = SQLITE_DONE;
+	int rc = prepare_once(d, &st, KY_SQL_COLLECTION_LIST, "listing collections");
+	if (rc != KY_OK)
+		return rc;
 	while (rc == KY_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
 		ky_store_collection c = {0};
 		read_collection(st, &c);
@@ -815,12 +738,7 @@ static int sqlite_query(void *impl, const ky_store_query *q, ky_store_row_fn *fn
 			.raw = sqlite3_column_blob(st, 6),
 			.raw_len = (size_t)sqlite3_column_bytes(st, 6),
 		};
-		if (page->count == 0)
-			page->first_date_added_us = row.date_added_us;
-		page->last_date_added_us = row.date_added_us;
-		page->last_seq = row.seq;
-		page->count++;
-		int stop = fn(ctx, &row);
+		int stop = ky_store_page_row(page, &row, fn, ctx);
 		if (stop != 0) {
 			rc = stop < 0 ? stop : KY_OK;
 			step = SQLITE_DONE;
@@ -840,8 +758,9 @@ static int sqlite_query(void *impl, const ky_store_query *q, ky_store_row_fn *fn
 static int count(db *d, const char *sql_text, uint64_t *out)
 {
 	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(d->h, sql_text, -1, &st, NULL) != SQLITE_OK)
-		return fail(d, "counting");
+	int rc = prepare_once(d, &st, sql_text, "counting");
+	if (rc != KY_OK)
+		return rc;
 	int step = sqlite3_step(st);
 	*out = step == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
 	sqlite3_finalize(st);
@@ -852,18 +771,18 @@ static int sqlite_stats(void *impl, ky_store_stats *out)
 {
 	db *d = impl;
 	uint64_t pages = 0, page_size = 0;
+	sqlite3_stmt *st = NULL;
 	out->schema_version = d->schema;
-	int rc = count(d, "SELECT count(*) FROM versions", &out->versions);
-	if (rc == KY_OK)
-		rc = count(d, "SELECT count(DISTINCT stix_id) FROM versions", &out->objects);
-	if (rc == KY_OK)
-		rc = count(d, "SELECT count(*) FROM entries", &out->additions);
-	if (rc == KY_OK)
-		rc = count(d, "SELECT count(*) FROM collections", &out->collections);
-	if (rc == KY_OK)
-		rc = count(d, "SELECT last_seq FROM sequence", &out->last_seq);
-	if (rc == KY_OK)
-		rc = count(d, "SELECT coalesce(sum(length(raw)), 0) FROM versions", &out->bytes);
+	int rc = prepare_once(d, &st, KY_SQL_STATS_COUNTS ", (SELECT coalesce(sum(length(raw)), 0) FROM versions)", "counting");
+	if (rc == KY_OK && sqlite3_step(st) != SQLITE_ROW)
+		rc = fail(d, "counting");
+	if (rc == KY_OK) {
+		uint64_t *fields[] = {&out->versions, &out->objects, &out->additions, &out->collections, &out->last_seq,
+				      &out->bytes};
+		for (int i = 0; i < 6; i++)
+			*fields[i] = (uint64_t)sqlite3_column_int64(st, i);
+	}
+	sqlite3_finalize(st);
 	if (rc == KY_OK)
 		rc = count(d, "PRAGMA page_count", &pages);
 	if (rc == KY_OK)
@@ -876,10 +795,10 @@ static int sqlite_type_counts(void *impl, int (*fn)(void *ctx, const char *type,
 {
 	db *d = impl;
 	sqlite3_stmt *st = NULL;
-	int rc = KY_OK, step = SQLITE_DONE;
-	if (sqlite3_prepare_v2(d->h, "SELECT type, count(*) AS n FROM versions GROUP BY type ORDER BY n DESC, type", -1, &st,
-			       NULL) != SQLITE_OK)
-		return fail(d, "counting types");
+	int step = SQLITE_DONE;
+	int rc = prepare_once(d, &st, KY_SQL_TYPE_COUNTS, "counting types");
+	if (rc != KY_OK)
+		return rc;
 	while (rc == KY_OK && (step = sqlite3_step(st)) == SQLITE_ROW)
 		rc = fn(ctx, (const char *)sqlite3_column_text(st, 0), (uint64_t)sqlite3_column_int64(st, 1));
 	if (rc == KY_OK && step != SQLITE_DONE)
@@ -913,12 +832,9 @@ static int sqlite_user_ensure(void *impl, const char *name, int64_t now_us, ky_s
 	int rc = exec(d, "BEGIN IMMEDIATE");
 	if (rc != KY_OK)
 		return rc;
-	if (sqlite3_prepare_v2(d->h, "SELECT id, owner FROM users WHERE name = ?1", -1, &find, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(d->h,
-			       "INSERT INTO users (name, owner, created_us)"
-			       " VALUES (?1, NOT EXISTS (SELECT 1 FROM users), ?2) RETURNING id, owner",
-			       -1, &insert, NULL) != SQLITE_OK)
-		rc = fail(d, "finding a user");
+	rc = prepare_once(d, &find, KY_SQL_USER_FIND, "finding a user");
+	if (rc == KY_OK)
+		rc = prepare_once(d, &insert, KY_SQL_USER_ADD, "creating a user");
 	int step = SQLITE_DONE;
 	if (rc == KY_OK) {
 		sqlite3_bind_text(find, 1, name, -1, SQLITE_STATIC);
@@ -953,7 +869,7 @@ static int sqlite_user_ensure(void *impl, const char *name, int64_t now_us, ky_s
 
 static int sqlite_user_count(void *impl, uint64_t *out)
 {
-	return count(impl, "SELECT count(*) FROM users", out);
+	return count(impl, KY_SQL_USER_COUNT, out);
 }
 
 static int sqlite_key_add(void *impl, int64_t user_id, const char *prefix, const uint8_t *hash, int64_t now_us,
@@ -961,10 +877,9 @@ static int sqlite_key_add(void *impl, int64_t user_id, const char *prefix, const
 {
 	db *d = impl;
 	sqlite3_stmt *st = NULL;
-	int rc = KY_OK;
-	if (sqlite3_prepare_v2(d->h, "INSERT INTO api_keys (user_id, prefix, hash, created_us) VALUES (?1, ?2, ?3, ?4)", -1,
-			       &st, NULL) != SQLITE_OK)
-		return fail(d, "adding a key");
+	int rc = prepare_once(d, &st, KY_SQL_KEY_ADD, "adding a key");
+	if (rc != KY_OK)
+		return rc;
 	sqlite3_bind_int64(st, 1, user_id);
 	sqlite3_bind_text(st, 2, prefix, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 3, hash, KY_STORE_KEY_HASH_SIZE, SQLITE_STATIC);
@@ -974,15 +889,15 @@ static int sqlite_key_add(void *impl, int64_t user_id, const char *prefix, const
 		rc = ky_error_set(KY_ENOTFOUND, "%s: adding a key: user %lld does not exist", d->path, (long long)user_id);
 	else if (step == SQLITE_CONSTRAINT)
 		rc = ky_error_set(KY_EEXISTS, "%s: a key with prefix %s (or its hash) exists already", d->path, prefix);
-	else if (step != SQLITE_DONE)
+	else if (step != SQLITE_ROW)
 		rc = fail(d, "adding a key");
 	else
-		*key_id = sqlite3_last_insert_rowid(d->h);
+		*key_id = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	return rc;
 }
 
-/* A row of KEY_COLUMNS into *out. */
+/* A row of KY_SQL_KEY_COLUMNS into *out. */
 static void read_key(sqlite3_stmt *st, ky_store_key *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -1015,9 +930,10 @@ static int sqlite_key_list(void *impl, int (*fn)(void *ctx, const ky_store_key *
 {
 	db *d = impl;
 	sqlite3_stmt *st = NULL;
-	int rc = KY_OK, step = SQLITE_DONE;
-	if (sqlite3_prepare_v2(d->h, "SELECT " KEY_COLUMNS " ORDER BY u.name, k.id", -1, &st, NULL) != SQLITE_OK)
-		return fail(d, "listing keys");
+	int step = SQLITE_DONE;
+	int rc = prepare_once(d, &st, KY_SQL_KEY_LIST, "listing keys");
+	if (rc != KY_OK)
+		return rc;
 	while (rc == KY_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
 		ky_store_key k;
 		read_key(st, &k);
@@ -1036,12 +952,11 @@ static int sqlite_key_revoke(void *impl, const char *prefix, int64_t now_us, ky_
 	int rc = exec(d, "BEGIN IMMEDIATE");
 	if (rc != KY_OK)
 		return rc;
-	if (sqlite3_prepare_v2(d->h, "UPDATE api_keys SET revoked_us = ?2 WHERE prefix = ?1 AND revoked_us IS NULL", -1,
-			       &update, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(d->h, "SELECT " KEY_COLUMNS " WHERE k.prefix = ?1", -1, &read, NULL) != SQLITE_OK) {
-		rc = fail(d, "revoking a key");
+	rc = prepare_once(d, &update, KY_SQL_KEY_REVOKE, "revoking a key");
+	if (rc == KY_OK)
+		rc = prepare_once(d, &read, KY_SQL_KEY_COLUMNS " WHERE k.prefix = $1", "revoking a key");
+	if (rc != KY_OK)
 		goto done;
-	}
 	sqlite3_bind_text(update, 1, prefix, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(update, 2, now_us);
 	if (sqlite3_step(update) != SQLITE_DONE) {
@@ -1071,9 +986,9 @@ done:
 static int read_secret(db *d, const char *name, uint8_t *out)
 {
 	sqlite3_stmt *st = NULL;
-	int rc;
-	if (sqlite3_prepare_v2(d->h, "SELECT value FROM secrets WHERE name = ?1", -1, &st, NULL) != SQLITE_OK)
-		return fail(d, "reading a secret");
+	int rc = prepare_once(d, &st, KY_SQL_SECRET_READ, "reading a secret");
+	if (rc != KY_OK)
+		return rc;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	int step = sqlite3_step(st);
 	if (step == SQLITE_ROW && sqlite3_column_bytes(st, 0) == KY_STORE_SECRET_SIZE) {
@@ -1096,11 +1011,10 @@ static int sqlite_secret(void *impl, const char *name, const uint8_t *fresh, int
 	int rc = read_secret(d, name, out);
 	if (rc != KY_ENOTFOUND || fresh == NULL)
 		return rc;
-	/* Whoever inserts first wins; everyone reads the winner's value back. */
 	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(d->h, "INSERT INTO secrets (name, value, created_us) VALUES (?1, ?2, ?3) ON CONFLICT (name) DO NOTHING",
-			       -1, &st, NULL) != SQLITE_OK)
-		return fail(d, "storing a secret");
+	rc = prepare_once(d, &st, KY_SQL_SECRET_ADD, "storing a secret");
+	if (rc != KY_OK)
+		return rc;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 2, fresh, KY_STORE_SECRET_SIZE, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, now_us);
@@ -1144,19 +1058,16 @@ static int sqlite_remove(void *impl, const ky_store_removal_filter *filter, int6
 	rc = exec(d, "BEGIN IMMEDIATE");
 	if (rc != KY_OK)
 		return rc;
-	if (sqlite3_prepare_v2(d->h, sql, -1, &move, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(d->h,
-			       "DELETE FROM entries WHERE seq IN (SELECT r.seq FROM removals r WHERE r.collection_id = ?1"
-			       " AND r.removed_us = ?3 AND r.stix_id = ?2)",
-			       -1, &drop, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(d->h,
-			       "UPDATE entries SET latest = CASE WHEN seq = (SELECT f.seq FROM entries f WHERE f.collection_id = ?1"
-			       " AND f.stix_id = ?2 ORDER BY f.version_key DESC LIMIT 1) THEN 1 ELSE 0 END"
-			       " WHERE collection_id = ?1 AND stix_id = ?2",
-			       -1, &mark, NULL) != SQLITE_OK) {
-		rc = fail(d, "removing versions");
+	rc = prepare_once(d, &move, sql, "removing versions");
+	if (rc == KY_OK)
+		rc = prepare_once(d, &drop,
+				  "DELETE FROM entries WHERE seq IN (SELECT r.seq FROM removals r WHERE r.collection_id = ?1"
+				  " AND r.removed_us = ?3 AND r.stix_id = ?2)",
+				  "removing versions");
+	if (rc == KY_OK)
+		rc = prepare_once(d, &mark, KY_SQL_REMOVAL_MARK_LATEST, "removing versions");
+	if (rc != KY_OK)
 		goto done;
-	}
 	sqlite3_stmt *stmts[] = {move, drop, mark};
 	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
 		/* Parameters a statement does not have are refused (SQLITE_RANGE) and ignored. */
@@ -1206,13 +1117,10 @@ static int sqlite_removal_list(void *impl, int64_t collection_id, int (*fn)(void
 {
 	db *d = impl;
 	sqlite3_stmt *st = NULL;
-	int rc = KY_OK, step = SQLITE_DONE;
-	if (sqlite3_prepare_v2(d->h,
-			       "SELECT r.seq, r.date_added_us, r.removed_us, r.user_id, r.stix_id, v.modified"
-			       " FROM removals r JOIN versions v ON v.vid = r.vid WHERE r.collection_id = ?1"
-			       " ORDER BY r.removed_us, r.seq",
-			       -1, &st, NULL) != SQLITE_OK)
-		return fail(d, "listing removals");
+	int step = SQLITE_DONE;
+	int rc = prepare_once(d, &st, KY_SQL_REMOVAL_LIST, "listing removals");
+	if (rc != KY_OK)
+		return rc;
 	sqlite3_bind_int64(st, 1, collection_id);
 	while (rc == KY_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
 		ky_store_removal r = {
@@ -1233,9 +1141,7 @@ static int sqlite_removal_list(void *impl, int64_t collection_id, int (*fn)(void
 
 /* --- Add Objects requests ---------------------------------------------------------------- */
 
-/* A request's columns, as read_request() reads them. */
-#define REQUEST_COLUMNS "id, collection_id, user_id, received_us, complete, total, successes, failures, claims"
-
+/* A row of KY_SQL_REQUEST_COLUMNS into *out. */
 static void read_request(sqlite3_stmt *st, ky_store_request *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -1254,12 +1160,9 @@ static int sqlite_request_add(void *impl, const ky_store_request *r, const char 
 {
 	db *d = impl;
 	sqlite3_stmt *st = NULL;
-	int rc = KY_OK;
-	if (sqlite3_prepare_v2(d->h,
-			       "INSERT INTO requests (id, collection_id, user_id, received_us, total, envelope)"
-			       " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-			       -1, &st, NULL) != SQLITE_OK)
-		return fail(d, "recording a request");
+	int rc = prepare_once(d, &st, KY_SQL_REQUEST_ADD, "recording a request");
+	if (rc != KY_OK)
+		return rc;
 	sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, r->collection_id);
 	bind_user(st, 3, r->user_id);
@@ -1282,13 +1185,14 @@ static int sqlite_request_get(void *impl, const char *id, ky_store_request *out)
 {
 	db *d = impl;
 	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(d->h, "SELECT " REQUEST_COLUMNS " FROM requests WHERE id = ?1", -1, &st, NULL) != SQLITE_OK)
-		return fail(d, "reading a request");
+	int rc = prepare_once(d, &st, KY_SQL_REQUEST_GET, "reading a request");
+	if (rc != KY_OK)
+		return rc;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	int step = sqlite3_step(st);
 	if (step == SQLITE_ROW)
 		read_request(st, out);
-	int rc = step == SQLITE_ROW    ? KY_OK
+	rc = step == SQLITE_ROW    ? KY_OK
 		 : step == SQLITE_DONE ? ky_error_set(KY_ENOTFOUND, "no request %s in this hub", id)
 				       : fail(d, "reading a request");
 	sqlite3_finalize(st);
@@ -1300,12 +1204,10 @@ static int sqlite_request_objects(void *impl, const char *id, int (*fn)(void *ct
 {
 	db *d = impl;
 	sqlite3_stmt *st = NULL;
-	int rc = KY_OK, step = SQLITE_DONE;
-	if (sqlite3_prepare_v2(d->h,
-			       "SELECT idx, stix_id, version, success, message FROM request_objects WHERE request_id = ?1"
-			       " ORDER BY idx",
-			       -1, &st, NULL) != SQLITE_OK)
-		return fail(d, "listing a request's outcomes");
+	int step = SQLITE_DONE;
+	int rc = prepare_once(d, &st, KY_SQL_REQUEST_OBJECTS, "listing a request's outcomes");
+	if (rc != KY_OK)
+		return rc;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	while (rc == KY_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
 		ky_store_request_object o = {
@@ -1327,11 +1229,12 @@ static int sqlite_request_objects(void *impl, const char *id, int (*fn)(void *ct
 static int fence_failure(db *d, const char *id)
 {
 	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(d->h, "SELECT 1 FROM requests WHERE id = ?1", -1, &st, NULL) != SQLITE_OK)
-		return fail(d, "reading a request");
+	int rc = prepare_once(d, &st, KY_SQL_REQUEST_EXISTS, "reading a request");
+	if (rc != KY_OK)
+		return rc;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	int step = sqlite3_step(st);
-	int rc = step == SQLITE_ROW    ? ky_store_taken_over(id)
+	rc = step == SQLITE_ROW    ? ky_store_taken_over(id)
 		 : step == SQLITE_DONE ? ky_error_set(KY_ENOTFOUND, "no request %s in this hub", id)
 				       : fail(d, "reading a request");
 	sqlite3_finalize(st);
@@ -1341,29 +1244,16 @@ static int fence_failure(db *d, const char *id)
 /*
  * Inside the caller's transaction: the objects of request `id` without an outcome are
  * recorded as failures (KY_STORE_REQUEST_UNRECORDED), its counts updated and the request
- * completed, if `token` is still its claim's. The missing indexes are counted out by a
- * recursive CTE up to the request's total.
+ * completed, if `token` is still its claim's.
  */
 static int finish_request(db *d, const char *id, uint64_t token)
 {
 	sqlite3_stmt *fill = NULL, *close = NULL;
-	int rc = KY_OK;
-	if (sqlite3_prepare_v2(d->h,
-			       "WITH RECURSIVE g(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM g"
-			       "  WHERE i + 1 < (SELECT total FROM requests WHERE id = ?1))"
-			       " INSERT INTO request_objects (request_id, idx, success, message)"
-			       " SELECT ?1, i, 0, ?2 FROM g WHERE i < (SELECT total FROM requests WHERE id = ?1 AND claims = ?3)"
-			       " ON CONFLICT (request_id, idx) DO NOTHING",
-			       -1, &fill, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(d->h,
-			       "UPDATE requests SET"
-			       " successes = (SELECT count(*) FROM request_objects o WHERE o.request_id = ?1 AND o.success = 1),"
-			       " failures = (SELECT count(*) FROM request_objects o WHERE o.request_id = ?1 AND o.success = 0),"
-			       " complete = 1, envelope = NULL WHERE id = ?1 AND claims = ?2",
-			       -1, &close, NULL) != SQLITE_OK) {
-		rc = fail(d, "completing a request as failed");
+	int rc = prepare_once(d, &fill, KY_SQL_REQUEST_FILL_UNRECORDED, "completing a request as failed");
+	if (rc == KY_OK)
+		rc = prepare_once(d, &close, KY_SQL_REQUEST_CLOSE_FAILED, "completing a request as failed");
+	if (rc != KY_OK)
 		goto done;
-	}
 	sqlite3_bind_text(fill, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(fill, 2, KY_STORE_REQUEST_UNRECORDED, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(fill, 3, (sqlite3_int64)token);
@@ -1387,19 +1277,17 @@ static int sqlite_request_claim(void *impl, int64_t now_us, int64_t lease_us, ky
 				size_t *len)
 {
 	db *d = impl;
-	sqlite3_stmt *find = NULL, *hold = NULL;
+	sqlite3_stmt *find = NULL, *hold = NULL, *envelope_of = NULL;
 	int rc = exec(d, "BEGIN IMMEDIATE");
 	if (rc != KY_OK)
 		return rc;
-	if (sqlite3_prepare_v2(d->h,
-			       "SELECT " REQUEST_COLUMNS ", envelope FROM requests WHERE complete = 0 AND lease_until_us < ?1"
-			       " ORDER BY received_us, id LIMIT 1",
-			       -1, &find, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(d->h, "UPDATE requests SET lease_until_us = ?2, claims = claims + 1 WHERE id = ?1", -1, &hold,
-			       NULL) != SQLITE_OK) {
-		rc = fail(d, "claiming a request");
+	rc = prepare_once(d, &find, KY_SQL_REQUEST_NEXT, "claiming a request");
+	if (rc == KY_OK)
+		rc = prepare_once(d, &hold, KY_SQL_REQUEST_HOLD, "claiming a request");
+	if (rc == KY_OK)
+		rc = prepare_once(d, &envelope_of, KY_SQL_REQUEST_ENVELOPE, "claiming a request");
+	if (rc != KY_OK)
 		goto done;
-	}
 	sqlite3_bind_int64(find, 1, now_us);
 	for (;;) {
 		int step = sqlite3_step(find);
@@ -1419,14 +1307,19 @@ static int sqlite_request_claim(void *impl, int64_t now_us, int64_t lease_us, ky
 		if (rc != KY_OK)
 			goto done;
 	}
-	size_t n = (size_t)sqlite3_column_bytes(find, 9);
+	sqlite3_bind_text(envelope_of, 1, out->id, -1, SQLITE_STATIC);
+	if (sqlite3_step(envelope_of) != SQLITE_ROW) {
+		rc = fail(d, "reading a request's envelope");
+		goto done;
+	}
+	size_t n = (size_t)sqlite3_column_bytes(envelope_of, 0);
 	*envelope = malloc(n ? n : 1);
 	if (*envelope == NULL) {
 		rc = ky_error_set(KY_ENOMEM, "out of memory");
 		goto done;
 	}
 	if (n > 0)
-		memcpy(*envelope, sqlite3_column_blob(find, 9), n);
+		memcpy(*envelope, sqlite3_column_blob(envelope_of, 0), n);
 	*len = n;
 	sqlite3_bind_text(hold, 1, out->id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(hold, 2, now_us + lease_us);
@@ -1436,6 +1329,7 @@ static int sqlite_request_claim(void *impl, int64_t now_us, int64_t lease_us, ky
 done:
 	sqlite3_finalize(find);
 	sqlite3_finalize(hold);
+	sqlite3_finalize(envelope_of);
 	if (rc == KY_OK)
 		rc = exec(d, "COMMIT");
 	if (rc != KY_OK) {
@@ -1466,22 +1360,14 @@ static int sqlite_request_record(void *impl, const char *id, uint64_t token, con
 	int rc = exec(d, "BEGIN IMMEDIATE");
 	if (rc != KY_OK)
 		return rc;
-	if (sqlite3_prepare_v2(d->h, "SELECT total, claims FROM requests WHERE id = ?1", -1, &find, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(d->h,
-			       "INSERT INTO request_objects (request_id, idx, stix_id, version, success, message)"
-			       " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (request_id, idx) DO UPDATE SET"
-			       " stix_id = excluded.stix_id, version = excluded.version, success = excluded.success,"
-			       " message = excluded.message",
-			       -1, &upsert, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(d->h,
-			       "UPDATE requests SET"
-			       " successes = (SELECT count(*) FROM request_objects o WHERE o.request_id = ?1 AND o.success = 1),"
-			       " failures = (SELECT count(*) FROM request_objects o WHERE o.request_id = ?1 AND o.success = 0),"
-			       " lease_until_us = ?2 WHERE id = ?1 AND claims = ?3",
-			       -1, &counts, NULL) != SQLITE_OK) {
-		rc = fail(d, "recording a request's outcomes");
+	rc = prepare_once(d, &find, KY_SQL_REQUEST_FENCE, "recording a request's outcomes");
+	if (rc == KY_OK)
+		rc = prepare_once(d, &upsert, KY_SQL_OUTCOME_INSERT "($1, $2, $3, $4, $5, $6)" KY_SQL_OUTCOME_UPSERT,
+				  "recording a request's outcomes");
+	if (rc == KY_OK)
+		rc = prepare_once(d, &counts, KY_SQL_REQUEST_COUNT, "recording a request's outcomes");
+	if (rc != KY_OK)
 		goto done;
-	}
 	sqlite3_bind_text(find, 1, id, -1, SQLITE_STATIC);
 	int step = sqlite3_step(find);
 	if (step == SQLITE_DONE) {
@@ -1535,12 +1421,12 @@ static int sqlite_request_complete(void *impl, const char *id, uint64_t token)
 {
 	db *d = impl;
 	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(d->h, "UPDATE requests SET complete = 1, envelope = NULL WHERE id = ?1 AND claims = ?2", -1,
-			       &st, NULL) != SQLITE_OK)
-		return fail(d, "completing a request");
+	int rc = prepare_once(d, &st, KY_SQL_REQUEST_COMPLETE, "completing a request");
+	if (rc != KY_OK)
+		return rc;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)token);
-	int rc = sqlite3_step(st) != SQLITE_DONE ? fail(d, "completing a request")
+	rc = sqlite3_step(st) != SQLITE_DONE ? fail(d, "completing a request")
 		 : sqlite3_changes(d->h) == 0 ? fence_failure(d, id)
 					       : KY_OK;
 	sqlite3_finalize(st);

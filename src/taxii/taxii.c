@@ -265,8 +265,11 @@ static int find_collection(ky_taxii *t, ky_store *store, const ky_auth_identity 
 			   bool reading, ky_store_collection *c)
 {
 	int rc = ky_store_collection_find(store, id, c);
-	if (rc != KY_OK && rc != KY_ENOTFOUND)
+	if (rc != KY_OK && rc != KY_ENOTFOUND) {
+		/* A find that ran out of memory may have copied some of the strings already. */
+		ky_store_collection_clear(c);
 		return ky_taxii_store_failure(rc);
+	}
 	bool readable = rc == KY_OK && may_read(t, who, c);
 	bool visible = rc == KY_OK && strcmp(c->uuid, id) == 0 && strcmp(ky_taxii_api_root_of(t, c), root) == 0 &&
 		       (readable || (!reading && may_write(t, who, c)));

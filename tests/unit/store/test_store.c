@@ -40,6 +40,7 @@
 
 #include "ky_test_hub.h"
 #include "store/store.h"
+#include "store/store_backend.h"
 #include "util/ky_error.h"
 
 static const char *schema1_sql_path;    /* argv[1]: the SQLite fixture */
@@ -2369,6 +2370,37 @@ static void test_migrate_fixture_matches_migration_0(void **state)
 	free(old);
 }
 
+/* One migration list for both backends (store_migrations.c): every token is expanded, the
+ * PostgreSQL-only `commits` goes to PostgreSQL alone, each text ends by moving the version,
+ * and there is no migration past the current schema. */
+static void test_migration_sql_dialects(void **state)
+{
+	(void)state;
+	for (int v = 0; v < KY_STORE_SCHEMA_VERSION; v++) {
+		char *lite = NULL, *pgsql = NULL, bump[64];
+		snprintf(bump, sizeof(bump), "UPDATE kyoyu_schema SET version = %d;", v + 1);
+		assert_int_equal(ky_store_migration_sql(v, '?', &lite), KY_OK);
+		assert_int_equal(ky_store_migration_sql(v, '$', &pgsql), KY_OK);
+		assert_null(strchr(lite, '{'));
+		assert_null(strchr(pgsql, '{'));
+		assert_null(strstr(lite, "bigint"));
+		assert_null(strstr(pgsql, "INTEGER"));
+		assert_null(strstr(lite, "commits"));
+		assert_true(v != 0 || strstr(pgsql, "CREATE TABLE commits (token text PRIMARY KEY") != NULL);
+		assert_string_equal(lite + strlen(lite) - strlen(bump), bump);
+		assert_string_equal(pgsql + strlen(pgsql) - strlen(bump), bump);
+		free(lite);
+		free(pgsql);
+	}
+	char *none = (char *)"unset";
+	assert_int_equal(ky_store_migration_sql(KY_STORE_SCHEMA_VERSION, '?', &none), KY_EINVALID);
+	assert_null(none);
+	assert_int_equal(ky_store_migration_sql(-1, '$', &none), KY_EINVALID);
+	char out[64];
+	ky_store_sql_marks("SELECT $1, $12 FROM t WHERE a = '$' AND b = $2", '?', out);
+	assert_string_equal(out, "SELECT ?1, ?12 FROM t WHERE a = '$' AND b = ?2");
+}
+
 static void test_migrate_from_schema_1(void **state)
 {
 	fx *f = *state;
@@ -2944,6 +2976,7 @@ int main(int argc, char **argv)
 		T(test_pg_writes_safe_to_repeat),
 		T(test_open_hides_password),
 		T(test_migrate_fixture_matches_migration_0),
+		T(test_migration_sql_dialects),
 		T(test_migrate_from_schema_1),
 		T(test_migrate_from_schema_2),
 		T(test_migrate_from_schema_4),

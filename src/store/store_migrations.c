@@ -1,0 +1,215 @@
+/*
+ * store_migrations: the hub's schema, one list of migrations for every backend. Migration i
+ * takes a hub from schema i to i + 1 (migration 0 creates it) in one transaction with the
+ * version bump, so a hub is always at one version or the next. Each is written once, in SQL
+ * that both dialects read, with a token where their types differ:
+ *
+ *   {ID}    a row id handed out by the database   INTEGER PRIMARY KEY | bigserial PRIMARY KEY
+ *   {I32}   a small integer (flags, versions)     INTEGER             | integer
+ *   {I64}   a number, a time in microseconds      INTEGER             | bigint
+ *   {TEXT}  text for people (names, messages)     TEXT                | text
+ *   {KEY}   text compared as bytes (ids, keys)    TEXT                | text COLLATE "C"
+ *   {BLOB}  bytes (hashes, secrets, envelopes)    BLOB                | bytea
+ *   {JSON}  the objects' bytes as received        BLOB                | text
+ *
+ * (PostgreSQL keeps the JSON as text, so the database must be UTF8; SQLite compares text as
+ * bytes already.) A migration may add statements for one dialect only: PostgreSQL's
+ * `commits`, which makes a batch safe to retry after a lost connection (store_pg.c). The
+ * expansion of each migration is the text the backends ran before the list was shared, so
+ * hubs made by earlier builds and new ones have the same schema, to the letter.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_backend.h"
+#include "util/ky_error.h"
+
+typedef struct migration {
+	const char *sql;     /* both dialects */
+	const char *pg_only; /* PostgreSQL's own, after sql; NULL: none */
+} migration;
+
+static const migration migrations[] = {
+	/* 0 -> 1: the core. */
+	{"CREATE TABLE kyoyu_schema (version {I32} NOT NULL);"
+	 "INSERT INTO kyoyu_schema (version) VALUES (0);"
+	 "CREATE TABLE collections ("
+	 "  id {ID},"
+	 "  uuid {TEXT} NOT NULL UNIQUE,"
+	 "  name {TEXT} NOT NULL UNIQUE,"
+	 "  title {TEXT} NOT NULL,"
+	 "  description {TEXT},"
+	 "  created_us {I64} NOT NULL);"
+	 "CREATE TABLE versions ("
+	 "  vid {ID},"
+	 "  stix_id {KEY} NOT NULL,"
+	 "  type {KEY} NOT NULL,"
+	 "  spec_version {TEXT},"
+	 "  modified {TEXT} NOT NULL,"
+	 "  version_key {KEY} NOT NULL,"
+	 "  raw {JSON} NOT NULL,"
+	 "  added_us {I64} NOT NULL,"
+	 "  UNIQUE (stix_id, version_key));"
+	 "CREATE INDEX versions_by_type ON versions (type, vid);"
+	 "CREATE TABLE entries ("
+	 "  seq {I64} PRIMARY KEY,"
+	 "  collection_id {I64} NOT NULL REFERENCES collections (id),"
+	 "  vid {I64} NOT NULL REFERENCES versions (vid),"
+	 "  stix_id {KEY} NOT NULL,"
+	 "  type {KEY} NOT NULL,"
+	 "  version_key {KEY} NOT NULL,"
+	 "  date_added_us {I64} NOT NULL,"
+	 "  latest {I32} NOT NULL,"
+	 "  UNIQUE (collection_id, vid));"
+	 "CREATE INDEX entries_by_collection ON entries (collection_id, seq);"
+	 "CREATE INDEX entries_latest ON entries (collection_id, seq) WHERE latest = 1;"
+	 "CREATE INDEX entries_by_object ON entries (collection_id, stix_id, version_key);"
+	 "CREATE INDEX entries_by_type ON entries (collection_id, type, seq);"
+	 "CREATE TABLE sequence (id {I32} PRIMARY KEY CHECK (id = 1), last_seq {I64} NOT NULL,"
+	 "  last_date_added_us {I64} NOT NULL);"
+	 "INSERT INTO sequence VALUES (1, 0, 0);",
+	 /* A committed batch's outcome under its client-chosen token: 'S' stored or 'D'
+	  * duplicate per object in order, the stored ones numbered from first_seq. */
+	 "CREATE TABLE commits (token {TEXT} PRIMARY KEY, first_seq {I64} NOT NULL, outcome {TEXT} NOT NULL,"
+	 "  committed_us {I64} NOT NULL);"},
+	/* 1 -> 2: room for forms of a version fixed at write time (the recipients' form with
+	 * the provider pseudonymised, ...), one row per version and form. */
+	{"CREATE TABLE derived ("
+	 "  vid {I64} NOT NULL REFERENCES versions (vid),"
+	 "  form {TEXT} NOT NULL,"
+	 "  bytes {JSON} NOT NULL,"
+	 "  PRIMARY KEY (vid, form));",
+	 NULL},
+	/* 2 -> 3: users, their API keys (kept as keyed hashes: src/auth/) and server secrets.
+	 * One owner at most: the first user (the partial unique index holds it whatever the
+	 * writers do). A key's prefix and hash are unique, revoked keys' included, so that a
+	 * prefix names one key for good. The secret is not made here: SQL has no portable
+	 * source of strong randomness, so the first key made stores one (ky_store_secret). */
+	{"CREATE TABLE users ("
+	 "  id {ID},"
+	 "  name {KEY} NOT NULL UNIQUE,"
+	 "  owner {I32} NOT NULL DEFAULT 0,"
+	 "  created_us {I64} NOT NULL);"
+	 "CREATE UNIQUE INDEX users_one_owner ON users (owner) WHERE owner = 1;"
+	 "CREATE TABLE api_keys ("
+	 "  id {ID},"
+	 "  user_id {I64} NOT NULL REFERENCES users (id),"
+	 "  prefix {KEY} NOT NULL UNIQUE,"
+	 "  hash {BLOB} NOT NULL UNIQUE,"
+	 "  created_us {I64} NOT NULL,"
+	 "  revoked_us {I64});"
+	 "CREATE INDEX api_keys_by_user ON api_keys (user_id, id);"
+	 "CREATE TABLE secrets ("
+	 "  name {KEY} PRIMARY KEY,"
+	 "  value {BLOB} NOT NULL,"
+	 "  created_us {I64} NOT NULL);",
+	 NULL},
+	/* 3 -> 4: added_after (TAXII) is found by date: one probe of this index gives the
+	 * number it stands for, whatever its depth in the collection. */
+	{"CREATE INDEX entries_by_date_added ON entries (collection_id, date_added_us);"
+	 /* Removals (TAXII 2.1 §5.7): a removed addition moves here whole, with when and by
+	  * whom (NULL: the operator, not a user); its number is never handed out again. */
+	 "CREATE TABLE removals ("
+	 "  seq {I64} PRIMARY KEY,"
+	 "  collection_id {I64} NOT NULL REFERENCES collections (id),"
+	 "  vid {I64} NOT NULL REFERENCES versions (vid),"
+	 "  stix_id {KEY} NOT NULL,"
+	 "  type {KEY} NOT NULL,"
+	 "  version_key {KEY} NOT NULL,"
+	 "  date_added_us {I64} NOT NULL,"
+	 "  removed_us {I64} NOT NULL,"
+	 "  user_id {I64} REFERENCES users (id));"
+	 "CREATE INDEX removals_by_collection ON removals (collection_id, removed_us, seq);"
+	 /* Add Objects requests (§5.5) and their statuses (§4.3.1): the envelope is kept until
+	  * the request is complete, so one a crash interrupted is processed again; a processor
+	  * holds one until lease_until_us. */
+	 "CREATE TABLE requests ("
+	 "  id {KEY} PRIMARY KEY,"
+	 "  collection_id {I64} NOT NULL REFERENCES collections (id),"
+	 "  user_id {I64} REFERENCES users (id),"
+	 "  received_us {I64} NOT NULL,"
+	 "  complete {I32} NOT NULL DEFAULT 0,"
+	 "  total {I64} NOT NULL,"
+	 "  successes {I64} NOT NULL DEFAULT 0,"
+	 "  failures {I64} NOT NULL DEFAULT 0,"
+	 "  lease_until_us {I64} NOT NULL DEFAULT 0,"
+	 "  envelope {BLOB});"
+	 "CREATE INDEX requests_incomplete ON requests (received_us, id) WHERE complete = 0;"
+	 "CREATE TABLE request_objects ("
+	 "  request_id {KEY} NOT NULL REFERENCES requests (id),"
+	 "  idx {I64} NOT NULL,"
+	 "  stix_id {KEY},"
+	 "  version {TEXT},"
+	 "  success {I32} NOT NULL,"
+	 "  message {TEXT},"
+	 "  PRIMARY KEY (request_id, idx));",
+	 NULL},
+	/* 4 -> 5: a request's claims are numbered, and the number is the fencing token that its
+	 * records and completion must still hold (store.h). */
+	{"ALTER TABLE requests ADD COLUMN claims {I64} NOT NULL DEFAULT 0;", NULL},
+};
+
+_Static_assert(sizeof(migrations) / sizeof(migrations[0]) == KY_STORE_SCHEMA_VERSION,
+	       "one migration per schema version");
+
+/* The tokens and what they stand for: [0] SQLite, [1] PostgreSQL. */
+static const struct {
+	const char *token;
+	const char *as[2];
+} types[] = {
+	{"{ID}", {"INTEGER PRIMARY KEY", "bigserial PRIMARY KEY"}},
+	{"{I32}", {"INTEGER", "integer"}},
+	{"{I64}", {"INTEGER", "bigint"}},
+	{"{TEXT}", {"TEXT", "text"}},
+	{"{KEY}", {"TEXT", "text COLLATE \"C\""}},
+	{"{BLOB}", {"BLOB", "bytea"}},
+	{"{JSON}", {"BLOB", "text"}},
+};
+
+/* Appends `sql` expanded for dialect d to out (NULL: only counts); returns its length. */
+static size_t expand(const char *sql, int d, char *out)
+{
+	size_t len = 0;
+	while (*sql) {
+		size_t t = 0, n = sizeof(types) / sizeof(types[0]);
+		if (*sql == '{')
+			while (t < n && strncmp(sql, types[t].token, strlen(types[t].token)) != 0)
+				t++;
+		if (*sql != '{' || t == n) {
+			if (out)
+				out[len] = *sql;
+			len++;
+			sql++;
+			continue;
+		}
+		size_t k = strlen(types[t].as[d]);
+		if (out)
+			memcpy(out + len, types[t].as[d], k);
+		len += k;
+		sql += strlen(types[t].token);
+	}
+	return len;
+}
+
+int ky_store_migration_sql(int v, char mark, char **out)
+{
+	*out = NULL;
+	if (v < 0 || v >= KY_STORE_SCHEMA_VERSION)
+		return ky_error_set(KY_EINVALID, "no migration from schema %d (this build knows 0 to %d)", v,
+				    KY_STORE_SCHEMA_VERSION - 1);
+	int d = mark == '$';
+	const migration *m = &migrations[v];
+	const char *extra = d && m->pg_only ? m->pg_only : "";
+	char bump[64];
+	snprintf(bump, sizeof(bump), "UPDATE kyoyu_schema SET version = %d;", v + 1);
+	size_t a = expand(m->sql, d, NULL), b = expand(extra, d, NULL), c = strlen(bump);
+	char *text = malloc(a + b + c + 1);
+	if (text == NULL)
+		return ky_error_set(KY_ENOMEM, "out of memory");
+	expand(m->sql, d, text);
+	expand(extra, d, text + a);
+	memcpy(text + a + b, bump, c + 1);
+	*out = text;
+	return KY_OK;
+}

@@ -1,0 +1,116 @@
+/*
+ * store_statements: the SQL statements both backends run, each written once. Internal to
+ * the store module.
+ *
+ * The texts are PostgreSQL's as they stand, with numbered placeholders $1, $2, ... and no
+ * casts (PostgreSQL takes each parameter's type from the column it meets); store_sqlite.c
+ * runs them through ky_store_sql_marks(), which makes them ?1, ?2, ... (SQLite reads "$1" as
+ * a named parameter, numbered by first appearance). So no text here may hold a '$' other
+ * than a placeholder's. Both dialects take ON CONFLICT (SQLite >= 3.24) and RETURNING
+ * (>= 3.35). Where the dialects lock differently, a statement is written without its lock
+ * and store_pg.c appends it (" FOR UPDATE"): on SQLite the transaction holds the write lock
+ * from its BEGIN IMMEDIATE. Binary values are bound and read as each library does (blobs;
+ * bytea as hex input, read back in binary). What differs for real stays in the backends: a
+ * batch's commit (prepared single-row statements on SQLite; a staging table and set-based
+ * statements on PostgreSQL), a removal's move (PostgreSQL deletes and records in one
+ * statement), the byte counts and sizes of the statistics, the integrity check, and PostgreSQL's
+ * checks after a lost connection.
+ */
+#ifndef KY_STORE_STATEMENTS_H
+#define KY_STORE_STATEMENTS_H
+
+/* --- the counter --- */
+#define KY_SQL_COUNTER_READ "SELECT last_seq, last_date_added_us FROM sequence WHERE id = 1"
+#define KY_SQL_COUNTER_WRITE "UPDATE sequence SET last_seq = $1, last_date_added_us = $2 WHERE id = 1"
+
+/* --- collections; the columns as read_collection() reads them --- */
+#define KY_SQL_COLLECTION_ADD                                                                    \
+	"INSERT INTO collections (uuid, name, title, description, created_us) VALUES ($1, $2, $3, $4, $5)" \
+	" RETURNING id"
+#define KY_SQL_COLLECTION_COLUMNS "SELECT c.id, c.uuid, c.name, c.title, c.description FROM collections c"
+#define KY_SQL_COLLECTION_FIND KY_SQL_COLLECTION_COLUMNS " WHERE c.name = $1 OR c.uuid = $1"
+#define KY_SQL_COLLECTION_LIST KY_SQL_COLLECTION_COLUMNS " ORDER BY c.name"
+/* An index-only count on entries_by_collection. */
+#define KY_SQL_COLLECTION_ADDITIONS "SELECT count(*) FROM entries WHERE collection_id = $1"
+
+/* The statistics' counts: versions, objects, additions, collections, the last number; each
+ * backend adds the stored bytes (SQLite's length() of a blob, PostgreSQL's octet_length() of
+ * text) and its own measures. */
+#define KY_SQL_STATS_COUNTS                                                                      \
+	"SELECT (SELECT count(*) FROM versions), (SELECT count(DISTINCT stix_id) FROM versions),"   \
+	" (SELECT count(*) FROM entries), (SELECT count(*) FROM collections), (SELECT last_seq FROM sequence)"
+#define KY_SQL_TYPE_COUNTS "SELECT type, count(*) AS n FROM versions GROUP BY type ORDER BY n DESC, type"
+
+/* --- users, keys and secrets; a key's columns as read_key() reads them --- */
+#define KY_SQL_USER_FIND "SELECT id, owner FROM users WHERE name = $1"
+/* The first user is the owner; the caller holds a lock against other creators. */
+#define KY_SQL_USER_ADD                                                                          \
+	"INSERT INTO users (name, owner, created_us)"                                           \
+	" VALUES ($1, CASE WHEN EXISTS (SELECT 1 FROM users) THEN 0 ELSE 1 END, $2) RETURNING id, owner"
+#define KY_SQL_USER_COUNT "SELECT count(*) FROM users"
+#define KY_SQL_KEY_ADD "INSERT INTO api_keys (user_id, prefix, hash, created_us) VALUES ($1, $2, $3, $4) RETURNING id"
+#define KY_SQL_KEY_COLUMNS                                                                       \
+	"SELECT k.id, k.user_id, u.name, k.prefix, u.owner, k.created_us, k.revoked_us"         \
+	" FROM api_keys k JOIN users u ON u.id = k.user_id"
+#define KY_SQL_KEY_FIND KY_SQL_KEY_COLUMNS " WHERE k.hash = $1 AND k.revoked_us IS NULL"
+#define KY_SQL_KEY_LIST KY_SQL_KEY_COLUMNS " ORDER BY u.name, k.id"
+/* Revokes the active key of prefix $1 at time $2. */
+#define KY_SQL_KEY_REVOKE "UPDATE api_keys SET revoked_us = $2 WHERE prefix = $1 AND revoked_us IS NULL"
+#define KY_SQL_SECRET_READ "SELECT value FROM secrets WHERE name = $1"
+/* Whoever inserts first wins; everyone reads the winner's value back. */
+#define KY_SQL_SECRET_ADD "INSERT INTO secrets (name, value, created_us) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING"
+
+/* --- removals --- */
+#define KY_SQL_REMOVAL_LIST                                                                      \
+	"SELECT r.seq, r.date_added_us, r.removed_us, r.user_id, r.stix_id, v.modified"         \
+	" FROM removals r JOIN versions v ON v.vid = r.vid WHERE r.collection_id = $1"          \
+	" ORDER BY r.removed_us, r.seq"
+/* After a removal, the object's newest remaining entry in collection $1 is the latest. */
+#define KY_SQL_REMOVAL_MARK_LATEST                                                               \
+	"UPDATE entries SET latest = CASE WHEN seq = (SELECT f.seq FROM entries f WHERE f.collection_id = $1" \
+	" AND f.stix_id = $2 ORDER BY f.version_key DESC LIMIT 1) THEN 1 ELSE 0 END"            \
+	" WHERE collection_id = $1 AND stix_id = $2"
+
+/* --- Add Objects requests; a request's columns as read_request() reads them --- */
+#define KY_SQL_REQUEST_COLUMNS "id, collection_id, user_id, received_us, complete, total, successes, failures, claims"
+#define KY_SQL_REQUEST_ADD                                                                       \
+	"INSERT INTO requests (id, collection_id, user_id, received_us, total, envelope)"      \
+	" VALUES ($1, $2, $3, $4, $5, $6)"
+#define KY_SQL_REQUEST_GET "SELECT " KY_SQL_REQUEST_COLUMNS " FROM requests WHERE id = $1"
+#define KY_SQL_REQUEST_EXISTS "SELECT 1 FROM requests WHERE id = $1"
+#define KY_SQL_REQUEST_OBJECTS                                                                   \
+	"SELECT idx, stix_id, version, success, message FROM request_objects WHERE request_id = $1 ORDER BY idx"
+/* The oldest request whose lease ($1: now) has ended (store_pg.c adds its row lock). */
+#define KY_SQL_REQUEST_NEXT                                                                      \
+	"SELECT " KY_SQL_REQUEST_COLUMNS " FROM requests WHERE complete = 0 AND lease_until_us < $1" \
+	" ORDER BY received_us, id LIMIT 1"
+#define KY_SQL_REQUEST_HOLD "UPDATE requests SET lease_until_us = $2, claims = claims + 1 WHERE id = $1"
+#define KY_SQL_REQUEST_ENVELOPE "SELECT envelope FROM requests WHERE id = $1"
+/* A request's total and current token, read before recording (store_pg.c adds its row lock). */
+#define KY_SQL_REQUEST_FENCE "SELECT total, claims FROM requests WHERE id = $1"
+/* Outcomes, one row ($1 the request id, then index, id, version, success, message) per
+ * object: the backend writes the VALUES rows between these two. */
+#define KY_SQL_OUTCOME_INSERT "INSERT INTO request_objects (request_id, idx, stix_id, version, success, message) VALUES "
+#define KY_SQL_OUTCOME_UPSERT                                                                    \
+	" ON CONFLICT (request_id, idx) DO UPDATE SET stix_id = excluded.stix_id, version = excluded.version," \
+	" success = excluded.success, message = excluded.message"
+/* The counts of request $1 from its outcomes, to follow SET. */
+#define KY_SQL_REQUEST_RECOUNT                                                                   \
+	" successes = (SELECT count(*) FROM request_objects o WHERE o.request_id = $1 AND o.success = 1)," \
+	" failures = (SELECT count(*) FROM request_objects o WHERE o.request_id = $1 AND o.success = 0),"
+/* After recording: the counts, and the lease renewed to $2, if token $3 still holds. */
+#define KY_SQL_REQUEST_COUNT "UPDATE requests SET" KY_SQL_REQUEST_RECOUNT " lease_until_us = $2 WHERE id = $1 AND claims = $3"
+#define KY_SQL_REQUEST_COMPLETE "UPDATE requests SET complete = 1, envelope = NULL WHERE id = $1 AND claims = $2"
+/* Completing as failed: every object of request $1 without an outcome fails with message
+ * $2, if token $3 still holds; its indexes are counted out up to the total by a recursive
+ * CTE. Then the counts, and completion under token $2. */
+#define KY_SQL_REQUEST_FILL_UNRECORDED                                                           \
+	"WITH RECURSIVE g(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM g"                        \
+	"  WHERE i + 1 < (SELECT total FROM requests WHERE id = $1))"                           \
+	" INSERT INTO request_objects (request_id, idx, success, message)"                      \
+	" SELECT $1, i, 0, $2 FROM g WHERE i < (SELECT total FROM requests WHERE id = $1 AND claims = $3)" \
+	" ON CONFLICT (request_id, idx) DO NOTHING"
+#define KY_SQL_REQUEST_CLOSE_FAILED                                                              \
+	"UPDATE requests SET" KY_SQL_REQUEST_RECOUNT " complete = 1, envelope = NULL WHERE id = $1 AND claims = $2"
+
+#endif
