@@ -355,21 +355,9 @@ static int reconnect(pg *p)
 	}
 }
 
-/* Runs op until it does not lose the connection, reconnecting in between. */
-#define WITH_RETRY(p, call)                                    \
-	do {                                                   \
-		for (;;) {                                     \
-			int rc_ = (call);                      \
-			if (rc_ != LOST)                       \
-				return rc_;                    \
-			rc_ = reconnect(p);                    \
-			if (rc_ != KY_OK)                      \
-				return rc_;                    \
-		}                                              \
-	} while (0)
-
-/* WITH_RETRY for a write that must not be done twice: `retry`, a bool that call sees, is
- * true from the second attempt on, when the lost one may have committed. */
+/* Runs call until it does not lose the connection, reconnecting in between. `retry`, a
+ * bool that call may read, is true from the second attempt on, when the lost one may have
+ * committed: a write that must not be done twice checks first (WITH_RETRY_KNOWING). */
 #define WITH_RETRY_KNOWING(p, retry, call)                     \
 	do {                                                   \
 		for (bool retry = false;; retry = true) {      \
@@ -381,6 +369,9 @@ static int reconnect(pg *p)
 				return rc_;                    \
 		}                                              \
 	} while (0)
+
+/* For operations that are safe to repeat as they are. */
+#define WITH_RETRY(p, call) WITH_RETRY_KNOWING(p, retry_, ((void)retry_, (call)))
 
 static void pg_free(pg *p)
 {
