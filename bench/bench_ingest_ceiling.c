@@ -37,6 +37,7 @@
 #include "ingest_rows.h"
 #include "store/store.h"
 #include "store/store_backend.h"
+#include "util/ky_clock.h"
 #include "util/ky_error.h"
 
 static int exec(sqlite3 *h, const char *sql)
@@ -164,7 +165,7 @@ int main(int argc, char **argv)
 			return 1;
 		for (size_t i = first; i < end; i++) {
 			const ky_bench_row *w = &data.v[i];
-			int64_t t = ky_store_now_us();
+			int64_t t = ky_clock_now_us();
 			sqlite3_stmt *st = insert_version;
 			sqlite3_bind_text(st, 1, w->id, -1, SQLITE_STATIC);
 			sqlite3_bind_text(st, 2, w->type, -1, SQLITE_STATIC);

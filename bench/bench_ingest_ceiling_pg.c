@@ -40,6 +40,7 @@
 #include "ingest_rows.h"
 #include "store/store.h"
 #include "store/store_backend.h"
+#include "util/ky_clock.h"
 #include "util/ky_error.h"
 
 /* --- a growing buffer of COPY text ----------------------------------------------------------- */
@@ -211,7 +212,7 @@ int main(int argc, char **argv)
 		vb.len = eb.len = 0;
 		for (size_t i = first; i < end; i++) {
 			const ky_bench_row *w = &data.v[i];
-			int64_t t = ky_store_now_us();
+			int64_t t = ky_clock_now_us();
 			vid++;
 			seq++;
 			last_date = t > last_date ? t : last_date + 1;

@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "util/ky_error.h"
@@ -64,31 +65,17 @@ static void hash_key(const uint8_t secret_key[KY_STORE_SECRET_SIZE], const char 
 	crypto_auth_hmacsha256(out, (const unsigned char *)key, KY_AUTH_KEY_LEN, secret_key);
 }
 
-int ky_auth_key_create(ky_store *s, const char *user, char key_out[KY_AUTH_KEY_MAX], bool *user_created)
+int ky_auth_key_create(ky_store *s, int64_t user_id, const ky_store_actor *actor, const char *reason,
+		       char key_out[KY_AUTH_KEY_MAX])
 {
 	uint8_t secret_key[KY_STORE_SECRET_SIZE], raw[32], hash[KY_STORE_KEY_HASH_SIZE];
-	ky_store_user u = {0};
 	int rc = ky_auth_init();
 
 	memset(key_out, 0, KY_AUTH_KEY_MAX);
-	if (user_created != NULL)
-		*user_created = false;
-	if (rc != KY_OK)
-		goto cleanup;
-	if (!ky_auth_user_valid(user)) {
-		rc = ky_error_set(KY_EINVALID,
-				  "'%s' is not a user name: 1 to %d letters, digits, '.', '_', '-', '@' or '+',"
-				  " starting with a letter or digit",
-				  user, KY_AUTH_USER_MAX);
-		goto cleanup;
-	}
-	rc = secret(s, true, secret_key);
 	if (rc == KY_OK)
-		rc = ky_store_user_ensure(s, user, &u);
+		rc = secret(s, true, secret_key);
 	if (rc != KY_OK)
 		goto cleanup;
-	if (user_created != NULL)
-		*user_created = u.created;
 	/* A prefix (or, never in practice, a hash) that is taken already: draw another key. */
 	rc = KY_EEXISTS;
 	for (int attempt = 0; rc == KY_EEXISTS && attempt < KEY_ATTEMPTS; attempt++) {
@@ -100,7 +87,7 @@ int ky_auth_key_create(ky_store *s, const char *user, char key_out[KY_AUTH_KEY_M
 		hash_key(secret_key, key_out, hash);
 		memcpy(prefix, key_out, KY_STORE_KEY_PREFIX_LEN);
 		prefix[KY_STORE_KEY_PREFIX_LEN] = '\0';
-		rc = ky_store_key_add(s, u.id, prefix, hash, NULL);
+		rc = ky_store_key_add(s, user_id, prefix, hash, actor, reason, NULL);
 	}
 
 cleanup:
@@ -157,6 +144,8 @@ int ky_auth_verify(ky_store *s, const char *user_or_null, const char *key, ky_au
 		return denied();
 	if (rc != KY_OK)
 		return rc;
+	if (k.disabled)
+		return denied();
 	if (user_or_null != NULL) {
 		/* Both names in zeroed buffers of one size, compared whole: the time taken says
 		 * nothing of where they differ. (Names hold no NUL, so equal buffers are equal
@@ -174,6 +163,12 @@ int ky_auth_verify(ky_store *s, const char *user_or_null, const char *key, ky_au
 	out->user[KY_AUTH_USER_MAX] = '\0';
 	out->user_id = k.user_id;
 	out->key_id = k.id;
-	out->owner = k.owner;
+	out->role = k.role;
+	out->member_id = k.member_id;
+	snprintf(out->member, sizeof(out->member), "%s", k.member);
+	out->tier = k.tier;
+	out->suspended = k.suspended;
+	out->rules_version = k.rules_version;
+	out->rules_accepted = k.rules_accepted;
 	return KY_OK;
 }

@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "store/store.h"
+#include "store/store_council.h"
 
 #define KY_AUTH_KEY_PREFIX "kyk_"
 #define KY_AUTH_KEY_LEN 47                 /* "kyk_" and 43 characters of base64url */
@@ -35,12 +36,19 @@
 /* The name of the server secret keys are hashed under (the secrets table). */
 #define KY_AUTH_SECRET_NAME "key_hmac"
 
-/* Who a verified key belongs to. */
+/* Who a verified key belongs to: the user, its role, its member and the rules it accepted,
+ * as the hub holds them at the moment of the check. */
 typedef struct ky_auth_identity {
 	char user[KY_AUTH_USER_MAX + 1];
 	int64_t user_id;
 	int64_t key_id;
-	bool owner;   /* the hub's first user: may read and write the default collection */
+	ky_role role;
+	int64_t member_id;
+	char member[KY_STORE_NAME_MAX + 1];
+	ky_tier tier;
+	bool suspended;          /* the member is suspended: the server refuses its requests (403) */
+	int64_t rules_version;   /* the rules in force (0: none) */
+	int64_t rules_accepted;  /* the latest version the user accepted (0: none) */
 } ky_auth_identity;
 
 /* Initialises libsodium, once per process however many threads call it; the other functions
@@ -53,20 +61,21 @@ int ky_auth_init(void);
 bool ky_auth_user_valid(const char *name);
 
 /*
- * Makes a new key for `user`, creating the user if there is none (*user_created, which may
- * be NULL, tells; the hub's first user becomes its owner: ky_store_user_ensure). On KY_OK
- * key_out holds the key, NUL-terminated: show it to the person once, it cannot be had again.
- * Its first KY_STORE_KEY_PREFIX_LEN characters are its prefix. KY_EINVALID for a user name
- * that is not valid (ky_auth_user_valid); store failures as the store returns them.
+ * Makes a new key for user user_id (who makes it and why go to the record of changes). On
+ * KY_OK key_out holds the key, NUL-terminated: show it to the person once, it cannot be had
+ * again. Its first KY_STORE_KEY_PREFIX_LEN characters are its prefix. KY_ENOTFOUND for no
+ * such user; store failures as the store returns them.
  */
-int ky_auth_key_create(ky_store *s, const char *user, char key_out[KY_AUTH_KEY_MAX], bool *user_created);
+int ky_auth_key_create(ky_store *s, int64_t user_id, const ky_store_actor *actor, const char *reason,
+		       char key_out[KY_AUTH_KEY_MAX]);
 
 /*
  * Checks a presented key: hashes it, looks it up, and when user_or_null is not NULL (HTTP
  * Basic) checks that the key is that user's, comparing the names in constant time over
  * fixed-size buffers. On KY_OK *out says whose key it is. Every refusal (a malformed key:
  * empty, too long, not base64url; an unknown or revoked key; a user who does not exist or
- * is not the key's) is KY_EDENIED with the one message "invalid credentials", and the
+ * is not the key's; a disabled user) is KY_EDENIED with the one message "invalid
+ * credentials", and the
  * database is asked the same question whatever the user name, so that nothing tells whether
  * a user exists. A store that fails (the database is down) returns its own code, not
  * KY_EDENIED: the server should answer that with a server error, not 401.

@@ -55,6 +55,31 @@ int ky_cli_hub_open(const ky_cli_global *global, const char *command, bool creat
  */
 int ky_cli_hub_command_args(int argc, char **argv, const char *command, void (*usage)(FILE *out), bool *as_json);
 
+/* An option of a command, for ky_cli_parse(): a flag (--json), a value (--tier T) or a list
+ * (--sector S, given up to max times). */
+typedef enum ky_cli_opt_kind { KY_CLI_FLAG, KY_CLI_VALUE, KY_CLI_LIST } ky_cli_opt_kind;
+
+typedef struct ky_cli_opt {
+	const char *name;
+	ky_cli_opt_kind kind;
+	bool *flag;            /* KY_CLI_FLAG: set when given */
+	const char **value;    /* KY_CLI_VALUE: the last value given (borrowed from argv) */
+	const char **list;     /* KY_CLI_LIST: the values, into list[0..*count) */
+	size_t *count;
+	size_t max;
+} ky_cli_opt;
+
+#define KY_CLI_OPTS_MAX 16
+
+/*
+ * Parses argv (argv[0] is the command's last word) against opts (ended by {NULL}; NULL for
+ * none) and --help; operands, in order, into operands[0..*n) (at least min_operands, at most
+ * max_operands). Returns -1 to go on, or the exit status to return at once: help printed
+ * (KY_EXIT_OK), or a usage error reported with `usage` (KY_EXIT_USAGE).
+ */
+int ky_cli_parse(const char *command, int argc, char **argv, const ky_cli_opt *opts, const char **operands,
+		 size_t min_operands, size_t max_operands, size_t *n, void (*usage)(FILE *out));
+
 /* Writes doc (NULL: out of memory) on stdout, compact, in insertion order, and a newline;
  * returns KY_EXIT_OK, or KY_EXIT_FAILURE after saying on stderr that COMMAND could not. */
 int ky_cli_print_json(json_t *doc, const char *command);
@@ -105,5 +130,14 @@ int ky_cli_collection(const ky_cli_global *global, int argc, char **argv);
 
 /* `kyoyu key create|list|revoke`: API keys; argv[0] is "key". */
 int ky_cli_key(const ky_cli_global *global, int argc, char **argv);
+
+/* The council (cli_council.c): `kyoyu member add|list|show|set-tier|suspend|resume`,
+ * `user add|list|set-role|disable`, `group create|add|remove|list`, `rules set|show` and
+ * `changes`; argv[0] is the command's name. */
+int ky_cli_member(const ky_cli_global *global, int argc, char **argv);
+int ky_cli_user(const ky_cli_global *global, int argc, char **argv);
+int ky_cli_group(const ky_cli_global *global, int argc, char **argv);
+int ky_cli_rules(const ky_cli_global *global, int argc, char **argv);
+int ky_cli_changes(const ky_cli_global *global, int argc, char **argv);
 
 #endif

@@ -2,10 +2,10 @@
  * cli_key: `kyoyu key create|list|revoke`, the API keys that users and machine clients
  * present to the server (HTTP Basic with the key as the password, or a Bearer token). A key
  * is shown once, when it is made: the hub keeps only its prefix and a keyed hash
- * (src/auth/auth.h). The first user a hub gets is its owner, whom the server lets read and
- * write the default collection, so that a standard client works at once.
+ * (src/auth/auth.h). A user that does not exist yet is made a secretariat admin ("the first
+ * user owns the hub"), so that a fresh hub works at once with any standard TAXII client;
+ * users of other members are made with kyoyu user add.
  */
-#include <getopt.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,23 +13,25 @@
 
 #include "auth/auth.h"
 #include "cli/cli.h"
+#include "council/council.h"
 #include "util/ky_error.h"
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: kyoyu [--db PATH] key create --user NAME [--json]\n"
+		"usage: kyoyu [--db PATH] key create --user NAME [--reason WHY] [--json]\n"
 		"       kyoyu [--db PATH] key list [--json]\n"
-		"       kyoyu [--db PATH] key revoke PREFIX\n"
+		"       kyoyu [--db PATH] key revoke PREFIX [--reason WHY]\n"
 		"\n"
-		"create  makes a new API key for user NAME, creating the user if needed, and prints\n"
-		"        it: this is the only time it is shown (the hub keeps a keyed hash of it).\n"
-		"        NAME: 1 to %d letters, digits, '.', '_', '-', '@' or '+', starting with a\n"
-		"        letter or digit. The hub's first user may read and write the default\n"
-		"        collection. --json: {\"user\", \"key\", \"prefix\", \"user_created\", \"owner\"}\n"
+		"create  makes a new API key for user NAME and prints it: this is the only time it\n"
+		"        is shown (the hub keeps a keyed hash of it). A NAME that is no user yet\n"
+		"        becomes an admin of the secretariat, who runs the hub (kyoyu user add\n"
+		"        makes users of other members). NAME: 1 to %d letters, digits, '.', '_',\n"
+		"        '-', '@' or '+', starting with a letter or digit. --json: {\"user\",\n"
+		"        \"key\", \"prefix\", \"user_created\", \"member\", \"role\"}\n"
 		"list    prints every key: user, prefix (its first %d characters), when it was\n"
 		"        created and revoked; never the key. --json: {\"hub\": ..., \"keys\":\n"
-		"        [{user, prefix, created, revoked (null while active), owner}]}\n"
+		"        [{prefix, user, created, revoked (null while active)}]}\n"
 		"revoke  revokes the key with that prefix at once: the server refuses it from the\n"
 		"        next request on\n"
 		"\n"
@@ -52,40 +54,15 @@ static const char *when(int64_t us, char out[32])
 
 static int create(const ky_cli_global *global, int argc, char **argv)
 {
-	static const struct option options[] = {
-		{"user", required_argument, NULL, 'u'},
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	const char *user = NULL;
+	const char *user = NULL, *reason = NULL;
 	bool as_json = false;
-	int c;
-
-	optind = 0; /* not 1: glibc then forgets the global options' '+', and options may follow operands */
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-		switch (c) {
-		case 'u':
-			user = optarg;
-			break;
-		case 'j':
-			as_json = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return KY_EXIT_OK;
-		default:
-			fprintf(stderr, "kyoyu key create: unknown or incomplete option '%s'\n", argv[optind - 1]);
-			usage(stderr);
-			return KY_EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "kyoyu key create: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
-		return KY_EXIT_USAGE;
-	}
+	const ky_cli_opt opts[] = {{"user", KY_CLI_VALUE, .value = &user},
+				   {"reason", KY_CLI_VALUE, .value = &reason},
+				   {"json", KY_CLI_FLAG, .flag = &as_json},
+				   {NULL}};
+	int early = ky_cli_parse("key create", argc, argv, opts, NULL, 0, 0, NULL, usage);
+	if (early >= 0)
+		return early;
 	if (user == NULL) {
 		fprintf(stderr, "kyoyu key create: whose key? name the user with --user NAME\n");
 		usage(stderr);
@@ -102,21 +79,23 @@ static int create(const ky_cli_global *global, int argc, char **argv)
 	ky_store *store = NULL;
 	json_t *doc = NULL;
 	char key[KY_AUTH_KEY_MAX] = {0}, prefix[KY_STORE_KEY_PREFIX_LEN + 1];
-	bool user_created = false;
 	ky_store_user u;
+	ky_store_actor operator = {.via = "kyoyu key create"};
+	ky_council_caller caller = {NULL, "kyoyu key create"};
 	int status = KY_EXIT_FAILURE;
 	if (ky_cli_hub_open(global, "key create", false, &store, NULL) != KY_OK)
 		goto cleanup;
-	/* Whether the user is the owner: asked after, of a user that exists by then. */
-	if (ky_auth_key_create(store, user, key, &user_created) != KY_OK || ky_store_user_ensure(store, user, &u) != KY_OK) {
+	if (ky_store_user_ensure(store, user, &operator, "a user made by its first key", &u) != KY_OK ||
+	    ky_council_key_create(store, &caller, user, reason, key, NULL) != KY_OK) {
 		ky_cli_hub_report(global, "key create");
+		status = ky_error_last_code() == KY_EINVALID ? KY_EXIT_USAGE : KY_EXIT_FAILURE;
 		goto cleanup;
 	}
 	memcpy(prefix, key, KY_STORE_KEY_PREFIX_LEN);
 	prefix[KY_STORE_KEY_PREFIX_LEN] = '\0';
 	if (as_json) {
-		doc = json_pack("{s:s,s:s,s:s,s:b,s:b}", "user", user, "key", key, "prefix", prefix, "user_created",
-				user_created, "owner", u.owner);
+		doc = json_pack("{s:s,s:s,s:s,s:b,s:s,s:s}", "user", user, "key", key, "prefix", prefix, "user_created",
+				u.created, "member", u.member, "role", ky_role_name(u.role));
 		status = ky_cli_print_json(doc, "key create");
 		if (status != KY_EXIT_OK)
 			goto cleanup;
@@ -127,9 +106,9 @@ static int create(const ky_cli_global *global, int argc, char **argv)
 		       "\n"
 		       "This is the only time the key is shown: the hub keeps only a keyed hash of it.\n"
 		       "Store it now; if it is lost, create another and revoke this one (kyoyu key revoke %s).\n",
-		       prefix, user, user_created ? " (a new user)" : "", global->db_label, key, prefix);
-		if (user_created && u.owner)
-			printf("%s is the hub's first user: this user may read and write the default collection.\n", user);
+		       prefix, user, u.created ? " (a new user)" : "", global->db_label, key, prefix);
+		if (u.created)
+			printf("%s is a new admin of the secretariat (%s): it runs the hub.\n", user, u.member);
 	}
 	status = fflush(stdout) == 0 && !ferror(stdout) ? KY_EXIT_OK : KY_EXIT_FAILURE;
 
@@ -159,9 +138,7 @@ static int list_one(void *arg, const ky_store_key *k)
 			printf("active\n");
 		return 0;
 	}
-	json_t *row = json_pack("{s:s,s:s,s:s,s:o,s:b}", "user", k->user, "prefix", k->prefix, "created",
-				when(k->created_us, created), "revoked",
-				k->revoked_us ? json_string(when(k->revoked_us, revoked)) : json_null(), "owner", k->owner);
+	json_t *row = ky_council_key_json(k);
 	if (row == NULL || json_array_append_new(l->rows, row) != 0)
 		return ky_error_set(KY_ENOMEM, "out of memory");
 	return 0;
@@ -184,7 +161,7 @@ static int list(const ky_cli_global *global, int argc, char **argv)
 	}
 	if (ky_cli_hub_open(global, "key list", false, &store, NULL) != KY_OK)
 		goto cleanup;
-	if (ky_store_key_list(store, list_one, &l) != KY_OK) {
+	if (ky_store_key_list(store, 0, list_one, &l) != KY_OK) {
 		ky_cli_hub_report(global, "key list");
 		goto cleanup;
 	}
@@ -206,29 +183,11 @@ cleanup:
 
 static int revoke(const ky_cli_global *global, int argc, char **argv)
 {
-	static const struct option options[] = {
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	int c;
-
-	optind = 0; /* not 1: glibc then forgets the global options' '+', and options may follow operands */
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-		if (c == 'h') {
-			usage(stdout);
-			return KY_EXIT_OK;
-		}
-		fprintf(stderr, "kyoyu key revoke: unknown option '%s'\n", argv[optind - 1]);
-		usage(stderr);
-		return KY_EXIT_USAGE;
-	}
-	if (argc - optind != 1) {
-		fprintf(stderr, "kyoyu key revoke: expected one PREFIX\n");
-		usage(stderr);
-		return KY_EXIT_USAGE;
-	}
-	const char *prefix = argv[optind];
+	const char *reason = NULL, *prefix;
+	const ky_cli_opt opts[] = {{"reason", KY_CLI_VALUE, .value = &reason}, {NULL}};
+	int early = ky_cli_parse("key revoke", argc, argv, opts, &prefix, 1, 1, NULL, usage);
+	if (early >= 0)
+		return early;
 	if (strlen(prefix) != KY_STORE_KEY_PREFIX_LEN) {
 		fprintf(stderr, "kyoyu key revoke: '%.*s%s' is not a key's prefix: its first %d characters, as kyoyu key list shows them\n",
 			KY_STORE_KEY_PREFIX_LEN, prefix, strlen(prefix) > KY_STORE_KEY_PREFIX_LEN ? "..." : "",
@@ -238,10 +197,11 @@ static int revoke(const ky_cli_global *global, int argc, char **argv)
 
 	ky_store *store = NULL;
 	ky_store_key k;
+	ky_council_caller caller = {NULL, "kyoyu key revoke"};
 	int status = KY_EXIT_FAILURE;
 	if (ky_cli_hub_open(global, "key revoke", false, &store, NULL) != KY_OK)
 		goto cleanup;
-	if (ky_store_key_revoke(store, prefix, &k) != KY_OK) {
+	if (ky_council_key_revoke(store, &caller, prefix, reason, &k) != KY_OK) {
 		ky_cli_hub_report(global, "key revoke");
 		goto cleanup;
 	}

@@ -3,6 +3,7 @@
  * the hub as those settings say, for every command that uses one.
  */
 #include "cli/cli.h"
+#include "cli/cli_remote.h"
 
 #include <getopt.h>
 #include <string.h>
@@ -29,12 +30,18 @@ static const struct command {
 	{"stats", ky_cli_stats, "counts and sizes of the hub"},
 	{"collection", ky_cli_collection, "create and list collections"},
 	{"key", ky_cli_key, "create, list and revoke API keys"},
+	{"member", ky_cli_member, "add, list and change the council's members"},
+	{"user", ky_cli_user, "add, list and change members' users"},
+	{"group", ky_cli_group, "create groups of members and change who is in them"},
+	{"rules", ky_cli_rules, "set and show the rules every user accepts"},
+	{"changes", ky_cli_changes, "every change to the council: who, when, how, why"},
 };
 
 static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: kyoyu [--config FILE] [--db PATH] COMMAND [ARGS]\n"
+		"       kyoyu --hub URL [--key-file FILE] [--cacert FILE] whoami|rules ...\n"
 		"\n"
 		"kyoyu is a cyber-threat information-sharing hub (STIX 2.1, TAXII 2.1).\n"
 		"\n"
@@ -47,6 +54,9 @@ static void usage(FILE *out)
 		"  --config FILE  settings (docs/config.md); default ./kyoyu.conf, else\n"
 		"                 /etc/kyoyu/kyoyu.conf, else built-in defaults\n"
 		"  --db PATH      the hub's database, over [store] db (default kyoyu.db)\n"
+		"  --hub URL      a remote hub, for a member's commands: whoami, rules show,\n"
+		"                 rules accept (the key from KYOYU_KEY or --key-file FILE;\n"
+		"                 --cacert FILE trusts a private CA; docs/client.md)\n"
 		"  --help         this help; `kyoyu COMMAND --help` for a command's own\n"
 		"  --version      print the version\n"
 		"\n"
@@ -140,9 +150,13 @@ int ky_cli_main(int argc, char **argv)
 		{"db", required_argument, NULL, 'd'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
+		{"hub", required_argument, NULL, 'H'},
+		{"key-file", required_argument, NULL, 'k'},
+		{"cacert", required_argument, NULL, 'a'},
 		{NULL, 0, NULL, 0},
 	};
 	ky_cli_global global = {0};
+	ky_cli_remote_options remote = {0};
 	const char *config_option = NULL, *db_option = NULL;
 	int c;
 
@@ -157,6 +171,15 @@ int ky_cli_main(int argc, char **argv)
 			break;
 		case 'd':
 			db_option = optarg;
+			break;
+		case 'H':
+			remote.hub_url = optarg;
+			break;
+		case 'k':
+			remote.key_file = optarg;
+			break;
+		case 'a':
+			remote.cacert = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -175,6 +198,22 @@ int ky_cli_main(int argc, char **argv)
 		return KY_EXIT_USAGE;
 	}
 	const char *name = argv[optind];
+	bool member_command = strcmp(name, "whoami") == 0 || strcmp(name, "rules") == 0;
+	if (remote.hub_url != NULL) {
+		/* A member's commands are clients of a hub; everything else acts on a database. */
+		if (db_option != NULL || !member_command) {
+			fprintf(stderr, "kyoyu: %s; with --hub URL the commands are whoami, rules show and rules accept\n",
+				db_option ? "--hub (a remote hub) and --db (a database) exclude each other"
+					  : "this command acts on the hub's database (--db), not through --hub");
+			return KY_EXIT_USAGE;
+		}
+		return ky_cli_remote(&remote, argc - optind, argv + optind);
+	}
+	if (remote.key_file != NULL || remote.cacert != NULL || strcmp(name, "whoami") == 0) {
+		fprintf(stderr, "kyoyu: %s is for a member's commands on a remote hub: give the hub with --hub URL\n",
+			strcmp(name, "whoami") == 0 ? "whoami" : remote.key_file ? "--key-file" : "--cacert");
+		return KY_EXIT_USAGE;
+	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(commands[i].name, name) != 0)
 			continue;
@@ -185,36 +224,82 @@ int ky_cli_main(int argc, char **argv)
 	return KY_EXIT_USAGE;
 }
 
-int ky_cli_hub_command_args(int argc, char **argv, const char *command, void (*command_usage)(FILE *out), bool *as_json)
+int ky_cli_parse(const char *command, int argc, char **argv, const ky_cli_opt *opts, const char **operands,
+		 size_t min_operands, size_t max_operands, size_t *n, void (*command_usage)(FILE *out))
 {
-	static const struct option options[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
+	struct option table[KY_CLI_OPTS_MAX + 2];
+	size_t k = 0;
+	for (; opts != NULL && opts[k].name != NULL && k < KY_CLI_OPTS_MAX; k++)
+		table[k] = (struct option){opts[k].name, opts[k].kind == KY_CLI_FLAG ? no_argument : required_argument, NULL,
+					   256 + (int)k};
+	table[k] = (struct option){"help", no_argument, NULL, 'h'};
+	table[k + 1] = (struct option){NULL, 0, NULL, 0};
+	for (size_t i = 0; i < k; i++)
+		if (opts[i].kind == KY_CLI_LIST)
+			*opts[i].count = 0;
+	size_t got = 0;
 	int c;
 
 	optind = 0; /* not 1: glibc then forgets the global options' '+', and options may follow operands */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-		if (c == 'j' && as_json != NULL) {
-			*as_json = true;
-			continue;
-		}
+	/* '-' first: operands come back in order, as code 1, wherever they stand among options. */
+	while ((c = getopt_long(argc, argv, "-h", table, NULL)) != -1) {
 		if (c == 'h') {
 			command_usage(stdout);
 			return KY_EXIT_OK;
 		}
-		fprintf(stderr, "kyoyu %s: unknown option '%s'\n", command, argv[optind - 1]);
+		if (c == 1) {
+			if (got == max_operands && max_operands == 0) {
+				fprintf(stderr, "kyoyu %s: takes no arguments; the hub is --db or [store] db of kyoyu.conf\n",
+					command);
+				command_usage(stderr);
+				return KY_EXIT_USAGE;
+			}
+			if (got == max_operands) {
+				fprintf(stderr, "kyoyu %s: unexpected argument '%s'\n", command, optarg);
+				command_usage(stderr);
+				return KY_EXIT_USAGE;
+			}
+			operands[got++] = optarg;
+			continue;
+		}
+		if (c < 256 || (size_t)(c - 256) >= k) {
+			fprintf(stderr, "kyoyu %s: unknown or incomplete option '%s'\n", command, argv[optind - 1]);
+			command_usage(stderr);
+			return KY_EXIT_USAGE;
+		}
+		const ky_cli_opt *o = &opts[c - 256];
+		if (o->kind == KY_CLI_FLAG) {
+			*o->flag = true;
+		} else if (o->kind == KY_CLI_VALUE) {
+			*o->value = optarg;
+		} else if (*o->count == o->max) {
+			fprintf(stderr, "kyoyu %s: --%s may be given at most %zu times\n", command, o->name, o->max);
+			return KY_EXIT_USAGE;
+		} else {
+			o->list[(*o->count)++] = optarg;
+		}
+	}
+	if (got < min_operands) {
+		fprintf(stderr, "kyoyu %s: expected %zu argument%s\n", command, min_operands, min_operands == 1 ? "" : "s");
 		command_usage(stderr);
 		return KY_EXIT_USAGE;
 	}
-	if (optind < argc) {
-		fprintf(stderr, "kyoyu %s: takes no arguments; the hub is --db or [store] db of kyoyu.conf\n", command);
-		command_usage(stderr);
-		return KY_EXIT_USAGE;
-	}
+	if (n != NULL)
+		*n = got;
 	return -1;
+}
+
+int ky_cli_hub_command_args(int argc, char **argv, const char *command, void (*command_usage)(FILE *out), bool *as_json)
+{
+	bool json = false;
+	const ky_cli_opt opts[] = {{"json", KY_CLI_FLAG, .flag = &json}, {NULL}};
+	const char *operand;
+	size_t n = 0;
+	int early = ky_cli_parse(command, argc, argv, as_json ? opts : NULL, &operand, 0, 0, &n, command_usage);
+	if (as_json != NULL)
+		*as_json = json;
+	return early;
 }
 
 int ky_cli_print_json(json_t *doc, const char *command)

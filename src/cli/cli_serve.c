@@ -13,7 +13,7 @@
 
 #include "cli/cli.h"
 #include "http/http.h"
-#include "taxii/taxii.h"
+#include "server/server.h"
 #include "util/ky_error.h"
 
 /* Raises the open-file limit towards what `connections` need (each is a descriptor; the
@@ -68,8 +68,8 @@ int ky_cli_serve(const ky_cli_global *global, int argc, char **argv)
 		.header_timeout = (unsigned)config->header_timeout,
 		.body_timeout = (unsigned)config->body_timeout,
 		.idle_timeout = (unsigned)config->idle_timeout,
-		.admit = ky_taxii_admit,
-		.handle = ky_taxii_handle,
+		.admit = ky_server_admit,
+		.handle = ky_server_handle,
 	};
 	int c;
 
@@ -133,23 +133,25 @@ int ky_cli_serve(const ky_cli_global *global, int argc, char **argv)
 	sigaddset(&stop, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 
-	ky_taxii_options taxii_options = {.db = global->db_path, .config = config};
-	ky_taxii *taxii = NULL;
+	ky_server_options service_options = {.db = global->db_path, .config = config};
+	ky_server *service = NULL;
 	ky_http_server *server = NULL;
 	int status = KY_EXIT_FAILURE;
-	if (ky_taxii_new(&taxii, &taxii_options) != KY_OK) {
-		fprintf(stderr, "kyoyu serve: %s\n", ky_error_last());
+	if (ky_server_new(&service, &service_options) != KY_OK) {
+		char message[1024];
+		fprintf(stderr, "kyoyu serve: %s: %s\n", global->config_path ? global->config_path : global->db_label,
+			ky_cli_hub_message(global, message, sizeof(message)));
 		goto cleanup;
 	}
-	http.ctx = taxii;
+	http.ctx = service;
 	raise_file_limit(http.max_connections);
 	/* The port first: a server that cannot listen must not process anyone's requests. */
-	if (ky_http_start(&server, &http) != KY_OK || ky_taxii_start(taxii) != KY_OK) {
+	if (ky_http_start(&server, &http) != KY_OK || ky_server_start(service) != KY_OK) {
 		fprintf(stderr, "kyoyu serve: %s\n", ky_error_last());
 		goto cleanup;
 	}
-	printf("kyoyu serves %s on %s://%s (port %u): discovery at /taxii2/, API root /%s/\n", global->db_label,
-	       http.tls_certificate ? "https" : "http", http.listen, ky_http_port(server), config->api_root);
+	printf("kyoyu serves %s on %s://%s (port %u): discovery at /taxii2/, API root /%s/, native API /api/v1/\n",
+	       global->db_label, http.tls_certificate ? "https" : "http", http.listen, ky_http_port(server), config->api_root);
 	fflush(stdout);
 	int sig = 0;
 	sigwait(&stop, &sig);
@@ -158,6 +160,6 @@ int ky_cli_serve(const ky_cli_global *global, int argc, char **argv)
 cleanup:
 	/* Requests in progress finish, then the processor stops after the request in hand. */
 	ky_http_stop(server);
-	ky_taxii_free(taxii);
+	ky_server_free(service);
 	return status;
 }

@@ -365,8 +365,48 @@ static void set_value(parse *p, const struct key *k, const char *value)
 	}
 }
 
-/* Respells a read or write list "alice, bob" as "alice,bob" into out; false (with a problem)
- * when an item is not a user name or the list mixes "*" with names. */
+/* The kinds of grantee a read or write list names (ky_config_collection). */
+static const char *const grantee_kinds[] = {"user", "member", "tier", "group"};
+
+/* Whether item[0..n) is "KIND:NAME" of a known kind, or a bare NAME (a user), with a NAME of
+ * 1 to 64 letters, digits, '.', '_', '-' (and for users '@', '+') starting with a letter or
+ * digit, a tier being one of the three; *which gets the kind's index, *name where NAME starts. */
+static bool grantee(const char *item, size_t n, size_t *which, const char **name, size_t *name_len)
+{
+	const char *colon = memchr(item, ':', n);
+	*which = 0;
+	*name = item;
+	*name_len = n;
+	if (colon != NULL) {
+		size_t k = (size_t)(colon - item);
+		for (*which = 0; *which < 4; (*which)++)
+			if (strlen(grantee_kinds[*which]) == k && memcmp(item, grantee_kinds[*which], k) == 0)
+				break;
+		if (*which == 4)
+			return false;
+		*name = colon + 1;
+		*name_len = n - k - 1;
+	}
+	const char *chars = *which == 0 ? "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._@+-"
+				       : "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-";
+	size_t len = *name_len;
+	if (len == 0 || len > 64 || !isalnum((unsigned char)(*name)[0]))
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (strchr(chars, (*name)[i]) == NULL || (*name)[i] == '\0')
+			return false;
+	if (*which == 2) {
+		static const char *const tiers[] = {"secretariat", "contributor", "general"};
+		for (size_t t = 0; t < 3; t++)
+			if (strlen(tiers[t]) == len && memcmp(*name, tiers[t], len) == 0)
+				return true;
+		return false;
+	}
+	return true;
+}
+
+/* Respells a read or write list "alice, member:acme" as "user:alice,member:acme" into out;
+ * false (with a problem) when an item is no grantee or the list mixes "*" with others. */
 static bool users_list(parse *p, const char *key, const char *value, char *out, size_t size)
 {
 	size_t used = 0, items = 0;
@@ -381,15 +421,26 @@ static bool users_list(parse *p, const char *key, const char *value, char *out, 
 		while (n > 0 && (item[n - 1] == ' ' || item[n - 1] == '\t'))
 			n--;
 		bool is_star = n == 1 && item[0] == '*';
-		if (!is_star && (n == 0 || n > 64 || !isalnum((unsigned char)item[0]) ||
-				 strspn(item, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._@+-") < n)) {
-			problem(p, p->lineno, "%s: '%.*s' is not a user name (1 to 64 letters, digits, '.', '_', '-', '@' or '+') nor *",
+		size_t which = 0, name_len = 0;
+		const char *name = item;
+		if (!is_star && !grantee(item, n, &which, &name, &name_len)) {
+			problem(p, p->lineno,
+				"%s: '%.*s' is not a grantee: a user name, user:NAME, member:NAME, group:NAME,"
+				" tier:secretariat|contributor|general, or *",
 				key, (int)ky_utf8_prefix(item, n, 64), item);
 			return false;
 		}
 		star |= is_star;
 		items++;
-		used += (size_t)snprintf(out + used, size - used, "%s%.*s", used ? "," : "", (int)n, item);
+		if (is_star)
+			used += (size_t)snprintf(out + used, size - used, "%s*", used ? "," : "");
+		else
+			used += (size_t)snprintf(out + used, size - used, "%s%s:%.*s", used ? "," : "", grantee_kinds[which],
+						 (int)name_len, name);
+		if (used >= size) {
+			problem(p, p->lineno, "%s: the list is longer than %zu bytes", key, size - 1);
+			return false;
+		}
 		v += strcspn(v, ",");
 		if (*v == ',')
 			v++;
@@ -503,22 +554,6 @@ const ky_config_api_root *ky_config_api_root_find(const ky_config *c, const char
 		if (strcmp(c->api_roots[i].name, name) == 0)
 			return &c->api_roots[i];
 	return NULL;
-}
-
-bool ky_config_user_listed(const char *list, const char *user)
-{
-	if (strcmp(list, "*") == 0)
-		return true;
-	size_t n = strlen(user);
-	for (const char *p = list; *p;) {
-		size_t len = strcspn(p, ",");
-		if (len == n && memcmp(p, user, n) == 0)
-			return true;
-		p += len;
-		if (*p == ',')
-			p++;
-	}
-	return false;
 }
 
 int ky_config_parse(ky_config *out, const char *text, size_t len, const char *name)

@@ -56,12 +56,14 @@ typedef struct ky_config_api_root {
 
 /* [collection NAME]: on which API root the hub's collection NAME is served, and who reads and
  * writes it. A collection without a section is on [server] api_root, read and written by the
- * hub's owner (its first user) only. With one, exactly the users listed may: the owner too
- * only if listed. */
+ * secretariat only. With one, exactly the grantees listed may (policy/policy.h decides):
+ * users (a bare name or user:NAME), members (member:NAME), tiers (tier:T) and groups
+ * (group:NAME), or everyone (*). */
 typedef struct ky_config_collection {
 	char name[KY_CONFIG_NAME_MAX + 1];      /* the collection's name in the hub */
 	char api_root[KY_CONFIG_NAME_MAX + 1];  /* "": [server] api_root */
-	char read[KY_CONFIG_USERS_MAX + 1];     /* user names joined by ',' (spaces dropped), "*" for
+	char read[KY_CONFIG_USERS_MAX + 1];     /* grantees as KIND:NAME joined by ',' (bare names
+						 * respelled user:NAME, spaces dropped), "*" for
 						 * every user, "" for nobody */
 	char write[KY_CONFIG_USERS_MAX + 1];
 } ky_config_collection;
@@ -128,9 +130,6 @@ const ky_config_collection *ky_config_collection_find(const ky_config *c, const 
 
 /* The [api_root NAME] section of `name`, or NULL when it has none. */
 const ky_config_api_root *ky_config_api_root_find(const ky_config *c, const char *name);
-
-/* Whether `user` is in a read or write list (ky_config_collection): named, or the list is "*". */
-bool ky_config_user_listed(const char *list, const char *user);
 
 /*
  * Which file to load: `explicit_path` (from --config) when not NULL, else the first of

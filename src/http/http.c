@@ -131,6 +131,7 @@ struct ky_http_request {
 	char id[17];
 	char client[64];
 	void *state;
+	const char *error_media; /* this request's error media type; NULL: the server's */
 	bool admitted;
 	bool failed;           /* answered before the body: what arrives is dropped */
 	char *body;
@@ -203,7 +204,12 @@ void *ky_http_state(const ky_http_request *r)
 
 const char *ky_http_error_media(const ky_http_request *r)
 {
-	return r->server->error_media;
+	return r->error_media ? r->error_media : r->server->error_media;
+}
+
+void ky_http_set_error_media(ky_http_request *r, const char *media_type)
+{
+	r->error_media = media_type;
 }
 
 void ky_http_header_add(ky_http_request *r, const char *name, const char *value)

@@ -107,6 +107,9 @@ ky_arena *ky_http_arena(ky_http_request *r);
 /* What `admit` leaves for `handle` (arena memory, usually); NULL until set. */
 void ky_http_set_state(ky_http_request *r, void *state);
 void *ky_http_state(const ky_http_request *r);
+/* The media type of this request's error bodies, over the server's error_media_type (the
+ * native API's are application/json); `media_type` must outlive the request. */
+void ky_http_set_error_media(ky_http_request *r, const char *media_type);
 
 /* --- the response ----------------------------------------------------------------------- */
 
@@ -156,5 +159,10 @@ const ky_http_status *ky_http_status_of(int code);
  * boundary and replaced when it is not UTF-8 text.
  */
 void ky_http_respond_error(ky_http_request *r, int code, const char *message);
+
+/* A store failure `rc` as a request's failure, keeping the store's message for the log:
+ * out of memory stays so, the rest becomes KY_EUNAVAILABLE (the database) or KY_ERROR, which
+ * the table does not show to the client. */
+int ky_http_store_failure(int rc);
 
 #endif

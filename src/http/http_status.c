@@ -29,6 +29,7 @@ static const ky_http_status table[] = {
 	{KY_EMETHOD, 405, "Method not allowed", true},
 	{KY_ENOTACCEPTABLE, 406, "Not acceptable", true},
 	{KY_EEXISTS, 409, "Conflict", true},
+	{KY_ECONFLICT, 409, "Conflict", true},
 	{KY_ETOOBIG, 413, "Request body too large", true},
 	{KY_EURITOOLONG, 414, "Request target too long", true},
 	{KY_EMEDIATYPE, 415, "Unsupported media type", true},
@@ -40,6 +41,13 @@ static const ky_http_status table[] = {
 };
 
 static const ky_http_status internal = {KY_ERROR, 500, "Internal server error", false};
+
+int ky_http_store_failure(int rc)
+{
+	if (rc == KY_ENOMEM)
+		return KY_ENOMEM;
+	return ky_error_recode(rc == KY_ERROR || rc == KY_EBUSY || rc == KY_EUNAVAILABLE ? KY_EUNAVAILABLE : KY_ERROR);
+}
 
 const ky_http_status *ky_http_status_of(int code)
 {

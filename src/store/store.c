@@ -12,7 +12,9 @@
 #include <time.h>
 
 #include "store/store_backend.h"
+#include "store/store_council.h"
 #include "util/ky_arena.h"
+#include "util/ky_clock.h"
 #include "util/ky_error.h"
 #include "util/ky_utf8.h"
 #include "util/ky_uuid.h"
@@ -45,20 +47,20 @@ int ky_store_page_row(ky_store_page *page, const ky_store_row *row, ky_store_row
 	return fn(ctx, row);
 }
 
-/* ky_store_test_clock()'s offset; relaxed: a test sets it between operations. */
-static _Atomic int64_t clock_offset_us;
-
-int64_t ky_store_now_us(void)
+int64_t ky_store_cell_int(const ky_store_cell *cell)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 +
-	       atomic_load_explicit(&clock_offset_us, memory_order_relaxed);
+	return cell->null ? 0 : strtoll(cell->text, NULL, 10);
 }
 
-void ky_store_test_clock(int64_t offset_us)
+int ky_store_transact(ky_store *s, bool write, ky_store_tx_body *body, void *ctx)
 {
-	atomic_store_explicit(&clock_offset_us, offset_us, memory_order_relaxed);
+	return s->backend->transact(s->impl, write, body, ctx);
+}
+
+int ky_store_run(ky_store *s, ky_store_tx *tx, const char *sql, const ky_store_value *values, int n,
+		 ky_store_cells_fn *fn, void *ctx, uint64_t *changed)
+{
+	return s->backend->run(tx, sql, values, n, fn, ctx, changed);
 }
 
 void ky_store_test_cut_after_commit(ky_store *s, unsigned n)
@@ -121,16 +123,27 @@ int ky_store_open(ky_store **out, const char *location, const ky_store_options *
 {
 	static const ky_store_options defaults = {0};
 	*out = NULL;
+	if (created != NULL)
+		*created = false;
 	const ky_store_backend *backend = backend_for(location);
 	ky_store *s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return ky_error_set(KY_ENOMEM, "out of memory");
 	s->backend = backend;
-	int rc = backend->open(&s->impl, location, options ? options : &defaults, created);
+	bool made = false;
+	int rc = backend->open(&s->impl, location, options ? options : &defaults, &made);
 	if (rc != KY_OK) {
 		free(s);
 		return rc;
 	}
+	/* A council starts with its secretariat (store_council.h). */
+	ky_store_actor operator = {.via = "kyoyu init"};
+	if (made && (rc = ky_store_secretariat_ensure(s, &operator, NULL)) != KY_OK) {
+		ky_store_close(s);
+		return rc;
+	}
+	if (created != NULL)
+		*created = made;
 	*out = s;
 	return KY_OK;
 }
@@ -146,7 +159,18 @@ void ky_store_close(ky_store *s)
 
 int ky_store_migrate(const char *location, int *from, int *to)
 {
-	return backend_for(location)->migrate(location, from, to);
+	int rc = backend_for(location)->migrate(location, from, to);
+	if (rc != KY_OK)
+		return rc;
+	/* Schema 6 brought members; the secretariat they start with, and that the users of an
+	 * older hub join, needs a random identity id that SQL cannot make. */
+	ky_store *s;
+	rc = ky_store_open(&s, location, NULL, NULL);
+	ky_store_actor operator = {.via = "kyoyu migrate"};
+	if (rc == KY_OK)
+		rc = ky_store_secretariat_ensure(s, &operator, NULL);
+	ky_store_close(s);
+	return rc;
 }
 
 int ky_store_schema_version(ky_store *s)
@@ -274,7 +298,7 @@ int ky_store_batch_add_meta(ky_store_batch *b, const char *raw, size_t raw_len, 
 	it->spec_version = arena_copy(b->arena, meta->spec_version);
 	it->modified = arena_copy(b->arena, meta->version ? meta->version : "");
 	ky_store_version_key(meta->version, it->version_key);
-	it->added_us = ky_store_now_us();
+	it->added_us = ky_clock_now_us();
 	if (it->raw == NULL || it->id == NULL || it->type == NULL || it->modified == NULL ||
 	    (meta->spec_version && it->spec_version == NULL))
 		return ky_error_set(KY_ENOMEM, "out of memory");
@@ -337,56 +361,6 @@ int ky_store_check(ky_store *s)
 
 /* --- users and API keys ------------------------------------------------------------------- */
 
-int ky_store_user_ensure(ky_store *s, const char *name, ky_store_user *out)
-{
-	memset(out, 0, sizeof(*out));
-	size_t n = strlen(name);
-	if (n == 0 || n > KY_STORE_USER_MAX)
-		return ky_error_set(KY_EINVALID, "a user name has 1 to %d bytes", KY_STORE_USER_MAX);
-	return s->backend->user_ensure(s->impl, name, ky_store_now_us(), out);
-}
-
-int ky_store_user_count(ky_store *s, uint64_t *out)
-{
-	*out = 0;
-	return s->backend->user_count(s->impl, out);
-}
-
-static bool valid_prefix(const char *prefix)
-{
-	return strlen(prefix) == KY_STORE_KEY_PREFIX_LEN;
-}
-
-int ky_store_key_add(ky_store *s, int64_t user_id, const char *prefix, const uint8_t hash[KY_STORE_KEY_HASH_SIZE],
-		     int64_t *key_id)
-{
-	int64_t unused;
-	if (!valid_prefix(prefix))
-		return ky_error_set(KY_EINVALID, "a key's prefix has %d characters", KY_STORE_KEY_PREFIX_LEN);
-	return s->backend->key_add(s->impl, user_id, prefix, hash, ky_store_now_us(), key_id ? key_id : &unused);
-}
-
-int ky_store_key_find(ky_store *s, const uint8_t hash[KY_STORE_KEY_HASH_SIZE], ky_store_key *out)
-{
-	memset(out, 0, sizeof(*out));
-	return s->backend->key_find(s->impl, hash, out);
-}
-
-int ky_store_key_list(ky_store *s, int (*fn)(void *ctx, const ky_store_key *k), void *ctx)
-{
-	return s->backend->key_list(s->impl, fn, ctx);
-}
-
-int ky_store_key_revoke(ky_store *s, const char *prefix, ky_store_key *out)
-{
-	ky_store_key unused;
-	memset(out ? out : &unused, 0, sizeof(unused));
-	if (!valid_prefix(prefix))
-		return ky_error_set(KY_ENOTFOUND, "no active key with prefix %s (a prefix has %d characters)", prefix,
-				    KY_STORE_KEY_PREFIX_LEN);
-	return s->backend->key_revoke(s->impl, prefix, ky_store_now_us(), out ? out : &unused);
-}
-
 int ky_store_secret(ky_store *s, const char *name, const uint8_t *fresh, uint8_t out[KY_STORE_SECRET_SIZE])
 {
 	if (strlen(name) >= sizeof(s->secret_name))
@@ -395,7 +369,7 @@ int ky_store_secret(ky_store *s, const char *name, const uint8_t *fresh, uint8_t
 		memcpy(out, s->secret, KY_STORE_SECRET_SIZE);
 		return KY_OK;
 	}
-	int rc = s->backend->secret(s->impl, name, fresh, ky_store_now_us(), out);
+	int rc = s->backend->secret(s->impl, name, fresh, ky_clock_now_us(), out);
 	if (rc == KY_OK) {
 		snprintf(s->secret_name, sizeof(s->secret_name), "%s", name);
 		memcpy(s->secret, out, KY_STORE_SECRET_SIZE);
@@ -430,7 +404,7 @@ int ky_store_remove(ky_store *s, int64_t collection_id, const char *id, unsigned
 		.spec_versions = spec_versions,
 		.nspec_versions = nspec_versions,
 	};
-	return s->backend->remove(s->impl, &filter, user_id, ky_store_now_us(), count);
+	return s->backend->remove(s->impl, &filter, user_id, ky_clock_now_us(), count);
 }
 
 int ky_store_removal_list(ky_store *s, int64_t collection_id, int (*fn)(void *ctx, const ky_store_removal *r), void *ctx)
@@ -489,7 +463,7 @@ int ky_store_request_claim(ky_store *s, int64_t lease_us, ky_store_request *out,
 	memset(out, 0, sizeof(*out));
 	*envelope = NULL;
 	*len = 0;
-	int64_t now = ky_store_now_us();
+	int64_t now = ky_clock_now_us();
 	if (lease_us <= 0 || lease_us > INT64_MAX - now)
 		return ky_error_set(KY_EINVALID, "a claim's lease is a positive number of microseconds that ends, not %lld",
 				    (long long)lease_us);
@@ -529,7 +503,7 @@ int ky_store_request_record(ky_store *s, const char *id, uint64_t token, const k
 		return no_request(id);
 	if (objects == NULL && n > 0)
 		return ky_error_set(KY_EINVALID, "request %s: %zu outcomes to record are missing", id, n);
-	int64_t now = ky_store_now_us();
+	int64_t now = ky_clock_now_us();
 	if (lease_us < 0 || lease_us > INT64_MAX - now)
 		return ky_error_set(KY_EINVALID, "request %s: a lease of %lld microseconds is negative or never ends", id,
 				    (long long)lease_us);

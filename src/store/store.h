@@ -34,7 +34,7 @@
 typedef struct ky_store ky_store;
 
 /* The schema version this build writes; older hubs are upgraded by ky_store_migrate(). */
-#define KY_STORE_SCHEMA_VERSION 5
+#define KY_STORE_SCHEMA_VERSION 6
 
 /* Name of the collection every hub starts with and imports go to by default. */
 #define KY_STORE_DEFAULT_COLLECTION "default"
@@ -51,7 +51,8 @@ typedef struct ky_store_options {
 /*
  * Opens the hub at `location`: a file path for SQLite, or a postgresql:// (or postgres://)
  * URI, passed to libpq unchanged, for PostgreSQL. With options->create a
- * missing hub is created with the current schema and the default collection, and *created
+ * missing hub is created with the current schema, the default collection and the
+ * secretariat member (store_council.h), and *created
  * (may be NULL) tells whether it was. Without it a missing hub is KY_ENOTFOUND ("run kyoyu
  * init"). A hub whose schema is older than this build is KY_ESCHEMA ("run kyoyu
  * migrate"), newer is KY_ESCHEMA too ("this kyoyu is older than the hub"). The caller
@@ -64,7 +65,8 @@ void ky_store_close(ky_store *s);
 
 /*
  * Upgrades the hub at `location` to KY_STORE_SCHEMA_VERSION, one migration per version, each
- * in its own transaction. *from and *to (may be NULL) get the versions before and after.
+ * in its own transaction, then makes sure it has a secretariat member with every user of an
+ * older hub in it (ky_store_secretariat_ensure). *from and *to (may be NULL) get the versions before and after.
  * KY_ESCHEMA if the hub's schema is newer than this build knows; KY_ENOTFOUND if there is
  * no hub.
  */
@@ -222,61 +224,7 @@ int ky_store_query_run(ky_store *s, const ky_store_query *q, ky_store_row_fn *fn
 #define KY_STORE_KEY_HASH_SIZE 32   /* the keyed hash of a key (HMAC-SHA256) */
 #define KY_STORE_SECRET_SIZE 32     /* a server secret */
 
-typedef struct ky_store_user {
-	int64_t id;
-	bool created;   /* this call created the user */
-	bool owner;     /* the hub's first user: the server lets it read and write the default
-			 * collection, so that a standard client works at once */
-} ky_store_user;
-
-/*
- * Finds the user `name` (1 to KY_STORE_USER_MAX bytes, compared byte for byte), creating it
- * if there is none. The first user a hub gets becomes its owner, once and for all (users.owner;
- * two processes creating users at once cannot both become it). KY_EINVALID for an empty or
- * too long name.
- */
-int ky_store_user_ensure(ky_store *s, const char *name, ky_store_user *out);
-
-/* How many users the hub has. */
-int ky_store_user_count(ky_store *s, uint64_t *out);
-
-typedef struct ky_store_key {
-	int64_t id;
-	int64_t user_id;
-	char user[KY_STORE_USER_MAX + 1];
-	char prefix[KY_STORE_KEY_PREFIX_LEN + 1];
-	bool owner;                     /* the key's user is the hub's owner */
-	int64_t created_us;             /* microseconds since 1970 */
-	int64_t revoked_us;             /* 0 while the key is active */
-} ky_store_key;
-
-/*
- * Records a key of user `user_id`: its prefix (the key's first KY_STORE_KEY_PREFIX_LEN
- * characters, shown in listings and used to revoke it) and its keyed hash. Prefixes and
- * hashes are unique in the hub, revoked keys included: KY_EEXISTS when either is taken
- * (the caller makes another key), KY_ENOTFOUND when there is no such user. *key_id (may be NULL) gets the key's id.
- */
-int ky_store_key_add(ky_store *s, int64_t user_id, const char *prefix, const uint8_t hash[KY_STORE_KEY_HASH_SIZE],
-		     int64_t *key_id);
-
-/*
- * The active key whose keyed hash is `hash`, with its user, into *out. KY_ENOTFOUND when
- * there is none or it is revoked: revocation holds from the next call on, on every
- * connection (nothing is cached). One indexed lookup.
- */
-int ky_store_key_find(ky_store *s, const uint8_t hash[KY_STORE_KEY_HASH_SIZE], ky_store_key *out);
-
-/* Calls fn for every key, revoked ones too, ordered by user name and then by creation; fn's
- * argument is borrowed for the call. Stops early when fn returns nonzero (a negative value
- * is returned). */
-int ky_store_key_list(ky_store *s, int (*fn)(void *ctx, const ky_store_key *k), void *ctx);
-
-/*
- * Revokes the active key whose prefix is `prefix`, at once: ky_store_key_find() no longer
- * finds it. *out (may be NULL) gets the key as revoked. KY_ENOTFOUND when no active key has
- * that prefix (none, or revoked already).
- */
-int ky_store_key_revoke(ky_store *s, const char *prefix, ky_store_key *out);
+/* Users, their members and their keys are store_council.h's. */
 
 /*
  * The server secret named `name` into out. When the hub has none yet: with `fresh` (random
@@ -433,14 +381,6 @@ int ky_store_type_counts(ky_store *s, int (*fn)(void *ctx, const char *type, uin
 int ky_store_check(ky_store *s);
 
 /* --- test hooks ------------------------------------------------------------------------- */
-
-/*
- * For tests only: moves the store's clock (leases, the times it records; not the dates of
- * additions, which the PostgreSQL server's commit takes) by offset_us, for every connection
- * of the process, so that a lease can be made to run out without waiting. 0 puts it back.
- * Thread-safe.
- */
-void ky_store_test_clock(int64_t offset_us);
 
 /*
  * For tests only, PostgreSQL (nothing on SQLite): the connection of s is cut after each of

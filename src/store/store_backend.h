@@ -36,6 +36,80 @@ typedef struct ky_store_removal_filter {
 	size_t nspec_versions;
 } ky_store_removal_filter;
 
+/*
+ * The statement interface: what the modules written once over both backends (the council's
+ * records: store_council.c) use instead of backend code of their own. A transaction runs a
+ * body; the body runs statements of store_statements.h ($1, $2, ... placeholders) with
+ * values bound and reads rows as text cells.
+ */
+typedef enum ky_store_value_kind { KY_STORE_VNULL, KY_STORE_VINT, KY_STORE_VTEXT, KY_STORE_VBLOB } ky_store_value_kind;
+
+/* A value bound to a statement. Text is NUL-terminated and holds no other NUL: PostgreSQL
+ * takes text parameters so, and the council's strings are checked before they get here.
+ * A blob is `len` bytes at `bytes` (at most KY_STORE_BLOB_MAX: hashes and secrets). */
+typedef struct ky_store_value {
+	ky_store_value_kind kind;
+	int64_t i;
+	const char *text;
+	const uint8_t *bytes;
+	size_t len;
+} ky_store_value;
+
+#define KY_STORE_BLOB_MAX 64
+
+static inline ky_store_value ky_sv_null(void)
+{
+	return (ky_store_value){.kind = KY_STORE_VNULL};
+}
+
+static inline ky_store_value ky_sv_int(int64_t v)
+{
+	return (ky_store_value){.kind = KY_STORE_VINT, .i = v};
+}
+
+/* NULL text is SQL's NULL. */
+static inline ky_store_value ky_sv_text(const char *v)
+{
+	return (ky_store_value){.kind = v ? KY_STORE_VTEXT : KY_STORE_VNULL, .text = v};
+}
+
+static inline ky_store_value ky_sv_blob(const uint8_t *bytes, size_t len)
+{
+	return (ky_store_value){.kind = KY_STORE_VBLOB, .bytes = bytes, .len = len};
+}
+
+/* One column of a result row as text (numbers in decimal), borrowed for the callback. */
+typedef struct ky_store_cell {
+	const char *text;      /* NUL-terminated; "" for NULL */
+	size_t len;
+	bool null;
+} ky_store_cell;
+
+/* The most columns a statement of the interface may return. */
+#define KY_STORE_CELLS_MAX 24
+
+/* Called once per row; nonzero stops the statement (a negative value is returned by run). */
+typedef int ky_store_cells_fn(void *ctx, const ky_store_cell *cells, int ncols);
+
+/* A transaction in progress, as the backend's transact hands it to the body. */
+typedef struct ky_store_tx {
+	void *impl;
+	/* PostgreSQL: this run of the body follows one that lost its connection and may have
+	 * committed (the body checks, by the token of what it wrote, before writing again). */
+	bool retry;
+} ky_store_tx;
+
+/* A transaction's body: KY_OK commits, anything else rolls back and is returned. */
+typedef int ky_store_tx_body(ky_store_tx *tx, void *ctx);
+
+/* The number as a cell holds it (0 for NULL or text that is no number). */
+int64_t ky_store_cell_int(const ky_store_cell *cell);
+
+/* The backend's transact and run for s, for the modules written over the interface. */
+int ky_store_transact(ky_store *s, bool write, ky_store_tx_body *body, void *ctx);
+int ky_store_run(ky_store *s, ky_store_tx *tx, const char *sql, const ky_store_value *values, int n,
+		 ky_store_cells_fn *fn, void *ctx, uint64_t *changed);
+
 typedef struct ky_store_backend {
 	const char *name;
 	int (*open)(void **impl, const char *location, const ky_store_options *options, bool *created);
@@ -53,15 +127,8 @@ typedef struct ky_store_backend {
 	int (*stats)(void *impl, ky_store_stats *out);
 	int (*type_counts)(void *impl, int (*fn)(void *ctx, const char *type, uint64_t count), void *ctx);
 	int (*check)(void *impl);
-	/* Users, keys and secrets (schema 3); names, prefixes and lengths are checked by store.c,
+	/* Secrets (schema 3); lengths are checked by store.c,
 	 * and times come from it. */
-	int (*user_ensure)(void *impl, const char *name, int64_t now_us, ky_store_user *out);
-	int (*user_count)(void *impl, uint64_t *out);
-	int (*key_add)(void *impl, int64_t user_id, const char *prefix, const uint8_t *hash, int64_t now_us,
-		       int64_t *key_id);
-	int (*key_find)(void *impl, const uint8_t *hash, ky_store_key *out);
-	int (*key_list)(void *impl, int (*fn)(void *ctx, const ky_store_key *k), void *ctx);
-	int (*key_revoke)(void *impl, const char *prefix, int64_t now_us, ky_store_key *out);
 	/* Reads secret `name` (KY_STORE_SECRET_SIZE bytes) into out; stores `fresh` first when
 	 * it is not NULL and there is none. KY_ENOTFOUND when there is none (and no fresh). */
 	int (*secret)(void *impl, const char *name, const uint8_t *fresh, int64_t now_us, uint8_t *out);
@@ -85,6 +152,22 @@ typedef struct ky_store_backend {
 			      size_t n, int64_t now_us, int64_t lease_us);
 	int (*request_complete)(void *impl, const char *id, uint64_t token);
 	int (*request_abandon)(void *impl, const char *id, uint64_t token);
+	/* Runs body in one transaction; with `write`, holding the hub's council lock from the
+	 * start (SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory lock), so that two writers of
+	 * the council's records never interleave. A read body (no `write`) on PostgreSQL runs
+	 * its statements each on its own, without BEGIN and COMMIT, whose two round trips would
+	 * double the cost of the key lookup every request makes: a read body must not need its
+	 * statements to see one snapshot. On PostgreSQL a lost connection reconnects and
+	 * runs the body again with tx->retry set: a body must start from scratch each time
+	 * (clear what an earlier run collected). */
+	int (*transact)(void *impl, bool write, ky_store_tx_body *body, void *ctx);
+	/* Runs one statement of the body's transaction with n values bound, calling fn (may be
+	 * NULL) per row; *changed (may be NULL) gets the rows an INSERT, UPDATE or DELETE
+	 * touched. A unique constraint broken is KY_EEXISTS, a foreign key KY_ENOTFOUND, a check
+	 * KY_EINVALID, each with the database's message; the body sets its own where it knows
+	 * better. */
+	int (*run)(ky_store_tx *tx, const char *sql, const ky_store_value *values, int n, ky_store_cells_fn *fn,
+		   void *ctx, uint64_t *changed);
 	/* ky_store_test_cut_after_commit(); NULL for a backend without connections to cut. */
 	void (*test_cut_after_commit)(void *impl, unsigned n);
 } ky_store_backend;
@@ -99,9 +182,6 @@ int ky_store_schema_refusal(const char *where, int schema);
 /* Counts row into *page (first and last date, last number, count) and hands it to fn; returns
  * what fn returns (nonzero: stop). For the backends' query loops. */
 int ky_store_page_row(ky_store_page *page, const ky_store_row *row, ky_store_row_fn *fn, void *ctx);
-
-/* Microseconds since 1970 now, moved by ky_store_test_clock(). */
-int64_t ky_store_now_us(void);
 
 /* The message of a write under a claim that another claim has replaced (KY_ESTALE). */
 int ky_store_taken_over(const char *id);

@@ -148,6 +148,74 @@ static const migration migrations[] = {
 	/* 4 -> 5: a request's claims are numbered, and the number is the fencing token that its
 	 * records and completion must still hold (store.h). */
 	{"ALTER TABLE requests ADD COLUMN claims {I64} NOT NULL DEFAULT 0;", NULL},
+	/* 5 -> 6: the council (store_council.h). Members and the hub's list of sectors, with the
+	 * STIX industry-sector value each stands for in a member's identity; groups of members;
+	 * users belong to a member with a role (the first-user owner gives way to the
+	 * secretariat, which store_council.c creates after this migration, since SQL has no
+	 * portable source of the random UUID its identity needs, and gives every user without a
+	 * member to); versioned rules and who accepted which; and the record of every change,
+	 * each under a random token so that a write retried after a lost connection can tell it
+	 * committed already. */
+	{"CREATE TABLE sectors (name {KEY} PRIMARY KEY, stix {TEXT} NOT NULL, title {TEXT} NOT NULL);"
+	 "INSERT INTO sectors (name, stix, title) VALUES"
+	 " ('government', 'government-national', 'Government'),"
+	 " ('local-government', 'government-local', 'Local government'),"
+	 " ('finance', 'financial-services', 'Finance'),"
+	 " ('energy', 'energy', 'Energy'),"
+	 " ('telecom', 'telecommunications', 'Telecommunications'),"
+	 " ('transport', 'transportation', 'Transport'),"
+	 " ('healthcare', 'healthcare', 'Healthcare'),"
+	 " ('water', 'infrastructure-water', 'Water'),"
+	 " ('chemicals', 'chemical', 'Chemicals'),"
+	 " ('security-vendor', 'technology', 'Security vendor');"
+	 "CREATE TABLE members ("
+	 "  id {ID},"
+	 "  name {KEY} NOT NULL UNIQUE,"
+	 "  title {TEXT} NOT NULL,"
+	 "  tier {KEY} NOT NULL CHECK (tier IN ('secretariat', 'contributor', 'general')),"
+	 "  country {TEXT},"
+	 "  contact {TEXT},"
+	 "  status {KEY} NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'suspended')),"
+	 "  identity_id {KEY} NOT NULL UNIQUE,"
+	 "  identity {JSON} NOT NULL,"
+	 "  created_us {I64} NOT NULL);"
+	 "CREATE TABLE member_sectors ("
+	 "  member_id {I64} NOT NULL REFERENCES members (id),"
+	 "  sector {KEY} NOT NULL REFERENCES sectors (name),"
+	 "  PRIMARY KEY (member_id, sector));"
+	 "CREATE TABLE groups ("
+	 "  id {ID},"
+	 "  name {KEY} NOT NULL UNIQUE,"
+	 "  created_us {I64} NOT NULL);"
+	 "CREATE TABLE group_members ("
+	 "  group_id {I64} NOT NULL REFERENCES groups (id),"
+	 "  member_id {I64} NOT NULL REFERENCES members (id),"
+	 "  PRIMARY KEY (group_id, member_id));"
+	 "CREATE INDEX group_members_by_member ON group_members (member_id, group_id);"
+	 "DROP INDEX users_one_owner;"
+	 "ALTER TABLE users DROP COLUMN owner;"
+	 "ALTER TABLE users ADD COLUMN member_id {I64} REFERENCES members (id);"
+	 "ALTER TABLE users ADD COLUMN role {KEY} NOT NULL DEFAULT 'admin' CHECK (role IN ('reader', 'analyst', 'admin'));"
+	 "ALTER TABLE users ADD COLUMN disabled_us {I64};"
+	 "CREATE INDEX users_by_member ON users (member_id, name);"
+	 "CREATE TABLE rules (version {I64} PRIMARY KEY, text {TEXT} NOT NULL, set_us {I64} NOT NULL);"
+	 "CREATE TABLE rule_acceptances ("
+	 "  user_id {I64} NOT NULL REFERENCES users (id),"
+	 "  version {I64} NOT NULL REFERENCES rules (version),"
+	 "  accepted_us {I64} NOT NULL,"
+	 "  PRIMARY KEY (user_id, version));"
+	 "CREATE TABLE changes ("
+	 "  id {ID},"
+	 "  token {KEY} NOT NULL UNIQUE,"
+	 "  at_us {I64} NOT NULL,"
+	 "  actor_user_id {I64} REFERENCES users (id),"
+	 "  actor_member_id {I64} REFERENCES members (id),"
+	 "  via {TEXT} NOT NULL,"
+	 "  action {KEY} NOT NULL,"
+	 "  subject {TEXT} NOT NULL,"
+	 "  detail {TEXT},"
+	 "  reason {TEXT} NOT NULL);",
+	 NULL},
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == KY_STORE_SCHEMA_VERSION,

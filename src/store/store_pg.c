@@ -36,6 +36,7 @@
 
 #include "store/store_backend.h"
 #include "store/store_statements.h"
+#include "util/ky_clock.h"
 #include "util/ky_error.h"
 #include "util/ky_uri.h"
 #include "util/ky_uuid.h"
@@ -422,7 +423,7 @@ static int create_hub(pg *p, bool *created)
 		rc = ky_uuid4(uuid);
 	if (rc == KY_OK && *created) {
 		char now[24];
-		snprintf(now, sizeof(now), "%lld", (long long)ky_store_now_us());
+		snprintf(now, sizeof(now), "%lld", (long long)ky_clock_now_us());
 		const char *values[] = {uuid, KY_STORE_DEFAULT_COLLECTION, "Default collection",
 					"Where objects go when no collection is named.", now};
 		PGresult *r;
@@ -549,7 +550,7 @@ static int collection_create_once(pg *p, bool retry, const char *uuid, const cha
 				  const char *description, int64_t *id)
 {
 	char now[24];
-	snprintf(now, sizeof(now), "%lld", (long long)ky_store_now_us());
+	snprintf(now, sizeof(now), "%lld", (long long)ky_clock_now_us());
 	const char *values[] = {uuid, name, title, description, now};
 	PGresult *r;
 	int rc = insert_once(p, retry, KY_SQL_COLLECTION_ADD, 5,
@@ -829,9 +830,7 @@ static int commit_once(pg *p, const char *token, bool retry, int64_t collection_
 			  " WHERE NOT EXISTS (SELECT 1 FROM versions v WHERE v.stix_id = d.stix_id AND v.version_key = d.version_key)"
 			  " ORDER BY ord ON CONFLICT (stix_id, version_key) DO NOTHING",
 			  "storing versions");
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	int64_t now = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	int64_t now = ky_clock_now_us();
 	/* Dates: the first new addition at now (or just after the previous one), then one
 	 * microsecond apart, so they are unique and increase with the numbers. */
 	int64_t base_date = (now > last_date ? now : last_date + 1) - 1;
@@ -1092,180 +1091,6 @@ static void bytea_hex(const uint8_t *bytes, size_t n, char *out)
 		*out++ = digits[bytes[i] & 15];
 	}
 	*out = '\0';
-}
-
-/*
- * Creates the user if missing, in a transaction that holds a lock on `users` against other
- * creators (SHARE ROW EXCLUSIVE conflicts with itself and with inserts, not with reads): of
- * two processes creating the first users at once, the second sees the first's row, so only
- * one becomes the owner (the partial unique index users_one_owner would refuse a second).
- */
-static int user_ensure_once(pg *p, const char *name, int64_t now_us, ky_store_user *out)
-{
-	char now[24];
-	snprintf(now, sizeof(now), "%lld", (long long)now_us);
-	const char *values[] = {name, now};
-	PGresult *r = NULL;
-	int rc = exec(p, "BEGIN", "creating a user");
-	if (rc == KY_OK)
-		rc = exec(p, "LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE", "creating a user");
-	if (rc == KY_OK)
-		rc = query(p, KY_SQL_USER_FIND, 1, values, &r, "finding a user");
-	if (rc == KY_OK && PQntuples(r) == 0) {
-		PQclear(r);
-		r = NULL;
-		rc = query(p, KY_SQL_USER_ADD, 2, values, &r, "creating a user");
-		out->created = rc == KY_OK;
-	}
-	if (rc == KY_OK) {
-		out->id = integer(r, 0, 0);
-		out->owner = integer(r, 0, 1) != 0;
-		PQclear(r);
-		rc = exec(p, "COMMIT", "creating a user");
-	}
-	if (rc != KY_OK) {
-		out->created = false;
-		rollback(p);
-	}
-	return rc;
-}
-
-static int pg_user_ensure(void *impl, const char *name, int64_t now_us, ky_store_user *out)
-{
-	WITH_RETRY((pg *)impl, user_ensure_once(impl, name, now_us, out));
-}
-
-static int user_count_once(pg *p, uint64_t *out)
-{
-	PGresult *r;
-	int rc = query(p, KY_SQL_USER_COUNT, 0, NULL, &r, "counting users");
-	if (rc != KY_OK)
-		return rc;
-	*out = (uint64_t)integer(r, 0, 0);
-	PQclear(r);
-	return KY_OK;
-}
-
-static int pg_user_count(void *impl, uint64_t *out)
-{
-	WITH_RETRY((pg *)impl, user_count_once(impl, out));
-}
-
-/* `retry`: a lost attempt may have committed; a key with this hash (of a random key),
- * prefix, user and creation time is then that attempt's. */
-static int key_add_once(pg *p, bool retry, int64_t user_id, const char *prefix, const uint8_t *hash, int64_t now_us,
-			int64_t *key_id)
-{
-	char user[24], now[24], hex[2 * KY_STORE_KEY_HASH_SIZE + 3];
-	snprintf(user, sizeof(user), "%lld", (long long)user_id);
-	snprintf(now, sizeof(now), "%lld", (long long)now_us);
-	bytea_hex(hash, KY_STORE_KEY_HASH_SIZE, hex);
-	const char *values[] = {user, prefix, hex, now};
-	PGresult *r;
-	int rc = insert_once(p, retry, KY_SQL_KEY_ADD, 4,
-			     "SELECT id FROM api_keys WHERE user_id = $1::bigint AND prefix = $2 AND hash = $3::bytea"
-			     " AND created_us = $4::bigint",
-			     4, values, &r, "adding a key");
-	if (rc == KY_EEXISTS)
-		return ky_error_set(KY_EEXISTS, "%s: a key with prefix %s (or its hash) exists already", p->label, prefix);
-	if (rc != KY_OK)
-		return rc;
-	*key_id = integer(r, 0, 0);
-	PQclear(r);
-	return KY_OK;
-}
-
-static int pg_key_add(void *impl, int64_t user_id, const char *prefix, const uint8_t *hash, int64_t now_us,
-		      int64_t *key_id)
-{
-	WITH_RETRY_KNOWING((pg *)impl, retry, key_add_once(impl, retry, user_id, prefix, hash, now_us, key_id));
-}
-
-/* A row of KY_SQL_KEY_COLUMNS into *out. */
-static void read_key(const PGresult *r, int row, ky_store_key *out)
-{
-	memset(out, 0, sizeof(*out));
-	out->id = integer(r, row, 0);
-	out->user_id = integer(r, row, 1);
-	snprintf(out->user, sizeof(out->user), "%s", PQgetvalue(r, row, 2));
-	snprintf(out->prefix, sizeof(out->prefix), "%s", PQgetvalue(r, row, 3));
-	out->owner = integer(r, row, 4) != 0;
-	out->created_us = integer(r, row, 5);
-	out->revoked_us = integer(r, row, 6);
-}
-
-static int key_find_once(pg *p, const uint8_t *hash, ky_store_key *out)
-{
-	char hex[2 * KY_STORE_KEY_HASH_SIZE + 3];
-	bytea_hex(hash, KY_STORE_KEY_HASH_SIZE, hex);
-	const char *values[] = {hex};
-	PGresult *r;
-	int rc = query_cached(p, KY_SQL_KEY_FIND, 1, values, &r, "looking up a key");
-	if (rc != KY_OK)
-		return rc;
-	if (PQntuples(r) == 1)
-		read_key(r, 0, out);
-	else
-		rc = ky_error_set(KY_ENOTFOUND, "no active key with this hash");
-	PQclear(r);
-	return rc;
-}
-
-static int pg_key_find(void *impl, const uint8_t *hash, ky_store_key *out)
-{
-	WITH_RETRY((pg *)impl, key_find_once(impl, hash, out));
-}
-
-static int key_list_once(pg *p, int (*fn)(void *ctx, const ky_store_key *k), void *ctx)
-{
-	PGresult *r;
-	int rc = query(p, KY_SQL_KEY_LIST, 0, NULL, &r, "listing keys");
-	for (int i = 0; rc == KY_OK && i < PQntuples(r); i++) {
-		ky_store_key k;
-		read_key(r, i, &k);
-		rc = fn(ctx, &k);
-	}
-	PQclear(r);
-	return rc < 0 ? rc : KY_OK;
-}
-
-static int pg_key_list(void *impl, int (*fn)(void *ctx, const ky_store_key *k), void *ctx)
-{
-	WITH_RETRY((pg *)impl, key_list_once(impl, fn, ctx));
-}
-
-/* One statement: the key is revoked and read back, or nothing happens. `retry`: a lost
- * attempt may have committed; a key with this prefix revoked at this very time (now_us was
- * taken once, before the first attempt) is then the one this call revoked. */
-static int key_revoke_once(pg *p, bool retry, const char *prefix, int64_t now_us, ky_store_key *out)
-{
-	char now[24];
-	snprintf(now, sizeof(now), "%lld", (long long)now_us);
-	const char *values[] = {prefix, now};
-	PGresult *r;
-	int rc = query(p,
-		       "WITH k AS (" KY_SQL_KEY_REVOKE " RETURNING id, user_id, prefix, created_us, revoked_us)"
-		       " SELECT k.id, k.user_id, u.name, k.prefix, u.owner, k.created_us, k.revoked_us"
-		       " FROM k JOIN users u ON u.id = k.user_id",
-		       2, values, &r, "revoking a key");
-	if (rc == KY_OK && PQntuples(r) == 0 && retry) {
-		PQclear(r);
-		rc = query(p, KY_SQL_KEY_COLUMNS " WHERE k.prefix = $1 AND k.revoked_us = $2::bigint", 2, values, &r,
-			   "revoking a key");
-	}
-	if (rc != KY_OK)
-		return rc;
-	if (PQntuples(r) == 1)
-		read_key(r, 0, out);
-	else
-		rc = ky_error_set(KY_ENOTFOUND, "no active key with prefix %s in this hub", prefix);
-	PQclear(r);
-	return rc;
-}
-
-static int pg_key_revoke(void *impl, const char *prefix, int64_t now_us, ky_store_key *out)
-{
-	WITH_RETRY_KNOWING((pg *)impl, retry, key_revoke_once(impl, retry, prefix, now_us, out));
 }
 
 /*
@@ -1793,6 +1618,78 @@ static int pg_request_abandon(void *impl, const char *id, uint64_t token)
 	WITH_RETRY((pg *)impl, request_abandon_once(impl, id, token));
 }
 
+/* --- the statement interface (store_backend.h) ---------------------------------------------- */
+
+/* Serialises the writers of the council's records, as SQLite's BEGIN IMMEDIATE does. */
+#define COUNCIL_LOCK "SELECT pg_advisory_xact_lock(7300560002)"
+
+static int transact_once(pg *p, bool retry, bool write, ky_store_tx_body *body, void *ctx)
+{
+	int rc = write ? exec(p, "BEGIN", "beginning a transaction") : KY_OK;
+	if (rc == KY_OK && write)
+		rc = exec(p, COUNCIL_LOCK, "taking the council lock");
+	ky_store_tx tx = {.impl = p, .retry = retry};
+	if (rc == KY_OK)
+		rc = body(&tx, ctx);
+	if (rc == KY_OK && write)
+		rc = exec(p, "COMMIT", "committing");
+	if (rc != KY_OK)
+		rollback(p);
+	return rc;
+}
+
+static int pg_transact(void *impl, bool write, ky_store_tx_body *body, void *ctx)
+{
+	WITH_RETRY_KNOWING((pg *)impl, retry, transact_once(impl, retry, write, body, ctx));
+}
+
+static int pg_run(ky_store_tx *tx, const char *sql, const ky_store_value *values, int n, ky_store_cells_fn *fn,
+		  void *ctx, uint64_t *changed)
+{
+	pg *p = tx->impl;
+	char numbers[KY_STORE_CELLS_MAX][24];
+	const char *texts[KY_STORE_CELLS_MAX];
+	if (n > KY_STORE_CELLS_MAX)
+		return ky_error_set(KY_EINVALID, "a statement of the interface takes at most %d values", KY_STORE_CELLS_MAX);
+	char blobs[KY_STORE_CELLS_MAX][2 * KY_STORE_BLOB_MAX + 3];
+	for (int i = 0; i < n; i++) {
+		if (values[i].kind == KY_STORE_VINT) {
+			snprintf(numbers[i], sizeof(numbers[i]), "%lld", (long long)values[i].i);
+			texts[i] = numbers[i];
+		} else if (values[i].kind == KY_STORE_VBLOB) {
+			if (values[i].len > KY_STORE_BLOB_MAX)
+				return ky_error_set(KY_EINVALID, "a blob of the interface has at most %d bytes", KY_STORE_BLOB_MAX);
+			/* bytea's text input. */
+			bytea_hex(values[i].bytes, values[i].len, blobs[i]);
+			texts[i] = blobs[i];
+		} else {
+			texts[i] = values[i].kind == KY_STORE_VTEXT ? values[i].text : NULL;
+		}
+	}
+	PGresult *r;
+	int rc = query_cached(p, sql, n, texts, &r, "running a statement");
+	if (rc != KY_OK)
+		return rc;
+	int rows = PQntuples(r), ncols = PQnfields(r);
+	if (ncols > KY_STORE_CELLS_MAX)
+		ncols = KY_STORE_CELLS_MAX;
+	for (int row = 0; row < rows && fn != NULL && rc == KY_OK; row++) {
+		ky_store_cell cells[KY_STORE_CELLS_MAX];
+		for (int i = 0; i < ncols; i++) {
+			cells[i].null = PQgetisnull(r, row, i);
+			cells[i].text = PQgetvalue(r, row, i);
+			cells[i].len = (size_t)PQgetlength(r, row, i);
+		}
+		int stop = fn(ctx, cells, ncols);
+		if (stop != 0)
+			rc = stop < 0 ? stop : 1;
+	}
+	if (changed != NULL)
+		*changed = (uint64_t)strtoull(PQcmdTuples(r), NULL, 10);
+	PQclear(r);
+	return rc == 1 ? KY_OK : rc;
+}
+
 static void pg_test_cut_after_commit(void *impl, unsigned n)
 {
 	((pg *)impl)->cuts = n;
@@ -1813,12 +1710,6 @@ const ky_store_backend ky_store_pg = {
 	.stats = pg_stats,
 	.type_counts = pg_type_counts,
 	.check = pg_check,
-	.user_ensure = pg_user_ensure,
-	.user_count = pg_user_count,
-	.key_add = pg_key_add,
-	.key_find = pg_key_find,
-	.key_list = pg_key_list,
-	.key_revoke = pg_key_revoke,
 	.secret = pg_secret,
 	.remove = pg_remove,
 	.removal_list = pg_removal_list,
@@ -1829,5 +1720,7 @@ const ky_store_backend ky_store_pg = {
 	.request_record = pg_request_record,
 	.request_complete = pg_request_complete,
 	.request_abandon = pg_request_abandon,
+	.transact = pg_transact,
+	.run = pg_run,
 	.test_cut_after_commit = pg_test_cut_after_commit,
 };

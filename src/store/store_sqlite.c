@@ -10,7 +10,7 @@
  *   sequence      the one counter row: the last number and date handed out
  *   collections   TAXII collections
  *   derived       forms of a version fixed at write time (schema 2; filled by later issues)
- *   users         people and machine clients (schema 3); the first one is the hub's owner
+ *   users         people and machine clients (schema 3), each of a member (schema 6)
  *   api_keys      their keys: a prefix to name each, the keyed hash, created and revoked
  *   secrets       server secrets (the key hash's), made on first use by store.c's caller
  *   removals      additions removed from their collection (schema 4), moved whole from
@@ -37,18 +37,19 @@
 
 #include "store/store_backend.h"
 #include "store/store_statements.h"
+#include "util/ky_clock.h"
 #include "util/ky_error.h"
 #include "util/ky_uuid.h"
 
-/* How many query statements a connection keeps prepared. */
-#define QUERY_CACHE 8
+/* How many statements of queries and of the statement interface a connection keeps prepared. */
+#define QUERY_CACHE 32
 
 typedef struct db {
 	sqlite3 *h;
 	char *path;
 	int schema;
 	sqlite3_stmt *find_version, *insert_version, *find_entry, *find_latest, *clear_latest, *insert_entry,
-		*read_counter, *write_counter, *find_key, *find_collection;
+		*read_counter, *write_counter, *find_collection;
 	/* Queries prepared lately, by their SQL (cached_query()). */
 	sqlite3_stmt *queries[QUERY_CACHE];
 	char *query_sql[QUERY_CACHE];
@@ -202,7 +203,7 @@ static void db_free(db *d)
 	if (d == NULL)
 		return;
 	sqlite3_stmt *stmts[] = {d->find_version, d->insert_version, d->find_entry, d->find_latest,
-				 d->clear_latest, d->insert_entry, d->read_counter, d->write_counter, d->find_key,
+				 d->clear_latest, d->insert_entry, d->read_counter, d->write_counter,
 				 d->find_collection};
 	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++)
 		sqlite3_finalize(stmts[i]);
@@ -318,9 +319,8 @@ static int prepare_all(db *d)
 		rc = prepare(d, &d->read_counter, KY_SQL_COUNTER_READ);
 	if (rc == KY_OK)
 		rc = prepare(d, &d->write_counter, KY_SQL_COUNTER_WRITE);
-	/* The server's lookups on every request: kept prepared. */
-	if (rc == KY_OK)
-		rc = prepare(d, &d->find_key, KY_SQL_KEY_FIND);
+	/* The server's lookup of a collection on every request: kept prepared (its key lookup
+	 * is the statement interface's, cached too). */
 	if (rc == KY_OK)
 		rc = prepare(d, &d->find_collection, KY_SQL_COLLECTION_FIND);
 	return rc;
@@ -424,7 +424,7 @@ static int sqlite_collection_create(void *impl, const char *uuid, const char *na
 	sqlite3_bind_text(st, 3, title, -1, SQLITE_STATIC);
 	if (description != NULL)
 		sqlite3_bind_text(st, 4, description, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 5, ky_store_now_us());
+	sqlite3_bind_int64(st, 5, ky_clock_now_us());
 	int step = sqlite3_step(st);
 	if (step == SQLITE_CONSTRAINT)
 		rc = ky_error_set(KY_EEXISTS, "a collection named \"%s\" exists already", name);
@@ -649,7 +649,7 @@ static int sqlite_commit(void *impl, int64_t collection_id, ky_store_item *items
 		rc = take_latest(d, collection_id, &items[i], &latest);
 		if (rc != KY_OK)
 			break;
-		int64_t now = ky_store_now_us();
+		int64_t now = ky_clock_now_us();
 		last_seq++;
 		last_date = now > last_date ? now : last_date + 1;
 		sqlite3_stmt *st = d->insert_entry;
@@ -823,164 +823,6 @@ static int sqlite_check(void *impl)
 }
 
 /* --- users and API keys ---------------------------------------------------------------------- */
-
-static int sqlite_user_ensure(void *impl, const char *name, int64_t now_us, ky_store_user *out)
-{
-	db *d = impl;
-	sqlite3_stmt *find = NULL, *insert = NULL;
-	/* BEGIN IMMEDIATE: one writer at a time, so "no user yet" cannot hold for two. */
-	int rc = exec(d, "BEGIN IMMEDIATE");
-	if (rc != KY_OK)
-		return rc;
-	rc = prepare_once(d, &find, KY_SQL_USER_FIND, "finding a user");
-	if (rc == KY_OK)
-		rc = prepare_once(d, &insert, KY_SQL_USER_ADD, "creating a user");
-	int step = SQLITE_DONE;
-	if (rc == KY_OK) {
-		sqlite3_bind_text(find, 1, name, -1, SQLITE_STATIC);
-		step = sqlite3_step(find);
-		if (step != SQLITE_ROW && step != SQLITE_DONE)
-			rc = fail(d, "finding a user");
-	}
-	if (rc == KY_OK && step == SQLITE_ROW) {
-		out->id = sqlite3_column_int64(find, 0);
-		out->owner = sqlite3_column_int(find, 1) != 0;
-		out->created = false;
-	} else if (rc == KY_OK) {
-		sqlite3_bind_text(insert, 1, name, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(insert, 2, now_us);
-		if (sqlite3_step(insert) != SQLITE_ROW) {
-			rc = fail(d, "creating a user");
-		} else {
-			out->id = sqlite3_column_int64(insert, 0);
-			out->owner = sqlite3_column_int(insert, 1) != 0;
-			out->created = true;
-		}
-	}
-	/* Finalized before COMMIT, so that no statement of the transaction is still running. */
-	sqlite3_finalize(find);
-	sqlite3_finalize(insert);
-	if (rc == KY_OK)
-		rc = exec(d, "COMMIT");
-	if (rc != KY_OK)
-		sqlite3_exec(d->h, "ROLLBACK", NULL, NULL, NULL);
-	return rc;
-}
-
-static int sqlite_user_count(void *impl, uint64_t *out)
-{
-	return count(impl, KY_SQL_USER_COUNT, out);
-}
-
-static int sqlite_key_add(void *impl, int64_t user_id, const char *prefix, const uint8_t *hash, int64_t now_us,
-			  int64_t *key_id)
-{
-	db *d = impl;
-	sqlite3_stmt *st = NULL;
-	int rc = prepare_once(d, &st, KY_SQL_KEY_ADD, "adding a key");
-	if (rc != KY_OK)
-		return rc;
-	sqlite3_bind_int64(st, 1, user_id);
-	sqlite3_bind_text(st, 2, prefix, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 3, hash, KY_STORE_KEY_HASH_SIZE, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, now_us);
-	int step = sqlite3_step(st);
-	if (step == SQLITE_CONSTRAINT && sqlite3_extended_errcode(d->h) == SQLITE_CONSTRAINT_FOREIGNKEY)
-		rc = ky_error_set(KY_ENOTFOUND, "%s: adding a key: user %lld does not exist", d->path, (long long)user_id);
-	else if (step == SQLITE_CONSTRAINT)
-		rc = ky_error_set(KY_EEXISTS, "%s: a key with prefix %s (or its hash) exists already", d->path, prefix);
-	else if (step != SQLITE_ROW)
-		rc = fail(d, "adding a key");
-	else
-		*key_id = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return rc;
-}
-
-/* A row of KY_SQL_KEY_COLUMNS into *out. */
-static void read_key(sqlite3_stmt *st, ky_store_key *out)
-{
-	memset(out, 0, sizeof(*out));
-	out->id = sqlite3_column_int64(st, 0);
-	out->user_id = sqlite3_column_int64(st, 1);
-	snprintf(out->user, sizeof(out->user), "%s", (const char *)sqlite3_column_text(st, 2));
-	snprintf(out->prefix, sizeof(out->prefix), "%s", (const char *)sqlite3_column_text(st, 3));
-	out->owner = sqlite3_column_int(st, 4) != 0;
-	out->created_us = sqlite3_column_int64(st, 5);
-	out->revoked_us = sqlite3_column_int64(st, 6);
-}
-
-static int sqlite_key_find(void *impl, const uint8_t *hash, ky_store_key *out)
-{
-	db *d = impl;
-	sqlite3_stmt *st = d->find_key;
-	sqlite3_bind_blob(st, 1, hash, KY_STORE_KEY_HASH_SIZE, SQLITE_STATIC);
-	int step = sqlite3_step(st);
-	if (step == SQLITE_ROW)
-		read_key(st, out);
-	int rc = step == SQLITE_ROW    ? KY_OK
-		 : step == SQLITE_DONE ? ky_error_set(KY_ENOTFOUND, "no active key with this hash")
-				       : fail(d, "looking up a key");
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return rc;
-}
-
-static int sqlite_key_list(void *impl, int (*fn)(void *ctx, const ky_store_key *k), void *ctx)
-{
-	db *d = impl;
-	sqlite3_stmt *st = NULL;
-	int step = SQLITE_DONE;
-	int rc = prepare_once(d, &st, KY_SQL_KEY_LIST, "listing keys");
-	if (rc != KY_OK)
-		return rc;
-	while (rc == KY_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
-		ky_store_key k;
-		read_key(st, &k);
-		rc = fn(ctx, &k);
-	}
-	if (rc == KY_OK && step != SQLITE_DONE)
-		rc = fail(d, "listing keys");
-	sqlite3_finalize(st);
-	return rc < 0 ? rc : KY_OK;
-}
-
-static int sqlite_key_revoke(void *impl, const char *prefix, int64_t now_us, ky_store_key *out)
-{
-	db *d = impl;
-	sqlite3_stmt *update = NULL, *read = NULL;
-	int rc = exec(d, "BEGIN IMMEDIATE");
-	if (rc != KY_OK)
-		return rc;
-	rc = prepare_once(d, &update, KY_SQL_KEY_REVOKE, "revoking a key");
-	if (rc == KY_OK)
-		rc = prepare_once(d, &read, KY_SQL_KEY_COLUMNS " WHERE k.prefix = $1", "revoking a key");
-	if (rc != KY_OK)
-		goto done;
-	sqlite3_bind_text(update, 1, prefix, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(update, 2, now_us);
-	if (sqlite3_step(update) != SQLITE_DONE) {
-		rc = fail(d, "revoking a key");
-		goto done;
-	}
-	if (sqlite3_changes(d->h) == 0) {
-		rc = ky_error_set(KY_ENOTFOUND, "no active key with prefix %s in this hub", prefix);
-		goto done;
-	}
-	sqlite3_bind_text(read, 1, prefix, -1, SQLITE_STATIC);
-	if (sqlite3_step(read) != SQLITE_ROW) {
-		rc = fail(d, "revoking a key");
-		goto done;
-	}
-	read_key(read, out);
-	rc = exec(d, "COMMIT");
-done:
-	sqlite3_finalize(update);
-	sqlite3_finalize(read);
-	if (rc != KY_OK)
-		sqlite3_exec(d->h, "ROLLBACK", NULL, NULL, NULL);
-	return rc;
-}
 
 /* Reads secret `name`: KY_OK, KY_ENOTFOUND, or another failure. */
 static int read_secret(db *d, const char *name, uint8_t *out)
@@ -1447,6 +1289,83 @@ static int sqlite_request_abandon(void *impl, const char *id, uint64_t token)
 	return rc;
 }
 
+/* --- the statement interface (store_backend.h) ---------------------------------------------- */
+
+static int sqlite_transact(void *impl, bool write, ky_store_tx_body *body, void *ctx)
+{
+	db *d = impl;
+	int rc = exec(d, write ? "BEGIN IMMEDIATE" : "BEGIN");
+	if (rc != KY_OK)
+		return rc;
+	ky_store_tx tx = {.impl = d, .retry = false};
+	rc = body(&tx, ctx);
+	if (rc == KY_OK)
+		rc = exec(d, "COMMIT");
+	if (rc != KY_OK)
+		sqlite3_exec(d->h, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+/* The status of a statement that failed: constraints told apart, as the interface says. */
+static int run_failure(db *d)
+{
+	int code = sqlite3_extended_errcode(d->h);
+	int status = code == SQLITE_CONSTRAINT_FOREIGNKEY ? KY_ENOTFOUND
+		     : code == SQLITE_CONSTRAINT_CHECK || code == SQLITE_CONSTRAINT_NOTNULL ? KY_EINVALID
+											    : status_of(d);
+	return ky_error_set(status, "%s: %s", d->path, sqlite3_errmsg(d->h));
+}
+
+static int sqlite_run(ky_store_tx *tx, const char *sql, const ky_store_value *values, int n, ky_store_cells_fn *fn,
+		      void *ctx, uint64_t *changed)
+{
+	db *d = tx->impl;
+	char *text = malloc(strlen(sql) + 1);
+	if (text == NULL)
+		return ky_error_set(KY_ENOMEM, "out of memory");
+	ky_store_sql_marks(sql, '?', text);
+	sqlite3_stmt *st = cached_query(d, text);
+	free(text);
+	if (st == NULL)
+		return fail(d, "preparing a statement");
+	for (int i = 0; i < n; i++) {
+		if (values[i].kind == KY_STORE_VINT)
+			sqlite3_bind_int64(st, i + 1, values[i].i);
+		else if (values[i].kind == KY_STORE_VTEXT)
+			sqlite3_bind_text(st, i + 1, values[i].text, -1, SQLITE_STATIC);
+		else if (values[i].kind == KY_STORE_VBLOB)
+			sqlite3_bind_blob(st, i + 1, values[i].bytes, (int)values[i].len, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(st, i + 1);
+	}
+	int rc = KY_OK, step;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		ky_store_cell cells[KY_STORE_CELLS_MAX];
+		int ncols = sqlite3_column_count(st);
+		if (ncols > KY_STORE_CELLS_MAX)
+			ncols = KY_STORE_CELLS_MAX;
+		for (int i = 0; i < ncols; i++) {
+			const unsigned char *value = sqlite3_column_text(st, i);
+			cells[i].null = value == NULL;
+			cells[i].text = value ? (const char *)value : "";
+			cells[i].len = value ? (size_t)sqlite3_column_bytes(st, i) : 0;
+		}
+		int stop = fn ? fn(ctx, cells, ncols) : 0;
+		if (stop != 0) {
+			rc = stop < 0 ? stop : KY_OK;
+			step = SQLITE_DONE;
+			break;
+		}
+	}
+	if (step != SQLITE_DONE)
+		rc = run_failure(d);
+	else if (changed != NULL)
+		*changed = (uint64_t)sqlite3_changes(d->h);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc;
+}
+
 const ky_store_backend ky_store_sqlite = {
 	.name = "sqlite",
 	.open = sqlite_open,
@@ -1462,12 +1381,6 @@ const ky_store_backend ky_store_sqlite = {
 	.stats = sqlite_stats,
 	.type_counts = sqlite_type_counts,
 	.check = sqlite_check,
-	.user_ensure = sqlite_user_ensure,
-	.user_count = sqlite_user_count,
-	.key_add = sqlite_key_add,
-	.key_find = sqlite_key_find,
-	.key_list = sqlite_key_list,
-	.key_revoke = sqlite_key_revoke,
 	.secret = sqlite_secret,
 	.remove = sqlite_remove,
 	.removal_list = sqlite_removal_list,
@@ -1478,4 +1391,6 @@ const ky_store_backend ky_store_sqlite = {
 	.request_record = sqlite_request_record,
 	.request_complete = sqlite_request_complete,
 	.request_abandon = sqlite_request_abandon,
+	.transact = sqlite_transact,
+	.run = sqlite_run,
 };

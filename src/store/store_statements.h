@@ -41,19 +41,16 @@
 	" (SELECT count(*) FROM entries), (SELECT count(*) FROM collections), (SELECT last_seq FROM sequence)"
 #define KY_SQL_TYPE_COUNTS "SELECT type, count(*) AS n FROM versions GROUP BY type ORDER BY n DESC, type"
 
-/* --- users, keys and secrets; a key's columns as read_key() reads them --- */
-#define KY_SQL_USER_FIND "SELECT id, owner FROM users WHERE name = $1"
-/* The first user is the owner; the caller holds a lock against other creators. */
-#define KY_SQL_USER_ADD                                                                          \
-	"INSERT INTO users (name, owner, created_us)"                                           \
-	" VALUES ($1, CASE WHEN EXISTS (SELECT 1 FROM users) THEN 0 ELSE 1 END, $2) RETURNING id, owner"
-#define KY_SQL_USER_COUNT "SELECT count(*) FROM users"
-#define KY_SQL_KEY_ADD "INSERT INTO api_keys (user_id, prefix, hash, created_us) VALUES ($1, $2, $3, $4) RETURNING id"
-#define KY_SQL_KEY_COLUMNS                                                                       \
-	"SELECT k.id, k.user_id, u.name, k.prefix, u.owner, k.created_us, k.revoked_us"         \
-	" FROM api_keys k JOIN users u ON u.id = k.user_id"
+/* --- keys and secrets (users are store_council.c's) --- */
+/* A key with its user, member and rules status (ky_store_key_fill() reads the columns). */
+#define KY_SQL_KEY_SELECT                                                                        \
+	"SELECT k.id, k.user_id, u.name, k.prefix, k.created_us, k.revoked_us, u.role, u.disabled_us,"  \
+	" m.id, m.name, m.tier, m.status, (SELECT max(r.version) FROM rules r),"                 \
+	" (SELECT max(a.version) FROM rule_acceptances a WHERE a.user_id = u.id)"
+#define KY_SQL_KEY_JOINS " JOIN users u ON u.id = k.user_id LEFT JOIN members m ON m.id = u.member_id"
+#define KY_SQL_KEY_COLUMNS KY_SQL_KEY_SELECT " FROM api_keys k" KY_SQL_KEY_JOINS
+#define KY_SQL_KEY_COLUMN_COUNT 14
 #define KY_SQL_KEY_FIND KY_SQL_KEY_COLUMNS " WHERE k.hash = $1 AND k.revoked_us IS NULL"
-#define KY_SQL_KEY_LIST KY_SQL_KEY_COLUMNS " ORDER BY u.name, k.id"
 /* Revokes the active key of prefix $1 at time $2. */
 #define KY_SQL_KEY_REVOKE "UPDATE api_keys SET revoked_us = $2 WHERE prefix = $1 AND revoked_us IS NULL"
 #define KY_SQL_SECRET_READ "SELECT value FROM secrets WHERE name = $1"

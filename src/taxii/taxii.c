@@ -18,13 +18,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include <sodium.h>
-
 #include "taxii/taxii_internal.h"
 #include "util/ky_error.h"
-
-#define FAILURES_BEFORE_SLOWDOWN 5
-#define FAILURE_WINDOW_SECONDS 60
 
 /* --- responses ---------------------------------------------------------------------------- */
 
@@ -38,13 +33,6 @@ void ky_taxii_respond_json(ky_http_request *r, unsigned status, json_t *body)
 	}
 	ky_http_respond(r, status, KY_TAXII_MEDIA, text, strlen(text));
 	free(text);
-}
-
-int ky_taxii_store_failure(int rc)
-{
-	if (rc == KY_ENOMEM)
-		return KY_ENOMEM;
-	return ky_error_recode(rc == KY_ERROR || rc == KY_EBUSY || rc == KY_EUNAVAILABLE ? KY_EUNAVAILABLE : KY_ERROR);
 }
 
 /* --- content negotiation, §1.6.8 ---------------------------------------------------------- */
@@ -94,77 +82,28 @@ static bool accepts(const char *accept, const char *subtype)
 	}
 }
 
-/* --- authentication, §1.6.9 ---------------------------------------------------------------- */
-
-/* The slot that counts one client address's failures (a collision merely shares a count). */
-static ky_taxii_failures *slot_of(ky_taxii *t, const char *client)
-{
-	size_t slot = 0;
-	for (const char *c = client; *c; c++)
-		slot = slot * 31 + (unsigned char)*c;
-	return &t->failures[slot % KY_TAXII_FAILURE_SLOTS];
-}
-
-/* Whether this client failed too often lately; records nothing. */
-static bool slowed_down(ky_taxii *t, const char *client)
-{
-	ky_taxii_failures *f = slot_of(t, client);
-	bool slow = false;
-	pthread_mutex_lock(&t->failures_lock);
-	if (strcmp(f->client, client) == 0 && time(NULL) - f->first < FAILURE_WINDOW_SECONDS)
-		slow = f->count >= FAILURES_BEFORE_SLOWDOWN;
-	pthread_mutex_unlock(&t->failures_lock);
-	return slow;
-}
-
-/* Counts a wrong credential from this client. Only a success resets the count: a request
- * without credentials neither counts nor resets, or alternating one with each guess would
- * never be slowed down. */
-static void record_outcome(ky_taxii *t, const char *client, bool success)
-{
-	ky_taxii_failures *f = slot_of(t, client);
-	time_t now = time(NULL);
-	pthread_mutex_lock(&t->failures_lock);
-	if (success) {
-		if (strcmp(f->client, client) == 0)
-			f->count = 0;
-	} else if (strcmp(f->client, client) != 0 || now - f->first >= FAILURE_WINDOW_SECONDS) {
-		snprintf(f->client, sizeof(f->client), "%s", client);
-		f->count = 1;
-		f->first = now;
-	} else {
-		f->count++;
-	}
-	pthread_mutex_unlock(&t->failures_lock);
-}
-
-static int unauthenticated(ky_http_request *r)
-{
-	/* The same answer whether the user exists or not. */
-	ky_http_header_add(r, "WWW-Authenticate", "Basic realm=\"kyoyu\", charset=\"UTF-8\"");
-	return ky_error_set(KY_EUNAUTHENTICATED, "%s",
-			    "Send HTTP Basic credentials (a user name and an API key as the password) or a Bearer API key.");
-}
-
 /* --- who sees what ------------------------------------------------------------------------ */
 
-/* What kyoyu.conf says of a collection: its section, or NULL for the default rule (on the
- * default API root, the owner's only). */
+/* What kyoyu.conf says of a collection: its section, or NULL (the default API root). */
 static const ky_config_collection *grant_of(const ky_taxii *t, const ky_store_collection *c)
 {
 	return ky_config_collection_find(t->config, c->name);
 }
 
-static bool may_read(const ky_taxii *t, const ky_auth_identity *who, const ky_store_collection *c)
+static bool may_read(const ky_taxii *t, const ky_viewer *v, const ky_store_collection *c)
 {
-	const ky_config_collection *g = grant_of(t, c);
-	return g ? ky_config_user_listed(g->read, who->user) : who->owner;
+	return ky_policy_may_read(t->grants, c->name, v);
 }
 
-static bool may_write(const ky_taxii *t, const ky_auth_identity *who, const ky_store_collection *c)
+static bool may_write(const ky_taxii *t, const ky_viewer *v, const ky_store_collection *c)
 {
-	const ky_config_collection *g = grant_of(t, c);
-	return g ? ky_config_user_listed(g->write, who->user) : who->owner;
+	return ky_policy_may_write(t->grants, c->name, v);
+}
+
+/* Whether the collection exists for v: it may read it, or its grants let it write. */
+static bool visible(const ky_taxii *t, const ky_viewer *v, const ky_store_collection *c)
+{
+	return may_read(t, v, c) || ky_policy_granted_write(t->grants, c->name, v);
 }
 
 const char *ky_taxii_api_root_of(const ky_taxii *t, const ky_store_collection *c)
@@ -181,7 +120,7 @@ static bool api_root_exists(const ky_taxii *t, const char *name)
 /* --- resources ----------------------------------------------------------------------------- */
 
 /* §5.2.1: a collection resource. */
-static json_t *collection_json(const ky_taxii *t, const ky_auth_identity *who, const ky_store_collection *c)
+static json_t *collection_json(const ky_taxii *t, const ky_viewer *who, const ky_store_collection *c)
 {
 	json_t *o = json_pack("{s:s,s:s}", "id", c->uuid, "title", c->title);
 	if (c->description != NULL)
@@ -194,7 +133,7 @@ static json_t *collection_json(const ky_taxii *t, const ky_auth_identity *who, c
 
 typedef struct listing {
 	const ky_taxii *t;
-	const ky_auth_identity *who;
+	const ky_viewer *who;
 	const char *api_root;
 	json_t *list;
 } listing;
@@ -202,7 +141,7 @@ typedef struct listing {
 static int add_collection(void *ctx, const ky_store_collection *c)
 {
 	listing *l = ctx;
-	if (strcmp(ky_taxii_api_root_of(l->t, c), l->api_root) == 0 && (may_read(l->t, l->who, c) || may_write(l->t, l->who, c)))
+	if (strcmp(ky_taxii_api_root_of(l->t, c), l->api_root) == 0 && visible(l->t, l->who, c))
 		json_array_append_new(l->list, collection_json(l->t, l->who, c));
 	return 0;
 }
@@ -239,14 +178,14 @@ static void api_root(ky_taxii *t, ky_http_request *r, const char *name)
 	ky_taxii_respond_json(r, 200, body);
 }
 
-static int collections(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_auth_identity *who, const char *root)
+static int collections(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_viewer *who, const char *root)
 {
 	json_t *list = json_array();
 	listing l = {t, who, root, list};
 	int rc = ky_store_collection_list(store, add_collection, &l);
 	if (rc != KY_OK) {
 		json_decref(list);
-		return ky_taxii_store_failure(rc);
+		return ky_http_store_failure(rc);
 	}
 	json_t *body = json_object();
 	/* §5.1.1: an empty collections resource has no "collections" property. */
@@ -261,19 +200,19 @@ static int collections(ky_taxii *t, ky_store *store, ky_http_request *r, const k
 /* The collection `id` (its TAXII id, a UUID: names are for the command line) on API root
  * `root` as this user may see it, into *c; KY_ENOTFOUND when it does not exist for the user
  * (or, with `reading`, when the user may not read it), or the store's failure. */
-static int find_collection(ky_taxii *t, ky_store *store, const ky_auth_identity *who, const char *root, const char *id,
+static int find_collection(ky_taxii *t, ky_store *store, const ky_viewer *who, const char *root, const char *id,
 			   bool reading, ky_store_collection *c)
 {
 	int rc = ky_store_collection_find(store, id, c);
 	if (rc != KY_OK && rc != KY_ENOTFOUND) {
 		/* A find that ran out of memory may have copied some of the strings already. */
 		ky_store_collection_clear(c);
-		return ky_taxii_store_failure(rc);
+		return ky_http_store_failure(rc);
 	}
 	bool readable = rc == KY_OK && may_read(t, who, c);
-	bool visible = rc == KY_OK && strcmp(c->uuid, id) == 0 && strcmp(ky_taxii_api_root_of(t, c), root) == 0 &&
-		       (readable || (!reading && may_write(t, who, c)));
-	if (!visible) {
+	bool found = rc == KY_OK && strcmp(c->uuid, id) == 0 && strcmp(ky_taxii_api_root_of(t, c), root) == 0 &&
+		     (readable || (!reading && visible(t, who, c)));
+	if (!found) {
 		ky_store_collection_clear(c);
 		return ky_error_set(KY_ENOTFOUND, "There is no collection with this id on this API root.");
 	}
@@ -297,13 +236,11 @@ typedef enum route {
 
 #define MAX_SEGMENTS 6
 
-/* What admit decided, for handle. */
+/* What routing decided, for serving. */
 typedef struct request_state {
 	route rt;
 	char *part[MAX_SEGMENTS];    /* the path's segments, NUL-free (http.h), in the arena */
 	const char *content_type;    /* of a successful answer */
-	ky_store *store;
-	ky_auth_identity who;
 } request_state;
 
 /* Splits the path "/a/b/c/" (len bytes, NUL-free) into at most max segments, copied into the
@@ -355,77 +292,9 @@ static route route_of(char **part, int n)
 
 /* --- the handlers ------------------------------------------------------------------------------ */
 
-static void close_store(void *store)
+int ky_taxii_route(ky_taxii *t, ky_http_request *r, void **state)
 {
-	ky_store_close(store);
-}
-
-/* This worker thread's store connection, opened on first use; NULL with the store's error. */
-static ky_store *thread_store(ky_taxii *t)
-{
-	ky_store *s = pthread_getspecific(t->store_key);
-	if (s == NULL) {
-		ky_store_options options = {.retry_seconds = (int)t->config->retry_seconds,
-					    .synchronous_normal = t->config->synchronous_normal};
-		if (ky_store_open(&s, t->db, &options, NULL) != KY_OK)
-			return NULL;
-		pthread_setspecific(t->store_key, s);
-	}
-	return s;
-}
-
-/* The identity behind the Authorization header into *who, and the thread's store into
- * *store. A request without credentials is refused before the store is touched, so that no
- * failure of the database reaches a client who has not shown a key. */
-static int authenticate(ky_taxii *t, ky_http_request *r, ky_store **store, ky_auth_identity *who)
-{
-	const char *client = ky_http_client(r);
-	if (slowed_down(t, client)) {
-		ky_http_header_add(r, "Retry-After", "60");
-		return ky_error_set(KY_ETOOMANY, "%s",
-				    "This address failed to authenticate too often; wait a minute before trying again.");
-	}
-	const char *header = ky_http_header(r, "Authorization");
-	char decoded[512], *user = NULL, *key = NULL;
-	if (header != NULL && strncasecmp(header, "Basic ", 6) == 0) {
-		size_t len = 0;
-		if (sodium_base642bin((unsigned char *)decoded, sizeof(decoded) - 1, header + 6, strlen(header + 6), " ",
-				      &len, NULL, sodium_base64_VARIANT_ORIGINAL) == 0 &&
-		    memchr(decoded, '\0', len) == NULL) {
-			decoded[len] = '\0';
-			char *colon = strchr(decoded, ':');
-			if (colon != NULL) {
-				*colon = '\0';
-				user = decoded;
-				key = colon + 1;
-			}
-		}
-	} else if (header != NULL && strncasecmp(header, "Bearer ", 7) == 0) {
-		key = (char *)header + 7;
-	}
-	/* Credentials that are there but malformed count as a failure, like wrong ones. */
-	if (key == NULL) {
-		if (header != NULL)
-			record_outcome(t, client, false);
-		sodium_memzero(decoded, sizeof(decoded));
-		return unauthenticated(r);
-	}
-	*store = thread_store(t);
-	int rc = *store ? ky_auth_verify(*store, user, key, who) : ky_error_last_code();
-	sodium_memzero(decoded, sizeof(decoded));
-	if (rc == KY_OK) {
-		record_outcome(t, client, true);
-		return KY_OK;
-	}
-	if (rc != KY_EDENIED)
-		return ky_taxii_store_failure(rc == KY_OK ? KY_ERROR : rc);
-	record_outcome(t, client, false);
-	return unauthenticated(r);
-}
-
-int ky_taxii_admit(void *ctx, ky_http_request *r)
-{
-	ky_taxii *t = ctx;
+	(void)t;
 	request_state *st = ky_arena_alloc(ky_http_arena(r), sizeof(*st));
 	if (st == NULL)
 		return ky_error_set(KY_ENOMEM, "out of memory");
@@ -456,32 +325,33 @@ int ky_taxii_admit(void *ctx, ky_http_request *r)
 		ky_http_header_add(r, "Allow", allow);
 		return ky_error_set(KY_EMETHOD, "This resource takes %s.", allow);
 	}
-	int rc = authenticate(t, r, &st->store, &st->who);
-	if (rc != KY_OK)
-		return rc;
-	ky_http_set_state(r, st);
+	*state = st;
 	return KY_OK;
 }
 
 /* Serves a route under a collection: the collection itself, one of its listings, adding
  * objects to it or deleting one. */
-static int collection_route(ky_taxii *t, ky_http_request *r, const request_state *st)
+static int collection_route(ky_taxii *t, ky_http_request *r, const request_state *st, ky_store *store,
+			    const ky_viewer *who)
 {
 	ky_store_collection c = {0};
 	ky_slice method = ky_http_method(r);
 	bool post = ky_slice_is(method, "POST"), delete = ky_slice_is(method, "DELETE");
 	route rt = st->rt;
-	ky_store *store = st->store;
-	const ky_auth_identity *who = &st->who;
 	/* Writing needs the collection visible (read or write); the permission check follows. */
 	int rc = find_collection(t, store, who, st->part[0], st->part[2], rt != ROUTE_COLLECTION && !post && !delete, &c);
 	if (rc != KY_OK)
 		return rc;
 	/* §5.5, §5.7: writing needs can_write, deleting can_read too; a user who sees the
 	 * collection but may not do this gets 403. */
-	if ((post && !may_write(t, who, &c)) || (delete && !(may_read(t, who, &c) && may_write(t, who, &c)))) {
-		rc = ky_error_set(KY_EDENIED, "%s", post ? "You may not add objects to this collection."
-							 : "Deleting needs the right to read and to write this collection.");
+	if ((post && !may_write(t, who, &c)) || (delete && !ky_policy_may_delete(t->grants, c.name, who))) {
+		bool role = ky_policy_granted_write(t->grants, c.name, who);
+		rc = ky_error_set(KY_EDENIED, "%s",
+				  post && role ? "Your role (reader) reads; adding objects needs the role analyst or admin."
+				  : post	 ? "You may not add objects to this collection."
+				  : role && may_read(t, who, &c)
+				      ? "Deleting objects needs the role admin."
+				      : "Deleting needs the right to read and to write this collection.");
 	} else if (post) {
 		rc = ky_taxii_add_objects(t, store, r, who, &c);
 	} else if (delete) {
@@ -500,12 +370,9 @@ static int collection_route(ky_taxii *t, ky_http_request *r, const request_state
 	return rc;
 }
 
-int ky_taxii_handle(void *ctx, ky_http_request *r)
+int ky_taxii_serve(ky_taxii *t, ky_http_request *r, void *state, ky_store *store, const ky_viewer *viewer)
 {
-	ky_taxii *t = ctx;
-	const request_state *st = ky_http_state(r);
-	if (st == NULL)
-		return ky_error_set(KY_ERROR, "a request reached the TAXII handler without being admitted");
+	const request_state *st = state;
 	if (st->rt == ROUTE_NONE)
 		return ky_error_set(KY_ENOTFOUND, "There is no TAXII resource at this path.");
 	if (st->rt == ROUTE_DISCOVERY) {
@@ -519,11 +386,11 @@ int ky_taxii_handle(void *ctx, ky_http_request *r)
 		api_root(t, r, st->part[0]);
 		return KY_OK;
 	case ROUTE_STATUS:
-		return ky_taxii_status_serve(t, st->store, r, &st->who, st->part[0], st->part[2]);
+		return ky_taxii_status_serve(t, store, r, viewer, st->part[0], st->part[2]);
 	case ROUTE_COLLECTIONS:
-		return collections(t, st->store, r, &st->who, st->part[0]);
+		return collections(t, store, r, viewer, st->part[0]);
 	default:
-		return collection_route(t, r, st);
+		return collection_route(t, r, st, store, viewer);
 	}
 }
 
@@ -531,20 +398,18 @@ int ky_taxii_new(ky_taxii **out, const ky_taxii_options *o)
 {
 	ky_taxii *t = calloc(1, sizeof(*t));
 	*out = NULL;
-	if (t == NULL || ky_auth_init() != KY_OK) {
-		free(t);
+	if (t == NULL)
 		return ky_error_set(KY_ENOMEM, "cannot set up the TAXII service");
-	}
 	t->db = strdup(o->db);
 	t->config = malloc(sizeof(*t->config));
-	if (t->db == NULL || t->config == NULL || pthread_key_create(&t->store_key, close_store) != 0) {
+	if (t->db == NULL || t->config == NULL) {
 		free(t->db);
 		free(t->config);
 		free(t);
 		return ky_error_set(KY_ENOMEM, "out of memory");
 	}
 	*t->config = *o->config;
-	pthread_mutex_init(&t->failures_lock, NULL);
+	t->grants = o->grants;
 	pthread_mutex_init(&t->work_lock, NULL);
 	pthread_cond_init(&t->work_cond, NULL);
 	*out = t;
@@ -563,8 +428,6 @@ void ky_taxii_free(ky_taxii *t)
 	ky_taxii_processor_stop(t);
 	pthread_cond_destroy(&t->work_cond);
 	pthread_mutex_destroy(&t->work_lock);
-	pthread_key_delete(t->store_key);
-	pthread_mutex_destroy(&t->failures_lock);
 	free(t->db);
 	free(t->config);
 	free(t);

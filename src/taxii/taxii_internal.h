@@ -14,25 +14,17 @@
 #include "auth/auth.h"
 #include "config/config.h"
 #include "http/http.h"
+#include "policy/policy.h"
 #include "store/store.h"
 #include "taxii/taxii.h"
+#include "util/ky_clock.h"
 
 #define KY_TAXII_MEDIA "application/taxii+json;version=2.1"
 #define KY_TAXII_STIX_MEDIA "application/stix+json;version=2.1"
-#define KY_TAXII_FAILURE_SLOTS 1024
-
-typedef struct ky_taxii_failures {
-	char client[64];
-	unsigned count;
-	time_t first;
-} ky_taxii_failures;
-
 struct ky_taxii {
 	char *db;
 	ky_config *config;          /* a copy of the caller's */
-	pthread_key_t store_key;    /* each worker thread's store connection */
-	pthread_mutex_t failures_lock;
-	ky_taxii_failures failures[KY_TAXII_FAILURE_SLOTS];
+	const ky_policy_grants *grants; /* the server's */
 	/* The processor of Add Objects requests (taxii_write.c), on a thread of its own. */
 	pthread_t processor;
 	bool processor_running;
@@ -92,9 +84,6 @@ bool ky_taxii_cursor_decode(const uint8_t secret[KY_STORE_SECRET_SIZE], ky_slice
 /* Whether collection c has any version of object_id: 1, 0, or -1 when the store failed. */
 int ky_taxii_object_exists(ky_store *store, const ky_store_collection *c, const char *object_id);
 
-/* "2016-01-01T01:01:01.123456Z": a TAXII timestamp (§2: microseconds, UTC). */
-void ky_taxii_format_us(int64_t us, char out[40]);
-
 /* Answers with `body` (taken: decref'd here) as TAXII JSON. */
 void ky_taxii_respond_json(ky_http_request *r, unsigned status, json_t *body);
 
@@ -103,15 +92,15 @@ const char *ky_taxii_api_root_of(const ky_taxii *t, const ky_store_collection *c
 
 /* Add Objects (§5.5) to c, which the user may write: 202 with the status once the envelope
  * is durable. These three return KY_OK once answered, else the request's failure. */
-int ky_taxii_add_objects(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_auth_identity *who,
+int ky_taxii_add_objects(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_viewer *who,
 			 const ky_store_collection *c);
 
 /* Delete an Object (§5.7) from c, which the user may read and write. */
-int ky_taxii_delete_object(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_auth_identity *who,
+int ky_taxii_delete_object(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_viewer *who,
 			   const ky_store_collection *c, const char *object_id);
 
 /* Get Status (§4.3): the requester's own statuses, on their collection's API root. */
-int ky_taxii_status_serve(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_auth_identity *who,
+int ky_taxii_status_serve(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_viewer *who,
 			  const char *api_root, const char *id);
 
 /* The processor of Add Objects requests: started once, woken by each new request, stopped
@@ -120,9 +109,6 @@ int ky_taxii_processor_start(ky_taxii *t);
 void ky_taxii_wake_processor(ky_taxii *t);
 void ky_taxii_processor_stop(ky_taxii *t);
 
-/* A store failure `rc` as the request's failure, keeping the store's message for the log:
- * out of memory stays so, the rest becomes KY_EUNAVAILABLE (the database) or KY_ERROR. */
-int ky_taxii_store_failure(int rc);
 
 /*
  * Serves one paged resource of collection c (which the user may read) for the request's

@@ -105,16 +105,6 @@ static int64_t time_us(const ky_stix_time *t)
 	return t->seconds * 1000000 + t->nanos / 1000;
 }
 
-/* "2016-01-01T01:01:01.123456Z": a TAXII timestamp (§2: microseconds, UTC). */
-void ky_taxii_format_us(int64_t us, char out[40])
-{
-	time_t seconds = (time_t)(us / 1000000);
-	struct tm tm;
-	gmtime_r(&seconds, &tm);
-	size_t n = strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + n, 40 - n, ".%06" PRId64 "Z", us % 1000000);
-}
-
 static bool parse_versions(ky_arena *arena, ky_taxii_filters *p)
 {
 	const char **values;
@@ -360,7 +350,7 @@ static const char *version_of(const ky_store_row *row, char date[40])
 {
 	if (row->modified != NULL && row->modified[0] != '\0')
 		return row->modified;
-	ky_taxii_format_us(row->date_added_us, date);
+	ky_clock_format(row->date_added_us, date);
 	return date;
 }
 
@@ -378,7 +368,7 @@ static int add_row(void *ctx, const ky_store_row *row)
 	case KY_TAXII_MANIFEST:
 		/* Ids and versions were validated on the way in: STIX ids and timestamps need no
 		 * escaping. */
-		ky_taxii_format_us(row->date_added_us, date);
+		ky_clock_format(row->date_added_us, date);
 		add_text(pg, "{\"id\":\"");
 		add_text(pg, row->id);
 		add_text(pg, "\",\"date_added\":\"");
@@ -443,7 +433,7 @@ int ky_taxii_listing_serve(ky_taxii *t, ky_store *store, ky_http_request *r, con
 	uint8_t secret[KY_STORE_SECRET_SIZE];
 	int rc = paging ? cursor_secret(store, secret) : KY_OK;
 	if (rc != KY_OK)
-		return ky_taxii_store_failure(rc);
+		return ky_http_store_failure(rc);
 	if (paging) {
 		bool ok = ky_taxii_cursor_decode(secret, p.raw[P_NEXT], c->uuid, kind, object_id, &p, &from);
 		sodium_memzero(secret, sizeof(secret));
@@ -472,17 +462,17 @@ int ky_taxii_listing_serve(ky_taxii *t, ky_store *store, ky_http_request *r, con
 	}
 	if (rc != KY_OK) {
 		free(pg.buf);
-		return rc == KY_ENOTFOUND ? rc : ky_taxii_store_failure(rc);
+		return rc == KY_ENOTFOUND ? rc : ky_http_store_failure(rc);
 	}
 
 	/* §3.2: the dates of the page's first and last additions; an empty page has none, and
 	 * carries the point it started after, so that a client paging by added_after stays put. */
 	char first[40], last[40];
 	if (result.count > 0) {
-		ky_taxii_format_us(result.first_date_added_us, first);
-		ky_taxii_format_us(result.last_date_added_us, last);
+		ky_clock_format(result.first_date_added_us, first);
+		ky_clock_format(result.last_date_added_us, last);
 	} else {
-		ky_taxii_format_us(paging ? from.date_added_us : p.added_after_us, first);
+		ky_clock_format(paging ? from.date_added_us : p.added_after_us, first);
 		memcpy(last, first, sizeof(last));
 	}
 	ky_http_header_add(r, "X-TAXII-Date-Added-First", first);
@@ -502,7 +492,7 @@ int ky_taxii_listing_serve(ky_taxii *t, ky_store *store, ky_http_request *r, con
 		rc = cursor_secret(store, secret);
 		if (rc != KY_OK) {
 			free(pg.buf);
-			return ky_taxii_store_failure(rc);
+			return ky_http_store_failure(rc);
 		}
 		ky_taxii_cursor_encode(secret, &at, c->uuid, kind, object_id, &p, next);
 		sodium_memzero(secret, sizeof(secret));

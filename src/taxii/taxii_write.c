@@ -70,7 +70,7 @@ static json_t *status_json(ky_store *store, const ky_store_request *r)
 		return NULL;
 	}
 	char received[40];
-	ky_taxii_format_us(r->received_us, received);
+	ky_clock_format(r->received_us, received);
 	uint64_t pending = r->total - r->successes - r->failures;
 	json_t *body = json_pack("{s:s,s:s,s:s,s:I,s:I}", "id", r->id, "status", r->complete ? "complete" : "pending",
 				 "request_timestamp", received, "total_count", (json_int_t)r->total, "success_count",
@@ -103,22 +103,22 @@ static int match_collection(void *ctx, const ky_store_collection *c)
 	return 1;
 }
 
-int ky_taxii_status_serve(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_auth_identity *who,
+int ky_taxii_status_serve(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_viewer *who,
 			  const char *api_root, const char *id)
 {
 	ky_store_request request;
 	int rc = ky_store_request_get(store, id, &request);
 	/* A status is its requester's, on the API root of its collection. */
 	root_of_id q = {t, request.collection_id, api_root, false};
-	if (rc == KY_OK && request.user_id == who->user_id)
+	if (rc == KY_OK && request.user_id == who->who.user_id)
 		rc = ky_store_collection_list(store, match_collection, &q);
 	if (rc != KY_OK && rc != KY_ENOTFOUND && rc != 1)
-		return ky_taxii_store_failure(rc);
+		return ky_http_store_failure(rc);
 	if (!q.found)
 		return ky_error_set(KY_ENOTFOUND, "There is no status resource with this id on this API root.");
 	json_t *body = status_json(store, &request);
 	if (body == NULL)
-		return ky_taxii_store_failure(ky_error_last_code());
+		return ky_http_store_failure(ky_error_last_code());
 	ky_taxii_respond_json(r, 200, body);
 	return KY_OK;
 }
@@ -183,7 +183,7 @@ static bool is_taxii_json(const char *content_type)
 	return strcmp(text, KY_TAXII_MEDIA) == 0 || strcmp(text, "application/taxii+json") == 0;
 }
 
-int ky_taxii_add_objects(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_auth_identity *who,
+int ky_taxii_add_objects(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_viewer *who,
 			 const ky_store_collection *c)
 {
 	if (!is_taxii_json(ky_http_header(r, "Content-Type")))
@@ -194,11 +194,9 @@ int ky_taxii_add_objects(ky_taxii *t, ky_store *store, ky_http_request *r, const
 	if (!envelope_ok(body ? body : "", len, t->config->max_object_size, &total, why, sizeof(why))) {
 		return ky_error_set(KY_EINVALID, "The envelope was not accepted and nothing was stored: %s.", why);
 	}
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
 	ky_store_request request = {.collection_id = c->id,
-				    .user_id = who->user_id,
-				    .received_us = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000,
+				    .user_id = who->who.user_id,
+				    .received_us = ky_clock_now_us(),
 				    .total = total};
 	if (ky_uuid4(request.id) != KY_OK) {
 		return ky_error_set(KY_ERROR, "the server could not make a status id: no randomness");
@@ -209,18 +207,18 @@ int ky_taxii_add_objects(ky_taxii *t, ky_store *store, ky_http_request *r, const
 	if (rc == KY_OK)
 		rc = ky_store_request_get(store, id, &request);
 	if (rc != KY_OK)
-		return ky_taxii_store_failure(rc);
+		return ky_http_store_failure(rc);
 	ky_taxii_wake_processor(t);
 	json_t *status = status_json(store, &request);
 	if (status == NULL)
-		return ky_taxii_store_failure(ky_error_last_code());
+		return ky_http_store_failure(ky_error_last_code());
 	ky_taxii_respond_json(r, 202, status);
 	return KY_OK;
 }
 
 /* --- Delete an Object, §5.7 ---------------------------------------------------------------- */
 
-int ky_taxii_delete_object(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_auth_identity *who,
+int ky_taxii_delete_object(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_viewer *who,
 			   const ky_store_collection *c, const char *object_id)
 {
 	ky_taxii_filters f = {0};
@@ -228,15 +226,15 @@ int ky_taxii_delete_object(ky_taxii *t, ky_store *store, ky_http_request *r, con
 		return ky_error_set(KY_EINVALID, "%s.", f.problem);
 	int exists = ky_taxii_object_exists(store, c, object_id);
 	if (exists < 0)
-		return ky_taxii_store_failure(ky_error_last_code());
+		return ky_http_store_failure(ky_error_last_code());
 	if (exists == 0)
 		return ky_error_set(KY_ENOTFOUND, "The collection has no object with this id.");
 	/* Without match[version], the object leaves the collection: every version. */
 	uint64_t removed = 0;
 	int rc = ky_store_remove(store, c->id, object_id, f.versions, f.modified, f.nmodified, f.spec_versions,
-				 f.nspec_versions, who->user_id, &removed);
+				 f.nspec_versions, who->who.user_id, &removed);
 	if (rc != KY_OK)
-		return ky_taxii_store_failure(rc);
+		return ky_http_store_failure(rc);
 	ky_http_respond(r, 200, KY_TAXII_MEDIA, "", 0);
 	return KY_OK;
 }

@@ -70,6 +70,7 @@ const char *ky_error_name(int code)
 	case KY_ESCHEMA: return "schema mismatch";
 	case KY_ESTALE: return "claim taken over";
 	case KY_EINUSE: return "address in use";
+	case KY_ECONFLICT: return "conflict";
 	default: return "error";
 	}
 }

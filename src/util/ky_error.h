@@ -36,6 +36,8 @@ enum {
 	KY_ESCHEMA = -18,   /* the hub's schema is not this build's (migrate, or a newer kyoyu) */
 	KY_ESTALE = -19,    /* the claim this write was made under was taken over by another */
 	KY_EINUSE = -20,    /* the address to listen on is taken */
+	KY_ECONFLICT = -21, /* the request contradicts the state it meets (rules accepted at a
+			     * version no longer in force, the last secretariat suspended) */
 };
 
 /*

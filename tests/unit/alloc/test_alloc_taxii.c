@@ -1,7 +1,7 @@
 /*
  * test_alloc_taxii: one TAXII request (TAXII 2.1 §5.4, Get Objects, a page of two with a
- * cursor) served in-process by the real server (ky_http_start with ky_taxii_admit and
- * ky_taxii_handle on 127.0.0.1:0, one worker thread) over a SQLite hub, with the n-th
+ * cursor) served in-process by the real server (ky_http_start with ky_server_admit and
+ * ky_server_handle on 127.0.0.1:0, one worker thread) over a SQLite hub, with the n-th
  * allocation failing, n = 1, 2, ... (alloc_fail.h). The failing allocation may be anywhere
  * on the server's side: HTTP parsing, authentication, the store, the page's JSON. What must
  * hold every time: the answer is a well-formed HTTP response (the complete page, or a 500
@@ -33,7 +33,8 @@
 #include "ingest/ingest.h"
 #include "ky_test_hub.h"
 #include "store/store.h"
-#include "taxii/taxii.h"
+#include "server/server.h"
+#include "store/store_council.h"
 #include "util/ky_error.h"
 
 static const char bundle[] =
@@ -141,12 +142,15 @@ static void test_taxii_request(void **state)
 	assert_non_null(mkdtemp(alloc_fail_dir));
 	snprintf(hub, sizeof(hub), "%s/hub.db", alloc_fail_dir);
 
-	/* The hub: its owner's key and three objects in the default collection. */
+	/* The hub: a secretariat admin's key and three objects in the default collection. */
 	ky_store_options create = {.create = true};
 	ky_store *store = NULL;
 	ky_store_collection c = {0};
 	assert_int_equal(ky_store_open(&store, hub, &create, NULL), KY_OK);
-	assert_int_equal(ky_auth_key_create(store, "alice", key, NULL), KY_OK);
+	ky_store_actor operator = {.via = "test"};
+	ky_store_user alice;
+	assert_int_equal(ky_store_user_ensure(store, "alice", &operator, "the test's user", &alice), KY_OK);
+	assert_int_equal(ky_auth_key_create(store, alice.id, &operator, "", key), KY_OK);
 	assert_int_equal(ky_store_collection_find(store, KY_STORE_DEFAULT_COLLECTION, &c), KY_OK);
 	FILE *in = fmemopen((void *)bundle, sizeof(bundle) - 1, "r");
 	assert_non_null(in);
@@ -159,10 +163,10 @@ static void test_taxii_request(void **state)
 
 	static ky_config config;
 	ky_config_defaults(&config);
-	ky_taxii_options to = {.db = hub, .config = &config};
-	ky_taxii *taxii = NULL;
-	assert_int_equal(ky_taxii_new(&taxii, &to), KY_OK);
-	ky_http_options ho = {.listen = "127.0.0.1:0", .threads = 1, .admit = ky_taxii_admit, .handle = ky_taxii_handle, .ctx = taxii};
+	ky_server_options so = {.db = hub, .config = &config};
+	ky_server *service = NULL;
+	assert_int_equal(ky_server_new(&service, &so), KY_OK);
+	ky_http_options ho = {.listen = "127.0.0.1:0", .threads = 1, .admit = ky_server_admit, .handle = ky_server_handle, .ctx = service};
 	ky_http_server *server = NULL;
 	assert_int_equal(ky_http_start(&server, &ho), KY_OK);
 
@@ -187,7 +191,7 @@ static void test_taxii_request(void **state)
 	assert_true(alloc_fail_loop("one TAXII request", attempt, &s) > 0);
 	printf("one TAXII request: %u answered with a server error, %u closed\n", s.errors, s.closed);
 	ky_http_stop(server);
-	ky_taxii_free(taxii);
+	ky_server_free(service);
 }
 
 int main(void)

@@ -1,12 +1,15 @@
 /*
  * test_auth: API keys (src/auth/auth.h) and the store's users, keys and secrets under them
- * (store.h, schema 3), on the backend under test (tests/support/ky_test_hub.h: SQLite, or
- * PostgreSQL with KY_TEST_BACKEND=postgresql). Keys are made, verified with and without a
- * user name (HTTP Basic, Bearer) and revoked; every refusal (wrong key, wrong user with a
- * right key, unknown user, revoked key, malformed keys) is the same KY_EDENIED with the same
- * message; keys are unique; the hub keeps HMAC-SHA256(secret, key) and never the key; the
- * first user, and only one even when users are created at once, is the owner; and two
- * threads verify at once, each with its own connection.
+ * (store.h, store_council.h), on the backend under test (tests/support/ky_test_hub.h:
+ * SQLite, or PostgreSQL with KY_TEST_BACKEND=postgresql). Keys are made, verified with and
+ * without a user name (HTTP Basic, Bearer) and revoked; every refusal (wrong key, wrong user
+ * with a right key, unknown user, revoked key, a disabled user's key, malformed keys) is the
+ * same KY_EDENIED with the same message; keys are unique; the hub keeps
+ * HMAC-SHA256(secret, key) and never the key; the first key of a new user makes it an admin
+ * of the secretariat, and users created at once from several connections are each created
+ * once; a suspended member's key still verifies, saying so; what a verified key says of its
+ * user (role, member, tier, rules) is the hub's at the moment of the check; and two threads
+ * verify at once, each with its own connection.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -26,6 +29,7 @@
 #include "auth/auth.h"
 #include "ky_test_hub.h"
 #include "store/store.h"
+#include "store/store_council.h"
 #include "util/ky_error.h"
 
 enum { LOCATION_MAX = 512 };
@@ -109,11 +113,46 @@ static const char *hex_of(const char *column, char *out, size_t n)
 	return out;
 }
 
+/* Who the tests' changes are made by: the operator, as with kyoyu key create. */
+static const ky_store_actor operator = {.via = "test_auth"};
+
+/* A key for `user`, made as kyoyu key create makes the first one: the user is found, or
+ * created as an admin of the secretariat, then given a key. *created (may be NULL) says
+ * whether the user was new. */
 static void new_key(ky_store *s, const char *user, char key[KY_AUTH_KEY_MAX], bool *created)
 {
-	int rc = ky_auth_key_create(s, user, key, created);
+	ky_store_user u;
+	int rc = ky_store_user_ensure(s, user, &operator, "a key for the test", &u);
+	if (rc == KY_OK)
+		rc = ky_auth_key_create(s, u.id, &operator, "a key for the test", key);
 	if (rc != KY_OK)
 		fail_msg("key create %s: %s", user, ky_error_last());
+	if (created != NULL)
+		*created = u.created;
+}
+
+/* A member of the hub besides the secretariat, with no sectors. */
+static ky_store_member new_member(ky_store *s, const char *name, ky_tier tier)
+{
+	ky_store_member m = {.tier = tier}, out;
+	snprintf(m.name, sizeof(m.name), "%s", name);
+	snprintf(m.title, sizeof(m.title), "Member %s", name);
+	if (ky_store_member_add(s, &m, &operator, "a member for the test", &out) != KY_OK)
+		fail_msg("member add %s: %s", name, ky_error_last());
+	return out;
+}
+
+/* A key for a new user `name` of `member` with `role`. */
+static ky_store_user new_user_key(ky_store *s, const char *name, const char *member, ky_role role,
+				  char key[KY_AUTH_KEY_MAX])
+{
+	ky_store_user u;
+	int rc = ky_store_user_add(s, name, member, role, false, &operator, "a user for the test", &u);
+	if (rc == KY_OK)
+		rc = ky_auth_key_create(s, u.id, &operator, "a key for the test", key);
+	if (rc != KY_OK)
+		fail_msg("user %s of %s: %s", name, member, ky_error_last());
+	return u;
 }
 
 /* A key's prefix, its first KY_STORE_KEY_PREFIX_LEN characters. */
@@ -156,7 +195,14 @@ static void test_create_verify_revoke(void **state)
 	assert_string_equal(id.user, "alice");
 	assert_true(id.user_id > 0);
 	assert_true(id.key_id > 0);
-	assert_true(id.owner);
+	/* The first key of a new user makes it an admin of the secretariat. */
+	assert_int_equal(id.role, KY_ROLE_ADMIN);
+	assert_string_equal(id.member, "secretariat");
+	assert_int_equal(id.tier, KY_TIER_SECRETARIAT);
+	assert_true(id.member_id > 0);
+	assert_false(id.suspended);
+	assert_int_equal(id.rules_version, 0);
+	assert_int_equal(id.rules_accepted, 0);
 	ky_auth_identity bearer;
 	assert_int_equal(ky_auth_verify(f->s, NULL, key, &bearer), KY_OK);
 	assert_string_equal(bearer.user, "alice");
@@ -178,7 +224,7 @@ static void test_create_verify_revoke(void **state)
 	char prefix[KY_STORE_KEY_PREFIX_LEN + 1];
 	prefix_of(key, prefix);
 	ky_store_key k;
-	assert_int_equal(ky_store_key_revoke(f->s, prefix, &k), KY_OK);
+	assert_int_equal(ky_store_key_revoke(f->s, prefix, &operator, "revoked by the test", &k), KY_OK);
 	assert_string_equal(k.user, "alice");
 	assert_string_equal(k.prefix, prefix);
 	assert_true(k.revoked_us >= k.created_us && k.revoked_us > 0);
@@ -187,10 +233,10 @@ static void test_create_verify_revoke(void **state)
 	assert_denied(other, NULL, key);
 	assert_int_equal(ky_auth_verify(other, "alice", second, &id2), KY_OK);
 	/* Revoking it again: no such active key. */
-	assert_int_equal(ky_store_key_revoke(f->s, prefix, NULL), KY_ENOTFOUND);
+	assert_int_equal(ky_store_key_revoke(f->s, prefix, &operator, "again", NULL), KY_ENOTFOUND);
 	assert_non_null(strstr(ky_error_last(), prefix));
-	assert_int_equal(ky_store_key_revoke(f->s, "kyk_none", NULL), KY_ENOTFOUND);
-	assert_int_equal(ky_store_key_revoke(f->s, "kyk_", NULL), KY_ENOTFOUND);
+	assert_int_equal(ky_store_key_revoke(f->s, "kyk_none", &operator, "none", NULL), KY_ENOTFOUND);
+	assert_int_equal(ky_store_key_revoke(f->s, "kyk_", &operator, "none", NULL), KY_ENOTFOUND);
 	ky_store_close(other);
 }
 
@@ -203,7 +249,8 @@ static void test_failures_look_alike(void **state)
 	new_key(f->s, "bob", bob, NULL);
 	new_key(f->s, "carol", revoked, NULL);
 	char prefix[KY_STORE_KEY_PREFIX_LEN + 1];
-	assert_int_equal(ky_store_key_revoke(f->s, prefix_of(revoked, prefix), NULL), KY_OK);
+	assert_int_equal(ky_store_key_revoke(f->s, prefix_of(revoked, prefix), &operator, "revoked by the test", NULL),
+			 KY_OK);
 
 	/* A well-formed key nobody was given: the right key with its last data character
 	 * changed (the last one carries unused bits, which must stay zero). */
@@ -282,7 +329,10 @@ static void test_failures_look_alike(void **state)
 	assert_int_equal(ky_auth_verify(f->s, "alice", alice, &id), KY_OK);
 	assert_int_equal(ky_auth_verify(f->s, "bob", bob, &id), KY_OK);
 	assert_string_equal(id.user, "bob");
-	assert_false(id.owner);
+	/* There is no first user any more: every user kyoyu key create makes is a
+	 * secretariat admin. */
+	assert_int_equal(id.role, KY_ROLE_ADMIN);
+	assert_string_equal(id.member, "secretariat");
 }
 
 /* A hub that never made a key has no secret: verification refuses, and does not write. */
@@ -303,23 +353,29 @@ static void test_no_keys_yet(void **state)
 	assert_int_equal(users, 0);
 }
 
+/* Which names may be users' (the council checks them with ky_auth_user_valid before the
+ * store sees them), names compared byte for byte, and a key only for a user that exists. */
 static void test_user_names(void **state)
 {
 	fx *f = *state;
 	char key[KY_AUTH_KEY_MAX];
 	bool created = true;
 	static const char *const bad[] = {"", " alice", "a b", "a:b", "-a", ".a", "a\nb", "ä", "a/b", "a\"b", "a'b", "a;b"};
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_false(ky_auth_user_valid(bad[i]));
-		assert_int_equal(ky_auth_key_create(f->s, bad[i], key, &created), KY_EINVALID);
-		assert_false(created);
-		assert_string_equal(key, "");
-	}
+	/* A key for no user: nothing is made, nothing handed out. */
+	memset(key, 'x', sizeof(key));
+	assert_int_equal(ky_auth_key_create(f->s, 4242, &operator, "no such user", key), KY_ENOTFOUND);
+	assert_string_equal(key, "");
+	char text[32];
+	raw_text(f->path, "SELECT count(*) FROM api_keys", text, sizeof(text));
+	assert_string_equal(text, "0");
 	char too_long[KY_AUTH_USER_MAX + 2];
 	memset(too_long, 'a', sizeof(too_long) - 1);
 	too_long[sizeof(too_long) - 1] = '\0';
 	assert_false(ky_auth_user_valid(too_long));
-	assert_int_equal(ky_auth_key_create(f->s, too_long, key, NULL), KY_EINVALID);
+	ky_store_user u;
+	assert_int_equal(ky_store_user_ensure(f->s, too_long, &operator, "too long", &u), KY_EINVALID);
 	too_long[KY_AUTH_USER_MAX] = '\0';
 	assert_true(ky_auth_user_valid(too_long));
 	new_key(f->s, too_long, key, NULL);
@@ -346,12 +402,13 @@ static void test_user_names(void **state)
 	assert_int_equal(ky_store_user_count(f->s, &users), KY_OK);
 	assert_int_equal(users, 7);
 	/* The store refuses names that do not fit, whoever calls it. */
-	ky_store_user u;
-	assert_int_equal(ky_store_user_ensure(f->s, "", &u), KY_EINVALID);
+	assert_int_equal(ky_store_user_ensure(f->s, "", &operator, "empty", &u), KY_EINVALID);
 	char longer[KY_STORE_USER_MAX + 2];
 	memset(longer, 'b', sizeof(longer) - 1);
 	longer[sizeof(longer) - 1] = '\0';
-	assert_int_equal(ky_store_user_ensure(f->s, longer, &u), KY_EINVALID);
+	assert_int_equal(ky_store_user_ensure(f->s, longer, &operator, "too long", &u), KY_EINVALID);
+	assert_int_equal(ky_store_user_count(f->s, &users), KY_OK);
+	assert_int_equal(users, 7);
 }
 
 /* --- what the hub keeps ---------------------------------------------------------------------- */
@@ -441,17 +498,50 @@ static void test_keys_unique_and_hashed(void **state)
 
 	/* The list: every key by user, then creation, with its prefix and times. */
 	listed l = {0};
-	assert_int_equal(ky_store_key_list(f->s, collect, &l), KY_OK);
+	assert_int_equal(ky_store_key_list(f->s, 0, collect, &l), KY_OK);
 	assert_int_equal(l.n, N);
 	for (int i = 0; i < N; i++) {
 		assert_string_equal(l.k[i].user, i < N / 2 ? "alice" : "bob");
 		assert_int_equal(l.k[i].revoked_us, 0);
 		assert_true(l.k[i].created_us > 0);
-		assert_int_equal(l.k[i].owner, i < N / 2);
+		assert_int_equal(l.k[i].role, KY_ROLE_ADMIN);
+		assert_string_equal(l.k[i].member, "secretariat");
+		assert_true(i == 0 || l.k[i].user_id != l.k[i - 1].user_id || l.k[i].id > l.k[i - 1].id);
 	}
 	char prefix[KY_STORE_KEY_PREFIX_LEN + 1];
 	assert_string_equal(l.k[0].prefix, prefix_of(keys[0], prefix));
 	assert_string_equal(l.k[N / 2].prefix, prefix_of(keys[1], prefix));
+	/* One user's keys alone; a user without keys has none listed. */
+	listed bob = {0};
+	assert_int_equal(ky_store_key_list(f->s, l.k[N / 2].user_id, collect, &bob), KY_OK);
+	assert_int_equal(bob.n, N / 2);
+	for (int i = 0; i < N / 2; i++)
+		assert_string_equal(bob.k[i].prefix, l.k[N / 2 + i].prefix);
+	ky_store_user carol;
+	assert_int_equal(ky_store_user_ensure(f->s, "carol", &operator, "no keys", &carol), KY_OK);
+	listed none = {0};
+	assert_int_equal(ky_store_key_list(f->s, carol.id, collect, &none), KY_OK);
+	assert_int_equal(none.n, 0);
+}
+
+/* The record of changes as "action subject reason;" each, the secretariat's own making
+ * (with the hub) left out. */
+typedef struct changes {
+	char text[1024];
+	size_t len;
+} changes;
+
+static int collect_change(void *ctx, const ky_store_change *c)
+{
+	changes *l = ctx;
+	if (strcmp(c->action, "member.add") == 0 && strcmp(c->subject, "secretariat") == 0)
+		return 0;
+	assert_string_equal(c->via, "test_auth");
+	assert_string_equal(c->user, "");
+	int n = snprintf(l->text + l->len, sizeof(l->text) - l->len, "%s %s %s;", c->action, c->subject, c->reason);
+	assert_true(n > 0 && (size_t)n < sizeof(l->text) - l->len);
+	l->len += (size_t)n;
+	return 0;
 }
 
 /* The store's own refusals: a taken prefix or hash, a user that does not exist. */
@@ -459,33 +549,54 @@ static void test_store_key_conflicts(void **state)
 {
 	fx *f = *state;
 	ky_store_user u;
-	assert_int_equal(ky_store_user_ensure(f->s, "alice", &u), KY_OK);
+	assert_int_equal(ky_store_user_ensure(f->s, "alice", &operator, "first", &u), KY_OK);
 	assert_true(u.created);
-	assert_true(u.owner);
+	assert_int_equal(u.role, KY_ROLE_ADMIN);
+	assert_string_equal(u.member, "secretariat");
+	assert_int_equal(u.tier, KY_TIER_SECRETARIAT);
+	assert_false(u.disabled);
 	ky_store_user same;
-	assert_int_equal(ky_store_user_ensure(f->s, "alice", &same), KY_OK);
+	assert_int_equal(ky_store_user_ensure(f->s, "alice", &operator, "again", &same), KY_OK);
 	assert_false(same.created);
-	assert_true(same.owner);
 	assert_int_equal(same.id, u.id);
+	assert_int_equal(same.member_id, u.member_id);
 	uint8_t h1[KY_STORE_KEY_HASH_SIZE] = {1}, h2[KY_STORE_KEY_HASH_SIZE] = {2}, h3[KY_STORE_KEY_HASH_SIZE] = {3};
 	int64_t id = 0;
-	assert_int_equal(ky_store_key_add(f->s, u.id, "kyk_aaaa", h1, &id), KY_OK);
+	assert_int_equal(ky_store_key_add(f->s, u.id, "kyk_aaaa", h1, &operator, "first key", &id), KY_OK);
 	assert_true(id > 0);
-	assert_int_equal(ky_store_key_add(f->s, u.id, "kyk_aaaa", h2, NULL), KY_EEXISTS);
-	assert_int_equal(ky_store_key_add(f->s, u.id, "kyk_bbbb", h1, NULL), KY_EEXISTS);
-	assert_int_equal(ky_store_key_add(f->s, u.id + 100, "kyk_cccc", h3, NULL), KY_ENOTFOUND);
-	assert_int_equal(ky_store_key_add(f->s, u.id, "short", h3, NULL), KY_EINVALID);
+	assert_int_equal(ky_store_key_add(f->s, u.id, "kyk_aaaa", h2, &operator, "taken prefix", NULL), KY_EEXISTS);
+	assert_int_equal(ky_store_key_add(f->s, u.id, "kyk_bbbb", h1, &operator, "taken hash", NULL), KY_EEXISTS);
+	assert_int_equal(ky_store_key_add(f->s, u.id + 100, "kyk_cccc", h3, &operator, "no user", NULL), KY_ENOTFOUND);
+	assert_int_equal(ky_store_key_add(f->s, u.id, "short", h3, &operator, "short prefix", NULL), KY_EINVALID);
 	/* A revoked key's prefix stays taken: a prefix names one key for good. */
-	assert_int_equal(ky_store_key_revoke(f->s, "kyk_aaaa", NULL), KY_OK);
-	assert_int_equal(ky_store_key_add(f->s, u.id, "kyk_aaaa", h3, NULL), KY_EEXISTS);
 	ky_store_key k;
+	assert_int_equal(ky_store_key_revoke(f->s, "kyk_aaaa", &operator, "revoked", &k), KY_OK);
+	assert_int_equal(k.id, id);
+	assert_int_equal(ky_store_key_add(f->s, u.id, "kyk_aaaa", h3, &operator, "taken prefix", NULL), KY_EEXISTS);
 	assert_int_equal(ky_store_key_find(f->s, h1, &k), KY_ENOTFOUND);
-	assert_int_equal(ky_store_key_add(f->s, u.id, "kyk_dddd", h3, &id), KY_OK);
+	/* ky_store_key_get finds a key by prefix, revoked or not. */
+	assert_int_equal(ky_store_key_get(f->s, "kyk_aaaa", &k), KY_OK);
+	assert_int_equal(k.id, id);
+	assert_true(k.revoked_us > 0);
+	assert_int_equal(ky_store_key_get(f->s, "kyk_zzzz", &k), KY_ENOTFOUND);
+	assert_int_equal(ky_store_key_add(f->s, u.id, "kyk_dddd", h3, &operator, "second key", &id), KY_OK);
 	assert_int_equal(ky_store_key_find(f->s, h3, &k), KY_OK);
 	assert_int_equal(k.id, id);
 	assert_string_equal(k.prefix, "kyk_dddd");
 	assert_string_equal(k.user, "alice");
+	assert_int_equal(k.user_id, u.id);
 	assert_int_equal(k.revoked_us, 0);
+	assert_int_equal(k.role, KY_ROLE_ADMIN);
+	assert_int_equal(k.member_id, u.member_id);
+	assert_false(k.disabled);
+	assert_false(k.suspended);
+
+	/* Each key made and revoked is in the record of changes, with who, how and why; the
+	 * refused ones are not. */
+	changes c = {0};
+	assert_int_equal(ky_store_change_list(f->s, 0, 0, collect_change, &c, NULL), KY_OK);
+	assert_string_equal(c.text, "user.add alice first;key.create alice first key;key.revoke alice revoked;"
+				    "key.create alice second key;");
 
 	/* A secret, once stored, stays: a later fresh value is ignored. */
 	uint8_t a[KY_STORE_SECRET_SIZE], b[KY_STORE_SECRET_SIZE], got[KY_STORE_SECRET_SIZE];
@@ -510,9 +621,9 @@ typedef struct worker {
 	const char *const *users;
 	int index;
 	int ok, denied, wrong, failed;
-	char user[32];
-	ky_store_user created;
+	ky_store_user created[THREADS]; /* create_users(): user<i> as its call found it */
 	int rc;
+	char message[256];
 } worker;
 
 /* Verifies its own key and the others' (with the wrong user) ROUNDS times, on a connection
@@ -565,19 +676,31 @@ static void test_verify_from_two_threads(void **state)
 	}
 }
 
-static void *create_user(void *arg)
+/* Finds or creates every user user0 .. user<THREADS-1>, starting at its own, on a connection
+ * of its own, and gives each a key. */
+static void *create_users(void *arg)
 {
 	worker *w = arg;
 	ky_store *s = NULL;
 	w->rc = ky_store_open(&s, w->f->path, NULL, NULL);
-	if (w->rc == KY_OK)
-		w->rc = ky_store_user_ensure(s, w->user, &w->created);
+	for (int i = 0; w->rc == KY_OK && i < THREADS; i++) {
+		int n = (w->index + i) % THREADS;
+		char name[32], key[KY_AUTH_KEY_MAX];
+		snprintf(name, sizeof(name), "user%d", n);
+		w->rc = ky_store_user_ensure(s, name, &operator, "at once", &w->created[n]);
+		if (w->rc == KY_OK)
+			w->rc = ky_auth_key_create(s, w->created[n].id, &operator, "at once", key);
+	}
+	if (w->rc != KY_OK)
+		snprintf(w->message, sizeof(w->message), "%s", ky_error_last());
 	ky_store_close(s);
 	return NULL;
 }
 
-/* Users created at once on an empty hub: exactly one becomes the owner. */
-static void test_one_owner(void **state)
+/* Users created at once, each name by every connection, on a new hub: each is created once
+ * (one call says it made it, the others find it), none fails, and all are admins of the one
+ * secretariat. */
+static void test_users_created_at_once(void **state)
 {
 	fx *f = *state;
 	for (int round = 0; round < 3; round++) {
@@ -595,26 +718,185 @@ static void test_one_owner(void **state)
 		worker w[THREADS];
 		pthread_t t[THREADS];
 		for (int i = 0; i < THREADS; i++) {
-			w[i] = (worker){.f = f};
-			snprintf(w[i].user, sizeof(w[i].user), "user%d", i);
-			assert_int_equal(pthread_create(&t[i], NULL, create_user, &w[i]), 0);
+			w[i] = (worker){.f = f, .index = i};
+			assert_int_equal(pthread_create(&t[i], NULL, create_users, &w[i]), 0);
 		}
-		int owners = 0;
 		for (int i = 0; i < THREADS; i++) {
 			pthread_join(t[i], NULL);
 			if (w[i].rc != KY_OK)
-				fail_msg("user %d: %s", i, ky_error_last());
-			assert_true(w[i].created.created);
-			owners += w[i].created.owner;
+				fail_msg("connection %d: %s", i, w[i].message);
 		}
-		assert_int_equal(owners, 1);
+		for (int n = 0; n < THREADS; n++) {
+			int made = 0;
+			for (int i = 0; i < THREADS; i++) {
+				made += w[i].created[n].created;
+				assert_int_equal(w[i].created[n].id, w[0].created[n].id);
+				assert_int_equal(w[i].created[n].role, KY_ROLE_ADMIN);
+				assert_string_equal(w[i].created[n].member, "secretariat");
+			}
+			assert_int_equal(made, 1);
+		}
 		uint64_t users = 0;
 		assert_int_equal(ky_store_user_count(f->s, &users), KY_OK);
 		assert_int_equal(users, THREADS);
 		char text[32];
-		raw_text(f->path, "SELECT count(*) FROM users WHERE owner = 1", text, sizeof(text));
+		raw_text(f->path, "SELECT count(*) FROM members", text, sizeof(text));
 		assert_string_equal(text, "1");
+		raw_text(f->path, "SELECT count(*) FROM api_keys", text, sizeof(text));
+		assert_int_equal(atoi(text), THREADS * THREADS);
+		raw_text(f->path, "SELECT count(*) FROM changes WHERE action = 'user.add'", text, sizeof(text));
+		assert_int_equal(atoi(text), THREADS);
 	}
+}
+
+/* --- who a key says it is ------------------------------------------------------------------- */
+
+/* A disabled user's keys are refused at once, on every connection, as a wrong key is; and
+ * disabling is for good. */
+static void test_disabled_user_refused(void **state)
+{
+	fx *f = *state;
+	char key[KY_AUTH_KEY_MAX], second[KY_AUTH_KEY_MAX], other_key[KY_AUTH_KEY_MAX];
+	new_key(f->s, "alice", key, NULL);
+	new_key(f->s, "alice", second, NULL);
+	new_key(f->s, "bob", other_key, NULL);
+	ky_store *other = connect_again(f);
+	ky_auth_identity id;
+	assert_int_equal(ky_auth_verify(other, "alice", key, &id), KY_OK);
+
+	ky_store_user u;
+	assert_int_equal(ky_store_user_set(f->s, "alice", NULL, true, &operator, "left the company", &u), KY_OK);
+	assert_true(u.disabled);
+	assert_denied(f->s, "alice", key);
+	assert_denied(f->s, NULL, key);
+	assert_denied(f->s, "alice", second);
+	assert_denied(other, "alice", key);
+	assert_denied(other, NULL, second);
+	/* The key is not revoked: the store still finds it, and says its user is disabled. */
+	uint8_t secret[KY_STORE_SECRET_SIZE], hash[KY_STORE_KEY_HASH_SIZE];
+	assert_int_equal(ky_store_secret(f->s, KY_AUTH_SECRET_NAME, NULL, secret), KY_OK);
+	crypto_auth_hmacsha256(hash, (const unsigned char *)key, KY_AUTH_KEY_LEN, secret);
+	ky_store_key k;
+	assert_int_equal(ky_store_key_find(f->s, hash, &k), KY_OK);
+	assert_true(k.disabled);
+	assert_int_equal(k.revoked_us, 0);
+	/* Another user's key still works. */
+	assert_int_equal(ky_auth_verify(other, "bob", other_key, &id), KY_OK);
+	assert_string_equal(id.user, "bob");
+	/* A disabled user stays disabled: a change of role does not enable it, nor does
+	 * kyoyu key create finding it again. */
+	ky_role reader = KY_ROLE_READER;
+	assert_int_equal(ky_store_user_set(f->s, "alice", &reader, false, &operator, "role", &u), KY_OK);
+	assert_true(u.disabled);
+	assert_int_equal(ky_store_user_ensure(f->s, "alice", &operator, "again", &u), KY_OK);
+	assert_false(u.created);
+	assert_true(u.disabled);
+	assert_denied(other, "alice", key);
+	ky_store_close(other);
+}
+
+/* A suspended member's keys still verify (the server refuses its requests with 403, not 401:
+ * the key is right), and the identity says it is suspended, at once, on every connection. */
+static void test_suspended_member_verifies(void **state)
+{
+	fx *f = *state;
+	ky_store_member acme = new_member(f->s, "acme", KY_TIER_CONTRIBUTOR);
+	char key[KY_AUTH_KEY_MAX];
+	ky_store_user eve = new_user_key(f->s, "eve", "acme", KY_ROLE_ANALYST, key);
+	ky_store *other = connect_again(f);
+	ky_auth_identity id;
+	assert_int_equal(ky_auth_verify(other, "eve", key, &id), KY_OK);
+	assert_false(id.suspended);
+
+	bool suspend = true;
+	ky_store_member m;
+	assert_int_equal(ky_store_member_set(f->s, "acme", NULL, &suspend, &operator, "unpaid", &m), KY_OK);
+	assert_true(m.suspended);
+	memset(&id, 0, sizeof(id));
+	assert_int_equal(ky_auth_verify(other, "eve", key, &id), KY_OK);
+	assert_true(id.suspended);
+	assert_string_equal(id.user, "eve");
+	assert_int_equal(id.user_id, eve.id);
+	assert_int_equal(id.member_id, acme.id);
+	assert_string_equal(id.member, "acme");
+	assert_int_equal(id.tier, KY_TIER_CONTRIBUTOR);
+	assert_int_equal(id.role, KY_ROLE_ANALYST);
+	assert_int_equal(ky_auth_verify(f->s, NULL, key, &id), KY_OK);
+	assert_true(id.suspended);
+	/* A wrong user with the key is still refused, suspended or not. */
+	assert_denied(other, "alice", key);
+
+	suspend = false;
+	assert_int_equal(ky_store_member_set(f->s, "acme", NULL, &suspend, &operator, "paid", NULL), KY_OK);
+	assert_int_equal(ky_auth_verify(other, "eve", key, &id), KY_OK);
+	assert_false(id.suspended);
+	ky_store_close(other);
+}
+
+static void assert_identity(ky_store *s, const char *user, const char *key, ky_role role, const char *member,
+			    ky_tier tier, int64_t rules_version, int64_t rules_accepted)
+{
+	ky_auth_identity id;
+	if (ky_auth_verify(s, user, key, &id) != KY_OK)
+		fail_msg("verify %s: %s", user, ky_error_last());
+	assert_string_equal(id.user, user);
+	assert_int_equal(id.role, role);
+	assert_string_equal(id.member, member);
+	assert_int_equal(id.tier, tier);
+	assert_int_equal(id.rules_version, rules_version);
+	assert_int_equal(id.rules_accepted, rules_accepted);
+}
+
+/* What a verified key says of its user is what the hub holds at the moment of the check:
+ * role, member and tier, the rules in force and the last version the user accepted, as
+ * they change (on another connection, so nothing is cached). */
+static void test_identity_follows_the_hub(void **state)
+{
+	fx *f = *state;
+	char admin[KY_AUTH_KEY_MAX], reader[KY_AUTH_KEY_MAX];
+	new_key(f->s, "alice", admin, NULL);
+	new_member(f->s, "acme", KY_TIER_GENERAL);
+	ky_store_user bob = new_user_key(f->s, "bob", "acme", KY_ROLE_READER, reader);
+	ky_store *other = connect_again(f);
+	assert_identity(other, "alice", admin, KY_ROLE_ADMIN, "secretariat", KY_TIER_SECRETARIAT, 0, 0);
+	assert_identity(other, "bob", reader, KY_ROLE_READER, "acme", KY_TIER_GENERAL, 0, 0);
+
+	/* Rules set: in force for everyone, accepted by nobody yet. */
+	static const char rules1[] = "Share what you may; keep TLP:RED red.";
+	int64_t version = 0;
+	assert_int_equal(ky_store_rules_set(f->s, rules1, sizeof(rules1) - 1, &operator, "first rules", &version), KY_OK);
+	assert_int_equal(version, 1);
+	assert_identity(other, "alice", admin, KY_ROLE_ADMIN, "secretariat", KY_TIER_SECRETARIAT, 1, 0);
+	assert_identity(other, "bob", reader, KY_ROLE_READER, "acme", KY_TIER_GENERAL, 1, 0);
+	ky_store_actor as_bob = {.user_id = bob.id, .member_id = bob.member_id, .via = "test_auth"};
+	int64_t at = 0;
+	assert_int_equal(ky_store_rules_accept(f->s, bob.id, 1, &as_bob, &at), KY_OK);
+	assert_true(at > 0);
+	assert_identity(other, "bob", reader, KY_ROLE_READER, "acme", KY_TIER_GENERAL, 1, 1);
+	assert_identity(other, "alice", admin, KY_ROLE_ADMIN, "secretariat", KY_TIER_SECRETARIAT, 1, 0);
+
+	/* A new version: bob's acceptance is of the old one until he accepts again. */
+	static const char rules2[] = "Share what you may; keep TLP:RED red; report leaks.";
+	assert_int_equal(ky_store_rules_set(f->s, rules2, sizeof(rules2) - 1, &operator, "second rules", &version), KY_OK);
+	assert_int_equal(version, 2);
+	assert_identity(other, "bob", reader, KY_ROLE_READER, "acme", KY_TIER_GENERAL, 2, 1);
+	assert_int_equal(ky_store_rules_accept(f->s, bob.id, 1, &as_bob, NULL), KY_ECONFLICT);
+	assert_identity(other, "bob", reader, KY_ROLE_READER, "acme", KY_TIER_GENERAL, 2, 1);
+	assert_int_equal(ky_store_rules_accept(f->s, bob.id, 2, &as_bob, NULL), KY_OK);
+	assert_identity(other, "bob", reader, KY_ROLE_READER, "acme", KY_TIER_GENERAL, 2, 2);
+	/* A user kyoyu key create makes now has accepted the rules in force. */
+	char carol[KY_AUTH_KEY_MAX];
+	new_key(f->s, "carol", carol, NULL);
+	assert_identity(other, "carol", carol, KY_ROLE_ADMIN, "secretariat", KY_TIER_SECRETARIAT, 2, 2);
+
+	/* A new role, a new tier: the next check says so. */
+	ky_role analyst = KY_ROLE_ANALYST;
+	assert_int_equal(ky_store_user_set(f->s, "bob", &analyst, false, &operator, "promoted", NULL), KY_OK);
+	assert_identity(other, "bob", reader, KY_ROLE_ANALYST, "acme", KY_TIER_GENERAL, 2, 2);
+	ky_tier contributor = KY_TIER_CONTRIBUTOR;
+	assert_int_equal(ky_store_member_set(f->s, "acme", &contributor, NULL, &operator, "contributes", NULL), KY_OK);
+	assert_identity(other, "bob", reader, KY_ROLE_ANALYST, "acme", KY_TIER_CONTRIBUTOR, 2, 2);
+	ky_store_close(other);
 }
 
 int main(void)
@@ -627,7 +909,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_keys_unique_and_hashed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_key_conflicts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verify_from_two_threads, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_one_owner, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_users_created_at_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_disabled_user_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_suspended_member_verifies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_identity_follows_the_hub, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -250,7 +250,7 @@ static void test_api_roots_and_collections(void **state)
 	ky_config c;
 	assert_int_equal(load_text(&c, "[server]\napi_root = hub\npage_size = 50\nmax_page_size = 500\n"
 				       "[api_root vendors]\ntitle = Vendors\ndescription = Contributor members\n"
-				       "[collection default]\nread = alice, bob ,carol\nwrite = alice\n"
+				       "[collection default]\nread = alice, bob ,user:carol\nwrite = alice\n"
 				       "[collection unconfirmed]\napi_root = vendors\nread = *\n"
 				       "[collection sealed]\n"),
 			 KY_OK);
@@ -264,20 +264,18 @@ static void test_api_roots_and_collections(void **state)
 	assert_int_equal(c.ncollections, 3);
 	const ky_config_collection *d = ky_config_collection_find(&c, "default");
 	assert_non_null(d);
-	assert_string_equal(d->read, "alice,bob,carol");
+	/* Bare names are users; the list is respelled KIND:NAME. */
+	assert_string_equal(d->read, "user:alice,user:bob,user:carol");
+	assert_string_equal(d->write, "user:alice");
 	assert_string_equal(d->api_root, "");
-	assert_true(ky_config_user_listed(d->read, "bob"));
-	assert_true(ky_config_user_listed(d->read, "carol"));
-	assert_false(ky_config_user_listed(d->read, "bo"));
-	assert_false(ky_config_user_listed(d->write, "bob"));
 	const ky_config_collection *u = ky_config_collection_find(&c, "unconfirmed");
 	assert_string_equal(u->api_root, "vendors");
-	assert_true(ky_config_user_listed(u->read, "anyone"));
-	assert_false(ky_config_user_listed(u->write, "anyone"));
+	assert_string_equal(u->read, "*");
+	assert_string_equal(u->write, "");
 	/* An empty section: nobody reads or writes it. */
 	const ky_config_collection *sealed = ky_config_collection_find(&c, "sealed");
 	assert_non_null(sealed);
-	assert_false(ky_config_user_listed(sealed->read, "alice"));
+	assert_string_equal(sealed->read, "");
 	assert_null(ky_config_collection_find(&c, "other"));
 	assert_null(ky_config_api_root_find(&c, "hub"));
 	assert_non_null(ky_config_api_root_find(&c, "vendors"));
@@ -291,8 +289,11 @@ static void test_api_roots_and_collections(void **state)
 	assert_refused("[collection a]\nread = alice\n\n[collection a]\n", "line 4: [collection a] appears twice (first on line 1)");
 	assert_refused("[collection a]\napi_root = elsewhere\n",
 		       "line 1: [collection a] is on api_root 'elsewhere', which is neither [server] api_root (kyoyu) nor an [api_root NAME] section");
-	assert_refused("[collection a]\nread = alice, :bob\n", "line 2: read: ':bob' is not a user name");
-	assert_refused("[collection a]\nwrite = alice,,bob\n", "line 2: write: '' is not a user name");
+	assert_refused("[collection a]\nread = alice, :bob\n", "line 2: read: ':bob' is not a grantee");
+	assert_refused("[collection a]\nwrite = alice,,bob\n", "line 2: write: '' is not a grantee");
+	assert_refused("[collection a]\nread = team:red\n", "line 2: read: 'team:red' is not a grantee");
+	assert_refused("[collection a]\nread = tier:vendor\n", "line 2: read: 'tier:vendor' is not a grantee");
+	assert_refused("[collection a]\nread = member:a@b\n", "line 2: read: 'member:a@b' is not a grantee");
 	assert_refused("[collection a]\nread = *, alice\n", "line 2: read: * means every user and stands alone");
 	assert_refused("[collection a]\nread =\n", "line 2: read must not be empty (leave it out for nobody)");
 	assert_refused("[collection a]\nread = a\nread = b\n", "line 3: 'read' in [collection a] is set twice");
@@ -421,16 +422,16 @@ static void test_long_section_names(void **state)
 	assert_int_equal(load_text(&c, text), KY_OK);
 	const ky_config_collection *col = ky_config_collection_find(&c, name);
 	assert_non_null(col);
-	assert_string_equal(col->read, "alice");
-	assert_string_equal(col->write, "bob");
+	assert_string_equal(col->read, "user:alice");
+	assert_string_equal(col->write, "user:bob");
 	assert_string_equal(col->api_root, name);
 	assert_string_equal(ky_config_api_root_find(&c, name)->title, "Long");
 	/* Two sections that differ only after byte 49 are two sections. */
 	snprintf(text, sizeof(text), "[collection %.60sa]\nread = a\n[collection %.60sb]\nread = b\n", name, name);
 	assert_int_equal(load_text(&c, text), KY_OK);
 	assert_int_equal(c.ncollections, 2);
-	assert_string_equal(c.collections[0].read, "a");
-	assert_string_equal(c.collections[1].read, "b");
+	assert_string_equal(c.collections[0].read, "user:a");
+	assert_string_equal(c.collections[1].read, "user:b");
 }
 
 /* Parsing from memory: no NUL or newline needed at the end; a NUL inside a line is refused

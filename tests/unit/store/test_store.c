@@ -11,7 +11,9 @@
  * completion, connections claiming at once, fencing tokens, outcomes that are not UTF-8, the
  * claim limit, completing as failed, migration from schema 4); on PostgreSQL, writes whose
  * connection is cut after COMMIT; and that no message shows a URI's password. Users, keys
- * and secrets (schema 3) are tested with src/auth/ in tests/unit/auth/test_auth.c.
+ * and secrets (schema 3) are tested with src/auth/ in tests/unit/auth/test_auth.c; here,
+ * that a migrated hub has its secretariat (schema 6), with the old hub's users as its
+ * admins.
  *
  * The backend is SQLite, or PostgreSQL with KY_TEST_BACKEND=postgresql (scripts/test runs
  * the suite both ways; tests/support/ky_test_hub.h). Every test gets its own directory under
@@ -41,10 +43,15 @@
 #include "ky_test_hub.h"
 #include "store/store.h"
 #include "store/store_backend.h"
+#include "store/store_council.h"
+#include "util/ky_clock.h"
 #include "util/ky_error.h"
 
 static const char *schema1_sql_path;    /* argv[1]: the SQLite fixture */
 static const char *schema1_pg_sql_path; /* argv[2]: the PostgreSQL one */
+
+/* Who the tests' users and keys are made by: the operator. */
+static const ky_store_actor operator = {.via = "test_store"};
 
 /* --- fixture: a directory and a hub location ------------------------------------------------- */
 
@@ -95,7 +102,7 @@ static void new_location(fx *f, const char *name, char out[LOCATION_MAX])
 static int teardown(void **state)
 {
 	fx *f = *state;
-	ky_store_test_clock(0);
+	ky_clock_test_offset(0);
 	ky_store_close(f->s);
 	ky_test_hub_drop(f->path);
 	for (int i = 0; i < f->nmore; i++)
@@ -1599,7 +1606,7 @@ static void test_remove_recorded(void **state)
 	run(f->s, &all, &rs, NULL);
 	int64_t date_v2 = rs.v[2].date, date_sco = rs.v[3].date;
 	ky_store_user alice;
-	assert_int_equal(ky_store_user_ensure(f->s, "alice", &alice), KY_OK);
+	assert_int_equal(ky_store_user_ensure(f->s, "alice", &operator, "removes", &alice), KY_OK);
 
 	int64_t before = now_us();
 	uint64_t removed = 0;
@@ -1719,7 +1726,7 @@ static void test_request_add_and_get(void **state)
 	fx *f = *state;
 	open_new(f);
 	ky_store_user u;
-	assert_int_equal(ky_store_user_ensure(f->s, "alice", &u), KY_OK);
+	assert_int_equal(ky_store_user_ensure(f->s, "alice", &operator, "requests", &u), KY_OK);
 	ky_store_request r = {.collection_id = f->dflt, .user_id = u.id, .received_us = 1700000000123456, .total = 3,
 			      .complete = true, .successes = 5};
 	snprintf(r.id, sizeof(r.id), "%s", REQ1);
@@ -2034,7 +2041,7 @@ static void test_request_fencing(void **state)
 	assert_int_equal(ky_store_request_claim(other, lease, &second, &envelope, &len), KY_ENOTFOUND);
 
 	/* The first holder stalls past its lease, as during a PostgreSQL reconnection. */
-	ky_store_test_clock(lease + 1000000);
+	ky_clock_test_offset(lease + 1000000);
 	assert_int_equal(ky_store_request_claim(other, lease, &second, &envelope, &len), KY_OK);
 	free(envelope);
 	assert_string_equal(second.id, REQ1);
@@ -2150,7 +2157,7 @@ static void test_request_claims_limit(void **state)
 		}
 		/* The processor dies with it: its lease runs out. */
 		clock += 2000000;
-		ky_store_test_clock(clock);
+		ky_clock_test_offset(clock);
 	}
 	assert_int_equal(ky_store_request_claim(f->s, 1000000, &r, &envelope, &len), KY_OK);
 	free(envelope);
@@ -2173,7 +2180,7 @@ static void test_request_claims_limit(void **state)
 	raw_text(f->path, "SELECT count(*) FROM requests WHERE envelope IS NULL AND complete = 1", text, sizeof(text));
 	assert_string_equal(text, "1");
 	clock += 2000000;
-	ky_store_test_clock(clock);
+	ky_clock_test_offset(clock);
 	assert_int_equal(ky_store_request_claim(f->s, 1000000, &r, &envelope, &len), KY_OK);
 	free(envelope);
 	assert_string_equal(r.id, REQ2);
@@ -2247,27 +2254,42 @@ static void test_pg_writes_safe_to_repeat(void **state)
 	raw_text(f->path, "SELECT count(*) FROM collections WHERE name = 'cut'", text, sizeof(text));
 	assert_string_equal(text, "1");
 
+	/* A council write finds its own record of the change: made once, reported as made. */
 	ky_store_user u;
-	assert_int_equal(ky_store_user_ensure(f->s, "alice", &u), KY_OK);
+	ky_store_test_cut_after_commit(f->s, 1);
+	rc = ky_store_user_ensure(f->s, "alice", &operator, "cut", &u);
+	if (rc != KY_OK)
+		fail_msg("user_ensure: %s", ky_error_last());
+	assert_true(u.created);
+	assert_string_equal(u.member, "secretariat");
+	raw_text(f->path,
+		 "SELECT (SELECT count(*) FROM users) || ' ' || (SELECT count(*) FROM changes WHERE action = 'user.add')",
+		 text, sizeof(text));
+	assert_string_equal(text, "1 1");
 	uint8_t hash[KY_STORE_KEY_HASH_SIZE] = {1, 2, 3};
 	int64_t key_id = 0;
 	ky_store_test_cut_after_commit(f->s, 1);
-	rc = ky_store_key_add(f->s, u.id, "kyk_cut1", hash, &key_id);
+	rc = ky_store_key_add(f->s, u.id, "kyk_cut1", hash, &operator, "cut", &key_id);
 	if (rc != KY_OK)
 		fail_msg("key_add: %s", ky_error_last());
 	ky_store_key k;
 	assert_int_equal(ky_store_key_find(f->s, hash, &k), KY_OK);
 	assert_int_equal(k.id, key_id);
-	raw_text(f->path, "SELECT count(*) FROM api_keys", text, sizeof(text));
-	assert_string_equal(text, "1");
+	raw_text(f->path,
+		 "SELECT (SELECT count(*) FROM api_keys) || ' ' ||"
+		 " (SELECT count(*) FROM changes WHERE action = 'key.create')",
+		 text, sizeof(text));
+	assert_string_equal(text, "1 1");
 
 	ky_store_test_cut_after_commit(f->s, 1);
-	rc = ky_store_key_revoke(f->s, "kyk_cut1", &k);
+	rc = ky_store_key_revoke(f->s, "kyk_cut1", &operator, "cut", &k);
 	if (rc != KY_OK)
 		fail_msg("key_revoke: %s", ky_error_last());
 	assert_int_equal(k.id, key_id);
 	assert_true(k.revoked_us != 0);
 	assert_int_equal(ky_store_key_find(f->s, hash, &k), KY_ENOTFOUND);
+	raw_text(f->path, "SELECT count(*) FROM changes WHERE action = 'key.revoke'", text, sizeof(text));
+	assert_string_equal(text, "1");
 
 	char b1[512], b2[512];
 	commit1(f->s, f->dflt, sdo(b1, sizeof(b1), "indicator", IND1, "2016-01-01T00:00:00.000Z"), NULL, NULL);
@@ -2352,8 +2374,78 @@ static void load_schema1(const char *path)
 	free(sql);
 }
 
+/* A hub as the build of schema `version` left it: the schema-1 fixture moved on by the
+ * migrations to that version, as kyoyu migrate ran them then. */
+static void load_old_hub(const char *path, int version)
+{
+	load_schema1(path);
+	for (int v = 1; v < version; v++) {
+		char *sql = NULL;
+		assert_int_equal(ky_store_migration_sql(v, pg() ? '$' : '?', &sql), KY_OK);
+		raw_exec(path, sql);
+		free(sql);
+	}
+}
+
+typedef struct council {
+	ky_store_member secretariat;
+	int secretariats, members;
+	int users, admins;       /* users, and those that are admins of the secretariat */
+} council;
+
+static int take_member(void *ctx, const ky_store_member *m)
+{
+	council *c = ctx;
+	c->members++;
+	if (m->tier == KY_TIER_SECRETARIAT && c->secretariats++ == 0)
+		c->secretariat = *m;
+	return 0;
+}
+
+static int take_user(void *ctx, const ky_store_user *u)
+{
+	council *c = ctx;
+	c->users++;
+	c->admins += u->member_id == c->secretariat.id && u->role == KY_ROLE_ADMIN &&
+		     strcmp(u->member, "secretariat") == 0;
+	return 0;
+}
+
+/* A hub migrated to schema 6 has one member, its secretariat, named so, with an identity
+ * id "identity--<UUID>", and every user is one of its admins: returns how many users. */
+static int assert_secretariat_only(const char *path)
+{
+	ky_store *s = NULL;
+	if (ky_store_open(&s, path, NULL, NULL) != KY_OK)
+		fail_msg("open %s: %s", path, ky_error_last());
+	council c = {0};
+	assert_int_equal(ky_store_member_list(s, NULL, 0, take_member, &c, NULL), KY_OK);
+	assert_int_equal(c.secretariats, 1);
+	assert_int_equal(c.members, 1);
+	assert_string_equal(c.secretariat.name, "secretariat");
+	assert_false(c.secretariat.suspended);
+	const char *id = c.secretariat.identity_id;
+	assert_memory_equal(id, "identity--", 10);
+	assert_int_equal(strlen(id), 10 + 36);
+	for (int i = 0; i < 36; i++) {
+		char ch = id[10 + i];
+		if (i == 8 || i == 13 || i == 18 || i == 23)
+			assert_int_equal(ch, '-');
+		else
+			assert_non_null(strchr("0123456789abcdef", ch));
+	}
+	char *identity = NULL;
+	assert_int_equal(ky_store_member_identity(s, "secretariat", &identity), KY_OK);
+	assert_non_null(strstr(identity, id));
+	free(identity);
+	assert_int_equal(ky_store_user_list(s, 0, NULL, 0, take_user, &c, NULL), KY_OK);
+	assert_int_equal(c.admins, c.users);
+	ky_store_close(s);
+	return c.users;
+}
+
 /* The fixture is what migration 0 creates: a new hub's schema without the tables of
- * schemas 2, 3 and 4. */
+ * schemas 2, 3, 4 and 6. */
 static void test_migrate_fixture_matches_migration_0(void **state)
 {
 	fx *f = *state;
@@ -2363,7 +2455,8 @@ static void test_migrate_fixture_matches_migration_0(void **state)
 	load_schema1(other);
 	/* Later migrations' tables and index are not migration 0's. */
 	raw_exec(f->path, "DROP INDEX entries_by_date_added;");
-	char *now = schema_of(f->path, "derived,users,api_keys,secrets,removals,requests,request_objects");
+	char *now = schema_of(f->path, "derived,users,api_keys,secrets,removals,requests,request_objects,sectors,members,"
+				       "member_sectors,groups,group_members,rules,rule_acceptances,changes");
 	char *old = schema_of(other, NULL);
 	assert_string_equal(old, now);
 	free(now);
@@ -2416,11 +2509,13 @@ static void test_migrate_from_schema_1(void **state)
 	assert_int_equal(ky_store_migrate(f->path, &from, &to), KY_OK);
 	assert_int_equal(from, 1);
 	assert_int_equal(to, KY_STORE_SCHEMA_VERSION);
-	assert_int_equal(KY_STORE_SCHEMA_VERSION, 5);
+	assert_int_equal(KY_STORE_SCHEMA_VERSION, 6);
 	char text[32];
 	raw_text(f->path, "SELECT version FROM kyoyu_schema", text, sizeof(text));
-	assert_string_equal(text, "5");
-	/* Now the same schema as a hub created at 5. */
+	assert_string_equal(text, "6");
+	/* Its council is its secretariat alone (schema 1 had no users). */
+	assert_int_equal(assert_secretariat_only(f->path), 0);
+	/* Now the same schema as a hub created at 6. */
 	char fresh[LOCATION_MAX];
 	new_location(f, "fresh.db", fresh);
 	ky_store *t = NULL;
@@ -2435,7 +2530,7 @@ static void test_migrate_from_schema_1(void **state)
 	bool created = true;
 	assert_int_equal(ky_store_open(&f->s, f->path, NULL, &created), KY_OK);
 	assert_false(created);
-	assert_int_equal(ky_store_schema_version(f->s), 5);
+	assert_int_equal(ky_store_schema_version(f->s), 6);
 	ky_store_collection c;
 	assert_int_equal(ky_store_collection_find(f->s, "default", &c), KY_OK);
 	assert_string_equal(c.uuid, "3b4e9c1a-6f0d-4c52-9a7e-2d8f1b6c0e54");
@@ -2493,20 +2588,23 @@ static void test_migrate_from_schema_2(void **state)
 	ky_store_close(f->s);
 	f->s = NULL;
 	char *fresh = schema_of(f->path, NULL);
-	raw_exec(f->path, "DROP INDEX entries_by_date_added; DROP TABLE request_objects; DROP TABLE requests;"
+	raw_exec(f->path, "DROP TABLE changes; DROP TABLE rule_acceptances; DROP TABLE rules; DROP TABLE group_members;"
+			 " DROP TABLE groups; DROP TABLE member_sectors;"
+			 " DROP INDEX entries_by_date_added; DROP TABLE request_objects; DROP TABLE requests;"
 			 " DROP TABLE removals; DROP TABLE api_keys; DROP TABLE users; DROP TABLE secrets;"
-			 " UPDATE kyoyu_schema SET version = 2;");
+			 " DROP TABLE members; DROP TABLE sectors; UPDATE kyoyu_schema SET version = 2;");
 	assert_int_equal(ky_store_open(&f->s, f->path, NULL, NULL), KY_ESCHEMA);
-	assert_non_null(strstr(ky_error_last(), "version 2 and this kyoyu uses 5: run kyoyu migrate"));
+	assert_non_null(strstr(ky_error_last(), "version 2 and this kyoyu uses 6: run kyoyu migrate"));
 
 	int from = 0, to = 0;
 	assert_int_equal(ky_store_migrate(f->path, &from, &to), KY_OK);
 	assert_int_equal(from, 2);
-	assert_int_equal(to, 5);
+	assert_int_equal(to, 6);
 	char *migrated = schema_of(f->path, NULL);
 	assert_string_equal(fresh, migrated);
 	free(fresh);
 	free(migrated);
+	assert_int_equal(assert_secretariat_only(f->path), 0);
 
 	assert_int_equal(ky_store_open(&f->s, f->path, NULL, NULL), KY_OK);
 	rows rs = {0};
@@ -2515,10 +2613,12 @@ static void test_migrate_from_schema_2(void **state)
 	assert_int_equal(rs.n, 1);
 	rows_clear(&rs);
 	ky_store_user u;
-	assert_int_equal(ky_store_user_ensure(f->s, "alice", &u), KY_OK);
-	assert_true(u.created && u.owner);
+	assert_int_equal(ky_store_user_ensure(f->s, "alice", &operator, "first user", &u), KY_OK);
+	assert_true(u.created);
+	assert_int_equal(u.role, KY_ROLE_ADMIN);
+	assert_string_equal(u.member, "secretariat");
 	uint8_t hash[KY_STORE_KEY_HASH_SIZE] = {7}, secret[KY_STORE_SECRET_SIZE] = {9}, got[KY_STORE_SECRET_SIZE];
-	assert_int_equal(ky_store_key_add(f->s, u.id, "kyk_abcd", hash, NULL), KY_OK);
+	assert_int_equal(ky_store_key_add(f->s, u.id, "kyk_abcd", hash, &operator, "first key", NULL), KY_OK);
 	ky_store_key k;
 	assert_int_equal(ky_store_key_find(f->s, hash, &k), KY_OK);
 	assert_string_equal(k.user, "alice");
@@ -2526,34 +2626,59 @@ static void test_migrate_from_schema_2(void **state)
 	assert_memory_equal(got, secret, sizeof(got));
 }
 
-/* A hub at schema 4 (one made now, without schema 5's claim numbers) migrates to 5: the
- * same schema as a new hub, its pending request kept and claimable, its tokens from 1. */
+/* A hub at schema 4 (the fixture moved to 4 by the migrations of the time, without schema
+ * 5's claim numbers nor 6's council, with two users, one the owner, and a pending request of
+ * one of them) migrates to 6: the same schema as a new hub; its users are the secretariat's
+ * admins, their keys still theirs; its pending request is kept and claimable, its tokens
+ * from 1. */
 static void test_migrate_from_schema_4(void **state)
 {
 	fx *f = *state;
-	open_new(f);
-	add_request(f, REQ1, 1000, 1, "{\"objects\": [1]}");
-	ky_store_close(f->s);
-	f->s = NULL;
-	char *fresh = schema_of(f->path, NULL);
-	raw_exec(f->path, "ALTER TABLE requests DROP COLUMN claims; UPDATE kyoyu_schema SET version = 4;");
+	load_old_hub(f->path, 4);
+	raw_exec(f->path, "INSERT INTO users (name, owner, created_us) VALUES ('olive', 1, 1700000000000000),"
+			 " ('oscar', 0, 1700000001000000);"
+			 "INSERT INTO api_keys (user_id, prefix, hash, created_us)"
+			 " SELECT id, 'kyk_osca', 'the hash of oscar''s key', 1700000002000000 FROM users WHERE name = 'oscar';");
+	raw_exec(f->path, "INSERT INTO requests (id, collection_id, user_id, received_us, total, envelope)"
+			 " SELECT '" REQ1 "', c.id, u.id, 1000, 1, '{\"objects\": [1]}' FROM collections c, users u"
+			 " WHERE c.name = 'default' AND u.name = 'oscar';");
+	char fresh[LOCATION_MAX];
+	new_location(f, "fresh.db", fresh);
+	ky_store *t = NULL;
+	ky_store_options options = {.create = true};
+	assert_int_equal(ky_store_open(&t, fresh, &options, NULL), KY_OK);
+	ky_store_close(t);
 	assert_int_equal(ky_store_open(&f->s, f->path, NULL, NULL), KY_ESCHEMA);
-	assert_non_null(strstr(ky_error_last(), "version 4 and this kyoyu uses 5: run kyoyu migrate"));
+	assert_non_null(strstr(ky_error_last(), "version 4 and this kyoyu uses 6: run kyoyu migrate"));
 	int from = 0, to = 0;
 	assert_int_equal(ky_store_migrate(f->path, &from, &to), KY_OK);
 	assert_int_equal(from, 4);
-	assert_int_equal(to, 5);
-	char *migrated = schema_of(f->path, NULL);
-	assert_string_equal(fresh, migrated);
-	free(fresh);
-	free(migrated);
+	assert_int_equal(to, 6);
+	char *a = schema_of(fresh, NULL), *b = schema_of(f->path, NULL);
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+	/* Owner or not, both users are admins of the secretariat now. */
+	assert_int_equal(assert_secretariat_only(f->path), 2);
+
 	assert_int_equal(ky_store_open(&f->s, f->path, NULL, NULL), KY_OK);
+	ky_store_user oscar;
+	assert_int_equal(ky_store_user_get(f->s, "oscar", &oscar), KY_OK);
+	assert_int_equal(oscar.role, KY_ROLE_ADMIN);
+	assert_false(oscar.disabled);
+	ky_store_key k;
+	assert_int_equal(ky_store_key_get(f->s, "kyk_osca", &k), KY_OK);
+	assert_int_equal(k.user_id, oscar.id);
+	assert_string_equal(k.member, "secretariat");
 	ky_store_request r;
 	char *envelope = NULL;
 	size_t len = 0;
 	assert_int_equal(ky_store_request_claim(f->s, 60000000, &r, &envelope, &len), KY_OK);
+	assert_int_equal(len, 16);
+	assert_memory_equal(envelope, "{\"objects\": [1]}", 16);
 	free(envelope);
 	assert_string_equal(r.id, REQ1);
+	assert_int_equal(r.user_id, oscar.id);
 	assert_int_equal(r.token, 1);
 	ky_store_request_object one[] = {{.index = 0, .id = IND1, .success = true}};
 	assert_int_equal(ky_store_request_record(f->s, REQ1, r.token, one, 1, 60000000), KY_OK);

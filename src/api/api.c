@@ -1,0 +1,818 @@
+#include "api/api.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <sodium.h>
+
+#include "council/council.h"
+#include "util/ky_arena.h"
+#include "util/ky_clock.h"
+#include "util/ky_error.h"
+#include "util/ky_utf8.h"
+
+#define MEDIA "application/json"
+#define PREFIX "/api/v1"
+#define PAGE_DEFAULT 100
+#define PAGE_MAX 1000
+#define MAX_SEGMENTS 4
+
+struct ky_api {
+	const ky_config *config;
+};
+
+/* One call of a route, as its handler gets it. */
+typedef struct call {
+	ky_http_request *r;
+	ky_store *s;
+	const ky_viewer *v;
+	ky_council_caller caller;
+	char via[96];                 /* "POST /api/v1/members": how, for the record of changes */
+	const char *arg[2];           /* the path's {name} parts, in order */
+	json_t *body;                 /* the request's JSON object, for routes that take one */
+} call;
+
+typedef int handler(call *c);
+
+typedef struct route {
+	const char *method;
+	const char *path;             /* as the OpenAPI document names it */
+	handler *fn;
+	bool exempt;                  /* served before the rules are accepted */
+	bool body;                    /* takes a JSON body */
+} route;
+
+/* What routing found, for serving. */
+typedef struct routed {
+	const route *rt;
+	const char *arg[2];
+} routed;
+
+/* --- answers ------------------------------------------------------------------------------ */
+
+/* Answers with `body` (taken) as JSON. */
+static int respond(call *c, unsigned status, json_t *body)
+{
+	char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(body);
+	if (text == NULL)
+		return ky_error_set(KY_ENOMEM, "out of memory encoding a response");
+	ky_http_respond(c->r, status, MEDIA, text, strlen(text));
+	free(text);
+	return KY_OK;
+}
+
+/* A store or council failure as the request's: the client's own (shown by the table) as it
+ * is, the database's as a server failure. */
+static int failure(int rc)
+{
+	switch (rc) {
+	case KY_EINVALID:
+	case KY_ENOTFOUND:
+	case KY_EDENIED:
+	case KY_EEXISTS:
+	case KY_ECONFLICT:
+	case KY_ETOOBIG:
+		return rc;
+	default:
+		return ky_http_store_failure(rc);
+	}
+}
+
+/* --- bodies and parameters ------------------------------------------------------------------ */
+
+/* Checks that the body has only the fields `allowed` (NULL-terminated) and the `required`
+ * ones among them. */
+static int fields(call *c, const char *const *allowed, const char *const *required)
+{
+	const char *key;
+	json_t *value;
+	json_object_foreach(c->body, key, value)
+	{
+		bool known = false;
+		for (const char *const *a = allowed; *a && !known; a++)
+			known = strcmp(*a, key) == 0;
+		if (!known) {
+			char list[256] = "";
+			for (const char *const *a = allowed; *a; a++)
+				snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", a == allowed ? "" : ", ", *a);
+			return ky_error_set(KY_EINVALID, "the body has a field \"%.64s\" this route does not take (it takes: %s)",
+					    key, list);
+		}
+	}
+	for (const char *const *q = required; q && *q; q++)
+		if (json_object_get(c->body, *q) == NULL)
+			return ky_error_set(KY_EINVALID, "the body lacks the field \"%s\"", *q);
+	return KY_OK;
+}
+
+/* The string field `name` of the body into *out (NULL when absent); KY_EINVALID when it is
+ * there but not a string, or holds a NUL. */
+static int text_field(call *c, const char *name, const char **out)
+{
+	json_t *v = json_object_get(c->body, name);
+	*out = NULL;
+	if (v == NULL)
+		return KY_OK;
+	if (!json_is_string(v) || memchr(json_string_value(v), '\0', json_string_length(v)) != NULL)
+		return ky_error_set(KY_EINVALID, "the field \"%s\" must be a string (without NUL characters)", name);
+	*out = json_string_value(v);
+	return KY_OK;
+}
+
+/* The query parameter `name`, a NUL-terminated copy in the request's arena, or NULL. */
+static const char *param(call *c, const char *name)
+{
+	size_t n = 0;
+	const ky_http_param *p = ky_http_params(c->r, &n);
+	for (size_t i = 0; i < n; i++)
+		if (ky_slice_is(p[i].key, name))
+			return memchr(p[i].value.ptr, '\0', p[i].value.len)
+				       ? NULL
+				       : ky_arena_strndup(ky_http_arena(c->r), p[i].value.ptr ? p[i].value.ptr : "", p[i].value.len);
+	return NULL;
+}
+
+/* A page: how many, and after which name (from `next`: "n." and the name in base64url, so a
+ * client treats it as opaque; a made-up one lists only what the caller may see anyway). */
+typedef struct page {
+	size_t limit;
+	char after[KY_STORE_USER_MAX + 1];
+} page;
+
+static int page_of(call *c, page *p)
+{
+	const char *limit = param(c, "limit"), *next = param(c, "next");
+	p->limit = PAGE_DEFAULT;
+	p->after[0] = '\0';
+	if (limit != NULL) {
+		char *end;
+		long n = strtol(limit, &end, 10);
+		if (*limit == '\0' || *end != '\0' || n < 1)
+			return ky_error_set(KY_EINVALID, "limit must be a whole number from 1 to %d", PAGE_MAX);
+		p->limit = n > PAGE_MAX ? PAGE_MAX : (size_t)n;
+	}
+	if (next != NULL) {
+		unsigned char raw[KY_STORE_USER_MAX + 3];
+		size_t len = 0;
+		const char *end = NULL;
+		if (sodium_base642bin(raw, sizeof(raw), next, strlen(next), NULL, &len, &end,
+				      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+		    *end != '\0' || len < 3 || memcmp(raw, "n.", 2) != 0 || memchr(raw, '\0', len) != NULL)
+			return ky_error_set(KY_EINVALID, "next is not a cursor of this hub: pass the \"next\" of the previous page");
+		snprintf(p->after, sizeof(p->after), "%.*s", (int)(len - 2), (const char *)raw + 2);
+	}
+	return KY_OK;
+}
+
+/* {"more": ..., "next": ..., key: items} with items taken. */
+static json_t *page_body(const char *key, json_t *items, bool more, const char *last)
+{
+	json_t *o = json_pack("{s:b}", "more", more);
+	if (o != NULL && more) {
+		char raw[KY_STORE_USER_MAX + 3], text[2 * sizeof(raw) + 4];
+		size_t n = (size_t)snprintf(raw, sizeof(raw), "n.%s", last);
+		sodium_bin2base64(text, sizeof(text), (const unsigned char *)raw, n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+		json_object_set_new(o, "next", json_string(text));
+	}
+	if (o == NULL || json_object_set_new(o, key, items) != 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* Collects a list's rows as JSON, remembering the last name for the next page. */
+typedef struct rows {
+	json_t *items;
+	char last[KY_STORE_USER_MAX + 1];
+	call *c;
+} rows;
+
+static int append(rows *l, json_t *item, const char *name)
+{
+	snprintf(l->last, sizeof(l->last), "%s", name);
+	return json_array_append_new(l->items, item) == 0 ? 0 : ky_error_set(KY_ENOMEM, "out of memory");
+}
+
+/* Answers a listing: list() fills l from page p; 200 with the page. */
+static int listing(call *c, const char *key, int (*list)(call *c, const page *p, rows *l, bool *more))
+{
+	page p;
+	int rc = page_of(c, &p);
+	if (rc != KY_OK)
+		return rc;
+	rows l = {json_array(), "", c};
+	bool more = false;
+	rc = l.items ? list(c, &p, &l, &more) : ky_error_set(KY_ENOMEM, "out of memory");
+	if (rc != KY_OK) {
+		json_decref(l.items);
+		return failure(rc);
+	}
+	return respond(c, 200, page_body(key, l.items, more, l.last));
+}
+
+/* --- me and the rules ------------------------------------------------------------------------- */
+
+static int group_name(void *ctx, const ky_store_group *g)
+{
+	return json_array_append_new(ctx, json_string(g->name)) == 0 ? 0 : ky_error_set(KY_ENOMEM, "out of memory");
+}
+
+static json_t *rules_status(const ky_auth_identity *who)
+{
+	return json_pack("{s:b,s:o,s:b}", "required", who->rules_version > 0, "version",
+			 who->rules_version ? json_integer(who->rules_version) : json_null(), "accepted",
+			 !ky_council_rules_pending(who));
+}
+
+static int get_me(call *c)
+{
+	const ky_auth_identity *who = &c->v->who;
+	ky_store_member m;
+	json_t *groups = json_array();
+	int rc = ky_store_member_by_id(c->s, who->member_id, &m);
+	if (rc == KY_OK)
+		rc = groups ? ky_store_group_list(c->s, who->member_id, NULL, 0, group_name, groups, NULL)
+			    : ky_error_set(KY_ENOMEM, "out of memory");
+	if (rc != KY_OK) {
+		json_decref(groups);
+		return failure(rc);
+	}
+	return respond(c, 200,
+		       json_pack("{s:s,s:s,s:{s:s,s:s,s:s,s:s,s:s},s:o,s:o}", "user", who->user, "role", ky_role_name(who->role),
+				 "member", "name", m.name, "title", m.title, "tier", ky_tier_name(m.tier), "identity",
+				 m.identity_id, "status", m.suspended ? "suspended" : "active", "groups", groups, "rules",
+				 rules_status(who)));
+}
+
+static json_t *time_json(int64_t us)
+{
+	char text[32];
+	ky_clock_format(us, text);
+	return json_string(text);
+}
+
+static int get_rules(call *c)
+{
+	ky_store_rules r;
+	int rc = ky_store_rules_get(c->s, &r);
+	if (rc != KY_OK)
+		return failure(rc);
+	/* The version in force now, which may be newer than the one the gate saw. */
+	bool accepted = r.version == 0 || c->v->who.rules_accepted >= r.version;
+	json_t *body = json_pack("{s:b,s:o,s:o,s:o,s:b}", "required", r.version > 0, "version",
+				 r.version ? json_integer(r.version) : json_null(), "text",
+				 r.text ? json_stringn(r.text, r.len) : json_null(), "set",
+				 r.version ? time_json(r.set_us) : json_null(), "accepted", accepted);
+	ky_store_rules_clear(&r);
+	return respond(c, 200, body);
+}
+
+static int post_rules(call *c)
+{
+	static const char *const allowed[] = {"text", "reason", NULL};
+	const char *text, *reason;
+	int rc = fields(c, allowed, allowed);
+	if (rc == KY_OK)
+		rc = text_field(c, "text", &text);
+	if (rc == KY_OK)
+		rc = text_field(c, "reason", &reason);
+	int64_t version = 0;
+	if (rc == KY_OK)
+		rc = ky_council_rules_set(c->s, &c->caller, text, strlen(text), reason, &version);
+	ky_store_rules r = {0};
+	if (rc == KY_OK)
+		rc = ky_store_rules_get(c->s, &r);
+	if (rc != KY_OK)
+		return failure(rc);
+	json_t *body = json_pack("{s:I,s:o}", "version", (json_int_t)version, "set", time_json(r.set_us));
+	ky_store_rules_clear(&r);
+	return respond(c, 201, body);
+}
+
+static int post_rules_accept(call *c)
+{
+	static const char *const allowed[] = {"version", NULL};
+	int rc = fields(c, allowed, allowed);
+	json_t *v = json_object_get(c->body, "version");
+	if (rc == KY_OK && (!json_is_integer(v) || json_integer_value(v) < 1))
+		rc = ky_error_set(KY_EINVALID, "the field \"version\" must be the version of the rules read, a whole number");
+	int64_t accepted = 0;
+	if (rc == KY_OK)
+		rc = ky_council_rules_accept(c->s, &c->caller, json_integer_value(v), &accepted);
+	if (rc != KY_OK)
+		return failure(rc);
+	return respond(c, 200, json_pack("{s:I,s:o}", "version", (json_int_t)json_integer_value(v), "accepted", time_json(accepted)));
+}
+
+/* --- members ------------------------------------------------------------------------------ */
+
+static int member_row(void *ctx, const ky_store_member *m)
+{
+	return append(ctx, ky_council_member_json(m), m->name);
+}
+
+static int list_members(call *c, const page *p, rows *l, bool *more)
+{
+	return ky_council_member_list(c->s, &c->caller, p->after, p->limit, member_row, l, more);
+}
+
+static int get_members(call *c)
+{
+	return listing(c, "members", list_members);
+}
+
+static int tier_field(call *c, const char *name, bool *given, ky_tier *out)
+{
+	const char *text;
+	int rc = text_field(c, name, &text);
+	*given = text != NULL;
+	return rc == KY_OK && text ? ky_council_tier(text, out) : rc;
+}
+
+static int post_members(call *c)
+{
+	static const char *const allowed[] = {"name", "title", "tier", "sectors", "country", "contact", "reason", NULL};
+	static const char *const required[] = {"name", "tier", "reason", NULL};
+	ky_council_member_new m = {0};
+	const char *reason, *sectors[KY_STORE_SECTORS_MAX];
+	bool given;
+	int rc = fields(c, allowed, required);
+	if (rc == KY_OK)
+		rc = text_field(c, "name", &m.name);
+	if (rc == KY_OK)
+		rc = text_field(c, "title", &m.title);
+	if (rc == KY_OK)
+		rc = text_field(c, "country", &m.country);
+	if (rc == KY_OK)
+		rc = text_field(c, "contact", &m.contact);
+	if (rc == KY_OK)
+		rc = text_field(c, "reason", &reason);
+	if (rc == KY_OK)
+		rc = tier_field(c, "tier", &given, &m.tier);
+	json_t *list = json_object_get(c->body, "sectors");
+	if (rc == KY_OK && list != NULL && (!json_is_array(list) || json_array_size(list) > KY_STORE_SECTORS_MAX))
+		rc = ky_error_set(KY_EINVALID, "the field \"sectors\" must be an array of at most %d sector names",
+				  KY_STORE_SECTORS_MAX);
+	for (size_t i = 0; rc == KY_OK && i < json_array_size(list); i++) {
+		json_t *item = json_array_get(list, i);
+		if (!json_is_string(item))
+			rc = ky_error_set(KY_EINVALID, "the field \"sectors\" must hold sector names (strings)");
+		else
+			sectors[m.nsectors++] = json_string_value(item);
+	}
+	m.sectors = sectors;
+	ky_store_member out;
+	if (rc == KY_OK)
+		rc = ky_council_member_add(c->s, &c->caller, &m, reason, &out);
+	if (rc != KY_OK)
+		return failure(rc);
+	return respond(c, 201, ky_council_member_json(&out));
+}
+
+static int get_member(call *c)
+{
+	ky_store_member m;
+	int rc = ky_council_member_get(c->s, &c->caller, c->arg[0], &m);
+	return rc == KY_OK ? respond(c, 200, ky_council_member_json(&m)) : failure(rc);
+}
+
+static int patch_member(call *c)
+{
+	static const char *const allowed[] = {"tier", "status", "reason", NULL};
+	static const char *const required[] = {"reason", NULL};
+	const char *status = NULL, *reason;
+	ky_tier tier;
+	bool tier_given = false, suspended = false;
+	int rc = fields(c, allowed, required);
+	if (rc == KY_OK)
+		rc = tier_field(c, "tier", &tier_given, &tier);
+	if (rc == KY_OK)
+		rc = text_field(c, "status", &status);
+	if (rc == KY_OK)
+		rc = text_field(c, "reason", &reason);
+	if (rc == KY_OK && status != NULL && strcmp(status, "active") != 0 && strcmp(status, "suspended") != 0)
+		rc = ky_error_set(KY_EINVALID, "the field \"status\" is \"active\" or \"suspended\"");
+	if (rc == KY_OK && !tier_given && status == NULL)
+		rc = ky_error_set(KY_EINVALID, "say what to change: \"tier\", \"status\" or both");
+	suspended = status != NULL && strcmp(status, "suspended") == 0;
+	ky_store_member m;
+	if (rc == KY_OK)
+		rc = ky_council_member_set(c->s, &c->caller, c->arg[0], tier_given ? &tier : NULL, status ? &suspended : NULL,
+					   reason, &m);
+	return rc == KY_OK ? respond(c, 200, ky_council_member_json(&m)) : failure(rc);
+}
+
+/* --- users --------------------------------------------------------------------------------- */
+
+static int user_row(void *ctx, const ky_store_user *u)
+{
+	return append(ctx, ky_council_user_json(u), u->name);
+}
+
+static int list_users(call *c, const page *p, rows *l, bool *more)
+{
+	return ky_council_user_list(c->s, &c->caller, param(c, "member"), p->after, p->limit, user_row, l, more);
+}
+
+static int get_users(call *c)
+{
+	return listing(c, "users", list_users);
+}
+
+static int post_users(call *c)
+{
+	static const char *const allowed[] = {"name", "member", "role", "reason", NULL};
+	static const char *const required[] = {"name", "role", "reason", NULL};
+	const char *name, *member, *role, *reason;
+	ky_role r;
+	int rc = fields(c, allowed, required);
+	if (rc == KY_OK)
+		rc = text_field(c, "name", &name);
+	if (rc == KY_OK)
+		rc = text_field(c, "member", &member);
+	if (rc == KY_OK)
+		rc = text_field(c, "role", &role);
+	if (rc == KY_OK)
+		rc = text_field(c, "reason", &reason);
+	if (rc == KY_OK)
+		rc = ky_council_role(role, &r);
+	ky_store_user u;
+	if (rc == KY_OK)
+		rc = ky_council_user_add(c->s, &c->caller, name, member, r, reason, &u);
+	return rc == KY_OK ? respond(c, 201, ky_council_user_json(&u)) : failure(rc);
+}
+
+static int get_user(call *c)
+{
+	ky_store_user u;
+	int rc = ky_council_user_get(c->s, &c->caller, c->arg[0], &u);
+	return rc == KY_OK ? respond(c, 200, ky_council_user_json(&u)) : failure(rc);
+}
+
+static int patch_user(call *c)
+{
+	static const char *const allowed[] = {"role", "disabled", "reason", NULL};
+	static const char *const required[] = {"reason", NULL};
+	const char *role = NULL, *reason;
+	ky_role r;
+	int rc = fields(c, allowed, required);
+	json_t *disabled = json_object_get(c->body, "disabled");
+	if (rc == KY_OK)
+		rc = text_field(c, "role", &role);
+	if (rc == KY_OK)
+		rc = text_field(c, "reason", &reason);
+	if (rc == KY_OK && disabled != NULL && !json_is_true(disabled))
+		rc = ky_error_set(KY_EINVALID, "the field \"disabled\" can only be true: a disabled user stays disabled "
+					       "(add a new user instead)");
+	if (rc == KY_OK && role == NULL && disabled == NULL)
+		rc = ky_error_set(KY_EINVALID, "say what to change: \"role\", \"disabled\" or both");
+	if (rc == KY_OK && role != NULL)
+		rc = ky_council_role(role, &r);
+	ky_store_user u;
+	if (rc == KY_OK)
+		rc = ky_council_user_set(c->s, &c->caller, c->arg[0], role ? &r : NULL, disabled != NULL, reason, &u);
+	return rc == KY_OK ? respond(c, 200, ky_council_user_json(&u)) : failure(rc);
+}
+
+/* --- groups -------------------------------------------------------------------------------- */
+
+static int group_row(void *ctx, const ky_store_group *g)
+{
+	rows *l = ctx;
+	json_t *o = ky_council_group_json(l->c->s, g, ky_council_sees_group_members(&l->c->caller));
+	return o ? append(l, o, g->name) : ky_error_set(KY_ENOMEM, "out of memory");
+}
+
+static int list_groups(call *c, const page *p, rows *l, bool *more)
+{
+	return ky_council_group_list(c->s, &c->caller, p->after, p->limit, group_row, l, more);
+}
+
+static int get_groups(call *c)
+{
+	return listing(c, "groups", list_groups);
+}
+
+/* Answers with group `name` as the caller may see it. */
+static int group_answer(call *c, unsigned status, const char *name)
+{
+	ky_store_group g;
+	bool sees = false;
+	int rc = ky_council_group_get(c->s, &c->caller, name, &g, &sees);
+	json_t *o = rc == KY_OK ? ky_council_group_json(c->s, &g, sees) : NULL;
+	if (rc == KY_OK && o == NULL)
+		rc = ky_error_set(KY_ENOMEM, "out of memory");
+	return rc == KY_OK ? respond(c, status, o) : failure(rc);
+}
+
+static int post_groups(call *c)
+{
+	static const char *const allowed[] = {"name", "reason", NULL};
+	const char *name, *reason;
+	int rc = fields(c, allowed, allowed);
+	if (rc == KY_OK)
+		rc = text_field(c, "name", &name);
+	if (rc == KY_OK)
+		rc = text_field(c, "reason", &reason);
+	if (rc == KY_OK)
+		rc = ky_council_group_create(c->s, &c->caller, name, reason, NULL);
+	return rc == KY_OK ? group_answer(c, 201, name) : failure(rc);
+}
+
+static int get_group(call *c)
+{
+	return group_answer(c, 200, c->arg[0]);
+}
+
+static int post_group_members(call *c)
+{
+	static const char *const allowed[] = {"member", "reason", NULL};
+	const char *member, *reason;
+	int rc = fields(c, allowed, allowed);
+	if (rc == KY_OK)
+		rc = text_field(c, "member", &member);
+	if (rc == KY_OK)
+		rc = text_field(c, "reason", &reason);
+	if (rc == KY_OK)
+		rc = ky_council_group_member(c->s, &c->caller, c->arg[0], member, true, reason, NULL);
+	return rc == KY_OK ? group_answer(c, 200, c->arg[0]) : failure(rc);
+}
+
+static int delete_group_member(call *c)
+{
+	int rc = ky_council_group_member(c->s, &c->caller, c->arg[0], c->arg[1], false, param(c, "reason"), NULL);
+	return rc == KY_OK ? group_answer(c, 200, c->arg[0]) : failure(rc);
+}
+
+/* --- keys ---------------------------------------------------------------------------------- */
+
+/* The keys the caller manages, paged in memory after the one of prefix `after`. */
+typedef struct key_page {
+	rows *l;
+	const page *p;
+	bool started;
+	size_t n;
+	bool more;
+} key_page;
+
+static int key_row(void *ctx, const ky_store_key *k)
+{
+	key_page *kp = ctx;
+	if (!kp->started) {
+		kp->started = kp->p->after[0] == '\0';
+		if (!kp->started)
+			kp->started = strcmp(k->prefix, kp->p->after) == 0;
+		if (kp->p->after[0] != '\0')
+			return 0;
+	}
+	if (kp->n == kp->p->limit) {
+		kp->more = true;
+		return 1;
+	}
+	kp->n++;
+	return append(kp->l, ky_council_key_json(k), k->prefix);
+}
+
+static int list_keys(call *c, const page *p, rows *l, bool *more)
+{
+	key_page kp = {l, p, false, 0, false};
+	int rc = ky_council_key_list(c->s, &c->caller, key_row, &kp);
+	*more = kp.more;
+	return rc;
+}
+
+static int get_keys(call *c)
+{
+	return listing(c, "keys", list_keys);
+}
+
+static int post_keys(call *c)
+{
+	static const char *const allowed[] = {"user", "reason", NULL};
+	const char *user, *reason;
+	int rc = fields(c, allowed, NULL);
+	if (rc == KY_OK)
+		rc = text_field(c, "user", &user);
+	if (rc == KY_OK)
+		rc = text_field(c, "reason", &reason);
+	char key[KY_AUTH_KEY_MAX] = {0};
+	ky_store_user owner;
+	if (rc == KY_OK)
+		rc = ky_council_key_create(c->s, &c->caller, user, reason, key, &owner);
+	if (rc != KY_OK)
+		return failure(rc);
+	char prefix[KY_STORE_KEY_PREFIX_LEN + 1];
+	memcpy(prefix, key, KY_STORE_KEY_PREFIX_LEN);
+	prefix[KY_STORE_KEY_PREFIX_LEN] = '\0';
+	json_t *body = json_pack("{s:s,s:s,s:s,s:o}", "key", key, "prefix", prefix, "user", owner.name, "created",
+				 time_json(ky_clock_now_us()));
+	sodium_memzero(key, sizeof(key));
+	return respond(c, 201, body);
+}
+
+static int delete_key(call *c)
+{
+	ky_store_key k;
+	int rc = ky_council_key_revoke(c->s, &c->caller, c->arg[0], param(c, "reason"), &k);
+	return rc == KY_OK ? respond(c, 200, ky_council_key_json(&k)) : failure(rc);
+}
+
+/* --- the document -------------------------------------------------------------------------- */
+
+static int get_openapi(call *c)
+{
+	ky_http_respond(c->r, 200, MEDIA, ky_api_openapi_json, ky_api_openapi_json_len);
+	return KY_OK;
+}
+
+/* --- routing ------------------------------------------------------------------------------- */
+
+static const route routes[] = {
+	{"GET", PREFIX "/openapi.json", get_openapi, true, false},
+	{"GET", PREFIX "/me", get_me, true, false},
+	{"GET", PREFIX "/rules", get_rules, true, false},
+	{"POST", PREFIX "/rules", post_rules, false, true},
+	{"POST", PREFIX "/rules/accept", post_rules_accept, true, true},
+	{"GET", PREFIX "/members", get_members, false, false},
+	{"POST", PREFIX "/members", post_members, false, true},
+	{"GET", PREFIX "/members/{name}", get_member, false, false},
+	{"PATCH", PREFIX "/members/{name}", patch_member, false, true},
+	{"GET", PREFIX "/users", get_users, false, false},
+	{"POST", PREFIX "/users", post_users, false, true},
+	{"GET", PREFIX "/users/{name}", get_user, false, false},
+	{"PATCH", PREFIX "/users/{name}", patch_user, false, true},
+	{"GET", PREFIX "/groups", get_groups, false, false},
+	{"POST", PREFIX "/groups", post_groups, false, true},
+	{"GET", PREFIX "/groups/{name}", get_group, false, false},
+	{"POST", PREFIX "/groups/{name}/members", post_group_members, false, true},
+	{"DELETE", PREFIX "/groups/{name}/members/{member}", delete_group_member, false, false},
+	{"GET", PREFIX "/keys", get_keys, false, false},
+	{"POST", PREFIX "/keys", post_keys, false, true},
+	{"DELETE", PREFIX "/keys/{prefix}", delete_key, false, false},
+};
+
+#define NROUTES (sizeof(routes) / sizeof(routes[0]))
+
+size_t ky_api_route_count(void)
+{
+	return NROUTES;
+}
+
+ky_api_route_name ky_api_route_at(size_t i)
+{
+	return i < NROUTES ? (ky_api_route_name){routes[i].method, routes[i].path} : (ky_api_route_name){NULL, NULL};
+}
+
+/* Whether `path` (len bytes) matches the template; its {…} parts go to arg[], copied into the
+ * arena. A part is one segment: 1 to 64 bytes of letters, digits and '.', '_', '-', '@', '+'
+ * (every name kyoyu gives), so no decoding is needed and anything else matches nothing. */
+static bool matches(ky_arena *arena, const char *template, ky_slice path, const char **arg)
+{
+	const char *t = template, *p = path.ptr, *end = path.ptr + path.len;
+	int nargs = 0;
+	while (*t && p < end) {
+		if (*t == '{') {
+			size_t n = 0;
+			while (p + n < end && p[n] != '/') {
+				if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@+", p[n]) == NULL ||
+				    p[n] == '\0')
+					return false;
+				n++;
+			}
+			if (n == 0 || n > 64)
+				return false;
+			if (arg != NULL && nargs < 2 && (arg[nargs] = ky_arena_strndup(arena, p, n)) == NULL)
+				return false;
+			nargs++;
+			p += n;
+			t = strchr(t, '}') + 1;
+			continue;
+		}
+		if (*t != *p)
+			return false;
+		t++;
+		p++;
+	}
+	return *t == '\0' && p == end;
+}
+
+/* Whether an Accept header admits JSON. */
+static bool accepts_json(const char *accept)
+{
+	if (accept == NULL || *accept == '\0')
+		return true;
+	for (const char *p = accept; *p;) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		size_t n = strcspn(p, ",;");
+		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+			n--;
+		if ((n == 3 && memcmp(p, "*/*", 3) == 0) || (n == 13 && strncasecmp(p, "application/*", 13) == 0) ||
+		    (n == 16 && strncasecmp(p, MEDIA, 16) == 0))
+			return true;
+		p += strcspn(p, ",");
+		if (*p == ',')
+			p++;
+	}
+	return false;
+}
+
+int ky_api_route(ky_api *a, ky_http_request *r, void **state)
+{
+	(void)a;
+	ky_http_set_error_media(r, MEDIA);
+	ky_slice method = ky_http_method(r), path = ky_http_path(r);
+	routed *out = ky_arena_alloc(ky_http_arena(r), sizeof(*out));
+	if (out == NULL)
+		return ky_error_set(KY_ENOMEM, "out of memory");
+	char allow[64] = "";
+	for (size_t i = 0; i < NROUTES; i++) {
+		if (!matches(ky_http_arena(r), routes[i].path, path, NULL))
+			continue;
+		snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow), "%s%s", allow[0] ? ", " : "", routes[i].method);
+		bool head = ky_slice_is(method, "HEAD") && strcmp(routes[i].method, "GET") == 0;
+		if ((ky_slice_is(method, routes[i].method) || head) && out->rt == NULL) {
+			out->rt = &routes[i];
+			matches(ky_http_arena(r), routes[i].path, path, out->arg);
+		}
+	}
+	if (allow[0] == '\0')
+		return ky_error_set(KY_ENOTFOUND, "There is no API resource at this path (the routes are listed at %s/openapi.json).",
+				    PREFIX);
+	if (out->rt == NULL) {
+		ky_http_header_add(r, "Allow", ky_arena_strndup(ky_http_arena(r), allow, strlen(allow)));
+		return ky_error_set(KY_EMETHOD, "This resource takes %s.", allow);
+	}
+	if (!accepts_json(ky_http_header(r, "Accept")))
+		return ky_error_set(KY_ENOTACCEPTABLE, "The API answers in %s; the Accept header does not allow it.", MEDIA);
+	*state = out;
+	return KY_OK;
+}
+
+bool ky_api_rules_exempt(const void *state)
+{
+	const routed *rt = state;
+	return rt != NULL && rt->rt->exempt;
+}
+
+/* Whether a Content-Type is application/json, with parameters or not. */
+static bool is_json_type(const char *type)
+{
+	if (type == NULL)
+		return false;
+	size_t n = strcspn(type, ";");
+	while (n > 0 && (type[n - 1] == ' ' || type[n - 1] == '\t'))
+		n--;
+	return n == 16 && strncasecmp(type, MEDIA, 16) == 0;
+}
+
+/* The body as a JSON object into c->body. */
+static int read_body(call *c)
+{
+	if (!is_json_type(ky_http_header(c->r, "Content-Type")))
+		return ky_error_set(KY_EMEDIATYPE, "This route takes a JSON object as %s.", MEDIA);
+	size_t len = 0;
+	const char *text = ky_http_body(c->r, &len);
+	json_error_t error;
+	c->body = json_loadb(text ? text : "", len, JSON_REJECT_DUPLICATES, &error);
+	if (c->body == NULL || !json_is_object(c->body)) {
+		json_decref(c->body);
+		c->body = NULL;
+		return ky_error_set(KY_EINVALID, "The body is not a JSON object%s%.200s.", error.text[0] && len ? ": " : "",
+				    len ? error.text : "");
+	}
+	return KY_OK;
+}
+
+int ky_api_serve(ky_api *a, ky_http_request *r, void *state, ky_store *store, const ky_viewer *viewer)
+{
+	(void)a;
+	const routed *rt = state;
+	call c = {.r = r, .s = store, .v = viewer, .arg = {rt->arg[0], rt->arg[1]}};
+	snprintf(c.via, sizeof(c.via), "%s %s", rt->rt->method, rt->rt->path);
+	c.caller = (ky_council_caller){&viewer->who, c.via};
+	int rc = rt->rt->body ? read_body(&c) : KY_OK;
+	if (rc == KY_OK)
+		rc = rt->rt->fn(&c);
+	json_decref(c.body);
+	return rc;
+}
+
+int ky_api_new(ky_api **out, const ky_api_options *options)
+{
+	*out = calloc(1, sizeof(**out));
+	if (*out == NULL)
+		return ky_error_set(KY_ENOMEM, "out of memory");
+	(*out)->config = options->config;
+	return KY_OK;
+}
+
+void ky_api_free(ky_api *a)
+{
+	free(a);
+}

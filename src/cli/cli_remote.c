@@ -1,0 +1,542 @@
+/*
+ * cli_remote: `kyoyu --hub URL whoami|rules show|rules accept`, a member's commands against
+ * a remote hub's native API (cli_remote.h is the contract, src/client/ the wire). Every
+ * string the hub sends is shown through ky_client_text_clean(), so that a hub (or whatever
+ * answers in its place) cannot write escape sequences to the member's terminal; the key is
+ * read into one buffer, handed to the client, and wiped.
+ */
+#include "cli/cli_remote.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "client/client.h"
+#include "util/ky_error.h"
+
+/* An API key is 47 characters; the client takes up to 1024; the line may end in "\r\n". */
+#define KEY_LINE_MAX 1030
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: kyoyu --hub URL [--key-file FILE] [--cacert FILE] whoami [--json]\n"
+		"       kyoyu --hub URL [--key-file FILE] [--cacert FILE] rules show [--json]\n"
+		"       kyoyu --hub URL [--key-file FILE] [--cacert FILE] rules accept [--yes] [--json]\n"
+		"\n"
+		"A member's commands, run against a remote hub's API (/api/v1/) with an API key.\n"
+		"\n"
+		"whoami        who the key is: user, role, member (title, tier), groups, and whether\n"
+		"              the hub's rules are accepted\n"
+		"rules show    the hub's rules: version, text, whether you have accepted them\n"
+		"rules accept  shows the rules and asks \"Accept version N? [y/N]\" on the terminal;\n"
+		"              --yes accepts without asking (needed where there is no terminal)\n"
+		"--json        the hub's answer as it came (rules accept: the acceptance; the rules\n"
+		"              when there was nothing to accept)\n"
+		"\n"
+		"--hub URL       https://HOST[:PORT][/PREFIX]; http:// only to this machine\n"
+		"                (127.0.0.0/8, [::1], localhost)\n"
+		"--key-file FILE the API key is FILE's first line; without it, $KYOYU_KEY\n"
+		"--cacert FILE   verify the hub's certificate with this CA bundle (a private CA)\n"
+		"\n"
+		"exit status: 0 done, 1 the hub could not be reached or failed (or the rules were\n"
+		"not accepted), 2 usage error, 3 the hub found the request invalid, 4 refused by\n"
+		"the hub (401, 403), 5 not found, 6 conflict\n");
+}
+
+/* The commands, and which options each takes. */
+enum { WHOAMI, RULES_SHOW, RULES_ACCEPT };
+static const char *const names[] = {"whoami", "rules show", "rules accept"};
+
+typedef struct run {
+	const ky_cli_remote_options *o;
+	const char *name; /* "whoami", ... for messages */
+	int command;
+	bool json;
+	bool yes;
+	ky_client *client;
+	ky_client_response r;
+	json_t *doc;      /* the last 2xx answer's body */
+} run;
+
+/* Parses the command's options; -1 to go on, else the exit status to return. */
+static int parse(run *x, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"yes", no_argument, NULL, 'y'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+
+	optind = 0; /* not 1: glibc then forgets the global options' '+', and options may follow operands */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		if (c == 'h') {
+			usage(stdout);
+			return KY_CLIENT_EXIT_OK;
+		}
+		if (c == 'j') {
+			x->json = true;
+			continue;
+		}
+		if (c == 'y' && x->command == RULES_ACCEPT) {
+			x->yes = true;
+			continue;
+		}
+		fprintf(stderr, "kyoyu %s: unknown option '%s'\n", x->name, argv[optind - 1]);
+		usage(stderr);
+		return KY_CLIENT_EXIT_USAGE;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "kyoyu %s: unexpected argument '%s'\n", x->name, argv[optind]);
+		usage(stderr);
+		return KY_CLIENT_EXIT_USAGE;
+	}
+	return -1;
+}
+
+/* The key, from --key-file's first line or $KYOYU_KEY, into key[0..size); -1 to go on,
+ * else the exit status to return. */
+static int read_key(run *x, char *key, size_t size)
+{
+	const char *file = x->o->key_file;
+	if (file == NULL) {
+		const char *env = getenv("KYOYU_KEY");
+		if (env == NULL || env[0] == '\0') {
+			fprintf(stderr, "kyoyu %s: no API key: give --key-file FILE (its first line is the key) or set KYOYU_KEY\n",
+				x->name);
+			return KY_CLIENT_EXIT_USAGE;
+		}
+		if (strlen(env) >= size) {
+			fprintf(stderr, "kyoyu %s: KYOYU_KEY is longer than any API key\n", x->name);
+			return KY_CLIENT_EXIT_USAGE;
+		}
+		strcpy(key, env);
+		return -1;
+	}
+	FILE *f = fopen(file, "r");
+	if (f == NULL) {
+		fprintf(stderr, "kyoyu %s: cannot read the key file %s: %s\n", x->name, file, strerror(errno));
+		return KY_CLIENT_EXIT_FAILED;
+	}
+	int status = -1;
+	size_t n = 0;
+	int c;
+	while ((c = getc(f)) != EOF && c != '\n' && n < size - 1)
+		key[n++] = (char)c;
+	key[n] = '\0';
+	if (ferror(f)) {
+		fprintf(stderr, "kyoyu %s: cannot read the key file %s: %s\n", x->name, file, strerror(errno));
+		status = KY_CLIENT_EXIT_FAILED;
+	} else if (c != EOF && c != '\n') {
+		fprintf(stderr, "kyoyu %s: the first line of the key file %s is longer than any API key\n", x->name, file);
+		status = KY_CLIENT_EXIT_USAGE;
+	} else {
+		if (n > 0 && key[n - 1] == '\r')
+			key[--n] = '\0';
+		if (n == 0) {
+			fprintf(stderr, "kyoyu %s: the first line of the key file %s is empty; expected the API key\n",
+				x->name, file);
+			status = KY_CLIENT_EXIT_USAGE;
+		}
+	}
+	fclose(f);
+	return status;
+}
+
+/* Checks the URL, reads the key and makes the client; -1 to go on, else the exit status. */
+static int connect_hub(run *x)
+{
+	char key[KEY_LINE_MAX];
+	if (ky_client_url_check(x->o->hub_url, NULL, 0) != KY_OK) {
+		fprintf(stderr, "kyoyu %s: %s\n", x->name, ky_error_last());
+		return KY_CLIENT_EXIT_USAGE;
+	}
+	int status = read_key(x, key, sizeof(key));
+	if (status < 0) {
+		ky_client_options options = {.url = x->o->hub_url, .key = key, .cacert = x->o->cacert};
+		int rc = ky_client_new(&x->client, &options);
+		if (rc != KY_OK) {
+			fprintf(stderr, "kyoyu %s: %s\n", x->name, ky_error_last());
+			status = rc == KY_EINVALID ? KY_CLIENT_EXIT_USAGE : KY_CLIENT_EXIT_FAILED;
+		}
+	}
+	explicit_bzero(key, sizeof(key));
+	return status;
+}
+
+/*
+ * Makes a request; on a 2xx answer whose body is a JSON object, returns -1 with x->r and
+ * x->doc holding it. Otherwise says why on stderr and returns the exit status: the hub's
+ * error as it wrote it, a redirect with its target, a body that is not JSON.
+ */
+static int call(run *x, const char *method, const char *path, const char *body)
+{
+	char message[KY_CLIENT_MESSAGE_MAX + 1];
+
+	ky_client_response_clear(&x->r);
+	json_decref(x->doc);
+	x->doc = NULL;
+	if (ky_client_request(x->client, method, path, body, body ? strlen(body) : 0, &x->r) != KY_OK) {
+		fprintf(stderr, "kyoyu %s: %s\n", x->name, ky_error_last());
+		return KY_CLIENT_EXIT_FAILED;
+	}
+	long status = x->r.status;
+	if (status >= 300 && status < 400) {
+		fprintf(stderr, "kyoyu %s: the hub answered %ld, a redirect to %s, which kyoyu does not follow; if that is the"
+			" hub, give its URL as --hub\n", x->name, status, x->r.location[0] ? x->r.location : "nowhere");
+		return KY_CLIENT_EXIT_FAILED;
+	}
+	if (status < 200 || status >= 300) {
+		fprintf(stderr, "kyoyu %s: the hub answered %s\n", x->name,
+			ky_client_hub_error(message, sizeof(message), status, x->r.content_type, x->r.body, x->r.body_len));
+		return ky_client_exit_status(status);
+	}
+	x->doc = json_loadb(x->r.body, x->r.body_len, JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(x->doc)) {
+		fprintf(stderr, "kyoyu %s: the hub's answer to %s %s is not a JSON object\n", x->name, method, path);
+		return KY_CLIENT_EXIT_FAILED;
+	}
+	return -1;
+}
+
+/* Writes the last answer's body as it came, and a newline when it has none. */
+static void print_body(const run *x)
+{
+	fwrite(x->r.body, 1, x->r.body_len, stdout);
+	if (x->r.body_len == 0 || x->r.body[x->r.body_len - 1] != '\n')
+		putchar('\n');
+}
+
+static int finish(void)
+{
+	return fflush(stdout) == 0 && !ferror(stdout) ? KY_CLIENT_EXIT_OK : KY_CLIENT_EXIT_FAILED;
+}
+
+/* --- what the hub's answers hold ----------------------------------------------------------- */
+
+enum kind { STRING, BOOLEAN, INTEGER_OR_NULL, STRING_OR_NULL, OBJECT, ARRAY };
+
+/* obj[name] when it is of that kind; else NULL, and *missing names the field (the first
+ * missing one is kept, so one message names it). */
+static json_t *field(json_t *obj, const char *name, enum kind kind, const char **missing)
+{
+	json_t *v = json_object_get(obj, name);
+	bool ok = false;
+	switch (kind) {
+	case STRING:
+		ok = json_is_string(v);
+		break;
+	case BOOLEAN:
+		ok = json_is_boolean(v);
+		break;
+	case INTEGER_OR_NULL:
+		ok = json_is_integer(v) || json_is_null(v);
+		break;
+	case STRING_OR_NULL:
+		ok = json_is_string(v) || json_is_null(v);
+		break;
+	case OBJECT:
+		ok = json_is_object(v);
+		break;
+	case ARRAY:
+		ok = json_is_array(v);
+		break;
+	}
+	if (!ok && *missing == NULL)
+		*missing = name;
+	return ok ? v : NULL;
+}
+
+/* A string of the hub's, made safe to show, in buf; "" for anything that is not a string. */
+static const char *shown(json_t *value, char buf[KY_CLIENT_MESSAGE_MAX + 1])
+{
+	buf[0] = '\0';
+	if (json_is_string(value))
+		ky_client_text_clean(buf, KY_CLIENT_MESSAGE_MAX + 1, json_string_value(value), json_string_length(value),
+				     false);
+	return buf;
+}
+
+static int shape_error(const run *x, const char *path, const char *missing)
+{
+	fprintf(stderr, "kyoyu %s: the hub's answer to GET %s lacks '%s' or has it of the wrong type\n", x->name, path,
+		missing);
+	return KY_CLIENT_EXIT_FAILED;
+}
+
+/* --- whoami -------------------------------------------------------------------------------- */
+
+static int whoami(run *x)
+{
+	int status = call(x, "GET", "/api/v1/me", NULL);
+	if (status >= 0)
+		return status;
+	if (x->json) {
+		print_body(x);
+		return finish();
+	}
+	const char *missing = NULL;
+	json_t *member = field(x->doc, "member", OBJECT, &missing);
+	json_t *groups = field(x->doc, "groups", ARRAY, &missing);
+	json_t *rules = field(x->doc, "rules", OBJECT, &missing);
+	json_t *user = field(x->doc, "user", STRING, &missing), *role = field(x->doc, "role", STRING, &missing);
+	json_t *name = field(member, "name", STRING, &missing), *title = field(member, "title", STRING, &missing);
+	json_t *tier = field(member, "tier", STRING, &missing), *mstatus = field(member, "status", STRING, &missing);
+	json_t *identity = field(member, "identity", STRING, &missing);
+	json_t *required = field(rules, "required", BOOLEAN, &missing);
+	json_t *version = field(rules, "version", INTEGER_OR_NULL, &missing);
+	json_t *accepted = field(rules, "accepted", BOOLEAN, &missing);
+	if (missing != NULL)
+		return shape_error(x, "/api/v1/me", missing);
+
+	char a[KY_CLIENT_MESSAGE_MAX + 1], b[KY_CLIENT_MESSAGE_MAX + 1], c[KY_CLIENT_MESSAGE_MAX + 1],
+		d[KY_CLIENT_MESSAGE_MAX + 1];
+	printf("user      %s (%s)\n", shown(user, a), shown(role, b));
+	printf("member    %s: %s (tier %s, %s)\n", shown(name, a), shown(title, b), shown(tier, c), shown(mstatus, d));
+	printf("identity  %s\n", shown(identity, a));
+	printf("groups    ");
+	if (json_array_size(groups) == 0)
+		printf("none");
+	for (size_t i = 0; i < json_array_size(groups); i++)
+		printf("%s%s", i ? ", " : "", shown(json_array_get(groups, i), a));
+	printf("\n");
+	if (!json_is_true(required) || !json_is_integer(version))
+		printf("rules     none required\n");
+	else if (json_is_true(accepted))
+		printf("rules     version %lld, accepted\n", (long long)json_integer_value(version));
+	else
+		printf("rules     version %lld, not accepted: kyoyu --hub %s rules accept\n",
+		       (long long)json_integer_value(version), x->o->hub_url);
+	return finish();
+}
+
+/* --- rules --------------------------------------------------------------------------------- */
+
+typedef struct rules {
+	bool required;     /* a version to accept exists */
+	json_int_t version;
+	bool accepted;
+	json_t *text, *set;
+} rules;
+
+/* GET /api/v1/rules into *out (borrowing x->doc); -1 to go on, else the exit status. */
+static int get_rules(run *x, rules *out)
+{
+	int status = call(x, "GET", "/api/v1/rules", NULL);
+	if (status >= 0)
+		return status;
+	const char *missing = NULL;
+	json_t *required = field(x->doc, "required", BOOLEAN, &missing);
+	json_t *version = field(x->doc, "version", INTEGER_OR_NULL, &missing);
+	json_t *accepted = field(x->doc, "accepted", BOOLEAN, &missing);
+	out->text = field(x->doc, "text", STRING_OR_NULL, &missing);
+	out->set = field(x->doc, "set", STRING_OR_NULL, &missing);
+	if (missing != NULL)
+		return shape_error(x, "/api/v1/rules", missing);
+	out->version = json_is_integer(version) ? json_integer_value(version) : 0;
+	out->required = json_is_true(required) && out->version > 0;
+	out->accepted = json_is_true(accepted);
+	if (out->required && !json_is_string(out->text))
+		return shape_error(x, "/api/v1/rules", "text");
+	return -1;
+}
+
+/* Prints the rules' version and text on f; -1 to go on, else the exit status. */
+static int print_rules(const run *x, const rules *r, FILE *f)
+{
+	const char *text = json_string_value(r->text);
+	size_t len = json_string_length(r->text);
+	char when[KY_CLIENT_MESSAGE_MAX + 1];
+	char *clean = malloc(len + 1);
+	if (clean == NULL) {
+		fprintf(stderr, "kyoyu %s: out of memory\n", x->name);
+		return KY_CLIENT_EXIT_FAILED;
+	}
+	ky_client_text_clean(clean, len + 1, text, len, true);
+	size_t clean_len = strlen(clean);
+	fprintf(f, "the hub's rules, version %lld", (long long)r->version);
+	if (json_is_string(r->set))
+		fprintf(f, " (set %s)", shown(r->set, when));
+	fprintf(f, ":\n\n%s%s\n", clean, clean_len > 0 && clean[clean_len - 1] == '\n' ? "" : "\n");
+	free(clean);
+	return -1;
+}
+
+static int rules_show(run *x)
+{
+	rules r;
+	int status = get_rules(x, &r);
+	if (status >= 0)
+		return status;
+	if (x->json) {
+		print_body(x);
+		return finish();
+	}
+	if (!r.required) {
+		printf("the hub has no rules; none are required\n");
+		return finish();
+	}
+	status = print_rules(x, &r, stdout);
+	if (status >= 0)
+		return status;
+	if (r.accepted)
+		printf("You have accepted version %lld.\n", (long long)r.version);
+	else
+		printf("You have not accepted version %lld: kyoyu --hub %s rules accept\n", (long long)r.version,
+		       x->o->hub_url);
+	return finish();
+}
+
+/* Asks on the terminal whether to accept; true for "y" or "yes" in any case. */
+static bool ask(FILE *in, FILE *out, json_int_t version)
+{
+	char line[64];
+	fprintf(out, "Accept version %lld? [y/N] ", (long long)version);
+	fflush(out);
+	if (fgets(line, sizeof(line), in) == NULL)
+		return false;
+	line[strcspn(line, "\r\n")] = '\0';
+	return strcasecmp(line, "y") == 0 || strcasecmp(line, "yes") == 0;
+}
+
+static int rules_accept(run *x)
+{
+	rules r;
+	FILE *tty = NULL, *in = NULL, *out = NULL;
+	char *body = NULL;
+	int status = get_rules(x, &r);
+	if (status >= 0)
+		goto cleanup;
+	if (!r.required || r.accepted) {
+		if (x->json)
+			print_body(x);
+		else if (!r.required)
+			printf("the hub has no rules; none are required\n");
+		else
+			printf("you have accepted version %lld of the hub's rules already; nothing to do\n",
+			       (long long)r.version);
+		status = finish();
+		goto cleanup;
+	}
+	/* The question goes where a person is: the controlling terminal, even when stdin and
+	 * stdout are redirected; a script without one says --yes. */
+	if (!x->yes) {
+		int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+		if (fd >= 0 && (tty = fdopen(fd, "r+")) == NULL)
+			close(fd);
+		if (tty != NULL) {
+			in = out = tty;
+		} else if (isatty(STDIN_FILENO)) {
+			in = stdin;
+			out = stderr;
+		} else {
+			fprintf(stderr,
+				"kyoyu %s: there is no terminal to ask on: read the rules (kyoyu --hub %s rules show) and"
+				" pass --yes to accept version %lld\n",
+				x->name, x->o->hub_url, (long long)r.version);
+			status = KY_CLIENT_EXIT_USAGE;
+			goto cleanup;
+		}
+	}
+	if (!x->json || !x->yes) {
+		status = print_rules(x, &r, x->json ? out : stdout);
+		if (status >= 0)
+			goto cleanup;
+		fflush(stdout);
+	}
+	if (!x->yes && !ask(in, out, r.version)) {
+		fprintf(stderr, "kyoyu %s: version %lld not accepted; nothing was sent to the hub\n", x->name,
+			(long long)r.version);
+		status = KY_CLIENT_EXIT_FAILED;
+		goto cleanup;
+	}
+	json_int_t version = r.version;
+	json_t *request = json_pack("{s:I}", "version", version);
+	body = request != NULL ? json_dumps(request, JSON_COMPACT) : NULL;
+	json_decref(request);
+	if (body == NULL) {
+		fprintf(stderr, "kyoyu %s: out of memory\n", x->name);
+		status = KY_CLIENT_EXIT_FAILED;
+		goto cleanup;
+	}
+	status = call(x, "POST", "/api/v1/rules/accept", body);
+	if (status >= 0)
+		goto cleanup;
+	if (x->json) {
+		print_body(x);
+	} else {
+		char when[KY_CLIENT_MESSAGE_MAX + 1];
+		printf("accepted version %lld of the hub's rules", (long long)version);
+		json_t *at = json_object_get(x->doc, "accepted");
+		if (json_is_string(at))
+			printf(" at %s", shown(at, when));
+		printf("\n");
+	}
+	status = finish();
+
+cleanup:
+	free(body);
+	if (tty != NULL)
+		fclose(tty);
+	return status;
+}
+
+int ky_cli_remote(const ky_cli_remote_options *o, int argc, char **argv)
+{
+	run x = {.o = o};
+	int status;
+
+	if (argc >= 1 && strcmp(argv[0], "whoami") == 0) {
+		x.command = WHOAMI;
+	} else if (argc >= 2 && strcmp(argv[0], "rules") == 0 && strcmp(argv[1], "show") == 0) {
+		x.command = RULES_SHOW;
+	} else if (argc >= 2 && strcmp(argv[0], "rules") == 0 && strcmp(argv[1], "accept") == 0) {
+		x.command = RULES_ACCEPT;
+	} else if (argc >= 2 && strcmp(argv[0], "rules") == 0 &&
+		   (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		usage(stdout);
+		return KY_CLIENT_EXIT_OK;
+	} else {
+		if (argc >= 2 && strcmp(argv[0], "rules") == 0)
+			fprintf(stderr, "kyoyu rules: '%s' is not a subcommand of a remote hub's rules; use show or accept\n",
+				argv[1]);
+		else if (argc >= 1 && strcmp(argv[0], "rules") == 0)
+			fprintf(stderr, "kyoyu rules: expected a subcommand: show or accept\n");
+		else
+			fprintf(stderr, "kyoyu: '%s' is not a command of a remote hub; use whoami or rules\n",
+				argc >= 1 ? argv[0] : "");
+		usage(stderr);
+		return KY_CLIENT_EXIT_USAGE;
+	}
+	x.name = names[x.command];
+	int skip = x.command == WHOAMI ? 0 : 1;
+	status = parse(&x, argc - skip, argv + skip);
+	if (status >= 0)
+		return status;
+	status = connect_hub(&x);
+	if (status >= 0)
+		goto cleanup;
+	if (x.command == WHOAMI)
+		status = whoami(&x);
+	else if (x.command == RULES_SHOW)
+		status = rules_show(&x);
+	else
+		status = rules_accept(&x);
+
+cleanup:
+	json_decref(x.doc);
+	ky_client_response_clear(&x.r);
+	ky_client_free(x.client);
+	return status;
+}

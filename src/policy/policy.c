@@ -1,0 +1,200 @@
+#include "policy/policy.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/ky_error.h"
+
+/* One read or write list, compiled. */
+typedef struct grant {
+	bool everyone;
+	unsigned tiers;                 /* bit 1 << ky_tier */
+	char (*users)[KY_STORE_USER_MAX + 1];
+	size_t nusers;
+	int64_t *members, *groups;
+	size_t nmembers, ngroups;
+} grant;
+
+typedef struct collection_grants {
+	char name[KY_CONFIG_NAME_MAX + 1];
+	grant read, write;
+} collection_grants;
+
+struct ky_policy_grants {
+	collection_grants *collections;
+	size_t n;
+	grant secretariat;              /* the grant of a collection without a section */
+};
+
+static int by_id(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+int ky_policy_viewer(ky_store *s, const ky_auth_identity *who, ky_viewer *out)
+{
+	out->who = *who;
+	int rc = ky_store_member_groups(s, who->member_id, out->groups, KY_STORE_GROUPS_MAX, &out->ngroups);
+	if (rc == KY_OK)
+		qsort(out->groups, out->ngroups, sizeof(out->groups[0]), by_id);
+	return rc;
+}
+
+static void grant_clear(grant *g)
+{
+	free(g->users);
+	free(g->members);
+	free(g->groups);
+}
+
+void ky_policy_grants_free(ky_policy_grants *g)
+{
+	if (g == NULL)
+		return;
+	for (size_t i = 0; i < g->n; i++) {
+		grant_clear(&g->collections[i].read);
+		grant_clear(&g->collections[i].write);
+	}
+	free(g->collections);
+	free(g);
+}
+
+static int append_id(int64_t **ids, size_t *n, int64_t id)
+{
+	int64_t *grown = realloc(*ids, (*n + 1) * sizeof(*grown));
+	if (grown == NULL)
+		return ky_error_set(KY_ENOMEM, "out of memory");
+	grown[(*n)++] = id;
+	*ids = grown;
+	return KY_OK;
+}
+
+/* Compiles the list `text` (config.h's canonical KIND:NAME,... or "*") of section `section`,
+ * key `key`, into *g. */
+static int compile(ky_store *s, const char *section, const char *key, const char *text, grant *g)
+{
+	if (strcmp(text, "*") == 0) {
+		g->everyone = true;
+		return KY_OK;
+	}
+	int rc = KY_OK;
+	for (const char *p = text; rc == KY_OK && *p;) {
+		size_t n = strcspn(p, ",");
+		const char *colon = memchr(p, ':', n);
+		char name[KY_STORE_USER_MAX + 1];
+		size_t kind_len = colon ? (size_t)(colon - p) : 0;
+		snprintf(name, sizeof(name), "%.*s", colon ? (int)(n - kind_len - 1) : 0, colon ? colon + 1 : "");
+		ky_tier tier;
+		if (colon == NULL) {
+			rc = ky_error_set(KY_EINVALID, "[collection %s] %s: '%.*s' is not a grantee", section, key, (int)n, p);
+		} else if (kind_len == 4 && memcmp(p, "user", 4) == 0) {
+			void *grown = realloc(g->users, (g->nusers + 1) * sizeof(*g->users));
+			if (grown == NULL)
+				return ky_error_set(KY_ENOMEM, "out of memory");
+			g->users = grown;
+			memcpy(g->users[g->nusers++], name, sizeof(name));
+		} else if (kind_len == 4 && memcmp(p, "tier", 4) == 0 && ky_tier_parse(name, &tier)) {
+			g->tiers |= 1u << tier;
+		} else if (kind_len == 6 && memcmp(p, "member", 6) == 0) {
+			ky_store_member m;
+			rc = ky_store_member_get(s, name, &m);
+			if (rc == KY_ENOTFOUND)
+				rc = ky_error_set(KY_EINVALID, "[collection %s] %s names member '%s', which this hub does not have",
+						  section, key, name);
+			if (rc == KY_OK)
+				rc = append_id(&g->members, &g->nmembers, m.id);
+		} else if (kind_len == 5 && memcmp(p, "group", 5) == 0) {
+			ky_store_group gr;
+			rc = ky_store_group_get(s, name, &gr);
+			if (rc == KY_ENOTFOUND)
+				rc = ky_error_set(KY_EINVALID, "[collection %s] %s names group '%s', which this hub does not have",
+						  section, key, name);
+			if (rc == KY_OK)
+				rc = append_id(&g->groups, &g->ngroups, gr.id);
+		} else {
+			rc = ky_error_set(KY_EINVALID, "[collection %s] %s: '%.*s' is not a grantee", section, key, (int)n, p);
+		}
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return rc;
+}
+
+int ky_policy_grants_new(ky_store *s, const ky_config *config, ky_policy_grants **out)
+{
+	*out = NULL;
+	ky_policy_grants *g = calloc(1, sizeof(*g));
+	if (g == NULL)
+		return ky_error_set(KY_ENOMEM, "out of memory");
+	g->secretariat.tiers = 1u << KY_TIER_SECRETARIAT;
+	g->collections = calloc(config->ncollections ? config->ncollections : 1, sizeof(*g->collections));
+	int rc = g->collections ? KY_OK : ky_error_set(KY_ENOMEM, "out of memory");
+	for (size_t i = 0; rc == KY_OK && i < config->ncollections; i++) {
+		const ky_config_collection *c = &config->collections[i];
+		collection_grants *cg = &g->collections[g->n++];
+		memcpy(cg->name, c->name, sizeof(cg->name));
+		rc = compile(s, c->name, "read", c->read, &cg->read);
+		if (rc == KY_OK)
+			rc = compile(s, c->name, "write", c->write, &cg->write);
+	}
+	if (rc != KY_OK) {
+		ky_policy_grants_free(g);
+		return rc;
+	}
+	*out = g;
+	return KY_OK;
+}
+
+static bool has_id(const int64_t *ids, size_t n, int64_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ids[i] == id)
+			return true;
+	return false;
+}
+
+static bool admits(const grant *g, const ky_viewer *v)
+{
+	if (g->everyone || (g->tiers & (1u << v->who.tier)) || has_id(g->members, g->nmembers, v->who.member_id))
+		return true;
+	for (size_t i = 0; i < g->nusers; i++)
+		if (strcmp(g->users[i], v->who.user) == 0)
+			return true;
+	for (size_t i = 0; i < g->ngroups; i++)
+		if (bsearch(&g->groups[i], v->groups, v->ngroups, sizeof(v->groups[0]), by_id) != NULL)
+			return true;
+	return false;
+}
+
+static const collection_grants *section_of(const ky_policy_grants *g, const char *collection)
+{
+	for (size_t i = 0; i < g->n; i++)
+		if (strcmp(g->collections[i].name, collection) == 0)
+			return &g->collections[i];
+	return NULL;
+}
+
+bool ky_policy_may_read(const ky_policy_grants *g, const char *collection, const ky_viewer *v)
+{
+	const collection_grants *c = section_of(g, collection);
+	return admits(c ? &c->read : &g->secretariat, v);
+}
+
+bool ky_policy_granted_write(const ky_policy_grants *g, const char *collection, const ky_viewer *v)
+{
+	const collection_grants *c = section_of(g, collection);
+	return admits(c ? &c->write : &g->secretariat, v);
+}
+
+bool ky_policy_may_write(const ky_policy_grants *g, const char *collection, const ky_viewer *v)
+{
+	return v->who.role != KY_ROLE_READER && ky_policy_granted_write(g, collection, v);
+}
+
+bool ky_policy_may_delete(const ky_policy_grants *g, const char *collection, const ky_viewer *v)
+{
+	return v->who.role == KY_ROLE_ADMIN && ky_policy_may_read(g, collection, v) &&
+	       ky_policy_granted_write(g, collection, v);
+}

@@ -1,0 +1,58 @@
+/*
+ * policy: who may see and do what, decided in one place for every path. A viewer is built
+ * once per request, after authentication (ky_policy_viewer): the user, its role, its member,
+ * tier and groups, as the hub holds them at that moment. Every read and write path asks
+ * this module about that viewer.
+ *
+ * Now: collection grants. kyoyu.conf's [collection NAME] read and write lists name users,
+ * members, tiers and groups (config.h); they are compiled once when the server starts
+ * (ky_policy_grants_new, which refuses a member or group the hub does not have, as a typo),
+ * and a viewer is admitted when any grantee matches it. A collection without a section is
+ * the secretariat's. Writing needs the role analyst or admin too, deleting the role admin
+ * (a reader reads). The per-version decision (TLP, audiences) joins this module next.
+ *
+ * A ky_policy_grants is read-only once made: threads share it.
+ */
+#ifndef KY_POLICY_H
+#define KY_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth/auth.h"
+#include "config/config.h"
+#include "store/store_council.h"
+
+/* The viewer of one request. */
+typedef struct ky_viewer {
+	ky_auth_identity who;
+	int64_t groups[KY_STORE_GROUPS_MAX];   /* the ids of the groups its member is in, sorted */
+	size_t ngroups;
+} ky_viewer;
+
+/* Builds the viewer of `who` (copied) into *out, reading its member's groups. Store failures
+ * as the store returns them. */
+int ky_policy_viewer(ky_store *s, const ky_auth_identity *who, ky_viewer *out);
+
+typedef struct ky_policy_grants ky_policy_grants;
+
+/* Compiles config's collection grants against the hub's members and groups into *out (the
+ * caller frees it with ky_policy_grants_free). KY_EINVALID naming the section, the list and
+ * the name when a member or group is not in the hub; KY_ENOMEM. */
+int ky_policy_grants_new(ky_store *s, const ky_config *config, ky_policy_grants **out);
+
+/* NULL does nothing. */
+void ky_policy_grants_free(ky_policy_grants *g);
+
+/* Whether viewer v may read, write (TAXII Add Objects: the role analyst or admin too) or
+ * delete from (read, write and the role admin) the collection named `collection`. */
+bool ky_policy_may_read(const ky_policy_grants *g, const char *collection, const ky_viewer *v);
+bool ky_policy_may_write(const ky_policy_grants *g, const char *collection, const ky_viewer *v);
+bool ky_policy_may_delete(const ky_policy_grants *g, const char *collection, const ky_viewer *v);
+
+/* Whether the collection's grants would let v write if its role allowed it: a reader who
+ * tries is told that its role is why (403), not that the collection is not there. */
+bool ky_policy_granted_write(const ky_policy_grants *g, const char *collection, const ky_viewer *v);
+
+#endif
