@@ -1,0 +1,129 @@
+#include "policy/decision.h"
+
+#include <string.h>
+
+static const struct {
+	const char *id, *name;
+} levels[] = {
+	[KY_TLP_CLEAR] = {"marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487", "TLP:CLEAR"},
+	[KY_TLP_GREEN] = {"marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb", "TLP:GREEN"},
+	[KY_TLP_AMBER] = {"marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421", "TLP:AMBER"},
+	[KY_TLP_AMBER_STRICT] = {"marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003", "TLP:AMBER+STRICT"},
+	[KY_TLP_RED] = {"marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1", "TLP:RED"},
+};
+
+/* STIX 2.1 §7.2.1.4's TLP 1.0 marking-definitions, read as TLP 2.0 (WHITE is CLEAR). */
+static const struct {
+	const char *id;
+	ky_tlp level;
+} tlp1[] = {
+	{"marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9", KY_TLP_CLEAR},
+	{"marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da", KY_TLP_GREEN},
+	{"marking-definition--f88d31f6-486f-44da-b317-01333bde0b82", KY_TLP_AMBER},
+	{"marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed", KY_TLP_RED},
+};
+
+const char *ky_tlp_id(ky_tlp t)
+{
+	return (unsigned)t <= KY_TLP_RED ? levels[t].id : NULL;
+}
+
+const char *ky_tlp_name(ky_tlp t)
+{
+	return (unsigned)t <= KY_TLP_RED ? levels[t].name : "?";
+}
+
+bool ky_tlp_of_id(const char *id, ky_tlp *out)
+{
+	for (int t = KY_TLP_CLEAR; t <= KY_TLP_RED; t++)
+		if (strcmp(id, levels[t].id) == 0) {
+			*out = (ky_tlp)t;
+			return true;
+		}
+	for (size_t i = 0; i < sizeof(tlp1) / sizeof(tlp1[0]); i++)
+		if (strcmp(id, tlp1[i].id) == 0) {
+			*out = tlp1[i].level;
+			return true;
+		}
+	return false;
+}
+
+ky_tlp ky_policy_effective_tlp(const ky_tlp *found, size_t n, ky_tlp fallback)
+{
+	if (n == 0)
+		return fallback;
+	ky_tlp strictest = found[0];
+	for (size_t i = 1; i < n; i++)
+		if (found[i] > strictest)
+			strictest = found[i];
+	return strictest;
+}
+
+static bool has(const int64_t *ids, size_t n, int64_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ids[i] == id)
+			return true;
+	return false;
+}
+
+/* Whether audience a takes in the viewer's member. */
+static bool inside(const ky_decision_viewer *v, const ky_audience *a)
+{
+	switch (a->kind) {
+	case KY_AUDIENCE_COMMUNITY:
+		return true;
+	case KY_AUDIENCE_CONTRIBUTORS:
+		return v->tier == KY_TIER_CONTRIBUTOR;
+	case KY_AUDIENCE_SECTOR:
+		for (size_t i = 0; i < v->nsectors; i++)
+			if (a->name != NULL && strcmp(v->sectors[i], a->name) == 0)
+				return true;
+		return false;
+	case KY_AUDIENCE_GROUP:
+		return has(v->groups, v->ngroups, a->id);
+	case KY_AUDIENCE_MEMBER:
+		return a->id == v->member_id;
+	}
+	return false;
+}
+
+/* Whether the viewer's member is a recipient the version's audiences and TLP name: inside
+ * their union, and for RED named by a member audience. */
+static bool recipient(const ky_decision_viewer *v, const ky_version_facts *f)
+{
+	if (f->unresolved)
+		return false;
+	if (f->tlp == KY_TLP_RED) {
+		for (size_t i = 0; i < f->naudiences; i++)
+			if (f->audiences[i].kind == KY_AUDIENCE_MEMBER && f->audiences[i].id == v->member_id)
+				return true;
+		return false;
+	}
+	if (f->naudiences == 0)
+		return true;
+	for (size_t i = 0; i < f->naudiences; i++)
+		if (inside(v, &f->audiences[i]))
+			return true;
+	return false;
+}
+
+bool ky_policy_may_read_version(const ky_decision_viewer *v, const ky_version_facts *f)
+{
+	return v->tier == KY_TIER_SECRETARIAT || v->member_id == f->provider || recipient(v, f);
+}
+
+ky_leave ky_policy_may_leave(const ky_decision_viewer *v, const ky_version_facts *f)
+{
+	/* A marking the hub cannot read may forbid any copy: none leaves. */
+	if (f->unresolved || !ky_policy_may_read_version(v, f))
+		return KY_LEAVE_NONE;
+	if (f->tlp == KY_TLP_CLEAR)
+		return KY_LEAVE_ANYWHERE;
+	/* Reading as the provider or the secretariat does not put a member inside the audience,
+	 * and the provider keeps its original: nothing else leaves to a member the audiences do
+	 * not name, whoever it is. */
+	if (!recipient(v, f))
+		return KY_LEAVE_NONE;
+	return f->tlp == KY_TLP_GREEN || f->tlp == KY_TLP_AMBER ? KY_LEAVE_AUDIENCE : KY_LEAVE_OWN;
+}

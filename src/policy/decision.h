@@ -1,0 +1,92 @@
+/*
+ * decision: the one read decision for an object version, and TLP 2.0 (docs/policy.md).
+ * Part of the policy module: policy.h builds the viewer, this file decides for one version
+ * from its hub metadata (the "facts": provider, effective TLP, audiences), and the store's
+ * query filter that selects the same versions inside the SQL comes next.
+ *
+ * The decision, stated once: a viewer may read a version when its member is the secretariat,
+ * or the version's provider, or is inside the version's audiences (their union; none is the
+ * community) and satisfies its TLP: RED reaches only members named by a member audience. A
+ * version carrying a marking the hub cannot resolve is read by its provider and the
+ * secretariat only (fail closed). What may leave the hub (exports, webhooks, federation) is
+ * TLP's: CLEAR anywhere, GREEN and AMBER to members inside the audience, AMBER+STRICT and RED
+ * only to the member's own systems (its own exports, webhooks to endpoints its admin declared
+ * its own), addressed to it; nothing else. Reading as the provider or the secretariat does
+ * not make a member a recipient: copies leave only to members the audiences name.
+ *
+ * Pure functions of their arguments: no store, no globals; thread-safe.
+ */
+#ifndef KY_POLICY_DECISION_H
+#define KY_POLICY_DECISION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store_council.h"
+
+/* TLP 2.0 levels, least strict first, so that the strictest of several is the largest. */
+typedef enum ky_tlp { KY_TLP_CLEAR, KY_TLP_GREEN, KY_TLP_AMBER, KY_TLP_AMBER_STRICT, KY_TLP_RED } ky_tlp;
+
+/* The OASIS marking-definition id of TLP 2.0 level t, and its name ("TLP:AMBER+STRICT"). */
+const char *ky_tlp_id(ky_tlp t);
+const char *ky_tlp_name(ky_tlp t);
+
+/* The level a marking-definition id stands for: a TLP 2.0 id, or a TLP 1.0 id read as its 2.0
+ * equivalent (WHITE as CLEAR); false for any other id. */
+bool ky_tlp_of_id(const char *id, ky_tlp *out);
+
+/* Who an audience marking lets read. */
+typedef enum ky_audience_kind {
+	KY_AUDIENCE_COMMUNITY,     /* every member */
+	KY_AUDIENCE_CONTRIBUTORS,  /* members of tier contributor */
+	KY_AUDIENCE_SECTOR,        /* members of one sector: `name` */
+	KY_AUDIENCE_GROUP,         /* members of one group: `id` */
+	KY_AUDIENCE_MEMBER,        /* one member: `id` */
+} ky_audience_kind;
+
+typedef struct ky_audience {
+	ky_audience_kind kind;
+	int64_t id;                /* the group's or member's id */
+	const char *name;          /* the sector's name; borrowed */
+} ky_audience;
+
+/* What the decision needs of the member that looks (the viewer's, policy.h). */
+typedef struct ky_decision_viewer {
+	int64_t member_id;
+	ky_tier tier;
+	const char *const *sectors;   /* its member's sectors, by name */
+	size_t nsectors;
+	const int64_t *groups;        /* the ids of the groups its member is in */
+	size_t ngroups;
+} ky_decision_viewer;
+
+/* A version's hub metadata, as the decision reads it. */
+typedef struct ky_version_facts {
+	int64_t provider;             /* the member that submitted it */
+	ky_tlp tlp;                   /* its effective TLP (ky_policy_effective_tlp) */
+	const ky_audience *audiences; /* its audiences; none: the community (the collection's
+				       * default is resolved before) */
+	size_t naudiences;
+	bool unresolved;              /* it carries a marking the hub cannot resolve */
+} ky_version_facts;
+
+/* Where a copy of a version may go, for one recipient member. */
+typedef enum ky_leave {
+	KY_LEAVE_NONE,       /* nowhere outside the hub */
+	KY_LEAVE_OWN,        /* only the member's own exports and own-system webhooks */
+	KY_LEAVE_AUDIENCE,   /* to the member, a recipient inside the audience */
+	KY_LEAVE_ANYWHERE,   /* CLEAR: anywhere */
+} ky_leave;
+
+/* The effective TLP of the levels found on a version (n of them): the strictest, or `fallback`
+ * (the hub's default, AMBER unless configured) when there are none. */
+ky_tlp ky_policy_effective_tlp(const ky_tlp *levels, size_t n, ky_tlp fallback);
+
+/* Whether the viewer may read the version. */
+bool ky_policy_may_read_version(const ky_decision_viewer *v, const ky_version_facts *f);
+
+/* What of the version may leave the hub to the viewer's member. */
+ky_leave ky_policy_may_leave(const ky_decision_viewer *v, const ky_version_facts *f);
+
+#endif
