@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "util/ky_error.h"
+
 static const struct {
 	const char *id, *name;
 } levels[] = {
@@ -57,6 +59,45 @@ ky_tlp ky_policy_effective_tlp(const ky_tlp *found, size_t n, ky_tlp fallback)
 		if (found[i] > strictest)
 			strictest = found[i];
 	return strictest;
+}
+
+int ky_policy_facts_of(const json_t *object, ky_tlp fallback, ky_marking_resolver *resolve, void *ctx,
+		       ky_audience *audiences, size_t max, ky_version_facts *out)
+{
+	int64_t provider = out->provider;
+	*out = (ky_version_facts){.provider = provider, .audiences = audiences, .tlp = fallback};
+	const json_t *refs = json_object_get(object, "object_marking_refs");
+	if (refs == NULL)
+		return KY_OK;
+	if (!json_is_array(refs))
+		return ky_error_set(KY_EINVALID, "object_marking_refs is not a list");
+	bool tlp_found = false;
+	size_t i;
+	const json_t *ref;
+	json_array_foreach(refs, i, ref)
+	{
+		const char *id = json_string_value(ref);
+		ky_tlp level;
+		if (id == NULL)
+			return ky_error_set(KY_EINVALID, "object_marking_refs[%zu] is not an identifier", i);
+		if (ky_tlp_of_id(id, &level)) {
+			/* The strictest counts. */
+			if (!tlp_found || level > out->tlp)
+				out->tlp = level;
+			tlp_found = true;
+			continue;
+		}
+		ky_audience a = {0};
+		ky_marking_kind kind = resolve ? resolve(ctx, id, &a) : KY_MARKING_UNKNOWN;
+		if (kind == KY_MARKING_UNKNOWN) {
+			out->unresolved = true;
+		} else if (kind == KY_MARKING_AUDIENCE) {
+			if (out->naudiences == max)
+				return ky_error_set(KY_ETOOBIG, "the object names more than %zu audiences", max);
+			audiences[out->naudiences++] = a;
+		}
+	}
+	return KY_OK;
 }
 
 static bool has(const int64_t *ids, size_t n, int64_t id)

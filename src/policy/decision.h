@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "store/store_council.h"
 
 /* TLP 2.0 levels, least strict first, so that the strictest of several is the largest. */
@@ -82,6 +84,23 @@ typedef enum ky_leave {
 /* The effective TLP of the levels found on a version (n of them): the strictest, or `fallback`
  * (the hub's default, AMBER unless configured) when there are none. */
 ky_tlp ky_policy_effective_tlp(const ky_tlp *levels, size_t n, ky_tlp fallback);
+
+/* What a marking-definition id stands for in the hub, besides TLP: an audience (into
+ * *audience), another marking the hub holds (a statement, say: it limits nothing here), or
+ * nothing the hub knows. */
+typedef enum ky_marking_kind { KY_MARKING_UNKNOWN, KY_MARKING_AUDIENCE, KY_MARKING_OTHER } ky_marking_kind;
+typedef ky_marking_kind ky_marking_resolver(void *ctx, const char *id, ky_audience *audience);
+
+/*
+ * Reads an object's object_marking_refs into *out (all but out->provider, which the caller
+ * sets): the TLP levels among them (ky_tlp_of_id) and their effective level, with `fallback`
+ * when there is none; the audiences `resolve` finds, into audiences[0..max) (out points at
+ * them); and whether a reference is neither (out->unresolved: fail closed). Borrows object.
+ * KY_EINVALID when object_marking_refs is there but not an array of strings (a validated
+ * object's never is), KY_ETOOBIG when more than max audiences are named.
+ */
+int ky_policy_facts_of(const json_t *object, ky_tlp fallback, ky_marking_resolver *resolve, void *ctx,
+		       ky_audience *audiences, size_t max, ky_version_facts *out);
 
 /* Whether the viewer may read the version. */
 bool ky_policy_may_read_version(const ky_decision_viewer *v, const ky_version_facts *f);

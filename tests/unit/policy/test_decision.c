@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "policy/decision.h"
 
@@ -66,6 +67,59 @@ static const char *tlp_id_of(const char *name)
 	return NULL;
 }
 
+/* The audience markings of the test hub: the marking-definition id the hub would publish for
+ * each audience of the table, and what it stands for. */
+#define UNRESOLVABLE "marking-definition--ffffffff-ffff-4fff-bfff-ffffffffffff"
+#define STATEMENT "marking-definition--5d9a5d5a-8e3c-4c1a-9d3b-0a1b2c3d4e5f"
+
+static const struct {
+	const char *name, *id;
+	ky_audience audience;
+} audience_markings[] = {
+	{"community", "marking-definition--a0000000-0000-4000-8000-000000000001", {KY_AUDIENCE_COMMUNITY, 0, NULL}},
+	{"contributors", "marking-definition--a0000000-0000-4000-8000-000000000002", {KY_AUDIENCE_CONTRIBUTORS, 0, NULL}},
+	{"sector:government", "marking-definition--a0000000-0000-4000-8000-000000000010", {KY_AUDIENCE_SECTOR, 0, "government"}},
+	{"sector:security-vendor", "marking-definition--a0000000-0000-4000-8000-000000000011",
+	 {KY_AUDIENCE_SECTOR, 0, "security-vendor"}},
+	{"sector:finance", "marking-definition--a0000000-0000-4000-8000-000000000012", {KY_AUDIENCE_SECTOR, 0, "finance"}},
+	{"sector:local-government", "marking-definition--a0000000-0000-4000-8000-000000000013",
+	 {KY_AUDIENCE_SECTOR, 0, "local-government"}},
+	{"sector:water", "marking-definition--a0000000-0000-4000-8000-000000000014", {KY_AUDIENCE_SECTOR, 0, "water"}},
+	{"sector:energy", "marking-definition--a0000000-0000-4000-8000-000000000015", {KY_AUDIENCE_SECTOR, 0, "energy"}},
+	{"sector:healthcare", "marking-definition--a0000000-0000-4000-8000-000000000016", {KY_AUDIENCE_SECTOR, 0, "healthcare"}},
+	{"sector:telecom", "marking-definition--a0000000-0000-4000-8000-000000000017", {KY_AUDIENCE_SECTOR, 0, "telecom"}},
+	{"sector:transport", "marking-definition--a0000000-0000-4000-8000-000000000018", {KY_AUDIENCE_SECTOR, 0, "transport"}},
+	{"sector:chemicals", "marking-definition--a0000000-0000-4000-8000-000000000019", {KY_AUDIENCE_SECTOR, 0, "chemicals"}},
+	{"group:water-isac", "marking-definition--a0000000-0000-4000-8000-000000000020", {KY_AUDIENCE_GROUP, 1, NULL}},
+	{"member:sec", "marking-definition--a0000000-0000-4000-8000-000000000031", {KY_AUDIENCE_MEMBER, 1, NULL}},
+	{"member:vendA", "marking-definition--a0000000-0000-4000-8000-000000000032", {KY_AUDIENCE_MEMBER, 2, NULL}},
+	{"member:vendB", "marking-definition--a0000000-0000-4000-8000-000000000033", {KY_AUDIENCE_MEMBER, 3, NULL}},
+	{"member:govC", "marking-definition--a0000000-0000-4000-8000-000000000034", {KY_AUDIENCE_MEMBER, 4, NULL}},
+	{"member:cityD", "marking-definition--a0000000-0000-4000-8000-000000000035", {KY_AUDIENCE_MEMBER, 5, NULL}},
+	{"member:waterE", "marking-definition--a0000000-0000-4000-8000-000000000036", {KY_AUDIENCE_MEMBER, 6, NULL}},
+};
+
+#define NAUDIENCE_MARKINGS (sizeof(audience_markings) / sizeof(audience_markings[0]))
+
+static ky_marking_kind resolve(void *ctx, const char *id, ky_audience *out)
+{
+	(void)ctx;
+	for (size_t i = 0; i < NAUDIENCE_MARKINGS; i++)
+		if (strcmp(audience_markings[i].id, id) == 0) {
+			*out = audience_markings[i].audience;
+			return KY_MARKING_AUDIENCE;
+		}
+	return strcmp(id, STATEMENT) == 0 ? KY_MARKING_OTHER : KY_MARKING_UNKNOWN;
+}
+
+static const char *audience_id_of(const char *name)
+{
+	for (size_t i = 0; i < NAUDIENCE_MARKINGS; i++)
+		if (strcmp(audience_markings[i].name, name) == 0)
+			return audience_markings[i].id;
+	return NULL;
+}
+
 /* Splits text at `sep` in place into at most max fields; returns how many. */
 static size_t split(char *text, char sep, char **fields, size_t max)
 {
@@ -109,44 +163,36 @@ static void test_table(void **state)
 		if (split(line, '\t', col, 8) != 7)
 			fail_msg("%s:%zu: expected 7 tab-separated columns", table_path, lineno);
 		rows++;
-		ky_version_facts facts = {.provider = member_id(col[0]), .unresolved = strcmp(col[3], "unresolved") == 0};
-		if (facts.provider < 0 || (!facts.unresolved && strcmp(col[3], "-") != 0))
+		bool unresolved = strcmp(col[3], "unresolved") == 0;
+		int64_t provider = member_id(col[0]);
+		if (provider < 0 || (!unresolved && strcmp(col[3], "-") != 0))
 			fail_msg("%s:%zu: unknown provider or extra", table_path, lineno);
-		ky_tlp found[8];
-		size_t nfound = 0;
-		char *tlps[8];
-		size_t ntlps = strcmp(col[1], "-") == 0 ? 0 : split(col[1], ',', tlps, 8);
-		for (size_t i = 0; i < ntlps; i++) {
-			const char *id = tlp_id_of(tlps[i]);
-			if (id == NULL || !ky_tlp_of_id(id, &found[nfound++]))
-				fail_msg("%s:%zu: unknown TLP '%s'", table_path, lineno, tlps[i]);
-		}
-		facts.tlp = ky_policy_effective_tlp(found, nfound, KY_TLP_AMBER);
-		ky_audience audiences[8];
+		/* The row's version as an object: its markings by id, a statement marking the hub
+		 * holds among them (it limits nothing), and the unresolvable one when the row says. */
+		json_t *refs = json_pack("[s]", STATEMENT);
 		char *names[8];
-		size_t naudiences = strcmp(col[2], "-") == 0 ? 0 : split(col[2], ',', names, 8);
-		for (size_t i = 0; i < naudiences; i++) {
-			char *colon = strchr(names[i], ':');
-			const char *arg = colon ? colon + 1 : "";
-			if (colon)
-				*colon = '\0';
-			ky_audience *a = &audiences[i];
-			*a = (ky_audience){0};
-			if (strcmp(names[i], "community") == 0)
-				a->kind = KY_AUDIENCE_COMMUNITY;
-			else if (strcmp(names[i], "contributors") == 0)
-				a->kind = KY_AUDIENCE_CONTRIBUTORS;
-			else if (strcmp(names[i], "sector") == 0)
-				*a = (ky_audience){KY_AUDIENCE_SECTOR, 0, arg};
-			else if (strcmp(names[i], "group") == 0 && strcmp(arg, "water-isac") == 0)
-				*a = (ky_audience){KY_AUDIENCE_GROUP, 1, NULL};
-			else if (strcmp(names[i], "member") == 0 && member_id(arg) > 0)
-				*a = (ky_audience){KY_AUDIENCE_MEMBER, member_id(arg), NULL};
-			else
-				fail_msg("%s:%zu: unknown audience '%s'", table_path, lineno, names[i]);
+		size_t n = strcmp(col[1], "-") == 0 ? 0 : split(col[1], ',', names, 8);
+		for (size_t i = 0; i < n; i++) {
+			const char *id = tlp_id_of(names[i]);
+			if (id == NULL)
+				fail_msg("%s:%zu: unknown TLP '%s'", table_path, lineno, names[i]);
+			json_array_append_new(refs, json_string(id));
 		}
-		facts.audiences = audiences;
-		facts.naudiences = naudiences;
+		n = strcmp(col[2], "-") == 0 ? 0 : split(col[2], ',', names, 8);
+		for (size_t i = 0; i < n; i++) {
+			const char *id = audience_id_of(names[i]);
+			if (id == NULL)
+				fail_msg("%s:%zu: unknown audience '%s'", table_path, lineno, names[i]);
+			json_array_append_new(refs, json_string(id));
+		}
+		if (unresolved)
+			json_array_append_new(refs, json_string(UNRESOLVABLE));
+		json_t *object = json_pack("{s:s,s:o}", "type", "indicator", "object_marking_refs", refs);
+		ky_audience audiences[8];
+		ky_version_facts facts = {.provider = provider};
+		assert_int_equal(ky_policy_facts_of(object, KY_TLP_AMBER, resolve, NULL, audiences, 8, &facts), 0);
+		json_decref(object);
+		assert_int_equal(facts.provider, provider);
 		int64_t viewer = member_id(col[4]);
 		if (viewer < 0)
 			fail_msg("%s:%zu: unknown viewer '%s'", table_path, lineno, col[4]);
@@ -185,6 +231,33 @@ static void test_tlp_ids(void **state)
 	assert_int_equal(ky_policy_effective_tlp(NULL, 0, KY_TLP_GREEN), KY_TLP_GREEN);
 }
 
+/* Reading markings: no markings, the fallback; malformed lists refused; too many audiences. */
+static void test_facts_of(void **state)
+{
+	(void)state;
+	ky_audience audiences[2];
+	ky_version_facts f = {.provider = 7};
+	json_t *bare = json_pack("{s:s}", "type", "indicator");
+	assert_int_equal(ky_policy_facts_of(bare, KY_TLP_GREEN, resolve, NULL, audiences, 2, &f), 0);
+	assert_int_equal(f.tlp, KY_TLP_GREEN);
+	assert_int_equal(f.naudiences, 0);
+	assert_false(f.unresolved);
+	assert_int_equal(f.provider, 7);
+	json_decref(bare);
+	json_t *bad = json_pack("{s:s,s:[i]}", "type", "indicator", "object_marking_refs", 1);
+	assert_int_not_equal(ky_policy_facts_of(bad, KY_TLP_AMBER, resolve, NULL, audiences, 2, &f), 0);
+	json_decref(bad);
+	json_t *many = json_pack("{s:s,s:[s,s,s]}", "type", "indicator", "object_marking_refs", audience_id_of("community"),
+				 audience_id_of("contributors"), audience_id_of("member:sec"));
+	assert_int_not_equal(ky_policy_facts_of(many, KY_TLP_AMBER, resolve, NULL, audiences, 2, &f), 0);
+	json_decref(many);
+	/* Without a resolver every marking but TLP is unknown: fail closed. */
+	json_t *alone = json_pack("{s:s,s:[s]}", "type", "indicator", "object_marking_refs", audience_id_of("community"));
+	assert_int_equal(ky_policy_facts_of(alone, KY_TLP_AMBER, NULL, NULL, audiences, 2, &f), 0);
+	assert_true(f.unresolved);
+	json_decref(alone);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -194,6 +267,7 @@ int main(int argc, char **argv)
 	table_path = argv[1];
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tlp_ids),
+		cmocka_unit_test(test_facts_of),
 		cmocka_unit_test(test_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
