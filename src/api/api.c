@@ -16,8 +16,6 @@
 
 #define MEDIA "application/json"
 #define PREFIX "/api/v1"
-#define PAGE_DEFAULT 100
-#define PAGE_MAX 1000
 #define MAX_SEGMENTS 4
 
 struct ky_api {
@@ -26,6 +24,7 @@ struct ky_api {
 
 /* One call of a route, as its handler gets it. */
 typedef struct call {
+	const ky_api *a;
 	ky_http_request *r;
 	ky_store *s;
 	const ky_viewer *v;
@@ -146,14 +145,17 @@ typedef struct page {
 static int page_of(call *c, page *p)
 {
 	const char *limit = param(c, "limit"), *next = param(c, "next");
-	p->limit = PAGE_DEFAULT;
+	/* The sizes of TAXII's pages ([server] page_size and max_page_size). */
+	size_t page_size = c->a->config->page_size, max = c->a->config->max_page_size;
+	p->limit = page_size;
 	p->after[0] = '\0';
 	if (limit != NULL) {
 		char *end;
 		long n = strtol(limit, &end, 10);
 		if (*limit == '\0' || *end != '\0' || n < 1)
-			return ky_error_set(KY_EINVALID, "limit must be a whole number from 1 to %d", PAGE_MAX);
-		p->limit = n > PAGE_MAX ? PAGE_MAX : (size_t)n;
+			return ky_error_set(KY_EINVALID, "limit must be a whole number of 1 or more (pages hold at most %zu)",
+					    max);
+		p->limit = (unsigned long)n > max ? max : (size_t)n;
 	}
 	if (next != NULL) {
 		unsigned char raw[KY_STORE_USER_MAX + 3];
@@ -791,9 +793,9 @@ static int read_body(call *c)
 
 int ky_api_serve(ky_api *a, ky_http_request *r, void *state, ky_store *store, const ky_viewer *viewer)
 {
-	(void)a;
 	const routed *rt = state;
-	call c = {.r = r, .s = store, .v = viewer, .arg = {rt->arg[0], rt->arg[1]}};
+	call c = {.a = a,
+		  .r = r, .s = store, .v = viewer, .arg = {rt->arg[0], rt->arg[1]}};
 	snprintf(c.via, sizeof(c.via), "%s %s", rt->rt->method, rt->rt->path);
 	c.caller = (ky_council_caller){&viewer->who, c.via};
 	int rc = rt->rt->body ? read_body(&c) : KY_OK;

@@ -8,7 +8,7 @@
  * The same authentication and gates as TAXII (server/server.h); bodies are JSON objects
  * (application/json) whose unknown fields are refused; answers are application/json, errors
  * the TAXII error body through the one error table; lists are paged with `limit` and an
- * opaque `next`. What a route does is council/council.h's, which decides who may.
+ * opaque `next`, in pages of TAXII's sizes. What a route does is council/council.h's, which decides who may.
  */
 #ifndef KY_API_H
 #define KY_API_H
@@ -24,7 +24,8 @@
 typedef struct ky_api ky_api;
 
 typedef struct ky_api_options {
-	const ky_config *config;     /* borrowed: outlives the ky_api */
+	const ky_config *config;     /* page sizes ([server] page_size, max_page_size), as
+				      * TAXII's; borrowed: outlives the ky_api */
 } ky_api_options;
 
 /* The caller owns *out (ky_api_free). */

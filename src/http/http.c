@@ -940,10 +940,12 @@ void ky_http_stop(ky_http_server *s)
 	if (s == NULL)
 		return;
 	/* No new connections: the listening socket comes back from libmicrohttpd, which will not
-	 * close it, and is closed here, once. */
+	 * close it. It is shut down now, which refuses connections at once, and closed only once
+	 * libmicrohttpd's threads are gone: they drop it from their epoll sets when they next
+	 * wake, and a number closed before that could be another file's by then. */
 	MHD_socket listener = MHD_quiesce_daemon(s->daemon);
 	if (listener != MHD_INVALID_SOCKET)
-		close(listener);
+		shutdown(listener, SHUT_RDWR);
 	/* Requests in progress finish (a body still arriving included), for a while. */
 	struct timespec until;
 	clock_gettime(CLOCK_MONOTONIC, &until);
@@ -953,5 +955,7 @@ void ky_http_stop(ky_http_server *s)
 		;
 	pthread_mutex_unlock(&s->conns_lock);
 	MHD_stop_daemon(s->daemon);
+	if (listener != MHD_INVALID_SOCKET)
+		close(listener);
 	server_free(s);
 }
