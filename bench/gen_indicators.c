@@ -1,17 +1,28 @@
 /*
  * gen_indicators: writes a STIX 2.1 bundle of N indicators to stdout, the input of the
- * validation benchmark (bench/run-validate).
+ * validation, ingest and serving benchmarks (bench/run-validate, run-ingest, run-serve).
  *
- *     gen_indicators [-s SEED] [-i ipsum.txt] N > bundle.json
+ *     gen_indicators [-s SEED] [-i ipsum.txt] [-a M:MARKING ...] [-o MARKING] N > bundle.json
  *
  * The indicators look like what a blocklist feed publishes: random v4 UUIDs, created and
  * modified with milliseconds, a name and description, an `[ipv4-addr:value = '…']` pattern,
  * valid_from (and valid_until on some), indicator_types, labels, confidence, created_by_ref,
- * a TLP marking (STIX 2.1 §7.2.1.4) and an external reference. With -i the addresses come
+ * a TLP marking (STIX 2.1 §7.2.1.4, and TLP 2.0's AMBER+STRICT) and an external reference. With -i the addresses come
  * from an IPsum list (https://github.com/stamparm/ipsum: "IP<TAB>count" lines, '#' comments),
  * drawn at random, and the count sets the confidence; otherwise they are synthetic public
  * addresses. The same seed and list always give the same bytes. Every object is valid STIX
  * 2.1, so the benchmark measures the valid path, which is the common one.
+ *
+ * Audiences (the filtered viewers of bench/run-serve): `-a M:MARKING` (up to 8 of them) adds
+ * the marking-definition id MARKING to the object_marking_refs of every object whose index i
+ * (0, 1, 2, ... in bundle order) has i % M == 0, and `-o MARKING` adds MARKING to every object
+ * that got none of them. run-serve gives its hub's audience markings (GET /api/v1/audiences):
+ *
+ *     -a 2:SECTOR-ENERGY -a 20:SECTOR-WATER -a 1000:SECTOR-FINANCE -o MEMBER-NOBODY
+ *
+ * so that a member of sector energy reads 50% of the collection, water 5%, finance 0.1%, and
+ * the community nothing. The markings depend on the index alone and draw no random numbers:
+ * with and without them, the same seed gives the same objects otherwise.
  *
  * One object per line, compact within the line: the layout of large machine-made feeds,
  * and the one with the most content per byte.
@@ -136,7 +147,9 @@ static const char *const tlp[] = {
 	"marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9", /* TLP:WHITE */
 	"marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da", /* TLP:GREEN */
 	"marking-definition--f88d31f6-486f-44da-b317-01333bde0b82", /* TLP:AMBER */
-	"marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed", /* TLP:RED */
+	/* Not RED: a hub takes TLP:RED only with a member audience of its own, which a feed
+	 * made without the hub cannot name. */
+	"marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003", /* TLP:AMBER+STRICT (2.0) */
 };
 
 static const char *const roles[] = {"Malicious IP", "Scanning host", "Brute-force source", "Botnet C2 server",
@@ -144,8 +157,46 @@ static const char *const roles[] = {"Malicious IP", "Scanning host", "Brute-forc
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: gen_indicators [-s SEED] [-i ipsum.txt] N > bundle.json\n");
+	fprintf(stderr, "usage: gen_indicators [-s SEED] [-i ipsum.txt] [-a M:MARKING ...] [-o MARKING] N > bundle.json\n");
 	return 2;
+}
+
+#define AUDIENCES_MAX 8
+#define MARKING_LEN 56 /* "marking-definition--" and a UUID */
+
+/* An audience marking given with -a: objects whose index is a multiple of every carry it. */
+typedef struct audience {
+	unsigned long long every;
+	const char *marking;
+} audience;
+
+/* Whether s is a marking-definition id: the prefix, then a UUID's 36 characters. */
+static bool is_marking(const char *s)
+{
+	static const char prefix[] = "marking-definition--";
+	if (strlen(s) != MARKING_LEN || strncmp(s, prefix, sizeof(prefix) - 1) != 0)
+		return false;
+	for (size_t i = 0; i < 36; i++) {
+		char c = s[sizeof(prefix) - 1 + i];
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+		if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return false;
+	}
+	return true;
+}
+
+/* Parses -a's "M:MARKING" into *out; false, with a message, when it is not one. */
+static bool parse_audience(const char *arg, audience *out)
+{
+	char *end;
+	unsigned long long every = strtoull(arg, &end, 10);
+	if (end == arg || *end != ':' || every == 0 || !is_marking(end + 1)) {
+		fprintf(stderr, "gen_indicators: -a %s: expected M:MARKING, M a positive whole number and MARKING a "
+				"marking-definition id\n", arg);
+		return false;
+	}
+	*out = (audience){every, end + 1};
+	return true;
 }
 
 int main(int argc, char **argv)
@@ -155,14 +206,31 @@ int main(int argc, char **argv)
 	address *list = NULL;
 	long listed = 0;
 	int opt, rc = 1;
+	audience audiences[AUDIENCES_MAX];
+	size_t naudiences = 0;
+	const char *otherwise = NULL;
 
-	while ((opt = getopt(argc, argv, "s:i:")) != -1) {
-		if (opt == 's')
+	while ((opt = getopt(argc, argv, "s:i:a:o:")) != -1) {
+		if (opt == 's') {
 			state = strtoull(optarg, NULL, 10);
-		else if (opt == 'i')
+		} else if (opt == 'i') {
 			ipsum = optarg;
-		else
+		} else if (opt == 'a') {
+			if (naudiences == AUDIENCES_MAX) {
+				fprintf(stderr, "gen_indicators: at most %d -a options\n", AUDIENCES_MAX);
+				return 2;
+			}
+			if (!parse_audience(optarg, &audiences[naudiences++]))
+				return 2;
+		} else if (opt == 'o') {
+			if (!is_marking(optarg)) {
+				fprintf(stderr, "gen_indicators: -o %s: expected a marking-definition id\n", optarg);
+				return 2;
+			}
+			otherwise = optarg;
+		} else {
 			return usage();
+		}
 	}
 	if (optind != argc - 1)
 		return usage();
@@ -215,11 +283,19 @@ int main(int argc, char **argv)
 			make_time(valid_until, t0 - t0 % 1000 + 90 * day);
 			printf("\"valid_until\":\"%s\",", valid_until);
 		}
-		printf("\"labels\":[\"blocklist\",\"ipsum-level-%d\"],\"confidence\":%d,"
-		       "\"object_marking_refs\":[\"%s\"],"
-		       "\"external_references\":[{\"source_name\":\"ipsum\",\"url\":\"https://github.com/stamparm/ipsum\","
-		       "\"description\":\"IPsum threat intelligence feed\"}]}",
+		printf("\"labels\":[\"blocklist\",\"ipsum-level-%d\"],\"confidence\":%d,\"object_marking_refs\":[\"%s\"",
 		       a->lists, confidence, marking);
+		bool addressed = false;
+		for (size_t k = 0; k < naudiences; k++) {
+			if (i % audiences[k].every == 0) {
+				printf(",\"%s\"", audiences[k].marking);
+				addressed = true;
+			}
+		}
+		if (!addressed && otherwise != NULL)
+			printf(",\"%s\"", otherwise);
+		printf("],\"external_references\":[{\"source_name\":\"ipsum\",\"url\":\"https://github.com/stamparm/ipsum\","
+		       "\"description\":\"IPsum threat intelligence feed\"}]}");
 	}
 	printf("\n]}\n");
 	if (fflush(stdout) != 0 || ferror(stdout)) {

@@ -63,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (f.raw[P_NEXT].ptr != NULL)
 			(void)ky_taxii_cursor_decode(secret, f.raw[P_NEXT], "c0ffee00-0000-4000-8000-000000000000", kinds[k],
 						     id, &f, &got);
-		ky_taxii_cursor made = {size, (int64_t)size * 1000}, back;
+		ky_taxii_cursor made = {size, (int64_t)size * 1000, (int64_t)size}, back = {.viewer = (int64_t)size};
 		char text[KY_TAXII_CURSOR_TEXT];
 		ky_taxii_cursor_encode(secret, &made, "c0ffee00-0000-4000-8000-000000000000", kinds[k], id, &f, text);
 		ky_slice slice = {text, strlen(text)};

@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "council/council.h"
+#include "policy/admission.h"
 #include "util/ky_arena.h"
 #include "util/ky_clock.h"
 #include "util/ky_error.h"
@@ -215,6 +216,12 @@ static int listing(call *c, const char *key, int (*list)(call *c, const page *p,
 		return failure(rc);
 	}
 	return respond(c, 200, page_body(key, l.items, more, l.last));
+}
+
+static int by_group_id(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
 }
 
 /* --- me and the rules ------------------------------------------------------------------------- */
@@ -624,6 +631,37 @@ static int delete_key(call *c)
 	return rc == KY_OK ? respond(c, 200, ky_council_key_json(&k)) : failure(rc);
 }
 
+/* --- audiences ----------------------------------------------------------------------------- */
+
+typedef struct audiences {
+	const ky_viewer *v;
+	json_t *items;
+} audiences;
+
+/* A group's audience is its members' and the secretariat's to address: others do not learn
+ * the group's marking (nor, through it, what the group reads). */
+static int audience_row(void *ctx, const ky_audience_entry *e)
+{
+	audiences *a = ctx;
+	const ky_viewer *v = a->v;
+	if (e->audience.kind == KY_AUDIENCE_GROUP && v->who.tier != KY_TIER_SECRETARIAT &&
+	    bsearch(&e->audience.id, v->groups, v->ngroups, sizeof(v->groups[0]), by_group_id) == NULL)
+		return 0;
+	json_t *item = json_pack("{s:s,s:s,s:s}", "id", e->marking_id, "kind", e->kind, "name", e->name);
+	return item != NULL && json_array_append_new(a->items, item) == 0 ? 0 : ky_error_set(KY_ENOMEM, "out of memory");
+}
+
+static int get_audiences(call *c)
+{
+	audiences a = {c->v, json_array()};
+	int rc = a.items ? ky_policy_audience_list(c->s, audience_row, &a) : ky_error_set(KY_ENOMEM, "out of memory");
+	if (rc != KY_OK) {
+		json_decref(a.items);
+		return failure(rc);
+	}
+	return respond(c, 200, json_pack("{s:o}", "audiences", a.items));
+}
+
 /* --- the document -------------------------------------------------------------------------- */
 
 static int get_openapi(call *c)
@@ -656,6 +694,7 @@ static const route routes[] = {
 	{"GET", PREFIX "/keys", get_keys, false, false},
 	{"POST", PREFIX "/keys", post_keys, false, true},
 	{"DELETE", PREFIX "/keys/{prefix}", delete_key, false, false},
+	{"GET", PREFIX "/audiences", get_audiences, false, false},
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))

@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "config/config.h"
+#include "policy/policy.h"
 #include "store/store.h"
 
 enum {
@@ -83,6 +84,16 @@ int ky_cli_parse(const char *command, int argc, char **argv, const ky_cli_opt *o
 /* Writes doc (NULL: out of memory) on stdout, compact, in insertion order, and a newline;
  * returns KY_EXIT_OK, or KY_EXIT_FAILURE after saying on stderr that COMMAND could not. */
 int ky_cli_print_json(json_t *doc, const char *command);
+
+/*
+ * The scope of an operator command's reads of objects (store.h): everything, or with
+ * `as_member` (--as MEMBER, not NULL) what that member's users may read, through the one
+ * policy decision (policy.h). *viewer gets the malloc'd viewer the scope borrows (NULL for
+ * everything): the caller frees it after its reads. Reports on stderr and returns
+ * KY_ENOTFOUND for no such member, or the store's failure.
+ */
+int ky_cli_read_scope(const ky_cli_global *global, const char *command, ky_store *store, const char *as_member,
+		      ky_viewer **viewer, ky_store_scope *out);
 
 /* Prints this thread's last error as "kyoyu COMMAND: <hub>: <message>" on stderr, naming
  * the hub once (as global->db_label) whether or not the message already starts with it, and

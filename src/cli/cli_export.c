@@ -29,7 +29,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: kyoyu [--db PATH] export [--collection NAME] [--type TYPE]... [--id ID]...\n"
 		"                                [--latest] [--first] [--all] [--added-after N]\n"
-		"                                [--output FILE]\n"
+		"                                [--as MEMBER] [--output FILE]\n"
 		"\n"
 		"Writes objects of the hub as one STIX 2.1 bundle, each exactly as it was imported,\n"
 		"in the order they were added. By default: every version of every object in the hub.\n"
@@ -42,6 +42,8 @@ static void usage(FILE *out)
 		"  --all              every version (the default)\n"
 		"  --added-after N    only additions numbered above N (needs --collection; kyoyu\n"
 		"                     stats prints the last number)\n"
+		"  --as MEMBER        only what the users of member MEMBER may read, through the\n"
+		"                     hub's policy decision (what a member sees, for the operator)\n"
 		"  --output FILE      write to FILE instead of standard output; removed on failure\n"
 		"\n"
 		"An empty selection is a bundle without \"objects\" (STIX 2.1 §8 wants one or more).\n"
@@ -119,13 +121,16 @@ int ky_cli_export(const ky_cli_global *global, int argc, char **argv)
 		{"all", no_argument, NULL, 'A'},
 		{"added-after", required_argument, NULL, 'a'},
 		{"output", required_argument, NULL, 'o'},
+		{"as", required_argument, NULL, 'm'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	const char **ids = calloc((size_t)argc, sizeof(*ids));
 	const char **types = calloc((size_t)argc, sizeof(*types));
 	ky_store_query q = {.limit = PAGE_ROWS};
-	const char *collection_name = NULL, *output = NULL;
+	const char *collection_name = NULL, *output = NULL, *as_member = NULL;
+	ky_viewer *viewer = NULL;
+	ky_store_scope scope;
 	bool after_given = false;
 	ky_store *store = NULL;
 	ky_store_collection collection = {0};
@@ -169,6 +174,9 @@ int ky_cli_export(const ky_cli_global *global, int argc, char **argv)
 		case 'o':
 			output = optarg;
 			break;
+		case 'm':
+			as_member = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			status = KY_EXIT_OK;
@@ -198,6 +206,9 @@ int ky_cli_export(const ky_cli_global *global, int argc, char **argv)
 	status = KY_EXIT_FAILURE;
 	if (ky_cli_hub_open(global, "export", false, &store, NULL) != KY_OK)
 		goto cleanup;
+	if (ky_cli_read_scope(global, "export", store, as_member, &viewer, &scope) != KY_OK)
+		goto cleanup;
+	q.scope = &scope;
 	if (collection_name != NULL) {
 		if (ky_store_collection_find(store, collection_name, &collection) != KY_OK) {
 			ky_cli_hub_report(global, "export");
@@ -247,6 +258,7 @@ int ky_cli_export(const ky_cli_global *global, int argc, char **argv)
 	status = KY_EXIT_OK;
 
 cleanup:
+	free(viewer);
 	if (x.out != stdout && x.out != NULL) {
 		if (fclose(x.out) != 0 && status == KY_EXIT_OK) {
 			fprintf(stderr, "kyoyu export: cannot write %s: %s\n", output, strerror(errno));

@@ -16,12 +16,14 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: kyoyu [--db PATH] get [--collection NAME] [--all] ID\n"
+		"usage: kyoyu [--db PATH] get [--collection NAME] [--all] [--as MEMBER] ID\n"
 		"\n"
 		"Prints the latest version of the object ID, exactly as it was imported.\n"
 		"\n"
 		"  --collection NAME  look only in this collection (a name or its UUID)\n"
 		"  --all              every version, as a JSON array in the order they were added\n"
+		"  --as MEMBER        only what the users of member MEMBER may read (as if nothing\n"
+		"                     else existed): the hub's policy decision, seen by the operator\n"
 		"\n"
 		"exit status: 0 found, 2 usage error, 1 other failure (no such object, no hub)\n");
 }
@@ -47,10 +49,11 @@ int ky_cli_get(const ky_cli_global *global, int argc, char **argv)
 	static const struct option options[] = {
 		{"collection", required_argument, NULL, 'c'},
 		{"all", no_argument, NULL, 'a'},
+		{"as", required_argument, NULL, 'm'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *collection_name = NULL;
+	const char *collection_name = NULL, *as_member = NULL;
 	get_ctx g = {0};
 	int c;
 
@@ -63,6 +66,9 @@ int ky_cli_get(const ky_cli_global *global, int argc, char **argv)
 			break;
 		case 'a':
 			g.all = true;
+			break;
+		case 'm':
+			as_member = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -89,10 +95,15 @@ int ky_cli_get(const ky_cli_global *global, int argc, char **argv)
 		.limit = PAGE_ROWS,
 	};
 	ky_store_page page;
+	ky_viewer *viewer = NULL;
+	ky_store_scope scope;
 	int status = KY_EXIT_FAILURE, rc;
 
 	if (ky_cli_hub_open(global, "get", false, &store, NULL) != KY_OK)
 		goto cleanup;
+	if (ky_cli_read_scope(global, "get", store, as_member, &viewer, &scope) != KY_OK)
+		goto cleanup;
+	q.scope = &scope;
 	if (collection_name != NULL) {
 		if (ky_store_collection_find(store, collection_name, &collection) != KY_OK) {
 			ky_cli_hub_report(global, "get");
@@ -109,7 +120,10 @@ int ky_cli_get(const ky_cli_global *global, int argc, char **argv)
 		goto cleanup;
 	}
 	if (g.rows == 0) {
-		if (collection_name != NULL)
+		if (as_member != NULL)
+			fprintf(stderr, "kyoyu get: %s: no object %s that member %s may read\n", global->db_label, id,
+				as_member);
+		else if (collection_name != NULL)
 			fprintf(stderr, "kyoyu get: %s: no object %s in collection %s\n", global->db_label, id, collection.name);
 		else
 			fprintf(stderr, "kyoyu get: %s: no object %s in this hub\n", global->db_label, id);
@@ -123,6 +137,7 @@ int ky_cli_get(const ky_cli_global *global, int argc, char **argv)
 	status = KY_EXIT_OK;
 
 cleanup:
+	free(viewer);
 	ky_store_collection_clear(&collection);
 	ky_store_close(store);
 	return status;

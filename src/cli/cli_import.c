@@ -51,7 +51,75 @@ typedef struct import_ctx {
 	unsigned long long size;      /* the input's size when it is a regular file, else 0 */
 	long long start_ns, drawn_ns; /* CLOCK_MONOTONIC: when the import began, when the line
 				       * was last drawn */
+	/* Warnings, held to the end in text mode: an object's may be withdrawn there (revised:
+	 * its marking came later in the input), and a person reads only those that stand. */
+	struct held_warning {
+		size_t index;
+		char *id, *text;
+		bool withdrawn;
+	} *warnings;
+	size_t nwarnings, warnings_cap, revised;
 } import_ctx;
+
+static void hold_warning(import_ctx *ctx, const ky_ingest_report *r)
+{
+	if (ctx->nwarnings == ctx->warnings_cap) {
+		size_t cap = ctx->warnings_cap ? ctx->warnings_cap * 2 : 64;
+		struct held_warning *grown = realloc(ctx->warnings, cap * sizeof(*grown));
+		if (grown == NULL) {
+			printf("objects[%zu] (%s): warning: %s\n", r->index, r->id ? r->id : "?", r->warning);
+			return;
+		}
+		ctx->warnings = grown;
+		ctx->warnings_cap = cap;
+	}
+	struct held_warning *w = &ctx->warnings[ctx->nwarnings];
+	w->index = r->index;
+	w->id = strdup(r->id ? r->id : "?");
+	w->text = strdup(r->warning);
+	w->withdrawn = false;
+	if (w->id == NULL || w->text == NULL) {
+		free(w->id);
+		free(w->text);
+		printf("objects[%zu] (%s): warning: %s\n", r->index, r->id ? r->id : "?", r->warning);
+		return;
+	}
+	ctx->nwarnings++;
+}
+
+/* The warnings that stand, in input order (reports come in it), and those withdrawn, counted. */
+static void print_warnings(import_ctx *ctx)
+{
+	for (size_t i = 0; i < ctx->nwarnings; i++) {
+		struct held_warning *w = &ctx->warnings[i];
+		if (!w->withdrawn)
+			printf("objects[%zu] (%s): warning: %s\n", w->index, w->id, w->text);
+		free(w->id);
+		free(w->text);
+	}
+	if (ctx->revised > 0)
+		printf("%zu object%s named a marking-definition that came later in the input: read as %s markings say\n",
+		       ctx->revised, ctx->revised == 1 ? "" : "s", ctx->revised == 1 ? "its" : "their");
+	free(ctx->warnings);
+	ctx->warnings = NULL;
+	ctx->nwarnings = 0;
+}
+
+/* Withdraws the held warning of object `index` (a binary search: they are in input order). */
+static void withdraw_warning(import_ctx *ctx, size_t index)
+{
+	size_t lo = 0, hi = ctx->nwarnings;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (ctx->warnings[mid].index < index)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < ctx->nwarnings && ctx->warnings[lo].index == index)
+		ctx->warnings[lo].withdrawn = true;
+	ctx->revised++;
+}
 
 static long long monotonic_ns(void)
 {
@@ -100,12 +168,20 @@ static void on_report(void *arg, const ky_ingest_report *r)
 				json_array_append_new(errors, json_string(r->problems[i]));
 			json_object_set_new(line, "errors", errors);
 		}
+		if (r->warning != NULL)
+			json_object_set_new(line, "warning", json_string(r->warning));
+		if (r->revised)
+			json_object_set_new(line, "revised", json_true());
 		print_json_line(line);
 	} else if (r->outcome == KY_INGEST_REFUSED) {
 		clear_progress(ctx);
 		for (size_t i = 0; i < r->nproblems; i++)
 			printf("objects[%zu]%s%s%s: refused: %s\n", r->index, r->id ? " (" : "", r->id ? r->id : "",
 			       r->id ? ")" : "", r->problems[i]);
+	} else if (r->warning != NULL) {
+		hold_warning(ctx, r);
+	} else if (r->revised) {
+		withdraw_warning(ctx, r->index);
 	}
 }
 
@@ -233,9 +309,16 @@ int ky_cli_import(const ky_cli_global *global, int argc, char **argv)
 	ctx.start_ns = monotonic_ns();
 	opts.collection_id = collection.id;
 	opts.source_name = ctx.source;
+	/* The operator imports as the secretariat, with the hub's default TLP and the
+	 * collection's default audience for objects that name none. */
+	if (ky_admission_operator(store, &global->config, collection.name, &opts.admission) != KY_OK) {
+		ky_cli_hub_report(global, "import");
+		goto cleanup;
+	}
 
 	int rc = ky_ingest_stream(store, in, &opts, on_report, on_progress, &ctx, &totals);
 	clear_progress(&ctx);
+	print_warnings(&ctx);
 	/* The store's message may quote the hub's location. */
 	if (rc != KY_OK)
 		ky_cli_hub_message(global, message, sizeof(message));
@@ -260,6 +343,7 @@ int ky_cli_import(const ky_cli_global *global, int argc, char **argv)
 		status = rc == KY_OK ? KY_EXIT_OK : KY_EXIT_FAILURE;
 
 cleanup:
+	ky_admission_free(opts.admission);
 	if (in != NULL && !from_stdin)
 		fclose(in);
 	ky_store_collection_clear(&collection);

@@ -6,6 +6,7 @@
 #include "cli/cli_remote.h"
 
 #include <getopt.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/ky_error.h"
@@ -111,6 +112,30 @@ void ky_cli_hub_report(const ky_cli_global *global, const char *command)
 		fprintf(stderr, "kyoyu %s: %s\n", command, message);
 	else
 		fprintf(stderr, "kyoyu %s: %s: %s\n", command, global->db_label, message);
+}
+
+int ky_cli_read_scope(const ky_cli_global *global, const char *command, ky_store *store, const char *as_member,
+		      ky_viewer **viewer, ky_store_scope *out)
+{
+	*viewer = NULL;
+	*out = ky_store_operator_scope;
+	if (as_member == NULL)
+		return KY_OK;
+	ky_store_member m;
+	int rc = ky_store_member_get(store, as_member, &m);
+	ky_viewer *v = rc == KY_OK ? malloc(sizeof(*v)) : NULL;
+	if (rc == KY_OK && v == NULL)
+		rc = ky_error_set(KY_ENOMEM, "out of memory");
+	if (rc == KY_OK)
+		rc = ky_policy_viewer_of_member(store, &m, v);
+	if (rc != KY_OK) {
+		free(v);
+		ky_cli_hub_report(global, command);
+		return rc;
+	}
+	*viewer = v;
+	*out = ky_policy_scope(v);
+	return KY_OK;
 }
 
 int ky_cli_hub_open(const ky_cli_global *global, const char *command, bool create, ky_store **out, bool *created)

@@ -6,6 +6,7 @@
 #include <getopt.h>
 
 #include "cli/cli.h"
+#include "policy/admission.h"
 #include "util/ky_error.h"
 
 static void usage(FILE *out)
@@ -37,5 +38,18 @@ int ky_cli_migrate(const ky_cli_global *global, int argc, char **argv)
 		printf("%s: already at schema %d\n", global->db_label, to);
 	else
 		printf("%s: schema %d -> %d\n", global->db_label, from, to);
+	/* Versions from before schema 7 are the secretariat's alone until they get their
+	 * audiences: now, and again by any later run that an interruption left work for. */
+	ky_store *store = NULL;
+	uint64_t settled = 0;
+	int rc = ky_cli_hub_open(global, "migrate", false, &store, NULL);
+	if (rc == KY_OK && (rc = ky_policy_settle(store, &global->config, &settled)) != KY_OK)
+		ky_cli_hub_report(global, "migrate");
+	ky_store_close(store);
+	if (rc != KY_OK)
+		return KY_EXIT_FAILURE;
+	if (settled > 0)
+		printf("%s: %llu versions from before schema 7 given their audiences and TLP\n", global->db_label,
+		       (unsigned long long)settled);
 	return KY_EXIT_OK;
 }

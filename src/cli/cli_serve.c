@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 
 #include "cli/cli.h"
+#include "policy/admission.h"
 #include "http/http.h"
 #include "server/server.h"
 #include "util/ky_error.h"
@@ -104,6 +105,13 @@ int ky_cli_serve(const ky_cli_global *global, int argc, char **argv)
 	ky_store *store = NULL;
 	if (ky_cli_hub_open(global, "serve", false, &store, NULL) != KY_OK)
 		return KY_EXIT_FAILURE;
+	/* The hub's definitions, for what changed while no server ran (a hub from before them,
+	 * a member added then). */
+	if (ky_policy_publish(store) != KY_OK) {
+		ky_cli_hub_report(global, "serve");
+		ky_store_close(store);
+		return KY_EXIT_FAILURE;
+	}
 	/* A section naming a collection the hub does not have is a typo that would leave the
 	 * real one with the default rule: refuse it before serving anything. */
 	for (size_t i = 0; i < config->ncollections; i++) {

@@ -38,6 +38,7 @@ typedef enum kind {
 	KIND_TEXT,  /* a non-empty string of at most `max` bytes */
 	KIND_SYNC,  /* full | normal, into a bool (true: normal) */
 	KIND_SIZE,  /* a whole number from `min` to `max`, into a size_t */
+	KIND_TLP,   /* a TLP 2.0 level's name (clear ... red), lowercased into a char[16] */
 } kind;
 
 static const struct key {
@@ -66,6 +67,7 @@ static const struct key {
 	{"import", "batch_bytes", KIND_SIZE, offsetof(ky_config, batch_bytes), 1, SIZE_MAX},
 	{"import", "max_object_size", KIND_SIZE, offsetof(ky_config, max_object_size), 1, KY_CONFIG_OBJECT_SIZE_MAX},
 	{"import", "default_collection", KIND_TEXT, offsetof(ky_config, default_collection), 1, KY_CONFIG_NAME_MAX},
+	{"policy", "default_tlp", KIND_TLP, offsetof(ky_config, default_tlp), 0, 0},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -85,10 +87,11 @@ static const struct named_key {
 	{NAMED_COLLECTION, "api_root", offsetof(ky_config_collection, api_root), KY_CONFIG_NAME_MAX, false},
 	{NAMED_COLLECTION, "read", offsetof(ky_config_collection, read), KY_CONFIG_USERS_MAX, true},
 	{NAMED_COLLECTION, "write", offsetof(ky_config_collection, write), KY_CONFIG_USERS_MAX, true},
+	{NAMED_COLLECTION, "audience", offsetof(ky_config_collection, audience), KY_CONFIG_USERS_MAX, false},
 };
 
 #define NNAMED_KEYS (sizeof(named_keys) / sizeof(named_keys[0]))
-#define KNOWN_SECTIONS "[store], [server], [import], [api_root NAME], [collection NAME]"
+#define KNOWN_SECTIONS "[store], [server], [import], [policy], [api_root NAME], [collection NAME]"
 
 typedef struct parse {
 	ky_config *config;
@@ -125,6 +128,7 @@ void ky_config_defaults(ky_config *out)
 	out->batch_bytes = (size_t)16 << 20;
 	out->max_object_size = (size_t)32 << 20;
 	snprintf(out->default_collection, sizeof(out->default_collection), "%s", "default");
+	snprintf(out->default_tlp, sizeof(out->default_tlp), "%s", "amber");
 }
 
 const char *ky_config_locate(const char *explicit_path)
@@ -357,6 +361,18 @@ static void set_value(parse *p, const struct key *k, const char *value)
 		else
 			problem(p, p->lineno, "%s must be full or normal, not '%.*s'", k->name, cut(value, 64), value);
 		break;
+	case KIND_TLP: {
+		static const char *const levels[] = {"clear", "green", "amber", "amber+strict", "red"};
+		size_t i = 0;
+		while (i < sizeof(levels) / sizeof(levels[0]) && strcasecmp(value, levels[i]) != 0)
+			i++;
+		if (i < sizeof(levels) / sizeof(levels[0]))
+			snprintf(field, 16, "%s", levels[i]);
+		else
+			problem(p, p->lineno, "%s must be clear, green, amber, amber+strict or red, not '%.*s'", k->name,
+				cut(value, 64), value);
+		break;
+	}
 	case KIND_SIZE:
 		if (!parse_size(value, k->min, k->max, (size_t *)field))
 			problem(p, p->lineno, "%s must be a whole number from %zu to %zu, not '%.*s'", k->name, k->min, k->max,

@@ -66,6 +66,12 @@ typedef struct ky_config_collection {
 						 * respelled user:NAME, spaces dropped), "*" for
 						 * every user, "" for nobody */
 	char write[KY_CONFIG_USERS_MAX + 1];
+	char audience[KY_CONFIG_USERS_MAX + 1]; /* who reads what a provider sends without an
+						 * audience marking, as policy.h's
+						 * ky_policy_audiences_parse() reads it:
+						 * "community", "contributors", "sector:NAME",
+						 * "group:NAME", "member:NAME", joined by ','; ""
+						 * for the community */
 } ky_config_collection;
 
 typedef struct ky_config {
@@ -97,6 +103,9 @@ typedef struct ky_config {
 	size_t batch_bytes;            /* and at most this many bytes of objects; 16 MiB */
 	size_t max_object_size;        /* larger objects are refused; 32 MiB */
 	char default_collection[KY_CONFIG_NAME_MAX + 1]; /* where imports go; "default" */
+	/* [policy] */
+	char default_tlp[16];          /* the TLP of an object that carries none: clear, green,
+					* amber, amber+strict or red; "amber" */
 } ky_config;
 
 /* Fills *out with the defaults, the values a hub without kyoyu.conf runs with. */

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "policy/admission.h"
 #include "util/ky_clock.h"
 #include "util/ky_error.h"
 #include "util/ky_utf8.h"
@@ -125,6 +126,18 @@ static bool contact_valid(const char *email)
 
 /* --- members ------------------------------------------------------------------------------- */
 
+/* A new member's or group's audience joins the hub's definitions (policy/admission.h). It is
+ * usable already (its id does not depend on them): a failure here says so. */
+static int published(ky_store *s, const char *kind, const char *name)
+{
+	if (ky_policy_publish(s) == KY_OK)
+		return KY_OK;
+	char why[KY_ERROR_MAX];
+	snprintf(why, sizeof(why), "%s", ky_error_last());
+	return ky_error_set(ky_error_last_code(), "%s %s was made, but its audience is not yet among the hub's definitions"
+			    " (kyoyu serve adds it when it starts): %s", kind, name, why);
+}
+
 int ky_council_member_add(ky_store *s, const ky_council_caller *c, const ky_council_member_new *m, const char *reason,
 			  ky_store_member *out)
 {
@@ -160,7 +173,7 @@ int ky_council_member_add(ky_store *s, const ky_council_caller *c, const ky_coun
 	 * input. */
 	if (rc == KY_ENOTFOUND && strncmp(ky_error_last(), "unknown sector", 14) == 0)
 		rc = ky_error_recode(KY_EINVALID);
-	return rc;
+	return rc == KY_OK ? published(s, "member", m->name) : rc;
 }
 
 int ky_council_member_get(ky_store *s, const ky_council_caller *c, const char *name, ky_store_member *out)
@@ -286,7 +299,9 @@ int ky_council_group_create(ky_store *s, const ky_council_caller *c, const char 
 	if (rc == KY_OK)
 		rc = ky_council_check_reason(reason);
 	ky_store_actor a = actor_of(c);
-	return rc == KY_OK ? ky_store_group_create(s, name, &a, reason, out) : rc;
+	if (rc == KY_OK)
+		rc = ky_store_group_create(s, name, &a, reason, out);
+	return rc == KY_OK ? published(s, "group", name) : rc;
 }
 
 /* Whether member member_id is in group group_id. */

@@ -29,6 +29,8 @@ typedef struct entry {
 	ky_store_meta meta;   /* id and type are NULL when the element is not a STIX object */
 	const char **problems; /* set when refused */
 	size_t nproblems;
+	ky_store_access access; /* of a valid object: its keys in the chunk's arena */
+	const char *warning;
 } entry;
 
 typedef struct chunk {
@@ -51,7 +53,16 @@ typedef struct pipeline {
 	chunk *slot;          /* the chunk handed over, or NULL */
 	atomic_bool stop;     /* the writer gave up: the reader must not go on */
 	bool reader_failed;   /* the reader could not allocate a chunk */
+	/* Objects stored with a warning, to look at again once the input is read: the writer's. */
+	struct revisit {
+		size_t index;
+		char *id, *type, *version;
+	} *revisit;
+	size_t nrevisit, revisit_cap;
 } pipeline;
+
+/* Bounds the objects kept to look at again, so memory stays bounded whatever the input. */
+#define REVISIT_MAX 1000000
 
 static void chunk_free(chunk *c)
 {
@@ -84,6 +95,37 @@ static int refuse(chunk *c, entry *e, const ky_stix_item *item, const ky_stix_pr
 		if ((e->problems[e->nproblems++] = keep(c, text)) == NULL)
 			return KY_ENOMEM;
 	}
+	return KY_OK;
+}
+
+static int refuse_with(chunk *c, entry *e, const char *reason)
+{
+	e->problems = ky_arena_alloc(c->arena, sizeof(*e->problems));
+	if (e->problems == NULL || (e->problems[0] = keep(c, reason)) == NULL)
+		return KY_ENOMEM;
+	e->nproblems = 1;
+	return KY_OK;
+}
+
+/* The policy's decision on a valid object: its access, kept in the chunk, or a refusal. */
+static int admit(pipeline *p, chunk *c, entry *e, const json_t *object)
+{
+	ky_admitted admitted;
+	int rc = ky_admission_decide(p->options->admission, object, &admitted);
+	if (rc == KY_EDENIED)
+		return refuse_with(c, e, ky_error_last());
+	if (rc != KY_OK)
+		return rc == KY_ENOMEM ? KY_ENOMEM : refuse_with(c, e, ky_error_last());
+	const char **keys = ky_arena_alloc(c->arena, (admitted.keys.n ? admitted.keys.n : 1) * sizeof(*keys));
+	if (keys == NULL)
+		return KY_ENOMEM;
+	for (size_t i = 0; i < admitted.keys.n; i++)
+		if ((keys[i] = keep(c, admitted.keys.key[i])) == NULL)
+			return KY_ENOMEM;
+	e->access = admitted.access;
+	e->access.keys = keys;
+	if (admitted.warning[0] != '\0' && (e->warning = keep(c, admitted.warning)) == NULL)
+		return KY_ENOMEM;
 	return KY_OK;
 }
 
@@ -150,6 +192,8 @@ static chunk *read_chunk(pipeline *p, ky_stix_problems *problems)
 			goto oom;
 		if (verdict != KY_OK && refuse(c, e, &item, problems) != KY_OK)
 			goto oom;
+		if (verdict == KY_OK && admit(p, c, e, item.object) != KY_OK)
+			goto oom;
 		c->n++;
 	}
 	c->bytes_read = ky_stix_reader_bytes(p->reader);
@@ -201,8 +245,81 @@ static chunk *take(pipeline *p)
 	return c;
 }
 
+/* Remembers a stored object with a warning, to look at again at the end (best effort: one
+ * not remembered keeps its fail-closed access). */
+static void keep_revisit(pipeline *p, const entry *e)
+{
+	if (p->nrevisit == REVISIT_MAX || e->meta.id == NULL)
+		return;
+	if (p->nrevisit == p->revisit_cap) {
+		size_t cap = p->revisit_cap ? p->revisit_cap * 2 : 256;
+		struct revisit *grown = realloc(p->revisit, cap * sizeof(*grown));
+		if (grown == NULL)
+			return;
+		p->revisit = grown;
+		p->revisit_cap = cap;
+	}
+	struct revisit *r = &p->revisit[p->nrevisit];
+	r->index = e->index;
+	r->id = strdup(e->meta.id);
+	r->type = strdup(e->meta.type ? e->meta.type : "");
+	r->version = e->meta.version ? strdup(e->meta.version) : NULL;
+	if (r->id == NULL || r->type == NULL || (e->meta.version && r->version == NULL)) {
+		free(r->id);
+		free(r->type);
+		free(r->version);
+		return;
+	}
+	p->nrevisit++;
+}
+
+typedef struct revisiting {
+	json_t *object;
+} revisiting;
+
+static int parse_row(void *ctx, const ky_store_row *row)
+{
+	revisiting *v = ctx;
+	v->object = json_loadb(row->raw, row->raw_len, 0, NULL);
+	return 1;
+}
+
+/*
+ * After the input: each object stored fail closed for a marking the hub did not hold, which a
+ * later object of the input was, is decided again and given the access its markings give it.
+ */
+static int revisit_all(ky_store *store, pipeline *p, ky_ingest_report_fn *report, void *ctx, bool *any)
+{
+	int rc = KY_OK;
+	*any = false;
+	for (size_t i = 0; rc == KY_OK && i < p->nrevisit; i++) {
+		struct revisit *r = &p->revisit[i];
+		const char *ids[1] = {r->id}, *versions[1] = {r->version};
+		ky_store_query q = {.scope = &ky_store_operator_scope, .collection_id = p->options->collection_id, .ids = ids,
+				    .nids = 1, .modified = r->version ? versions : NULL, .nmodified = r->version ? 1 : 0,
+				    .versions = r->version ? 0 : KY_STORE_ALL, .limit = 1};
+		revisiting v = {NULL};
+		rc = ky_store_query_run(store, &q, parse_row, &v, NULL);
+		if (rc == 1)
+			rc = KY_OK;
+		ky_admitted admitted;
+		bool revised = false;
+		if (rc == KY_OK && v.object != NULL && ky_admission_decide(p->options->admission, v.object, &admitted) == KY_OK &&
+		    admitted.warning[0] == '\0')
+			rc = ky_store_access_revise(store, p->options->collection_id, r->id, r->version, &admitted.access, &revised);
+		json_decref(v.object);
+		if (rc == KY_OK && revised && report != NULL) {
+			ky_ingest_report again = {.index = r->index, .id = r->id, .type = r->type, .version = r->version,
+						  .outcome = KY_INGEST_STORED, .revised = true};
+			report(ctx, &again);
+		}
+		*any = *any || revised;
+	}
+	return rc;
+}
+
 /* Stores the chunk's valid objects as one batch and reports every object in order. */
-static int write_chunk(ky_store *store, const pipeline *p, chunk *c, ky_ingest_report_fn *report, void *ctx,
+static int write_chunk(ky_store *store, pipeline *p, chunk *c, ky_ingest_report_fn *report, void *ctx,
 		       ky_ingest_totals *totals)
 {
 	size_t valid = 0;
@@ -217,7 +334,8 @@ static int write_chunk(ky_store *store, const pipeline *p, chunk *c, ky_ingest_r
 		for (size_t i = 0; rc == KY_OK && i < c->n; i++) {
 			if (c->entries[i].nproblems > 0)
 				continue;
-			int index = ky_store_batch_add_meta(batch, c->entries[i].raw, c->entries[i].raw_len, &c->entries[i].meta);
+			int index = ky_store_batch_add_meta(batch, c->entries[i].raw, c->entries[i].raw_len, &c->entries[i].meta,
+							    &c->entries[i].access);
 			if (index < 0)
 				rc = index;
 		}
@@ -238,10 +356,28 @@ static int write_chunk(ky_store *store, const pipeline *p, chunk *c, ky_ingest_r
 				.problems = e->problems,
 				.nproblems = e->nproblems,
 			};
-			if (e->nproblems > 0) {
+			char not_provider[512];
+			const char *refusal[] = {not_provider};
+			if (e->nproblems == 0 && (statuses[k] == KY_STORE_NOT_PROVIDER || statuses[k] == KY_STORE_NOT_CREATOR)) {
+				snprintf(not_provider, sizeof(not_provider),
+					 statuses[k] == KY_STORE_NOT_PROVIDER
+						 ? "%s is another member's object: only its provider or the secretariat may add"
+						   " versions of it"
+						 : "%s: created_by_ref names a member that did not provide this object: an object"
+						   " is attributed to its provider only",
+					 e->meta.id);
+				k++;
+				r.problems = refusal;
+				r.nproblems = 1;
+				r.outcome = KY_INGEST_REFUSED;
+				totals->refused++;
+			} else if (e->nproblems > 0) {
 				r.outcome = KY_INGEST_REFUSED;
 				totals->refused++;
 			} else {
+				r.warning = e->warning;
+				if (e->warning != NULL && statuses[k] == KY_STORE_STORED)
+					keep_revisit(p, e);
 				r.outcome = statuses[k] == KY_STORE_STORED ? KY_INGEST_STORED : KY_INGEST_DUPLICATE;
 				r.seq = seqs[k++];
 				if (r.outcome == KY_INGEST_STORED)
@@ -270,6 +406,8 @@ int ky_ingest_stream(ky_store *store, FILE *in, const ky_ingest_options *options
 	};
 	pthread_t reader;
 	memset(totals, 0, sizeof(*totals));
+	if (options->admission == NULL)
+		return ky_error_set(KY_EINVALID, "an ingest names who provides the objects (an admission)");
 	int rc = ky_stix_reader_new(&p.reader, in, options->max_object, options->source_name);
 	if (rc != KY_OK)
 		return rc;
@@ -307,6 +445,18 @@ int ky_ingest_stream(ky_store *store, FILE *in, const ky_ingest_options *options
 	pthread_cond_broadcast(&p.changed);
 	pthread_mutex_unlock(&p.lock);
 	pthread_join(reader, NULL);
+	/* The reader is done with the admission: the writer may use it now. */
+	bool revised = false;
+	if (rc == KY_OK && p.nrevisit > 0)
+		rc = revisit_all(store, &p, report, ctx, &revised);
+	if (rc == KY_OK && revised && progress != NULL)
+		progress(ctx, totals);
+	for (size_t i = 0; i < p.nrevisit; i++) {
+		free(p.revisit[i].id);
+		free(p.revisit[i].type);
+		free(p.revisit[i].version);
+	}
+	free(p.revisit);
 done:
 	pthread_cond_destroy(&p.changed);
 	pthread_mutex_destroy(&p.lock);

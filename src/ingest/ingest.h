@@ -18,12 +18,14 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "policy/admission.h"
 #include "store/store.h"
 
 typedef enum ky_ingest_outcome {
 	KY_INGEST_STORED,     /* new in the collection, durable */
 	KY_INGEST_DUPLICATE,  /* the collection had this version already; nothing new stored */
-	KY_INGEST_REFUSED,    /* not valid JSON or not valid STIX: nothing stored */
+	KY_INGEST_REFUSED,    /* not valid JSON or STIX, or refused by the policy
+				 * (policy/admission.h): nothing stored */
 } ky_ingest_outcome;
 
 /* One object's outcome. Everything is borrowed for the callback only. */
@@ -35,12 +37,19 @@ typedef struct ky_ingest_report {
 	uint64_t seq;               /* STORED: the addition's sequence number */
 	const char *const *problems; /* REFUSED: the reasons, one per line */
 	size_t nproblems;
+	const char *warning;        /* STORED or DUPLICATE: what the submitter should know (a
+				     * marking the hub cannot resolve); NULL when nothing */
+	bool revised;               /* a second report of an object STORED with a warning: the
+				     * marking-definition it named came later in the input, and
+				     * the object now has the access its markings give it */
 } ky_ingest_report;
 
 typedef void ky_ingest_report_fn(void *ctx, const ky_ingest_report *report);
 
 typedef struct ky_ingest_options {
 	int64_t collection_id;      /* where the objects go */
+	ky_admission *admission;    /* who provides them and who reads them (required); used
+				     * from the reader's thread for the whole stream */
 	size_t batch_objects;       /* per transaction; 0: 1000 */
 	size_t batch_bytes;         /* per transaction; 0: 16 MiB */
 	size_t max_object;          /* largest object read; 0: the reader's default */
@@ -59,7 +68,10 @@ typedef struct ky_ingest_totals {
 /*
  * Reads `in` to its end and stores what is valid into options->collection_id. `report` (may
  * be NULL) is called for every object, in input order, after the batch holding it has
- * committed: a STORED report is an acknowledgement that survives a crash. `progress` (may be
+ * committed: a STORED report is an acknowledgement that survives a crash. An object stored
+ * fail closed because it names a marking-definition the hub did not hold, which the input
+ * brings later (ATT&CK's bundles end with theirs), is given its access at the end and
+ * reported again (`revised`), followed by one more `progress`. `progress` (may be
  * NULL) is called after each batch with the totals so far.
  * Returns KY_OK when the input was read to its end (refused objects included), a negative
  * code when the input's structure broke (KY_EINVALID, KY_ETOOBIG; everything before the break

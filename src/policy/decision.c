@@ -1,5 +1,6 @@
 #include "policy/decision.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "util/ky_error.h"
@@ -167,4 +168,76 @@ ky_leave ky_policy_may_leave(const ky_decision_viewer *v, const ky_version_facts
 	if (!recipient(v, f))
 		return KY_LEAVE_NONE;
 	return f->tlp == KY_TLP_GREEN || f->tlp == KY_TLP_AMBER ? KY_LEAVE_AUDIENCE : KY_LEAVE_OWN;
+}
+
+static int key_add(ky_policy_keys *k, const char *kind, const char *name, int64_t id)
+{
+	if (k->n == KY_STORE_ACCESS_KEYS_MAX)
+		return ky_error_set(KY_ETOOBIG, "more than %d audiences", KY_STORE_ACCESS_KEYS_MAX);
+	char *key = k->key[k->n];
+	int len = name ? snprintf(key, KY_STORE_ACCESS_KEY_MAX + 1, "%s%s", kind, name)
+		       : snprintf(key, KY_STORE_ACCESS_KEY_MAX + 1, "%s%lld", kind, (long long)id);
+	if (len < 0 || len > KY_STORE_ACCESS_KEY_MAX)
+		return ky_error_set(KY_ETOOBIG, "the audience %s%s is too long", kind, name ? name : "");
+	for (size_t i = 0; i < k->n; i++)
+		if (strcmp(k->key[i], key) == 0)
+			return KY_OK;
+	k->ptr[k->n] = key;
+	k->n++;
+	return KY_OK;
+}
+
+/* The store's own form of a member's key (store.h), which the store gives an object's
+ * provider on the secretariat's versions. */
+static int member_key(ky_policy_keys *k, int64_t member)
+{
+	char key[KY_STORE_ACCESS_KEY_MAX + 1];
+	snprintf(key, sizeof(key), KY_STORE_MEMBER_KEY, (long long)member);
+	return key_add(k, key, "", 0);
+}
+
+static int audience_key(ky_policy_keys *k, const ky_audience *a)
+{
+	switch (a->kind) {
+	case KY_AUDIENCE_COMMUNITY:
+		return key_add(k, "*", "", 0);
+	case KY_AUDIENCE_CONTRIBUTORS:
+		return key_add(k, "c", "", 0);
+	case KY_AUDIENCE_SECTOR:
+		return key_add(k, "s:", a->name ? a->name : "", 0);
+	case KY_AUDIENCE_GROUP:
+		return key_add(k, "g:", NULL, a->id);
+	case KY_AUDIENCE_MEMBER:
+		return member_key(k, a->id);
+	}
+	return ky_error_set(KY_EINVALID, "unknown audience kind %d", (int)a->kind);
+}
+
+int ky_policy_access_keys(const ky_version_facts *f, ky_policy_keys *out)
+{
+	out->n = 0;
+	int rc = member_key(out, f->provider);
+	if (f->unresolved)
+		return rc;
+	if (rc == KY_OK && f->naudiences == 0 && f->tlp != KY_TLP_RED)
+		return key_add(out, "*", "", 0);
+	for (size_t i = 0; rc == KY_OK && i < f->naudiences; i++)
+		if (f->tlp != KY_TLP_RED || f->audiences[i].kind == KY_AUDIENCE_MEMBER)
+			rc = audience_key(out, &f->audiences[i]);
+	return rc;
+}
+
+int ky_policy_viewer_keys(const ky_decision_viewer *v, ky_policy_keys *out)
+{
+	out->n = 0;
+	int rc = key_add(out, "*", "", 0);
+	if (rc == KY_OK && v->tier == KY_TIER_CONTRIBUTOR)
+		rc = key_add(out, "c", "", 0);
+	for (size_t i = 0; rc == KY_OK && i < v->nsectors; i++)
+		rc = key_add(out, "s:", v->sectors[i], 0);
+	for (size_t i = 0; rc == KY_OK && i < v->ngroups; i++)
+		rc = key_add(out, "g:", NULL, v->groups[i]);
+	if (rc == KY_OK)
+		rc = member_key(out, v->member_id);
+	return rc;
 }

@@ -1,8 +1,8 @@
 /*
  * decision: the one read decision for an object version, and TLP 2.0 (docs/policy.md).
  * Part of the policy module: policy.h builds the viewer, this file decides for one version
- * from its hub metadata (the "facts": provider, effective TLP, audiences), and the store's
- * query filter that selects the same versions inside the SQL comes next.
+ * from its hub metadata (the "facts": provider, effective TLP, audiences), and the same
+ * decision as audience keys, which the store's queries select by inside the SQL.
  *
  * The decision, stated once: a viewer may read a version when its member is the secretariat,
  * or the version's provider, or is inside the version's audiences (their union; none is the
@@ -101,6 +101,29 @@ typedef ky_marking_kind ky_marking_resolver(void *ctx, const char *id, ky_audien
  */
 int ky_policy_facts_of(const json_t *object, ky_tlp fallback, ky_marking_resolver *resolve, void *ctx,
 		       ky_audience *audiences, size_t max, ky_version_facts *out);
+
+/*
+ * The decision as the store applies it (store.h: ky_store_access, ky_store_scope): a version
+ * carries the audience keys that may read it, a viewer holds the keys it answers to, and the
+ * viewer may read the version exactly when one key is in both (or it is the secretariat,
+ * which reads everything). A key is "*" (the community), "c" (the contributors), "s:NAME" (a
+ * sector), "g:ID" (a group), "m:ID" (a member). tests/unit/policy/test_scope.c holds the two
+ * forms to each other on random hubs, in the store of each backend.
+ */
+typedef struct ky_policy_keys {
+	char key[KY_STORE_ACCESS_KEYS_MAX][KY_STORE_ACCESS_KEY_MAX + 1];
+	const char *ptr[KY_STORE_ACCESS_KEYS_MAX];  /* ptr[i] = key[i], for the store */
+	size_t n;
+} ky_policy_keys;
+
+/* The keys that may read a version: its provider's, and its recipients' (none when a marking
+ * is unresolved; for RED the members its member audiences name; without audiences the
+ * community's). KY_ETOOBIG past KY_STORE_ACCESS_KEYS_MAX. */
+int ky_policy_access_keys(const ky_version_facts *f, ky_policy_keys *out);
+
+/* The keys a viewer answers to: the community's, the contributors' for a contributor, its
+ * sectors', its groups' and its member's. KY_ETOOBIG past KY_STORE_ACCESS_KEYS_MAX. */
+int ky_policy_viewer_keys(const ky_decision_viewer *v, ky_policy_keys *out);
 
 /* Whether the viewer may read the version. */
 bool ky_policy_may_read_version(const ky_decision_viewer *v, const ky_version_facts *f);

@@ -1,8 +1,10 @@
 #include "policy/policy.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy/admission.h"
 #include "util/ky_error.h"
 
 /* One read or write list, compiled. */
@@ -33,16 +35,54 @@ static int by_id(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* The keys of a viewer whose who, sectors and groups are filled. */
+static int viewer_keys(ky_viewer *v)
+{
+	ky_decision_viewer d = ky_policy_decision_viewer(v);
+	v->keys.n = 0;
+	return v->who.tier == KY_TIER_SECRETARIAT ? KY_OK : ky_policy_viewer_keys(&d, &v->keys);
+}
+
 int ky_policy_viewer(ky_store *s, const ky_policy_grants *grants, const ky_auth_identity *who, ky_viewer *out)
 {
 	out->who = *who;
-	out->ngroups = 0;
-	if (!grants->names_groups)
+	out->ngroups = out->nsectors = 0;
+	out->keys.n = 0;
+	if (who->tier == KY_TIER_SECRETARIAT && (grants == NULL || !grants->names_groups))
 		return KY_OK;
-	int rc = ky_store_member_groups(s, who->member_id, out->groups, KY_STORE_GROUPS_MAX, &out->ngroups);
-	if (rc == KY_OK)
-		qsort(out->groups, out->ngroups, sizeof(out->groups[0]), by_id);
-	return rc;
+	int rc = ky_store_member_reach(s, who->member_id, out->sectors, &out->nsectors, out->groups, &out->ngroups);
+	if (rc != KY_OK)
+		return rc;
+	qsort(out->groups, out->ngroups, sizeof(out->groups[0]), by_id);
+	for (size_t i = 0; i < out->nsectors; i++)
+		out->sector_names[i] = out->sectors[i];
+	return viewer_keys(out);
+}
+
+int ky_policy_viewer_of_member(ky_store *s, const ky_store_member *m, ky_viewer *out)
+{
+	ky_auth_identity who = {.role = KY_ROLE_READER, .member_id = m->id, .tier = m->tier, .suspended = m->suspended};
+	snprintf(who.member, sizeof(who.member), "%s", m->name);
+	return ky_policy_viewer(s, NULL, &who, out);
+}
+
+ky_decision_viewer ky_policy_decision_viewer(const ky_viewer *v)
+{
+	return (ky_decision_viewer){
+		.member_id = v->who.member_id,
+		.tier = v->who.tier,
+		.sectors = v->sector_names,
+		.nsectors = v->nsectors,
+		.groups = v->groups,
+		.ngroups = v->ngroups,
+	};
+}
+
+ky_store_scope ky_policy_scope(const ky_viewer *v)
+{
+	if (v->who.tier == KY_TIER_SECRETARIAT)
+		return ky_store_operator_scope;
+	return (ky_store_scope){.keys = v->keys.ptr, .nkeys = v->keys.n};
 }
 
 static void grant_clear(grant *g)
@@ -126,6 +166,12 @@ static int compile(ky_store *s, const char *section, const char *key, const char
 	return rc;
 }
 
+/* The hub's own definitions: every member reads them, nobody writes them by TAXII. */
+static bool hub_collection(const char *collection)
+{
+	return strcmp(collection, KY_POLICY_HUB_COLLECTION) == 0;
+}
+
 int ky_policy_grants_new(ky_store *s, const ky_config *config, ky_policy_grants **out)
 {
 	*out = NULL;
@@ -137,12 +183,32 @@ int ky_policy_grants_new(ky_store *s, const ky_config *config, ky_policy_grants 
 	int rc = g->collections ? KY_OK : ky_error_set(KY_ENOMEM, "out of memory");
 	for (size_t i = 0; rc == KY_OK && i < config->ncollections; i++) {
 		const ky_config_collection *c = &config->collections[i];
+		if (hub_collection(c->name)) {
+			rc = ky_error_set(KY_EINVALID,
+					  "[collection %s] names the hub's own definitions, which every member reads and nobody"
+					  " writes: remove the section",
+					  c->name);
+			break;
+		}
 		collection_grants *cg = &g->collections[g->n++];
 		memcpy(cg->name, c->name, sizeof(cg->name));
 		rc = compile(s, c->name, "read", c->read, &cg->read);
 		if (rc == KY_OK)
 			rc = compile(s, c->name, "write", c->write, &cg->write);
 		g->names_groups = g->names_groups || cg->read.ngroups > 0 || cg->write.ngroups > 0;
+		/* A default audience naming what the hub lacks is a typo, found now rather than
+		 * by every submission to the collection. */
+		if (rc == KY_OK && c->audience[0] != '\0') {
+			ky_admission *a = NULL;
+			ky_admission_options o = {.provider = 1, .provider_tier = KY_TIER_SECRETARIAT, .default_audience = c->audience};
+			rc = ky_admission_new(s, &o, &a);
+			ky_admission_free(a);
+			if (rc != KY_OK) {
+				char why[KY_ERROR_MAX];
+				snprintf(why, sizeof(why), "%s", ky_error_last());
+				rc = ky_error_set(rc, "[collection %s] audience: %s", c->name, why);
+			}
+		}
 	}
 	if (rc != KY_OK) {
 		ky_policy_grants_free(g);
@@ -184,13 +250,13 @@ static const collection_grants *section_of(const ky_policy_grants *g, const char
 bool ky_policy_may_read(const ky_policy_grants *g, const char *collection, const ky_viewer *v)
 {
 	const collection_grants *c = section_of(g, collection);
-	return admits(c ? &c->read : &g->secretariat, v);
+	return hub_collection(collection) || admits(c ? &c->read : &g->secretariat, v);
 }
 
 bool ky_policy_granted_write(const ky_policy_grants *g, const char *collection, const ky_viewer *v)
 {
 	const collection_grants *c = section_of(g, collection);
-	return admits(c ? &c->write : &g->secretariat, v);
+	return !hub_collection(collection) && admits(c ? &c->write : &g->secretariat, v);
 }
 
 bool ky_policy_may_write(const ky_policy_grants *g, const char *collection, const ky_viewer *v)

@@ -9,7 +9,8 @@
  * (ky_policy_grants_new, which refuses a member or group the hub does not have, as a typo),
  * and a viewer is admitted when any grantee matches it. A collection without a section is
  * the secretariat's. Writing needs the role analyst or admin too, deleting the role admin
- * (a reader reads). The per-version decision (TLP, audiences) joins this module next.
+ * (a reader reads). Inside a collection, each version is read by whom its TLP and audiences
+ * let (decision.h), through the viewer's scope on every read of the store.
  *
  * A ky_policy_grants is read-only once made: threads share it.
  */
@@ -22,6 +23,7 @@
 
 #include "auth/auth.h"
 #include "config/config.h"
+#include "policy/decision.h"
 #include "store/store_council.h"
 
 /* The viewer of one request. */
@@ -29,18 +31,34 @@ typedef struct ky_viewer {
 	ky_auth_identity who;
 	int64_t groups[KY_STORE_GROUPS_MAX];   /* the ids of the groups its member is in, sorted */
 	size_t ngroups;
-} ky_viewer;
+	char sectors[KY_STORE_SECTORS_MAX][KY_STORE_SECTOR_MAX + 1];  /* its member's */
+	const char *sector_names[KY_STORE_SECTORS_MAX];                /* = sectors[i] */
+	size_t nsectors;
+	ky_policy_keys keys;                   /* the audience keys it answers to (decision.h) */
+} ky_viewer;   /* points into itself: made in place by ky_policy_viewer, never copied */
 
 typedef struct ky_policy_grants ky_policy_grants;
 
-/* Builds the viewer of `who` (copied) into *out, reading its member's groups when a grant of
- * `grants` names a group (one query a request saved otherwise: 9 % of the serving
- * benchmark on PostgreSQL). Store failures as the store returns them. */
+/* Builds the viewer of `who` (copied) into *out: its member's sectors and groups, in one
+ * query, unless it is the secretariat's and no grant of `grants` (may be NULL) names a group
+ * (the query the secretariat's requests save: 9 % of the serving benchmark on PostgreSQL).
+ * Store failures as the store returns them. */
 int ky_policy_viewer(ky_store *s, const ky_policy_grants *grants, const ky_auth_identity *who, ky_viewer *out);
+
+/* The viewer a member's users would be, for the operator's `--as MEMBER`: role reader. */
+int ky_policy_viewer_of_member(ky_store *s, const ky_store_member *m, ky_viewer *out);
+
+/* The decision's view of v (decision.h), borrowing v. */
+ky_decision_viewer ky_policy_decision_viewer(const ky_viewer *v);
+
+/* What v's reads of objects may see (store.h): everything for the secretariat, else the
+ * versions its keys open. Borrows v: valid while v is. */
+ky_store_scope ky_policy_scope(const ky_viewer *v);
 
 /* Compiles config's collection grants against the hub's members and groups into *out (the
  * caller frees it with ky_policy_grants_free). KY_EINVALID naming the section, the list and
- * the name when a member or group is not in the hub; KY_ENOMEM. */
+ * the name when a member or group is not in the hub, or a default audience names what it lacks;
+ * KY_ENOMEM. */
 int ky_policy_grants_new(ky_store *s, const ky_config *config, ky_policy_grants **out);
 
 /* NULL does nothing. */

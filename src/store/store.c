@@ -242,6 +242,205 @@ int ky_store_collection_additions(ky_store *s, int64_t collection_id, uint64_t *
 	return s->backend->collection_additions(s->impl, collection_id, out);
 }
 
+typedef struct ids_op {
+	ky_store *s;
+	const char *type;
+	int (*fn)(void *ctx, const char *id);
+	void *ctx;
+} ids_op;
+
+static int id_cell(void *ctx, const ky_store_cell *cells, int n)
+{
+	(void)n;
+	ids_op *op = ctx;
+	return op->fn(op->ctx, cells[0].text);
+}
+
+static int ids_body(ky_store_tx *tx, void *ctx)
+{
+	ids_op *op = ctx;
+	ky_store_value v[] = {ky_sv_text(op->type)};
+	return ky_store_run(op->s, tx, "SELECT DISTINCT stix_id FROM versions WHERE type = $1 ORDER BY stix_id", v, 1, id_cell,
+			    op, NULL);
+}
+
+int ky_store_ids_of_type(ky_store *s, const char *type, int (*fn)(void *ctx, const char *id), void *ctx)
+{
+	ids_op op = {s, type, fn, ctx};
+	return ky_store_transact(s, false, ids_body, &op);
+}
+
+static int check_access(const ky_store_access *access, const char *id);
+
+typedef struct unsettled_op {
+	ky_store *s;
+	uint64_t after;
+	size_t limit, n;
+	ky_store_row_fn *fn;
+	void *ctx;
+} unsettled_op;
+
+static int unsettled_row(void *ctx, const ky_store_cell *c, int n)
+{
+	(void)n;
+	unsettled_op *op = ctx;
+	if (op->n++ == op->limit)
+		return 1;
+	ky_store_row row = {
+		.seq = (uint64_t)ky_store_cell_int(&c[0]),
+		.id = c[1].text,
+		.type = c[2].text,
+		.modified = c[3].text,
+		.raw = c[4].text,
+		.raw_len = c[4].len,
+	};
+	return op->fn(op->ctx, &row);
+}
+
+static int unsettled_body(ky_store_tx *tx, void *ctx)
+{
+	unsettled_op *op = ctx;
+	op->n = 0;
+	ky_store_value v[] = {ky_sv_int((int64_t)op->after), ky_sv_int((int64_t)op->limit + 1)};
+	return ky_store_run(op->s, tx,
+			    "SELECT vid, stix_id, type, modified, raw FROM versions WHERE vid > $1 AND tlp IS NULL"
+			    " ORDER BY vid LIMIT $2",
+			    v, 2, unsettled_row, op, NULL);
+}
+
+int ky_store_unsettled(ky_store *s, uint64_t after, size_t limit, ky_store_row_fn *fn, void *ctx, bool *more)
+{
+	unsettled_op op = {s, after, limit ? limit : 1000, 0, fn, ctx};
+	int rc = ky_store_transact(s, false, unsettled_body, &op);
+	*more = rc == KY_OK && op.n > op.limit;
+	return rc > 0 ? KY_OK : rc;
+}
+
+typedef struct settle_op {
+	ky_store *s;
+	const uint64_t *vids;
+	const ky_store_access *access;
+	size_t n;
+} settle_op;
+
+static int settle_body(ky_store_tx *tx, void *ctx)
+{
+	settle_op *op = ctx;
+	int rc = KY_OK;
+	for (size_t i = 0; rc == KY_OK && i < op->n; i++) {
+		const ky_store_access *a = &op->access[i];
+		uint64_t changed = 0;
+		ky_store_value v[] = {ky_sv_int((int64_t)op->vids[i]), ky_sv_int(a->tlp), ky_sv_int(a->provider)};
+		rc = ky_store_run(op->s, tx,
+				  "UPDATE versions SET tlp = $2, provider_id = coalesce(provider_id, $3) WHERE vid = $1 AND tlp IS NULL",
+				  v, 3, NULL, NULL, &changed);
+		for (size_t k = 0; rc == KY_OK && changed > 0 && k < a->nkeys; k++) {
+			ky_store_value kv[] = {ky_sv_int((int64_t)op->vids[i]), ky_sv_text(a->keys[k])};
+			rc = ky_store_run(op->s, tx, "INSERT INTO version_access (vid, key) VALUES ($1, $2) ON CONFLICT DO NOTHING", kv,
+					  2, NULL, NULL, NULL);
+		}
+	}
+	return rc;
+}
+
+static int settle_additions_body(ky_store_tx *tx, void *ctx)
+{
+	return ky_store_run(ctx, tx,
+			    "INSERT INTO entry_access (collection_id, key, seq) SELECT e.collection_id, va.key, e.seq"
+			    " FROM entries e JOIN version_access va ON va.vid = e.vid ON CONFLICT DO NOTHING",
+			    NULL, 0, NULL, NULL, NULL);
+}
+
+int ky_store_settle_additions(ky_store *s)
+{
+	return ky_store_transact(s, true, settle_additions_body, s);
+}
+
+int ky_store_settle(ky_store *s, const uint64_t *vids, const ky_store_access *access, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int rc = check_access(&access[i], NULL);
+		if (rc != KY_OK)
+			return rc;
+		if (i > 0 && vids[i] <= vids[i - 1])
+			return ky_error_set(KY_EINVALID, "versions are settled in the order of their numbers");
+	}
+	settle_op op = {s, vids, access, n};
+	return n == 0 ? KY_OK : ky_store_transact(s, true, settle_body, &op);
+}
+
+typedef struct revise_op {
+	ky_store *s;
+	int64_t collection_id;
+	const char *id;
+	char version_key[32];
+	const ky_store_access *access;
+	bool revised;
+} revise_op;
+
+static int count_cell(void *ctx, const ky_store_cell *c, int n)
+{
+	(void)n;
+	*(int64_t *)ctx = ky_store_cell_int(&c[0]);
+	return 0;
+}
+
+static int revise_body(ky_store_tx *tx, void *ctx)
+{
+	revise_op *op = ctx;
+	op->revised = false;
+	char own[32];
+	snprintf(own, sizeof(own), KY_STORE_MEMBER_KEY, (long long)op->access->provider);
+	int64_t vid = 0, others = 1;
+	ky_store_value v[] = {ky_sv_text(op->id), ky_sv_text(op->version_key), ky_sv_int(op->access->provider),
+			      ky_sv_text(own)};
+	int rc = ky_store_run(op->s, tx, "SELECT vid FROM versions WHERE stix_id = $1 AND version_key = $2 AND provider_id = $3",
+			      v, 3, count_cell, &vid, NULL);
+	ky_store_value w[] = {ky_sv_int(vid), ky_sv_text(own)};
+	if (rc == KY_OK && vid != 0)
+		rc = ky_store_run(op->s, tx,
+				  "SELECT count(*) FROM version_access WHERE vid = $1 AND key <> $2", w, 2, count_cell, &others, NULL);
+	if (rc != KY_OK || vid == 0 || others != 0)
+		return rc;
+	ky_store_value at[] = {ky_sv_int(op->collection_id), ky_sv_text(op->id), ky_sv_text(op->version_key)};
+	rc = ky_store_run(op->s, tx,
+			  "DELETE FROM entry_access WHERE (collection_id, key, seq) IN (SELECT e.collection_id, va.key, e.seq"
+			  " FROM entries e JOIN version_access va ON va.vid = e.vid WHERE e.collection_id = $1 AND e.stix_id = $2"
+			  " AND e.version_key = $3)",
+			  at, 3, NULL, NULL, NULL);
+	if (rc == KY_OK)
+		rc = ky_store_run(op->s, tx, "DELETE FROM version_access WHERE vid = $1", w, 1, NULL, NULL, NULL);
+	for (size_t k = 0; rc == KY_OK && k < op->access->nkeys; k++) {
+		ky_store_value kv[] = {ky_sv_int(vid), ky_sv_text(op->access->keys[k])};
+		rc = ky_store_run(op->s, tx, "INSERT INTO version_access (vid, key) VALUES ($1, $2) ON CONFLICT DO NOTHING", kv, 2,
+				  NULL, NULL, NULL);
+	}
+	ky_store_value tlp[] = {ky_sv_int(vid), ky_sv_int(op->access->tlp)};
+	if (rc == KY_OK)
+		rc = ky_store_run(op->s, tx, "UPDATE versions SET tlp = $2 WHERE vid = $1", tlp, 2, NULL, NULL, NULL);
+	if (rc == KY_OK)
+		rc = ky_store_run(op->s, tx,
+				  "INSERT INTO entry_access (collection_id, key, seq) SELECT e.collection_id, va.key, e.seq"
+				  " FROM entries e JOIN version_access va ON va.vid = e.vid WHERE e.collection_id = $1"
+				  " AND e.stix_id = $2 AND e.version_key = $3",
+				  at, 3, NULL, NULL, NULL);
+	op->revised = rc == KY_OK;
+	return rc;
+}
+
+int ky_store_access_revise(ky_store *s, int64_t collection_id, const char *id, const char *modified,
+			   const ky_store_access *access, bool *revised)
+{
+	revise_op op = {.s = s, .collection_id = collection_id, .id = id, .access = access};
+	ky_store_version_key(modified, op.version_key);
+	int rc = check_access(access, id);
+	if (rc == KY_OK)
+		rc = ky_store_transact(s, true, revise_body, &op);
+	if (revised != NULL)
+		*revised = rc == KY_OK && op.revised;
+	return rc;
+}
+
 int ky_store_batch_begin(ky_store *s, int64_t collection_id, ky_store_batch **out)
 {
 	ky_store_batch *b = calloc(1, sizeof(*b));
@@ -279,8 +478,44 @@ static const char *arena_copy(ky_arena *a, const char *s)
 	return s ? ky_arena_strndup(a, s, strlen(s)) : NULL;
 }
 
-int ky_store_batch_add_meta(ky_store_batch *b, const char *raw, size_t raw_len, const ky_store_meta *meta)
+const ky_store_scope ky_store_operator_scope = {.everything = true};
+
+/* The access keys as the backends take them: one string, separated by spaces. */
+static const char *access_keys(ky_arena *a, const ky_store_access *access)
 {
+	size_t size = 1;
+	for (size_t i = 0; i < access->nkeys; i++)
+		size += strlen(access->keys[i]) + 1;
+	char *text = ky_arena_alloc(a, size), *end = text;
+	for (size_t i = 0; text != NULL && i < access->nkeys; i++)
+		end += sprintf(end, "%s%s", i ? " " : "", access->keys[i]);
+	if (text != NULL)
+		*end = '\0';
+	return text;
+}
+
+static int check_access(const ky_store_access *access, const char *id)
+{
+	if (access == NULL || access->provider <= 0)
+		return ky_error_set(KY_EINVALID, "%s: a version is stored with the member that provides it", id ? id : "an object");
+	if (access->nkeys > KY_STORE_ACCESS_KEYS_MAX)
+		return ky_error_set(KY_EINVALID, "%s: at most %d access keys, not %zu", id ? id : "an object",
+				    KY_STORE_ACCESS_KEYS_MAX, access->nkeys);
+	for (size_t i = 0; i < access->nkeys; i++) {
+		size_t n = access->keys[i] ? strlen(access->keys[i]) : 0;
+		if (n == 0 || n > KY_STORE_ACCESS_KEY_MAX || strchr(access->keys[i], ' ') != NULL)
+			return ky_error_set(KY_EINVALID, "access key %zu is empty, longer than %d bytes or holds a space", i,
+					    KY_STORE_ACCESS_KEY_MAX);
+	}
+	return KY_OK;
+}
+
+int ky_store_batch_add_meta(ky_store_batch *b, const char *raw, size_t raw_len, const ky_store_meta *meta,
+			    const ky_store_access *access)
+{
+	int rc = check_access(access, meta->id);
+	if (rc != KY_OK)
+		return rc;
 	if (b->n == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 64;
 		ky_store_item *grown = realloc(b->items, cap * sizeof(*grown));
@@ -299,17 +534,23 @@ int ky_store_batch_add_meta(ky_store_batch *b, const char *raw, size_t raw_len, 
 	it->modified = arena_copy(b->arena, meta->version ? meta->version : "");
 	ky_store_version_key(meta->version, it->version_key);
 	it->added_us = ky_clock_now_us();
-	if (it->raw == NULL || it->id == NULL || it->type == NULL || it->modified == NULL ||
+	it->provider = access->provider;
+	it->any_object = access->any_object;
+	it->creator = access->creator;
+	it->tlp = access->tlp;
+	it->keys = access_keys(b->arena, access);
+	if (it->raw == NULL || it->id == NULL || it->type == NULL || it->modified == NULL || it->keys == NULL ||
 	    (meta->spec_version && it->spec_version == NULL))
 		return ky_error_set(KY_ENOMEM, "out of memory");
 	return (int)b->n++;
 }
 
-int ky_store_batch_add(ky_store_batch *b, const char *raw, size_t raw_len, const json_t *object)
+int ky_store_batch_add(ky_store_batch *b, const char *raw, size_t raw_len, const json_t *object,
+		       const ky_store_access *access)
 {
 	ky_store_meta meta;
 	int rc = ky_store_meta_of(object, &meta);
-	return rc == KY_OK ? ky_store_batch_add_meta(b, raw, raw_len, &meta) : rc;
+	return rc == KY_OK ? ky_store_batch_add_meta(b, raw, raw_len, &meta, access) : rc;
 }
 
 int ky_store_batch_commit(ky_store_batch *b, ky_store_status *statuses, uint64_t *seqs)
@@ -338,6 +579,10 @@ int ky_store_query_run(ky_store *s, const ky_store_query *q, ky_store_row_fn *fn
 {
 	ky_store_page unused;
 	memset(page ? page : &unused, 0, sizeof(unused));
+	if (q->scope == NULL)
+		return ky_error_set(KY_EDENIED, "a read of objects names whose eyes it is for: a viewer or the operator");
+	if (!q->scope->everything && q->scope->nkeys > KY_STORE_ACCESS_KEYS_MAX)
+		return ky_error_set(KY_EINVALID, "a viewer has at most %d audience keys", KY_STORE_ACCESS_KEYS_MAX);
 	/* An empty page's cursor is where the reader was, so that passing it on never rewinds. */
 	(page ? page : &unused)->last_seq = q->after;
 	return s->backend->query(s->impl, q, fn, ctx, page ? page : &unused);
@@ -381,8 +626,8 @@ int ky_store_secret(ky_store *s, const char *name, const uint8_t *fresh, uint8_t
 /* --- removals ----------------------------------------------------------------------------- */
 
 int ky_store_remove(ky_store *s, int64_t collection_id, const char *id, unsigned versions, const char *const *modified,
-		    size_t nmodified, const char *const *spec_versions, size_t nspec_versions, int64_t user_id,
-		    uint64_t *removed)
+		    size_t nmodified, const char *const *spec_versions, size_t nspec_versions, int64_t provider,
+		    int64_t user_id, uint64_t *removed)
 {
 	uint64_t unused;
 	uint64_t *count = removed ? removed : &unused;
@@ -403,6 +648,7 @@ int ky_store_remove(ky_store *s, int64_t collection_id, const char *id, unsigned
 		.nmodified = nmodified,
 		.spec_versions = spec_versions,
 		.nspec_versions = nspec_versions,
+		.provider = provider,
 	};
 	return s->backend->remove(s->impl, &filter, user_id, ky_clock_now_us(), count);
 }

@@ -34,7 +34,7 @@
 typedef struct ky_store ky_store;
 
 /* The schema version this build writes; older hubs are upgraded by ky_store_migrate(). */
-#define KY_STORE_SCHEMA_VERSION 6
+#define KY_STORE_SCHEMA_VERSION 7
 
 /* Name of the collection every hub starts with and imports go to by default. */
 #define KY_STORE_DEFAULT_COLLECTION "default"
@@ -109,12 +109,52 @@ int ky_store_collection_list(ky_store *s, int (*fn)(void *ctx, const ky_store_co
  * for every request (finding and listing collections count nothing). */
 int ky_store_collection_additions(ky_store *s, int64_t collection_id, uint64_t *out);
 
+/* Calls fn with the id of every object of type `type` the hub holds (each once, any
+ * collection): the policy's list of the marking-definitions a reference may resolve to. Ids
+ * only, no content: no viewer is needed. Nonzero stops; a negative value is returned. */
+int ky_store_ids_of_type(ky_store *s, const char *type, int (*fn)(void *ctx, const char *id), void *ctx);
+
 /* --- writing ---------------------------------------------------------------------------- */
 
 typedef enum ky_store_status {
 	KY_STORE_STORED,      /* a new addition to the collection (and maybe a new version) */
 	KY_STORE_DUPLICATE,   /* this version was already in the collection */
+	KY_STORE_NOT_PROVIDER, /* the object is another member's: nothing stored (below) */
+	KY_STORE_NOT_CREATOR, /* it names as its creator a member whose object it is not */
 } ky_store_status;
+
+/*
+ * Who provided a version and who may read it, as the policy module decides when it arrives
+ * (policy/admission.h). The store keeps it with the version and selects by it when reading
+ * (ky_store_scope). It decides only what depends on the object's earlier versions, under the
+ * batch's lock so that concurrent writers cannot both pass:
+ * - an object is its provider's, the member of its first version: its versions come from
+ *   that member or from a member with `any_object` (the secretariat), anyone else's are
+ *   KY_STORE_NOT_PROVIDER. A version the secretariat adds to a member's object stays that
+ *   member's: the version's provider is the object's, and its access keys get the
+ *   provider's (KY_STORE_MEMBER_KEY);
+ * - a version whose `creator` (the member its created_by_ref names) is not the object's
+ *   provider is KY_STORE_NOT_CREATOR: nobody, the secretariat included, attributes an object
+ *   to a member whose object it is not.
+ * A version already in the hub keeps the access it arrived with: a copy of it added to
+ * another collection reads as the first did.
+ */
+typedef struct ky_store_access {
+	int64_t provider;             /* the member submitting it (store_council.h); never 0 */
+	bool any_object;              /* it may add versions of other members' objects */
+	int64_t creator;              /* the member its created_by_ref names; 0: none, or an
+				       * identity that is no member's (third-party content) */
+	int tlp;                      /* its effective TLP (decision.h's ky_tlp), kept for display */
+	const char *const *keys;      /* the audience keys that may read it (ky_policy_access_keys):
+				       * short strings without spaces; borrowed for the call */
+	size_t nkeys;                 /* at most KY_STORE_ACCESS_KEYS_MAX */
+} ky_store_access;
+
+#define KY_STORE_ACCESS_KEYS_MAX 64
+#define KY_STORE_ACCESS_KEY_MAX 63    /* bytes of one key */
+/* The access key of one member, the one key form the store knows (to give an object's
+ * provider its key on the secretariat's versions): printf's, with the member's id. */
+#define KY_STORE_MEMBER_KEY "m:%lld"
 
 typedef struct ky_store_batch ky_store_batch;
 
@@ -128,11 +168,13 @@ int ky_store_batch_begin(ky_store *s, int64_t collection_id, ky_store_batch **ou
  * Adds one object, already validated: `raw` (raw_len bytes) is kept as it is (the batch
  * copies it); `object` is its parse, from which the store takes id, type, spec_version and
  * modified (or created, for objects that have no modified; neither: the object has one
- * version). Both are borrowed for the call only.
+ * version); `access` says who provides it and who may read it (required: the store keeps no
+ * version without; KY_EINVALID). All are borrowed for the call only.
  * Returns its index in the batch (0, 1, ...) or a negative code. Nothing is durable or
  * visible before commit.
  */
-int ky_store_batch_add(ky_store_batch *b, const char *raw, size_t raw_len, const json_t *object);
+int ky_store_batch_add(ky_store_batch *b, const char *raw, size_t raw_len, const json_t *object,
+		       const ky_store_access *access);
 
 /* What the store takes out of an object: borrowed strings (version: modified, or created,
  * or NULL for an object with a single version). */
@@ -144,7 +186,8 @@ typedef struct ky_store_meta {
 int ky_store_meta_of(const json_t *object, ky_store_meta *out);
 
 /* ky_store_batch_add() for a caller that has the fields already (copied, like raw). */
-int ky_store_batch_add_meta(ky_store_batch *b, const char *raw, size_t raw_len, const ky_store_meta *meta);
+int ky_store_batch_add_meta(ky_store_batch *b, const char *raw, size_t raw_len, const ky_store_meta *meta,
+			    const ky_store_access *access);
 
 /*
  * Commits: assigns the sequence numbers and dates, makes the batch durable, then frees it.
@@ -165,7 +208,25 @@ typedef enum ky_store_versions {
 	KY_STORE_ALL = 1 << 2,    /* every version */
 } ky_store_versions;
 
+/*
+ * Whose eyes a read is for. Every query names one: the store reads no object without. Either
+ * `everything` (the operator's commands, the secretariat), or the viewer's audience keys
+ * (ky_policy_scope): then a query selects only versions whose access holds one of them, and
+ * everything else about it (which version is an object's first or last, the page's count,
+ * `more`, its cursor and dates) is computed over those versions alone, as if no other
+ * existed.
+ */
+typedef struct ky_store_scope {
+	bool everything;
+	const char *const *keys;        /* borrowed; at most KY_STORE_ACCESS_KEYS_MAX */
+	size_t nkeys;
+} ky_store_scope;
+
+/* The operator's scope: every version. */
+extern const ky_store_scope ky_store_operator_scope;
+
 typedef struct ky_store_query {
+	const ky_store_scope *scope;    /* required (KY_EDENIED without) */
 	int64_t collection_id;          /* 0: every version in the hub, once, in order added */
 	const char *const *ids;         /* match any of these ids (nids of them); none: any */
 	size_t nids;
@@ -212,6 +273,33 @@ typedef struct ky_store_page {
  */
 int ky_store_query_run(ky_store *s, const ky_store_query *q, ky_store_row_fn *fn, void *ctx, ky_store_page *page);
 
+/*
+ * Versions of a hub from before schema 7 have no access yet: only the secretariat reads them
+ * (fail closed) until `kyoyu migrate` gives each the access the policy decides from its
+ * markings. ky_store_unsettled() calls fn for up to `limit` such versions numbered above
+ * `after` (row->seq is the version's hub-wide number, the next call's `after`), with their
+ * bytes; *more tells whether others follow. ky_store_settle() gives n of them their access
+ * (vids[i] with access[i], in increasing order; a version settled meanwhile is left as it
+ * is), in one transaction. ky_store_settle_additions() then gives every addition the keys
+ * of its version, in one statement over the hub (entries has no index by version, so one
+ * lookup per version would scan it each time): until then the collections' pages do not
+ * show the settled versions.
+ */
+int ky_store_unsettled(ky_store *s, uint64_t after, size_t limit, ky_store_row_fn *fn, void *ctx, bool *more);
+int ky_store_settle(ky_store *s, const uint64_t *vids, const ky_store_access *access, size_t n);
+int ky_store_settle_additions(ky_store *s);
+
+/*
+ * Gives version (id, modified) of collection collection_id `access` instead of the access it
+ * was stored with, if that was its provider's alone (access->provider's key only: a version
+ * stored fail closed because a marking it names was not yet held) and the provider is the
+ * same: for a submission that brought the marking-definition after the objects naming it.
+ * *revised (may be NULL) tells whether it was. The version's additions to other collections
+ * are not changed: a version fresh in this submission has none. One transaction.
+ */
+int ky_store_access_revise(ky_store *s, int64_t collection_id, const char *id, const char *modified,
+			   const ky_store_access *access, bool *revised);
+
 /* --- users and API keys (schema 3) ------------------------------------------------------- */
 
 /*
@@ -246,13 +334,15 @@ int ky_store_secret(ky_store *s, const char *name, const uint8_t *fresh, uint8_t
  * oldest versions of the object before the removal.
  * A removed addition leaves the collection (no query finds it) but is not forgotten: it is
  * moved, with its number and date_added, to the hub's record of removals with who removed it
- * (user_id) and when. The object's newest remaining version becomes its latest. Adding a
+ * (user_id) and when. With `provider` (not 0) only the versions that member provided are
+ * candidates, for "last" and "first" too: a member removes its own and cannot tell whether
+ * another's are there. The object's newest remaining version becomes its latest. Adding a
  * removed version again later is a new addition. One transaction. *removed (may be NULL) gets
  * how many additions left the collection (0: none matched, which is not an error).
  */
 int ky_store_remove(ky_store *s, int64_t collection_id, const char *id, unsigned versions, const char *const *modified,
-		    size_t nmodified, const char *const *spec_versions, size_t nspec_versions, int64_t user_id,
-		    uint64_t *removed);
+		    size_t nmodified, const char *const *spec_versions, size_t nspec_versions, int64_t provider,
+		    int64_t user_id, uint64_t *removed);
 
 /* One recorded removal, borrowed for the callback. */
 typedef struct ky_store_removal {
@@ -306,7 +396,7 @@ typedef struct ky_store_request_object {
 	const char *id;                 /* NULL when the element had no id (or was not JSON) */
 	const char *version;            /* modified or created; NULL when it had neither */
 	bool success;                   /* stored, or already in the collection */
-	const char *message;            /* a failure's reasons; NULL for successes */
+	const char *message;            /* a failure's reasons, or a success's warning; may be NULL */
 } ky_store_request_object;
 
 /*

@@ -20,6 +20,13 @@ typedef struct ky_store_item {
 	const char *modified;            /* as written, "" when the object has no version */
 	char version_key[32];            /* fixed-width, sorts in time order: "YYYY-MM-DDThh:mm:ss.nnnnnnnnnZ" */
 	int64_t added_us;
+	int64_t provider;                /* ky_store_access's, copied */
+	bool any_object;
+	int64_t creator;
+	int64_t owner;                   /* set by the backend: the object's provider when it is not
+					  * `provider` (a version the secretariat adds), else 0 */
+	int tlp;
+	const char *keys;                /* the access keys, separated by single spaces */
 	/* Set by the backend at commit. */
 	ky_store_status status;
 	uint64_t seq;
@@ -34,6 +41,7 @@ typedef struct ky_store_removal_filter {
 	size_t nmodified;
 	const char *const *spec_versions;
 	size_t nspec_versions;
+	int64_t provider;                 /* 0: any provider's versions */
 } ky_store_removal_filter;
 
 /*
@@ -200,7 +208,7 @@ int ky_store_migration_sql(int v, char mark, char **out);
  * `mark`1 (after), `mark`2 (collection), `mark`3 (limit), then params[i] as `mark`(4 + i).
  * (A removal's selection numbers its own; ky_store_sql_removal.) */
 typedef struct ky_store_sql {
-	char text[4096];
+	char text[16384];
 	size_t len;
 	const char *params[256];
 	size_t nparams;
@@ -209,6 +217,7 @@ typedef struct ky_store_sql {
 	char mark;            /* '?' for SQLite, '$' for PostgreSQL */
 	char keys[64][32];    /* the version keys of q->modified, which params point into */
 	char added_after[24]; /* q->added_after_us as text, likewise */
+	char provider[24];    /* a removal's provider as text, likewise */
 } ky_store_sql;
 
 /* Builds the statement for q. KY_EINVALID for a malformed query (unknown flags, more than

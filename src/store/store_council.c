@@ -701,6 +701,32 @@ int ky_store_user_get(ky_store *s, const char *name, ky_store_user *out)
 	return ky_store_transact(s, false, user_get_body, &op);
 }
 
+typedef struct user_id_op {
+	ky_store *s;
+	int64_t id;
+	ky_store_user *out;
+} user_id_op;
+
+static int user_id_body(ky_store_tx *tx, void *ctx)
+{
+	user_id_op *op = ctx;
+	user_rows rows = {0};
+	ky_store_value v[] = {ky_sv_int(op->id)};
+	int rc = ky_store_run(op->s, tx, USER_COLUMNS " WHERE u.id = $1", v, 1, user_row, &rows, NULL);
+	if (rc == KY_OK && rows.n == 0)
+		rc = ky_error_set(KY_ENOTFOUND, "there is no user %lld in this hub", (long long)op->id);
+	if (rc == KY_OK)
+		*op->out = rows.rows[0];
+	user_rows_clear(&rows);
+	return rc;
+}
+
+int ky_store_user_by_id(ky_store *s, int64_t id, ky_store_user *out)
+{
+	user_id_op op = {s, id, out};
+	return ky_store_transact(s, false, user_id_body, &op);
+}
+
 /* The rules version in force (0: none) into *version. */
 static int rules_version(ky_store *s, ky_store_tx *tx, int64_t *version)
 {
@@ -1242,6 +1268,54 @@ int ky_store_member_groups(ky_store *s, int64_t member_id, int64_t *ids, size_t 
 	*n = op.n;
 	if (rc == KY_OK && op.over)
 		rc = ky_error_set(KY_ETOOBIG, "member %lld is in more than %zu groups", (long long)member_id, max);
+	return rc;
+}
+
+typedef struct reach_op {
+	ky_store *s;
+	int64_t member_id;
+	char (*sectors)[KY_STORE_SECTOR_MAX + 1];
+	int64_t *groups;
+	size_t nsectors, ngroups;
+	bool over;
+} reach_op;
+
+static int reach_row(void *ctx, const ky_store_cell *c, int n)
+{
+	(void)n;
+	reach_op *op = ctx;
+	if (c[0].text[0] == 's' && op->nsectors < KY_STORE_SECTORS_MAX)
+		copy_cell(op->sectors[op->nsectors++], KY_STORE_SECTOR_MAX + 1, &c[1]);
+	else if (c[0].text[0] == 'g' && op->ngroups < KY_STORE_GROUPS_MAX)
+		op->groups[op->ngroups++] = ky_store_cell_int(&c[1]);
+	else
+		op->over = true;
+	return op->over;
+}
+
+static int reach_body(ky_store_tx *tx, void *ctx)
+{
+	reach_op *op = ctx;
+	op->nsectors = op->ngroups = 0;
+	op->over = false;
+	ky_store_value v[] = {ky_sv_int(op->member_id)};
+	return ky_store_run(op->s, tx,
+			    "SELECT 's', sector FROM member_sectors WHERE member_id = $1"
+			    " UNION ALL SELECT 'g', CAST(group_id AS TEXT) FROM group_members WHERE member_id = $1",
+			    v, 1, reach_row, op, NULL);
+}
+
+int ky_store_member_reach(ky_store *s, int64_t member_id, char sectors[KY_STORE_SECTORS_MAX][KY_STORE_SECTOR_MAX + 1],
+			  size_t *nsectors, int64_t groups[KY_STORE_GROUPS_MAX], size_t *ngroups)
+{
+	reach_op op = {.s = s, .member_id = member_id, .sectors = sectors, .groups = groups};
+	int rc = ky_store_transact(s, false, reach_body, &op);
+	*nsectors = op.nsectors;
+	*ngroups = op.ngroups;
+	if (rc > 0)
+		rc = KY_OK;
+	if (rc == KY_OK && op.over)
+		rc = ky_error_set(KY_ETOOBIG, "member %lld is in more than %d groups", (long long)member_id, KY_STORE_GROUPS_MAX);
 	return rc;
 }
 

@@ -147,6 +147,9 @@ int ky_store_user_add(ky_store *s, const char *name, const char *member, ky_role
 /* The user `name` into *out; KY_ENOTFOUND. */
 int ky_store_user_get(ky_store *s, const char *name, ky_store_user *out);
 
+/* The user of id `id` into *out; KY_ENOTFOUND. */
+int ky_store_user_by_id(ky_store *s, int64_t id, ky_store_user *out);
+
 /*
  * Finds the user `name`, creating it when there is none as an admin of the secretariat that
  * has accepted the rules in force ("the first user owns the hub": kyoyu key create), the
@@ -203,6 +206,12 @@ int ky_store_group_member_remove(ky_store *s, const char *group, const char *mem
 /* The ids of the groups member member_id is in, at most `max` of them, into ids; *n gets how
  * many. KY_ETOOBIG when it is in more than max. */
 int ky_store_member_groups(ky_store *s, int64_t member_id, int64_t *ids, size_t max, size_t *n);
+
+/* What a viewer's audience keys need of member member_id, in one query: its sectors (into
+ * sectors, *nsectors of them) and the ids of its groups (into groups, at most
+ * KY_STORE_GROUPS_MAX, *ngroups). KY_ETOOBIG as ky_store_member_groups(). */
+int ky_store_member_reach(ky_store *s, int64_t member_id, char sectors[KY_STORE_SECTORS_MAX][KY_STORE_SECTOR_MAX + 1],
+			  size_t *nsectors, int64_t groups[KY_STORE_GROUPS_MAX], size_t *ngroups);
 
 /* --- rules --------------------------------------------------------------------------------- */
 

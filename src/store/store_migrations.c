@@ -11,6 +11,7 @@
  *   {KEY}   text compared as bytes (ids, keys)    TEXT                | text COLLATE "C"
  *   {BLOB}  bytes (hashes, secrets, envelopes)    BLOB                | bytea
  *   {JSON}  the objects' bytes as received        BLOB                | text
+ *   {NOROWID} after a table of keys only          WITHOUT ROWID       | (nothing)
  *
  * (PostgreSQL keeps the JSON as text, so the database must be UTF8; SQLite compares text as
  * bytes already.) A migration may add statements for one dialect only: PostgreSQL's
@@ -216,6 +217,27 @@ static const migration migrations[] = {
 	 "  detail {TEXT},"
 	 "  reason {TEXT} NOT NULL);",
 	 NULL},
+	/* 6 -> 7: confidentiality (docs/policy.md). Each version keeps its provider (the member
+	 * that submitted it; an older hub's versions are the secretariat's, given by
+	 * store_council.c after the migrations) and its effective TLP, and the audience keys that
+	 * may read it (version_access): the policy module computes them when the version arrives,
+	 * a viewer's keys when it looks. entry_access repeats a version's keys for each of its
+	 * additions, ordered as a collection's pages are, so that a viewer's page is read from
+	 * one index range per key however little of the collection it may see. An older hub's
+	 * versions have no keys until `kyoyu migrate` computes them: until then only the
+	 * secretariat reads them (fail closed). */
+	{"ALTER TABLE versions ADD COLUMN provider_id {I64} REFERENCES members (id);"
+	 "ALTER TABLE versions ADD COLUMN tlp {I32};"
+	 "CREATE TABLE version_access ("
+	 "  vid {I64} NOT NULL REFERENCES versions (vid),"
+	 "  key {KEY} NOT NULL,"
+	 "  PRIMARY KEY (vid, key)){NOROWID};"
+	 "CREATE TABLE entry_access ("
+	 "  collection_id {I64} NOT NULL,"
+	 "  key {KEY} NOT NULL,"
+	 "  seq {I64} NOT NULL,"
+	 "  PRIMARY KEY (collection_id, key, seq)){NOROWID};",
+	 NULL},
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == KY_STORE_SCHEMA_VERSION,
@@ -233,6 +255,7 @@ static const struct {
 	{"{KEY}", {"TEXT", "text COLLATE \"C\""}},
 	{"{BLOB}", {"BLOB", "bytea"}},
 	{"{JSON}", {"BLOB", "text"}},
+	{"{NOROWID}", {" WITHOUT ROWID", ""}},
 };
 
 /* Appends `sql` expanded for dialect d to out (NULL: only counts); returns its length. */

@@ -45,7 +45,7 @@
 #define LOST (-100)
 
 #define STAGE_ROWS 64
-#define STAGE_COLUMNS 8
+#define STAGE_COLUMNS 13
 #define DEFAULT_RETRY_MS 60000
 #define DEFAULT_LOCK_TIMEOUT_MS 10000
 
@@ -322,11 +322,13 @@ static int connect_once(pg *p)
 	/* kyoyu's reads are keyset pages of at most a few thousand rows, run as prepared
 	 * statements (exec_cached): a generic plan does not know the LIMIT and may gather
 	 * parallel workers for them, whose start-up costs more than the page (measured: 4 ms
-	 * against under 1 ms) and takes cores from the other requests. */
-	char set[192];
+	 * against under 1 ms) and takes cores from the other requests. Nor is JIT compilation
+	 * worth it for statements of a few thousand rows, which the planner may cost high enough
+	 * to start it (measured: 25 ms of compiling for a 1 ms check of a batch's providers). */
+	char set[224];
 	snprintf(set, sizeof(set),
 		 "SET lock_timeout = %d; SET idle_in_transaction_session_timeout = 30000;"
-		 " SET max_parallel_workers_per_gather = 0",
+		 " SET max_parallel_workers_per_gather = 0; SET jit = off",
 		 p->lock_timeout_ms > 0 ? p->lock_timeout_ms : DEFAULT_LOCK_TIMEOUT_MS);
 	PGresult *r = PQexec(p->conn, set);
 	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
@@ -656,15 +658,18 @@ static int prepare(pg *p)
 	int rc = exec(p,
 		      "CREATE TEMP TABLE IF NOT EXISTS ky_stage (ord integer, stix_id text COLLATE \"C\","
 		      " type text COLLATE \"C\", spec_version text, modified text, version_key text COLLATE \"C\","
-		      " raw text, added_us bigint) ON COMMIT DELETE ROWS",
+		      " raw text, added_us bigint, provider bigint, any_object boolean, tlp integer, keys text, creator bigint)"
+		      " ON COMMIT DELETE ROWS",
 		      "preparing the staging table");
 	for (int rows = 1; rc == KY_OK && rows <= STAGE_ROWS; rows += STAGE_ROWS - 1) {
 		char name[32], sql[8192];
 		size_t len = (size_t)snprintf(sql, sizeof(sql), "INSERT INTO ky_stage VALUES ");
 		for (int i = 0; i < rows; i++) {
 			int b = i * STAGE_COLUMNS;
-			len += (size_t)snprintf(sql + len, sizeof(sql) - len, "%s($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)",
-						i ? ", " : "", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8);
+			len += (size_t)snprintf(sql + len, sizeof(sql) - len,
+						"%s($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", i ? ", " : "",
+						b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8, b + 9, b + 10, b + 11,
+						b + 12, b + 13);
 		}
 		snprintf(name, sizeof(name), "ky_stage_%d", rows);
 		PGresult *r = PQprepare(p->conn, name, sql, rows * STAGE_COLUMNS, NULL);
@@ -681,7 +686,7 @@ static int prepare(pg *p)
 static int stage(pg *p, const ky_store_item *items, size_t from, int rows)
 {
 	const char *values[STAGE_ROWS * STAGE_COLUMNS];
-	char numbers[STAGE_ROWS][2][24];
+	char numbers[STAGE_ROWS][5][24];
 	for (int i = 0; i < rows; i++) {
 		const ky_store_item *it = &items[from + (size_t)i];
 		const char **v = values + i * STAGE_COLUMNS;
@@ -695,6 +700,14 @@ static int stage(pg *p, const ky_store_item *items, size_t from, int rows)
 		v[5] = it->version_key;
 		v[6] = it->raw;
 		v[7] = numbers[i][1];
+		snprintf(numbers[i][2], sizeof(numbers[i][2]), "%lld", (long long)it->provider);
+		snprintf(numbers[i][3], sizeof(numbers[i][3]), "%d", it->tlp);
+		v[8] = numbers[i][2];
+		v[9] = it->any_object ? "t" : "f";
+		v[10] = numbers[i][3];
+		v[11] = it->keys;
+		snprintf(numbers[i][4], sizeof(numbers[i][4]), "%lld", (long long)it->creator);
+		v[12] = numbers[i][4];
 	}
 	char name[32];
 	snprintf(name, sizeof(name), "ky_stage_%d", rows);
@@ -717,7 +730,10 @@ static int recall(pg *p, const char *token, ky_store_item *items, size_t n, bool
 		uint64_t seq = (uint64_t)integer(r, 0, 0);
 		const char *outcome = PQgetvalue(r, 0, 1);
 		for (size_t i = 0; i < n; i++) {
-			items[i].status = outcome[i] == 'S' ? KY_STORE_STORED : KY_STORE_DUPLICATE;
+			items[i].status = outcome[i] == 'S'   ? KY_STORE_STORED
+					  : outcome[i] == 'N' ? KY_STORE_NOT_PROVIDER
+					  : outcome[i] == 'C' ? KY_STORE_NOT_CREATOR
+							      : KY_STORE_DUPLICATE;
 			items[i].seq = outcome[i] == 'S' ? seq++ : 0;
 		}
 	}
@@ -757,6 +773,11 @@ static int assign_outcomes(const PGresult *r, ky_store_item *items, size_t n, ch
 	}
 	qsort(a, rows, sizeof(*a), added_cmp);
 	for (size_t i = 0; i < n; i++) {
+		if (items[i].status != KY_STORE_STORED) {
+			items[i].seq = 0;
+			outcome[i] = items[i].status == KY_STORE_NOT_PROVIDER ? 'N' : 'C';
+			continue;
+		}
 		added key = {.id = items[i].id, .version_key = items[i].version_key};
 		added *hit = rows ? bsearch(&key, a, rows, sizeof(*a), added_cmp) : NULL;
 		bool stored = hit != NULL && !hit->claimed;
@@ -814,6 +835,49 @@ static int commit_once(pg *p, const char *token, bool retry, int64_t collection_
 		r = NULL;
 	}
 	/*
+	 * store.h's rules against each object's provider (OWNER: the member of its first version
+	 * or, for an object new to the hub, of its first copy in the batch), under the lock, so
+	 * that two members racing to provide one new object cannot both succeed: the refused
+	 * leave the batch, and the secretariat's versions of a member's object become that
+	 * member's, with its key (KY_STORE_MEMBER_KEY's form, "m:" and the id).
+	 */
+#define OWNER                                                                                    \
+	"coalesce((SELECT coalesce(v.provider_id, 0) FROM versions v WHERE v.stix_id = s.stix_id"   \
+	" ORDER BY v.version_key LIMIT 1), (SELECT t.provider FROM ky_stage t"                      \
+	" WHERE t.stix_id = s.stix_id ORDER BY t.ord LIMIT 1))"
+	static const struct {
+		const char *sql;
+		ky_store_status status;
+	} rules[] = {
+		/* CASE, so that the owner is looked up only where it matters (PostgreSQL orders the
+		 * terms of an AND as it likes). */
+		{"DELETE FROM ky_stage s WHERE CASE WHEN s.any_object THEN false ELSE s.provider <> " OWNER " END RETURNING ord",
+		 KY_STORE_NOT_PROVIDER},
+		{"DELETE FROM ky_stage s WHERE CASE WHEN s.creator = 0 THEN false ELSE s.creator <> " OWNER " END RETURNING ord",
+		 KY_STORE_NOT_CREATOR},
+		/* Each row's owner once (MATERIALIZED), not once per pair of a join; only objects the
+		 * hub holds already can be another member's (a batch is one submitter's: ingest.h). */
+		{"WITH o AS MATERIALIZED (SELECT s.ord, (SELECT coalesce(v.provider_id, 0) FROM versions v"
+		 " WHERE v.stix_id = s.stix_id ORDER BY v.version_key LIMIT 1) AS owner FROM ky_stage s WHERE s.any_object)"
+		 " UPDATE ky_stage s SET provider = o.owner, keys = s.keys || ' m:' || o.owner FROM o"
+		 " WHERE s.ord = o.ord AND o.owner <> s.provider AND o.owner <> 0 RETURNING s.ord",
+		 KY_STORE_STORED},
+	};
+#undef OWNER
+	for (size_t i = 0; i < n; i++)
+		items[i].status = KY_STORE_STORED;
+	for (size_t k = 0; rc == KY_OK && k < sizeof(rules) / sizeof(rules[0]); k++) {
+		rc = query(p, rules[k].sql, 0, NULL, &r, "checking the batch's providers");
+		for (int row = 0; rc == KY_OK && row < PQntuples(r); row++) {
+			int64_t ord = integer(r, row, 0);
+			if (ord >= 0 && (size_t)ord < n)
+				items[ord].status = rules[k].status;
+		}
+		if (rc == KY_OK)
+			PQclear(r);
+		r = NULL;
+	}
+	/*
 	 * New versions go in under the lock too: their vid is the hub-wide number (the cursor of
 	 * hub-wide pages), so it must follow commit order as the entries' numbers do; numbered
 	 * before the lock, a batch that commits later could take a lower vid than one a reader
@@ -822,13 +886,22 @@ static int commit_once(pg *p, const char *token, bool retry, int64_t collection_
 	 * vid for every duplicate (no writer inserts versions without the lock, so NOT EXISTS
 	 * sees them all).
 	 */
+	/* With their access keys, the first copy's, as SQLite takes them. */
 	if (rc == KY_OK)
 		rc = exec(p,
-			  "INSERT INTO versions (stix_id, type, spec_version, modified, version_key, raw, added_us)"
-			  " SELECT stix_id, type, spec_version, modified, version_key, raw, added_us FROM ("
-			  "  SELECT DISTINCT ON (stix_id, version_key) * FROM ky_stage ORDER BY stix_id, version_key, ord) d"
-			  " WHERE NOT EXISTS (SELECT 1 FROM versions v WHERE v.stix_id = d.stix_id AND v.version_key = d.version_key)"
-			  " ORDER BY ord ON CONFLICT (stix_id, version_key) DO NOTHING",
+			  "WITH d AS (SELECT DISTINCT ON (stix_id, version_key) * FROM ky_stage ORDER BY stix_id, version_key, ord),"
+			  " ins AS (INSERT INTO versions (stix_id, type, spec_version, modified, version_key, raw, added_us,"
+			  "  provider_id, tlp)"
+			  "  SELECT stix_id, type, spec_version, modified, version_key, raw, added_us, provider, tlp FROM d"
+			  "  WHERE NOT EXISTS (SELECT 1 FROM versions v WHERE v.stix_id = d.stix_id AND v.version_key = d.version_key)"
+			  "  ORDER BY ord ON CONFLICT (stix_id, version_key) DO NOTHING RETURNING vid, stix_id, version_key)"
+			  /* The keys from a narrow copy: d holds the objects' bytes. */
+			  " , a AS (SELECT DISTINCT ON (stix_id, version_key) stix_id, version_key, keys FROM ky_stage"
+			  "  ORDER BY stix_id, version_key, ord)"
+			  " INSERT INTO version_access (vid, key)"
+			  " SELECT i.vid, k.key FROM ins i JOIN a ON a.stix_id = i.stix_id AND a.version_key = i.version_key"
+			  " CROSS JOIN LATERAL unnest(string_to_array(a.keys, ' ')) AS k(key) WHERE k.key <> ''"
+			  " ON CONFLICT DO NOTHING",
 			  "storing versions");
 	int64_t now = ky_clock_now_us();
 	/* Dates: the first new addition at now (or just after the previous one), then one
@@ -880,6 +953,16 @@ static int commit_once(pg *p, const char *token, bool retry, int64_t collection_
 	if (rc == KY_OK) {
 		outcome = calloc(n + 1, 1);
 		rc = outcome ? assign_outcomes(r, items, n, outcome, &next_seq) : ky_error_set(KY_ENOMEM, "out of memory");
+		PQclear(r);
+		r = NULL;
+	}
+	if (rc == KY_OK)
+		rc = query(p,
+			   "INSERT INTO entry_access (collection_id, key, seq) SELECT e.collection_id, va.key, e.seq"
+			   " FROM entries e JOIN version_access va ON va.vid = e.vid WHERE e.collection_id = $1::bigint"
+			   " AND e.seq > $2::bigint",
+			   2, numbering, &r, "recording who may read the additions");
+	if (rc == KY_OK) {
 		PQclear(r);
 		r = NULL;
 	}
@@ -1196,6 +1279,10 @@ static int remove_once(pg *p, bool retry, const ky_store_removal_filter *filter,
 	}
 	if (rc == KY_OK && *removed > 0) {
 		rc = query(p, KY_SQL_REMOVAL_MARK_LATEST, 2, values, &r, "marking the latest version after a removal");
+		if (rc == KY_OK) {
+			PQclear(r);
+			rc = query(p, KY_SQL_REMOVAL_DROP_ACCESS, 3, values, &r, "removing the access of removed versions");
+		}
 		if (rc == KY_OK)
 			PQclear(r);
 	}

@@ -49,7 +49,7 @@ typedef struct db {
 	char *path;
 	int schema;
 	sqlite3_stmt *find_version, *insert_version, *find_entry, *find_latest, *clear_latest, *insert_entry,
-		*read_counter, *write_counter, *find_collection;
+		*read_counter, *write_counter, *find_collection, *find_provider, *insert_access, *insert_entry_access;
 	/* Queries prepared lately, by their SQL (cached_query()). */
 	sqlite3_stmt *queries[QUERY_CACHE];
 	char *query_sql[QUERY_CACHE];
@@ -204,7 +204,7 @@ static void db_free(db *d)
 		return;
 	sqlite3_stmt *stmts[] = {d->find_version, d->insert_version, d->find_entry, d->find_latest,
 				 d->clear_latest, d->insert_entry, d->read_counter, d->write_counter,
-				 d->find_collection};
+				 d->find_collection, d->find_provider, d->insert_access, d->insert_entry_access};
 	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++)
 		sqlite3_finalize(stmts[i]);
 	for (size_t i = 0; i < QUERY_CACHE; i++) {
@@ -297,13 +297,29 @@ static int prepare(db *d, sqlite3_stmt **st, const char *sql)
 	return prepare_flags(d, st, sql, SQLITE_PREPARE_PERSISTENT, "preparing a statement");
 }
 
+/* prepare() for a statement of store_statements.h, written with $n placeholders. */
+static int prepare_marked(db *d, sqlite3_stmt **st, const char *sql)
+{
+	char marked[1024];
+	if (strlen(sql) >= sizeof(marked))
+		return ky_error_set(KY_ERROR, "a shared statement is longer than %zu bytes", sizeof(marked));
+	ky_store_sql_marks(sql, '?', marked);
+	return prepare(d, st, marked);
+}
+
 static int prepare_all(db *d)
 {
 	int rc = prepare(d, &d->find_version, "SELECT vid FROM versions WHERE stix_id = ?1 AND version_key = ?2");
 	if (rc == KY_OK)
 		rc = prepare(d, &d->insert_version,
-			     "INSERT INTO versions (stix_id, type, spec_version, modified, version_key, raw, added_us)"
-			     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (stix_id, version_key) DO NOTHING");
+			     "INSERT INTO versions (stix_id, type, spec_version, modified, version_key, raw, added_us, provider_id, tlp)"
+			     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (stix_id, version_key) DO NOTHING");
+	if (rc == KY_OK)
+		rc = prepare_marked(d, &d->find_provider, KY_SQL_OBJECT_PROVIDER);
+	if (rc == KY_OK)
+		rc = prepare(d, &d->insert_access, "INSERT INTO version_access (vid, key) VALUES (?1, ?2) ON CONFLICT DO NOTHING");
+	if (rc == KY_OK)
+		rc = prepare_marked(d, &d->insert_entry_access, KY_SQL_ENTRY_ACCESS_ADD);
 	if (rc == KY_OK)
 		rc = prepare(d, &d->find_entry, "SELECT 1 FROM entries WHERE collection_id = ?1 AND vid = ?2");
 	if (rc == KY_OK)
@@ -529,6 +545,47 @@ static int step_done(db *d, sqlite3_stmt *st, const char *what)
 	return step == SQLITE_DONE ? KY_OK : fail(d, what);
 }
 
+/* A new version's access keys: the item's space-separated list, and its object's provider's
+ * (owner, not 0) when that is another member. */
+static int version_access(db *d, int64_t vid, const char *keys, int64_t owner)
+{
+	char owner_key[32];
+	snprintf(owner_key, sizeof(owner_key), KY_STORE_MEMBER_KEY, (long long)owner);
+	int rc = KY_OK;
+	for (const char *k = owner ? owner_key : keys; rc == KY_OK && k != NULL;) {
+		size_t n = strcspn(k, " ");
+		if (n > 0) {
+			sqlite3_bind_int64(d->insert_access, 1, vid);
+			sqlite3_bind_text(d->insert_access, 2, k, (int)n, SQLITE_STATIC);
+			rc = step_done(d, d->insert_access, "recording who may read a version");
+		}
+		k = k[n] == ' ' ? k + n + 1 : k == owner_key ? keys : NULL;
+	}
+	return rc;
+}
+
+/* What store.h's rules say of the item against its object's provider (the member of its
+ * first version; none for a new object): refused, or stored, as the object's provider's
+ * (it->owner) when the secretariat adds it to a member's object. */
+static int admit_item(db *d, ky_store_item *it)
+{
+	sqlite3_stmt *st = d->find_provider;
+	sqlite3_bind_text(st, 1, it->id, -1, SQLITE_STATIC);
+	int step = sqlite3_step(st);
+	int64_t owner = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : it->provider;
+	sqlite3_reset(st);
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		return fail(d, "looking up an object's provider");
+	it->owner = owner != it->provider ? owner : 0;
+	if (owner != it->provider && !it->any_object)
+		it->status = KY_STORE_NOT_PROVIDER;
+	else if (it->creator != 0 && it->creator != owner)
+		it->status = KY_STORE_NOT_CREATOR;
+	else
+		it->status = KY_STORE_STORED;
+	return KY_OK;
+}
+
 /* The version's row id, inserting the version if it is new (*fresh tells). */
 static int version_id(db *d, const ky_store_item *it, int64_t *vid, bool *fresh)
 {
@@ -543,13 +600,15 @@ static int version_id(db *d, const ky_store_item *it, int64_t *vid, bool *fresh)
 	sqlite3_bind_text(st, 5, it->version_key, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 6, it->raw, (int)it->raw_len, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 7, it->added_us);
+	sqlite3_bind_int64(st, 8, it->owner ? it->owner : it->provider);
+	sqlite3_bind_int(st, 9, it->tlp);
 	int rc = step_done(d, st, "storing a version");
 	if (rc != KY_OK)
 		return rc;
 	*fresh = sqlite3_changes(d->h) == 1;
 	if (*fresh) {
 		*vid = sqlite3_last_insert_rowid(d->h);
-		return KY_OK;
+		return version_access(d, *vid, it->keys, it->owner);
 	}
 	st = d->find_version;
 	sqlite3_bind_text(st, 1, it->id, -1, SQLITE_STATIC);
@@ -617,8 +676,11 @@ static int sqlite_commit(void *impl, int64_t collection_id, ky_store_item *items
 		free(fresh);
 		return rc;
 	}
-	for (size_t i = 0; rc == KY_OK && i < n; i++)
-		rc = version_id(d, &items[i], &vids[i], &fresh[i]);
+	for (size_t i = 0; rc == KY_OK && i < n; i++) {
+		rc = admit_item(d, &items[i]);
+		if (rc == KY_OK && items[i].status == KY_STORE_STORED)
+			rc = version_id(d, &items[i], &vids[i], &fresh[i]);
+	}
 
 	/* Numbers and dates come from the counter row, read and written in this transaction. */
 	int64_t last_seq = 0, last_date = 0;
@@ -637,6 +699,8 @@ static int sqlite_commit(void *impl, int64_t collection_id, ky_store_item *items
 		 * batch found the first one's row: it is not fresh.) */
 		bool found = false;
 		items[i].seq = 0;
+		if (items[i].status != KY_STORE_STORED)
+			continue;
 		if (!fresh[i])
 			rc = has_entry(d, collection_id, vids[i], &found);
 		if (rc != KY_OK)
@@ -662,6 +726,12 @@ static int sqlite_commit(void *impl, int64_t collection_id, ky_store_item *items
 		sqlite3_bind_int64(st, 7, last_date);
 		sqlite3_bind_int(st, 8, latest);
 		rc = step_done(d, st, "recording an addition");
+		if (rc == KY_OK) {
+			sqlite3_bind_int64(d->insert_entry_access, 1, collection_id);
+			sqlite3_bind_int64(d->insert_entry_access, 2, last_seq);
+			sqlite3_bind_int64(d->insert_entry_access, 3, vids[i]);
+			rc = step_done(d, d->insert_entry_access, "recording who may read an addition");
+		}
 		items[i].status = KY_STORE_STORED;
 		items[i].seq = (uint64_t)last_seq;
 	}
@@ -684,23 +754,28 @@ static int sqlite_commit(void *impl, int64_t collection_id, ky_store_item *items
 /* The prepared statement of a query's SQL, from the connection's cache: the requests of a
  * server repeat a few shapes of query, and preparing one costs a good part of a page. The
  * statement is the cache's; the caller resets it and clears its bindings after use. */
-static sqlite3_stmt *cached_query(db *d, const char *sql)
+static int cached_query(db *d, const char *sql, sqlite3_stmt **out, const char *what)
 {
 	for (size_t i = 0; i < QUERY_CACHE; i++)
-		if (d->query_sql[i] != NULL && strcmp(d->query_sql[i], sql) == 0)
-			return d->queries[i];
+		if (d->query_sql[i] != NULL && strcmp(d->query_sql[i], sql) == 0) {
+			*out = d->queries[i];
+			return KY_OK;
+		}
 	sqlite3_stmt *st = NULL;
 	char *copy = strdup(sql);
-	if (copy == NULL || sqlite3_prepare_v2(d->h, sql, -1, &st, NULL) != SQLITE_OK) {
+	if (copy == NULL)
+		return ky_error_set(KY_ENOMEM, "out of memory");
+	if (sqlite3_prepare_v2(d->h, sql, -1, &st, NULL) != SQLITE_OK) {
 		free(copy);
-		return NULL;
+		return fail(d, what);
 	}
 	unsigned slot = d->query_next++ % QUERY_CACHE;
 	sqlite3_finalize(d->queries[slot]);
 	free(d->query_sql[slot]);
 	d->queries[slot] = st;
 	d->query_sql[slot] = copy;
-	return st;
+	*out = st;
+	return KY_OK;
 }
 
 static int sqlite_query(void *impl, const ky_store_query *q, ky_store_row_fn *fn, void *ctx, ky_store_page *page)
@@ -710,9 +785,10 @@ static int sqlite_query(void *impl, const ky_store_query *q, ky_store_row_fn *fn
 	int rc = ky_store_sql_build(q, '?', &text);
 	if (rc != KY_OK)
 		return rc;
-	sqlite3_stmt *st = cached_query(d, text.text);
-	if (st == NULL)
-		return fail(d, "preparing a query");
+	sqlite3_stmt *st = NULL;
+	rc = cached_query(d, text.text, &st, "preparing a query");
+	if (rc != KY_OK)
+		return rc;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)q->after);
 	if (q->collection_id != 0)
 		sqlite3_bind_int64(st, 2, q->collection_id);
@@ -888,7 +964,7 @@ static int sqlite_remove(void *impl, const ky_store_removal_filter *filter, int6
 	db *d = impl;
 	ky_store_sql sel;
 	char sql[sizeof(sel.text) + 256];
-	sqlite3_stmt *move = NULL, *drop = NULL, *mark = NULL;
+	sqlite3_stmt *move = NULL, *drop = NULL, *mark = NULL, *unreadable = NULL;
 	int rc = ky_store_sql_removal(filter, '?', &sel);
 	if (rc != KY_OK)
 		return rc;
@@ -908,9 +984,11 @@ static int sqlite_remove(void *impl, const ky_store_removal_filter *filter, int6
 				  "removing versions");
 	if (rc == KY_OK)
 		rc = prepare_once(d, &mark, KY_SQL_REMOVAL_MARK_LATEST, "removing versions");
+	if (rc == KY_OK)
+		rc = prepare_once(d, &unreadable, KY_SQL_REMOVAL_DROP_ACCESS, "removing versions");
 	if (rc != KY_OK)
 		goto done;
-	sqlite3_stmt *stmts[] = {move, drop, mark};
+	sqlite3_stmt *stmts[] = {move, drop, mark, unreadable};
 	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
 		/* Parameters a statement does not have are refused (SQLITE_RANGE) and ignored. */
 		sqlite3_bind_int64(stmts[i], 1, filter->collection_id);
@@ -941,7 +1019,10 @@ static int sqlite_remove(void *impl, const ky_store_removal_filter *filter, int6
 	}
 	if (sqlite3_step(mark) != SQLITE_DONE)
 		rc = fail(d, "marking the latest version after a removal");
+	else if (sqlite3_step(unreadable) != SQLITE_DONE)
+		rc = fail(d, "removing the access of removed versions");
 done:
+	sqlite3_finalize(unreadable);
 	sqlite3_finalize(move);
 	sqlite3_finalize(drop);
 	sqlite3_finalize(mark);
@@ -1326,10 +1407,11 @@ static int sqlite_run(ky_store_tx *tx, const char *sql, const ky_store_value *va
 	if (text == NULL)
 		return ky_error_set(KY_ENOMEM, "out of memory");
 	ky_store_sql_marks(sql, '?', text);
-	sqlite3_stmt *st = cached_query(d, text);
+	sqlite3_stmt *st = NULL;
+	int rc = cached_query(d, text, &st, "preparing a statement");
 	free(text);
-	if (st == NULL)
-		return fail(d, "preparing a statement");
+	if (rc != KY_OK)
+		return rc;
 	for (int i = 0; i < n; i++) {
 		if (values[i].kind == KY_STORE_VINT)
 			sqlite3_bind_int64(st, i + 1, values[i].i);
@@ -1340,7 +1422,7 @@ static int sqlite_run(ky_store_tx *tx, const char *sql, const ky_store_value *va
 		else
 			sqlite3_bind_null(st, i + 1);
 	}
-	int rc = KY_OK, step;
+	int step;
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 		ky_store_cell cells[KY_STORE_CELLS_MAX];
 		int ncols = sqlite3_column_count(st);

@@ -23,6 +23,15 @@
 #define KY_SQL_COUNTER_READ "SELECT last_seq, last_date_added_us FROM sequence WHERE id = 1"
 #define KY_SQL_COUNTER_WRITE "UPDATE sequence SET last_seq = $1, last_date_added_us = $2 WHERE id = 1"
 
+/* --- a batch's provider and access (store.h: ky_store_access) --- */
+/* An object's provider: the member of its versions (each carries the object's: store.h), 0
+ * for none recorded. Its earliest version's, in the order of the (stix_id, version_key) index:
+ * ordered by vid, PostgreSQL's planner walks every version in vid order to find it. */
+#define KY_SQL_OBJECT_PROVIDER                                                                   \
+	"SELECT coalesce(provider_id, 0) FROM versions WHERE stix_id = $1 ORDER BY version_key LIMIT 1"
+/* A new addition ($1 collection, $2 number) takes its version's ($3) keys. */
+#define KY_SQL_ENTRY_ACCESS_ADD "INSERT INTO entry_access (collection_id, key, seq) SELECT $1, key, $2 FROM version_access WHERE vid = $3"
+
 /* --- collections; the columns as read_collection() reads them --- */
 #define KY_SQL_COLLECTION_ADD                                                                    \
 	"INSERT INTO collections (uuid, name, title, description, created_us) VALUES ($1, $2, $3, $4, $5)" \
@@ -62,6 +71,13 @@
 	"SELECT r.seq, r.date_added_us, r.removed_us, r.user_id, r.stix_id, v.modified"         \
 	" FROM removals r JOIN versions v ON v.vid = r.vid WHERE r.collection_id = $1"          \
 	" ORDER BY r.removed_us, r.seq"
+/* A removal's access rows go with its entries: those of object $2 removed from collection $1
+ * at time $3, found by the version's keys (entry_access is keyed by collection, key and
+ * number, and this way every row is one probe of it). */
+#define KY_SQL_REMOVAL_DROP_ACCESS                                                               \
+	"DELETE FROM entry_access WHERE (collection_id, key, seq) IN (SELECT r.collection_id, va.key, r.seq"   \
+	" FROM removals r JOIN version_access va ON va.vid = r.vid WHERE r.collection_id = $1"   \
+	" AND r.stix_id = $2 AND r.removed_us = $3)"
 /* After a removal, the object's newest remaining entry in collection $1 is the latest. */
 #define KY_SQL_REMOVAL_MARK_LATEST                                                               \
 	"UPDATE entries SET latest = CASE WHEN seq = (SELECT f.seq FROM entries f WHERE f.collection_id = $1" \

@@ -359,11 +359,11 @@ static int collection_route(ky_taxii *t, ky_http_request *r, const request_state
 	} else if (rt == ROUTE_COLLECTION) {
 		ky_taxii_respond_json(r, 200, collection_json(t, who, &c));
 	} else if (rt == ROUTE_MANIFEST) {
-		rc = ky_taxii_listing_serve(t, store, r, &c, KY_TAXII_MANIFEST, NULL, st->content_type);
+		rc = ky_taxii_listing_serve(t, store, r, &c, who, KY_TAXII_MANIFEST, NULL, st->content_type);
 	} else if (rt == ROUTE_OBJECTS) {
-		rc = ky_taxii_listing_serve(t, store, r, &c, KY_TAXII_OBJECTS, NULL, st->content_type);
+		rc = ky_taxii_listing_serve(t, store, r, &c, who, KY_TAXII_OBJECTS, NULL, st->content_type);
 	} else {
-		rc = ky_taxii_listing_serve(t, store, r, &c, rt == ROUTE_OBJECT ? KY_TAXII_OBJECT : KY_TAXII_VERSIONS,
+		rc = ky_taxii_listing_serve(t, store, r, &c, who, rt == ROUTE_OBJECT ? KY_TAXII_OBJECT : KY_TAXII_VERSIONS,
 					    st->part[4], st->content_type);
 	}
 	ky_store_collection_clear(&c);

@@ -65,11 +65,13 @@ bool ky_taxii_filters_read(const ky_http_param *params, size_t nparams, ky_arena
 			   const ky_config *config, ky_taxii_filters *f);
 
 /* A page's `next` (§3.5): where the page ended, and a MAC under the hub's cursor secret over
- * that, the collection, the resource and the filters as given, so that a forged cursor, or
- * one made for other filters, is refused. */
+ * that, the viewer (its user), the collection, the resource and the filters as given, so
+ * that a forged cursor, one made for other filters or one another viewer was given, is
+ * refused. */
 typedef struct ky_taxii_cursor {
 	uint64_t seq;
 	int64_t date_added_us;
+	int64_t viewer;                /* MAC'd, not written: the caller sets it both ways */
 } ky_taxii_cursor;
 #define KY_TAXII_CURSOR_TEXT 48   /* the base64url text and its NUL */
 
@@ -81,8 +83,9 @@ void ky_taxii_cursor_encode(const uint8_t secret[KY_STORE_SECRET_SIZE], const ky
 bool ky_taxii_cursor_decode(const uint8_t secret[KY_STORE_SECRET_SIZE], ky_slice text, const char *collection_uuid,
 			    ky_taxii_listing kind, const char *object_id, const ky_taxii_filters *f, ky_taxii_cursor *out);
 
-/* Whether collection c has any version of object_id: 1, 0, or -1 when the store failed. */
-int ky_taxii_object_exists(ky_store *store, const ky_store_collection *c, const char *object_id);
+/* Whether collection c has any version of object_id that `who` may read: 1, 0, or -1 when the
+ * store failed. */
+int ky_taxii_object_exists(ky_store *store, const ky_store_collection *c, const char *object_id, const ky_viewer *who);
 
 /* Answers with `body` (taken: decref'd here) as TAXII JSON. */
 void ky_taxii_respond_json(ky_http_request *r, unsigned status, json_t *body);
@@ -112,11 +115,11 @@ void ky_taxii_processor_stop(ky_taxii *t);
 
 /*
  * Serves one paged resource of collection c (which the user may read) for the request's
- * query: object_id is the {object-id} of KY_TAXII_OBJECT and KY_TAXII_VERSIONS, else NULL;
+ * query, of the versions `who` may read and as if no other existed: object_id is the {object-id} of KY_TAXII_OBJECT and KY_TAXII_VERSIONS, else NULL;
  * content_type is the negotiated type of the response. KY_OK once answered, else the
  * request's failure (KY_EINVALID with the malformed parameter, KY_ENOTFOUND, a store one).
  */
 int ky_taxii_listing_serve(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_store_collection *c,
-			   ky_taxii_listing kind, const char *object_id, const char *content_type);
+			   const ky_viewer *who, ky_taxii_listing kind, const char *object_id, const char *content_type);
 
 #endif

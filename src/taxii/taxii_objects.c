@@ -247,6 +247,9 @@ static void cursor_mac(const uint8_t secret[KY_STORE_SECRET_SIZE], const ky_taxi
 		numbers[8 + i] = (uint8_t)((uint64_t)c->date_added_us >> (56 - 8 * i));
 	}
 	crypto_generichash_update(&h, numbers, sizeof(numbers));
+	for (int i = 0; i < 8; i++)
+		numbers[i] = (uint8_t)((uint64_t)c->viewer >> (56 - 8 * i));
+	crypto_generichash_update(&h, numbers, 8);
 	uint8_t tag = (uint8_t)kind;
 	crypto_generichash_update(&h, &tag, 1);
 	hash_field(&h, collection_uuid, strlen(collection_uuid));
@@ -285,7 +288,7 @@ bool ky_taxii_cursor_decode(const uint8_t secret[KY_STORE_SECRET_SIZE], ky_slice
 	    len != sizeof(bytes))
 		return false;
 	out->seq = 0;
-	uint64_t date = 0;
+	uint64_t date = 0;  /* out->viewer is the caller's */
 	for (int i = 0; i < 8; i++) {
 		out->seq = out->seq << 8 | bytes[i];
 		date = date << 8 | bytes[8 + i];
@@ -393,10 +396,12 @@ static int ignore_row(void *ctx, const ky_store_row *row)
 	return 0;
 }
 
-int ky_taxii_object_exists(ky_store *store, const ky_store_collection *c, const char *object_id)
+int ky_taxii_object_exists(ky_store *store, const ky_store_collection *c, const char *object_id, const ky_viewer *who)
 {
 	const char *ids[1] = {object_id};
-	ky_store_query q = {.collection_id = c->id, .ids = ids, .nids = 1, .versions = KY_STORE_ALL, .limit = 1};
+	ky_store_scope scope = ky_policy_scope(who);
+	ky_store_query q = {
+		.scope = &scope, .collection_id = c->id, .ids = ids, .nids = 1, .versions = KY_STORE_ALL, .limit = 1};
 	ky_store_page found;
 	if (ky_store_query_run(store, &q, ignore_row, NULL, &found) != KY_OK)
 		return -1;
@@ -404,12 +409,14 @@ int ky_taxii_object_exists(ky_store *store, const ky_store_collection *c, const 
 }
 
 int ky_taxii_listing_serve(ky_taxii *t, ky_store *store, ky_http_request *r, const ky_store_collection *c,
-			   ky_taxii_listing kind, const char *object_id, const char *content_type)
+			   const ky_viewer *who, ky_taxii_listing kind, const char *object_id, const char *content_type)
 {
 	ky_taxii_filters p = {0};
 	if (!ky_taxii_filters_parse(r, kind, t->config, &p))
 		return ky_error_set(KY_EINVALID, "%s.", p.problem);
+	ky_store_scope scope = ky_policy_scope(who);
 	ky_store_query q = {
+		.scope = &scope,
 		.collection_id = c->id,
 		.ids = p.ids,
 		.nids = p.nids,
@@ -428,7 +435,7 @@ int ky_taxii_listing_serve(ky_taxii *t, ky_store *store, ky_http_request *r, con
 		q.ids = one;
 		q.nids = 1;
 	}
-	ky_taxii_cursor from = {0};
+	ky_taxii_cursor from = {.viewer = who->who.user_id};
 	bool paging = p.raw[P_NEXT].ptr != NULL;
 	uint8_t secret[KY_STORE_SECRET_SIZE];
 	int rc = paging ? cursor_secret(store, secret) : KY_OK;
@@ -455,7 +462,7 @@ int ky_taxii_listing_serve(ky_taxii *t, ky_store *store, ky_http_request *r, con
 	rc = pg.failed ? ky_error_set(KY_ENOMEM, "out of memory building a page")
 			   : ky_store_query_run(store, &q, add_row, &pg, &result);
 	if (rc == KY_OK && result.count == 0 && object_id != NULL && !paging) {
-		int exists = ky_taxii_object_exists(store, c, object_id);
+		int exists = ky_taxii_object_exists(store, c, object_id, who);
 		rc = exists < 0	   ? ky_error_last_code()
 		     : exists == 0 ? ky_error_set(KY_ENOTFOUND, "The collection has no object with this id.")
 				   : KY_OK;
@@ -488,7 +495,7 @@ int ky_taxii_listing_serve(ky_taxii *t, ky_store *store, ky_http_request *r, con
 	}
 	if (result.more && (kind == KY_TAXII_OBJECTS || kind == KY_TAXII_OBJECT)) {
 		char next[KY_TAXII_CURSOR_TEXT];
-		ky_taxii_cursor at = {result.last_seq, result.last_date_added_us};
+		ky_taxii_cursor at = {result.last_seq, result.last_date_added_us, who->who.user_id};
 		rc = cursor_secret(store, secret);
 		if (rc != KY_OK) {
 			free(pg.buf);

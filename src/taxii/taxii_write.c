@@ -54,7 +54,8 @@ static int add_detail(void *ctx, const ky_store_request_object *o)
 		id = name;
 	}
 	json_t *item = json_pack("{s:s,s:s}", "id", id, "version", o->version ? o->version : "");
-	if (!o->success && o->message != NULL)
+	/* A failure's reasons, or a success's warning (an unresolved marking, say). */
+	if (o->message != NULL)
 		json_object_set_new(item, "message", json_string(o->message));
 	json_array_append_new(o->success ? d->successes : d->failures, item);
 	return 0;
@@ -224,15 +225,17 @@ int ky_taxii_delete_object(ky_taxii *t, ky_store *store, ky_http_request *r, con
 	ky_taxii_filters f = {0};
 	if (!ky_taxii_filters_parse(r, KY_TAXII_OBJECT, t->config, &f))
 		return ky_error_set(KY_EINVALID, "%s.", f.problem);
-	int exists = ky_taxii_object_exists(store, c, object_id);
+	int exists = ky_taxii_object_exists(store, c, object_id, who);
 	if (exists < 0)
 		return ky_http_store_failure(ky_error_last_code());
 	if (exists == 0)
 		return ky_error_set(KY_ENOTFOUND, "The collection has no object with this id.");
-	/* Without match[version], the object leaves the collection: every version. */
+	/* Without match[version], the object leaves the collection: every version. A member
+	 * removes only versions it provided; the secretariat, any. */
 	uint64_t removed = 0;
+	int64_t provider = who->who.tier == KY_TIER_SECRETARIAT ? 0 : who->who.member_id;
 	int rc = ky_store_remove(store, c->id, object_id, f.versions, f.modified, f.nmodified, f.spec_versions,
-				 f.nspec_versions, who->who.user_id, &removed);
+				 f.nspec_versions, provider, who->who.user_id, &removed);
 	if (rc != KY_OK)
 		return ky_http_store_failure(rc);
 	ky_http_respond(r, 200, KY_TAXII_MEDIA, "", 0);
@@ -302,9 +305,10 @@ static void on_report(void *ctx, const ky_ingest_report *report)
 		.id = keep(p, report->id),
 		.version = keep(p, report->version),
 		.success = !refused,
-		.message = refused ? reasons(p, report) : NULL,
+		.message = refused ? reasons(p, report) : keep(p, report->warning),
 	};
-	if ((report->id && !o.id) || (report->version && !o.version) || (refused && !o.message)) {
+	if ((report->id && !o.id) || (report->version && !o.version) || (refused && !o.message) ||
+	    (!refused && report->warning && !o.message)) {
 		p->status = ky_error_set(KY_ENOMEM, "out of memory recording outcomes");
 		return;
 	}
@@ -321,17 +325,62 @@ static void on_progress(void *ctx, const ky_ingest_totals *totals)
 	clear_pending(p);
 }
 
+typedef struct named_collection {
+	int64_t id;
+	char name[KY_CONFIG_NAME_MAX + 1];
+} named_collection;
+
+static int name_collection(void *ctx, const ky_store_collection *c)
+{
+	named_collection *q = ctx;
+	if (c->id != q->id)
+		return 0;
+	snprintf(q->name, sizeof(q->name), "%s", c->name);
+	return 1;
+}
+
+/* Who provides the request's objects, its requester's member, and who reads them: the policy's
+ * snapshot for the request (policy/admission.h), with its collection's default audience. */
+static int request_admission(ky_taxii *t, ky_store *store, const ky_store_request *request, ky_admission **out)
+{
+	ky_store_user user;
+	named_collection c = {.id = request->collection_id};
+	int rc = ky_store_user_by_id(store, request->user_id, &user);
+	if (rc == KY_OK)
+		rc = ky_store_collection_list(store, name_collection, &c);
+	if (rc < 0)
+		return rc;
+	const char *audience = NULL;
+	for (size_t i = 0; i < t->config->ncollections; i++)
+		if (strcmp(t->config->collections[i].name, c.name) == 0)
+			audience = t->config->collections[i].audience;
+	ky_admission_options o = {
+		.provider = user.member_id,
+		.provider_tier = user.tier,
+		.default_tlp = ky_policy_default_tlp(t->config),
+		.default_audience = audience,
+	};
+	return ky_admission_new(store, &o, out);
+}
+
 /* Processes one claimed request to its end; KY_OK when it is complete. */
 static int process(ky_taxii *t, ky_store *store, const ky_store_request *request, const char *envelope, size_t len)
 {
 	progress p = {.store = store, .id = request->id, .token = request->token};
 	int rc = KY_OK;
 	if (len > 0 && request->total > 0) {
+		ky_admission *admission = NULL;
+		rc = request_admission(t, store, request, &admission);
+		if (rc != KY_OK)
+			return rc;
 		FILE *in = fmemopen((void *)envelope, len, "r");
-		if (in == NULL)
+		if (in == NULL) {
+			ky_admission_free(admission);
 			return ky_error_set(KY_ENOMEM, "out of memory opening request %s", request->id);
+		}
 		ky_ingest_options options = {
 			.collection_id = request->collection_id,
+			.admission = admission,
 			.batch_objects = t->config->batch_objects,
 			.batch_bytes = t->config->batch_bytes,
 			.max_object = t->config->max_object_size,
@@ -341,6 +390,7 @@ static int process(ky_taxii *t, ky_store *store, const ky_store_request *request
 		ky_ingest_totals totals;
 		rc = ky_ingest_stream(store, in, &options, on_report, on_progress, &p, &totals);
 		fclose(in);
+		ky_admission_free(admission);
 		/* A broken structure cannot happen to an envelope checked on receipt; the store
 		 * failing can, and then the request is left for a later try. */
 		on_progress(&p, &totals);

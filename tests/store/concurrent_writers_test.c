@@ -248,7 +248,7 @@ static void poll_once(reader *r)
 {
 	size_t before = r->rows;
 	for (;;) {
-		ky_store_query q = {.collection_id = r->collection, .versions = KY_STORE_ALL, .after = r->last_seq, .limit = 500};
+		ky_store_query q = {.scope = &ky_store_operator_scope, .collection_id = r->collection, .versions = KY_STORE_ALL, .after = r->last_seq, .limit = 500};
 		ky_store_page page;
 		if (ky_store_query_run(r->store, &q, take_row, r, &page) != KY_OK)
 			die("polling after %" PRIu64 ": %s", r->last_seq, ky_error_last());
@@ -256,7 +256,7 @@ static void poll_once(reader *r)
 			break;
 	}
 	for (;;) {
-		ky_store_query q = {.versions = KY_STORE_ALL, .after = r->hub_last, .limit = 500};
+		ky_store_query q = {.scope = &ky_store_operator_scope, .versions = KY_STORE_ALL, .after = r->hub_last, .limit = 500};
 		ky_store_page page;
 		if (ky_store_query_run(r->store, &q, take_hub_row, r, &page) != KY_OK)
 			die("polling the hub after %" PRIu64 ": %s", r->hub_last, ky_error_last());
@@ -604,14 +604,14 @@ int main(int argc, char **argv)
 
 	/* The full scan equals what the reader collected. */
 	scan sc = {.last_writer = -1};
-	ky_store_query all = {.collection_id = rd.collection, .versions = KY_STORE_ALL};
+	ky_store_query all = {.scope = &ky_store_operator_scope, .collection_id = rd.collection, .versions = KY_STORE_ALL};
 	if (ky_store_query_run(rd.store, &all, scan_row, &sc, NULL) != KY_OK)
 		die("full scan: %s", ky_error_last());
 	if (sc.rows != rd.rows || sc.rows != nobjects)
 		die("the full scan has %zu rows, the reader collected %zu, the bundles hold %zu objects", sc.rows, rd.rows,
 		    nobjects);
 	hub_scan hs = {0};
-	ky_store_query hub_all = {.versions = KY_STORE_ALL};
+	ky_store_query hub_all = {.scope = &ky_store_operator_scope, .versions = KY_STORE_ALL};
 	if (ky_store_query_run(rd.store, &hub_all, hub_scan_row, &hs, NULL) != KY_OK)
 		die("hub-wide scan: %s", ky_error_last());
 	if (hs.rows != rd.hub_rows || hs.rows != nobjects)

@@ -407,7 +407,7 @@ static size_t check_hub(int run, const char *location, size_t *verified)
 	for (size_t i = 0; i < nobjects; i++)
 		objects[i].seen = 0;
 	check_ctx c = {.run = run, .before = last_checked_seq};
-	ky_store_query q = {.collection_id = coll.id, .versions = KY_STORE_ALL};
+	ky_store_query q = {.scope = &ky_store_operator_scope, .collection_id = coll.id, .versions = KY_STORE_ALL};
 	if (ky_store_query_run(s, &q, check_row, &c, NULL) != KY_OK)
 		die("after run %d: query: %s", run, ky_error_last());
 	*verified = 0;

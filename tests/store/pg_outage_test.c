@@ -770,7 +770,7 @@ static size_t check_hub(const char *hub)
 	for (size_t i = 0; i < nobjects; i++)
 		objects[i].seen = 0;
 	check_ctx c = {0};
-	ky_store_query q = {.collection_id = coll.id, .versions = KY_STORE_ALL};
+	ky_store_query q = {.scope = &ky_store_operator_scope, .collection_id = coll.id, .versions = KY_STORE_ALL};
 	if (ky_store_query_run(s, &q, check_row, &c, NULL) != KY_OK)
 		die("query: %s", ky_error_last());
 	for (size_t i = 0; i < nobjects; i++)

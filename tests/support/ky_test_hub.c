@@ -119,3 +119,6 @@ void ky_test_remove_dir(const char *dir)
 		closedir(d);
 	rmdir(dir);
 }
+
+static const char *const community[] = {"*"};
+const ky_store_access ky_test_access = {.provider = 1, .any_object = true, .tlp = 2, .keys = community, .nkeys = 1};

@@ -12,6 +12,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "store/store.h"
+
+/* The access of a version that the store's own tests add: the secretariat (the first
+ * member of every hub) provides it and the community reads it. */
+extern const ky_store_access ky_test_access;
+
 /* True when this run's hubs are PostgreSQL databases. */
 bool ky_test_hub_is_pg(void);
 

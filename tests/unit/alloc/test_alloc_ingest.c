@@ -91,8 +91,12 @@ static int ingest(const char *hub, reports *seen)
 	if (rc != KY_OK)
 		goto cleanup;
 	ky_ingest_options o = {.collection_id = c.id, .batch_objects = 2, .source_name = "bundle.json"};
+	rc = ky_admission_operator(s, NULL, NULL, &o.admission);
+	if (rc != KY_OK)
+		goto cleanup;
 	ky_ingest_totals totals;
 	rc = ky_ingest_stream(s, in, &o, count_report, NULL, seen, &totals);
+	ky_admission_free(o.admission);
 	if (rc == KY_OK && (totals.objects != OBJECTS || totals.refused != REFUSED || totals.stored != OBJECTS - REFUSED))
 		fail_msg("ingest succeeded with %zu objects, %zu stored, %zu refused", totals.objects, totals.stored,
 			 totals.refused);
@@ -125,7 +129,7 @@ static void check_stored(const char *hub, unsigned long n)
 	ky_store_collection c = {0};
 	assert_int_equal(ky_store_open(&s, hub, NULL, NULL), KY_OK);
 	assert_int_equal(ky_store_collection_find(s, KY_STORE_DEFAULT_COLLECTION, &c), KY_OK);
-	ky_store_query q = {.collection_id = c.id, .versions = KY_STORE_ALL};
+	ky_store_query q = {.scope = &ky_store_operator_scope, .collection_id = c.id, .versions = KY_STORE_ALL};
 	assert_int_equal(ky_store_query_run(s, &q, check_row, &n, NULL), KY_OK);
 	ky_store_collection_clear(&c);
 	ky_store_close(s);

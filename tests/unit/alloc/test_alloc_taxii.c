@@ -154,9 +154,12 @@ static void test_taxii_request(void **state)
 	assert_int_equal(ky_store_collection_find(store, KY_STORE_DEFAULT_COLLECTION, &c), KY_OK);
 	FILE *in = fmemopen((void *)bundle, sizeof(bundle) - 1, "r");
 	assert_non_null(in);
-	ky_ingest_options io = {.collection_id = c.id};
+	ky_admission *admission = NULL;
+	assert_int_equal(ky_admission_operator(store, NULL, NULL, &admission), KY_OK);
+	ky_ingest_options io = {.admission = admission, .collection_id = c.id};
 	ky_ingest_totals totals;
 	assert_int_equal(ky_ingest_stream(store, in, &io, NULL, NULL, NULL, &totals), KY_OK);
+	ky_admission_free(admission);
 	assert_int_equal(totals.stored, 3);
 	fclose(in);
 	ky_store_close(store);

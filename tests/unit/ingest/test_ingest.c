@@ -238,7 +238,7 @@ static int count_row(void *ctx, const ky_store_row *row)
 static uint64_t additions(ky_store *s, int64_t coll)
 {
 	uint64_t n = 0;
-	ky_store_query q = {.collection_id = coll, .versions = KY_STORE_ALL};
+	ky_store_query q = {.scope = &ky_store_operator_scope, .collection_id = coll, .versions = KY_STORE_ALL};
 	assert_int_equal(ky_store_query_run(s, &q, count_row, &n, NULL), KY_OK);
 	return n;
 }
@@ -271,7 +271,7 @@ static void on_report(void *ctx, const ky_ingest_report *r)
 	if (r->outcome == KY_INGEST_STORED) {
 		find_seq w = {.seq = r->seq};
 		const char *ids[] = {r->id};
-		ky_store_query q = {.collection_id = x->collection_id, .ids = ids, .nids = 1, .versions = KY_STORE_ALL};
+		ky_store_query q = {.scope = &ky_store_operator_scope, .collection_id = x->collection_id, .ids = ids, .nids = 1, .versions = KY_STORE_ALL};
 		assert_int_equal(ky_store_query_run(x->f->probe, &q, match_seq, &w, NULL), KY_OK);
 		x->not_visible += !w.found;
 	}
@@ -295,8 +295,11 @@ static int ingest(fx *f, run *x, const char *input, size_t batch, int64_t coll)
 	x->additions_before = additions(f->probe, coll);
 	FILE *in = fmemopen((void *)input, strlen(input), "r");
 	assert_non_null(in);
-	ky_ingest_options options = {.collection_id = coll, .batch_objects = batch, .source_name = "input"};
+	ky_admission *admission = NULL;
+	assert_int_equal(ky_admission_operator(f->s, NULL, NULL, &admission), KY_OK);
+	ky_ingest_options options = {.admission = admission, .collection_id = coll, .batch_objects = batch, .source_name = "input"};
 	int rc = ky_ingest_stream(f->s, in, &options, on_report, on_progress, x, &x->totals);
+	ky_admission_free(admission);
 	fclose(in);
 	assert_int_equal(x->not_visible, 0);
 	assert_int_equal(x->wrong_count, 0);
@@ -341,7 +344,7 @@ static char *stored_bytes(ky_store *s, int64_t coll, const char *id, const char 
 {
 	want_bytes w = {.modified = modified};
 	const char *ids[] = {id};
-	ky_store_query q = {.collection_id = coll, .ids = ids, .nids = 1, .versions = KY_STORE_ALL};
+	ky_store_query q = {.scope = &ky_store_operator_scope, .collection_id = coll, .ids = ids, .nids = 1, .versions = KY_STORE_ALL};
 	assert_int_equal(ky_store_query_run(s, &q, take_bytes, &w, NULL), KY_OK);
 	assert_true(w.count <= 1);
 	return w.raw;
@@ -642,9 +645,12 @@ static void test_batch_bytes(void **state)
 	char *input = array_of(0, 20, V1);
 	size_t shortest = strlen(identity(0, V1)); /* 0-9; 10-19 are one byte longer */
 	FILE *in = fmemopen(input, strlen(input), "r");
-	ky_ingest_options options = {.collection_id = f->dflt, .batch_bytes = 3 * shortest};
+	ky_admission *admission = NULL;
+	assert_int_equal(ky_admission_operator(f->s, NULL, NULL, &admission), KY_OK);
+	ky_ingest_options options = {.admission = admission, .collection_id = f->dflt, .batch_bytes = 3 * shortest};
 	ky_ingest_totals totals;
 	assert_int_equal(ky_ingest_stream(f->s, in, &options, NULL, NULL, NULL, &totals), KY_OK);
+	ky_admission_free(admission);
 	fclose(in);
 	assert_int_equal(totals.stored, 20);
 	assert_int_equal(totals.batches, 7); /* 3 per batch: 6 x 3 + 2 */
@@ -671,8 +677,11 @@ static void test_object_over_the_limit(void **state)
 	x.f = f;
 	x.collection_id = f->dflt;
 	FILE *in = fmemopen(t.s, t.len, "r");
-	ky_ingest_options options = {.collection_id = f->dflt, .max_object = 512};
+	ky_admission *admission = NULL;
+	assert_int_equal(ky_admission_operator(f->s, NULL, NULL, &admission), KY_OK);
+	ky_ingest_options options = {.admission = admission, .collection_id = f->dflt, .max_object = 512};
 	assert_int_equal(ky_ingest_stream(f->s, in, &options, on_report, NULL, &x, &x.totals), KY_OK);
+	ky_admission_free(admission);
 	fclose(in);
 	assert_int_equal(x.n, 3);
 	assert_int_equal(x.recs[0].outcome, KY_INGEST_STORED);
@@ -738,8 +747,11 @@ static void test_store_failure_stops_the_import(void **state)
 	l.r.f = f;
 	l.r.collection_id = f->dflt;
 	FILE *in = fmemopen(input, strlen(input), "r");
-	ky_ingest_options io = {.collection_id = f->dflt, .batch_objects = 5};
+	ky_admission *admission = NULL;
+	assert_int_equal(ky_admission_operator(impatient, NULL, NULL, &admission), KY_OK);
+	ky_ingest_options io = {.admission = admission, .collection_id = f->dflt, .batch_objects = 5};
 	int rc = ky_ingest_stream(impatient, in, &io, lock_after_first_batch, NULL, &l, &l.r.totals);
+	ky_admission_free(admission);
 	fclose(in);
 	assert_int_equal(rc, KY_EBUSY);
 	assert_contains(ky_error_last(), "locked");
@@ -1027,9 +1039,12 @@ static void test_long_stream_in_bounded_memory(void **state)
 	assert_non_null(in);
 	stream_run x = {.g = &g};
 	x.heap_base = x.heap_peak = heap_in_use();
-	ky_ingest_options options = {.collection_id = f->dflt, .batch_objects = batch, .source_name = "generator"};
+	ky_admission *admission = NULL;
+	assert_int_equal(ky_admission_operator(f->s, NULL, NULL, &admission), KY_OK);
+	ky_ingest_options options = {.admission = admission, .collection_id = f->dflt, .batch_objects = batch, .source_name = "generator"};
 	ky_ingest_totals totals;
 	int rc = ky_ingest_stream(f->s, in, &options, stream_report, stream_progress, &x, &totals);
+	ky_admission_free(admission);
 	fclose(in);
 	if (rc != KY_OK)
 		fail_msg("ingest stopped: %s", ky_error_last());

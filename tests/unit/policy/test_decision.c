@@ -159,7 +159,7 @@ static void test_table(void **state)
 			header = false;
 			continue;
 		}
-		char *col[8];
+		char *col[8] = {0};
 		if (split(line, '\t', col, 8) != 7)
 			fail_msg("%s:%zu: expected 7 tab-separated columns", table_path, lineno);
 		rows++;
@@ -170,7 +170,7 @@ static void test_table(void **state)
 		/* The row's version as an object: its markings by id, a statement marking the hub
 		 * holds among them (it limits nothing), and the unresolvable one when the row says. */
 		json_t *refs = json_pack("[s]", STATEMENT);
-		char *names[8];
+		char *names[8] = {0};
 		size_t n = strcmp(col[1], "-") == 0 ? 0 : split(col[1], ',', names, 8);
 		for (size_t i = 0; i < n; i++) {
 			const char *id = tlp_id_of(names[i]);

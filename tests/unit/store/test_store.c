@@ -311,7 +311,7 @@ static int add(ky_store_batch *b, const char *raw)
 	json_t *o = json_loadb(raw, strlen(raw), 0, &e);
 	if (o == NULL)
 		fail_msg("bad JSON in the test: %s: %s", e.text, raw);
-	int rc = ky_store_batch_add(b, raw, strlen(raw), o);
+	int rc = ky_store_batch_add(b, raw, strlen(raw), o, &ky_test_access);
 	json_decref(o);
 	return rc;
 }
@@ -618,6 +618,110 @@ static void test_open_leaves_foreign_database_alone(void **state)
 
 /* --- batches ------------------------------------------------------------------------------ */
 
+/* Commits one version as `provider` (any_object: the secretariat's right) naming `creator`,
+ * readable by `key`; its status. */
+static ky_store_status commit_as(ky_store *s, int64_t coll, const char *raw, int64_t provider, bool any_object,
+				 int64_t creator, const char *key)
+{
+	const char *keys[] = {key};
+	ky_store_access access = {.provider = provider, .any_object = any_object, .creator = creator, .keys = keys, .nkeys = 1};
+	json_t *o = json_loads(raw, 0, NULL);
+	ky_store_batch *b = NULL;
+	assert_int_equal(ky_store_batch_begin(s, coll, &b), KY_OK);
+	assert_int_equal(ky_store_batch_add(b, raw, strlen(raw), o, &access), 0);
+	json_decref(o);
+	ky_store_status st = 99;
+	if (ky_store_batch_commit(b, &st, NULL) != KY_OK)
+		fail_msg("commit: %s", ky_error_last());
+	return st;
+}
+
+/* An object's versions come from its provider (the member of its first version) or the
+ * secretariat, whoever else tries; in one batch as across batches; and a member removes only
+ * the versions it provided. */
+static void test_versions_from_the_provider(void **state)
+{
+	fx *f = *state;
+	open_new(f);
+	ky_store_member a = {.tier = KY_TIER_CONTRIBUTOR}, b = {.tier = KY_TIER_GENERAL}, sec;
+	snprintf(a.name, sizeof(a.name), "vendor-a");
+	snprintf(a.title, sizeof(a.title), "Vendor A");
+	snprintf(b.name, sizeof(b.name), "water-b");
+	snprintf(b.title, sizeof(b.title), "Water B");
+	assert_int_equal(ky_store_member_add(f->s, &a, &operator, "test", &a), KY_OK);
+	assert_int_equal(ky_store_member_add(f->s, &b, &operator, "test", &b), KY_OK);
+	assert_int_equal(ky_store_secretariat_ensure(f->s, &operator, &sec), KY_OK);
+	char v1[512], v2[512], v3[512], v4[512];
+	sdo(v1, sizeof(v1), "indicator", IND1, "2016-01-01T00:00:00.000Z");
+	sdo(v2, sizeof(v2), "indicator", IND1, "2016-02-01T00:00:00.000Z");
+	sdo(v3, sizeof(v3), "indicator", IND1, "2016-03-01T00:00:00.000Z");
+	sdo(v4, sizeof(v4), "indicator", IND1, "2016-04-01T00:00:00.000Z");
+	assert_int_equal(commit_as(f->s, f->dflt, v1, a.id, false, a.id, "*"), KY_STORE_STORED);
+	assert_int_equal(commit_as(f->s, f->dflt, v2, b.id, false, 0, "*"), KY_STORE_NOT_PROVIDER);
+	/* Not even the very version the provider sent. */
+	assert_int_equal(commit_as(f->s, f->dflt, v1, b.id, false, 0, "*"), KY_STORE_NOT_PROVIDER);
+	/* The secretariat versions a's object, which stays a's: named as a's, read by a. */
+	assert_int_equal(commit_as(f->s, f->dflt, v3, sec.id, true, b.id, "x"), KY_STORE_NOT_CREATOR);
+	assert_int_equal(commit_as(f->s, f->dflt, v3, sec.id, true, a.id, "x"), KY_STORE_STORED);
+	assert_int_equal(commit_as(f->s, f->dflt, v4, a.id, false, 0, "*"), KY_STORE_STORED);
+	char key_a[32];
+	snprintf(key_a, sizeof(key_a), KY_STORE_MEMBER_KEY, (long long)a.id);
+	const char *a_keys[] = {key_a}, *other_keys[] = {"y"};
+	ky_store_scope as_member_a = {.keys = a_keys, .nkeys = 1}, as_other = {.keys = other_keys, .nkeys = 1};
+	rows seen = {0};
+	ky_store_query mine = {.scope = &as_member_a, .collection_id = f->dflt, .versions = KY_STORE_ALL};
+	run(f->s, &mine, &seen, NULL);
+	assert_int_equal(seen.n, 1);
+	assert_string_equal(seen.v[0].modified, "2016-03-01T00:00:00.000Z");
+	mine.scope = &as_other;
+	run(f->s, &mine, &seen, NULL);
+	assert_int_equal(seen.n, 0);
+	rows_clear(&seen);
+	/* Nobody attributes a new object to another member, the secretariat included. */
+	char n1[512];
+	sdo(n1, sizeof(n1), "indicator", IND2, "2016-01-01T00:00:00.000Z");
+	assert_int_equal(commit_as(f->s, f->dflt, n1, sec.id, true, b.id, "*"), KY_STORE_NOT_CREATOR);
+
+	/* A new object's first copy in a batch makes its provider. */
+	char w1[512], w2[512];
+	sdo(w1, sizeof(w1), "malware", MAL1, "2016-01-01T00:00:00.000Z");
+	sdo(w2, sizeof(w2), "malware", MAL1, "2016-02-01T00:00:00.000Z");
+	static const char *const community[] = {"*"};
+	ky_store_access as_a = {.provider = a.id, .keys = community, .nkeys = 1}, as_b = as_a;
+	as_b.provider = b.id;
+	ky_store_batch *batch = NULL;
+	assert_int_equal(ky_store_batch_begin(f->s, f->dflt, &batch), KY_OK);
+	json_t *o1 = json_loads(w1, 0, NULL), *o2 = json_loads(w2, 0, NULL);
+	assert_int_equal(ky_store_batch_add(batch, w1, strlen(w1), o1, &as_b), 0);
+	assert_int_equal(ky_store_batch_add(batch, w2, strlen(w2), o2, &as_a), 1);
+	json_decref(o1);
+	json_decref(o2);
+	ky_store_status st[2];
+	assert_int_equal(ky_store_batch_commit(batch, st, NULL), KY_OK);
+	assert_int_equal(st[0], KY_STORE_STORED);
+	assert_int_equal(st[1], KY_STORE_NOT_PROVIDER);
+	/* Without access nothing is added. */
+	assert_int_equal(ky_store_batch_begin(f->s, f->dflt, &batch), KY_OK);
+	o1 = json_loads(w1, 0, NULL);
+	assert_int_equal(ky_store_batch_add(batch, w1, strlen(w1), o1, NULL), KY_EINVALID);
+	json_decref(o1);
+	ky_store_batch_abort(batch);
+
+	/* A member removes its own object's versions only (the secretariat's version of it is
+	 * its own too). */
+	uint64_t removed = 99;
+	assert_int_equal(ky_store_remove(f->s, f->dflt, IND1, 0, NULL, 0, NULL, 0, b.id, 0, &removed), KY_OK);
+	assert_int_equal(removed, 0);
+	assert_int_equal(ky_store_remove(f->s, f->dflt, IND1, 0, NULL, 0, NULL, 0, a.id, 0, &removed), KY_OK);
+	assert_int_equal(removed, 3);
+	rows rs = {0};
+	ky_store_query q = {.scope = &ky_store_operator_scope, .collection_id = f->dflt, .ids = (const char *[]){IND1}, .nids = 1,
+			    .versions = KY_STORE_ALL};
+	run(f->s, &q, &rs, NULL);
+	assert_int_equal(rs.n, 0);
+	rows_clear(&rs);
+}
+
 static void test_batch_stored_and_duplicate(void **state)
 {
 	fx *f = *state;
@@ -708,7 +812,7 @@ static void test_batch_same_time_written_differently(void **state)
 	rows rs = {0};
 	const char *ids[] = {IND1};
 	const char *named[] = {"2016-04-06T20:03:48.10Z"};
-	ky_store_query q = {.collection_id = f->dflt, .ids = ids, .nids = 1, .modified = named, .nmodified = 1};
+	ky_store_query q = {.scope = &ky_store_operator_scope, .collection_id = f->dflt, .ids = ids, .nids = 1, .modified = named, .nmodified = 1};
 	run(f->s, &q, &rs, NULL);
 	assert_int_equal(rs.n, 1);
 	assert_string_equal(rs.v[0].raw, a);
@@ -747,7 +851,7 @@ static void test_batch_objects_without_modified(void **state)
 	assert_int_equal(st[1], KY_STORE_DUPLICATE);
 
 	rows rs = {0};
-	ky_store_query q = {.collection_id = f->dflt, .versions = KY_STORE_ALL};
+	ky_store_query q = {.scope = &ky_store_operator_scope, .collection_id = f->dflt, .versions = KY_STORE_ALL};
 	run(f->s, &q, &rs, NULL);
 	assert_int_equal(rs.n, 2);
 	assert_string_equal(rs.v[0].id, MARK1);
@@ -829,7 +933,7 @@ static void test_batch_raw_bytes_exact(void **state)
 	};
 	commit(f->s, f->dflt, raws, 2, NULL, NULL);
 	rows rs = {0};
-	ky_store_query q = {.collection_id = f->dflt};
+	ky_store_query q = {.scope = &ky_store_operator_scope, .collection_id = f->dflt};
 	run(f->s, &q, &rs, NULL);
 	assert_int_equal(rs.n, 2);
 	for (size_t i = 0; i < 2; i++) {
@@ -889,7 +993,7 @@ static void test_sequence_increasing(void **state)
 	/* No gaps in one writer's numbers, and everything scanned back, dates increasing. */
 	assert_int_equal(stored[nstored - 1], nstored);
 	rows rs = {0}, rs2 = {0};
-	ky_store_query q = {.collection_id = f->dflt, .versions = KY_STORE_ALL};
+	ky_store_query q = {.scope = &ky_store_operator_scope, .collection_id = f->dflt, .versions = KY_STORE_ALL};
 	run(f->s, &q, &rs, NULL);
 	q.collection_id = c2.id;
 	run(f->s, &q, &rs2, NULL);
@@ -969,7 +1073,7 @@ static void test_query_versions(void **state)
 	fx *f = *state;
 	int64_t second = build_query_hub(f);
 	rows rs = {0};
-	ky_store_query q = {.collection_id = f->dflt};
+	ky_store_query q = {.scope = &ky_store_operator_scope, .collection_id = f->dflt};
 
 	/* LAST is the default: v2 stays the latest though v1.5 came after it. */
 	run(f->s, &q, &rs, NULL);
@@ -1036,7 +1140,7 @@ static void test_query_filters(void **state)
 	rows rs = {0};
 
 	const char *ids[] = {IND1, MARK1, "indicator--00000000-0000-4000-8000-000000000000"};
-	ky_store_query q = {.collection_id = f->dflt, .ids = ids, .nids = 3, .versions = KY_STORE_ALL};
+	ky_store_query q = {.scope = &ky_store_operator_scope, .collection_id = f->dflt, .ids = ids, .nids = 3, .versions = KY_STORE_ALL};
 	run(f->s, &q, &rs, NULL);
 	assert_string_equal(summary(&rs), V1 "," V2 "," V15 "," K1);
 	q.ids = NULL;
@@ -1072,12 +1176,12 @@ static void test_query_filters(void **state)
 	/* Filters combine: id and type and version. */
 	const char *ids2[] = {IND1, MAL1};
 	const char *types2[] = {"malware"};
-	ky_store_query q2 = {.collection_id = f->dflt, .ids = ids2, .nids = 2, .types = types2, .ntypes = 1};
+	ky_store_query q2 = {.scope = &ky_store_operator_scope, .collection_id = f->dflt, .ids = ids2, .nids = 2, .types = types2, .ntypes = 1};
 	run(f->s, &q2, &rs, NULL);
 	assert_string_equal(summary(&rs), M1);
 
 	/* A collection that does not exist has nothing. */
-	ky_store_query q3 = {.collection_id = 12345, .versions = KY_STORE_ALL};
+	ky_store_query q3 = {.scope = &ky_store_operator_scope, .collection_id = 12345, .versions = KY_STORE_ALL};
 	run(f->s, &q3, &rs, NULL);
 	assert_int_equal(rs.n, 0);
 	rows_clear(&rs);
@@ -1091,7 +1195,7 @@ static void test_query_spec_version_of_sco(void **state)
 	build_query_hub(f);
 	rows rs = {0};
 	const char *specs21[] = {"2.1"};
-	ky_store_query q = {.collection_id = f->dflt, .spec_versions = specs21, .nspec_versions = 1};
+	ky_store_query q = {.scope = &ky_store_operator_scope, .collection_id = f->dflt, .spec_versions = specs21, .nspec_versions = 1};
 	run(f->s, &q, &rs, NULL);
 	assert_string_equal(summary(&rs), M1 "," V2 "," S1 "," K1);
 	q.collection_id = 0;
@@ -1106,7 +1210,7 @@ static void test_query_after_and_newer_versions(void **state)
 	build_query_hub(f);
 	rows rs = {0};
 	ky_store_page page;
-	ky_store_query q = {.collection_id = f->dflt, .after = 3};
+	ky_store_query q = {.scope = &ky_store_operator_scope, .collection_id = f->dflt, .after = 3};
 	run(f->s, &q, &rs, &page);
 	assert_string_equal(summary(&rs), S1 "," I2 "," K1);
 	assert_int_equal(page.count, 3);
@@ -1150,7 +1254,7 @@ static void test_query_after_and_newer_versions(void **state)
 	assert_string_equal(summary(&rs), MAL1 "@2018-01-01T00:00:00.000Z");
 
 	/* Hub-wide, after counts in the hub-wide order. */
-	ky_store_query h = {.collection_id = 0, .versions = KY_STORE_ALL};
+	ky_store_query h = {.scope = &ky_store_operator_scope, .collection_id = 0, .versions = KY_STORE_ALL};
 	run(f->s, &h, &rs, &page);
 	assert_int_equal(rs.n, 10);
 	h.after = rs.v[7].seq;
@@ -1167,7 +1271,7 @@ static void test_query_added_after(void **state)
 	build_query_hub(f);
 	rows all = {0}, rs = {0};
 	ky_store_page page;
-	ky_store_query q = {.collection_id = f->dflt, .versions = KY_STORE_ALL};
+	ky_store_query q = {.scope = &ky_store_operator_scope, .collection_id = f->dflt, .versions = KY_STORE_ALL};
 	run(f->s, &q, &all, NULL);
 	assert_true(all.n >= 5);
 	q.added_after_us = all.v[1].date;
@@ -1202,7 +1306,7 @@ static void test_query_added_after(void **state)
 	assert_true(rs.v[0].seq > all.v[1].seq);
 	assert_true(page.more);
 	/* The hub-wide query has no date_added to filter on. */
-	ky_store_query h = {.added_after_us = 1};
+	ky_store_query h = {.scope = &ky_store_operator_scope, .added_after_us = 1};
 	assert_int_equal(ky_store_query_run(f->s, &h, collect, &rs, NULL), KY_EINVALID);
 	assert_non_null(strstr(ky_error_last(), "added_after"));
 	rows_clear(&rs);
@@ -1217,7 +1321,7 @@ static void test_query_empty_page_cursor(void **state)
 	build_query_hub(f);
 	rows rs = {0};
 	ky_store_page page;
-	ky_store_query q = {.collection_id = f->dflt, .after = 7, .limit = 5};
+	ky_store_query q = {.scope = &ky_store_operator_scope, .collection_id = f->dflt, .after = 7, .limit = 5};
 	run(f->s, &q, &rs, &page);
 	assert_int_equal(page.count, 0);
 	assert_false(page.more);
@@ -1292,7 +1396,7 @@ static void test_query_keyset_pages(void **state)
 		commit1(f->s, f->dflt, sdo(b, sizeof(b), i % 2 ? "indicator" : "malware", id, "2017-01-01T00:00:00.000Z"), NULL,
 			NULL);
 	}
-	ky_store_query q = {.collection_id = f->dflt, .versions = KY_STORE_ALL};
+	ky_store_query q = {.scope = &ky_store_operator_scope, .collection_id = f->dflt, .versions = KY_STORE_ALL};
 	walk_pages(f->s, q, 5, 31);
 	walk_pages(f->s, q, 1, 31);
 	walk_pages(f->s, q, 31, 31); /* exactly one full page: more is false */
@@ -1306,12 +1410,12 @@ static void test_query_keyset_pages(void **state)
 	q.types = types;
 	q.ntypes = 1;
 	walk_pages(f->s, q, 4, 11);
-	ky_store_query h = {.collection_id = 0, .versions = KY_STORE_ALL};
+	ky_store_query h = {.scope = &ky_store_operator_scope, .collection_id = 0, .versions = KY_STORE_ALL};
 	walk_pages(f->s, h, 5, 31);
 	walk_pages(f->s, h, 31, 31);
 	h.versions = KY_STORE_LAST;
 	walk_pages(f->s, h, 6, 23);
-	ky_store_query none = {.collection_id = f->dflt, .after = 1000};
+	ky_store_query none = {.scope = &ky_store_operator_scope, .collection_id = f->dflt, .after = 1000};
 	rows rs = {0};
 	ky_store_page page;
 	run(f->s, &none, &rs, &page);
@@ -1326,7 +1430,7 @@ static void test_query_stop_early(void **state)
 	build_query_hub(f);
 	rows rs = {0};
 	ky_store_page page;
-	ky_store_query q = {.collection_id = f->dflt, .versions = KY_STORE_ALL};
+	ky_store_query q = {.scope = &ky_store_operator_scope, .collection_id = f->dflt, .versions = KY_STORE_ALL};
 	/* A positive return stops with KY_OK. */
 	rs.stop_at = 3;
 	rs.stop_code = 1;
@@ -1355,7 +1459,7 @@ static void test_query_malformed(void **state)
 	const char *named[65];
 	for (int i = 0; i < 65; i++)
 		named[i] = "2016-01-01T00:00:00.000Z";
-	ky_store_query q = {.collection_id = f->dflt, .modified = named, .nmodified = 65};
+	ky_store_query q = {.scope = &ky_store_operator_scope, .collection_id = f->dflt, .modified = named, .nmodified = 65};
 	assert_int_equal(ky_store_query_run(f->s, &q, collect, &rs, NULL), KY_EINVALID);
 	q.nmodified = 64;
 	run(f->s, &q, &rs, NULL);
@@ -1364,14 +1468,14 @@ static void test_query_malformed(void **state)
 	static const char *ids[400];
 	for (int i = 0; i < 400; i++)
 		ids[i] = IND1;
-	ky_store_query q2 = {.collection_id = f->dflt, .ids = ids, .nids = 400};
+	ky_store_query q2 = {.scope = &ky_store_operator_scope, .collection_id = f->dflt, .ids = ids, .nids = 400};
 	assert_int_equal(ky_store_query_run(f->s, &q2, collect, &rs, NULL), KY_EINVALID);
 	q2.nids = 100;
 	run(f->s, &q2, &rs, NULL);
 	assert_string_equal(summary(&rs), V2);
 
 	/* Unknown version flags are a malformed query, not a database error. */
-	ky_store_query q3 = {.collection_id = f->dflt, .versions = 1u << 5};
+	ky_store_query q3 = {.scope = &ky_store_operator_scope, .collection_id = f->dflt, .versions = 1u << 5};
 	assert_int_equal(ky_store_query_run(f->s, &q3, collect, &rs, NULL), KY_EINVALID);
 	rows_clear(&rs);
 }
@@ -1459,7 +1563,7 @@ static uint64_t remove_versions(fx *f, int64_t coll, const char *id, unsigned ve
 				size_t nmodified)
 {
 	uint64_t removed = 99;
-	int rc = ky_store_remove(f->s, coll, id, versions, modified, nmodified, NULL, 0, 0, &removed);
+	int rc = ky_store_remove(f->s, coll, id, versions, modified, nmodified, NULL, 0, 0, 0, &removed);
 	if (rc != KY_OK)
 		fail_msg("remove: %s", ky_error_last());
 	return removed;
@@ -1468,7 +1572,7 @@ static uint64_t remove_versions(fx *f, int64_t coll, const char *id, unsigned ve
 /* The collection's LAST query, as a summary. */
 static const char *last_of(fx *f, int64_t coll, rows *rs)
 {
-	ky_store_query q = {.collection_id = coll};
+	ky_store_query q = {.scope = &ky_store_operator_scope, .collection_id = coll};
 	run(f->s, &q, rs, NULL);
 	return summary(rs);
 }
@@ -1484,7 +1588,7 @@ static void test_remove_last_recomputes_latest(void **state)
 	assert_int_equal(remove_versions(f, f->dflt, IND1, KY_STORE_LAST, NULL, 0), 1);
 	assert_string_equal(last_of(f, f->dflt, &rs), M1 "," S1 "," I2 "," V15 "," K1);
 	assert_int_equal(rs.v[3].seq, 6);
-	ky_store_query q = {.collection_id = f->dflt, .versions = KY_STORE_ALL};
+	ky_store_query q = {.scope = &ky_store_operator_scope, .collection_id = f->dflt, .versions = KY_STORE_ALL};
 	run(f->s, &q, &rs, NULL);
 	assert_string_equal(summary(&rs), V1 "," M1 "," S1 "," I2 "," V15 "," K1);
 	assert_string_equal(last_of(f, second, &rs), V3);
@@ -1493,7 +1597,7 @@ static void test_remove_last_recomputes_latest(void **state)
 	/* Again: now v1.5 leaves and v1 is the last one left. */
 	assert_int_equal(remove_versions(f, f->dflt, IND1, KY_STORE_LAST, NULL, 0), 1);
 	const char *ids[] = {IND1};
-	ky_store_query one = {.collection_id = f->dflt, .ids = ids, .nids = 1};
+	ky_store_query one = {.scope = &ky_store_operator_scope, .collection_id = f->dflt, .ids = ids, .nids = 1};
 	run(f->s, &one, &rs, NULL);
 	assert_string_equal(summary(&rs), V1);
 	/* An older version added now does not displace it... */
@@ -1521,7 +1625,7 @@ static void test_remove_first_exact_and_all(void **state)
 	fx *f = *state;
 	int64_t second = build_query_hub(f);
 	rows rs = {0};
-	ky_store_query all = {.collection_id = f->dflt, .versions = KY_STORE_ALL};
+	ky_store_query all = {.scope = &ky_store_operator_scope, .collection_id = f->dflt, .versions = KY_STORE_ALL};
 
 	assert_int_equal(remove_versions(f, f->dflt, IND1, KY_STORE_FIRST, NULL, 0), 1);
 	run(f->s, &all, &rs, NULL);
@@ -1536,7 +1640,7 @@ static void test_remove_first_exact_and_all(void **state)
 	/* In "second": first (v2) or the named latest (v3), both at once; the object is gone. */
 	const char *v3[] = {"2019-01-01T00:00:00.000Z"};
 	assert_int_equal(remove_versions(f, second, IND1, KY_STORE_FIRST, v3, 1), 2);
-	ky_store_query q2 = {.collection_id = second, .versions = KY_STORE_ALL};
+	ky_store_query q2 = {.scope = &ky_store_operator_scope, .collection_id = second, .versions = KY_STORE_ALL};
 	run(f->s, &q2, &rs, NULL);
 	assert_int_equal(rs.n, 0);
 	/* Every version, by flag or by default; the hub still has the versions themselves. */
@@ -1544,7 +1648,7 @@ static void test_remove_first_exact_and_all(void **state)
 	assert_int_equal(remove_versions(f, f->dflt, IND1, 0, NULL, 0), 1);
 	run(f->s, &all, &rs, NULL);
 	assert_string_equal(summary(&rs), S1 "," I2 "," K1);
-	ky_store_query hub = {.versions = KY_STORE_ALL};
+	ky_store_query hub = {.scope = &ky_store_operator_scope, .versions = KY_STORE_ALL};
 	run(f->s, &hub, &rs, NULL);
 	assert_int_equal(rs.n, 8);
 	assert_int_equal(ky_store_check(f->s), KY_OK);
@@ -1560,11 +1664,11 @@ static void test_remove_spec_version(void **state)
 	rows rs = {0};
 	const char *s21[] = {"2.1"}, *s20[] = {"2.0"};
 	uint64_t removed = 99;
-	assert_int_equal(ky_store_remove(f->s, f->dflt, IND2, 0, NULL, 0, s21, 1, 0, &removed), KY_OK);
+	assert_int_equal(ky_store_remove(f->s, f->dflt, IND2, 0, NULL, 0, s21, 1, 0, 0, &removed), KY_OK);
 	assert_int_equal(removed, 0);
-	assert_int_equal(ky_store_remove(f->s, f->dflt, IND2, 0, NULL, 0, s20, 1, 0, &removed), KY_OK);
+	assert_int_equal(ky_store_remove(f->s, f->dflt, IND2, 0, NULL, 0, s20, 1, 0, 0, &removed), KY_OK);
 	assert_int_equal(removed, 1);
-	assert_int_equal(ky_store_remove(f->s, f->dflt, SCO1, KY_STORE_LAST, NULL, 0, s21, 1, 0, &removed), KY_OK);
+	assert_int_equal(ky_store_remove(f->s, f->dflt, SCO1, KY_STORE_LAST, NULL, 0, s21, 1, 0, 0, &removed), KY_OK);
 	assert_int_equal(removed, 1);
 	assert_string_equal(last_of(f, f->dflt, &rs), M1 "," V2 "," K1);
 	rows_clear(&rs);
@@ -1602,7 +1706,7 @@ static void test_remove_recorded(void **state)
 	fx *f = *state;
 	int64_t second = build_query_hub(f);
 	rows rs = {0};
-	ky_store_query all = {.collection_id = f->dflt, .versions = KY_STORE_ALL};
+	ky_store_query all = {.scope = &ky_store_operator_scope, .collection_id = f->dflt, .versions = KY_STORE_ALL};
 	run(f->s, &all, &rs, NULL);
 	int64_t date_v2 = rs.v[2].date, date_sco = rs.v[3].date;
 	ky_store_user alice;
@@ -1610,13 +1714,13 @@ static void test_remove_recorded(void **state)
 
 	int64_t before = now_us();
 	uint64_t removed = 0;
-	assert_int_equal(ky_store_remove(f->s, f->dflt, IND1, KY_STORE_LAST, NULL, 0, NULL, 0, alice.id, &removed), KY_OK);
+	assert_int_equal(ky_store_remove(f->s, f->dflt, IND1, KY_STORE_LAST, NULL, 0, NULL, 0, 0, alice.id, &removed), KY_OK);
 	assert_int_equal(removed, 1);
 	int64_t after = now_us();
-	assert_int_equal(ky_store_remove(f->s, f->dflt, SCO1, 0, NULL, 0, NULL, 0, 0, &removed), KY_OK);
+	assert_int_equal(ky_store_remove(f->s, f->dflt, SCO1, 0, NULL, 0, NULL, 0, 0, 0, &removed), KY_OK);
 	assert_int_equal(removed, 1);
 	/* A user the hub does not have is refused, and nothing is removed. */
-	assert_int_equal(ky_store_remove(f->s, f->dflt, MAL1, 0, NULL, 0, NULL, 0, 424242, &removed), KY_ENOTFOUND);
+	assert_int_equal(ky_store_remove(f->s, f->dflt, MAL1, 0, NULL, 0, NULL, 0, 0, 424242, &removed), KY_ENOTFOUND);
 	assert_int_equal(removed, 0);
 
 	removals got = {0};
@@ -1681,10 +1785,10 @@ static void test_remove_then_add_again(void **state)
 	const char *many[65];
 	for (int i = 0; i < 65; i++)
 		many[i] = "2017-01-01T00:00:00.000Z";
-	assert_int_equal(ky_store_remove(f->s, f->dflt, IND1, 1u << 5, NULL, 0, NULL, 0, 0, &removed), KY_EINVALID);
+	assert_int_equal(ky_store_remove(f->s, f->dflt, IND1, 1u << 5, NULL, 0, NULL, 0, 0, 0, &removed), KY_EINVALID);
 	assert_int_equal(removed, 0);
-	assert_int_equal(ky_store_remove(f->s, f->dflt, IND1, 0, many, 65, NULL, 0, 0, NULL), KY_EINVALID);
-	assert_int_equal(ky_store_remove(f->s, f->dflt, "", 0, NULL, 0, NULL, 0, 0, NULL), KY_EINVALID);
+	assert_int_equal(ky_store_remove(f->s, f->dflt, IND1, 0, many, 65, NULL, 0, 0, 0, NULL), KY_EINVALID);
+	assert_int_equal(ky_store_remove(f->s, f->dflt, "", 0, NULL, 0, NULL, 0, 0, 0, NULL), KY_EINVALID);
 	assert_int_equal(ky_store_check(f->s), KY_OK);
 	rows_clear(&rs);
 }
@@ -2296,7 +2400,7 @@ static void test_pg_writes_safe_to_repeat(void **state)
 	commit1(f->s, f->dflt, sdo(b2, sizeof(b2), "indicator", IND1, "2017-01-01T00:00:00.000Z"), NULL, NULL);
 	uint64_t removed = 0;
 	ky_store_test_cut_after_commit(f->s, 1);
-	rc = ky_store_remove(f->s, f->dflt, IND1, KY_STORE_ALL, NULL, 0, NULL, 0, u.id, &removed);
+	rc = ky_store_remove(f->s, f->dflt, IND1, KY_STORE_ALL, NULL, 0, NULL, 0, 0, u.id, &removed);
 	if (rc != KY_OK)
 		fail_msg("remove: %s", ky_error_last());
 	assert_int_equal(removed, 2);
@@ -2446,6 +2550,22 @@ static int assert_secretariat_only(const char *path)
 
 /* The fixture is what migration 0 creates: a new hub's schema without the tables of
  * schemas 2, 3, 4 and 6. */
+/* Takes out of a schema what migration 6 added to migration 0's versions table: SQLite
+ * keeps it in the table's text, PostgreSQL as rows of its own. */
+static void without_version_provider(char *schema)
+{
+	static const char *const added[] = {",provider_idINTEGERREFERENCESmembers(id),tlpINTEGER", "versionsprovider_id",
+					    "versionstlp", "versionsversions_provider_id_fkey"};
+	for (size_t i = 0; i < sizeof(added) / sizeof(added[0]); i++) {
+		char *at;
+		while ((at = strstr(schema, added[i])) != NULL) {
+			/* A row of its own (PostgreSQL's) goes with its newline. */
+			size_t n = i == 0 ? strlen(added[i]) : strcspn(at, "\n") + 1;
+			memmove(at, at + n, strlen(at + n) + 1);
+		}
+	}
+}
+
 static void test_migrate_fixture_matches_migration_0(void **state)
 {
 	fx *f = *state;
@@ -2456,7 +2576,9 @@ static void test_migrate_fixture_matches_migration_0(void **state)
 	/* Later migrations' tables and index are not migration 0's. */
 	raw_exec(f->path, "DROP INDEX entries_by_date_added;");
 	char *now = schema_of(f->path, "derived,users,api_keys,secrets,removals,requests,request_objects,sectors,members,"
-				       "member_sectors,groups,group_members,rules,rule_acceptances,changes");
+				       "member_sectors,groups,group_members,rules,rule_acceptances,changes,version_access,"
+				       "entry_access");
+	without_version_provider(now);
 	char *old = schema_of(other, NULL);
 	assert_string_equal(old, now);
 	free(now);
@@ -2509,10 +2631,10 @@ static void test_migrate_from_schema_1(void **state)
 	assert_int_equal(ky_store_migrate(f->path, &from, &to), KY_OK);
 	assert_int_equal(from, 1);
 	assert_int_equal(to, KY_STORE_SCHEMA_VERSION);
-	assert_int_equal(KY_STORE_SCHEMA_VERSION, 6);
+	assert_int_equal(KY_STORE_SCHEMA_VERSION, 7);
 	char text[32];
 	raw_text(f->path, "SELECT version FROM kyoyu_schema", text, sizeof(text));
-	assert_string_equal(text, "6");
+	assert_string_equal(text, "7");
 	/* Its council is its secretariat alone (schema 1 had no users). */
 	assert_int_equal(assert_secretariat_only(f->path), 0);
 	/* Now the same schema as a hub created at 6. */
@@ -2530,14 +2652,14 @@ static void test_migrate_from_schema_1(void **state)
 	bool created = true;
 	assert_int_equal(ky_store_open(&f->s, f->path, NULL, &created), KY_OK);
 	assert_false(created);
-	assert_int_equal(ky_store_schema_version(f->s), 6);
+	assert_int_equal(ky_store_schema_version(f->s), KY_STORE_SCHEMA_VERSION);
 	ky_store_collection c;
 	assert_int_equal(ky_store_collection_find(f->s, "default", &c), KY_OK);
 	assert_string_equal(c.uuid, "3b4e9c1a-6f0d-4c52-9a7e-2d8f1b6c0e54");
 	f->dflt = c.id;
 	ky_store_collection_clear(&c);
 	rows rs = {0};
-	ky_store_query q = {.collection_id = f->dflt, .versions = KY_STORE_ALL};
+	ky_store_query q = {.scope = &ky_store_operator_scope, .collection_id = f->dflt, .versions = KY_STORE_ALL};
 	run(f->s, &q, &rs, NULL);
 	assert_int_equal(rs.n, 4);
 	assert_int_equal(rs.v[0].seq, 1);
@@ -2564,7 +2686,7 @@ static void test_migrate_from_schema_1(void **state)
 	assert_int_equal(seqs[1], 5);
 	run(f->s, &q, &rs, NULL);
 	assert_string_equal(summary(&rs), SCO1 "@," MARK1 "@2017-01-20T00:00:00.000Z," IND1 "@2018-01-01T00:00:00.000Z");
-	ky_store_query after = {.collection_id = f->dflt, .versions = KY_STORE_ALL, .after = 4};
+	ky_store_query after = {.scope = &ky_store_operator_scope, .collection_id = f->dflt, .versions = KY_STORE_ALL, .after = 4};
 	run(f->s, &after, &rs, NULL);
 	assert_int_equal(rs.n, 1);
 	assert_true(rs.v[0].date > 1700000004000001);
@@ -2588,18 +2710,20 @@ static void test_migrate_from_schema_2(void **state)
 	ky_store_close(f->s);
 	f->s = NULL;
 	char *fresh = schema_of(f->path, NULL);
-	raw_exec(f->path, "DROP TABLE changes; DROP TABLE rule_acceptances; DROP TABLE rules; DROP TABLE group_members;"
+	raw_exec(f->path, "DROP TABLE entry_access; DROP TABLE version_access; ALTER TABLE versions DROP COLUMN provider_id;"
+			 " ALTER TABLE versions DROP COLUMN tlp;"
+			 " DROP TABLE changes; DROP TABLE rule_acceptances; DROP TABLE rules; DROP TABLE group_members;"
 			 " DROP TABLE groups; DROP TABLE member_sectors;"
 			 " DROP INDEX entries_by_date_added; DROP TABLE request_objects; DROP TABLE requests;"
 			 " DROP TABLE removals; DROP TABLE api_keys; DROP TABLE users; DROP TABLE secrets;"
 			 " DROP TABLE members; DROP TABLE sectors; UPDATE kyoyu_schema SET version = 2;");
 	assert_int_equal(ky_store_open(&f->s, f->path, NULL, NULL), KY_ESCHEMA);
-	assert_non_null(strstr(ky_error_last(), "version 2 and this kyoyu uses 6: run kyoyu migrate"));
+	assert_non_null(strstr(ky_error_last(), "version 2 and this kyoyu uses 7: run kyoyu migrate"));
 
 	int from = 0, to = 0;
 	assert_int_equal(ky_store_migrate(f->path, &from, &to), KY_OK);
 	assert_int_equal(from, 2);
-	assert_int_equal(to, 6);
+	assert_int_equal(to, KY_STORE_SCHEMA_VERSION);
 	char *migrated = schema_of(f->path, NULL);
 	assert_string_equal(fresh, migrated);
 	free(fresh);
@@ -2608,7 +2732,7 @@ static void test_migrate_from_schema_2(void **state)
 
 	assert_int_equal(ky_store_open(&f->s, f->path, NULL, NULL), KY_OK);
 	rows rs = {0};
-	ky_store_query q = {.collection_id = f->dflt};
+	ky_store_query q = {.scope = &ky_store_operator_scope, .collection_id = f->dflt};
 	run(f->s, &q, &rs, NULL);
 	assert_int_equal(rs.n, 1);
 	rows_clear(&rs);
@@ -2649,11 +2773,11 @@ static void test_migrate_from_schema_4(void **state)
 	assert_int_equal(ky_store_open(&t, fresh, &options, NULL), KY_OK);
 	ky_store_close(t);
 	assert_int_equal(ky_store_open(&f->s, f->path, NULL, NULL), KY_ESCHEMA);
-	assert_non_null(strstr(ky_error_last(), "version 4 and this kyoyu uses 6: run kyoyu migrate"));
+	assert_non_null(strstr(ky_error_last(), "version 4 and this kyoyu uses 7: run kyoyu migrate"));
 	int from = 0, to = 0;
 	assert_int_equal(ky_store_migrate(f->path, &from, &to), KY_OK);
 	assert_int_equal(from, 4);
-	assert_int_equal(to, 6);
+	assert_int_equal(to, KY_STORE_SCHEMA_VERSION);
 	char *a = schema_of(fresh, NULL), *b = schema_of(f->path, NULL);
 	assert_string_equal(a, b);
 	free(a);
@@ -2833,7 +2957,7 @@ static void *write_main(void *arg)
 			}
 			for (int i = 0; i < PER_BATCH; i++) {
 				json_t *o = json_loads(raws[i], 0, NULL);
-				int rc = o ? ky_store_batch_add(b, raws[i], strlen(raws[i]), o) : KY_EINVALID;
+				int rc = o ? ky_store_batch_add(b, raws[i], strlen(raws[i]), o, &ky_test_access) : KY_EINVALID;
 				json_decref(o);
 				if (rc != i)
 					snprintf(w->error, sizeof(w->error), "add: %d %s", rc, ky_error_last());
@@ -2897,7 +3021,7 @@ static void *read_main(void *arg)
 	}
 	for (;;) {
 		bool finished = atomic_load(r->done); /* before the poll: then the poll sees all */
-		ky_store_query q = {.collection_id = coll, .versions = KY_STORE_ALL, .after = r->highest};
+		ky_store_query q = {.scope = &ky_store_operator_scope, .collection_id = coll, .versions = KY_STORE_ALL, .after = r->highest};
 		ky_store_page page;
 		r->in_poll_last = r->highest;
 		int rc = ky_store_query_run(s, &q, read_row, r, &page);
@@ -2972,7 +3096,7 @@ static void test_concurrent_writers_and_reader(void **state)
 			given[n] = 1;
 		}
 	rows all = {0};
-	ky_store_query q = {.collection_id = f->dflt, .versions = KY_STORE_ALL};
+	ky_store_query q = {.scope = &ky_store_operator_scope, .collection_id = f->dflt, .versions = KY_STORE_ALL};
 	run(f->s, &q, &all, NULL);
 	assert_int_equal(all.n, TOTAL);
 	int64_t last_date = 0;
@@ -3100,6 +3224,7 @@ int main(int argc, char **argv)
 		T(test_request_abandon),
 		T(test_pg_writes_safe_to_repeat),
 		T(test_open_hides_password),
+		T(test_versions_from_the_provider),
 		T(test_migrate_fixture_matches_migration_0),
 		T(test_migration_sql_dialects),
 		T(test_migrate_from_schema_1),

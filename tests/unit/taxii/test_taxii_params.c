@@ -108,7 +108,10 @@ static void test_cursors(void **state)
 		assert_true(ky_taxii_cursor_decode(secret, s, collection, KY_TAXII_OBJECT, id, &f, &back));
 		assert_int_equal(back.seq, made.seq);
 		assert_int_equal(back.date_added_us, made.date_added_us);
-		/* Not for other filters, another resource, another object or collection. */
+		/* Not for another viewer, other filters, another resource, another object or
+		 * collection. */
+		ky_taxii_cursor stranger = {.viewer = 2};
+		assert_false(ky_taxii_cursor_decode(secret, s, collection, KY_TAXII_OBJECT, id, &f, &stranger));
 		assert_false(ky_taxii_cursor_decode(secret, s, collection, KY_TAXII_OBJECT, id, &other, &back));
 		assert_false(ky_taxii_cursor_decode(secret, s, collection, KY_TAXII_VERSIONS, id, &f, &back));
 		assert_false(ky_taxii_cursor_decode(secret, s, collection, KY_TAXII_OBJECT, "x--b", &f, &back));

@@ -1,0 +1,636 @@
+#include "policy/admission.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/auth.h"
+#include "util/ky_clock.h"
+#include "util/ky_error.h"
+
+/* The hub secret the audiences' marking-definition ids are derived under. */
+#define AUDIENCE_SECRET "audiences"
+
+/* A marking-definition id from a secret and an audience key: 128 bits of a keyed BLAKE2b,
+ * written as a UUID of version 4 (random-looking, which a keyed hash is to anyone without
+ * the secret), so that the id names this hub's audience and no other hub's. */
+static void audience_id(const uint8_t secret[KY_STORE_SECRET_SIZE], const char *key, char out[KY_AUDIENCE_ID_MAX])
+{
+	uint8_t b[16];
+	crypto_generichash(b, sizeof(b), (const unsigned char *)key, strlen(key), secret, KY_STORE_SECRET_SIZE);
+	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+	snprintf(out, KY_AUDIENCE_ID_MAX,
+		 "marking-definition--%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+		 b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+static int audience_secret(ky_store *s, uint8_t secret[KY_STORE_SECRET_SIZE])
+{
+	uint8_t fresh[KY_STORE_SECRET_SIZE];
+	int rc = ky_auth_init();
+	if (rc != KY_OK)
+		return rc;
+	randombytes_buf(fresh, sizeof(fresh));
+	rc = ky_store_secret(s, AUDIENCE_SECRET, fresh, secret);
+	sodium_memzero(fresh, sizeof(fresh));
+	return rc;
+}
+
+typedef struct lister {
+	ky_store *s;
+	uint8_t secret[KY_STORE_SECRET_SIZE];
+	int (*fn)(void *ctx, const ky_audience_entry *e);
+	void *ctx;
+	char last[KY_STORE_NAME_MAX + 1];
+	int64_t created_us;               /* of the group or member being emitted */
+	size_t seen;
+} lister;
+
+/* Hands one audience to the caller. */
+static int emit(lister *l, ky_audience_kind kind, const char *kind_name, const char *name, int64_t id)
+{
+	ky_audience_entry e = {.audience = {.kind = kind, .id = id}, .kind = kind_name};
+	if (kind == KY_AUDIENCE_GROUP || kind == KY_AUDIENCE_MEMBER)
+		e.created_us = l->created_us;
+	snprintf(e.name, sizeof(e.name), "%s", name);
+	if (kind == KY_AUDIENCE_SECTOR)
+		e.audience.name = e.name;
+	/* The key the store knows the audience by (decision.h) names it in the derivation. */
+	char key[KY_STORE_ACCESS_KEY_MAX + 1];
+	switch (kind) {
+	case KY_AUDIENCE_COMMUNITY:
+		snprintf(key, sizeof(key), "*");
+		break;
+	case KY_AUDIENCE_CONTRIBUTORS:
+		snprintf(key, sizeof(key), "c");
+		break;
+	case KY_AUDIENCE_SECTOR:
+		snprintf(key, sizeof(key), "s:%s", name);
+		break;
+	case KY_AUDIENCE_GROUP:
+		snprintf(key, sizeof(key), "g:%lld", (long long)id);
+		break;
+	case KY_AUDIENCE_MEMBER:
+		snprintf(key, sizeof(key), KY_STORE_MEMBER_KEY, (long long)id);
+		break;
+	}
+	audience_id(l->secret, key, e.marking_id);
+	l->seen++;
+	return l->fn(l->ctx, &e);
+}
+
+static int sector_row(void *ctx, const char *name, const char *stix, const char *title)
+{
+	(void)stix;
+	(void)title;
+	return emit(ctx, KY_AUDIENCE_SECTOR, "sector", name, 0);
+}
+
+static int group_row(void *ctx, const ky_store_group *g)
+{
+	lister *l = ctx;
+	snprintf(l->last, sizeof(l->last), "%s", g->name);
+	l->created_us = g->created_us;
+	return emit(l, KY_AUDIENCE_GROUP, "group", g->name, g->id);
+}
+
+static int member_row(void *ctx, const ky_store_member *m)
+{
+	lister *l = ctx;
+	snprintf(l->last, sizeof(l->last), "%s", m->name);
+	l->created_us = m->created_us;
+	return emit(l, KY_AUDIENCE_MEMBER, "member", m->name, m->id);
+}
+
+#define LIST_PAGE 500
+
+int ky_policy_audience_list(ky_store *s, int (*fn)(void *ctx, const ky_audience_entry *e), void *ctx)
+{
+	lister l = {.s = s, .fn = fn, .ctx = ctx};
+	int rc = audience_secret(s, l.secret);
+	if (rc == KY_OK)
+		rc = emit(&l, KY_AUDIENCE_COMMUNITY, "community", "community", 0);
+	if (rc == KY_OK)
+		rc = emit(&l, KY_AUDIENCE_CONTRIBUTORS, "contributors", "contributors", 0);
+	if (rc == KY_OK)
+		rc = ky_store_sector_list(s, sector_row, &l);
+	bool more = true;
+	l.last[0] = '\0';
+	while (rc == KY_OK && more)
+		rc = ky_store_group_list(s, 0, l.last[0] ? l.last : NULL, LIST_PAGE, group_row, &l, &more);
+	more = true;
+	l.last[0] = '\0';
+	while (rc == KY_OK && more)
+		rc = ky_store_member_list(s, l.last[0] ? l.last : NULL, LIST_PAGE, member_row, &l, &more);
+	sodium_memzero(l.secret, sizeof(l.secret));
+	return rc < 0 ? rc : KY_OK;
+}
+
+ky_tlp ky_policy_default_tlp(const ky_config *config)
+{
+	static const char *const names[] = {"clear", "green", "amber", "amber+strict", "red"};
+	for (int t = KY_TLP_CLEAR; config != NULL && t <= KY_TLP_RED; t++)
+		if (strcmp(config->default_tlp, names[t]) == 0)
+			return (ky_tlp)t;
+	return KY_TLP_AMBER;
+}
+
+/* --- the snapshot ------------------------------------------------------------------------ */
+
+typedef struct identity {
+	char id[KY_STORE_IDENTITY_MAX];
+	int64_t member;
+	char name[KY_STORE_NAME_MAX + 1];
+} identity;
+
+struct ky_admission {
+	ky_admission_options o;
+	ky_audience_entry *audiences;     /* sorted by marking id */
+	size_t naudiences, cap;
+	identity *identities;             /* sorted by id */
+	size_t nidentities, icap;
+	char **held;                      /* marking-definitions the hub holds, sorted */
+	size_t nheld, hcap;
+	ky_audience defaults[KY_STORE_ACCESS_KEYS_MAX];
+	char default_names[KY_STORE_ACCESS_KEYS_MAX][KY_STORE_NAME_MAX + 1];
+	size_t ndefaults;
+};
+
+static int grow(void **items, size_t *cap, size_t n, size_t size)
+{
+	if (n < *cap)
+		return KY_OK;
+	size_t more = *cap ? *cap * 2 : 64;
+	void *grown = realloc(*items, more * size);
+	if (grown == NULL)
+		return ky_error_set(KY_ENOMEM, "out of memory");
+	*items = grown;
+	*cap = more;
+	return KY_OK;
+}
+
+static int keep_audience(void *ctx, const ky_audience_entry *e)
+{
+	ky_admission *a = ctx;
+	int rc = grow((void **)&a->audiences, &a->cap, a->naudiences, sizeof(*a->audiences));
+	if (rc == KY_OK)
+		a->audiences[a->naudiences++] = *e;
+	return rc;
+}
+
+static int keep_identity(void *ctx, const ky_store_member *m)
+{
+	ky_admission *a = ctx;
+	int rc = grow((void **)&a->identities, &a->icap, a->nidentities, sizeof(*a->identities));
+	if (rc != KY_OK)
+		return rc;
+	identity *i = &a->identities[a->nidentities++];
+	snprintf(i->id, sizeof(i->id), "%s", m->identity_id);
+	snprintf(i->name, sizeof(i->name), "%s", m->name);
+	i->member = m->id;
+	return KY_OK;
+}
+
+static int hold(void *ctx, const char *id)
+{
+	ky_admission *a = ctx;
+	int rc = grow((void **)&a->held, &a->hcap, a->nheld, sizeof(*a->held));
+	if (rc == KY_OK && (a->held[a->nheld] = strdup(id)) == NULL)
+		rc = ky_error_set(KY_ENOMEM, "out of memory");
+	if (rc == KY_OK)
+		a->nheld++;
+	return rc;
+}
+
+static int by_marking(const void *x, const void *y)
+{
+	return strcmp(((const ky_audience_entry *)x)->marking_id, ((const ky_audience_entry *)y)->marking_id);
+}
+
+static int by_identity(const void *x, const void *y)
+{
+	return strcmp(((const identity *)x)->id, ((const identity *)y)->id);
+}
+
+static int by_text(const void *x, const void *y)
+{
+	return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+/* The entries' audiences point at their own names: after copying and sorting, again. */
+static void repoint(ky_admission *a)
+{
+	for (size_t i = 0; i < a->naudiences; i++)
+		if (a->audiences[i].audience.kind == KY_AUDIENCE_SECTOR)
+			a->audiences[i].audience.name = a->audiences[i].name;
+}
+
+/* Reads the collection's default audience, "community,sector:water,...", against the
+ * audiences the hub offers. */
+static int read_defaults(ky_admission *a, const char *text)
+{
+	while (text != NULL && *text) {
+		size_t n = strcspn(text, ",");
+		char item[KY_STORE_NAME_MAX + 32];
+		snprintf(item, sizeof(item), "%.*s", (int)n, text);
+		text += n + (text[n] == ',');
+		if (item[0] == '\0')
+			continue;
+		const char *colon = strchr(item, ':');
+		size_t kind_len = colon ? (size_t)(colon - item) : strlen(item);
+		const char *name = colon ? colon + 1 : item;
+		const ky_audience_entry *hit = NULL;
+		for (size_t i = 0; i < a->naudiences && hit == NULL; i++) {
+			const ky_audience_entry *e = &a->audiences[i];
+			if (strlen(e->kind) == kind_len && strncmp(e->kind, item, kind_len) == 0 && strcmp(e->name, name) == 0)
+				hit = e;
+		}
+		if (hit == NULL)
+			return ky_error_set(KY_EINVALID,
+					    "the default audience '%s' is not one of the hub's: community, contributors,"
+					    " sector:NAME, group:NAME or member:NAME of a sector, group or member it has",
+					    item);
+		if (a->ndefaults == KY_STORE_ACCESS_KEYS_MAX)
+			return ky_error_set(KY_ETOOBIG, "a default audience names at most %d audiences", KY_STORE_ACCESS_KEYS_MAX);
+		snprintf(a->default_names[a->ndefaults], sizeof(a->default_names[0]), "%s", hit->name);
+		a->defaults[a->ndefaults] = hit->audience;
+		if (hit->audience.kind == KY_AUDIENCE_SECTOR)
+			a->defaults[a->ndefaults].name = a->default_names[a->ndefaults];
+		a->ndefaults++;
+	}
+	return KY_OK;
+}
+
+int ky_admission_new(ky_store *s, const ky_admission_options *o, ky_admission **out)
+{
+	*out = NULL;
+	ky_admission *a = calloc(1, sizeof(*a));
+	if (a == NULL)
+		return ky_error_set(KY_ENOMEM, "out of memory");
+	a->o = *o;
+	a->o.default_audience = NULL;
+	int rc = ky_policy_audience_list(s, keep_audience, a);
+	bool more = true;
+	char last[KY_STORE_NAME_MAX + 1] = "";
+	while (rc == KY_OK && more) {
+		size_t before = a->nidentities;
+		rc = ky_store_member_list(s, last[0] ? last : NULL, LIST_PAGE, keep_identity, a, &more);
+		if (rc == KY_OK && a->nidentities > before)
+			snprintf(last, sizeof(last), "%s", a->identities[a->nidentities - 1].name);
+	}
+	if (rc == KY_OK)
+		rc = ky_store_ids_of_type(s, "marking-definition", hold, a);
+	if (rc == KY_OK) {
+		if (a->naudiences > 0)
+			qsort(a->audiences, a->naudiences, sizeof(*a->audiences), by_marking);
+		repoint(a);
+		rc = read_defaults(a, o->default_audience);
+	}
+	if (rc != KY_OK) {
+		ky_admission_free(a);
+		return rc;
+	}
+	/* qsort's base may not be NULL, which an empty list's is. */
+	if (a->nidentities > 0)
+		qsort(a->identities, a->nidentities, sizeof(*a->identities), by_identity);
+	if (a->nheld > 0)
+		qsort(a->held, a->nheld, sizeof(*a->held), by_text);
+	*out = a;
+	return KY_OK;
+}
+
+int ky_admission_operator(ky_store *s, const ky_config *config, const char *collection, ky_admission **out)
+{
+	ky_store_member secretariat;
+	ky_store_actor operator = {.via = "kyoyu import"};
+	int rc = ky_store_secretariat_ensure(s, &operator, &secretariat);
+	if (rc != KY_OK)
+		return rc;
+	const char *audience = NULL;
+	for (size_t i = 0; config != NULL && collection != NULL && i < config->ncollections; i++)
+		if (strcmp(config->collections[i].name, collection) == 0)
+			audience = config->collections[i].audience;
+	ky_admission_options o = {
+		.provider = secretariat.id,
+		.provider_tier = KY_TIER_SECRETARIAT,
+		.default_tlp = ky_policy_default_tlp(config),
+		.default_audience = audience,
+	};
+	return ky_admission_new(s, &o, out);
+}
+
+void ky_admission_free(ky_admission *a)
+{
+	if (a == NULL)
+		return;
+	for (size_t i = 0; i < a->nheld; i++)
+		free(a->held[i]);
+	free(a->held);
+	free(a->audiences);
+	free(a->identities);
+	free(a);
+}
+
+static bool held(const ky_admission *a, const char *id)
+{
+	return a->nheld > 0 && bsearch(&id, a->held, a->nheld, sizeof(*a->held), by_text) != NULL;
+}
+
+/* The resolver the facts are read with: an audience of the hub, a marking-definition it
+ * holds, or unknown. */
+static ky_marking_kind resolve(void *ctx, const char *id, ky_audience *out)
+{
+	const ky_admission *a = ctx;
+	ky_audience_entry key;
+	snprintf(key.marking_id, sizeof(key.marking_id), "%s", id);
+	const ky_audience_entry *hit =
+		a->naudiences ? bsearch(&key, a->audiences, a->naudiences, sizeof(*a->audiences), by_marking) : NULL;
+	if (hit != NULL) {
+		*out = hit->audience;
+		return KY_MARKING_AUDIENCE;
+	}
+	return held(a, id) ? KY_MARKING_OTHER : KY_MARKING_UNKNOWN;
+}
+
+/* The first reference of object_marking_refs that `resolve` does not know, for the warning. */
+static const char *first_unresolved(const ky_admission *a, const json_t *object)
+{
+	size_t i;
+	const json_t *ref;
+	json_array_foreach(json_object_get(object, "object_marking_refs"), i, ref)
+	{
+		ky_tlp level;
+		ky_audience unused;
+		const char *id = json_string_value(ref);
+		if (id != NULL && !ky_tlp_of_id(id, &level) && resolve((void *)a, id, &unused) == KY_MARKING_UNKNOWN)
+			return id;
+	}
+	return "?";
+}
+
+int ky_admission_decide(ky_admission *a, const json_t *object, ky_admitted *out)
+{
+	ky_audience audiences[KY_STORE_ACCESS_KEYS_MAX];
+	ky_version_facts f = {.provider = a->o.provider};
+	const char *id = json_string_value(json_object_get(object, "id"));
+	out->warning[0] = '\0';
+	int rc = ky_policy_facts_of(object, a->o.default_tlp, resolve, a, audiences, KY_STORE_ACCESS_KEYS_MAX, &f);
+	if (rc != KY_OK)
+		return ky_error_set(KY_EDENIED, "%s", ky_error_last());
+	if (f.naudiences == 0 && a->ndefaults > 0) {
+		f.audiences = a->defaults;
+		f.naudiences = a->ndefaults;
+	}
+	/* Whatever else it carries: a RED object nobody is named to read is a mistake to say. */
+	if (f.tlp == KY_TLP_RED) {
+		bool named = false;
+		for (size_t i = 0; i < f.naudiences; i++)
+			named = named || f.audiences[i].kind == KY_AUDIENCE_MEMBER;
+		if (!named)
+			return ky_error_set(KY_EDENIED,
+					    "%s is TLP:RED, which reaches only the members a member audience names, and it names"
+					    " none: add each recipient's audience marking-definition (GET /api/v1/audiences) to"
+					    " object_marking_refs",
+					    id ? id : "the object");
+	}
+	/* A member provides as itself. The secretariat may version a member's object, which
+	 * names that member: the store checks, against the object's provider, that it does. */
+	const char *creator = json_string_value(json_object_get(object, "created_by_ref"));
+	const identity *named = NULL;
+	if (creator != NULL && a->nidentities > 0) {
+		identity key;
+		snprintf(key.id, sizeof(key.id), "%s", creator);
+		named = bsearch(&key, a->identities, a->nidentities, sizeof(*a->identities), by_identity);
+		if (named != NULL && named->member != a->o.provider && a->o.provider_tier != KY_TIER_SECRETARIAT)
+			return ky_error_set(KY_EDENIED,
+					    "%s: created_by_ref names %s, the identity of another member (%s): a member provides"
+					    " objects as itself; name your own identity or none",
+					    id ? id : "the object", creator, named->name);
+	}
+	rc = ky_policy_access_keys(&f, &out->keys);
+	if (rc != KY_OK)
+		return rc == KY_ETOOBIG ? ky_error_set(KY_EDENIED, "%s: %s", id ? id : "the object", ky_error_last()) : rc;
+	if (f.unresolved)
+		snprintf(out->warning, sizeof(out->warning),
+			 "object_marking_refs names %s, which this hub does not hold: only you and the secretariat can read"
+			 " this version",
+			 first_unresolved(a, object));
+	out->access = (ky_store_access){
+		.provider = a->o.provider,
+		.any_object = a->o.provider_tier == KY_TIER_SECRETARIAT,
+		.creator = named ? named->member : 0,
+		.tlp = (int)f.tlp,
+		.keys = out->keys.ptr,
+		.nkeys = out->keys.n,
+	};
+	const char *type = json_string_value(json_object_get(object, "type"));
+	if (type != NULL && id != NULL && strcmp(type, "marking-definition") == 0 && !held(a, id)) {
+		rc = hold(a, id);
+		if (rc == KY_OK)
+			qsort(a->held, a->nheld, sizeof(*a->held), by_text);
+	}
+	return rc;
+}
+
+/* --- hubs from before schema 7 ----------------------------------------------------------- */
+
+#define SETTLE_PAGE 200
+
+typedef struct settling {
+	ky_admission *admission;
+	uint64_t vids[SETTLE_PAGE];
+	ky_admitted admitted[SETTLE_PAGE];
+	ky_store_access access[SETTLE_PAGE];
+	size_t n;
+	uint64_t last;
+	int status;
+} settling;
+
+static int settle_row(void *ctx, const ky_store_row *row)
+{
+	settling *st = ctx;
+	ky_admitted *x = &st->admitted[st->n];
+	json_t *object = json_loadb(row->raw, row->raw_len, 0, NULL);
+	int rc = object ? ky_admission_decide(st->admission, object, x) : KY_EDENIED;
+	json_decref(object);
+	if (rc == KY_ENOMEM)
+		return st->status = rc;
+	/* What would be refused now, or does not parse, stays the secretariat's alone. */
+	if (rc != KY_OK) {
+		ky_version_facts f = {.provider = st->admission->o.provider, .unresolved = true};
+		rc = ky_policy_access_keys(&f, &x->keys);
+		x->access = (ky_store_access){.provider = f.provider, .any_object = true, .tlp = KY_TLP_RED};
+		x->access.keys = x->keys.ptr;
+		x->access.nkeys = x->keys.n;
+	}
+	if (rc != KY_OK)
+		return st->status = rc;
+	st->access[st->n] = x->access;
+	st->vids[st->n++] = row->seq;
+	st->last = row->seq;
+	return 0;
+}
+
+int ky_policy_settle(ky_store *s, const ky_config *config, uint64_t *settled)
+{
+	uint64_t unused;
+	uint64_t *count = settled ? settled : &unused;
+	*count = 0;
+	settling *st = calloc(1, sizeof(*st));
+	if (st == NULL)
+		return ky_error_set(KY_ENOMEM, "out of memory");
+	int rc = ky_admission_operator(s, config, NULL, &st->admission);
+	bool more = true;
+	while (rc == KY_OK && more) {
+		st->n = 0;
+		st->status = KY_OK;
+		rc = ky_store_unsettled(s, st->last, SETTLE_PAGE, settle_row, st, &more);
+		if (rc == KY_OK)
+			rc = st->status;
+		if (rc == KY_OK)
+			rc = ky_store_settle(s, st->vids, st->access, st->n);
+		if (rc == KY_OK)
+			*count += st->n;
+		if (st->n == 0)
+			more = false;
+	}
+	if (rc == KY_OK && *count > 0)
+		rc = ky_store_settle_additions(s);
+	ky_admission_free(st->admission);
+	free(st);
+	return rc;
+}
+
+/* --- the hub's own definitions ------------------------------------------------------------ */
+
+/* TLP 2.0 as OASIS publishes it (cti-stix-common-objects): its extension-definition and its
+ * five marking-definitions, byte for byte the same objects on every hub. */
+#define TLP_EXTENSION "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d"
+#define TLP_CREATED "2022-10-01T00:00:00.000Z"
+#define KYOYU_IDENTITY "identity--f4523dea-75c6-42d9-93b7-bf965ffe365b"
+#define KYOYU_CREATED "2026-12-01T00:00:00.000Z"
+
+static const char *const tlp_names[] = {"clear", "green", "amber", "amber+strict", "red"};
+
+typedef struct publishing {
+	ky_store_batch *batch;
+	ky_store_access everyone;
+	const char *community[1];
+	const ky_store_member *secretariat;
+	int status;
+} publishing;
+
+/* Adds `object` (taken) to the batch, read as `access`. */
+static int publish_one(publishing *p, json_t *object, const ky_store_access *access)
+{
+	char *text = object ? json_dumps(object, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	int rc = text ? ky_store_batch_add(p->batch, text, strlen(text), object, access) : ky_error_set(KY_ENOMEM, "out of memory");
+	free(text);
+	json_decref(object);
+	return rc < 0 ? rc : KY_OK;
+}
+
+static int publish_audience(void *ctx, const ky_audience_entry *e)
+{
+	publishing *p = ctx;
+	char created[40], name[KY_STORE_NAME_MAX + 64];
+	ky_clock_format(e->created_us ? e->created_us : p->secretariat->created_us, created);
+	if (e->audience.kind == KY_AUDIENCE_COMMUNITY || e->audience.kind == KY_AUDIENCE_CONTRIBUTORS)
+		snprintf(name, sizeof(name), "kyoyu audience: the %s", e->kind);
+	else
+		snprintf(name, sizeof(name), "kyoyu audience: %s %s", e->kind, e->name);
+	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:{s:{s:s,s:s,s:s}}}", "type", "marking-definition", "spec_version",
+			      "2.1", "id", e->marking_id, "created", created, "created_by_ref", p->secretariat->identity_id,
+			      "name", name, "extensions", KY_AUDIENCE_EXTENSION, "extension_type", "property-extension",
+			      "audience", e->kind, "name", e->name);
+	/* Who is in a group is not shown to others (docs/council.md): nor is its audience. */
+	char key[KY_STORE_ACCESS_KEY_MAX + 1];
+	const char *group_keys[1] = {key};
+	ky_store_access access = p->everyone;
+	if (e->audience.kind == KY_AUDIENCE_GROUP) {
+		snprintf(key, sizeof(key), "g:%lld", (long long)e->audience.id);
+		access.keys = group_keys;
+		access.tlp = KY_TLP_AMBER;
+	}
+	return publish_one(p, o, &access);
+}
+
+static int hub_collection(ky_store *s, ky_store_collection *out)
+{
+	int rc = ky_store_collection_find(s, KY_POLICY_HUB_COLLECTION, out);
+	if (rc != KY_ENOTFOUND)
+		return rc;
+	rc = ky_store_collection_create(s, NULL, KY_POLICY_HUB_COLLECTION, "The hub's definitions",
+					"The TLP 2.0 marking-definitions and the hub's audiences, which objects name in"
+					" object_marking_refs: every member reads them.",
+					out);
+	/* Another process made it meanwhile. */
+	return rc == KY_EEXISTS ? ky_store_collection_find(s, KY_POLICY_HUB_COLLECTION, out) : rc;
+}
+
+int ky_policy_publish(ky_store *s)
+{
+	ky_store_member secretariat;
+	ky_store_actor operator = {.via = "kyoyu"};
+	ky_store_collection c = {0};
+	publishing p = {.community = {"*"}, .secretariat = &secretariat};
+	int rc = ky_store_secretariat_ensure(s, &operator, &secretariat);
+	if (rc == KY_OK)
+		rc = hub_collection(s, &c);
+	if (rc == KY_OK)
+		rc = ky_store_batch_begin(s, c.id, &p.batch);
+	ky_store_collection_clear(&c);
+	if (rc != KY_OK)
+		return rc;
+	p.everyone = (ky_store_access){
+		.provider = secretariat.id, .any_object = true, .tlp = KY_TLP_CLEAR, .keys = p.community, .nkeys = 1};
+	rc = publish_one(&p,
+			 json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:[s]}", "id", TLP_EXTENSION, "type",
+				   "extension-definition", "spec_version", "2.1", "name", "TLP 2.0", "description",
+				   "This defines TLP 2.0 as a STIX extension", "created", TLP_CREATED, "modified", TLP_CREATED,
+				   "created_by_ref", "identity--b3bca3c2-1f3d-4b54-b44f-dac42c3a8f01", "schema",
+				   "https://github.com/oasis-open/cti-stix-common-objects/tree/master/extension-definition-specifications/tlp-2.0",
+				   "version", "1.0.0", "extension_types", "property-extension"),
+			 &p.everyone);
+	for (int t = KY_TLP_CLEAR; rc == KY_OK && t <= KY_TLP_RED; t++)
+		rc = publish_one(&p,
+				 json_pack("{s:s,s:s,s:s,s:s,s:s,s:{s:{s:s,s:s}}}", "type", "marking-definition", "spec_version",
+					   "2.1", "id", ky_tlp_id((ky_tlp)t), "created", TLP_CREATED, "name", ky_tlp_name((ky_tlp)t),
+					   "extensions", TLP_EXTENSION, "extension_type", "property-extension", "tlp_2_0",
+					   tlp_names[t]),
+				 &p.everyone);
+	/* kyoyu's extension is kyoyu's, not a hub's: the same objects on every hub. */
+	if (rc == KY_OK)
+		rc = publish_one(&p,
+				 json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "type", "identity", "spec_version", "2.1", "id",
+					   KYOYU_IDENTITY, "created", KYOYU_CREATED, "modified", KYOYU_CREATED, "name", "kyoyu",
+					   "description", "The kyoyu sharing hub, author of the kyoyu audience extension.",
+					   "identity_class", "system"),
+				 &p.everyone);
+	if (rc == KY_OK)
+		rc = publish_one(
+			&p,
+			json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:[s]}", "type", "extension-definition", "spec_version",
+				  "2.1", "id", KY_AUDIENCE_EXTENSION, "created_by_ref", KYOYU_IDENTITY, "name", "kyoyu audience",
+				  "description",
+				  "An audience of a kyoyu hub: who inside the hub may read an object whose object_marking_refs"
+				  " lists a marking-definition carrying this extension.",
+				  "created", KYOYU_CREATED, "modified", KYOYU_CREATED, "schema",
+				  "A property extension of marking-definition, two properties: audience, one of community,"
+				  " contributors, sector, group, member; and name, the sector's, group's or member's name in the"
+				  " hub (for the community and the contributors, the same word). An object listing several"
+				  " audiences is read by their union; under TLP:RED only by the members the member audiences"
+				  " name. The hub derives each audience's id from a secret of its own; GET /api/v1/audiences"
+				  " lists them.",
+				  "version", "1.0.0", "extension_types", "property-extension"),
+			&p.everyone);
+	if (rc == KY_OK)
+		rc = ky_policy_audience_list(s, publish_audience, &p);
+	if (rc != KY_OK) {
+		ky_store_batch_abort(p.batch);
+		return rc;
+	}
+	return ky_store_batch_commit(p.batch, NULL, NULL);
+}
