@@ -39,13 +39,11 @@ static int audience_secret(ky_store *s, uint8_t secret[KY_STORE_SECRET_SIZE])
 }
 
 typedef struct lister {
-	ky_store *s;
 	uint8_t secret[KY_STORE_SECRET_SIZE];
 	int (*fn)(void *ctx, const ky_audience_entry *e);
 	void *ctx;
 	char last[KY_STORE_NAME_MAX + 1];
 	int64_t created_us;               /* of the group or member being emitted */
-	size_t seen;
 } lister;
 
 /* Hands one audience to the caller. */
@@ -59,25 +57,10 @@ static int emit(lister *l, ky_audience_kind kind, const char *kind_name, const c
 		e.audience.name = e.name;
 	/* The key the store knows the audience by (decision.h) names it in the derivation. */
 	char key[KY_STORE_ACCESS_KEY_MAX + 1];
-	switch (kind) {
-	case KY_AUDIENCE_COMMUNITY:
-		snprintf(key, sizeof(key), "*");
-		break;
-	case KY_AUDIENCE_CONTRIBUTORS:
-		snprintf(key, sizeof(key), "c");
-		break;
-	case KY_AUDIENCE_SECTOR:
-		snprintf(key, sizeof(key), "s:%s", name);
-		break;
-	case KY_AUDIENCE_GROUP:
-		snprintf(key, sizeof(key), "g:%lld", (long long)id);
-		break;
-	case KY_AUDIENCE_MEMBER:
-		snprintf(key, sizeof(key), KY_STORE_MEMBER_KEY, (long long)id);
-		break;
-	}
+	int rc = ky_policy_audience_key(&e.audience, key);
+	if (rc != KY_OK)
+		return rc;
 	audience_id(l->secret, key, e.marking_id);
-	l->seen++;
 	return l->fn(l->ctx, &e);
 }
 
@@ -108,7 +91,7 @@ static int member_row(void *ctx, const ky_store_member *m)
 
 int ky_policy_audience_list(ky_store *s, int (*fn)(void *ctx, const ky_audience_entry *e), void *ctx)
 {
-	lister l = {.s = s, .fn = fn, .ctx = ctx};
+	lister l = {.fn = fn, .ctx = ctx};
 	int rc = audience_secret(s, l.secret);
 	if (rc == KY_OK)
 		rc = emit(&l, KY_AUDIENCE_COMMUNITY, "community", "community", 0);
@@ -550,7 +533,11 @@ static int publish_audience(void *ctx, const ky_audience_entry *e)
 	const char *group_keys[1] = {key};
 	ky_store_access access = p->everyone;
 	if (e->audience.kind == KY_AUDIENCE_GROUP) {
-		snprintf(key, sizeof(key), "g:%lld", (long long)e->audience.id);
+		int rc = ky_policy_audience_key(&e->audience, key);
+		if (rc != KY_OK) {
+			json_decref(o);
+			return rc;
+		}
 		access.keys = group_keys;
 		access.tlp = KY_TLP_AMBER;
 	}

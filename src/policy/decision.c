@@ -213,6 +213,16 @@ static int audience_key(ky_policy_keys *k, const ky_audience *a)
 	return ky_error_set(KY_EINVALID, "unknown audience kind %d", (int)a->kind);
 }
 
+int ky_policy_audience_key(const ky_audience *a, char out[KY_STORE_ACCESS_KEY_MAX + 1])
+{
+	ky_policy_keys k;
+	k.n = 0;
+	int rc = audience_key(&k, a);
+	if (rc == KY_OK)
+		memcpy(out, k.key[0], KY_STORE_ACCESS_KEY_MAX + 1);
+	return rc;
+}
+
 int ky_policy_access_keys(const ky_version_facts *f, ky_policy_keys *out)
 {
 	out->n = 0;

@@ -121,6 +121,9 @@ typedef struct ky_policy_keys {
  * community's). KY_ETOOBIG past KY_STORE_ACCESS_KEYS_MAX. */
 int ky_policy_access_keys(const ky_version_facts *f, ky_policy_keys *out);
 
+/* The key of one audience, into out. KY_ETOOBIG when a sector's name makes it too long. */
+int ky_policy_audience_key(const ky_audience *a, char out[KY_STORE_ACCESS_KEY_MAX + 1]);
+
 /* The keys a viewer answers to: the community's, the contributors' for a contributor, its
  * sectors', its groups' and its member's. KY_ETOOBIG past KY_STORE_ACCESS_KEYS_MAX. */
 int ky_policy_viewer_keys(const ky_decision_viewer *v, ky_policy_keys *out);
