@@ -117,14 +117,19 @@ static int admit(pipeline *p, chunk *c, entry *e, const json_t *object)
 	if (rc != KY_OK)
 		return rc == KY_ENOMEM ? KY_ENOMEM : refuse_with(c, e, ky_error_last());
 	const char **keys = ky_arena_alloc(c->arena, (admitted.keys.n ? admitted.keys.n : 1) * sizeof(*keys));
-	if (keys == NULL)
+	bool kept = keys != NULL;
+	for (size_t i = 0; kept && i < admitted.keys.n; i++)
+		kept = (keys[i] = keep(c, admitted.keys.key[i])) != NULL;
+	if (!kept) {
+		ky_admitted_clear(&admitted);
 		return KY_ENOMEM;
-	for (size_t i = 0; i < admitted.keys.n; i++)
-		if ((keys[i] = keep(c, admitted.keys.key[i])) == NULL)
-			return KY_ENOMEM;
+	}
 	e->access = admitted.access;
 	e->access.keys = keys;
-	if (admitted.warning[0] != '\0' && (e->warning = keep(c, admitted.warning)) == NULL)
+	e->access.parts = admitted.parts ? keep(c, admitted.parts) : NULL;
+	kept = admitted.parts == NULL || e->access.parts != NULL;
+	ky_admitted_clear(&admitted);
+	if (!kept || (admitted.warning[0] != '\0' && (e->warning = keep(c, admitted.warning)) == NULL))
 		return KY_ENOMEM;
 	return KY_OK;
 }
@@ -304,9 +309,12 @@ static int revisit_all(ky_store *store, pipeline *p, ky_ingest_report_fn *report
 			rc = KY_OK;
 		ky_admitted admitted;
 		bool revised = false;
-		if (rc == KY_OK && v.object != NULL && ky_admission_decide(p->options->admission, v.object, &admitted) == KY_OK &&
-		    admitted.warning[0] == '\0')
-			rc = ky_store_access_revise(store, p->options->collection_id, r->id, r->version, &admitted.access, &revised);
+		if (rc == KY_OK && v.object != NULL && ky_admission_decide(p->options->admission, v.object, &admitted) == KY_OK) {
+			if (admitted.warning[0] == '\0')
+				rc = ky_store_access_revise(store, p->options->collection_id, r->id, r->version, &admitted.access,
+							    &revised);
+			ky_admitted_clear(&admitted);
+		}
 		json_decref(v.object);
 		if (rc == KY_OK && revised && report != NULL) {
 			ky_ingest_report again = {.index = r->index, .id = r->id, .type = r->type, .version = r->version,

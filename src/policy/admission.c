@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "auth/auth.h"
+#include "stix/stix_selector.h"
+#include "stix/stix_validate.h"
 #include "util/ky_clock.h"
 #include "util/ky_error.h"
 
@@ -353,13 +355,122 @@ static const char *first_unresolved(const ky_admission *a, const json_t *object)
 	return "?";
 }
 
+/* The first granular marking on the part `selector` names that the hub cannot resolve. */
+static const char *first_unresolved_on(const ky_admission *a, const json_t *object, const char *selector)
+{
+	size_t i, j;
+	const json_t *m, *sel;
+	json_array_foreach(json_object_get(object, "granular_markings"), i, m)
+	{
+		const char *id = json_string_value(json_object_get(m, "marking_ref"));
+		ky_tlp level;
+		ky_audience unused;
+		if (id == NULL || ky_tlp_of_id(id, &level) || resolve((void *)a, id, &unused) != KY_MARKING_UNKNOWN)
+			continue;
+		json_array_foreach(json_object_get(m, "selectors"), j, sel)
+		if (json_is_string(sel) && strcmp(json_string_value(sel), selector) == 0)
+			return id;
+	}
+	return "?";
+}
+
+/* Whether the object is still valid without the part `selector` names. What marks the
+ * object may not go: without it the rest would be marked otherwise. */
+static int is_required(const json_t *object, const char *selector, ky_stix_problems *problems, bool *required)
+{
+	*required = true;
+	if (strncmp(selector, "granular_markings", 17) == 0 || strncmp(selector, "object_marking_refs", 19) == 0)
+		return KY_OK;
+	json_t *copy = json_deep_copy(object);
+	if (copy == NULL)
+		return ky_error_set(KY_ENOMEM, "out of memory");
+	const char *selectors[1] = {selector};
+	int rc = ky_stix_remove_selected(copy, selectors, 1);
+	ky_stix_problems_clear(problems);
+	if (rc == KY_OK)
+		rc = ky_stix_validate_object(problems, copy);
+	json_decref(copy);
+	if (rc == KY_ENOMEM)
+		return rc;
+	*required = rc != KY_OK;
+	return KY_OK;
+}
+
+static bool same_keys(const ky_policy_keys *a, const ky_policy_keys *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++) {
+		bool found = false;
+		for (size_t j = 0; j < b->n && !found; j++)
+			found = strcmp(a->key[i], b->key[j]) == 0;
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Marks the parts the object needs (f's parts, in space), and writes the others that some
+ * readers of the version may not read as the store keeps them: [{"selector", "keys"}] into
+ * *parts (malloc'd; NULL when there is none). A part on a marking the hub cannot resolve
+ * gets a warning, unless the version has one.
+ */
+static int decide_parts(ky_admission *a, const json_t *object, ky_facts_space *space, ky_version_facts *f,
+			ky_admitted *out)
+{
+	if (f->nparts == 0)
+		return KY_OK;
+	/* Before any part is marked required: the keys of the version alone. */
+	ky_policy_keys whole, part;
+	int rc = ky_policy_access_keys(f, &whole);
+	ky_stix_problems *problems = NULL;
+	json_t *list = json_array();
+	if (rc == KY_OK && (list == NULL || ky_stix_problems_new(&problems) != KY_OK))
+		rc = ky_error_set(KY_ENOMEM, "out of memory");
+	for (size_t i = 0; rc == KY_OK && i < f->nparts; i++) {
+		ky_part_facts *p = &space->parts[i];
+		rc = is_required(object, p->selector, problems, &p->required);
+		if (rc == KY_OK && p->unresolved && out->warning[0] == '\0')
+			snprintf(out->warning, sizeof(out->warning),
+				 "granular_markings mark %s with %s, which this hub does not hold: only you and the secretariat"
+				 " can read %s",
+				 p->selector, first_unresolved_on(a, object, p->selector),
+				 p->required ? "this version" : "that part of it");
+		if (rc == KY_OK && !p->required)
+			rc = ky_policy_part_keys(f, i, &part);
+		if (rc != KY_OK || p->required || same_keys(&part, &whole))
+			continue;
+		json_t *keys = json_array();
+		for (size_t k = 0; keys != NULL && k < part.n; k++)
+			if (json_array_append_new(keys, json_string(part.key[k])) != 0)
+				rc = ky_error_set(KY_ENOMEM, "out of memory");
+		json_t *entry = keys ? json_pack("{s:s, s:o}", "selector", p->selector, "keys", keys) : NULL;
+		if (entry == NULL || json_array_append_new(list, entry) != 0)
+			rc = ky_error_set(KY_ENOMEM, "out of memory");
+	}
+	if (rc == KY_OK && json_array_size(list) > 0 && (out->parts = json_dumps(list, JSON_COMPACT)) == NULL)
+		rc = ky_error_set(KY_ENOMEM, "out of memory");
+	json_decref(list);
+	ky_stix_problems_free(problems);
+	return rc;
+}
+
+void ky_admitted_clear(ky_admitted *a)
+{
+	free(a->parts);
+	a->parts = NULL;
+	a->access.parts = NULL;
+}
+
 int ky_admission_decide(ky_admission *a, const json_t *object, ky_admitted *out)
 {
-	ky_audience audiences[KY_STORE_ACCESS_KEYS_MAX];
+	ky_facts_space space;
 	ky_version_facts f = {.provider = a->o.provider};
 	const char *id = json_string_value(json_object_get(object, "id"));
 	out->warning[0] = '\0';
-	int rc = ky_policy_facts_of(object, a->o.default_tlp, resolve, a, audiences, KY_STORE_ACCESS_KEYS_MAX, &f);
+	out->parts = NULL;
+	int rc = ky_policy_facts_of(object, a->o.default_tlp, resolve, a, &space, &f);
 	if (rc != KY_OK)
 		return ky_error_set(KY_EDENIED, "%s", ky_error_last());
 	if (f.naudiences == 0 && a->ndefaults > 0) {
@@ -392,14 +503,18 @@ int ky_admission_decide(ky_admission *a, const json_t *object, ky_admitted *out)
 					    " objects as itself; name your own identity or none",
 					    id ? id : "the object", creator, named->name);
 	}
-	rc = ky_policy_access_keys(&f, &out->keys);
-	if (rc != KY_OK)
-		return rc == KY_ETOOBIG ? ky_error_set(KY_EDENIED, "%s: %s", id ? id : "the object", ky_error_last()) : rc;
 	if (f.unresolved)
 		snprintf(out->warning, sizeof(out->warning),
 			 "object_marking_refs names %s, which this hub does not hold: only you and the secretariat can read"
 			 " this version",
 			 first_unresolved(a, object));
+	rc = decide_parts(a, object, &space, &f, out);
+	if (rc == KY_OK)
+		rc = ky_policy_access_keys(&f, &out->keys);
+	if (rc != KY_OK) {
+		ky_admitted_clear(out);
+		return rc == KY_ETOOBIG ? ky_error_set(KY_EDENIED, "%s: %s", id ? id : "the object", ky_error_last()) : rc;
+	}
 	out->access = (ky_store_access){
 		.provider = a->o.provider,
 		.any_object = a->o.provider_tier == KY_TIER_SECRETARIAT,
@@ -407,6 +522,7 @@ int ky_admission_decide(ky_admission *a, const json_t *object, ky_admitted *out)
 		.tlp = (int)f.tlp,
 		.keys = out->keys.ptr,
 		.nkeys = out->keys.n,
+		.parts = out->parts,
 	};
 	const char *type = json_string_value(json_object_get(object, "type"));
 	if (type != NULL && id != NULL && strcmp(type, "marking-definition") == 0 && !held(a, id)) {
@@ -414,6 +530,8 @@ int ky_admission_decide(ky_admission *a, const json_t *object, ky_admitted *out)
 		if (rc == KY_OK)
 			qsort(a->held, a->nheld, sizeof(*a->held), by_text);
 	}
+	if (rc != KY_OK)
+		ky_admitted_clear(out);
 	return rc;
 }
 
@@ -444,6 +562,7 @@ static int settle_row(void *ctx, const ky_store_row *row)
 	if (rc != KY_OK) {
 		ky_version_facts f = {.provider = st->admission->o.provider, .unresolved = true};
 		rc = ky_policy_access_keys(&f, &x->keys);
+		x->parts = NULL;
 		x->access = (ky_store_access){.provider = f.provider, .any_object = true, .tlp = KY_TLP_RED};
 		x->access.keys = x->keys.ptr;
 		x->access.nkeys = x->keys.n;
@@ -474,6 +593,8 @@ int ky_policy_settle(ky_store *s, const ky_config *config, uint64_t *settled)
 			rc = st->status;
 		if (rc == KY_OK)
 			rc = ky_store_settle(s, st->vids, st->access, st->n);
+		for (size_t i = 0; i < st->n; i++)
+			ky_admitted_clear(&st->admitted[i]);
 		if (rc == KY_OK)
 			*count += st->n;
 		if (st->n == 0)

@@ -13,7 +13,13 @@
  *
  * A marking the hub cannot resolve (no TLP, no audience, no marking-definition the hub holds
  * or the submission brought before) is accepted fail closed, readable by the provider and
- * the secretariat only, with a warning. The one rule the store checks itself, under its
+ * the secretariat only, with a warning.
+ *
+ * Granular markings (STIX 2.1 §7.2.3) restrict parts: a part is required when the object
+ * without it is not valid STIX (stix_validate.h; what marks the object, granular_markings
+ * and object_marking_refs, always is), and then the version's keys ask for the part's too
+ * (decision.h: conjunctions); the other parts are kept with the version with their own keys
+ * (ky_store_access.parts), and the store removes them from what a viewer without one reads. The one rule the store checks itself, under its
  * lock, is that only an object's provider or the secretariat adds versions of it.
  *
  * The hub's audiences are marking-definitions with ids of the hub's own, derived from a hub
@@ -108,14 +114,20 @@ int ky_policy_settle(ky_store *s, const ky_config *config, uint64_t *settled);
 /* What one admitted object gets. */
 typedef struct ky_admitted {
 	ky_policy_keys keys;
-	ky_store_access access;           /* access.keys points into keys */
+	ky_store_access access;           /* access.keys points into keys, access.parts is parts */
+	char *parts;                      /* owned: malloc'd (ky_admitted_clear frees it); NULL
+					   * when no part is restricted */
 	char warning[512];                /* "" when there is none */
 } ky_admitted;
 
+/* Frees what a decision gave *a (parts). */
+void ky_admitted_clear(ky_admitted *a);
+
 /*
  * Decides for one valid object (borrowed). KY_OK: *out is the access to store it with (and
- * maybe a warning); KY_EDENIED: refused, with the reason in ky_error_last(); KY_ENOMEM. A
- * marking-definition admitted here counts as held for the objects after it.
+ * maybe a warning), which the caller clears (ky_admitted_clear); KY_EDENIED: refused, with
+ * the reason in ky_error_last(); KY_ENOMEM. A marking-definition admitted here counts as
+ * held for the objects after it.
  */
 int ky_admission_decide(ky_admission *a, const json_t *object, ky_admitted *out);
 

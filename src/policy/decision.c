@@ -62,15 +62,90 @@ ky_tlp ky_policy_effective_tlp(const ky_tlp *found, size_t n, ky_tlp fallback)
 	return strictest;
 }
 
+/* A marking reference as the decision reads it: a TLP level, an audience, another marking
+ * the hub holds (which limits nothing here), or none the hub knows. */
+typedef enum { MARK_TLP, MARK_AUDIENCE, MARK_OTHER, MARK_UNKNOWN } mark;
+
+static mark classify(const char *id, ky_marking_resolver *resolve, void *ctx, ky_tlp *level, ky_audience *a)
+{
+	if (ky_tlp_of_id(id, level))
+		return MARK_TLP;
+	*a = (ky_audience){0};
+	ky_marking_kind kind = resolve ? resolve(ctx, id, a) : KY_MARKING_UNKNOWN;
+	return kind == KY_MARKING_AUDIENCE ? MARK_AUDIENCE : kind == KY_MARKING_OTHER ? MARK_OTHER : MARK_UNKNOWN;
+}
+
+static ky_part_facts *part_of(ky_facts_space *space, ky_version_facts *out, const char *selector, ky_tlp tlp)
+{
+	for (size_t i = 0; i < out->nparts; i++)
+		if (strcmp(space->parts[i].selector, selector) == 0)
+			return &space->parts[i];
+	if (out->nparts == KY_POLICY_PARTS_MAX) {
+		ky_error_set(KY_ETOOBIG, "granular markings restrict more than %d parts of the object", KY_POLICY_PARTS_MAX);
+		return NULL;
+	}
+	ky_part_facts *p = &space->parts[out->nparts++];
+	*p = (ky_part_facts){.selector = selector, .tlp = tlp};
+	return p;
+}
+
+/* The parts granular_markings restrict beyond what the whole object's markings do. */
+static int granular_facts(const json_t *object, ky_marking_resolver *resolve, void *ctx, ky_facts_space *space,
+			  ky_version_facts *out)
+{
+	const json_t *markings = json_object_get(object, "granular_markings");
+	if (markings == NULL)
+		return KY_OK;
+	if (!json_is_array(markings))
+		return ky_error_set(KY_EINVALID, "granular_markings is not a list");
+	size_t i;
+	const json_t *m;
+	json_array_foreach(markings, i, m)
+	{
+		const char *id = json_string_value(json_object_get(m, "marking_ref"));
+		const json_t *selectors = json_object_get(m, "selectors");
+		/* A lang marking says what language a part is in; it restricts nobody. */
+		if (id == NULL)
+			continue;
+		if (!json_is_array(selectors))
+			return ky_error_set(KY_EINVALID, "granular_markings[%zu].selectors is not a list", i);
+		ky_tlp level = KY_TLP_CLEAR;
+		ky_audience a;
+		mark kind = classify(id, resolve, ctx, &level, &a);
+		if (kind == MARK_OTHER || (kind == MARK_TLP && level <= out->tlp))
+			continue;
+		size_t j;
+		const json_t *sel;
+		json_array_foreach(selectors, j, sel)
+		{
+			if (!json_is_string(sel))
+				return ky_error_set(KY_EINVALID, "granular_markings[%zu].selectors[%zu] is not a selector", i, j);
+			ky_part_facts *p = part_of(space, out, json_string_value(sel), out->tlp);
+			if (p == NULL)
+				return KY_ETOOBIG;
+			if (kind == MARK_TLP && level > p->tlp)
+				p->tlp = level;
+			else if (kind == MARK_UNKNOWN)
+				p->unresolved = true;
+			else if (kind == MARK_AUDIENCE) {
+				if (p->naudiences == KY_POLICY_PART_AUDIENCES_MAX)
+					return ky_error_set(KY_ETOOBIG, "granular markings name more than %d audiences for %s",
+							    KY_POLICY_PART_AUDIENCES_MAX, p->selector);
+				p->audiences[p->naudiences++] = a;
+			}
+		}
+	}
+	return KY_OK;
+}
+
 int ky_policy_facts_of(const json_t *object, ky_tlp fallback, ky_marking_resolver *resolve, void *ctx,
-		       ky_audience *audiences, size_t max, ky_version_facts *out)
+		       ky_facts_space *space, ky_version_facts *out)
 {
 	int64_t provider = out->provider;
-	*out = (ky_version_facts){.provider = provider, .audiences = audiences, .tlp = fallback};
+	*out = (ky_version_facts){.provider = provider, .audiences = space->audiences, .tlp = fallback,
+				  .parts = space->parts};
 	const json_t *refs = json_object_get(object, "object_marking_refs");
-	if (refs == NULL)
-		return KY_OK;
-	if (!json_is_array(refs))
+	if (refs != NULL && !json_is_array(refs))
 		return ky_error_set(KY_EINVALID, "object_marking_refs is not a list");
 	bool tlp_found = false;
 	size_t i;
@@ -79,26 +154,24 @@ int ky_policy_facts_of(const json_t *object, ky_tlp fallback, ky_marking_resolve
 	{
 		const char *id = json_string_value(ref);
 		ky_tlp level;
+		ky_audience a;
 		if (id == NULL)
 			return ky_error_set(KY_EINVALID, "object_marking_refs[%zu] is not an identifier", i);
-		if (ky_tlp_of_id(id, &level)) {
+		mark kind = classify(id, resolve, ctx, &level, &a);
+		if (kind == MARK_TLP) {
 			/* The strictest counts. */
 			if (!tlp_found || level > out->tlp)
 				out->tlp = level;
 			tlp_found = true;
-			continue;
-		}
-		ky_audience a = {0};
-		ky_marking_kind kind = resolve ? resolve(ctx, id, &a) : KY_MARKING_UNKNOWN;
-		if (kind == KY_MARKING_UNKNOWN) {
+		} else if (kind == MARK_UNKNOWN) {
 			out->unresolved = true;
-		} else if (kind == KY_MARKING_AUDIENCE) {
-			if (out->naudiences == max)
-				return ky_error_set(KY_ETOOBIG, "the object names more than %zu audiences", max);
-			audiences[out->naudiences++] = a;
+		} else if (kind == MARK_AUDIENCE) {
+			if (out->naudiences == KY_STORE_ACCESS_KEYS_MAX)
+				return ky_error_set(KY_ETOOBIG, "the object names more than %d audiences", KY_STORE_ACCESS_KEYS_MAX);
+			space->audiences[out->naudiences++] = a;
 		}
 	}
-	return KY_OK;
+	return granular_facts(object, resolve, ctx, space, out);
 }
 
 static bool has(const int64_t *ids, size_t n, int64_t id)
@@ -150,9 +223,32 @@ static bool recipient(const ky_decision_viewer *v, const ky_version_facts *f)
 	return false;
 }
 
+/* Part i as a version of its own: the version's audiences unless it names its own. */
+static ky_version_facts part_as_version(const ky_version_facts *f, size_t i)
+{
+	const ky_part_facts *p = &f->parts[i];
+	ky_version_facts part = {.provider = f->provider, .tlp = p->tlp, .unresolved = f->unresolved || p->unresolved};
+	part.audiences = p->naudiences ? p->audiences : f->audiences;
+	part.naudiences = p->naudiences ? p->naudiences : f->naudiences;
+	return part;
+}
+
+bool ky_policy_may_read_part(const ky_decision_viewer *v, const ky_version_facts *f, size_t i)
+{
+	ky_version_facts part = part_as_version(f, i);
+	return v->tier == KY_TIER_SECRETARIAT || v->member_id == f->provider || recipient(v, &part);
+}
+
 bool ky_policy_may_read_version(const ky_decision_viewer *v, const ky_version_facts *f)
 {
-	return v->tier == KY_TIER_SECRETARIAT || v->member_id == f->provider || recipient(v, f);
+	if (v->tier == KY_TIER_SECRETARIAT || v->member_id == f->provider)
+		return true;
+	if (!recipient(v, f))
+		return false;
+	for (size_t i = 0; i < f->nparts; i++)
+		if (f->parts[i].required && !ky_policy_may_read_part(v, f, i))
+			return false;
+	return true;
 }
 
 ky_leave ky_policy_may_leave(const ky_decision_viewer *v, const ky_version_facts *f)
@@ -223,7 +319,8 @@ int ky_policy_audience_key(const ky_audience *a, char out[KY_STORE_ACCESS_KEY_MA
 	return rc;
 }
 
-int ky_policy_access_keys(const ky_version_facts *f, ky_policy_keys *out)
+/* The keys of the version alone, its parts aside. */
+static int version_keys(const ky_version_facts *f, ky_policy_keys *out)
 {
 	out->n = 0;
 	int rc = member_key(out, f->provider);
@@ -235,6 +332,144 @@ int ky_policy_access_keys(const ky_version_facts *f, ky_policy_keys *out)
 		if (f->tlp != KY_TLP_RED || f->audiences[i].kind == KY_AUDIENCE_MEMBER)
 			rc = audience_key(out, &f->audiences[i]);
 	return rc;
+}
+
+int ky_policy_part_keys(const ky_version_facts *f, size_t i, ky_policy_keys *out)
+{
+	ky_version_facts part = part_as_version(f, i);
+	return version_keys(&part, out);
+}
+
+/* A conjunction's keys, split at '&' into parts[] (pointing into text, which it changes). */
+static size_t split(char *text, char *parts[], size_t max)
+{
+	size_t n = 0;
+	for (char *p = text; n < max;) {
+		parts[n++] = p;
+		p = strchr(p, '&');
+		if (p == NULL)
+			break;
+		*p++ = '\0';
+	}
+	return n;
+}
+
+static int by_text(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Whether every key of conjunction a is one of b's ('&'-joined, sorted, no repeats). */
+static bool within(const char *a, const char *b)
+{
+	char x[KY_STORE_ACCESS_KEY_MAX + 1], y[KY_STORE_ACCESS_KEY_MAX + 1];
+	char *xs[KY_STORE_ACCESS_KEY_MAX], *ys[KY_STORE_ACCESS_KEY_MAX];
+	snprintf(x, sizeof(x), "%s", a);
+	snprintf(y, sizeof(y), "%s", b);
+	size_t nx = split(x, xs, KY_STORE_ACCESS_KEY_MAX), ny = split(y, ys, KY_STORE_ACCESS_KEY_MAX);
+	for (size_t i = 0; i < nx; i++) {
+		bool found = false;
+		for (size_t j = 0; j < ny && !found; j++)
+			found = strcmp(xs[i], ys[j]) == 0;
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+/* Conjunction a & key into out, sorted, without repeats or the community's key (which every
+ * member holds) unless it is all there is. */
+static int conjoin(const char *a, const char *key, char out[KY_STORE_ACCESS_KEY_MAX + 1])
+{
+	char text[2 * KY_STORE_ACCESS_KEY_MAX + 2];
+	char *parts[KY_STORE_ACCESS_KEY_MAX + 1];
+	snprintf(text, sizeof(text), "%s&%s", a, key);
+	size_t n = split(text, parts, KY_STORE_ACCESS_KEY_MAX + 1), kept = 0;
+	qsort(parts, n, sizeof(*parts), by_text);
+	size_t len = 0;
+	for (size_t i = 0; i < n; i++) {
+		if ((i > 0 && strcmp(parts[i], parts[i - 1]) == 0) || (strcmp(parts[i], "*") == 0 && n > 1))
+			continue;
+		size_t l = strlen(parts[i]);
+		if (len + (kept > 0) + l > KY_STORE_ACCESS_KEY_MAX)
+			return ky_error_set(KY_ETOOBIG, "its granular markings make an audience longer than %d bytes",
+					    KY_STORE_ACCESS_KEY_MAX);
+		if (kept++ > 0)
+			out[len++] = '&';
+		memcpy(out + len, parts[i], l);
+		len += l;
+	}
+	if (kept == 0)
+		memcpy(out + len++, "*", 1);
+	out[len] = '\0';
+	return KY_OK;
+}
+
+/* keys becomes every conjunction of one of its keys and one of part's, less those that hold
+ * another (whoever holds "c&g:4" holds "c"). */
+static int conjoin_all(ky_policy_keys *keys, const ky_policy_keys *part)
+{
+	ky_policy_keys next;
+	next.n = 0;
+	for (size_t i = 0; i < keys->n; i++)
+		for (size_t j = 0; j < part->n; j++) {
+			if (next.n == KY_STORE_ACCESS_KEYS_MAX)
+				return ky_error_set(KY_ETOOBIG, "its granular markings make more than %d audiences",
+						    KY_STORE_ACCESS_KEYS_MAX);
+			int rc = conjoin(keys->key[i], part->key[j], next.key[next.n]);
+			if (rc != KY_OK)
+				return rc;
+			next.n++;
+		}
+	keys->n = 0;
+	for (size_t i = 0; i < next.n; i++) {
+		bool held = false;
+		for (size_t j = 0; j < next.n && !held; j++)
+			held = j != i && within(next.key[j], next.key[i]) && (!within(next.key[i], next.key[j]) || j < i);
+		if (!held) {
+			memcpy(keys->key[keys->n], next.key[i], sizeof(next.key[i]));
+			keys->ptr[keys->n] = keys->key[keys->n];
+			keys->n++;
+		}
+	}
+	return KY_OK;
+}
+
+int ky_policy_access_keys(const ky_version_facts *f, ky_policy_keys *out)
+{
+	int rc = version_keys(f, out);
+	for (size_t i = 0; rc == KY_OK && i < f->nparts; i++) {
+		if (!f->parts[i].required)
+			continue;
+		ky_policy_keys part;
+		rc = ky_policy_part_keys(f, i, &part);
+		if (rc == KY_OK)
+			rc = conjoin_all(out, &part);
+	}
+	return rc;
+}
+
+int ky_policy_conjunctions(ky_policy_keys *viewer, const char *const *conjunctions, size_t n)
+{
+	size_t own = viewer->n;
+	for (size_t i = 0; i < n; i++) {
+		char text[KY_STORE_ACCESS_KEY_MAX + 1];
+		char *parts[KY_STORE_ACCESS_KEY_MAX];
+		snprintf(text, sizeof(text), "%s", conjunctions[i]);
+		size_t nparts = split(text, parts, KY_STORE_ACCESS_KEY_MAX);
+		bool holds = true;
+		for (size_t p = 0; p < nparts && holds; p++) {
+			holds = false;
+			for (size_t k = 0; k < own && !holds; k++)
+				holds = strcmp(viewer->key[k], parts[p]) == 0;
+		}
+		if (holds) {
+			int rc = key_add(viewer, conjunctions[i], "", 0);
+			if (rc != KY_OK)
+				return rc;
+		}
+	}
+	return KY_OK;
 }
 
 int ky_policy_viewer_keys(const ky_decision_viewer *v, ky_policy_keys *out)

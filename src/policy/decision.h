@@ -63,6 +63,22 @@ typedef struct ky_decision_viewer {
 	size_t ngroups;
 } ky_decision_viewer;
 
+#define KY_POLICY_PARTS_MAX 32           /* parts one object may restrict */
+#define KY_POLICY_PART_AUDIENCES_MAX 8   /* audiences one part may name */
+
+/* A part of a version that its granular markings restrict further than the version (STIX
+ * 2.1 §7.2.3): the property or list item one selector names, with every granular marking
+ * that names it. */
+typedef struct ky_part_facts {
+	const char *selector;         /* borrowed from the object */
+	ky_tlp tlp;                   /* the strictest of the version's and the part's markings */
+	ky_audience audiences[KY_POLICY_PART_AUDIENCES_MAX];  /* its own; none: the version's */
+	size_t naudiences;
+	bool unresolved;              /* a marking on it the hub cannot resolve */
+	bool required;                /* the object is not valid without it (admission.h): a
+				       * viewer that may not read it does not see the version */
+} ky_part_facts;
+
 /* A version's hub metadata, as the decision reads it. */
 typedef struct ky_version_facts {
 	int64_t provider;             /* the member that submitted it */
@@ -71,6 +87,8 @@ typedef struct ky_version_facts {
 				       * default is resolved before) */
 	size_t naudiences;
 	bool unresolved;              /* it carries a marking the hub cannot resolve */
+	const ky_part_facts *parts;   /* the parts it restricts further */
+	size_t nparts;
 } ky_version_facts;
 
 /* Where a copy of a version may go, for one recipient member. */
@@ -91,16 +109,24 @@ ky_tlp ky_policy_effective_tlp(const ky_tlp *levels, size_t n, ky_tlp fallback);
 typedef enum ky_marking_kind { KY_MARKING_UNKNOWN, KY_MARKING_AUDIENCE, KY_MARKING_OTHER } ky_marking_kind;
 typedef ky_marking_kind ky_marking_resolver(void *ctx, const char *id, ky_audience *audience);
 
+/* Where ky_policy_facts_of puts what it finds; out points into it. */
+typedef struct ky_facts_space {
+	ky_audience audiences[KY_STORE_ACCESS_KEYS_MAX];
+	ky_part_facts parts[KY_POLICY_PARTS_MAX];
+} ky_facts_space;
+
 /*
- * Reads an object's object_marking_refs into *out (all but out->provider, which the caller
- * sets): the TLP levels among them (ky_tlp_of_id) and their effective level, with `fallback`
- * when there is none; the audiences `resolve` finds, into audiences[0..max) (out points at
- * them); and whether a reference is neither (out->unresolved: fail closed). Borrows object.
- * KY_EINVALID when object_marking_refs is there but not an array of strings (a validated
- * object's never is), KY_ETOOBIG when more than max audiences are named.
+ * Reads an object's markings into *out (all but out->provider, which the caller sets, and
+ * the parts' `required`, which the caller decides): from object_marking_refs, the TLP levels
+ * (ky_tlp_of_id) and their effective level, with `fallback` when there is none, the
+ * audiences `resolve` finds, and whether a reference is neither (out->unresolved: fail
+ * closed); from granular_markings (those with a marking_ref), the parts they restrict
+ * further than the whole. Borrows object; out points into *space. KY_EINVALID when the
+ * markings are not lists of the right shape (a validated object's never are), KY_ETOOBIG
+ * past the limits above.
  */
 int ky_policy_facts_of(const json_t *object, ky_tlp fallback, ky_marking_resolver *resolve, void *ctx,
-		       ky_audience *audiences, size_t max, ky_version_facts *out);
+		       ky_facts_space *space, ky_version_facts *out);
 
 /*
  * The decision as the store applies it (store.h: ky_store_access, ky_store_scope): a version
@@ -118,8 +144,20 @@ typedef struct ky_policy_keys {
 
 /* The keys that may read a version: its provider's, and its recipients' (none when a marking
  * is unresolved; for RED the members its member audiences name; without audiences the
- * community's). KY_ETOOBIG past KY_STORE_ACCESS_KEYS_MAX. */
+ * community's). When required parts restrict it further, a recipient must hold a key of the
+ * version and one of each such part: those keys are conjunctions, their parts' keys joined
+ * by '&' in byte order ("c&g:4"), which a viewer holds when it holds each
+ * (ky_policy_conjunctions). KY_ETOOBIG past KY_STORE_ACCESS_KEYS_MAX keys or
+ * KY_STORE_ACCESS_KEY_MAX bytes in one. */
 int ky_policy_access_keys(const ky_version_facts *f, ky_policy_keys *out);
+
+/* The keys that may read part i of a version (a viewer that reads the version and holds
+ * none of them gets it without that part). Same errors. */
+int ky_policy_part_keys(const ky_version_facts *f, size_t i, ky_policy_keys *out);
+
+/* Adds to a viewer's keys (ky_policy_viewer_keys) each of the n conjunctions it holds every
+ * part of. KY_ETOOBIG past KY_STORE_ACCESS_KEYS_MAX. */
+int ky_policy_conjunctions(ky_policy_keys *viewer, const char *const *conjunctions, size_t n);
 
 /* The key of one audience, into out. KY_ETOOBIG when a sector's name makes it too long. */
 int ky_policy_audience_key(const ky_audience *a, char out[KY_STORE_ACCESS_KEY_MAX + 1]);
@@ -128,8 +166,11 @@ int ky_policy_audience_key(const ky_audience *a, char out[KY_STORE_ACCESS_KEY_MA
  * sectors', its groups' and its member's. KY_ETOOBIG past KY_STORE_ACCESS_KEYS_MAX. */
 int ky_policy_viewer_keys(const ky_decision_viewer *v, ky_policy_keys *out);
 
-/* Whether the viewer may read the version. */
+/* Whether the viewer may read the version: its required parts included. */
 bool ky_policy_may_read_version(const ky_decision_viewer *v, const ky_version_facts *f);
+
+/* Whether the viewer, which may read the version, may read its part i too. */
+bool ky_policy_may_read_part(const ky_decision_viewer *v, const ky_version_facts *f, size_t i);
 
 /* What of the version may leave the hub to the viewer's member. */
 ky_leave ky_policy_may_leave(const ky_decision_viewer *v, const ky_version_facts *f);

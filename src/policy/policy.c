@@ -50,13 +50,21 @@ int ky_policy_viewer(ky_store *s, const ky_policy_grants *grants, const ky_auth_
 	out->keys.n = 0;
 	if (who->tier == KY_TIER_SECRETARIAT && (grants == NULL || !grants->names_groups))
 		return KY_OK;
-	int rc = ky_store_member_reach(s, who->member_id, out->sectors, &out->nsectors, out->groups, &out->ngroups);
-	if (rc != KY_OK)
-		return rc;
+	ky_store_access_keys conjunctions = {0};
+	int rc = ky_store_member_reach(s, who->member_id, out->sectors, &out->nsectors, out->groups, &out->ngroups,
+				       &conjunctions);
 	qsort(out->groups, out->ngroups, sizeof(out->groups[0]), by_id);
 	for (size_t i = 0; i < out->nsectors; i++)
 		out->sector_names[i] = out->sectors[i];
-	return viewer_keys(out);
+	if (rc == KY_OK)
+		rc = viewer_keys(out);
+	/* The secretariat reads everything: conjunctions are for the others. */
+	for (size_t i = 0; rc == KY_OK && who->tier != KY_TIER_SECRETARIAT && i < conjunctions.n; i++) {
+		const char *key = conjunctions.keys[i];
+		rc = ky_policy_conjunctions(&out->keys, &key, 1);
+	}
+	free(conjunctions.keys);
+	return rc;
 }
 
 int ky_policy_viewer_of_member(ky_store *s, const ky_store_member *m, ky_viewer *out)

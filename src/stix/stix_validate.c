@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "stix/stix_schema.h"
+#include "stix/stix_selector.h"
 #include "stix/stix_text.h"
 #include "util/ky_error.h"
 #include "util/ky_utf8.h"
@@ -663,49 +664,6 @@ static void check_lang(ky_stix_ctx *ctx, const json_t *v)
 			       ky_stix_quote_value(q, sizeof(q), v));
 }
 
-/* §7.2.3.1: a selector names a property, list indexes as [n], separated by dots, and must
- * resolve in the object it is in. */
-static bool selector_resolves(const json_t *object, const char *selector)
-{
-	const json_t *at = object;
-	const char *p = selector;
-	while (*p) {
-		const char *dot = strchr(p, '.');
-		size_t len = dot ? (size_t)(dot - p) : strlen(p);
-		if (len == 0)
-			return false;
-		if (p[0] == '[') {
-			if (len < 3 || p[len - 1] != ']' || !json_is_array(at))
-				return false;
-			size_t index = 0;
-			for (size_t i = 1; i < len - 1; i++) {
-				if (!isdigit((unsigned char)p[i]) || index > 100000000)
-					return false;
-				index = index * 10 + (size_t)(p[i] - '0');
-			}
-			at = json_array_get(at, index);
-		} else {
-			if (!json_is_object(at))
-				return false;
-			char key[256];
-			if (len >= sizeof(key))
-				return false;
-			memcpy(key, p, len);
-			key[len] = '\0';
-			at = json_object_get(at, key);
-		}
-		if (at == NULL)
-			return false;
-		p += len;
-		if (*p == '.') {
-			p++;
-			if (*p == '\0')
-				return false;
-		}
-	}
-	return true;
-}
-
 static void check_granular_marking(ky_stix_ctx *ctx, const json_t *v)
 {
 	bool has_ref = json_object_get(v, "marking_ref") != NULL;
@@ -717,7 +675,7 @@ static void check_granular_marking(ky_stix_ctx *ctx, const json_t *v)
 	const json_t *s;
 	char q[KY_STIX_QUOTE_SIZE];
 	json_array_foreach(selectors, i, s) {
-		if (json_is_string(s) && !selector_resolves(ctx->object, json_string_value(s))) {
+		if (json_is_string(s) && ky_stix_select(ctx->object, json_string_value(s)) == NULL) {
 			size_t mark = path_push_key(ctx, "selectors");
 			size_t m2 = path_push_index(ctx, i);
 			ky_stix_report(ctx, "§7.2.3.1", "%s does not select a property of this object",

@@ -13,6 +13,7 @@
 
 #include "store/store_backend.h"
 #include "store/store_council.h"
+#include "stix/stix_selector.h"
 #include "util/ky_arena.h"
 #include "util/ky_clock.h"
 #include "util/ky_error.h"
@@ -37,13 +38,73 @@ struct ky_store_batch {
 	ky_arena *arena;      /* the items' bytes and strings: one free for the whole batch */
 };
 
-int ky_store_page_row(ky_store_page *page, const ky_store_row *row, ky_store_row_fn *fn, void *ctx)
+static bool scope_holds(const ky_store_scope *scope, const char *key)
+{
+	for (size_t i = 0; i < scope->nkeys; i++)
+		if (strcmp(scope->keys[i], key) == 0)
+			return true;
+	return false;
+}
+
+/* Hands fn the row without the parts scope holds no key of. What cannot be read as the
+ * parts say is not handed at all: the parts are the store's own, written with the version. */
+static int without_parts(const ky_store_scope *scope, const ky_store_row *row, ky_store_row_fn *fn, void *ctx)
+{
+	/* The provider reads all of its object, the versions the secretariat adds to it too
+	 * (their parts' keys are the secretariat's). */
+	char own[32];
+	snprintf(own, sizeof(own), KY_STORE_MEMBER_KEY, (long long)row->provider);
+	if (scope_holds(scope, own))
+		return fn(ctx, row);
+	json_t *parts = json_loads(row->parts, 0, NULL);
+	const char *selectors[KY_STORE_PARTS_MAX];
+	size_t n = 0, i, k;
+	json_t *part, *key;
+	json_array_foreach(parts, i, part)
+	{
+		bool held = false;
+		json_array_foreach(json_object_get(part, "keys"), k, key)
+		held = held || (json_is_string(key) && scope_holds(scope, json_string_value(key)));
+		const char *selector = json_string_value(json_object_get(part, "selector"));
+		if (!held && selector != NULL && n < KY_STORE_PARTS_MAX)
+			selectors[n++] = selector;
+	}
+	int rc = parts == NULL ? ky_error_set(KY_ERROR, "version %s of %s: its parts are not JSON", row->modified, row->id)
+			       : KY_OK;
+	if (rc == KY_OK && n == 0) {
+		json_decref(parts);
+		return fn(ctx, row);
+	}
+	json_t *object = rc == KY_OK ? json_loadb(row->raw, row->raw_len, 0, NULL) : NULL;
+	if (rc == KY_OK && object == NULL)
+		rc = ky_error_set(KY_ENOMEM, "out of memory");
+	if (rc == KY_OK)
+		rc = ky_stix_remove_selected(object, selectors, n);
+	char *text = rc == KY_OK ? json_dumps(object, JSON_COMPACT) : NULL;
+	if (rc == KY_OK && text == NULL)
+		rc = ky_error_set(KY_ENOMEM, "out of memory");
+	json_decref(object);
+	json_decref(parts);
+	if (rc == KY_OK) {
+		ky_store_row shown = *row;
+		shown.raw = text;
+		shown.raw_len = strlen(text);
+		rc = fn(ctx, &shown);
+	}
+	free(text);
+	return rc;
+}
+
+int ky_store_page_row(ky_store_page *page, const ky_store_scope *scope, const ky_store_row *row, ky_store_row_fn *fn,
+		      void *ctx)
 {
 	if (page->count == 0)
 		page->first_date_added_us = row->date_added_us;
 	page->last_date_added_us = row->date_added_us;
 	page->last_seq = row->seq;
 	page->count++;
+	if (row->parts != NULL && !scope->everything)
+		return without_parts(scope, row, fn, ctx);
 	return fn(ctx, row);
 }
 
@@ -272,6 +333,19 @@ int ky_store_ids_of_type(ky_store *s, const char *type, int (*fn)(void *ctx, con
 
 static int check_access(const ky_store_access *access, const char *id);
 
+/* Lists key (n bytes) in access_conjunctions if it is one (decision.h), so that viewers
+ * holding it find it. */
+static int register_conjunction(ky_store *s, ky_store_tx *tx, const char *key, size_t n)
+{
+	if (memchr(key, '&', n) == NULL)
+		return KY_OK;
+	char text[KY_STORE_ACCESS_KEY_MAX + 1];
+	snprintf(text, sizeof(text), "%.*s", (int)n, key);
+	ky_store_value v[] = {ky_sv_text(text)};
+	return ky_store_run(s, tx, "INSERT INTO access_conjunctions (key) VALUES ($1) ON CONFLICT DO NOTHING", v, 1, NULL,
+			    NULL, NULL);
+}
+
 typedef struct unsettled_op {
 	ky_store *s;
 	uint64_t after;
@@ -330,12 +404,17 @@ static int settle_body(ky_store_tx *tx, void *ctx)
 	for (size_t i = 0; rc == KY_OK && i < op->n; i++) {
 		const ky_store_access *a = &op->access[i];
 		uint64_t changed = 0;
-		ky_store_value v[] = {ky_sv_int((int64_t)op->vids[i]), ky_sv_int(a->tlp), ky_sv_int(a->provider)};
+		ky_store_value v[] = {ky_sv_int((int64_t)op->vids[i]), ky_sv_int(a->tlp), ky_sv_int(a->provider),
+				      a->parts ? ky_sv_text(a->parts) : ky_sv_null()};
 		rc = ky_store_run(op->s, tx,
-				  "UPDATE versions SET tlp = $2, provider_id = coalesce(provider_id, $3) WHERE vid = $1 AND tlp IS NULL",
-				  v, 3, NULL, NULL, &changed);
+				  "UPDATE versions SET tlp = $2, provider_id = coalesce(provider_id, $3), parts = $4"
+				  " WHERE vid = $1 AND tlp IS NULL",
+				  v, 4, NULL, NULL, &changed);
 		for (size_t k = 0; rc == KY_OK && changed > 0 && k < a->nkeys; k++) {
 			ky_store_value kv[] = {ky_sv_int((int64_t)op->vids[i]), ky_sv_text(a->keys[k])};
+			rc = register_conjunction(op->s, tx, a->keys[k], strlen(a->keys[k]));
+			if (rc != KY_OK)
+				break;
 			rc = ky_store_run(op->s, tx, "INSERT INTO version_access (vid, key) VALUES ($1, $2) ON CONFLICT DO NOTHING", kv,
 					  2, NULL, NULL, NULL);
 		}
@@ -412,12 +491,16 @@ static int revise_body(ky_store_tx *tx, void *ctx)
 		rc = ky_store_run(op->s, tx, "DELETE FROM version_access WHERE vid = $1", w, 1, NULL, NULL, NULL);
 	for (size_t k = 0; rc == KY_OK && k < op->access->nkeys; k++) {
 		ky_store_value kv[] = {ky_sv_int(vid), ky_sv_text(op->access->keys[k])};
+		rc = register_conjunction(op->s, tx, op->access->keys[k], strlen(op->access->keys[k]));
+		if (rc != KY_OK)
+			break;
 		rc = ky_store_run(op->s, tx, "INSERT INTO version_access (vid, key) VALUES ($1, $2) ON CONFLICT DO NOTHING", kv, 2,
 				  NULL, NULL, NULL);
 	}
-	ky_store_value tlp[] = {ky_sv_int(vid), ky_sv_int(op->access->tlp)};
+	ky_store_value tlp[] = {ky_sv_int(vid), ky_sv_int(op->access->tlp),
+				op->access->parts ? ky_sv_text(op->access->parts) : ky_sv_null()};
 	if (rc == KY_OK)
-		rc = ky_store_run(op->s, tx, "UPDATE versions SET tlp = $2 WHERE vid = $1", tlp, 2, NULL, NULL, NULL);
+		rc = ky_store_run(op->s, tx, "UPDATE versions SET tlp = $2, parts = $3 WHERE vid = $1", tlp, 3, NULL, NULL, NULL);
 	if (rc == KY_OK)
 		rc = ky_store_run(op->s, tx,
 				  "INSERT INTO entry_access (collection_id, key, seq) SELECT e.collection_id, va.key, e.seq"
@@ -539,8 +622,9 @@ int ky_store_batch_add_meta(ky_store_batch *b, const char *raw, size_t raw_len, 
 	it->creator = access->creator;
 	it->tlp = access->tlp;
 	it->keys = access_keys(b->arena, access);
+	it->parts = arena_copy(b->arena, access->parts);
 	if (it->raw == NULL || it->id == NULL || it->type == NULL || it->modified == NULL || it->keys == NULL ||
-	    (meta->spec_version && it->spec_version == NULL))
+	    (meta->spec_version && it->spec_version == NULL) || (access->parts && it->parts == NULL))
 		return ky_error_set(KY_ENOMEM, "out of memory");
 	return (int)b->n++;
 }
@@ -553,9 +637,30 @@ int ky_store_batch_add(ky_store_batch *b, const char *raw, size_t raw_len, const
 	return rc == KY_OK ? ky_store_batch_add_meta(b, raw, raw_len, &meta, access) : rc;
 }
 
+
+static int batch_conjunctions_body(ky_store_tx *tx, void *ctx)
+{
+	ky_store_batch *b = ctx;
+	int rc = KY_OK;
+	for (size_t i = 0; rc == KY_OK && i < b->n; i++)
+		for (const char *k = b->items[i].keys; rc == KY_OK && *k; k += *k == ' ') {
+			size_t n = strcspn(k, " ");
+			rc = register_conjunction(b->store, tx, k, n);
+			k += n;
+		}
+	return rc;
+}
+
 int ky_store_batch_commit(ky_store_batch *b, ky_store_status *statuses, uint64_t *seqs)
 {
-	int rc = b->n ? b->store->backend->commit(b->store->impl, b->collection_id, b->items, b->n) : KY_OK;
+	/* Before the versions that use them, in a transaction of its own: a conjunction listed
+	 * for a version that then fails opens nothing, since no version holds it. */
+	bool conjunctions = false;
+	for (size_t i = 0; i < b->n && !conjunctions; i++)
+		conjunctions = strchr(b->items[i].keys, '&') != NULL;
+	int rc = conjunctions ? ky_store_transact(b->store, true, batch_conjunctions_body, b) : KY_OK;
+	if (rc == KY_OK && b->n)
+		rc = b->store->backend->commit(b->store->impl, b->collection_id, b->items, b->n);
 	for (size_t i = 0; i < b->n; i++) {
 		if (rc == KY_OK && statuses != NULL)
 			statuses[i] = b->items[i].status;

@@ -34,7 +34,7 @@
 typedef struct ky_store ky_store;
 
 /* The schema version this build writes; older hubs are upgraded by ky_store_migrate(). */
-#define KY_STORE_SCHEMA_VERSION 7
+#define KY_STORE_SCHEMA_VERSION 8
 
 /* Name of the collection every hub starts with and imports go to by default. */
 #define KY_STORE_DEFAULT_COLLECTION "default"
@@ -148,10 +148,16 @@ typedef struct ky_store_access {
 	const char *const *keys;      /* the audience keys that may read it (ky_policy_access_keys):
 				       * short strings without spaces; borrowed for the call */
 	size_t nkeys;                 /* at most KY_STORE_ACCESS_KEYS_MAX */
+	const char *parts;            /* the parts of it that some readers may not read, as JSON
+				       * [{"selector": S, "keys": [K, ...]}] (admission.h): a read
+				       * whose scope holds none of a part's keys gets the object
+				       * without it (stix_selector.h); NULL: none. Keys joined by '&'
+				       * are conjunctions (decision.h). Borrowed for the call */
 } ky_store_access;
 
 #define KY_STORE_ACCESS_KEYS_MAX 64
 #define KY_STORE_ACCESS_KEY_MAX 63    /* bytes of one key */
+#define KY_STORE_PARTS_MAX 32         /* restricted parts of one version */
 /* The access key of one member, the one key form the store knows (to give an object's
  * provider its key on the secretariat's versions): printf's, with the member's id. */
 #define KY_STORE_MEMBER_KEY "m:%lld"
@@ -214,7 +220,8 @@ typedef enum ky_store_versions {
  * (ky_policy_scope): then a query selects only versions whose access holds one of them, and
  * everything else about it (which version is an object's first or last, the page's count,
  * `more`, its cursor and dates) is computed over those versions alone, as if no other
- * existed.
+ * existed; and a version's parts that the scope holds no key of (ky_store_access.parts) are
+ * removed from the bytes it reads.
  */
 typedef struct ky_store_scope {
 	bool everything;
@@ -252,8 +259,11 @@ typedef struct ky_store_row {
 	int64_t date_added_us;          /* microseconds since 1970: the addition's date_added; in
 					 * hub-wide queries when the version was first received */
 	const char *id, *type, *spec_version, *modified;
-	const char *raw;                /* the stored bytes */
+	const char *raw;                /* the stored bytes; for a viewer, without the parts it may
+					 * not read (ky_store_access.parts) */
 	size_t raw_len;
+	const char *parts;              /* the version's restricted parts, as stored; NULL: none */
+	int64_t provider;               /* the version's provider (0: not settled yet) */
 } ky_store_row;
 
 /* Called once per row; everything in the row is borrowed for the call only. Nonzero stops. */

@@ -27,6 +27,7 @@ typedef struct ky_store_item {
 					  * `provider` (a version the secretariat adds), else 0 */
 	int tlp;
 	const char *keys;                /* the access keys, separated by single spaces */
+	const char *parts;               /* ky_store_access's, copied; NULL: none */
 	/* Set by the backend at commit. */
 	ky_store_status status;
 	uint64_t seq;
@@ -187,9 +188,11 @@ extern const ky_store_backend ky_store_pg;
  * by this build, with `where` (the path or URI) leading the message; KY_OK when it can. */
 int ky_store_schema_refusal(const char *where, int schema);
 
-/* Counts row into *page (first and last date, last number, count) and hands it to fn; returns
- * what fn returns (nonzero: stop). For the backends' query loops. */
-int ky_store_page_row(ky_store_page *page, const ky_store_row *row, ky_store_row_fn *fn, void *ctx);
+/* Counts row into *page (first and last date, last number, count) and hands it to fn as
+ * `scope` reads it (without the parts it holds no key of); returns what fn returns (nonzero:
+ * stop), or KY_ENOMEM. For the backends' query loops. */
+int ky_store_page_row(ky_store_page *page, const ky_store_scope *scope, const ky_store_row *row, ky_store_row_fn *fn,
+		      void *ctx);
 
 /* The message of a write under a claim that another claim has replaced (KY_ESTALE). */
 int ky_store_taken_over(const char *id);

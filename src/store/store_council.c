@@ -1277,7 +1277,9 @@ typedef struct reach_op {
 	char (*sectors)[KY_STORE_SECTOR_MAX + 1];
 	int64_t *groups;
 	size_t nsectors, ngroups;
-	bool over;
+	ky_store_access_keys conjunctions;
+	size_t capacity;
+	bool over, nomem;
 } reach_op;
 
 static int reach_row(void *ctx, const ky_store_cell *c, int n)
@@ -1288,7 +1290,18 @@ static int reach_row(void *ctx, const ky_store_cell *c, int n)
 		copy_cell(op->sectors[op->nsectors++], KY_STORE_SECTOR_MAX + 1, &c[1]);
 	else if (c[0].text[0] == 'g' && op->ngroups < KY_STORE_GROUPS_MAX)
 		op->groups[op->ngroups++] = ky_store_cell_int(&c[1]);
-	else
+	else if (c[0].text[0] == 'k') {
+		ky_store_access_keys *l = &op->conjunctions;
+		if (l->n == op->capacity) {
+			size_t capacity = op->capacity ? 2 * op->capacity : 8;
+			void *grown = realloc(l->keys, capacity * sizeof(*l->keys));
+			if (grown == NULL)
+				return op->nomem = true;
+			l->keys = grown;
+			op->capacity = capacity;
+		}
+		copy_cell(l->keys[l->n++], KY_STORE_ACCESS_KEY_MAX + 1, &c[1]);
+	} else
 		op->over = true;
 	return op->over;
 }
@@ -1296,24 +1309,29 @@ static int reach_row(void *ctx, const ky_store_cell *c, int n)
 static int reach_body(ky_store_tx *tx, void *ctx)
 {
 	reach_op *op = ctx;
-	op->nsectors = op->ngroups = 0;
-	op->over = false;
+	op->nsectors = op->ngroups = op->conjunctions.n = 0;
+	op->over = op->nomem = false;
 	ky_store_value v[] = {ky_sv_int(op->member_id)};
 	return ky_store_run(op->s, tx,
 			    "SELECT 's', sector FROM member_sectors WHERE member_id = $1"
-			    " UNION ALL SELECT 'g', CAST(group_id AS TEXT) FROM group_members WHERE member_id = $1",
+			    " UNION ALL SELECT 'g', CAST(group_id AS TEXT) FROM group_members WHERE member_id = $1"
+			    " UNION ALL SELECT 'k', key FROM access_conjunctions",
 			    v, 1, reach_row, op, NULL);
 }
 
 int ky_store_member_reach(ky_store *s, int64_t member_id, char sectors[KY_STORE_SECTORS_MAX][KY_STORE_SECTOR_MAX + 1],
-			  size_t *nsectors, int64_t groups[KY_STORE_GROUPS_MAX], size_t *ngroups)
+			  size_t *nsectors, int64_t groups[KY_STORE_GROUPS_MAX], size_t *ngroups,
+			  ky_store_access_keys *conjunctions)
 {
 	reach_op op = {.s = s, .member_id = member_id, .sectors = sectors, .groups = groups};
 	int rc = ky_store_transact(s, false, reach_body, &op);
 	*nsectors = op.nsectors;
 	*ngroups = op.ngroups;
+	*conjunctions = op.conjunctions;
 	if (rc > 0)
 		rc = KY_OK;
+	if (op.nomem)
+		rc = ky_error_set(KY_ENOMEM, "out of memory");
 	if (rc == KY_OK && op.over)
 		rc = ky_error_set(KY_ETOOBIG, "member %lld is in more than %d groups", (long long)member_id, KY_STORE_GROUPS_MAX);
 	return rc;

@@ -207,11 +207,20 @@ int ky_store_group_member_remove(ky_store *s, const char *group, const char *mem
  * many. KY_ETOOBIG when it is in more than max. */
 int ky_store_member_groups(ky_store *s, int64_t member_id, int64_t *ids, size_t max, size_t *n);
 
+/* A list of access keys (store.h), malloc'd: the owner frees `keys` (one block). */
+typedef struct ky_store_access_keys {
+	char (*keys)[KY_STORE_ACCESS_KEY_MAX + 1];
+	size_t n;
+} ky_store_access_keys;
+
 /* What a viewer's audience keys need of member member_id, in one query: its sectors (into
- * sectors, *nsectors of them) and the ids of its groups (into groups, at most
- * KY_STORE_GROUPS_MAX, *ngroups). KY_ETOOBIG as ky_store_member_groups(). */
+ * sectors, *nsectors of them), the ids of its groups (into groups, at most
+ * KY_STORE_GROUPS_MAX, *ngroups) and the conjunctions the hub's versions use (decision.h;
+ * into *conjunctions, which the caller frees, empty when there is none). KY_ETOOBIG as
+ * ky_store_member_groups(), KY_ENOMEM. */
 int ky_store_member_reach(ky_store *s, int64_t member_id, char sectors[KY_STORE_SECTORS_MAX][KY_STORE_SECTOR_MAX + 1],
-			  size_t *nsectors, int64_t groups[KY_STORE_GROUPS_MAX], size_t *ngroups);
+			  size_t *nsectors, int64_t groups[KY_STORE_GROUPS_MAX], size_t *ngroups,
+			  ky_store_access_keys *conjunctions);
 
 /* --- rules --------------------------------------------------------------------------------- */
 

@@ -238,6 +238,15 @@ static const migration migrations[] = {
 	 "  seq {I64} NOT NULL,"
 	 "  PRIMARY KEY (collection_id, key, seq)){NOROWID};",
 	 NULL},
+	/* 7 -> 8: granular markings (docs/policy.md). A version's parts that some of its readers
+	 * may not read, with their keys (versions.parts, JSON), which reads remove for a viewer
+	 * holding none; and the keys that join several (a version whose required part is marked
+	 * for fewer readers than the whole), each held by a viewer that holds every one it joins:
+	 * access_conjunctions lists those the hub's versions use, so that building a viewer
+	 * needs no search of every version's keys. */
+	{"ALTER TABLE versions ADD COLUMN parts {TEXT};"
+	 "CREATE TABLE access_conjunctions (key {KEY} PRIMARY KEY){NOROWID};",
+	 NULL},
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == KY_STORE_SCHEMA_VERSION,

@@ -312,8 +312,8 @@ static int prepare_all(db *d)
 	int rc = prepare(d, &d->find_version, "SELECT vid FROM versions WHERE stix_id = ?1 AND version_key = ?2");
 	if (rc == KY_OK)
 		rc = prepare(d, &d->insert_version,
-			     "INSERT INTO versions (stix_id, type, spec_version, modified, version_key, raw, added_us, provider_id, tlp)"
-			     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (stix_id, version_key) DO NOTHING");
+			     "INSERT INTO versions (stix_id, type, spec_version, modified, version_key, raw, added_us, provider_id, tlp,"
+			     " parts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (stix_id, version_key) DO NOTHING");
 	if (rc == KY_OK)
 		rc = prepare_marked(d, &d->find_provider, KY_SQL_OBJECT_PROVIDER);
 	if (rc == KY_OK)
@@ -602,6 +602,10 @@ static int version_id(db *d, const ky_store_item *it, int64_t *vid, bool *fresh)
 	sqlite3_bind_int64(st, 7, it->added_us);
 	sqlite3_bind_int64(st, 8, it->owner ? it->owner : it->provider);
 	sqlite3_bind_int(st, 9, it->tlp);
+	if (it->parts)
+		sqlite3_bind_text(st, 10, it->parts, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 10);
 	int rc = step_done(d, st, "storing a version");
 	if (rc != KY_OK)
 		return rc;
@@ -813,8 +817,10 @@ static int sqlite_query(void *impl, const ky_store_query *q, ky_store_row_fn *fn
 			.modified = (const char *)sqlite3_column_text(st, 5),
 			.raw = sqlite3_column_blob(st, 6),
 			.raw_len = (size_t)sqlite3_column_bytes(st, 6),
+			.parts = (const char *)sqlite3_column_text(st, 7),
+			.provider = sqlite3_column_int64(st, 8),
 		};
-		int stop = ky_store_page_row(page, &row, fn, ctx);
+		int stop = ky_store_page_row(page, q->scope, &row, fn, ctx);
 		if (stop != 0) {
 			rc = stop < 0 ? stop : KY_OK;
 			step = SQLITE_DONE;

@@ -261,6 +261,83 @@ static void test_access_from_markings(void **state)
 	assert_non_null(strstr(ky_error_last(), "sector:nowhere"));
 }
 
+/* A valid indicator with object markings `refs` ("[]": none) and granular markings `granular`
+ * (JSON lists). */
+static int decide_granular(ky_admission *a, const char *refs, const char *granular, ky_admitted *out)
+{
+	char text[2048], marked[300] = "";
+	if (strcmp(refs, "[]") != 0)
+		snprintf(marked, sizeof(marked), "\"object_marking_refs\":%s,", refs);
+	snprintf(text, sizeof(text),
+		 "{\"type\":\"indicator\",\"spec_version\":\"2.1\",\"id\":\"indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f\","
+		 "\"created\":\"2020-01-01T00:00:00.000Z\",\"modified\":\"2020-01-01T00:00:00.000Z\",\"description\":\"d\","
+		 "\"pattern\":\"[ipv4-addr:value = '198.51.100.1']\",\"pattern_type\":\"stix\","
+		 "\"valid_from\":\"2020-01-01T00:00:00Z\",%s\"granular_markings\":%s}",
+		 marked, granular);
+	json_t *o = json_loads(text, 0, NULL);
+	assert_non_null(o);
+	int rc = ky_admission_decide(a, o, out);
+	json_decref(o);
+	return rc;
+}
+
+/* Granular markings: an optional part is kept with its own keys; a required one (the pattern)
+ * narrows the version's keys to conjunctions; an unresolved one warns. */
+static void test_granular(void **state)
+{
+	hub *h = *state;
+	char refs[256], granular[512], want[256];
+	long long v = (long long)h->vendor.id;
+	ky_admitted x;
+	ky_admission *a = admission(h, &h->vendor, KY_TLP_AMBER, NULL);
+
+	snprintf(granular, sizeof(granular), "[{\"marking_ref\":\"%s\",\"selectors\":[\"description\"]}]", h->energy);
+	assert_int_equal(decide_granular(a, "[]", granular, &x), KY_OK);
+	snprintf(want, sizeof(want), "*,m:%lld", v);
+	assert_string_equal(keys_of(&x), want);
+	snprintf(want, sizeof(want), "[{\"selector\":\"description\",\"keys\":[\"m:%lld\",\"s:energy\"]}]", v);
+	assert_non_null(x.parts);
+	assert_string_equal(x.parts, want);
+	assert_ptr_equal(x.access.parts, x.parts);
+	ky_admitted_clear(&x);
+
+	/* Required: the pattern for the contributors, in a version for the community. */
+	snprintf(granular, sizeof(granular), "[{\"marking_ref\":\"%s\",\"selectors\":[\"pattern\"]}]", h->contributors);
+	assert_int_equal(decide_granular(a, "[]", granular, &x), KY_OK);
+	snprintf(want, sizeof(want), "c,m:%lld", v);
+	assert_string_equal(keys_of(&x), want);
+	assert_null(x.parts);
+
+	/* ... for sector energy, in a version for the contributors: both. */
+	snprintf(refs, sizeof(refs), "[\"%s\"]", h->contributors);
+	snprintf(granular, sizeof(granular), "[{\"marking_ref\":\"%s\",\"selectors\":[\"pattern\"]}]", h->energy);
+	assert_int_equal(decide_granular(a, refs, granular, &x), KY_OK);
+	snprintf(want, sizeof(want), "c&s:energy,m:%lld", v);
+	assert_string_equal(keys_of(&x), want);
+
+	/* A RED pattern naming no member: the provider alone. A looser marking: nothing. */
+	snprintf(granular, sizeof(granular),
+		 "[{\"marking_ref\":\"marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1\",\"selectors\":[\"pattern\"]},"
+		 "{\"marking_ref\":\"marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487\",\"selectors\":[\"description\"]}]");
+	assert_int_equal(decide_granular(a, "[]", granular, &x), KY_OK);
+	snprintf(want, sizeof(want), "m:%lld", v);
+	assert_string_equal(keys_of(&x), want);
+	assert_null(x.parts);
+
+	/* A marking the hub does not hold on the description: provider only, with a warning. */
+	assert_int_equal(decide_granular(a, "[]",
+					 "[{\"marking_ref\":\"marking-definition--00000000-0000-4000-8000-000000000002\","
+					 "\"selectors\":[\"description\"]},{\"lang\":\"en\",\"selectors\":[\"pattern\"]}]",
+					 &x),
+			 KY_OK);
+	snprintf(want, sizeof(want), "[{\"selector\":\"description\",\"keys\":[\"m:%lld\"]}]", v);
+	assert_string_equal(x.parts, want);
+	assert_non_null(strstr(x.warning, "marking-definition--00000000-0000-4000-8000-000000000002"));
+	assert_non_null(strstr(x.warning, "description"));
+	ky_admitted_clear(&x);
+	ky_admission_free(a);
+}
+
 /* A member provides as itself: a created_by_ref naming another member is refused, its own or
  * an identity outside the hub is not; the secretariat may name anyone. */
 static void test_created_by_ref(void **state)
@@ -292,6 +369,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_audiences, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_access_from_markings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_created_by_ref, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_granular, setup, teardown),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
 	ky_test_remove_dir(dir);

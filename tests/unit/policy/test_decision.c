@@ -188,9 +188,9 @@ static void test_table(void **state)
 		if (unresolved)
 			json_array_append_new(refs, json_string(UNRESOLVABLE));
 		json_t *object = json_pack("{s:s,s:o}", "type", "indicator", "object_marking_refs", refs);
-		ky_audience audiences[8];
+		ky_facts_space space;
 		ky_version_facts facts = {.provider = provider};
-		assert_int_equal(ky_policy_facts_of(object, KY_TLP_AMBER, resolve, NULL, audiences, 8, &facts), 0);
+		assert_int_equal(ky_policy_facts_of(object, KY_TLP_AMBER, resolve, NULL, &space, &facts), 0);
 		json_decref(object);
 		assert_int_equal(facts.provider, provider);
 		int64_t viewer = member_id(col[4]);
@@ -235,25 +235,26 @@ static void test_tlp_ids(void **state)
 static void test_facts_of(void **state)
 {
 	(void)state;
-	ky_audience audiences[2];
+	ky_facts_space space;
 	ky_version_facts f = {.provider = 7};
 	json_t *bare = json_pack("{s:s}", "type", "indicator");
-	assert_int_equal(ky_policy_facts_of(bare, KY_TLP_GREEN, resolve, NULL, audiences, 2, &f), 0);
+	assert_int_equal(ky_policy_facts_of(bare, KY_TLP_GREEN, resolve, NULL, &space, &f), 0);
 	assert_int_equal(f.tlp, KY_TLP_GREEN);
 	assert_int_equal(f.naudiences, 0);
 	assert_false(f.unresolved);
 	assert_int_equal(f.provider, 7);
 	json_decref(bare);
 	json_t *bad = json_pack("{s:s,s:[i]}", "type", "indicator", "object_marking_refs", 1);
-	assert_int_not_equal(ky_policy_facts_of(bad, KY_TLP_AMBER, resolve, NULL, audiences, 2, &f), 0);
+	assert_int_not_equal(ky_policy_facts_of(bad, KY_TLP_AMBER, resolve, NULL, &space, &f), 0);
 	json_decref(bad);
-	json_t *many = json_pack("{s:s,s:[s,s,s]}", "type", "indicator", "object_marking_refs", audience_id_of("community"),
-				 audience_id_of("contributors"), audience_id_of("member:sec"));
-	assert_int_not_equal(ky_policy_facts_of(many, KY_TLP_AMBER, resolve, NULL, audiences, 2, &f), 0);
+	json_t *many = json_pack("{s:s,s:[]}", "type", "indicator", "object_marking_refs");
+	for (int i = 0; i <= KY_STORE_ACCESS_KEYS_MAX; i++)
+		json_array_append_new(json_object_get(many, "object_marking_refs"), json_string(audience_id_of("contributors")));
+	assert_int_not_equal(ky_policy_facts_of(many, KY_TLP_AMBER, resolve, NULL, &space, &f), 0);
 	json_decref(many);
 	/* Without a resolver every marking but TLP is unknown: fail closed. */
 	json_t *alone = json_pack("{s:s,s:[s]}", "type", "indicator", "object_marking_refs", audience_id_of("community"));
-	assert_int_equal(ky_policy_facts_of(alone, KY_TLP_AMBER, NULL, NULL, audiences, 2, &f), 0);
+	assert_int_equal(ky_policy_facts_of(alone, KY_TLP_AMBER, NULL, NULL, &space, &f), 0);
 	assert_true(f.unresolved);
 	json_decref(alone);
 }

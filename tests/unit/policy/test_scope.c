@@ -1,8 +1,8 @@
 /*
  * test_scope: the read decision's two forms held to each other (policy/decision.h), on the
  * backend under test. A random hub (members of random tiers, sectors and groups; objects of
- * one to three versions with random providers, TLP, audiences and unresolved markings, in two
- * collections) is stored with the access keys the policy computes; then for every member, the
+ * one to three versions with random providers, TLP, audiences, unresolved markings and
+ * required parts under granular markings, in two collections) is stored with the access keys the policy computes; then for every member, the
  * store's queries in that member's scope (every version, the last, the first, by id, by type,
  * hub-wide, in small keyset pages) must return exactly the versions that
  * ky_policy_may_read_version() lets it read, and the last and first among those alone.
@@ -49,6 +49,7 @@ typedef struct version {
 	char modified[32];
 	ky_version_facts facts;
 	ky_audience audiences[3];
+	ky_part_facts parts[2];
 	bool in[2];                 /* added to collection 0 (default), 1 (second) */
 } version;
 
@@ -142,6 +143,19 @@ static void fill(hub *h)
 				v->audiences[a] = random_audience(h);
 			v->facts.audiences = v->audiences;
 			v->facts.unresolved = below(20) == 0;
+			/* Required parts (granular markings on what the object needs): the version's
+			 * keys become conjunctions, which viewers find in the store. */
+			v->facts.parts = v->parts;
+			v->facts.nparts = below(4) == 0 ? 1 + below(2) : 0;
+			for (size_t p = 0; p < v->facts.nparts; p++) {
+				ky_part_facts *part = &v->parts[p];
+				*part = (ky_part_facts){.selector = p ? "name" : "pattern", .required = true};
+				part->tlp = (ky_tlp)(v->facts.tlp + below(5 - (unsigned)v->facts.tlp));
+				part->naudiences = below(3);
+				for (size_t a = 0; a < part->naudiences; a++)
+					part->audiences[a] = random_audience(h);
+				part->unresolved = below(30) == 0;
+			}
 			unsigned where = below(4);
 			v->in[0] = where != 1;
 			v->in[1] = where != 0;

@@ -2554,8 +2554,8 @@ static int assert_secretariat_only(const char *path)
  * keeps it in the table's text, PostgreSQL as rows of its own. */
 static void without_version_provider(char *schema)
 {
-	static const char *const added[] = {",provider_idINTEGERREFERENCESmembers(id),tlpINTEGER", "versionsprovider_id",
-					    "versionstlp", "versionsversions_provider_id_fkey"};
+	static const char *const added[] = {",provider_idINTEGERREFERENCESmembers(id),tlpINTEGER,partsTEXT",
+					    "versionsprovider_id", "versionstlp", "versionsparts", "versionsversions_provider_id_fkey"};
 	for (size_t i = 0; i < sizeof(added) / sizeof(added[0]); i++) {
 		char *at;
 		while ((at = strstr(schema, added[i])) != NULL) {
@@ -2577,7 +2577,7 @@ static void test_migrate_fixture_matches_migration_0(void **state)
 	raw_exec(f->path, "DROP INDEX entries_by_date_added;");
 	char *now = schema_of(f->path, "derived,users,api_keys,secrets,removals,requests,request_objects,sectors,members,"
 				       "member_sectors,groups,group_members,rules,rule_acceptances,changes,version_access,"
-				       "entry_access");
+				       "entry_access,access_conjunctions");
 	without_version_provider(now);
 	char *old = schema_of(other, NULL);
 	assert_string_equal(old, now);
@@ -2631,10 +2631,10 @@ static void test_migrate_from_schema_1(void **state)
 	assert_int_equal(ky_store_migrate(f->path, &from, &to), KY_OK);
 	assert_int_equal(from, 1);
 	assert_int_equal(to, KY_STORE_SCHEMA_VERSION);
-	assert_int_equal(KY_STORE_SCHEMA_VERSION, 7);
+	assert_int_equal(KY_STORE_SCHEMA_VERSION, 8);
 	char text[32];
 	raw_text(f->path, "SELECT version FROM kyoyu_schema", text, sizeof(text));
-	assert_string_equal(text, "7");
+	assert_string_equal(text, "8");
 	/* Its council is its secretariat alone (schema 1 had no users). */
 	assert_int_equal(assert_secretariat_only(f->path), 0);
 	/* Now the same schema as a hub created at 6. */
@@ -2710,7 +2710,8 @@ static void test_migrate_from_schema_2(void **state)
 	ky_store_close(f->s);
 	f->s = NULL;
 	char *fresh = schema_of(f->path, NULL);
-	raw_exec(f->path, "DROP TABLE entry_access; DROP TABLE version_access; ALTER TABLE versions DROP COLUMN provider_id;"
+	raw_exec(f->path, "DROP TABLE access_conjunctions; ALTER TABLE versions DROP COLUMN parts;"
+			 " DROP TABLE entry_access; DROP TABLE version_access; ALTER TABLE versions DROP COLUMN provider_id;"
 			 " ALTER TABLE versions DROP COLUMN tlp;"
 			 " DROP TABLE changes; DROP TABLE rule_acceptances; DROP TABLE rules; DROP TABLE group_members;"
 			 " DROP TABLE groups; DROP TABLE member_sectors;"
@@ -2718,7 +2719,7 @@ static void test_migrate_from_schema_2(void **state)
 			 " DROP TABLE removals; DROP TABLE api_keys; DROP TABLE users; DROP TABLE secrets;"
 			 " DROP TABLE members; DROP TABLE sectors; UPDATE kyoyu_schema SET version = 2;");
 	assert_int_equal(ky_store_open(&f->s, f->path, NULL, NULL), KY_ESCHEMA);
-	assert_non_null(strstr(ky_error_last(), "version 2 and this kyoyu uses 7: run kyoyu migrate"));
+	assert_non_null(strstr(ky_error_last(), "version 2 and this kyoyu uses 8: run kyoyu migrate"));
 
 	int from = 0, to = 0;
 	assert_int_equal(ky_store_migrate(f->path, &from, &to), KY_OK);
@@ -2773,7 +2774,7 @@ static void test_migrate_from_schema_4(void **state)
 	assert_int_equal(ky_store_open(&t, fresh, &options, NULL), KY_OK);
 	ky_store_close(t);
 	assert_int_equal(ky_store_open(&f->s, f->path, NULL, NULL), KY_ESCHEMA);
-	assert_non_null(strstr(ky_error_last(), "version 4 and this kyoyu uses 7: run kyoyu migrate"));
+	assert_non_null(strstr(ky_error_last(), "version 4 and this kyoyu uses 8: run kyoyu migrate"));
 	int from = 0, to = 0;
 	assert_int_equal(ky_store_migrate(f->path, &from, &to), KY_OK);
 	assert_int_equal(from, 4);
