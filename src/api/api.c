@@ -662,6 +662,52 @@ static int get_audiences(call *c)
 	return respond(c, 200, json_pack("{s:o}", "audiences", a.items));
 }
 
+/* --- objects ------------------------------------------------------------------------------- */
+
+typedef struct object_read {
+	json_t *answer;
+} object_read;
+
+/* The row's version as the viewer may see it (the store removed what it may not), with the
+ * hub's metadata beside it: its effective TLP, and whether that is the hub's default. */
+static int object_row(void *ctx, const ky_store_row *row)
+{
+	object_read *o = ctx;
+	json_t *object = json_loadb(row->raw, row->raw_len, 0, NULL);
+	if (object == NULL)
+		return ky_error_set(KY_ERROR, "the stored bytes of %s are not JSON", row->id);
+	bool marked = false;
+	size_t i;
+	const json_t *ref;
+	ky_tlp level;
+	json_array_foreach(json_object_get(object, "object_marking_refs"), i, ref)
+	marked = marked || (json_is_string(ref) && ky_tlp_of_id(json_string_value(ref), &level));
+	o->answer = json_pack("{s:s,s:s,s:s?,s:s,s:b,s:o}", "id", row->id, "type", row->type, "version",
+			      row->modified && *row->modified ? row->modified : NULL, "tlp",
+			      row->tlp < 0 ? "unsettled" : ky_tlp_name((ky_tlp)row->tlp), "tlp_default", !marked, "object",
+			      object);
+	return o->answer ? 1 : ky_error_set(KY_ENOMEM, "out of memory");
+}
+
+/* The latest version of one object the caller may read, wherever in the hub it was added:
+ * as TAXII serves it to the caller, with its effective TLP. One it may not read is the 404 of
+ * one that does not exist. */
+static int get_object(call *c)
+{
+	ky_store_scope scope = ky_policy_scope(c->v);
+	const char *ids[1] = {c->arg[0]};
+	ky_store_query q = {.scope = &scope, .ids = ids, .nids = 1, .versions = KY_STORE_LAST, .limit = 1};
+	object_read o = {NULL};
+	int rc = ky_store_query_run(c->s, &q, object_row, &o, NULL);
+	if (rc < 0) {
+		json_decref(o.answer);
+		return failure(rc);
+	}
+	if (o.answer == NULL)
+		return ky_error_set(KY_ENOTFOUND, "The hub has no object with this id.");
+	return respond(c, 200, o.answer);
+}
+
 /* --- the document -------------------------------------------------------------------------- */
 
 static int get_openapi(call *c)
@@ -695,6 +741,7 @@ static const route routes[] = {
 	{"POST", PREFIX "/keys", post_keys, false, true},
 	{"DELETE", PREFIX "/keys/{prefix}", delete_key, false, false},
 	{"GET", PREFIX "/audiences", get_audiences, false, false},
+	{"GET", PREFIX "/objects/{id}", get_object, false, false},
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))

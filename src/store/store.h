@@ -264,6 +264,7 @@ typedef struct ky_store_row {
 	size_t raw_len;
 	const char *parts;              /* the version's restricted parts, as stored; NULL: none */
 	int64_t provider;               /* the version's provider (0: not settled yet) */
+	int tlp;                        /* its effective TLP (ky_store_access.tlp); -1: not settled */
 } ky_store_row;
 
 /* Called once per row; everything in the row is borrowed for the call only. Nonzero stops. */

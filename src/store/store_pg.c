@@ -1077,6 +1077,7 @@ static int query_once(pg *p, const ky_store_query *q, ky_store_row_fn *fn, void 
 			.raw_len = (size_t)PQgetlength(r, i, 6),
 			.parts = PQgetisnull(r, i, 7) ? NULL : PQgetvalue(r, i, 7),
 			.provider = integer(r, i, 8),
+			.tlp = PQgetisnull(r, i, 9) ? -1 : (int)integer(r, i, 9),
 		};
 		int stop = ky_store_page_row(page, q->scope, &row, fn, ctx);
 		if (stop != 0) {

@@ -819,6 +819,7 @@ static int sqlite_query(void *impl, const ky_store_query *q, ky_store_row_fn *fn
 			.raw_len = (size_t)sqlite3_column_bytes(st, 6),
 			.parts = (const char *)sqlite3_column_text(st, 7),
 			.provider = sqlite3_column_int64(st, 8),
+			.tlp = sqlite3_column_type(st, 9) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 9),
 		};
 		int stop = ky_store_page_row(page, q->scope, &row, fn, ctx);
 		if (stop != 0) {

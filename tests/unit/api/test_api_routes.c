@@ -4,6 +4,7 @@
  * or a documented route the server lacks fails. The document built into the binary is the
  * file's bytes.
  */
+#include <ctype.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -55,9 +56,9 @@ static void test_routes_match_the_document(void **state)
 	for (size_t i = 0; i < ky_api_route_count(); i++) {
 		ky_api_route_name r = ky_api_route_at(i);
 		char lower[16];
-		size_t n = strlen(r.method);
-		for (size_t k = 0; k <= n && k < sizeof(lower); k++)
-			lower[k] = (char)(r.method[k] >= 'A' && r.method[k] <= 'Z' ? r.method[k] + 32 : r.method[k]);
+		snprintf(lower, sizeof(lower), "%s", r.method);
+		for (char *c = lower; *c; c++)
+			*c = (char)tolower((unsigned char)*c);
 		json_t *documented_item = json_object_get(paths, r.path);
 		if (documented_item == NULL || json_object_get(documented_item, lower) == NULL)
 			fail_msg("the server serves %s %s, which the document lacks", r.method, r.path);
