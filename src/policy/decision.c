@@ -449,27 +449,20 @@ int ky_policy_access_keys(const ky_version_facts *f, ky_policy_keys *out)
 	return rc;
 }
 
-int ky_policy_conjunctions(ky_policy_keys *viewer, const char *const *conjunctions, size_t n)
+int ky_policy_conjunction(ky_policy_keys *viewer, const char *conjunction)
 {
-	size_t own = viewer->n;
-	for (size_t i = 0; i < n; i++) {
-		char text[KY_STORE_ACCESS_KEY_MAX + 1];
-		char *parts[KY_STORE_ACCESS_KEY_MAX];
-		snprintf(text, sizeof(text), "%s", conjunctions[i]);
-		size_t nparts = split(text, parts, KY_STORE_ACCESS_KEY_MAX);
-		bool holds = true;
-		for (size_t p = 0; p < nparts && holds; p++) {
-			holds = false;
-			for (size_t k = 0; k < own && !holds; k++)
-				holds = strcmp(viewer->key[k], parts[p]) == 0;
-		}
-		if (holds) {
-			int rc = key_add(viewer, conjunctions[i], "", 0);
-			if (rc != KY_OK)
-				return rc;
-		}
+	char text[KY_STORE_ACCESS_KEY_MAX + 1];
+	char *parts[KY_STORE_ACCESS_KEY_MAX];
+	snprintf(text, sizeof(text), "%s", conjunction);
+	size_t nparts = split(text, parts, KY_STORE_ACCESS_KEY_MAX);
+	for (size_t p = 0; p < nparts; p++) {
+		bool holds = false;
+		for (size_t k = 0; k < viewer->n && !holds; k++)
+			holds = strcmp(viewer->key[k], parts[p]) == 0;
+		if (!holds)
+			return KY_OK;
 	}
-	return KY_OK;
+	return key_add(viewer, conjunction, "", 0);
 }
 
 int ky_policy_viewer_keys(const ky_decision_viewer *v, ky_policy_keys *out)

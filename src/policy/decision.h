@@ -147,7 +147,7 @@ typedef struct ky_policy_keys {
  * community's). When required parts restrict it further, a recipient must hold a key of the
  * version and one of each such part: those keys are conjunctions, their parts' keys joined
  * by '&' in byte order ("c&g:4"), which a viewer holds when it holds each
- * (ky_policy_conjunctions). KY_ETOOBIG past KY_STORE_ACCESS_KEYS_MAX keys or
+ * (ky_policy_conjunction). KY_ETOOBIG past KY_STORE_ACCESS_KEYS_MAX keys or
  * KY_STORE_ACCESS_KEY_MAX bytes in one. */
 int ky_policy_access_keys(const ky_version_facts *f, ky_policy_keys *out);
 
@@ -155,9 +155,9 @@ int ky_policy_access_keys(const ky_version_facts *f, ky_policy_keys *out);
  * none of them gets it without that part). Same errors. */
 int ky_policy_part_keys(const ky_version_facts *f, size_t i, ky_policy_keys *out);
 
-/* Adds to a viewer's keys (ky_policy_viewer_keys) each of the n conjunctions it holds every
- * part of. KY_ETOOBIG past KY_STORE_ACCESS_KEYS_MAX. */
-int ky_policy_conjunctions(ky_policy_keys *viewer, const char *const *conjunctions, size_t n);
+/* Adds `conjunction` to a viewer's keys (ky_policy_viewer_keys) when it holds every key it
+ * joins. KY_ETOOBIG past KY_STORE_ACCESS_KEYS_MAX. */
+int ky_policy_conjunction(ky_policy_keys *viewer, const char *conjunction);
 
 /* The key of one audience, into out. KY_ETOOBIG when a sector's name makes it too long. */
 int ky_policy_audience_key(const ky_audience *a, char out[KY_STORE_ACCESS_KEY_MAX + 1]);

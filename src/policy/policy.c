@@ -59,10 +59,8 @@ int ky_policy_viewer(ky_store *s, const ky_policy_grants *grants, const ky_auth_
 	if (rc == KY_OK)
 		rc = viewer_keys(out);
 	/* The secretariat reads everything: conjunctions are for the others. */
-	for (size_t i = 0; rc == KY_OK && who->tier != KY_TIER_SECRETARIAT && i < conjunctions.n; i++) {
-		const char *key = conjunctions.keys[i];
-		rc = ky_policy_conjunctions(&out->keys, &key, 1);
-	}
+	for (size_t i = 0; rc == KY_OK && who->tier != KY_TIER_SECRETARIAT && i < conjunctions.n; i++)
+		rc = ky_policy_conjunction(&out->keys, conjunctions.keys[i]);
 	free(conjunctions.keys);
 	return rc;
 }
