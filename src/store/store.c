@@ -20,14 +20,20 @@
 #include "util/ky_utf8.h"
 #include "util/ky_uuid.h"
 
+/* More than the hub has names for (auth, cursor, audience and the like). */
+#define SECRETS_HELD 8
+
 struct ky_store {
 	const ky_store_backend *backend;
 	void *impl;
-	/* The last server secret read on this connection: secrets never change once stored,
-	 * so it is asked for once (ky_store_secret). Wiped on close. */
-	char secret_name[32];
-	uint8_t secret[KY_STORE_SECRET_SIZE];
-	bool have_secret;
+	/* The server secrets read on this connection: they never change once stored, so each
+	 * is asked for once (ky_store_secret), however a request alternates between them (the
+	 * key hash's and the cursor's on every paged request). Wiped on close. */
+	struct {
+		char name[32];
+		uint8_t value[KY_STORE_SECRET_SIZE];
+	} secrets[SECRETS_HELD];
+	size_t nsecrets;
 };
 
 struct ky_store_batch {
@@ -214,7 +220,7 @@ void ky_store_close(ky_store *s)
 	if (s == NULL)
 		return;
 	s->backend->close(s->impl);
-	explicit_bzero(s->secret, sizeof(s->secret));
+	explicit_bzero(s->secrets, sizeof(s->secrets));
 	free(s);
 }
 
@@ -425,7 +431,8 @@ static int settle_body(ky_store_tx *tx, void *ctx)
 static int settle_additions_body(ky_store_tx *tx, void *ctx)
 {
 	return ky_store_run(ctx, tx,
-			    "INSERT INTO entry_access (collection_id, key, seq) SELECT e.collection_id, va.key, e.seq"
+			    "INSERT INTO entry_access (collection_id, key, seq, latest, vid, date_added_us)"
+			    " SELECT e.collection_id, va.key, e.seq, e.latest, e.vid, e.date_added_us"
 			    " FROM entries e JOIN version_access va ON va.vid = e.vid ON CONFLICT DO NOTHING",
 			    NULL, 0, NULL, NULL, NULL);
 }
@@ -503,7 +510,8 @@ static int revise_body(ky_store_tx *tx, void *ctx)
 		rc = ky_store_run(op->s, tx, "UPDATE versions SET tlp = $2, parts = $3 WHERE vid = $1", tlp, 3, NULL, NULL, NULL);
 	if (rc == KY_OK)
 		rc = ky_store_run(op->s, tx,
-				  "INSERT INTO entry_access (collection_id, key, seq) SELECT e.collection_id, va.key, e.seq"
+				  "INSERT INTO entry_access (collection_id, key, seq, latest, vid, date_added_us)"
+				  " SELECT e.collection_id, va.key, e.seq, e.latest, e.vid, e.date_added_us"
 				  " FROM entries e JOIN version_access va ON va.vid = e.vid WHERE e.collection_id = $1"
 				  " AND e.stix_id = $2 AND e.version_key = $3",
 				  at, 3, NULL, NULL, NULL);
@@ -713,17 +721,19 @@ int ky_store_check(ky_store *s)
 
 int ky_store_secret(ky_store *s, const char *name, const uint8_t *fresh, uint8_t out[KY_STORE_SECRET_SIZE])
 {
-	if (strlen(name) >= sizeof(s->secret_name))
-		return ky_error_set(KY_EINVALID, "a secret's name has at most %zu bytes", sizeof(s->secret_name) - 1);
-	if (s->have_secret && strcmp(s->secret_name, name) == 0) {
-		memcpy(out, s->secret, KY_STORE_SECRET_SIZE);
-		return KY_OK;
+	if (strlen(name) >= sizeof(s->secrets[0].name))
+		return ky_error_set(KY_EINVALID, "a secret's name has at most %zu bytes", sizeof(s->secrets[0].name) - 1);
+	for (size_t i = 0; i < s->nsecrets; i++) {
+		if (strcmp(s->secrets[i].name, name) == 0) {
+			memcpy(out, s->secrets[i].value, KY_STORE_SECRET_SIZE);
+			return KY_OK;
+		}
 	}
 	int rc = s->backend->secret(s->impl, name, fresh, ky_clock_now_us(), out);
-	if (rc == KY_OK) {
-		snprintf(s->secret_name, sizeof(s->secret_name), "%s", name);
-		memcpy(s->secret, out, KY_STORE_SECRET_SIZE);
-		s->have_secret = true;
+	if (rc == KY_OK && s->nsecrets < SECRETS_HELD) {
+		snprintf(s->secrets[s->nsecrets].name, sizeof(s->secrets[0].name), "%s", name);
+		memcpy(s->secrets[s->nsecrets].value, out, KY_STORE_SECRET_SIZE);
+		s->nsecrets++;
 	}
 	return rc;
 }

@@ -324,11 +324,17 @@ static int connect_once(pg *p)
 	 * parallel workers for them, whose start-up costs more than the page (measured: 4 ms
 	 * against under 1 ms) and takes cores from the other requests. Nor is JIT compilation
 	 * worth it for statements of a few thousand rows, which the planner may cost high enough
-	 * to start it (measured: 25 ms of compiling for a 1 ms check of a batch's providers). */
-	char set[224];
+	 * to start it (measured: 25 ms of compiling for a 1 ms check of a batch's providers).
+	 * Without parallel workers, those generic plans are the plans wanted: every read walks
+	 * an index whatever its parameters, and the planner, left to choose, kept planning a
+	 * viewer's page again on every request (its cost guessed from the parameters), which
+	 * took more than running it (measured: a filtered page 3 times faster with generic
+	 * plans, an unfiltered one 1.2 times; bench/README.md). Statements run once (query())
+	 * are planned with their values as before. */
+	char set[256];
 	snprintf(set, sizeof(set),
 		 "SET lock_timeout = %d; SET idle_in_transaction_session_timeout = 30000;"
-		 " SET max_parallel_workers_per_gather = 0; SET jit = off",
+		 " SET max_parallel_workers_per_gather = 0; SET jit = off; SET plan_cache_mode = force_generic_plan",
 		 p->lock_timeout_ms > 0 ? p->lock_timeout_ms : DEFAULT_LOCK_TIMEOUT_MS);
 	PGresult *r = PQexec(p->conn, set);
 	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
@@ -940,7 +946,11 @@ static int commit_once(pg *p, const char *token, bool retry, int64_t collection_
 			   "   AND stix_id = n.stix_id ORDER BY version_key DESC LIMIT 1) e),"
 			   " cleared AS ("
 			   "  UPDATE entries x SET latest = 0 FROM current c JOIN newest n ON n.stix_id = c.stix_id"
-			   "  WHERE x.seq = c.seq AND n.version_key > c.version_key RETURNING x.seq)"
+			   "  WHERE x.seq = c.seq AND n.version_key > c.version_key RETURNING x.seq, x.vid),"
+			   /* (Run though nothing reads it, as every data-modifying WITH is.) */
+			   " unmarked AS ("
+			   "  UPDATE entry_access a SET latest = 0 FROM cleared c JOIN version_access va ON va.vid = c.vid"
+			   "  WHERE a.collection_id = $1::bigint AND a.key = va.key AND a.seq = c.seq)"
 			   " INSERT INTO entries (seq, collection_id, vid, stix_id, type, version_key, date_added_us, latest)"
 			   " SELECT m.seq, $1::bigint, m.vid, m.stix_id, m.type, m.version_key, $3::bigint + (m.seq - $2::bigint),"
 			   "  CASE WHEN m.version_key = n.version_key AND NOT EXISTS ("
@@ -959,7 +969,8 @@ static int commit_once(pg *p, const char *token, bool retry, int64_t collection_
 	}
 	if (rc == KY_OK)
 		rc = query(p,
-			   "INSERT INTO entry_access (collection_id, key, seq) SELECT e.collection_id, va.key, e.seq"
+			   "INSERT INTO entry_access (collection_id, key, seq, latest, vid, date_added_us)"
+			   " SELECT e.collection_id, va.key, e.seq, e.latest, e.vid, e.date_added_us"
 			   " FROM entries e JOIN version_access va ON va.vid = e.vid WHERE e.collection_id = $1::bigint"
 			   " AND e.seq > $2::bigint",
 			   2, numbering, &r, "recording who may read the additions");
@@ -1140,7 +1151,8 @@ static int pg_type_counts(void *impl, int (*fn)(void *ctx, const char *type, uin
 /*
  * PostgreSQL checks its pages itself (checksums, amcheck for the operator); what the hub can
  * check is its own invariants: every number at most the counter, each version once per
- * collection, one latest mark per object and collection.
+ * collection, one latest mark per object and collection, access rows that repeat their
+ * additions.
  */
 static int check_once(pg *p)
 {
@@ -1148,15 +1160,17 @@ static int check_once(pg *p)
 	int rc = query(p,
 		       "SELECT (SELECT count(*) FROM entries WHERE seq > (SELECT last_seq FROM sequence)),"
 		       " (SELECT count(*) FROM (SELECT 1 FROM entries WHERE latest = 1"
-		       "  GROUP BY collection_id, stix_id HAVING count(*) > 1) t)",
+		       "  GROUP BY collection_id, stix_id HAVING count(*) > 1) t), (" KY_SQL_CHECK_ENTRY_ACCESS ")",
 		       0, NULL, &r, "checking the hub");
 	if (rc != KY_OK)
 		return rc;
-	int64_t ahead = integer(r, 0, 0), doubled = integer(r, 0, 1);
+	int64_t ahead = integer(r, 0, 0), doubled = integer(r, 0, 1), astray = integer(r, 0, 2);
 	PQclear(r);
-	if (ahead || doubled)
-		return ky_error_set(KY_ERROR, "%s: check failed: %lld additions numbered past the counter, %lld objects with two latest versions",
-				    p->label, (long long)ahead, (long long)doubled);
+	if (ahead || doubled || astray)
+		return ky_error_set(KY_ERROR,
+				    "%s: check failed: %lld additions numbered past the counter, %lld objects with two latest versions,"
+				    " %lld access rows out of step with their additions",
+				    p->label, (long long)ahead, (long long)doubled, (long long)astray);
 	return KY_OK;
 }
 
@@ -1283,6 +1297,10 @@ static int remove_once(pg *p, bool retry, const ky_store_removal_filter *filter,
 	}
 	if (rc == KY_OK && *removed > 0) {
 		rc = query(p, KY_SQL_REMOVAL_MARK_LATEST, 2, values, &r, "marking the latest version after a removal");
+		if (rc == KY_OK) {
+			PQclear(r);
+			rc = query(p, KY_SQL_REMOVAL_MARK_LATEST_ACCESS, 2, values, &r, "marking the latest version after a removal");
+		}
 		if (rc == KY_OK) {
 			PQclear(r);
 			rc = query(p, KY_SQL_REMOVAL_DROP_ACCESS, 3, values, &r, "removing the access of removed versions");

@@ -183,14 +183,69 @@ static void sql_after(ky_store_sql *out, const ky_store_query *q, const char *af
 #define SQL_COLUMNS " v.stix_id, v.type, v.spec_version, v.modified, v.raw, v.parts, v.provider_id, v.tlp"
 
 /*
+ * A viewer's collection page, read from the access index: one range per key (the first
+ * `limit` additions above the cursor that hold that key and pass the filters), the ranges
+ * merged in number order and cut to the limit, then each version's bytes read once. The
+ * access rows carry each addition's `latest` mark, version and date, so a page asking for
+ * the latest versions with no filter on type or version reads entries only for an addition
+ * that is not its object's latest, to ask whether the viewer may read a later one (and
+ * OFFSET 0 keeps PostgreSQL from turning that probe into a hash of every addition); other
+ * filters join each row's entry as the unfiltered page does.
+ */
+static void sql_viewer_page(ky_store_sql *out, const ky_store_query *q, unsigned versions, const keys_text *viewer,
+			    size_t nkeys, char fixed[3][8])
+{
+	bool entries = q->ntypes > 0 || (versions & KY_STORE_FIRST) || q->nmodified > 0;
+	sql_add(out, "SELECT u.seq, u.date_added_us," SQL_COLUMNS " FROM (");
+	for (size_t k = 0; k < nkeys; k++) {
+		char key[24], alias[32];
+		snprintf(key, sizeof(key), "%c%zu", out->mark, out->nfixed + 1 + k);
+		snprintf(alias, sizeof(alias), ") b%zu", k);
+		sql_add(out, k ? " UNION SELECT * FROM (" : "SELECT * FROM (");
+		sql_add(out, "SELECT a.seq, a.vid, a.date_added_us FROM entry_access a");
+		if (entries)
+			sql_add(out, " JOIN entries e ON e.seq = a.seq");
+		if (q->nspec_versions > 0)
+			sql_add(out, " JOIN versions v ON v.vid = a.vid");
+		sql_add(out, " WHERE a.collection_id = ");
+		sql_add(out, fixed[1]);
+		sql_add(out, " AND a.key = ");
+		sql_add(out, key);
+		sql_add(out, " AND a.seq > ");
+		sql_after(out, q, fixed[0], fixed[1]);
+		if (entries) {
+			sql_filters(out, q, false, versions, viewer);
+		} else {
+			sql_in(out, "coalesce(v.spec_version, '2.1')", q->spec_versions, q->nspec_versions);
+			if (!(versions & KY_STORE_ALL)) {
+				sql_add(out, " AND (a.latest = 1 OR NOT EXISTS (SELECT 1 FROM entries e JOIN entries f"
+					     " ON f.collection_id = e.collection_id AND f.stix_id = e.stix_id"
+					     " AND f.version_key > e.version_key WHERE e.seq = a.seq AND ");
+				sql_visible(out, false, "f", viewer);
+				sql_add(out, " LIMIT 1 OFFSET 0))");
+			}
+		}
+		sql_add(out, " ORDER BY a.seq LIMIT ");
+		sql_add(out, fixed[2]);
+		sql_add(out, alias);
+	}
+	sql_add(out, " ORDER BY 1 LIMIT ");
+	sql_add(out, fixed[2]);
+	/* SQLite keeps the merged ranges' order through a CROSS JOIN, whose left side is always
+	 * its outer loop, where an ORDER BY here would sort every version's bytes once more;
+	 * PostgreSQL is told the order, which its nested loop keeps at no cost. */
+	sql_add(out, ") u CROSS JOIN versions v WHERE v.vid = u.vid");
+	if (out->mark == '$')
+		sql_add(out, " ORDER BY u.seq");
+}
+
+/*
  * The SQL of a query. Collection queries walk entries by number; the hub-wide one walks
  * versions by row id. Every filter is a condition of the statement. A viewer's scope is one
  * more: a condition on its keys (EXISTS in the version's access rows) where the query names
  * objects by id, whose few entries are found first; otherwise the page is read from the
- * access index itself, one range per key (the first `limit` numbers above the cursor that
- * hold that key and pass the filters), the ranges merged: however little of the collection
- * a viewer may read, a page costs a few index ranges of its own length, and a deep page what
- * the first costs.
+ * access index itself (sql_viewer_page): however little of the collection a viewer may read,
+ * a page costs a few index ranges of its own length, and a deep page what the first costs.
  */
 int ky_store_sql_build(const ky_store_query *q, char mark, ky_store_sql *out)
 {
@@ -237,28 +292,8 @@ int ky_store_sql_build(const ky_store_query *q, char mark, ky_store_sql *out)
 			sql_visible(out, false, "e", viewer);
 		}
 	} else {
-		sql_add(out, "SELECT e.seq, e.date_added_us," SQL_COLUMNS
-			     " FROM entries e JOIN versions v ON v.vid = e.vid WHERE e.seq IN (");
-		for (size_t k = 0; k < scope->nkeys; k++) {
-			char key[24], alias[32];
-			snprintf(key, sizeof(key), "%c%zu", mark, out->nfixed + 1 + k);
-			snprintf(alias, sizeof(alias), ") b%zu", k);
-			sql_add(out, k ? " UNION SELECT seq FROM (" : "SELECT seq FROM (");
-			sql_add(out, "SELECT a.seq FROM entry_access a JOIN entries e ON e.seq = a.seq");
-			if (q->nspec_versions > 0)
-				sql_add(out, " JOIN versions v ON v.vid = e.vid");
-			sql_add(out, " WHERE a.collection_id = ");
-			sql_add(out, fixed[1]);
-			sql_add(out, " AND a.key = ");
-			sql_add(out, key);
-			sql_add(out, " AND a.seq > ");
-			sql_after(out, q, fixed[0], fixed[1]);
-			sql_filters(out, q, false, versions, viewer);
-			sql_add(out, " ORDER BY a.seq LIMIT ");
-			sql_add(out, fixed[2]);
-			sql_add(out, alias);
-		}
-		sql_add(out, ")");
+		sql_viewer_page(out, q, versions, viewer, scope->nkeys, fixed);
+		return out->overflow ? ky_error_set(KY_EINVALID, "the query has too many filter values") : KY_OK;
 	}
 	if (none)
 		sql_add(out, " AND 1 = 0");

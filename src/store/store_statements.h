@@ -29,8 +29,22 @@
  * ordered by vid, PostgreSQL's planner walks every version in vid order to find it. */
 #define KY_SQL_OBJECT_PROVIDER                                                                   \
 	"SELECT coalesce(provider_id, 0) FROM versions WHERE stix_id = $1 ORDER BY version_key LIMIT 1"
-/* A new addition ($1 collection, $2 number) takes its version's ($3) keys. */
-#define KY_SQL_ENTRY_ACCESS_ADD "INSERT INTO entry_access (collection_id, key, seq) SELECT $1, key, $2 FROM version_access WHERE vid = $3"
+/* A new addition ($1 collection, $2 number, $3 version, $4 its `latest` mark, $5 its date)
+ * takes its version's keys. */
+#define KY_SQL_ENTRY_ACCESS_ADD                                                                  \
+	"INSERT INTO entry_access (collection_id, key, seq, latest, vid, date_added_us)"        \
+	" SELECT $1, key, $2, $4, $3, $5 FROM version_access WHERE vid = $3"
+/* Addition $2 of collection $1 (of version $3) is no longer its object's latest: its access
+ * rows lose the mark too, found by the version's keys (one probe each). */
+#define KY_SQL_ENTRY_ACCESS_UNMARK                                                               \
+	"UPDATE entry_access SET latest = 0 WHERE collection_id = $1"                           \
+	" AND key IN (SELECT key FROM version_access WHERE vid = $3) AND seq = $2"
+
+/* The access rows that do not repeat their addition's mark, version and date (ky_store_check). */
+#define KY_SQL_CHECK_ENTRY_ACCESS                                                                \
+	"SELECT count(*) FROM entry_access a LEFT JOIN entries e ON e.seq = a.seq WHERE e.seq IS NULL" \
+	" OR e.collection_id <> a.collection_id OR e.latest <> a.latest OR e.vid <> a.vid"          \
+	" OR e.date_added_us <> a.date_added_us"
 
 /* --- collections; the columns as read_collection() reads them --- */
 #define KY_SQL_COLLECTION_ADD                                                                    \
@@ -83,6 +97,11 @@
 	"UPDATE entries SET latest = CASE WHEN seq = (SELECT f.seq FROM entries f WHERE f.collection_id = $1" \
 	" AND f.stix_id = $2 ORDER BY f.version_key DESC LIMIT 1) THEN 1 ELSE 0 END"            \
 	" WHERE collection_id = $1 AND stix_id = $2"
+/* ... and its additions' access rows carry their marks again. */
+#define KY_SQL_REMOVAL_MARK_LATEST_ACCESS                                                        \
+	"UPDATE entry_access SET latest = (SELECT e.latest FROM entries e WHERE e.seq = entry_access.seq)" \
+	" WHERE (collection_id, key, seq) IN (SELECT e.collection_id, va.key, e.seq FROM entries e"      \
+	" JOIN version_access va ON va.vid = e.vid WHERE e.collection_id = $1 AND e.stix_id = $2)"
 
 /* --- Add Objects requests; a request's columns as read_request() reads them --- */
 #define KY_SQL_REQUEST_COLUMNS "id, collection_id, user_id, received_us, complete, total, successes, failures, claims"

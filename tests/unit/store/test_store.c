@@ -2631,10 +2631,10 @@ static void test_migrate_from_schema_1(void **state)
 	assert_int_equal(ky_store_migrate(f->path, &from, &to), KY_OK);
 	assert_int_equal(from, 1);
 	assert_int_equal(to, KY_STORE_SCHEMA_VERSION);
-	assert_int_equal(KY_STORE_SCHEMA_VERSION, 8);
+	assert_int_equal(KY_STORE_SCHEMA_VERSION, 9);
 	char text[32];
 	raw_text(f->path, "SELECT version FROM kyoyu_schema", text, sizeof(text));
-	assert_string_equal(text, "8");
+	assert_string_equal(text, "9");
 	/* Its council is its secretariat alone (schema 1 had no users). */
 	assert_int_equal(assert_secretariat_only(f->path), 0);
 	/* Now the same schema as a hub created at 6. */
@@ -2719,7 +2719,7 @@ static void test_migrate_from_schema_2(void **state)
 			 " DROP TABLE removals; DROP TABLE api_keys; DROP TABLE users; DROP TABLE secrets;"
 			 " DROP TABLE members; DROP TABLE sectors; UPDATE kyoyu_schema SET version = 2;");
 	assert_int_equal(ky_store_open(&f->s, f->path, NULL, NULL), KY_ESCHEMA);
-	assert_non_null(strstr(ky_error_last(), "version 2 and this kyoyu uses 8: run kyoyu migrate"));
+	assert_non_null(strstr(ky_error_last(), "version 2 and this kyoyu uses 9: run kyoyu migrate"));
 
 	int from = 0, to = 0;
 	assert_int_equal(ky_store_migrate(f->path, &from, &to), KY_OK);
@@ -2774,7 +2774,7 @@ static void test_migrate_from_schema_4(void **state)
 	assert_int_equal(ky_store_open(&t, fresh, &options, NULL), KY_OK);
 	ky_store_close(t);
 	assert_int_equal(ky_store_open(&f->s, f->path, NULL, NULL), KY_ESCHEMA);
-	assert_non_null(strstr(ky_error_last(), "version 4 and this kyoyu uses 8: run kyoyu migrate"));
+	assert_non_null(strstr(ky_error_last(), "version 4 and this kyoyu uses 9: run kyoyu migrate"));
 	int from = 0, to = 0;
 	assert_int_equal(ky_store_migrate(f->path, &from, &to), KY_OK);
 	assert_int_equal(from, 4);
@@ -2808,6 +2808,43 @@ static void test_migrate_from_schema_4(void **state)
 	ky_store_request_object one[] = {{.index = 0, .id = IND1, .success = true}};
 	assert_int_equal(ky_store_request_record(f->s, REQ1, r.token, one, 1, 60000000), KY_OK);
 	assert_int_equal(ky_store_request_complete(f->s, REQ1, r.token), KY_OK);
+}
+
+/* From schema 8: the access rows a hub has take their additions' marks, versions and dates
+ * (the fixture's first addition is not its object's latest, the others are), and a viewer's
+ * page reads them. */
+static void test_migrate_from_schema_8(void **state)
+{
+	fx *f = *state;
+	load_old_hub(f->path, 8);
+	raw_exec(f->path, "INSERT INTO version_access (vid, key) SELECT vid, 's:energy' FROM versions;"
+			  "INSERT INTO entry_access (collection_id, key, seq) SELECT collection_id, 's:energy', seq FROM entries;"
+			  "UPDATE versions SET tlp = 2;");
+	int from = 0, to = 0;
+	assert_int_equal(ky_store_migrate(f->path, &from, &to), KY_OK);
+	assert_int_equal(from, 8);
+	assert_int_equal(to, KY_STORE_SCHEMA_VERSION);
+	char text[128];
+	raw_text(f->path,
+		 pg() ? "SELECT string_agg(a.seq || ':' || a.latest || ':' || a.vid || ':' || a.date_added_us, ' ' ORDER BY a.seq)"
+			" FROM entry_access a"
+		      : "SELECT group_concat(a.seq || ':' || a.latest || ':' || a.vid || ':' || a.date_added_us, ' ')"
+			" FROM (SELECT * FROM entry_access ORDER BY seq) a",
+		 text, sizeof(text));
+	assert_string_equal(text, "1:0:1:1700000001000001 2:1:2:1700000002000001 3:1:3:1700000003000001"
+				  " 4:1:4:1700000004000001");
+	assert_int_equal(ky_store_open(&f->s, f->path, NULL, NULL), KY_OK);
+	assert_int_equal(ky_store_check(f->s), KY_OK);
+	const char *keys[] = {"s:energy"};
+	ky_store_scope energy = {.keys = keys, .nkeys = 1};
+	ky_store_query q = {.scope = &energy, .collection_id = collection_id(f->s, "default")};
+	rows rs = {0};
+	run(f->s, &q, &rs, NULL);
+	assert_int_equal(rs.n, 3);
+	assert_int_equal(rs.v[0].seq, 2);
+	assert_int_equal(rs.v[0].date, 1700000002000001);
+	assert_string_equal(rs.v[0].modified, "2017-01-01T00:00:00.5Z");
+	rows_clear(&rs);
 }
 
 /* A migration that fails is rolled back (the hub stays at 1) and says why. */
@@ -3231,6 +3268,7 @@ int main(int argc, char **argv)
 		T(test_migrate_from_schema_1),
 		T(test_migrate_from_schema_2),
 		T(test_migrate_from_schema_4),
+		T(test_migrate_from_schema_8),
 		T(test_migrate_failure_rolls_back),
 		T(test_migrate_newer_hub_refused),
 		T(test_commit_busy_is_conflict),
