@@ -10,6 +10,7 @@
 #include "stix/stix_validate.h"
 #include "util/ky_clock.h"
 #include "util/ky_error.h"
+#include "util/ky_uuid.h"
 
 /* The hub secret the audiences' marking-definition ids are derived under. */
 #define AUDIENCE_SECRET "audiences"
@@ -19,13 +20,9 @@
  * the secret), so that the id names this hub's audience and no other hub's. */
 static void audience_id(const uint8_t secret[KY_STORE_SECRET_SIZE], const char *key, char out[KY_AUDIENCE_ID_MAX])
 {
-	uint8_t b[16];
-	crypto_generichash(b, sizeof(b), (const unsigned char *)key, strlen(key), secret, KY_STORE_SECRET_SIZE);
-	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
-	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-	snprintf(out, KY_AUDIENCE_ID_MAX,
-		 "marking-definition--%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-		 b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+	char uuid[37];
+	ky_uuid_keyed(secret, key, strlen(key), uuid);
+	snprintf(out, KY_AUDIENCE_ID_MAX, "marking-definition--%s", uuid);
 }
 
 static int audience_secret(ky_store *s, uint8_t secret[KY_STORE_SECRET_SIZE])
