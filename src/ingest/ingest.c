@@ -127,7 +127,8 @@ static int admit(pipeline *p, chunk *c, entry *e, const json_t *object)
 	e->access = admitted.access;
 	e->access.keys = keys;
 	e->access.parts = admitted.parts ? keep(c, admitted.parts) : NULL;
-	kept = admitted.parts == NULL || e->access.parts != NULL;
+	e->access.shared = admitted.shared ? keep(c, admitted.shared) : NULL;
+	kept = (admitted.parts == NULL || e->access.parts != NULL) && (admitted.shared == NULL || e->access.shared != NULL);
 	ky_admitted_clear(&admitted);
 	if (!kept || (admitted.warning[0] != '\0' && (e->warning = keep(c, admitted.warning)) == NULL))
 		return KY_ENOMEM;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "auth/auth.h"
+#include "policy/pseudonym.h"
 #include "stix/stix_selector.h"
 #include "stix/stix_validate.h"
 #include "util/ky_clock.h"
@@ -25,14 +26,15 @@ static void audience_id(const uint8_t secret[KY_STORE_SECRET_SIZE], const char *
 	snprintf(out, KY_AUDIENCE_ID_MAX, "marking-definition--%s", uuid);
 }
 
-static int audience_secret(ky_store *s, uint8_t secret[KY_STORE_SECRET_SIZE])
+/* The hub secret `name`, made on first use. */
+static int hub_secret(ky_store *s, const char *name, uint8_t secret[KY_STORE_SECRET_SIZE])
 {
 	uint8_t fresh[KY_STORE_SECRET_SIZE];
 	int rc = ky_auth_init();
 	if (rc != KY_OK)
 		return rc;
 	randombytes_buf(fresh, sizeof(fresh));
-	rc = ky_store_secret(s, AUDIENCE_SECRET, fresh, secret);
+	rc = ky_store_secret(s, name, fresh, secret);
 	sodium_memzero(fresh, sizeof(fresh));
 	return rc;
 }
@@ -91,7 +93,7 @@ static int member_row(void *ctx, const ky_store_member *m)
 int ky_policy_audience_list(ky_store *s, int (*fn)(void *ctx, const ky_audience_entry *e), void *ctx)
 {
 	lister l = {.fn = fn, .ctx = ctx};
-	int rc = audience_secret(s, l.secret);
+	int rc = hub_secret(s, AUDIENCE_SECRET, l.secret);
 	if (rc == KY_OK)
 		rc = emit(&l, KY_AUDIENCE_COMMUNITY, "community", "community", 0);
 	if (rc == KY_OK)
@@ -124,6 +126,7 @@ ky_tlp ky_policy_default_tlp(const ky_config *config)
 typedef struct identity {
 	char id[KY_STORE_IDENTITY_MAX];
 	int64_t member;
+	bool secretariat;
 	char name[KY_STORE_NAME_MAX + 1];
 } identity;
 
@@ -135,6 +138,7 @@ struct ky_admission {
 	size_t nidentities, icap;
 	char **held;                      /* marking-definitions the hub holds, sorted */
 	size_t nheld, hcap;
+	uint8_t pseudonym_secret[KY_STORE_SECRET_SIZE];
 	ky_audience defaults[KY_STORE_ACCESS_KEYS_MAX];
 	char default_names[KY_STORE_ACCESS_KEYS_MAX][KY_STORE_NAME_MAX + 1];
 	size_t ndefaults;
@@ -172,6 +176,7 @@ static int keep_identity(void *ctx, const ky_store_member *m)
 	snprintf(i->id, sizeof(i->id), "%s", m->identity_id);
 	snprintf(i->name, sizeof(i->name), "%s", m->name);
 	i->member = m->id;
+	i->secretariat = m->tier == KY_TIER_SECRETARIAT;
 	return KY_OK;
 }
 
@@ -264,6 +269,8 @@ int ky_admission_new(ky_store *s, const ky_admission_options *o, ky_admission **
 	}
 	if (rc == KY_OK)
 		rc = ky_store_ids_of_type(s, "marking-definition", hold, a);
+	if (rc == KY_OK)
+		rc = hub_secret(s, KY_PSEUDONYM_SECRET, a->pseudonym_secret);
 	if (rc == KY_OK) {
 		if (a->naudiences > 0)
 			qsort(a->audiences, a->naudiences, sizeof(*a->audiences), by_marking);
@@ -312,6 +319,7 @@ void ky_admission_free(ky_admission *a)
 	free(a->held);
 	free(a->audiences);
 	free(a->identities);
+	sodium_memzero(a->pseudonym_secret, sizeof(a->pseudonym_secret));
 	free(a);
 }
 
@@ -453,11 +461,50 @@ static int decide_parts(ky_admission *a, const json_t *object, ky_facts_space *s
 	return rc;
 }
 
+/* The member whose identity `id` is, the secretariat's aside: the secretariat is the hub,
+ * which publishes under its own name (docs/policy.md, "Pseudonyms"). */
+static int64_t member_of(void *ctx, const char *id)
+{
+	const ky_admission *a = ctx;
+	identity key;
+	if (a->nidentities == 0 || strlen(id) >= sizeof(key.id))
+		return 0;
+	snprintf(key.id, sizeof(key.id), "%s", id);
+	const identity *hit = bsearch(&key, a->identities, a->nidentities, sizeof(*a->identities), by_identity);
+	return hit != NULL && !hit->secretariat ? hit->member : 0;
+}
+
+/* The form other members read, when the object refers to a member's identity and anyone
+ * but its provider reads it: the references replaced by pseudonyms for its audience. */
+static int share(ky_admission *a, const json_t *object, ky_admitted *out)
+{
+	if (ky_pseudonym_references(object, member_of, a, 0) == 0)
+		return KY_OK;
+	char audience[KY_PSEUDONYM_AUDIENCE_MAX];
+	int rc = ky_pseudonym_audience((const char *const *)out->keys.ptr, out->keys.n, a->o.provider, audience,
+				       sizeof(audience));
+	if (rc != KY_OK || audience[0] == '\0')
+		return rc;
+	json_t *copy = json_deep_copy(object);
+	if (copy == NULL)
+		return ky_error_set(KY_ENOMEM, "out of memory");
+	ky_pseudonymise(copy, member_of, a, a->pseudonym_secret, audience, 0);
+	out->shared = json_dumps(copy, JSON_COMPACT);
+	json_decref(copy);
+	if (out->shared == NULL)
+		return ky_error_set(KY_ENOMEM, "out of memory");
+	out->access.shared = out->shared;
+	return KY_OK;
+}
+
 void ky_admitted_clear(ky_admitted *a)
 {
 	free(a->parts);
+	free(a->shared);
 	a->parts = NULL;
+	a->shared = NULL;
 	a->access.parts = NULL;
+	a->access.shared = NULL;
 }
 
 int ky_admission_decide(ky_admission *a, const json_t *object, ky_admitted *out)
@@ -467,6 +514,7 @@ int ky_admission_decide(ky_admission *a, const json_t *object, ky_admitted *out)
 	const char *id = json_string_value(json_object_get(object, "id"));
 	out->warning[0] = '\0';
 	out->parts = NULL;
+	out->shared = NULL;
 	int rc = ky_policy_facts_of(object, a->o.default_tlp, resolve, a, &space, &f);
 	if (rc != KY_OK)
 		return ky_error_set(KY_EDENIED, "%s", ky_error_last());
@@ -521,8 +569,9 @@ int ky_admission_decide(ky_admission *a, const json_t *object, ky_admitted *out)
 		.nkeys = out->keys.n,
 		.parts = out->parts,
 	};
+	rc = share(a, object, out);
 	const char *type = json_string_value(json_object_get(object, "type"));
-	if (type != NULL && id != NULL && strcmp(type, "marking-definition") == 0 && !held(a, id)) {
+	if (rc == KY_OK && type != NULL && id != NULL && strcmp(type, "marking-definition") == 0 && !held(a, id)) {
 		rc = hold(a, id);
 		if (rc == KY_OK)
 			qsort(a->held, a->nheld, sizeof(*a->held), by_text);
@@ -560,6 +609,7 @@ static int settle_row(void *ctx, const ky_store_row *row)
 		ky_version_facts f = {.provider = st->admission->o.provider, .unresolved = true};
 		rc = ky_policy_access_keys(&f, &x->keys);
 		x->parts = NULL;
+		x->shared = NULL;
 		x->access = (ky_store_access){.provider = f.provider, .any_object = true, .tlp = KY_TLP_RED};
 		x->access.keys = x->keys.ptr;
 		x->access.nkeys = x->keys.n;

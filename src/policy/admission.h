@@ -117,10 +117,13 @@ typedef struct ky_admitted {
 	ky_store_access access;           /* access.keys points into keys, access.parts is parts */
 	char *parts;                      /* owned: malloc'd (ky_admitted_clear frees it); NULL
 					   * when no part is restricted */
+	char *shared;                     /* owned, malloc'd likewise: the form other members read
+					   * (access.shared is it); NULL when no reference to a
+					   * member's identity needs its pseudonym */
 	char warning[512];                /* "" when there is none */
 } ky_admitted;
 
-/* Frees what a decision gave *a (parts). */
+/* Frees what a decision gave *a (parts, shared). */
 void ky_admitted_clear(ky_admitted *a);
 
 /*

@@ -66,6 +66,7 @@ typedef struct walk {
 	const uint8_t *secret;
 	const char *audience;
 	int64_t named;
+	bool apply;        /* replace, or only count */
 	size_t replaced;
 } walk;
 
@@ -84,6 +85,10 @@ static void replace(walk *w, json_t *ref, json_t *container, const char *key, si
 	int64_t member = w->member_of(w->ctx, id);
 	if (member == 0 || member == w->named)
 		return;
+	if (!w->apply) {
+		w->replaced++;
+		return;
+	}
 	char pseudonym[KY_PSEUDONYM_ID_MAX];
 	ky_pseudonym_id(w->secret, member, w->audience, pseudonym);
 	json_t *value = json_string(pseudonym);
@@ -128,8 +133,16 @@ static void visit(walk *w, json_t *node)
 size_t ky_pseudonymise(json_t *object, ky_pseudonym_member_fn *member_of, void *ctx,
 		       const uint8_t secret[KY_STORE_SECRET_SIZE], const char *audience, int64_t named)
 {
-	walk w = {member_of, ctx, secret, audience, named, 0};
+	walk w = {member_of, ctx, secret, audience, named, true, 0};
 	visit(&w, object);
+	return w.replaced;
+}
+
+size_t ky_pseudonym_references(const json_t *object, ky_pseudonym_member_fn *member_of, void *ctx, int64_t named)
+{
+	/* Counting changes nothing: the walk only reads when it does not apply. */
+	walk w = {member_of, ctx, NULL, "", named, false, 0};
+	visit(&w, (json_t *)object);
 	return w.replaced;
 }
 

@@ -61,6 +61,10 @@ typedef int64_t ky_pseudonym_member_fn(void *ctx, const char *identity_id);
 size_t ky_pseudonymise(json_t *object, ky_pseudonym_member_fn *member_of, void *ctx,
 		       const uint8_t secret[KY_STORE_SECRET_SIZE], const char *audience, int64_t named);
 
+/* How many references ky_pseudonymise() would replace in `object` (borrowed, unchanged):
+ * whether a copy to rewrite is needed at all. */
+size_t ky_pseudonym_references(const json_t *object, ky_pseudonym_member_fn *member_of, void *ctx, int64_t named);
+
 /*
  * The identity object a pseudonym is served as, so that references to it resolve: STIX 2.1
  * §4.5, identity_class "unknown" and a name made of the pseudonym itself (nothing of the

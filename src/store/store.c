@@ -52,16 +52,12 @@ static bool scope_holds(const ky_store_scope *scope, const char *key)
 	return false;
 }
 
-/* Hands fn the row without the parts scope holds no key of. What cannot be read as the
- * parts say is not handed at all: the parts are the store's own, written with the version. */
+/* Hands fn the row without the parts scope holds no key of (scope is not the provider's,
+ * which reads all of its object, the versions the secretariat adds to it too: their parts'
+ * keys are the secretariat's). What cannot be read as the parts say is not handed at all:
+ * the parts are the store's own, written with the version. */
 static int without_parts(const ky_store_scope *scope, const ky_store_row *row, ky_store_row_fn *fn, void *ctx)
 {
-	/* The provider reads all of its object, the versions the secretariat adds to it too
-	 * (their parts' keys are the secretariat's). */
-	char own[32];
-	snprintf(own, sizeof(own), KY_STORE_MEMBER_KEY, (long long)row->provider);
-	if (scope_holds(scope, own))
-		return fn(ctx, row);
 	json_t *parts = json_loads(row->parts, 0, NULL);
 	const char *selectors[KY_STORE_PARTS_MAX];
 	size_t n = 0, i, k;
@@ -109,9 +105,20 @@ int ky_store_page_row(ky_store_page *page, const ky_store_scope *scope, const ky
 	page->last_date_added_us = row->date_added_us;
 	page->last_seq = row->seq;
 	page->count++;
-	if (row->parts != NULL && !scope->everything)
-		return without_parts(scope, row, fn, ctx);
-	return fn(ctx, row);
+	if (scope->everything)
+		return fn(ctx, row);
+	/* The provider reads what it submitted, every other viewer the shared form. */
+	char own[32];
+	snprintf(own, sizeof(own), KY_STORE_MEMBER_KEY, (long long)row->provider);
+	bool provider = scope_holds(scope, own);
+	ky_store_row shown = *row;
+	if (row->shared != NULL && !provider) {
+		shown.raw = row->shared;
+		shown.raw_len = row->shared_len;
+	}
+	if (row->parts != NULL && !provider)
+		return without_parts(scope, &shown, fn, ctx);
+	return fn(ctx, &shown);
 }
 
 int64_t ky_store_cell_int(const ky_store_cell *cell)
@@ -411,11 +418,11 @@ static int settle_body(ky_store_tx *tx, void *ctx)
 		const ky_store_access *a = &op->access[i];
 		uint64_t changed = 0;
 		ky_store_value v[] = {ky_sv_int((int64_t)op->vids[i]), ky_sv_int(a->tlp), ky_sv_int(a->provider),
-				      a->parts ? ky_sv_text(a->parts) : ky_sv_null()};
+				      a->parts ? ky_sv_text(a->parts) : ky_sv_null(), a->shared ? ky_sv_text(a->shared) : ky_sv_null()};
 		rc = ky_store_run(op->s, tx,
-				  "UPDATE versions SET tlp = $2, provider_id = coalesce(provider_id, $3), parts = $4"
+				  "UPDATE versions SET tlp = $2, provider_id = coalesce(provider_id, $3), parts = $4, shared = $5"
 				  " WHERE vid = $1 AND tlp IS NULL",
-				  v, 4, NULL, NULL, &changed);
+				  v, 5, NULL, NULL, &changed);
 		for (size_t k = 0; rc == KY_OK && changed > 0 && k < a->nkeys; k++) {
 			ky_store_value kv[] = {ky_sv_int((int64_t)op->vids[i]), ky_sv_text(a->keys[k])};
 			rc = register_conjunction(op->s, tx, a->keys[k], strlen(a->keys[k]));
@@ -505,9 +512,11 @@ static int revise_body(ky_store_tx *tx, void *ctx)
 				  NULL, NULL, NULL);
 	}
 	ky_store_value tlp[] = {ky_sv_int(vid), ky_sv_int(op->access->tlp),
-				op->access->parts ? ky_sv_text(op->access->parts) : ky_sv_null()};
+				op->access->parts ? ky_sv_text(op->access->parts) : ky_sv_null(),
+				op->access->shared ? ky_sv_text(op->access->shared) : ky_sv_null()};
 	if (rc == KY_OK)
-		rc = ky_store_run(op->s, tx, "UPDATE versions SET tlp = $2, parts = $3 WHERE vid = $1", tlp, 3, NULL, NULL, NULL);
+		rc = ky_store_run(op->s, tx, "UPDATE versions SET tlp = $2, parts = $3, shared = $4 WHERE vid = $1", tlp, 4,
+				  NULL, NULL, NULL);
 	if (rc == KY_OK)
 		rc = ky_store_run(op->s, tx,
 				  "INSERT INTO entry_access (collection_id, key, seq, latest, vid, date_added_us)"
@@ -631,8 +640,10 @@ int ky_store_batch_add_meta(ky_store_batch *b, const char *raw, size_t raw_len, 
 	it->tlp = access->tlp;
 	it->keys = access_keys(b->arena, access);
 	it->parts = arena_copy(b->arena, access->parts);
+	it->shared = arena_copy(b->arena, access->shared);
 	if (it->raw == NULL || it->id == NULL || it->type == NULL || it->modified == NULL || it->keys == NULL ||
-	    (meta->spec_version && it->spec_version == NULL) || (access->parts && it->parts == NULL))
+	    (meta->spec_version && it->spec_version == NULL) || (access->parts && it->parts == NULL) ||
+	    (access->shared && it->shared == NULL))
 		return ky_error_set(KY_ENOMEM, "out of memory");
 	return (int)b->n++;
 }

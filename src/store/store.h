@@ -34,7 +34,7 @@
 typedef struct ky_store ky_store;
 
 /* The schema version this build writes; older hubs are upgraded by ky_store_migrate(). */
-#define KY_STORE_SCHEMA_VERSION 9
+#define KY_STORE_SCHEMA_VERSION 10
 
 /* Name of the collection every hub starts with and imports go to by default. */
 #define KY_STORE_DEFAULT_COLLECTION "default"
@@ -153,6 +153,11 @@ typedef struct ky_store_access {
 				       * whose scope holds none of a part's keys gets the object
 				       * without it (stix_selector.h); NULL: none. Keys joined by '&'
 				       * are conjunctions (decision.h). Borrowed for the call */
+	const char *shared;           /* the form readers other than its provider and the
+				       * secretariat get: the object with every reference to a
+				       * member's identity replaced by a pseudonym (pseudonym.h), as
+				       * JSON text the hub wrote; NULL: the submitted bytes. Parts are
+				       * removed from it as from those. Borrowed for the call */
 } ky_store_access;
 
 #define KY_STORE_ACCESS_KEYS_MAX 64
@@ -259,9 +264,13 @@ typedef struct ky_store_row {
 	int64_t date_added_us;          /* microseconds since 1970: the addition's date_added; in
 					 * hub-wide queries when the version was first received */
 	const char *id, *type, *spec_version, *modified;
-	const char *raw;                /* the stored bytes; for a viewer, without the parts it may
-					 * not read (ky_store_access.parts) */
+	const char *raw;                /* the stored bytes; for a viewer other than the version's
+					 * provider, its shared form (ky_store_access.shared) when it
+					 * has one, and without the parts it may not read
+					 * (ky_store_access.parts) */
 	size_t raw_len;
+	const char *shared;             /* the shared form as stored; NULL: none */
+	size_t shared_len;
 	const char *parts;              /* the version's restricted parts, as stored; NULL: none */
 	int64_t provider;               /* the version's provider (0: not settled yet) */
 	int tlp;                        /* its effective TLP (ky_store_access.tlp); -1: not settled */

@@ -28,6 +28,7 @@ typedef struct ky_store_item {
 	int tlp;
 	const char *keys;                /* the access keys, separated by single spaces */
 	const char *parts;               /* ky_store_access's, copied; NULL: none */
+	const char *shared;              /* ky_store_access's, copied; NULL: none */
 	/* Set by the backend at commit. */
 	ky_store_status status;
 	uint64_t seq;
@@ -189,7 +190,8 @@ extern const ky_store_backend ky_store_pg;
 int ky_store_schema_refusal(const char *where, int schema);
 
 /* Counts row into *page (first and last date, last number, count) and hands it to fn as
- * `scope` reads it (without the parts it holds no key of); returns what fn returns (nonzero:
+ * `scope` reads it (a viewer other than the provider: the shared form if the version has one,
+ * without the parts it holds no key of); returns what fn returns (nonzero:
  * stop), or KY_ENOMEM. For the backends' query loops. */
 int ky_store_page_row(ky_store_page *page, const ky_store_scope *scope, const ky_store_row *row, ky_store_row_fn *fn,
 		      void *ctx);

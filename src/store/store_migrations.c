@@ -266,6 +266,12 @@ static const migration migrations[] = {
 	 "DROP TABLE entry_access;"
 	 "ALTER TABLE entry_access_9 RENAME TO entry_access;",
 	 NULL},
+	/* 9 -> 10: provider anonymity (docs/policy.md, "Pseudonyms"). The form of a version that
+	 * members other than its provider read, with every reference to a member's identity
+	 * replaced by its pseudonym, computed once when the version arrives (NULL: the same as
+	 * what was submitted), so that reads still copy stored bytes. */
+	{"ALTER TABLE versions ADD COLUMN shared {JSON};",
+	 NULL},
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == KY_STORE_SCHEMA_VERSION,

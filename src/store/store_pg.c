@@ -45,7 +45,7 @@
 #define LOST (-100)
 
 #define STAGE_ROWS 64
-#define STAGE_COLUMNS 14
+#define STAGE_COLUMNS 15
 #define DEFAULT_RETRY_MS 60000
 #define DEFAULT_LOCK_TIMEOUT_MS 10000
 
@@ -664,18 +664,19 @@ static int prepare(pg *p)
 	int rc = exec(p,
 		      "CREATE TEMP TABLE IF NOT EXISTS ky_stage (ord integer, stix_id text COLLATE \"C\","
 		      " type text COLLATE \"C\", spec_version text, modified text, version_key text COLLATE \"C\","
-		      " raw text, added_us bigint, provider bigint, any_object boolean, tlp integer, keys text, creator bigint, parts text)"
+		      " raw text, added_us bigint, provider bigint, any_object boolean, tlp integer, keys text, creator bigint, parts text,"
+		      " shared text)"
 		      " ON COMMIT DELETE ROWS",
 		      "preparing the staging table");
 	for (int rows = 1; rc == KY_OK && rows <= STAGE_ROWS; rows += STAGE_ROWS - 1) {
-		char name[32], sql[8192];
+		char name[32], sql[16384];
 		size_t len = (size_t)snprintf(sql, sizeof(sql), "INSERT INTO ky_stage VALUES ");
 		for (int i = 0; i < rows; i++) {
 			int b = i * STAGE_COLUMNS;
 			len += (size_t)snprintf(sql + len, sizeof(sql) - len,
-						"%s($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)",
+						"%s($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)",
 						i ? ", " : "", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8, b + 9,
-						b + 10, b + 11, b + 12, b + 13, b + 14);
+						b + 10, b + 11, b + 12, b + 13, b + 14, b + 15);
 		}
 		snprintf(name, sizeof(name), "ky_stage_%d", rows);
 		PGresult *r = PQprepare(p->conn, name, sql, rows * STAGE_COLUMNS, NULL);
@@ -715,6 +716,7 @@ static int stage(pg *p, const ky_store_item *items, size_t from, int rows)
 		snprintf(numbers[i][4], sizeof(numbers[i][4]), "%lld", (long long)it->creator);
 		v[12] = numbers[i][4];
 		v[13] = it->parts;
+		v[14] = it->shared;
 	}
 	char name[32];
 	snprintf(name, sizeof(name), "ky_stage_%d", rows);
@@ -898,8 +900,8 @@ static int commit_once(pg *p, const char *token, bool retry, int64_t collection_
 		rc = exec(p,
 			  "WITH d AS (SELECT DISTINCT ON (stix_id, version_key) * FROM ky_stage ORDER BY stix_id, version_key, ord),"
 			  " ins AS (INSERT INTO versions (stix_id, type, spec_version, modified, version_key, raw, added_us,"
-			  "  provider_id, tlp, parts)"
-			  "  SELECT stix_id, type, spec_version, modified, version_key, raw, added_us, provider, tlp, parts FROM d"
+			  "  provider_id, tlp, parts, shared)"
+			  "  SELECT stix_id, type, spec_version, modified, version_key, raw, added_us, provider, tlp, parts, shared FROM d"
 			  "  WHERE NOT EXISTS (SELECT 1 FROM versions v WHERE v.stix_id = d.stix_id AND v.version_key = d.version_key)"
 			  "  ORDER BY ord ON CONFLICT (stix_id, version_key) DO NOTHING RETURNING vid, stix_id, version_key)"
 			  /* The keys from a narrow copy: d holds the objects' bytes. */
@@ -1089,6 +1091,8 @@ static int query_once(pg *p, const ky_store_query *q, ky_store_row_fn *fn, void 
 			.parts = PQgetisnull(r, i, 7) ? NULL : PQgetvalue(r, i, 7),
 			.provider = integer(r, i, 8),
 			.tlp = PQgetisnull(r, i, 9) ? -1 : (int)integer(r, i, 9),
+			.shared = PQgetisnull(r, i, 10) ? NULL : PQgetvalue(r, i, 10),
+			.shared_len = (size_t)PQgetlength(r, i, 10),
 		};
 		int stop = ky_store_page_row(page, q->scope, &row, fn, ctx);
 		if (stop != 0) {

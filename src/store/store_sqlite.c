@@ -320,7 +320,8 @@ static int prepare_all(db *d)
 	if (rc == KY_OK)
 		rc = prepare(d, &d->insert_version,
 			     "INSERT INTO versions (stix_id, type, spec_version, modified, version_key, raw, added_us, provider_id, tlp,"
-			     " parts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (stix_id, version_key) DO NOTHING");
+			     " parts, shared) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+			     " ON CONFLICT (stix_id, version_key) DO NOTHING");
 	if (rc == KY_OK)
 		rc = prepare_marked(d, &d->find_provider, KY_SQL_OBJECT_PROVIDER);
 	if (rc == KY_OK)
@@ -615,6 +616,10 @@ static int version_id(db *d, const ky_store_item *it, int64_t *vid, bool *fresh)
 		sqlite3_bind_text(st, 10, it->parts, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(st, 10);
+	if (it->shared)
+		sqlite3_bind_blob(st, 11, it->shared, (int)strlen(it->shared), SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 11);
 	int rc = step_done(d, st, "storing a version");
 	if (rc != KY_OK)
 		return rc;
@@ -837,6 +842,8 @@ static int sqlite_query(void *impl, const ky_store_query *q, ky_store_row_fn *fn
 			.parts = (const char *)sqlite3_column_text(st, 7),
 			.provider = sqlite3_column_int64(st, 8),
 			.tlp = sqlite3_column_type(st, 9) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 9),
+			.shared = sqlite3_column_blob(st, 10),
+			.shared_len = (size_t)sqlite3_column_bytes(st, 10),
 		};
 		int stop = ky_store_page_row(page, q->scope, &row, fn, ctx);
 		if (stop != 0) {

@@ -351,12 +351,80 @@ static void test_created_by_ref(void **state)
 	assert_non_null(strstr(ky_error_last(), "water-d"));
 	snprintf(refs, sizeof(refs), ",\"created_by_ref\":\"%s\"", h->vendor.identity_id);
 	assert_int_equal(decide(a, refs, &x), KY_OK);
+	ky_admitted_clear(&x);
 	assert_int_equal(decide(a, ",\"created_by_ref\":\"identity--c78cb6e5-0c4b-4611-8297-d1b8b55e40b5\"", &x), KY_OK);
+	ky_admitted_clear(&x);
 	ky_admission_free(a);
 	a = admission(h, &h->sec, KY_TLP_AMBER, NULL);
 	snprintf(refs, sizeof(refs), ",\"created_by_ref\":\"%s\"", h->water.identity_id);
 	assert_int_equal(decide(a, refs, &x), KY_OK);
 	assert_true(x.access.any_object);
+	ky_admitted_clear(&x);
+	ky_admission_free(a);
+}
+
+/* What other members read of a version: every reference to a member's identity (its
+ * provider's, another member's) replaced by that member's pseudonym for the version's
+ * audience (the same on every version of that audience, another for another audience), the
+ * secretariat's and third parties' kept; nothing to replace, no second form. */
+static void test_shared_form(void **state)
+{
+	hub *h = *state;
+	char refs[512];
+	ky_admitted x, y;
+	ky_admission *a = admission(h, &h->vendor, KY_TLP_AMBER, NULL);
+	snprintf(refs, sizeof(refs),
+		 ",\"created_by_ref\":\"%s\",\"external_references\":[{\"source_name\":\"x\",\"external_id\":\"%s\"}],"
+		 "\"x_seen\":{\"by_refs\":[\"%s\",\"%s\",\"identity--c78cb6e5-0c4b-4611-8297-d1b8b55e40b5\"]}",
+		 h->vendor.identity_id, h->vendor.identity_id, h->water.identity_id, h->sec.identity_id);
+	assert_int_equal(decide(a, refs, &x), KY_OK);
+	assert_non_null(x.shared);
+	assert_ptr_equal(x.access.shared, x.shared);
+	json_t *o = json_loads(x.shared, 0, NULL);
+	assert_non_null(o);
+	const char *vendor = json_string_value(json_object_get(o, "created_by_ref"));
+	json_t *by = json_object_get(json_object_get(o, "x_seen"), "by_refs");
+	const char *water = json_string_value(json_array_get(by, 0));
+	assert_string_not_equal(vendor, h->vendor.identity_id);
+	assert_memory_equal(vendor, "identity--", 10);
+	assert_string_not_equal(water, h->water.identity_id);
+	assert_string_not_equal(water, vendor);
+	assert_string_equal(json_string_value(json_array_get(by, 1)), h->sec.identity_id);
+	assert_string_equal(json_string_value(json_array_get(by, 2)), "identity--c78cb6e5-0c4b-4611-8297-d1b8b55e40b5");
+	/* Not a reference: left as it is (kyoyu does not rewrite text). */
+	assert_non_null(strstr(x.shared, "\"external_id\":\""));
+	assert_non_null(strstr(x.shared, h->vendor.identity_id));
+	char pseudonym[64];
+	snprintf(pseudonym, sizeof(pseudonym), "%s", vendor);
+	json_decref(o);
+
+	/* The same audience, the same pseudonym; another audience, another. */
+	snprintf(refs, sizeof(refs), ",\"created_by_ref\":\"%s\"", h->vendor.identity_id);
+	assert_int_equal(decide(a, refs, &y), KY_OK);
+	assert_non_null(strstr(y.shared, pseudonym));
+	ky_admitted_clear(&y);
+	snprintf(refs, sizeof(refs), ",\"created_by_ref\":\"%s\",\"object_marking_refs\":[\"%s\"]", h->vendor.identity_id,
+		 h->energy);
+	assert_int_equal(decide(a, refs, &y), KY_OK);
+	assert_non_null(y.shared);
+	assert_null(strstr(y.shared, pseudonym));
+	assert_null(strstr(y.shared, h->vendor.identity_id));
+	ky_admitted_clear(&y);
+	ky_admitted_clear(&x);
+	assert_null(x.shared);
+
+	/* Nothing to replace: one form. */
+	assert_int_equal(decide(a, ",\"created_by_ref\":\"identity--c78cb6e5-0c4b-4611-8297-d1b8b55e40b5\"", &x), KY_OK);
+	assert_null(x.shared);
+	assert_null(x.access.shared);
+	ky_admitted_clear(&x);
+	ky_admission_free(a);
+	/* The secretariat publishes under its own name. */
+	a = admission(h, &h->sec, KY_TLP_AMBER, NULL);
+	snprintf(refs, sizeof(refs), ",\"created_by_ref\":\"%s\"", h->sec.identity_id);
+	assert_int_equal(decide(a, refs, &x), KY_OK);
+	assert_null(x.shared);
+	ky_admitted_clear(&x);
 	ky_admission_free(a);
 }
 
@@ -369,6 +437,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_audiences, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_access_from_markings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_created_by_ref, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shared_form, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_granular, setup, teardown),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);

@@ -722,6 +722,52 @@ static void test_versions_from_the_provider(void **state)
 	rows_clear(&rs);
 }
 
+/* A version's shared form (ky_store_access.shared) is what viewers other than its provider
+ * read; its provider and the operator read what was submitted. */
+static void test_shared_form_for_other_readers(void **state)
+{
+	fx *f = *state;
+	open_new(f);
+	ky_store_member a = {.tier = KY_TIER_CONTRIBUTOR};
+	snprintf(a.name, sizeof(a.name), "vendor-a");
+	snprintf(a.title, sizeof(a.title), "Vendor A");
+	assert_int_equal(ky_store_member_add(f->s, &a, &operator, "test", &a), KY_OK);
+	char raw[512], shared[512];
+	sdo(raw, sizeof(raw), "indicator", IND1, "2016-01-01T00:00:00.000Z");
+	snprintf(shared, sizeof(shared), "{\"id\": \"%s\", \"shared\": true}", IND1);
+	static const char *const community[] = {"*"};
+	ky_store_access access = {.provider = a.id, .keys = community, .nkeys = 1, .shared = shared};
+	json_t *o = json_loads(raw, 0, NULL);
+	ky_store_batch *b = NULL;
+	assert_int_equal(ky_store_batch_begin(f->s, f->dflt, &b), KY_OK);
+	assert_int_equal(ky_store_batch_add(b, raw, strlen(raw), o, &access), 0);
+	json_decref(o);
+	ky_store_status st;
+	assert_int_equal(ky_store_batch_commit(b, &st, NULL), KY_OK);
+	assert_int_equal(st, KY_STORE_STORED);
+	char own[32];
+	snprintf(own, sizeof(own), KY_STORE_MEMBER_KEY, (long long)a.id);
+	const char *provider_keys[] = {"*", own}, *other_keys[] = {"*"};
+	ky_store_scope provider = {.keys = provider_keys, .nkeys = 2}, other = {.keys = other_keys, .nkeys = 1};
+	const ky_store_scope *scopes[] = {&ky_store_operator_scope, &provider, &other};
+	const char *expected[] = {raw, raw, shared};
+	for (size_t i = 0; i < 3; i++) {
+		rows rs = {0};
+		/* Collection pages, by id, and hub-wide. */
+		ky_store_query pages = {.scope = scopes[i], .collection_id = f->dflt};
+		ky_store_query by_id = {.scope = scopes[i], .collection_id = f->dflt, .ids = (const char *[]){IND1}, .nids = 1};
+		ky_store_query hub = {.scope = scopes[i]};
+		const ky_store_query *queries[] = {&pages, &by_id, &hub};
+		for (size_t k = 0; k < 3; k++) {
+			run(f->s, queries[k], &rs, NULL);
+			assert_int_equal(rs.n, 1);
+			assert_int_equal(rs.v[0].raw_len, strlen(expected[i]));
+			assert_memory_equal(rs.v[0].raw, expected[i], rs.v[0].raw_len);
+		}
+		rows_clear(&rs);
+	}
+}
+
 static void test_batch_stored_and_duplicate(void **state)
 {
 	fx *f = *state;
@@ -2554,8 +2600,9 @@ static int assert_secretariat_only(const char *path)
  * keeps it in the table's text, PostgreSQL as rows of its own. */
 static void without_version_provider(char *schema)
 {
-	static const char *const added[] = {",provider_idINTEGERREFERENCESmembers(id),tlpINTEGER,partsTEXT",
-					    "versionsprovider_id", "versionstlp", "versionsparts", "versionsversions_provider_id_fkey"};
+	static const char *const added[] = {",provider_idINTEGERREFERENCESmembers(id),tlpINTEGER,partsTEXT,sharedBLOB",
+					    "versionsprovider_id", "versionstlp", "versionsparts", "versionsshared",
+					    "versionsversions_provider_id_fkey"};
 	for (size_t i = 0; i < sizeof(added) / sizeof(added[0]); i++) {
 		char *at;
 		while ((at = strstr(schema, added[i])) != NULL) {
@@ -2631,10 +2678,10 @@ static void test_migrate_from_schema_1(void **state)
 	assert_int_equal(ky_store_migrate(f->path, &from, &to), KY_OK);
 	assert_int_equal(from, 1);
 	assert_int_equal(to, KY_STORE_SCHEMA_VERSION);
-	assert_int_equal(KY_STORE_SCHEMA_VERSION, 9);
+	assert_int_equal(KY_STORE_SCHEMA_VERSION, 10);
 	char text[32];
 	raw_text(f->path, "SELECT version FROM kyoyu_schema", text, sizeof(text));
-	assert_string_equal(text, "9");
+	assert_string_equal(text, "10");
 	/* Its council is its secretariat alone (schema 1 had no users). */
 	assert_int_equal(assert_secretariat_only(f->path), 0);
 	/* Now the same schema as a hub created at 6. */
@@ -2710,7 +2757,8 @@ static void test_migrate_from_schema_2(void **state)
 	ky_store_close(f->s);
 	f->s = NULL;
 	char *fresh = schema_of(f->path, NULL);
-	raw_exec(f->path, "DROP TABLE access_conjunctions; ALTER TABLE versions DROP COLUMN parts;"
+	raw_exec(f->path, "ALTER TABLE versions DROP COLUMN shared;"
+			 " DROP TABLE access_conjunctions; ALTER TABLE versions DROP COLUMN parts;"
 			 " DROP TABLE entry_access; DROP TABLE version_access; ALTER TABLE versions DROP COLUMN provider_id;"
 			 " ALTER TABLE versions DROP COLUMN tlp;"
 			 " DROP TABLE changes; DROP TABLE rule_acceptances; DROP TABLE rules; DROP TABLE group_members;"
@@ -2719,7 +2767,7 @@ static void test_migrate_from_schema_2(void **state)
 			 " DROP TABLE removals; DROP TABLE api_keys; DROP TABLE users; DROP TABLE secrets;"
 			 " DROP TABLE members; DROP TABLE sectors; UPDATE kyoyu_schema SET version = 2;");
 	assert_int_equal(ky_store_open(&f->s, f->path, NULL, NULL), KY_ESCHEMA);
-	assert_non_null(strstr(ky_error_last(), "version 2 and this kyoyu uses 9: run kyoyu migrate"));
+	assert_non_null(strstr(ky_error_last(), "version 2 and this kyoyu uses 10: run kyoyu migrate"));
 
 	int from = 0, to = 0;
 	assert_int_equal(ky_store_migrate(f->path, &from, &to), KY_OK);
@@ -2774,7 +2822,7 @@ static void test_migrate_from_schema_4(void **state)
 	assert_int_equal(ky_store_open(&t, fresh, &options, NULL), KY_OK);
 	ky_store_close(t);
 	assert_int_equal(ky_store_open(&f->s, f->path, NULL, NULL), KY_ESCHEMA);
-	assert_non_null(strstr(ky_error_last(), "version 4 and this kyoyu uses 9: run kyoyu migrate"));
+	assert_non_null(strstr(ky_error_last(), "version 4 and this kyoyu uses 10: run kyoyu migrate"));
 	int from = 0, to = 0;
 	assert_int_equal(ky_store_migrate(f->path, &from, &to), KY_OK);
 	assert_int_equal(from, 4);
@@ -3263,6 +3311,7 @@ int main(int argc, char **argv)
 		T(test_pg_writes_safe_to_repeat),
 		T(test_open_hides_password),
 		T(test_versions_from_the_provider),
+		T(test_shared_form_for_other_readers),
 		T(test_migrate_fixture_matches_migration_0),
 		T(test_migration_sql_dialects),
 		T(test_migrate_from_schema_1),
