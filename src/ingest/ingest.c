@@ -31,6 +31,7 @@ typedef struct entry {
 	size_t nproblems;
 	ky_store_access access; /* of a valid object: its keys in the chunk's arena */
 	const char *warning;
+	bool unresolved;       /* stored fail closed for a marking the hub does not hold yet */
 } entry;
 
 typedef struct chunk {
@@ -129,6 +130,7 @@ static int admit(pipeline *p, chunk *c, entry *e, const json_t *object)
 	e->access.parts = admitted.parts ? keep(c, admitted.parts) : NULL;
 	e->access.shared = admitted.shared ? keep(c, admitted.shared) : NULL;
 	kept = (admitted.parts == NULL || e->access.parts != NULL) && (admitted.shared == NULL || e->access.shared != NULL);
+	e->unresolved = admitted.unresolved;
 	ky_admitted_clear(&admitted);
 	if (!kept || (admitted.warning[0] != '\0' && (e->warning = keep(c, admitted.warning)) == NULL))
 		return KY_ENOMEM;
@@ -251,8 +253,8 @@ static chunk *take(pipeline *p)
 	return c;
 }
 
-/* Remembers a stored object with a warning, to look at again at the end (best effort: one
- * not remembered keeps its fail-closed access). */
+/* Remembers a stored object with an unresolved marking, to look at again at the end (best
+ * effort: one not remembered keeps its fail-closed access). */
 static void keep_revisit(pipeline *p, const entry *e)
 {
 	if (p->nrevisit == REVISIT_MAX || e->meta.id == NULL)
@@ -311,7 +313,7 @@ static int revisit_all(ky_store *store, pipeline *p, ky_ingest_report_fn *report
 		ky_admitted admitted;
 		bool revised = false;
 		if (rc == KY_OK && v.object != NULL && ky_admission_decide(p->options->admission, v.object, &admitted) == KY_OK) {
-			if (admitted.warning[0] == '\0')
+			if (!admitted.unresolved)
 				rc = ky_store_access_revise(store, p->options->collection_id, r->id, r->version, &admitted.access,
 							    &revised);
 			ky_admitted_clear(&admitted);
@@ -385,7 +387,7 @@ static int write_chunk(ky_store *store, pipeline *p, chunk *c, ky_ingest_report_
 				totals->refused++;
 			} else {
 				r.warning = e->warning;
-				if (e->warning != NULL && statuses[k] == KY_STORE_STORED)
+				if (e->unresolved && statuses[k] == KY_STORE_STORED)
 					keep_revisit(p, e);
 				r.outcome = statuses[k] == KY_STORE_STORED ? KY_INGEST_STORED : KY_INGEST_DUPLICATE;
 				r.seq = seqs[k++];

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "auth/auth.h"
 #include "policy/pseudonym.h"
@@ -130,6 +131,13 @@ typedef struct identity {
 	char name[KY_STORE_NAME_MAX + 1];
 } identity;
 
+/* What names the provider in text: its name, title and contact ("" when not given). */
+typedef struct names {
+	char name[KY_STORE_NAME_MAX + 1];
+	char title[KY_STORE_TITLE_MAX + 1];
+	char contact[KY_STORE_CONTACT_MAX + 1];
+} names;
+
 struct ky_admission {
 	ky_admission_options o;
 	ky_audience_entry *audiences;     /* sorted by marking id */
@@ -139,6 +147,7 @@ struct ky_admission {
 	char **held;                      /* marking-definitions the hub holds, sorted */
 	size_t nheld, hcap;
 	uint8_t pseudonym_secret[KY_STORE_SECRET_SIZE];
+	names provider;                   /* empty for the secretariat, which is not anonymous */
 	ky_audience defaults[KY_STORE_ACCESS_KEYS_MAX];
 	char default_names[KY_STORE_ACCESS_KEYS_MAX][KY_STORE_NAME_MAX + 1];
 	size_t ndefaults;
@@ -177,6 +186,11 @@ static int keep_identity(void *ctx, const ky_store_member *m)
 	snprintf(i->name, sizeof(i->name), "%s", m->name);
 	i->member = m->id;
 	i->secretariat = m->tier == KY_TIER_SECRETARIAT;
+	if (m->id == a->o.provider && !i->secretariat) {
+		snprintf(a->provider.name, sizeof(a->provider.name), "%s", m->name);
+		snprintf(a->provider.title, sizeof(a->provider.title), "%s", m->title);
+		snprintf(a->provider.contact, sizeof(a->provider.contact), "%s", m->contact);
+	}
 	return KY_OK;
 }
 
@@ -461,6 +475,63 @@ static int decide_parts(ky_admission *a, const json_t *object, ky_facts_space *s
 	return rc;
 }
 
+/* Whether `text` holds `what` (ignoring ASCII case); "" is in nothing. */
+static bool holds(const char *text, const char *what)
+{
+	size_t n = strlen(what);
+	if (n == 0)
+		return false;
+	for (const char *p = text; *p; p++)
+		if (strncasecmp(p, what, n) == 0)
+			return true;
+	return false;
+}
+
+/* The first property (its name into key) whose string, other than a reference or an id,
+ * holds one of the provider's names (into which); false when none does. */
+static bool mentioned(const names *n, const char *key, json_t *value, const char **where, const char **which)
+{
+	if (json_is_string(value)) {
+		const char *text = json_string_value(value);
+		size_t len = strlen(key);
+		bool reference = (len >= 4 && strcmp(key + len - 4, "_ref") == 0) || (len >= 5 && strcmp(key + len - 5, "_refs") == 0) ||
+				 strcmp(key, "id") == 0;
+		const char *found = reference ? NULL : holds(text, n->title) ? n->title : holds(text, n->contact) ? n->contact
+							   : holds(text, n->name)	     ? n->name
+												     : NULL;
+		if (found != NULL) {
+			*where = key;
+			*which = found;
+		}
+		return found != NULL;
+	}
+	const char *k;
+	json_t *v;
+	size_t i;
+	if (json_is_object(value))
+		json_object_foreach(value, k, v)
+			if (mentioned(n, k, v, where, which))
+				return true;
+	if (json_is_array(value))
+		json_array_foreach(value, i, v)
+			if (mentioned(n, key, v, where, which))
+				return true;
+	return false;
+}
+
+/* A member's object whose text names it: stored, with a warning saying where. */
+static void warn_of_mentions(const ky_admission *a, const json_t *object, ky_admitted *out)
+{
+	const char *where = NULL, *which = NULL;
+	if (!mentioned(&a->provider, "", (json_t *)object, &where, &which))
+		return;
+	size_t len = strlen(out->warning);
+	snprintf(out->warning + len, sizeof(out->warning) - len,
+		 "%s%s names your organisation (\"%s\"): other members read references to you as a pseudonym, but kyoyu"
+		 " does not rewrite text, so they would read this; remove it to stay anonymous",
+		 len ? "; " : "", where, which);
+}
+
 /* The member whose identity `id` is, the secretariat's aside: the secretariat is the hub,
  * which publishes under its own name (docs/policy.md, "Pseudonyms"). */
 static int64_t member_of(void *ctx, const char *id)
@@ -515,6 +586,7 @@ int ky_admission_decide(ky_admission *a, const json_t *object, ky_admitted *out)
 	out->warning[0] = '\0';
 	out->parts = NULL;
 	out->shared = NULL;
+	out->unresolved = false;
 	int rc = ky_policy_facts_of(object, a->o.default_tlp, resolve, a, &space, &f);
 	if (rc != KY_OK)
 		return ky_error_set(KY_EDENIED, "%s", ky_error_last());
@@ -548,6 +620,7 @@ int ky_admission_decide(ky_admission *a, const json_t *object, ky_admitted *out)
 					    " objects as itself; name your own identity or none",
 					    id ? id : "the object", creator, named->name);
 	}
+	out->unresolved = f.unresolved;
 	if (f.unresolved)
 		snprintf(out->warning, sizeof(out->warning),
 			 "object_marking_refs names %s, which this hub does not hold: only you and the secretariat can read"
@@ -570,6 +643,8 @@ int ky_admission_decide(ky_admission *a, const json_t *object, ky_admitted *out)
 		.parts = out->parts,
 	};
 	rc = share(a, object, out);
+	if (rc == KY_OK)
+		warn_of_mentions(a, object, out);
 	const char *type = json_string_value(json_object_get(object, "type"));
 	if (rc == KY_OK && type != NULL && id != NULL && strcmp(type, "marking-definition") == 0 && !held(a, id)) {
 		rc = hold(a, id);

@@ -13,7 +13,10 @@
  *
  * A marking the hub cannot resolve (no TLP, no audience, no marking-definition the hub holds
  * or the submission brought before) is accepted fail closed, readable by the provider and
- * the secretariat only, with a warning.
+ * the secretariat only, with a warning. So is a member's object whose text (any string but
+ * its references and ids) names the member (its name, title or contact), which other members
+ * read although references to it are pseudonymised (pseudonym.h): kyoyu cannot rewrite
+ * text safely.
  *
  * Granular markings (STIX 2.1 §7.2.3) restrict parts: a part is required when the object
  * without it is not valid STIX (stix_validate.h; what marks the object, granular_markings
@@ -121,6 +124,8 @@ typedef struct ky_admitted {
 					   * (access.shared is it); NULL when no reference to a
 					   * member's identity needs its pseudonym */
 	char warning[512];                /* "" when there is none */
+	bool unresolved;                  /* a marking the hub does not hold restricts it (fail
+					   * closed, until the marking arrives) */
 } ky_admitted;
 
 /* Frees what a decision gave *a (parts, shared). */

@@ -428,6 +428,46 @@ static void test_shared_form(void **state)
 	ky_admission_free(a);
 }
 
+/* A member's object whose text names it is stored with a warning saying where: references
+ * are pseudonymised, text is not. Its own identity as a reference is no mention; the
+ * secretariat, which is not anonymous, gets no warning. */
+static void test_mentions_of_the_provider(void **state)
+{
+	hub *h = *state;
+	ky_admitted x;
+	ky_admission *a = admission(h, &h->vendor, KY_TLP_AMBER, NULL);
+	assert_int_equal(decide(a, ",\"description\":\"seen at the SOC of vendor a, in Osaka\"", &x), KY_OK);
+	assert_non_null(strstr(x.warning, "description names your organisation (\"Vendor A\")"));
+	assert_false(x.unresolved);
+	ky_admitted_clear(&x);
+	assert_int_equal(decide(a, ",\"external_references\":[{\"source_name\":\"VENDOR-A-reports\"}]", &x), KY_OK);
+	assert_non_null(strstr(x.warning, "source_name names your organisation (\"vendor-a\")"));
+	ky_admitted_clear(&x);
+	char refs[256];
+	snprintf(refs, sizeof(refs), ",\"created_by_ref\":\"%s\",\"name\":\"a plain indicator\"", h->vendor.identity_id);
+	assert_int_equal(decide(a, refs, &x), KY_OK);
+	assert_string_equal(x.warning, "");
+	ky_admitted_clear(&x);
+	/* With an unresolved marking: both said, and the version still waits for its marking. */
+	assert_int_equal(decide(a,
+				",\"object_marking_refs\":[\"marking-definition--0b4ff8e1-1a3b-4c3e-9f0a-2d1c5e7b9a01\"],"
+				"\"description\":\"Vendor A\"",
+				&x),
+			 KY_OK);
+	assert_true(x.unresolved);
+	assert_non_null(strstr(x.warning, "which this hub does not hold"));
+	assert_non_null(strstr(x.warning, "; description names your organisation"));
+	ky_admitted_clear(&x);
+	ky_admission_free(a);
+	a = admission(h, &h->sec, KY_TLP_AMBER, NULL);
+	char text[512];
+	snprintf(text, sizeof(text), ",\"description\":\"from %s\"", h->sec.title);
+	assert_int_equal(decide(a, text, &x), KY_OK);
+	assert_string_equal(x.warning, "");
+	ky_admitted_clear(&x);
+	ky_admission_free(a);
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/ky-test-admission-XXXXXX");
@@ -438,6 +478,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_access_from_markings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_created_by_ref, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shared_form, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mentions_of_the_provider, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_granular, setup, teardown),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
