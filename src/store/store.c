@@ -105,7 +105,7 @@ int ky_store_page_row(ky_store_page *page, const ky_store_scope *scope, const ky
 	page->last_date_added_us = row->date_added_us;
 	page->last_seq = row->seq;
 	page->count++;
-	if (scope->everything)
+	if (scope->everything || (row->shared == NULL && row->parts == NULL))
 		return fn(ctx, row);
 	/* The provider reads what it submitted, every other viewer the shared form. */
 	char own[32];
