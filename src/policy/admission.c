@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "auth/auth.h"
 #include "policy/pseudonym.h"
@@ -478,13 +477,7 @@ static int decide_parts(ky_admission *a, const json_t *object, ky_facts_space *s
 /* Whether `text` holds `what` (ignoring ASCII case); "" is in nothing. */
 static bool holds(const char *text, const char *what)
 {
-	size_t n = strlen(what);
-	if (n == 0)
-		return false;
-	for (const char *p = text; *p; p++)
-		if (strncasecmp(p, what, n) == 0)
-			return true;
-	return false;
+	return what[0] != '\0' && strcasestr(text, what) != NULL;
 }
 
 /* The first property (its name into key) whose string, other than a reference or an id,
@@ -493,12 +486,12 @@ static bool mentioned(const names *n, const char *key, json_t *value, const char
 {
 	if (json_is_string(value)) {
 		const char *text = json_string_value(value);
-		size_t len = strlen(key);
-		bool reference = (len >= 4 && strcmp(key + len - 4, "_ref") == 0) || (len >= 5 && strcmp(key + len - 5, "_refs") == 0) ||
-				 strcmp(key, "id") == 0;
-		const char *found = reference ? NULL : holds(text, n->title) ? n->title : holds(text, n->contact) ? n->contact
-							   : holds(text, n->name)	     ? n->name
-												     : NULL;
+		const char *found = NULL;
+		if (!ky_pseudonym_is_reference(key) && strcmp(key, "id") != 0) {
+			const char *const candidates[] = {n->title, n->contact, n->name};
+			for (size_t i = 0; found == NULL && i < 3; i++)
+				found = holds(text, candidates[i]) ? candidates[i] : NULL;
+		}
 		if (found != NULL) {
 			*where = key;
 			*which = found;

@@ -76,6 +76,11 @@ static bool ends_with(const char *s, const char *tail)
 	return n >= t && strcmp(s + n - t, tail) == 0;
 }
 
+bool ky_pseudonym_is_reference(const char *key)
+{
+	return ends_with(key, "_ref") || ends_with(key, "_refs");
+}
+
 /* Replaces the string `ref` (a member's identity or not) inside its container. */
 static void replace(walk *w, json_t *ref, json_t *container, const char *key, size_t index)
 {

@@ -49,6 +49,9 @@ int ky_pseudonym_audience(const char *const *keys, size_t nkeys, int64_t provide
 void ky_pseudonym_id(const uint8_t secret[KY_STORE_SECRET_SIZE], int64_t member, const char *audience,
 		     char out[KY_PSEUDONYM_ID_MAX]);
 
+/* Whether a property named `key` is a reference (`*_ref`, `*_refs`: STIX 2.1 §2.2). */
+bool ky_pseudonym_is_reference(const char *key);
+
 /* The member whose identity `identity_id` is, or 0 for one that is no member's. */
 typedef int64_t ky_pseudonym_member_fn(void *ctx, const char *identity_id);
 
