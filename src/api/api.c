@@ -10,6 +10,7 @@
 
 #include "council/council.h"
 #include "policy/admission.h"
+#include "store/store_audit.h"
 #include "util/ky_arena.h"
 #include "util/ky_clock.h"
 #include "util/ky_error.h"
@@ -708,6 +709,29 @@ static int get_object(call *c)
 	return respond(c, 200, o.answer);
 }
 
+/* --- reach --------------------------------------------------------------------------------- */
+
+static int reach_row(void *ctx, const char *id, uint64_t members)
+{
+	json_t *items = ctx;
+	json_t *row = json_pack("{s:s,s:I}", "id", id, "members", (json_int_t)members);
+	return row && json_array_append_new(items, row) == 0 ? 0 : ky_error_set(KY_ENOMEM, "out of memory");
+}
+
+/* How many members other than the caller's have read each of its member's objects, from the
+ * audit log: a count, never who (docs/audit.md). The feedback that sharing reached someone. */
+static int get_reach(call *c)
+{
+	json_t *items = json_array();
+	int rc = items ? ky_store_audit_readers(c->s, c->v->who.member_id, reach_row, items)
+		       : ky_error_set(KY_ENOMEM, "out of memory");
+	if (rc != KY_OK) {
+		json_decref(items);
+		return failure(rc);
+	}
+	return respond(c, 200, json_pack("{s:o}", "objects", items));
+}
+
 /* --- the document -------------------------------------------------------------------------- */
 
 static int get_openapi(call *c)
@@ -742,6 +766,7 @@ static const route routes[] = {
 	{"DELETE", PREFIX "/keys/{prefix}", delete_key, false, false},
 	{"GET", PREFIX "/audiences", get_audiences, false, false},
 	{"GET", PREFIX "/objects/{id}", get_object, false, false},
+	{"GET", PREFIX "/reach", get_reach, false, false},
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))

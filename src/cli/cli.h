@@ -90,10 +90,18 @@ int ky_cli_print_json(json_t *doc, const char *command);
  * `as_member` (--as MEMBER, not NULL) what that member's users may read, through the one
  * policy decision (policy.h). *viewer gets the malloc'd viewer the scope borrows (NULL for
  * everything): the caller frees it after its reads. Reports on stderr and returns
- * KY_ENOTFOUND for no such member, or the store's failure.
+ * KY_ENOTFOUND for no such member, or the store's failure. Every version read through it is
+ * noted in *reads (owned by the caller), for ky_cli_audit_read.
  */
 int ky_cli_read_scope(const ky_cli_global *global, const char *command, ky_store *store, const char *as_member,
-		      ky_viewer **viewer, ky_store_scope *out);
+		      ky_store_reads *reads, ky_viewer **viewer, ky_store_scope *out);
+
+/* Appends to the audit log the operator's read through a scope of ky_cli_read_scope: the
+ * versions in *reads (cleared), by `command` ("kyoyu get"), as `as_member` (may be NULL).
+ * Nothing when it read nothing that is not TLP:CLEAR. Reports on stderr and returns the
+ * store's failure. */
+int ky_cli_audit_read(const ky_cli_global *global, const char *command, ky_store *store, const char *as_member,
+		      ky_store_reads *reads);
 
 /* Prints this thread's last error as "kyoyu COMMAND: <hub>: <message>" on stderr, naming
  * the hub once (as global->db_label) whether or not the message already starts with it, and
@@ -150,5 +158,11 @@ int ky_cli_user(const ky_cli_global *global, int argc, char **argv);
 int ky_cli_group(const ky_cli_global *global, int argc, char **argv);
 int ky_cli_rules(const ky_cli_global *global, int argc, char **argv);
 int ky_cli_changes(const ky_cli_global *global, int argc, char **argv);
+
+/* `kyoyu audit verify|show|checkpoint`: the audit log (docs/audit.md). */
+int ky_cli_audit(const ky_cli_global *global, int argc, char **argv);
+
+/* `kyoyu pseudonym resolve ID`: the secretariat's audited lookup of a pseudonym. */
+int ky_cli_pseudonym(const ky_cli_global *global, int argc, char **argv);
 
 #endif

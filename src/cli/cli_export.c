@@ -130,6 +130,7 @@ int ky_cli_export(const ky_cli_global *global, int argc, char **argv)
 	ky_store_query q = {.limit = PAGE_ROWS};
 	const char *collection_name = NULL, *output = NULL, *as_member = NULL;
 	ky_viewer *viewer = NULL;
+	ky_store_reads reads = {0};
 	ky_store_scope scope;
 	bool after_given = false;
 	ky_store *store = NULL;
@@ -206,7 +207,7 @@ int ky_cli_export(const ky_cli_global *global, int argc, char **argv)
 	status = KY_EXIT_FAILURE;
 	if (ky_cli_hub_open(global, "export", false, &store, NULL) != KY_OK)
 		goto cleanup;
-	if (ky_cli_read_scope(global, "export", store, as_member, &viewer, &scope) != KY_OK)
+	if (ky_cli_read_scope(global, "export", store, as_member, &reads, &viewer, &scope) != KY_OK)
 		goto cleanup;
 	q.scope = &scope;
 	if (collection_name != NULL) {
@@ -258,6 +259,8 @@ int ky_cli_export(const ky_cli_global *global, int argc, char **argv)
 	status = KY_EXIT_OK;
 
 cleanup:
+	if (store != NULL && ky_cli_audit_read(global, "export", store, as_member, &reads) != KY_OK)
+		status = KY_EXIT_FAILURE;
 	free(viewer);
 	if (x.out != stdout && x.out != NULL) {
 		if (fclose(x.out) != 0 && status == KY_EXIT_OK) {

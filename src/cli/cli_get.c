@@ -96,12 +96,13 @@ int ky_cli_get(const ky_cli_global *global, int argc, char **argv)
 	};
 	ky_store_page page;
 	ky_viewer *viewer = NULL;
+	ky_store_reads reads = {0};
 	ky_store_scope scope;
 	int status = KY_EXIT_FAILURE, rc;
 
 	if (ky_cli_hub_open(global, "get", false, &store, NULL) != KY_OK)
 		goto cleanup;
-	if (ky_cli_read_scope(global, "get", store, as_member, &viewer, &scope) != KY_OK)
+	if (ky_cli_read_scope(global, "get", store, as_member, &reads, &viewer, &scope) != KY_OK)
 		goto cleanup;
 	q.scope = &scope;
 	if (collection_name != NULL) {
@@ -137,6 +138,8 @@ int ky_cli_get(const ky_cli_global *global, int argc, char **argv)
 	status = KY_EXIT_OK;
 
 cleanup:
+	if (store != NULL && ky_cli_audit_read(global, "get", store, as_member, &reads) != KY_OK)
+		status = KY_EXIT_FAILURE;
 	free(viewer);
 	ky_store_collection_clear(&collection);
 	ky_store_close(store);

@@ -237,7 +237,9 @@ int ky_cli_import(const ky_cli_global *global, int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	const char *collection_name = global->config.default_collection;
+	static const ky_store_actor operator = {.via = "kyoyu import"};
 	ky_ingest_options opts = {
+		.actor = &operator,
 		.batch_objects = global->config.batch_objects,
 		.batch_bytes = global->config.batch_bytes,
 		.max_object = global->config.max_object_size,

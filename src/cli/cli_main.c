@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/store_audit.h"
 #include "util/ky_error.h"
 #include "util/ky_uri.h"
 #include "util/ky_utf8.h"
@@ -36,6 +37,8 @@ static const struct command {
 	{"group", ky_cli_group, "create groups of members and change who is in them"},
 	{"rules", ky_cli_rules, "set and show the rules every user accepts"},
 	{"changes", ky_cli_changes, "every change to the council: who, when, how, why"},
+	{"audit", ky_cli_audit, "verify and search the audit log of every read and change"},
+	{"pseudonym", ky_cli_pseudonym, "resolve a pseudonym to its member (audited)"},
 };
 
 static void usage(FILE *out)
@@ -115,10 +118,11 @@ void ky_cli_hub_report(const ky_cli_global *global, const char *command)
 }
 
 int ky_cli_read_scope(const ky_cli_global *global, const char *command, ky_store *store, const char *as_member,
-		      ky_viewer **viewer, ky_store_scope *out)
+		      ky_store_reads *reads, ky_viewer **viewer, ky_store_scope *out)
 {
 	*viewer = NULL;
 	*out = ky_store_operator_scope;
+	out->reads = reads;
 	if (as_member == NULL)
 		return KY_OK;
 	ky_store_member m;
@@ -133,9 +137,37 @@ int ky_cli_read_scope(const ky_cli_global *global, const char *command, ky_store
 		ky_cli_hub_report(global, command);
 		return rc;
 	}
+	v->reads = reads;
 	*viewer = v;
 	*out = ky_policy_scope(v);
 	return KY_OK;
+}
+
+int ky_cli_audit_read(const ky_cli_global *global, const char *command, ky_store *store, const char *as_member,
+		      ky_store_reads *reads)
+{
+	if (reads->n == 0) {
+		ky_store_reads_clear(reads);
+		return KY_OK;
+	}
+	char via[64], detail[KY_STORE_NAME_MAX + 64] = "";
+	snprintf(via, sizeof(via), "kyoyu %s", command);
+	json_t *d = json_object();
+	if (d != NULL && as_member != NULL)
+		json_object_set_new(d, "as", json_string(as_member));
+	if (d != NULL && reads->incomplete)
+		json_object_set_new(d, "incomplete", json_true());
+	char *text = d != NULL && json_object_size(d) > 0 ? json_dumps(d, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(d);
+	snprintf(detail, sizeof(detail), "%s", text ? text : "");
+	free(text);
+	ky_store_audit_entry e = {.via = via, .action = "read", .detail = detail[0] ? detail : NULL, .vids = reads->vids,
+				  .nvids = reads->n};
+	int rc = ky_store_audit_append(store, &e, 1);
+	ky_store_reads_clear(reads);
+	if (rc != KY_OK)
+		ky_cli_hub_report(global, command);
+	return rc;
 }
 
 int ky_cli_hub_open(const ky_cli_global *global, const char *command, bool create, ky_store **out, bool *created)

@@ -39,6 +39,7 @@ typedef enum kind {
 	KIND_SYNC,  /* full | normal, into a bool (true: normal) */
 	KIND_SIZE,  /* a whole number from `min` to `max`, into a size_t */
 	KIND_TLP,   /* a TLP 2.0 level's name (clear ... red), lowercased into a char[16] */
+	KIND_ONOFF, /* on | off, into a bool (true: on) */
 } kind;
 
 static const struct key {
@@ -68,6 +69,10 @@ static const struct key {
 	{"import", "max_object_size", KIND_SIZE, offsetof(ky_config, max_object_size), 1, KY_CONFIG_OBJECT_SIZE_MAX},
 	{"import", "default_collection", KIND_TEXT, offsetof(ky_config, default_collection), 1, KY_CONFIG_NAME_MAX},
 	{"policy", "default_tlp", KIND_TLP, offsetof(ky_config, default_tlp), 0, 0},
+	{"audit", "reads", KIND_ONOFF, offsetof(ky_config, audit_reads), 0, 0},
+	{"audit", "flush_ms", KIND_SIZE, offsetof(ky_config, audit_flush_ms), 10, 10000},
+	{"audit", "checkpoints", KIND_TEXT, offsetof(ky_config, audit_checkpoints), 1, KY_CONFIG_DB_MAX},
+	{"audit", "checkpoint_seconds", KIND_SIZE, offsetof(ky_config, audit_checkpoint_seconds), 1, 86400},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -91,7 +96,7 @@ static const struct named_key {
 };
 
 #define NNAMED_KEYS (sizeof(named_keys) / sizeof(named_keys[0]))
-#define KNOWN_SECTIONS "[store], [server], [import], [policy], [api_root NAME], [collection NAME]"
+#define KNOWN_SECTIONS "[store], [server], [import], [policy], [audit], [api_root NAME], [collection NAME]"
 
 typedef struct parse {
 	ky_config *config;
@@ -129,6 +134,9 @@ void ky_config_defaults(ky_config *out)
 	out->max_object_size = (size_t)32 << 20;
 	snprintf(out->default_collection, sizeof(out->default_collection), "%s", "default");
 	snprintf(out->default_tlp, sizeof(out->default_tlp), "%s", "amber");
+	out->audit_reads = true;
+	out->audit_flush_ms = 1000;
+	out->audit_checkpoint_seconds = 60;
 }
 
 const char *ky_config_locate(const char *explicit_path)
@@ -355,6 +363,12 @@ static void set_value(parse *p, const struct key *k, const char *value)
 			memcpy(field, value, len + 1);
 		break;
 	}
+	case KIND_ONOFF:
+		if (strcasecmp(value, "on") == 0 || strcasecmp(value, "off") == 0)
+			*(bool *)field = strcasecmp(value, "on") == 0;
+		else
+			problem(p, p->lineno, "%s must be on or off, not '%.*s'", k->name, cut(value, 64), value);
+		break;
 	case KIND_SYNC:
 		if (strcasecmp(value, "full") == 0 || strcasecmp(value, "normal") == 0)
 			*(bool *)field = strcasecmp(value, "normal") == 0;

@@ -106,6 +106,17 @@ typedef struct ky_config {
 	/* [policy] */
 	char default_tlp[16];          /* the TLP of an object that carries none: clear, green,
 					* amber, amber+strict or red; "amber" */
+	/* [audit] (docs/audit.md) */
+	bool audit_reads;              /* reads = on | off: whether reads are audited (off only to
+					* measure what auditing costs: a hub that turns it off keeps
+					* no record of who read what); on */
+	size_t audit_flush_ms;         /* read entries are committed at least this often, the most
+					* a crash can lose; 1000 */
+	char audit_checkpoints[KY_CONFIG_DB_MAX + 1]; /* the file signed checkpoints are appended
+					* to, besides the database; "": the hub's file with
+					* ".checkpoints" added (SQLite), "kyoyu-audit.checkpoints"
+					* (PostgreSQL) */
+	size_t audit_checkpoint_seconds; /* a server signs a checkpoint this often; 60 */
 } ky_config;
 
 /* Fills *out with the defaults, the values a hub without kyoyu.conf runs with. */

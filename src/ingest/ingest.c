@@ -32,6 +32,10 @@ typedef struct entry {
 	ky_store_access access; /* of a valid object: its keys in the chunk's arena */
 	const char *warning;
 	bool unresolved;       /* stored fail closed for a marking the hub does not hold yet */
+	const ky_admitted_pseudonym *pseudonyms; /* the identities its shared form names, in the
+						  * arena; stored in its batch, never reported */
+	size_t npseudonyms;
+	ky_store_access pseudonym_access;
 } entry;
 
 typedef struct chunk {
@@ -108,6 +112,28 @@ static int refuse_with(chunk *c, entry *e, const char *reason)
 	return KY_OK;
 }
 
+/* The pseudonyms' identities of a decision, and their access, kept in the chunk. */
+static int keep_pseudonyms(chunk *c, entry *e, const ky_admitted *admitted)
+{
+	ky_admitted_pseudonym *kept = ky_arena_alloc(c->arena, admitted->npseudonyms * sizeof(*kept));
+	const char **keys = ky_arena_alloc(c->arena, (admitted->pseudonym_access.nkeys + 1) * sizeof(*keys));
+	if (kept == NULL || keys == NULL)
+		return KY_ENOMEM;
+	for (size_t i = 0; i < admitted->npseudonyms; i++) {
+		kept[i] = admitted->pseudonyms[i];
+		if ((kept[i].raw = ky_arena_strndup(c->arena, admitted->pseudonyms[i].raw, admitted->pseudonyms[i].raw_len)) == NULL)
+			return KY_ENOMEM;
+	}
+	for (size_t i = 0; i < admitted->pseudonym_access.nkeys; i++)
+		if ((keys[i] = keep(c, admitted->pseudonym_access.keys[i])) == NULL)
+			return KY_ENOMEM;
+	e->pseudonyms = kept;
+	e->npseudonyms = admitted->npseudonyms;
+	e->pseudonym_access = admitted->pseudonym_access;
+	e->pseudonym_access.keys = keys;
+	return KY_OK;
+}
+
 /* The policy's decision on a valid object: its access, kept in the chunk, or a refusal. */
 static int admit(pipeline *p, chunk *c, entry *e, const json_t *object)
 {
@@ -130,6 +156,8 @@ static int admit(pipeline *p, chunk *c, entry *e, const json_t *object)
 	e->access.parts = admitted.parts ? keep(c, admitted.parts) : NULL;
 	e->access.shared = admitted.shared ? keep(c, admitted.shared) : NULL;
 	kept = (admitted.parts == NULL || e->access.parts != NULL) && (admitted.shared == NULL || e->access.shared != NULL);
+	if (kept && admitted.npseudonyms > 0)
+		kept = keep_pseudonyms(c, e, &admitted) == KY_OK;
 	e->unresolved = admitted.unresolved;
 	ky_admitted_clear(&admitted);
 	if (!kept || (admitted.warning[0] != '\0' && (e->warning = keep(c, admitted.warning)) == NULL))
@@ -292,6 +320,31 @@ static int parse_row(void *ctx, const ky_store_row *row)
 	return 1;
 }
 
+/* Adds one pseudonym's identity to a batch. */
+static int add_pseudonym(ky_store_batch *b, const ky_admitted_pseudonym *p, const ky_store_access *access)
+{
+	ky_store_meta meta = {.id = p->id, .type = "identity", .spec_version = "2.1", .version = KY_PSEUDONYM_CREATED};
+	int index = ky_store_batch_add_meta(b, p->raw, p->raw_len, &meta, access);
+	return index < 0 ? index : KY_OK;
+}
+
+/* The pseudonyms' identities of an object given its access after its batch: a batch of their
+ * own. */
+static int store_pseudonyms(ky_store *store, const ky_ingest_options *options, const ky_admitted *admitted)
+{
+	ky_store_batch *b;
+	int rc = ky_store_batch_begin(store, options->collection_id, &b);
+	if (rc == KY_OK && options->actor != NULL)
+		ky_store_batch_actor(b, options->actor);
+	for (size_t i = 0; rc == KY_OK && i < admitted->npseudonyms; i++)
+		rc = add_pseudonym(b, &admitted->pseudonyms[i], &admitted->pseudonym_access);
+	if (rc != KY_OK) {
+		ky_store_batch_abort(b);
+		return rc;
+	}
+	return ky_store_batch_commit(b, NULL, NULL);
+}
+
 /*
  * After the input: each object stored fail closed for a marking the hub did not hold, which a
  * later object of the input was, is decided again and given the access its markings give it.
@@ -316,6 +369,8 @@ static int revisit_all(ky_store *store, pipeline *p, ky_ingest_report_fn *report
 			if (!admitted.unresolved)
 				rc = ky_store_access_revise(store, p->options->collection_id, r->id, r->version, &admitted.access,
 							    &revised);
+			if (rc == KY_OK && revised && admitted.npseudonyms > 0)
+				rc = store_pseudonyms(store, p->options, &admitted);
 			ky_admitted_clear(&admitted);
 		}
 		json_decref(v.object);
@@ -329,19 +384,59 @@ static int revisit_all(ky_store *store, pipeline *p, ky_ingest_report_fn *report
 	return rc;
 }
 
+typedef struct pseudonym_ref {
+	const ky_admitted_pseudonym *p;
+	const ky_store_access *access;
+} pseudonym_ref;
+
+static int by_pseudonym(const void *x, const void *y)
+{
+	return strcmp(((const pseudonym_ref *)x)->p->id, ((const pseudonym_ref *)y)->p->id);
+}
+
+/* Adds, after the chunk's objects, the identities of the pseudonyms their shared forms name,
+ * each once (one pseudonym has one audience, so one access). */
+static int add_pseudonyms(ky_store_batch *b, const chunk *c)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < c->n; i++)
+		n += c->entries[i].nproblems == 0 ? c->entries[i].npseudonyms : 0;
+	if (n == 0)
+		return KY_OK;
+	pseudonym_ref *refs = malloc(n * sizeof(*refs));
+	if (refs == NULL)
+		return ky_error_set(KY_ENOMEM, "out of memory");
+	n = 0;
+	for (size_t i = 0; i < c->n; i++)
+		for (size_t j = 0; c->entries[i].nproblems == 0 && j < c->entries[i].npseudonyms; j++)
+			refs[n++] = (pseudonym_ref){&c->entries[i].pseudonyms[j], &c->entries[i].pseudonym_access};
+	qsort(refs, n, sizeof(*refs), by_pseudonym);
+	int rc = KY_OK;
+	for (size_t i = 0; rc == KY_OK && i < n; i++)
+		if (i == 0 || by_pseudonym(&refs[i - 1], &refs[i]) != 0)
+			rc = add_pseudonym(b, refs[i].p, refs[i].access);
+	free(refs);
+	return rc;
+}
+
 /* Stores the chunk's valid objects as one batch and reports every object in order. */
 static int write_chunk(ky_store *store, pipeline *p, chunk *c, ky_ingest_report_fn *report, void *ctx,
 		       ky_ingest_totals *totals)
 {
-	size_t valid = 0;
-	for (size_t i = 0; i < c->n; i++)
+	size_t valid = 0, identities = 0;
+	for (size_t i = 0; i < c->n; i++) {
 		valid += c->entries[i].nproblems == 0;
-	ky_store_status *statuses = calloc(valid ? valid : 1, sizeof(*statuses));
-	uint64_t *seqs = calloc(valid ? valid : 1, sizeof(*seqs));
+		identities += c->entries[i].nproblems == 0 ? c->entries[i].npseudonyms : 0;
+	}
+	/* The statuses of the pseudonyms' identities follow the objects' and are not reported. */
+	ky_store_status *statuses = calloc(valid + identities + 1, sizeof(*statuses));
+	uint64_t *seqs = calloc(valid + identities + 1, sizeof(*seqs));
 	ky_store_batch *batch = NULL;
 	int rc = statuses && seqs ? KY_OK : ky_error_set(KY_ENOMEM, "out of memory");
 	if (rc == KY_OK && valid > 0) {
 		rc = ky_store_batch_begin(store, p->options->collection_id, &batch);
+		if (rc == KY_OK && p->options->actor != NULL)
+			ky_store_batch_actor(batch, p->options->actor);
 		for (size_t i = 0; rc == KY_OK && i < c->n; i++) {
 			if (c->entries[i].nproblems > 0)
 				continue;
@@ -350,6 +445,8 @@ static int write_chunk(ky_store *store, pipeline *p, chunk *c, ky_ingest_report_
 			if (index < 0)
 				rc = index;
 		}
+		if (rc == KY_OK)
+			rc = add_pseudonyms(batch, c);
 		if (rc == KY_OK)
 			rc = ky_store_batch_commit(batch, statuses, seqs);
 		else

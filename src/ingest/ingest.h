@@ -56,6 +56,8 @@ typedef struct ky_ingest_options {
 	const char *source_name;    /* for messages (a file name, "<stdin>"); may be NULL */
 	bool taxii_envelope;        /* the input is a TAXII envelope (§3.7), not a STIX bundle:
 				     * its own properties are not judged as a bundle's */
+	const ky_store_actor *actor; /* who adds the objects, for the audit log (store.h:
+				     * ky_store_batch_actor); NULL: the operator */
 } ky_ingest_options;
 
 typedef struct ky_ingest_totals {

@@ -146,6 +146,7 @@ struct ky_admission {
 	char **held;                      /* marking-definitions the hub holds, sorted */
 	size_t nheld, hcap;
 	uint8_t pseudonym_secret[KY_STORE_SECRET_SIZE];
+	int64_t secretariat;              /* its member id, the provider of pseudonyms' identities */
 	names provider;                   /* empty for the secretariat, which is not anonymous */
 	ky_audience defaults[KY_STORE_ACCESS_KEYS_MAX];
 	char default_names[KY_STORE_ACCESS_KEYS_MAX][KY_STORE_NAME_MAX + 1];
@@ -185,6 +186,8 @@ static int keep_identity(void *ctx, const ky_store_member *m)
 	snprintf(i->name, sizeof(i->name), "%s", m->name);
 	i->member = m->id;
 	i->secretariat = m->tier == KY_TIER_SECRETARIAT;
+	if (i->secretariat)
+		a->secretariat = m->id;
 	if (m->id == a->o.provider && !i->secretariat) {
 		snprintf(a->provider.name, sizeof(a->provider.name), "%s", m->name);
 		snprintf(a->provider.title, sizeof(a->provider.title), "%s", m->title);
@@ -354,7 +357,8 @@ static ky_marking_kind resolve(void *ctx, const char *id, ky_audience *out)
 		*out = hit->audience;
 		return KY_MARKING_AUDIENCE;
 	}
-	return held(a, id) ? KY_MARKING_OTHER : KY_MARKING_UNKNOWN;
+	/* kyoyu's own, which every hub knows before it publishes it. */
+	return held(a, id) || strcmp(id, KY_NAMED_MARKING) == 0 ? KY_MARKING_OTHER : KY_MARKING_UNKNOWN;
 }
 
 /* The first reference of object_marking_refs that `resolve` does not know, for the warning. */
@@ -538,11 +542,56 @@ static int64_t member_of(void *ctx, const char *id)
 	return hit != NULL && !hit->secretariat ? hit->member : 0;
 }
 
-/* The form other members read, when the object refers to a member's identity and anyone
- * but its provider reads it: the references replaced by pseudonyms for its audience. */
-static int share(ky_admission *a, const json_t *object, ky_admitted *out)
+typedef struct sharing {
+	ky_admission *a;
+	ky_admitted *out;
+	const char *audience;
+	int64_t named;
+	int status;
+} sharing;
+
+/* The identity object of member's pseudonym for the sharing's audience, kept once. */
+static int keep_pseudonym(sharing *sh, int64_t member)
 {
-	if (ky_pseudonym_references(object, member_of, a, 0) == 0)
+	ky_admitted *out = sh->out;
+	char id[KY_PSEUDONYM_ID_MAX];
+	ky_pseudonym_id(sh->a->pseudonym_secret, member, sh->audience, id);
+	for (size_t i = 0; i < out->npseudonyms; i++)
+		if (strcmp(out->pseudonyms[i].id, id) == 0)
+			return KY_OK;
+	ky_admitted_pseudonym *grown = realloc(out->pseudonyms, (out->npseudonyms + 1) * sizeof(*grown));
+	if (grown == NULL)
+		return ky_error_set(KY_ENOMEM, "out of memory");
+	out->pseudonyms = grown;
+	ky_admitted_pseudonym *p = &grown[out->npseudonyms];
+	json_t *served = ky_pseudonym_identity(id, KY_PSEUDONYM_CREATED);
+	p->raw = served ? json_dumps(served, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(served);
+	if (p->raw == NULL)
+		return ky_error_set(KY_ENOMEM, "out of memory");
+	snprintf(p->id, sizeof(p->id), "%s", id);
+	p->raw_len = strlen(p->raw);
+	out->npseudonyms++;
+	return KY_OK;
+}
+
+/* member_of, noting each member whose pseudonym the shared form gets. */
+static int64_t member_shared(void *ctx, const char *id)
+{
+	sharing *sh = ctx;
+	int64_t member = member_of(sh->a, id);
+	if (member != 0 && member != sh->named && sh->status == KY_OK)
+		sh->status = keep_pseudonym(sh, member);
+	return member;
+}
+
+/* The form other members read, when the object refers to a member's identity and anyone
+ * but its provider reads it: the references replaced by pseudonyms for its audience (but the
+ * provider's own when it chose to be named), and the pseudonyms' identities to store beside
+ * it, read by that audience. */
+static int share(ky_admission *a, const json_t *object, int64_t named, ky_admitted *out)
+{
+	if (ky_pseudonym_references(object, member_of, a, named) == 0)
 		return KY_OK;
 	char audience[KY_PSEUDONYM_AUDIENCE_MAX];
 	int rc = ky_pseudonym_audience((const char *const *)out->keys.ptr, out->keys.n, a->o.provider, audience,
@@ -552,23 +601,71 @@ static int share(ky_admission *a, const json_t *object, ky_admitted *out)
 	json_t *copy = json_deep_copy(object);
 	if (copy == NULL)
 		return ky_error_set(KY_ENOMEM, "out of memory");
-	ky_pseudonymise(copy, member_of, a, a->pseudonym_secret, audience, 0);
-	out->shared = json_dumps(copy, JSON_COMPACT);
+	sharing sh = {a, out, audience, named, KY_OK};
+	ky_pseudonymise(copy, member_shared, &sh, a->pseudonym_secret, audience, named);
+	out->shared = sh.status == KY_OK ? json_dumps(copy, JSON_COMPACT) : NULL;
 	json_decref(copy);
+	if (sh.status != KY_OK)
+		return sh.status;
 	if (out->shared == NULL)
 		return ky_error_set(KY_ENOMEM, "out of memory");
 	out->access.shared = out->shared;
+	char own[KY_STORE_ACCESS_KEY_MAX + 1];
+	snprintf(own, sizeof(own), KY_STORE_MEMBER_KEY, (long long)a->o.provider);
+	size_t n = 0;
+	for (size_t i = 0; i < out->keys.n; i++)
+		if (strcmp(out->keys.ptr[i], own) != 0)
+			out->pseudonym_keys[n++] = out->keys.ptr[i];
+	out->pseudonym_access = (ky_store_access){.provider = a->secretariat, .any_object = true, .tlp = KY_TLP_CLEAR,
+						  .keys = out->pseudonym_keys, .nkeys = n};
 	return KY_OK;
+}
+
+/* Whether the object carries KY_NAMED_MARKING. */
+static bool chose_to_be_named(const json_t *object)
+{
+	size_t i;
+	json_t *ref;
+	json_array_foreach(json_object_get(object, "object_marking_refs"), i, ref)
+		if (json_is_string(ref) && strcmp(json_string_value(ref), KY_NAMED_MARKING) == 0)
+			return true;
+	return false;
 }
 
 void ky_admitted_clear(ky_admitted *a)
 {
 	free(a->parts);
 	free(a->shared);
+	for (size_t i = 0; i < a->npseudonyms; i++)
+		free(a->pseudonyms[i].raw);
+	free(a->pseudonyms);
+	a->pseudonyms = NULL;
+	a->npseudonyms = 0;
 	a->parts = NULL;
 	a->shared = NULL;
 	a->access.parts = NULL;
 	a->access.shared = NULL;
+}
+
+/* A member's own identity object, which would tell its readers who the member is: kept for
+ * the member (and the secretariat), unless it chose to be named on it. */
+static int keep_to_provider(ky_admission *a, const char *id, ky_admitted *out)
+{
+	ky_version_facts only_provider = {.provider = a->o.provider, .unresolved = true};
+	int rc = ky_policy_access_keys(&only_provider, &out->keys);
+	if (rc != KY_OK)
+		return rc;
+	free(out->parts);
+	out->parts = NULL;
+	out->access.parts = NULL;
+	out->access.keys = out->keys.ptr;
+	out->access.nkeys = out->keys.n;
+	size_t len = strlen(out->warning);
+	snprintf(out->warning + len, sizeof(out->warning) - len,
+		 "%s%s is your own identity: other members know you by pseudonyms, so only you and the secretariat read it;"
+		 " to be named, list %s in its object_marking_refs",
+		 len ? "; " : "", id, KY_NAMED_MARKING);
+	return KY_OK;
 }
 
 int ky_admission_decide(ky_admission *a, const json_t *object, ky_admitted *out)
@@ -579,6 +676,8 @@ int ky_admission_decide(ky_admission *a, const json_t *object, ky_admitted *out)
 	out->warning[0] = '\0';
 	out->parts = NULL;
 	out->shared = NULL;
+	out->pseudonyms = NULL;
+	out->npseudonyms = 0;
 	out->unresolved = false;
 	int rc = ky_policy_facts_of(object, a->o.default_tlp, resolve, a, &space, &f);
 	if (rc != KY_OK)
@@ -635,10 +734,17 @@ int ky_admission_decide(ky_admission *a, const json_t *object, ky_admitted *out)
 		.nkeys = out->keys.n,
 		.parts = out->parts,
 	};
-	rc = share(a, object, out);
-	if (rc == KY_OK)
-		warn_of_mentions(a, object, out);
+	/* Only a member names itself, and only on its own objects: the secretariat's versions of
+	 * a member's object leave the member pseudonymous. */
+	int64_t self_named = a->o.provider_tier != KY_TIER_SECRETARIAT && chose_to_be_named(object) ? a->o.provider : 0;
 	const char *type = json_string_value(json_object_get(object, "type"));
+	if (self_named == 0 && type != NULL && id != NULL && strcmp(type, "identity") == 0 && a->o.provider_tier != KY_TIER_SECRETARIAT &&
+	    member_of(a, id) == a->o.provider)
+		rc = keep_to_provider(a, id, out);
+	if (rc == KY_OK)
+		rc = share(a, object, self_named, out);
+	if (rc == KY_OK && self_named == 0)
+		warn_of_mentions(a, object, out);
 	if (rc == KY_OK && type != NULL && id != NULL && strcmp(type, "marking-definition") == 0 && !held(a, id)) {
 		rc = hold(a, id);
 		if (rc == KY_OK)
@@ -849,6 +955,14 @@ int ky_policy_publish(ky_store *s)
 				  " lists them.",
 				  "version", "1.0.0", "extension_types", "property-extension"),
 			&p.everyone);
+	if (rc == KY_OK)
+		rc = publish_one(&p,
+				 json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:{s:s}}", "type", "marking-definition", "spec_version",
+					   "2.1", "id", KY_NAMED_MARKING, "created", KYOYU_CREATED, "created_by_ref", KYOYU_IDENTITY,
+					   "name", "kyoyu: provider named", "definition_type", "statement", "definition", "statement",
+					   "The provider of an object that lists this marking chooses to be named to its readers:"
+					   " the hub serves references to the provider's identity as they are, not as a pseudonym."),
+				 &p.everyone);
 	if (rc == KY_OK)
 		rc = ky_policy_audience_list(s, publish_audience, &p);
 	if (rc != KY_OK) {

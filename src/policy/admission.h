@@ -39,6 +39,7 @@
 
 #include "config/config.h"
 #include "policy/decision.h"
+#include "policy/pseudonym.h"
 #include "store/store_council.h"
 
 #define KY_AUDIENCE_ID_MAX 64   /* "marking-definition--" + a UUID, with its NUL */
@@ -56,10 +57,17 @@ typedef struct ky_audience_entry {
 /* The id of kyoyu's extension-definition of audiences (docs/policy.md), the same on every hub. */
 #define KY_AUDIENCE_EXTENSION "extension-definition--c0816e2f-3570-428b-bb30-1b094b40ab0b"
 
+/* The marking-definition by which a member chooses to be named on one of its objects
+ * (docs/policy.md, "Pseudonyms"): in its object_marking_refs, the references to the provider's
+ * identity reach every reader as they are, and so does the provider's identity object.
+ * Published in every hub's KY_POLICY_HUB_COLLECTION, the same on every hub. It restricts
+ * nobody's reading, and a provider can name only itself by it. */
+#define KY_NAMED_MARKING "marking-definition--fc03263f-2db5-4668-8dcb-350ec72af52a"
+
 /* The collection where every hub keeps its own definitions, which every member reads and
  * nobody writes by TAXII: the five TLP 2.0 marking-definitions and their extension-definition,
- * kyoyu's audience extension-definition, and one marking-definition per audience (a group's
- * read by the group's members and the secretariat only). */
+ * kyoyu's audience extension-definition, one marking-definition per audience (a group's
+ * read by the group's members and the secretariat only), and KY_NAMED_MARKING. */
 #define KY_POLICY_HUB_COLLECTION "hub"
 
 /*
@@ -114,6 +122,18 @@ void ky_admission_free(ky_admission *a);
  */
 int ky_policy_settle(ky_store *s, const ky_config *config, uint64_t *settled);
 
+/* A pseudonym the shared form names, and the identity object it is served as (pseudonym.h),
+ * which the caller stores beside the object so that its references resolve. */
+typedef struct ky_admitted_pseudonym {
+	char id[KY_PSEUDONYM_ID_MAX];
+	char *raw;                        /* owned: the identity's JSON text (malloc'd) */
+	size_t raw_len;
+} ky_admitted_pseudonym;
+
+/* The version every pseudonym identity has (its created and modified): the same on every hub,
+ * so that no date tells one member's pseudonyms from another's. */
+#define KY_PSEUDONYM_CREATED "2026-12-01T00:00:00.000Z"
+
 /* What one admitted object gets. */
 typedef struct ky_admitted {
 	ky_policy_keys keys;
@@ -123,12 +143,20 @@ typedef struct ky_admitted {
 	char *shared;                     /* owned, malloc'd likewise: the form other members read
 					   * (access.shared is it); NULL when no reference to a
 					   * member's identity needs its pseudonym */
+	ky_admitted_pseudonym *pseudonyms; /* owned (malloc'd): the pseudonyms `shared` names, each
+					   * once; NULL when none */
+	size_t npseudonyms;
+	ky_store_access pseudonym_access; /* how the pseudonyms' identities are stored: provided by
+					   * the secretariat, TLP:CLEAR, read by the version's
+					   * audience (its keys but the provider's own); its keys
+					   * point into `keys` */
+	const char *pseudonym_keys[KY_STORE_ACCESS_KEYS_MAX];
 	char warning[512];                /* "" when there is none */
 	bool unresolved;                  /* a marking the hub does not hold restricts it (fail
 					   * closed, until the marking arrives) */
 } ky_admitted;
 
-/* Frees what a decision gave *a (parts, shared). */
+/* Frees what a decision gave *a (parts, shared, pseudonyms). */
 void ky_admitted_clear(ky_admitted *a);
 
 /*

@@ -48,6 +48,7 @@ int ky_policy_viewer(ky_store *s, const ky_policy_grants *grants, const ky_auth_
 	out->who = *who;
 	out->ngroups = out->nsectors = 0;
 	out->keys.n = 0;
+	out->reads = NULL;
 	if (who->tier == KY_TIER_SECRETARIAT && (grants == NULL || !grants->names_groups))
 		return KY_OK;
 	ky_store_access_keys conjunctions = {0};
@@ -87,8 +88,8 @@ ky_decision_viewer ky_policy_decision_viewer(const ky_viewer *v)
 ky_store_scope ky_policy_scope(const ky_viewer *v)
 {
 	if (v->who.tier == KY_TIER_SECRETARIAT)
-		return ky_store_operator_scope;
-	return (ky_store_scope){.keys = v->keys.ptr, .nkeys = v->keys.n};
+		return (ky_store_scope){.everything = true, .reads = v->reads};
+	return (ky_store_scope){.keys = v->keys.ptr, .nkeys = v->keys.n, .reads = v->reads};
 }
 
 static void grant_clear(grant *g)

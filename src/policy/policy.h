@@ -35,6 +35,9 @@ typedef struct ky_viewer {
 	const char *sector_names[KY_STORE_SECTORS_MAX];                /* = sectors[i] */
 	size_t nsectors;
 	ky_policy_keys keys;                   /* the audience keys it answers to (decision.h) */
+	ky_store_reads *reads;                 /* borrowed, may be NULL: where its scope notes the
+						* versions it reads, for the audit log (set by the
+						* caller after ky_policy_viewer) */
 } ky_viewer;   /* points into itself: made in place by ky_policy_viewer, never copied */
 
 typedef struct ky_policy_grants ky_policy_grants;
@@ -52,7 +55,7 @@ int ky_policy_viewer_of_member(ky_store *s, const ky_store_member *m, ky_viewer 
 ky_decision_viewer ky_policy_decision_viewer(const ky_viewer *v);
 
 /* What v's reads of objects may see (store.h): everything for the secretariat, else the
- * versions its keys open. Borrows v: valid while v is. */
+ * versions its keys open; each read noted in v->reads. Borrows v: valid while v is. */
 ky_store_scope ky_policy_scope(const ky_viewer *v);
 
 /* Compiles config's collection grants against the hub's members and groups into *out (the

@@ -4,10 +4,13 @@
  */
 #include "policy/pseudonym.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy/decision.h"
+#include "store/store_audit.h"
 #include "util/ky_error.h"
 #include "util/ky_uuid.h"
 
@@ -158,6 +161,85 @@ json_t *ky_pseudonym_identity(const char *pseudonym_id, const char *created)
 	const char *uuid = strncmp(pseudonym_id, "identity--", 10) == 0 ? pseudonym_id + 10 : pseudonym_id;
 	char name[32];
 	snprintf(name, sizeof(name), "member %.8s", uuid);
-	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "type", "identity", "spec_version", "2.1", "id", pseudonym_id,
-			 "created", created, "modified", created, "name", name, "identity_class", "unknown");
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:[s]}", "type", "identity", "spec_version", "2.1", "id", pseudonym_id,
+			 "created", created, "modified", created, "name", name, "identity_class", "unknown",
+			 "object_marking_refs", ky_tlp_id(KY_TLP_CLEAR));
+}
+
+typedef struct resolving {
+	char audience[KY_PSEUDONYM_AUDIENCE_MAX];
+	size_t len;
+	const char *pseudonym_id;
+	uint8_t secret[KY_STORE_SECRET_SIZE];
+	ky_store_member found;
+	bool hit;
+	char last[KY_STORE_NAME_MAX + 1];
+} resolving;
+
+static int gather_key(void *ctx, const char *key)
+{
+	resolving *r = ctx;
+	size_t k = strlen(key);
+	if (r->len + (r->len > 0) + k + 1 > sizeof(r->audience))
+		return ky_error_set(KY_EINVALID, "the pseudonym's audience is longer than any the hub makes");
+	if (r->len > 0)
+		r->audience[r->len++] = ' ';
+	memcpy(r->audience + r->len, key, k + 1);
+	r->len += k;
+	return 0;
+}
+
+static int try_member(void *ctx, const ky_store_member *m)
+{
+	resolving *r = ctx;
+	char id[KY_PSEUDONYM_ID_MAX];
+	snprintf(r->last, sizeof(r->last), "%s", m->name);
+	ky_pseudonym_id(r->secret, m->id, r->audience, id);
+	if (strcmp(id, r->pseudonym_id) != 0)
+		return 0;
+	r->found = *m;
+	r->hit = true;
+	return 1;
+}
+
+int ky_pseudonym_resolve(ky_store *s, const char *pseudonym_id, const ky_store_actor *actor, const char *reason,
+			 ky_store_member *member, char *audience, size_t cap)
+{
+	resolving *r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return ky_error_set(KY_ENOMEM, "out of memory");
+	r->pseudonym_id = pseudonym_id;
+	json_t *why = json_pack("{s:s}", "reason", reason ? reason : "");
+	char *detail = why ? json_dumps(why, JSON_COMPACT) : NULL;
+	json_decref(why);
+	ky_store_audit_entry e = {.user_id = actor->user_id, .member_id = actor->member_id,
+				  .via = actor->via ? actor->via : "kyoyu", .origin = actor->origin,
+				  .action = "pseudonym.resolve", .subject = pseudonym_id, .detail = detail};
+	int rc = detail ? ky_store_audit_append(s, &e, 1) : ky_error_set(KY_ENOMEM, "out of memory");
+	free(detail);
+	/* A hub that never made a pseudonym gets its secret here, and finds none below. */
+	uint8_t fresh[KY_STORE_SECRET_SIZE];
+	if (rc == KY_OK && sodium_init() < 0)
+		rc = ky_error_set(KY_ERROR, "libsodium cannot start");
+	if (rc == KY_OK) {
+		randombytes_buf(fresh, sizeof(fresh));
+		rc = ky_store_secret(s, KY_PSEUDONYM_SECRET, fresh, r->secret);
+	}
+	sodium_memzero(fresh, sizeof(fresh));
+	if (rc == KY_OK)
+		rc = ky_store_object_keys(s, pseudonym_id, gather_key, r);
+	bool more = true;
+	while (rc == KY_OK && r->len > 0 && more && !r->hit)
+		rc = ky_store_member_list(s, r->last[0] ? r->last : NULL, 200, try_member, r, &more);
+	if (rc == 1)
+		rc = KY_OK;
+	if (rc == KY_OK && !r->hit)
+		rc = ky_error_set(KY_ENOTFOUND, "%s is no pseudonym this hub serves", pseudonym_id);
+	if (rc == KY_OK) {
+		*member = r->found;
+		snprintf(audience, cap, "%s", r->audience);
+	}
+	sodium_memzero(r->secret, sizeof(r->secret));
+	free(r);
+	return rc;
 }

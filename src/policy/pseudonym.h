@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "store/store.h"
+#include "store/store_council.h"
 
 /* The name of the hub secret pseudonyms are derived under (store.h: ky_store_secret); its
  * own, so that a pseudonym says nothing of the audiences' ids derived under theirs. */
@@ -71,10 +72,23 @@ size_t ky_pseudonym_references(const json_t *object, ky_pseudonym_member_fn *mem
 /*
  * The identity object a pseudonym is served as, so that references to it resolve: STIX 2.1
  * §4.5, identity_class "unknown" and a name made of the pseudonym itself (nothing of the
- * member), created and modified at `created` (a STIX timestamp: the same for every copy, so
+ * member), TLP:CLEAR (it says nothing), created and modified at `created` (a STIX timestamp: the same for every copy, so
  * that the hub holds one version of it). A new reference (the caller owns it), or NULL when
  * out of memory.
  */
 json_t *ky_pseudonym_identity(const char *pseudonym_id, const char *created);
+
+/*
+ * The secretariat's lookup of a pseudonym (docs/policy.md, "Pseudonyms"): the member whose
+ * pseudonym `pseudonym_id` is, into *member, and the audience it is that member's pseudonym
+ * for (its keys joined by spaces) into audience[0..cap). The hub keeps no table of them: the
+ * pseudonym's identity object carries its audience's keys, and the member is the one whose
+ * pseudonym for that audience, derived under the hub's secret, is this id (the escrow is
+ * the secret). Every lookup, answered or not, is appended to the audit log first, as
+ * `actor`'s "pseudonym.resolve" with `reason`: one that cannot be logged is not answered.
+ * KY_ENOTFOUND when the hub serves no such pseudonym; store failures as returned.
+ */
+int ky_pseudonym_resolve(ky_store *s, const char *pseudonym_id, const ky_store_actor *actor, const char *reason,
+			 ky_store_member *member, char *audience, size_t cap);
 
 #endif

@@ -10,11 +10,13 @@
 #include <sodium.h>
 
 #include "api/api.h"
+#include "audit/audit.h"
 #include "auth/auth.h"
 #include "council/council.h"
 #include "policy/policy.h"
 #include "store/store.h"
 #include "taxii/taxii.h"
+#include "util/ky_clock.h"
 #include "util/ky_error.h"
 
 #define FAILURES_BEFORE_SLOWDOWN 5
@@ -34,6 +36,7 @@ struct ky_server {
 	ky_policy_grants *grants;
 	ky_taxii *taxii;
 	ky_api *api;
+	ky_audit_writer *audit;       /* the read entries' writer; NULL with [audit] reads = off */
 	pthread_key_t store_key;      /* each worker thread's store connection */
 	pthread_mutex_t failures_lock;
 	failures failures[FAILURE_SLOTS];
@@ -45,6 +48,8 @@ typedef struct request_state {
 	void *route;                  /* the front's own state, in the request's arena */
 	ky_store *store;
 	ky_viewer viewer;
+	ky_store_reads reads;         /* the versions the handler read, for the audit log */
+	int64_t at_us;                /* when it arrived */
 } request_state;
 
 /* --- the store of this thread ---------------------------------------------------------------- */
@@ -209,13 +214,29 @@ int ky_server_admit(void *ctx, ky_http_request *r)
 	ky_auth_identity who;
 	if (rc == KY_OK)
 		rc = authenticate(s, r, &st->store, &who);
+	st->at_us = ky_clock_now_us();
 	if (rc == KY_OK && (rc = ky_policy_viewer(st->store, s->grants, &who, &st->viewer)) != KY_OK)
 		rc = ky_http_store_failure(rc);
+	if (rc == KY_OK && s->audit != NULL)
+		st->viewer.reads = &st->reads;
 	if (rc == KY_OK)
 		rc = gates(&who, st->api && ky_api_rules_exempt(st->route));
 	if (rc == KY_OK)
 		ky_http_set_state(r, st);
 	return rc;
+}
+
+/* The request's entry in the audit log: who read which versions, by which route, from where. */
+static void audit_read(ky_server *s, ky_http_request *r, request_state *st)
+{
+	ky_slice method = ky_http_method(r), path = ky_http_path(r);
+	char via[320];
+	snprintf(via, sizeof(via), "%.*s %.*s", (int)(method.len < 16 ? method.len : 16), method.ptr,
+		 (int)(path.len < 256 ? path.len : 256), path.ptr);
+	ky_store_audit_entry e = {.at_us = st->at_us, .user_id = st->viewer.who.user_id,
+				  .member_id = st->viewer.who.member_id, .via = via, .origin = ky_http_client(r),
+				  .action = "read", .detail = st->reads.incomplete ? "{\"incomplete\":true}" : NULL};
+	ky_audit_writer_read(s->audit, &e, &st->reads);
 }
 
 int ky_server_handle(void *ctx, ky_http_request *r)
@@ -224,8 +245,12 @@ int ky_server_handle(void *ctx, ky_http_request *r)
 	request_state *st = ky_http_state(r);
 	if (st == NULL)
 		return ky_error_set(KY_ERROR, "a request reached the handler without being admitted");
-	return st->api ? ky_api_serve(s->api, r, st->route, st->store, &st->viewer)
-		       : ky_taxii_serve(s->taxii, r, st->route, st->store, &st->viewer);
+	int rc = st->api ? ky_api_serve(s->api, r, st->route, st->store, &st->viewer)
+			 : ky_taxii_serve(s->taxii, r, st->route, st->store, &st->viewer);
+	if (st->reads.n > 0)
+		audit_read(s, r, st);
+	ky_store_reads_clear(&st->reads);
+	return rc;
 }
 
 /* --- life ------------------------------------------------------------------------------- */
@@ -270,7 +295,8 @@ int ky_server_new(ky_server **out, const ky_server_options *o)
 
 int ky_server_start(ky_server *s)
 {
-	return ky_taxii_start(s->taxii);
+	int rc = s->config->audit_reads ? ky_audit_writer_new(s->db, s->config, &s->audit) : KY_OK;
+	return rc == KY_OK ? ky_taxii_start(s->taxii) : rc;
 }
 
 void ky_server_free(ky_server *s)
@@ -278,6 +304,7 @@ void ky_server_free(ky_server *s)
 	if (s == NULL)
 		return;
 	ky_taxii_free(s->taxii);
+	ky_audit_writer_free(s->audit);
 	ky_api_free(s->api);
 	ky_policy_grants_free(s->grants);
 	pthread_key_delete(s->store_key);

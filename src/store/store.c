@@ -11,12 +11,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "store/store_audit.h"
 #include "store/store_backend.h"
 #include "store/store_council.h"
 #include "stix/stix_selector.h"
 #include "util/ky_arena.h"
 #include "util/ky_clock.h"
 #include "util/ky_error.h"
+#include "util/ky_grow.h"
 #include "util/ky_utf8.h"
 #include "util/ky_uuid.h"
 
@@ -42,6 +44,7 @@ struct ky_store_batch {
 	ky_store_item *items;
 	size_t n, cap;
 	ky_arena *arena;      /* the items' bytes and strings: one free for the whole batch */
+	ky_store_actor actor; /* who adds them, for the audit log; its strings in the arena */
 };
 
 static bool scope_holds(const ky_store_scope *scope, const char *key)
@@ -97,6 +100,20 @@ static int without_parts(const ky_store_scope *scope, const ky_store_row *row, k
 	return rc;
 }
 
+void ky_store_reads_clear(ky_store_reads *r)
+{
+	free(r->vids);
+	*r = (ky_store_reads){0};
+}
+
+static void note_read(ky_store_reads *r, uint64_t vid)
+{
+	if (ky_grow((void **)&r->vids, &r->cap, r->n, sizeof(*r->vids)) == KY_OK)
+		r->vids[r->n++] = vid;
+	else
+		r->incomplete = true;
+}
+
 int ky_store_page_row(ky_store_page *page, const ky_store_scope *scope, const ky_store_row *row, ky_store_row_fn *fn,
 		      void *ctx)
 {
@@ -105,6 +122,8 @@ int ky_store_page_row(ky_store_page *page, const ky_store_scope *scope, const ky
 	page->last_date_added_us = row->date_added_us;
 	page->last_seq = row->seq;
 	page->count++;
+	if (scope->reads != NULL && row->tlp != 0)
+		note_read(scope->reads, row->vid);
 	if (scope->everything || (row->shared == NULL && row->parts == NULL))
 		return fn(ctx, row);
 	/* The provider reads what it submitted, every other viewer the shared form. */
@@ -124,6 +143,11 @@ int ky_store_page_row(ky_store_page *page, const ky_store_scope *scope, const ky
 int64_t ky_store_cell_int(const ky_store_cell *cell)
 {
 	return cell->null ? 0 : strtoll(cell->text, NULL, 10);
+}
+
+bool ky_store_is_postgresql(const ky_store *s)
+{
+	return strcmp(s->backend->name, "postgresql") == 0;
 }
 
 int ky_store_transact(ky_store *s, bool write, ky_store_tx_body *body, void *ctx)
@@ -342,6 +366,37 @@ int ky_store_ids_of_type(ky_store *s, const char *type, int (*fn)(void *ctx, con
 {
 	ids_op op = {s, type, fn, ctx};
 	return ky_store_transact(s, false, ids_body, &op);
+}
+
+typedef struct keys_op {
+	ky_store *s;
+	const char *id;
+	int (*fn)(void *ctx, const char *key);
+	void *ctx;
+} keys_op;
+
+static int key_cell(void *ctx, const ky_store_cell *cells, int n)
+{
+	(void)n;
+	keys_op *op = ctx;
+	return op->fn(op->ctx, cells[0].text);
+}
+
+static int keys_body(ky_store_tx *tx, void *ctx)
+{
+	keys_op *op = ctx;
+	ky_store_value v[] = {ky_sv_text(op->id)};
+	return ky_store_run(op->s, tx,
+			    "SELECT DISTINCT a.key FROM versions v JOIN version_access a ON a.vid = v.vid WHERE v.stix_id = $1"
+			    " ORDER BY a.key",
+			    v, 1, key_cell, op, NULL);
+}
+
+int ky_store_object_keys(ky_store *s, const char *id, int (*fn)(void *ctx, const char *key), void *ctx)
+{
+	keys_op op = {s, id, fn, ctx};
+	int rc = ky_store_transact(s, false, keys_body, &op);
+	return rc < 0 ? rc : KY_OK;
 }
 
 static int check_access(const ky_store_access *access, const char *id);
@@ -670,6 +725,57 @@ static int batch_conjunctions_body(ky_store_tx *tx, void *ctx)
 	return rc;
 }
 
+typedef struct batch_audit {
+	uint64_t *vids;
+	size_t n;
+} batch_audit;
+
+static int vid_cell(void *ctx, const ky_store_cell *c, int n)
+{
+	(void)n;
+	batch_audit *a = ctx;
+	a->vids[a->n++] = (uint64_t)ky_store_cell_int(&c[0]);
+	return 0;
+}
+
+/* The batch's entry in the audit log: the versions it added to the collection, numbered
+ * consecutively by the commit. A batch of duplicates changed nothing and has none. */
+static int batch_audit_body(ky_store_tx *tx, void *ctx)
+{
+	ky_store_batch *b = ctx;
+	uint64_t first = 0, last = 0;
+	size_t stored = 0;
+	for (size_t i = 0; i < b->n; i++)
+		if (b->items[i].status == KY_STORE_STORED) {
+			first = first && first < b->items[i].seq ? first : b->items[i].seq;
+			last = last > b->items[i].seq ? last : b->items[i].seq;
+			stored++;
+		}
+	if (stored == 0)
+		return KY_OK;
+	batch_audit a = {ky_arena_alloc(b->arena, stored * sizeof(*a.vids)), 0};
+	if (a.vids == NULL)
+		return ky_error_set(KY_ENOMEM, "out of memory");
+	ky_store_value v[] = {ky_sv_int((int64_t)first), ky_sv_int((int64_t)last)};
+	int rc = ky_store_run(b->store, tx, "SELECT vid FROM entries WHERE seq >= $1 AND seq <= $2 ORDER BY seq", v, 2,
+			      vid_cell, &a, NULL);
+	if (rc == KY_OK && a.n != stored)
+		rc = ky_error_set(KY_ERROR, "a batch's additions are not numbered consecutively");
+	char detail[64];
+	snprintf(detail, sizeof(detail), "{\"collection_id\":%lld}", (long long)b->collection_id);
+	ky_store_audit_entry e = {.user_id = b->actor.user_id, .member_id = b->actor.member_id,
+				  .via = b->actor.via ? b->actor.via : "kyoyu", .origin = b->actor.origin,
+				  .action = "objects.add", .detail = detail, .vids = a.vids, .nvids = a.n};
+	return rc == KY_OK ? ky_store_audit_append_tx(b->store, tx, &e) : rc;
+}
+
+void ky_store_batch_actor(ky_store_batch *b, const ky_store_actor *actor)
+{
+	b->actor = *actor;
+	b->actor.via = actor->via ? ky_arena_strndup(b->arena, actor->via, strlen(actor->via)) : NULL;
+	b->actor.origin = actor->origin ? ky_arena_strndup(b->arena, actor->origin, strlen(actor->origin)) : NULL;
+}
+
 int ky_store_batch_commit(ky_store_batch *b, ky_store_status *statuses, uint64_t *seqs)
 {
 	/* Before the versions that use them, in a transaction of its own: a conjunction listed
@@ -679,7 +785,7 @@ int ky_store_batch_commit(ky_store_batch *b, ky_store_status *statuses, uint64_t
 		conjunctions = strchr(b->items[i].keys, '&') != NULL;
 	int rc = conjunctions ? ky_store_transact(b->store, true, batch_conjunctions_body, b) : KY_OK;
 	if (rc == KY_OK && b->n)
-		rc = b->store->backend->commit(b->store->impl, b->collection_id, b->items, b->n);
+		rc = b->store->backend->commit(b->store->impl, b->collection_id, b->items, b->n, batch_audit_body, b);
 	for (size_t i = 0; i < b->n; i++) {
 		if (rc == KY_OK && statuses != NULL)
 			statuses[i] = b->items[i].status;
@@ -751,6 +857,53 @@ int ky_store_secret(ky_store *s, const char *name, const uint8_t *fresh, uint8_t
 
 /* --- removals ----------------------------------------------------------------------------- */
 
+typedef struct removal_audit {
+	ky_store *s;
+	const ky_store_removal_filter *filter;
+	int64_t user_id, now_us;
+	uint64_t *vids;
+	size_t n, cap;
+	int64_t member_id;
+} removal_audit;
+
+static int removed_vid(void *ctx, const ky_store_cell *c, int n)
+{
+	(void)n;
+	removal_audit *a = ctx;
+	int rc = ky_grow((void **)&a->vids, &a->cap, a->n, sizeof(*a->vids));
+	if (rc != KY_OK)
+		return rc;
+	a->vids[a->n++] = (uint64_t)ky_store_cell_int(&c[0]);
+	return 0;
+}
+
+static int user_member(void *ctx, const ky_store_cell *c, int n)
+{
+	(void)n;
+	*(int64_t *)ctx = ky_store_cell_int(&c[0]);
+	return 0;
+}
+
+/* The removal's entry in the audit log: the versions it took out of the collection, by whom. */
+static int removal_audit_body(ky_store_tx *tx, void *ctx)
+{
+	removal_audit *a = ctx;
+	a->n = 0;
+	ky_store_value v[] = {ky_sv_int(a->filter->collection_id), ky_sv_text(a->filter->id), ky_sv_int(a->now_us)};
+	int rc = ky_store_run(a->s, tx,
+			      "SELECT vid FROM removals WHERE collection_id = $1 AND stix_id = $2 AND removed_us = $3 ORDER BY seq",
+			      v, 3, removed_vid, a, NULL);
+	ky_store_value u[] = {ky_sv_int(a->user_id)};
+	if (rc == KY_OK && a->user_id != 0)
+		rc = ky_store_run(a->s, tx, "SELECT member_id FROM users WHERE id = $1", u, 1, user_member, &a->member_id, NULL);
+	char detail[64];
+	snprintf(detail, sizeof(detail), "{\"collection_id\":%lld}", (long long)a->filter->collection_id);
+	ky_store_audit_entry e = {.at_us = a->now_us, .user_id = a->user_id, .member_id = a->member_id,
+				  .via = a->user_id ? "TAXII delete object" : "kyoyu", .action = "objects.remove",
+				  .subject = a->filter->id, .detail = detail, .vids = a->vids, .nvids = a->n};
+	return rc == KY_OK ? ky_store_audit_append_tx(a->s, tx, &e) : rc;
+}
+
 int ky_store_remove(ky_store *s, int64_t collection_id, const char *id, unsigned versions, const char *const *modified,
 		    size_t nmodified, const char *const *spec_versions, size_t nspec_versions, int64_t provider,
 		    int64_t user_id, uint64_t *removed)
@@ -776,7 +929,10 @@ int ky_store_remove(ky_store *s, int64_t collection_id, const char *id, unsigned
 		.nspec_versions = nspec_versions,
 		.provider = provider,
 	};
-	return s->backend->remove(s->impl, &filter, user_id, ky_clock_now_us(), count);
+	removal_audit a = {s, &filter, user_id, ky_clock_now_us(), NULL, 0, 0, 0};
+	int rc = s->backend->remove(s->impl, &filter, user_id, a.now_us, count, removal_audit_body, &a);
+	free(a.vids);
+	return rc;
 }
 
 int ky_store_removal_list(ky_store *s, int64_t collection_id, int (*fn)(void *ctx, const ky_store_removal *r), void *ctx)

@@ -34,7 +34,7 @@
 typedef struct ky_store ky_store;
 
 /* The schema version this build writes; older hubs are upgraded by ky_store_migrate(). */
-#define KY_STORE_SCHEMA_VERSION 10
+#define KY_STORE_SCHEMA_VERSION 11
 
 /* Name of the collection every hub starts with and imports go to by default. */
 #define KY_STORE_DEFAULT_COLLECTION "default"
@@ -114,6 +114,10 @@ int ky_store_collection_additions(ky_store *s, int64_t collection_id, uint64_t *
  * only, no content: no viewer is needed. Nonzero stops; a negative value is returned. */
 int ky_store_ids_of_type(ky_store *s, const char *type, int (*fn)(void *ctx, const char *id), void *ctx);
 
+/* Calls fn for each access key any version of object `id` carries (sorted, each once); none
+ * for an object the hub does not hold. Nonzero from fn stops. */
+int ky_store_object_keys(ky_store *s, const char *id, int (*fn)(void *ctx, const char *key), void *ctx);
+
 /* --- writing ---------------------------------------------------------------------------- */
 
 typedef enum ky_store_status {
@@ -167,6 +171,17 @@ typedef struct ky_store_access {
  * provider its key on the secretariat's versions): printf's, with the member's id. */
 #define KY_STORE_MEMBER_KEY "m:%lld"
 
+/* Who makes a change: a user of a member (through the API), or the operator (user_id 0: a
+ * command on the database). `via` says how: "kyoyu member add", "POST /api/v1/members";
+ * `origin` from where: the client's address (NULL for a command). The audit log
+ * (store_audit.h) records both with the change. */
+typedef struct ky_store_actor {
+	int64_t user_id;
+	int64_t member_id;
+	const char *via;
+	const char *origin;
+} ky_store_actor;
+
 typedef struct ky_store_batch ky_store_batch;
 
 /*
@@ -208,6 +223,11 @@ int ky_store_batch_add_meta(ky_store_batch *b, const char *raw, size_t raw_len, 
  */
 int ky_store_batch_commit(ky_store_batch *b, ky_store_status *statuses, uint64_t *seqs);
 
+/* Says who adds the batch's objects (copied), for its entry in the audit log, which the
+ * commit appends in the batch's own transaction listing the versions it added. Without it,
+ * the operator ("kyoyu"). */
+void ky_store_batch_actor(ky_store_batch *b, const ky_store_actor *actor);
+
 /* Rolls the batch back and frees it; NULL does nothing. */
 void ky_store_batch_abort(ky_store_batch *b);
 
@@ -228,10 +248,23 @@ typedef enum ky_store_versions {
  * existed; and a version's parts that the scope holds no key of (ky_store_access.parts) are
  * removed from the bytes it reads.
  */
+/* The versions a read handed over, for its entry in the audit log (store_audit.h): their
+ * numbers in the hub, those of TLP:CLEAR aside. `vids` is malloc'd and owned by whoever owns
+ * the ky_store_reads (ky_store_reads_clear frees it). */
+typedef struct ky_store_reads {
+	uint64_t *vids;
+	size_t n, cap;
+	bool incomplete;                /* memory ran out: some versions are not listed */
+} ky_store_reads;
+
+void ky_store_reads_clear(ky_store_reads *r);
+
 typedef struct ky_store_scope {
 	bool everything;
 	const char *const *keys;        /* borrowed; at most KY_STORE_ACCESS_KEYS_MAX */
 	size_t nkeys;
+	ky_store_reads *reads;          /* borrowed; may be NULL: every version handed to a read's
+					 * callback is added to it */
 } ky_store_scope;
 
 /* The operator's scope: every version. */
@@ -274,6 +307,7 @@ typedef struct ky_store_row {
 	const char *parts;              /* the version's restricted parts, as stored; NULL: none */
 	int64_t provider;               /* the version's provider (0: not settled yet) */
 	int tlp;                        /* its effective TLP (ky_store_access.tlp); -1: not settled */
+	uint64_t vid;                   /* the version's number in the hub */
 } ky_store_row;
 
 /* Called once per row; everything in the row is borrowed for the call only. Nonzero stops. */

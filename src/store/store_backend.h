@@ -117,6 +117,13 @@ int64_t ky_store_cell_int(const ky_store_cell *cell);
 
 /* The backend's transact and run for s, for the modules written over the interface. */
 int ky_store_transact(ky_store *s, bool write, ky_store_tx_body *body, void *ctx);
+
+/* Appends one entry to the audit log (store_audit.h) inside tx: a change's entry, in the
+ * change's own transaction. */
+struct ky_store_audit_entry;
+/* Whether s is on PostgreSQL: for the few statements whose text differs (JSON functions). */
+bool ky_store_is_postgresql(const ky_store *s);
+int ky_store_audit_append_tx(ky_store *s, ky_store_tx *tx, const struct ky_store_audit_entry *e);
 int ky_store_run(ky_store *s, ky_store_tx *tx, const char *sql, const ky_store_value *values, int n,
 		 ky_store_cells_fn *fn, void *ctx, uint64_t *changed);
 
@@ -132,7 +139,10 @@ typedef struct ky_store_backend {
 	int (*collection_list)(void *impl, int (*fn)(void *ctx, const ky_store_collection *c), void *ctx);
 	int (*collection_additions)(void *impl, int64_t collection_id, uint64_t *out);
 	/* Stores items[0..n) in collection_id in one transaction, setting status and seq. */
-	int (*commit)(void *impl, int64_t collection_id, ky_store_item *items, size_t n);
+	/* `audit` runs inside the batch's transaction once the items have their numbers, before
+	 * it commits: the batch's entry in the audit log. */
+	int (*commit)(void *impl, int64_t collection_id, ky_store_item *items, size_t n, ky_store_tx_body *audit,
+		      void *ctx);
 	int (*query)(void *impl, const ky_store_query *q, ky_store_row_fn *fn, void *ctx, ky_store_page *page);
 	int (*stats)(void *impl, ky_store_stats *out);
 	int (*type_counts)(void *impl, int (*fn)(void *ctx, const char *type, uint64_t count), void *ctx);
@@ -144,8 +154,10 @@ typedef struct ky_store_backend {
 	int (*secret)(void *impl, const char *name, const uint8_t *fresh, int64_t now_us, uint8_t *out);
 	/* Removals and Add Objects requests (schema 4); arguments are checked by store.c (flags,
 	 * counts, id lengths, leases), and times come from it. user_id 0 is stored as none. */
+	/* `audit` runs inside the removal's transaction when it removed something, before it
+	 * commits: the removal's entry in the audit log. */
 	int (*remove)(void *impl, const ky_store_removal_filter *filter, int64_t user_id, int64_t now_us,
-		      uint64_t *removed);
+		      uint64_t *removed, ky_store_tx_body *audit, void *ctx);
 	int (*removal_list)(void *impl, int64_t collection_id, int (*fn)(void *ctx, const ky_store_removal *r),
 			    void *ctx);
 	int (*request_add)(void *impl, const ky_store_request *r, const char *envelope, size_t len);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/store_audit.h"
 #include "store/store_backend.h"
 #include "store/store_statements.h"
 #include "util/ky_clock.h"
@@ -147,10 +148,14 @@ static int record_change(ky_store *s, ky_store_tx *tx, const char *token, int nt
 			      ky_sv_text(subject),
 			      ky_sv_text(detail),
 			      ky_sv_text(reason ? reason : "")};
-	return ky_store_run(s, tx,
-			    "INSERT INTO changes (token, at_us, actor_user_id, actor_member_id, via, action, subject, detail,"
-			    " reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-			    v, 9, NULL, NULL, NULL);
+	int rc = ky_store_run(s, tx,
+			      "INSERT INTO changes (token, at_us, actor_user_id, actor_member_id, via, action, subject, detail,"
+			      " reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+			      v, 9, NULL, NULL, NULL);
+	ky_store_audit_entry e = {.at_us = v[1].i, .user_id = actor->user_id, .member_id = actor->member_id,
+				  .via = v[4].text, .origin = actor->origin, .action = action, .subject = subject,
+				  .detail = detail};
+	return rc == KY_OK ? ky_store_audit_append_tx(s, tx, &e) : rc;
 }
 
 /* --- members: reading ------------------------------------------------------------------------ */

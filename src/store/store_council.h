@@ -49,14 +49,6 @@ const char *ky_role_name(ky_role role);
 bool ky_tier_parse(const char *name, ky_tier *out);
 bool ky_role_parse(const char *name, ky_role *out);
 
-/* Who makes a change: a user of a member (through the API), or the operator (user_id 0: a
- * command on the database). `via` says how: "kyoyu member add", "POST /api/v1/members". */
-typedef struct ky_store_actor {
-	int64_t user_id;
-	int64_t member_id;
-	const char *via;
-} ky_store_actor;
-
 /* --- members ----------------------------------------------------------------------------- */
 
 typedef struct ky_store_member {

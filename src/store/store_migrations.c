@@ -272,6 +272,39 @@ static const migration migrations[] = {
 	 * what was submitted), so that reads still copy stored bytes. */
 	{"ALTER TABLE versions ADD COLUMN shared {JSON};",
 	 NULL},
+	/* 10 -> 11: the audit log (store_audit.h, docs/audit.md). One hash chain for the hub:
+	 * the entries, numbered without gaps from 1, each with its hash; audit_head, the chain's
+	 * last number and hash, which every appender takes for update so that the chain has one
+	 * order however many processes write; the entries by bucket of the versions they read or
+	 * changed (store_audit.h), for "who has seen this object"; and the signed checkpoints. */
+	{"CREATE TABLE audit ("
+	 "  seq {I64} PRIMARY KEY,"
+	 "  at_us {I64} NOT NULL,"
+	 "  user_id {I64},"
+	 "  member_id {I64},"
+	 "  via {TEXT} NOT NULL,"
+	 "  origin {TEXT},"
+	 "  action {KEY} NOT NULL,"
+	 "  subject {TEXT},"
+	 "  detail {TEXT},"
+	 "  versions {TEXT},"
+	 "  hash {TEXT} NOT NULL);"
+	 "CREATE INDEX audit_by_member ON audit (member_id, seq);"
+	 "CREATE INDEX audit_by_user ON audit (user_id, seq);"
+	 "CREATE INDEX audit_by_time ON audit (at_us);"
+	 "CREATE TABLE audit_buckets ("
+	 "  bucket {I64} NOT NULL,"
+	 "  seq {I64} NOT NULL,"
+	 "  PRIMARY KEY (bucket, seq)){NOROWID};"
+	 "CREATE TABLE audit_head (id {I32} PRIMARY KEY CHECK (id = 1), seq {I64} NOT NULL, hash {TEXT});"
+	 "INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, NULL);"
+	 "CREATE TABLE audit_checkpoints ("
+	 "  seq {I64} PRIMARY KEY,"
+	 "  at_us {I64} NOT NULL,"
+	 "  hash {TEXT} NOT NULL,"
+	 "  public_key {TEXT} NOT NULL,"
+	 "  signature {TEXT} NOT NULL);",
+	 NULL},
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == KY_STORE_SCHEMA_VERSION,

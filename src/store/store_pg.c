@@ -803,7 +803,8 @@ static int assign_outcomes(const PGresult *r, ky_store_item *items, size_t n, ch
 	return KY_OK;
 }
 
-static int commit_once(pg *p, const char *token, bool retry, int64_t collection_id, ky_store_item *items, size_t n)
+static int commit_once(pg *p, const char *token, bool retry, int64_t collection_id, ky_store_item *items, size_t n,
+		       ky_store_tx_body *audit, void *ctx)
 {
 	PGresult *r = NULL;
 	char collection[24], last_seq_text[24], base_date_text[24];
@@ -998,6 +999,10 @@ static int commit_once(pg *p, const char *token, bool retry, int64_t collection_
 		if (rc == KY_OK)
 			PQclear(r);
 	}
+	if (rc == KY_OK) {
+		ky_store_tx tx = {.impl = p, .retry = retry};
+		rc = audit(&tx, ctx);
+	}
 	if (rc == KY_OK)
 		rc = exec(p, "COMMIT", "committing a batch");
 	if (rc != KY_OK)
@@ -1023,7 +1028,8 @@ static void analyse_entries(pg *p)
 	PQclear(PQexec(p->conn, "ANALYZE entries"));
 }
 
-static int pg_commit(void *impl, int64_t collection_id, ky_store_item *items, size_t n)
+static int pg_commit(void *impl, int64_t collection_id, ky_store_item *items, size_t n, ky_store_tx_body *audit,
+		     void *ctx)
 {
 	pg *p = impl;
 	int raced = 0;
@@ -1033,7 +1039,7 @@ static int pg_commit(void *impl, int64_t collection_id, ky_store_item *items, si
 		return rc;
 	for (bool retry = false;; retry = true) {
 		p->raced = false;
-		rc = commit_once(p, token, retry, collection_id, items, n);
+		rc = commit_once(p, token, retry, collection_id, items, n, audit, ctx);
 		/* A deadlock or serialisation failure rolled the batch back whole: run it again. */
 		if (rc == KY_EBUSY && p->raced && ++raced < 5)
 			continue;
@@ -1093,6 +1099,7 @@ static int query_once(pg *p, const ky_store_query *q, ky_store_row_fn *fn, void 
 			.tlp = PQgetisnull(r, i, 9) ? -1 : (int)integer(r, i, 9),
 			.shared = PQgetisnull(r, i, 10) ? NULL : PQgetvalue(r, i, 10),
 			.shared_len = (size_t)PQgetlength(r, i, 10),
+			.vid = (uint64_t)integer(r, i, 11),
 		};
 		int stop = ky_store_page_row(page, q->scope, &row, fn, ctx);
 		if (stop != 0) {
@@ -1252,7 +1259,7 @@ static int pg_secret(void *impl, const char *name, const uint8_t *fresh, int64_t
  * attempt) by this user, and their number is the outcome.
  */
 static int remove_once(pg *p, bool retry, const ky_store_removal_filter *filter, int64_t user_id, int64_t now_us,
-		       uint64_t *removed)
+		       uint64_t *removed, ky_store_tx_body *audit, void *ctx)
 {
 	ky_store_sql sel;
 	char sql[sizeof(sel.text) + 512], collection[24], now[24], user[24];
@@ -1312,6 +1319,10 @@ static int remove_once(pg *p, bool retry, const ky_store_removal_filter *filter,
 		if (rc == KY_OK)
 			PQclear(r);
 	}
+	if (rc == KY_OK && *removed > 0) {
+		ky_store_tx tx = {.impl = p, .retry = retry};
+		rc = audit(&tx, ctx);
+	}
 	if (rc == KY_OK)
 		rc = exec(p, "COMMIT", "removing versions");
 	if (rc != KY_OK) {
@@ -1322,9 +1333,9 @@ static int remove_once(pg *p, bool retry, const ky_store_removal_filter *filter,
 }
 
 static int pg_remove(void *impl, const ky_store_removal_filter *filter, int64_t user_id, int64_t now_us,
-		     uint64_t *removed)
+		     uint64_t *removed, ky_store_tx_body *audit, void *ctx)
 {
-	WITH_RETRY_KNOWING((pg *)impl, retry, remove_once(impl, retry, filter, user_id, now_us, removed));
+	WITH_RETRY_KNOWING((pg *)impl, retry, remove_once(impl, retry, filter, user_id, now_us, removed, audit, ctx));
 }
 
 static int removal_list_once(pg *p, int64_t collection_id, int (*fn)(void *ctx, const ky_store_removal *r), void *ctx)

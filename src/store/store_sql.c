@@ -180,7 +180,7 @@ static void sql_after(ky_store_sql *out, const ky_store_query *q, const char *af
 	sql_add(out, " ORDER BY d.date_added_us DESC LIMIT 1), 0))");
 }
 
-#define SQL_COLUMNS " v.stix_id, v.type, v.spec_version, v.modified, v.raw, v.parts, v.provider_id, v.tlp, v.shared"
+#define SQL_COLUMNS " v.stix_id, v.type, v.spec_version, v.modified, v.raw, v.parts, v.provider_id, v.tlp, v.shared, v.vid"
 
 /*
  * A viewer's collection page, read from the access index: one range per key (the first

@@ -684,7 +684,8 @@ static int take_latest(db *d, int64_t collection_id, const ky_store_item *it, bo
 	return step_done(d, d->unmark_entry_access, "updating the latest version's access");
 }
 
-static int sqlite_commit(void *impl, int64_t collection_id, ky_store_item *items, size_t n)
+static int sqlite_commit(void *impl, int64_t collection_id, ky_store_item *items, size_t n, ky_store_tx_body *audit,
+			 void *ctx)
 {
 	db *d = impl;
 	int64_t *vids = malloc(n * sizeof(*vids));
@@ -766,6 +767,10 @@ static int sqlite_commit(void *impl, int64_t collection_id, ky_store_item *items
 		sqlite3_bind_int64(d->write_counter, 2, last_date);
 		rc = step_done(d, d->write_counter, "advancing the sequence");
 	}
+	if (rc == KY_OK) {
+		ky_store_tx tx = {.impl = d};
+		rc = audit(&tx, ctx);
+	}
 	if (rc == KY_OK)
 		rc = exec(d, "COMMIT");
 	if (rc != KY_OK)
@@ -844,6 +849,7 @@ static int sqlite_query(void *impl, const ky_store_query *q, ky_store_row_fn *fn
 			.tlp = sqlite3_column_type(st, 9) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 9),
 			.shared = sqlite3_column_blob(st, 10),
 			.shared_len = (size_t)sqlite3_column_bytes(st, 10),
+			.vid = (uint64_t)sqlite3_column_int64(st, 11),
 		};
 		int stop = ky_store_page_row(page, q->scope, &row, fn, ctx);
 		if (stop != 0) {
@@ -1000,7 +1006,7 @@ static void bind_user(sqlite3_stmt *st, int i, int64_t user_id)
  * and the object's newest remaining entry in the collection gets the `latest` mark.
  */
 static int sqlite_remove(void *impl, const ky_store_removal_filter *filter, int64_t user_id, int64_t now_us,
-			 uint64_t *removed)
+			 uint64_t *removed, ky_store_tx_body *audit, void *ctx)
 {
 	db *d = impl;
 	ky_store_sql sel;
@@ -1070,6 +1076,10 @@ done:
 	sqlite3_finalize(drop);
 	sqlite3_finalize(mark);
 	sqlite3_finalize(mark_access);
+	if (rc == KY_OK && *removed > 0) {
+		ky_store_tx tx = {.impl = d};
+		rc = audit(&tx, ctx);
+	}
 	if (rc == KY_OK)
 		rc = exec(d, "COMMIT");
 	if (rc != KY_OK) {

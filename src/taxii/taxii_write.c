@@ -341,7 +341,8 @@ static int name_collection(void *ctx, const ky_store_collection *c)
 
 /* Who provides the request's objects, its requester's member, and who reads them: the policy's
  * snapshot for the request (policy/admission.h), with its collection's default audience. */
-static int request_admission(ky_taxii *t, ky_store *store, const ky_store_request *request, ky_admission **out)
+static int request_admission(ky_taxii *t, ky_store *store, const ky_store_request *request, ky_admission **out,
+			     int64_t *member)
 {
 	ky_store_user user;
 	named_collection c = {.id = request->collection_id};
@@ -354,6 +355,7 @@ static int request_admission(ky_taxii *t, ky_store *store, const ky_store_reques
 	for (size_t i = 0; i < t->config->ncollections; i++)
 		if (strcmp(t->config->collections[i].name, c.name) == 0)
 			audience = t->config->collections[i].audience;
+	*member = user.member_id;
 	ky_admission_options o = {
 		.provider = user.member_id,
 		.provider_tier = user.tier,
@@ -370,7 +372,8 @@ static int process(ky_taxii *t, ky_store *store, const ky_store_request *request
 	int rc = KY_OK;
 	if (len > 0 && request->total > 0) {
 		ky_admission *admission = NULL;
-		rc = request_admission(t, store, request, &admission);
+		int64_t member = 0;
+		rc = request_admission(t, store, request, &admission, &member);
 		if (rc != KY_OK)
 			return rc;
 		FILE *in = fmemopen((void *)envelope, len, "r");
@@ -378,6 +381,9 @@ static int process(ky_taxii *t, ky_store *store, const ky_store_request *request
 			ky_admission_free(admission);
 			return ky_error_set(KY_ENOMEM, "out of memory opening request %s", request->id);
 		}
+		char via[96];
+		snprintf(via, sizeof(via), "TAXII add objects (status %s)", request->id);
+		ky_store_actor actor = {.user_id = request->user_id, .member_id = member, .via = via};
 		ky_ingest_options options = {
 			.collection_id = request->collection_id,
 			.admission = admission,
@@ -386,6 +392,7 @@ static int process(ky_taxii *t, ky_store *store, const ky_store_request *request
 			.max_object = t->config->max_object_size,
 			.source_name = request->id,
 			.taxii_envelope = true,
+			.actor = &actor,
 		};
 		ky_ingest_totals totals;
 		rc = ky_ingest_stream(store, in, &options, on_report, on_progress, &p, &totals);

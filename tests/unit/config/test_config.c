@@ -236,7 +236,7 @@ static void test_unknown_keys_and_sections(void **state)
 		       " default_collection)");
 	assert_refused("[store]\nDB = x\n", "line 2: unknown key 'DB' in [store]");
 	/* An unknown section is reported on its own line, even with no keys. */
-	assert_refused("[store]\ndb = x\n\n[stor]\n", "line 4: unknown section [stor] (known: [store], [server], [import], [policy], [api_root NAME], [collection NAME])");
+	assert_refused("[store]\ndb = x\n\n[stor]\n", "line 4: unknown section [stor] (known: [store], [server], [import], [policy], [audit], [api_root NAME], [collection NAME])");
 	assert_refused("[servers]\nport = 8443\n", "line 1: unknown section [servers]");
 	assert_refused("[server]\nport = 8443\n", "line 2: unknown key 'port' in [server]");
 	assert_refused("db = x\n", "line 1: 'db' is outside a section; put it under [store], [server] or [import]");

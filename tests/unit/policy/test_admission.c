@@ -396,6 +396,27 @@ static void test_shared_form(void **state)
 	assert_non_null(strstr(x.shared, h->vendor.identity_id));
 	char pseudonym[64];
 	snprintf(pseudonym, sizeof(pseudonym), "%s", vendor);
+	/* Each pseudonym's identity once, to store beside it: the secretariat's, TLP:CLEAR, read by
+	 * the version's audience (the community) and not by its provider's own key. */
+	assert_int_equal(x.npseudonyms, 2);
+	for (size_t i = 0; i < 2; i++) {
+		const ky_admitted_pseudonym *p = &x.pseudonyms[i];
+		assert_true(strcmp(p->id, vendor) == 0 || strcmp(p->id, water) == 0);
+		json_t *identity = json_loadb(p->raw, p->raw_len, 0, NULL);
+		assert_non_null(identity);
+		assert_string_equal(json_string_value(json_object_get(identity, "id")), p->id);
+		assert_string_equal(json_string_value(json_object_get(identity, "type")), "identity");
+		assert_string_equal(json_string_value(json_object_get(identity, "modified")), KY_PSEUDONYM_CREATED);
+		json_decref(identity);
+		assert_null(strstr(p->raw, "Vendor"));
+		assert_null(strstr(p->raw, h->vendor.identity_id));
+	}
+	assert_string_not_equal(x.pseudonyms[0].id, x.pseudonyms[1].id);
+	assert_int_equal(x.pseudonym_access.provider, h->sec.id);
+	assert_true(x.pseudonym_access.any_object);
+	assert_int_equal(x.pseudonym_access.tlp, KY_TLP_CLEAR);
+	assert_int_equal(x.pseudonym_access.nkeys, 1);
+	assert_string_equal(x.pseudonym_access.keys[0], "*");
 	json_decref(o);
 
 	/* The same audience, the same pseudonym; another audience, another. */
@@ -424,6 +445,66 @@ static void test_shared_form(void **state)
 	snprintf(refs, sizeof(refs), ",\"created_by_ref\":\"%s\"", h->sec.identity_id);
 	assert_int_equal(decide(a, refs, &x), KY_OK);
 	assert_null(x.shared);
+	ky_admitted_clear(&x);
+	ky_admission_free(a);
+}
+
+#define NAMED "marking-definition--fc03263f-2db5-4668-8dcb-350ec72af52a"
+
+/* A provider that lists the named marking keeps its own references, never another member's;
+ * the secretariat cannot name a member by it. A member's own identity object is kept for the
+ * member unless it chose to be named. */
+static void test_named_and_own_identity(void **state)
+{
+	hub *h = *state;
+	char refs[512];
+	ky_admitted x;
+	ky_admission *a = admission(h, &h->vendor, KY_TLP_AMBER, NULL);
+	snprintf(refs, sizeof(refs),
+		 ",\"created_by_ref\":\"%s\",\"object_refs\":[\"%s\"],\"object_marking_refs\":[\"%s\"],\"description\":\"Vendor A\"",
+		 h->vendor.identity_id, h->water.identity_id, NAMED);
+	assert_int_equal(decide(a, refs, &x), KY_OK);
+	assert_false(x.unresolved);
+	assert_string_equal(x.warning, "");
+	assert_non_null(x.shared);
+	assert_non_null(strstr(x.shared, h->vendor.identity_id));
+	assert_null(strstr(x.shared, h->water.identity_id));
+	assert_int_equal(x.npseudonyms, 1);
+	ky_admitted_clear(&x);
+
+	char own[1024];
+	snprintf(own, sizeof(own),
+		 "{\"type\":\"identity\",\"spec_version\":\"2.1\",\"id\":\"%s\",\"created\":\"2020-01-01T00:00:00.000Z\","
+		 "\"modified\":\"2020-01-01T00:00:00.000Z\",\"name\":\"Vendor A\"%s}",
+		 h->vendor.identity_id, "");
+	json_t *o = json_loads(own, 0, NULL);
+	assert_int_equal(ky_admission_decide(a, o, &x), KY_OK);
+	json_decref(o);
+	char want[64];
+	snprintf(want, sizeof(want), "m:%lld", (long long)h->vendor.id);
+	assert_string_equal(keys_of(&x), want);
+	assert_non_null(strstr(x.warning, "is your own identity"));
+	ky_admitted_clear(&x);
+	snprintf(own, sizeof(own),
+		 "{\"type\":\"identity\",\"spec_version\":\"2.1\",\"id\":\"%s\",\"created\":\"2020-01-01T00:00:00.000Z\","
+		 "\"modified\":\"2020-01-01T00:00:00.000Z\",\"name\":\"Vendor A\",\"object_marking_refs\":[\"%s\"]}",
+		 h->vendor.identity_id, NAMED);
+	o = json_loads(own, 0, NULL);
+	assert_int_equal(ky_admission_decide(a, o, &x), KY_OK);
+	json_decref(o);
+	snprintf(want, sizeof(want), "*,m:%lld", (long long)h->vendor.id);
+	assert_string_equal(keys_of(&x), want);
+	assert_string_equal(x.warning, "");
+	ky_admitted_clear(&x);
+	ky_admission_free(a);
+
+	/* The secretariat cannot name a member by it: the member stays pseudonymous. */
+	a = admission(h, &h->sec, KY_TLP_AMBER, NULL);
+	snprintf(refs, sizeof(refs), ",\"created_by_ref\":\"%s\",\"object_marking_refs\":[\"%s\"]", h->vendor.identity_id,
+		 NAMED);
+	assert_int_equal(decide(a, refs, &x), KY_OK);
+	assert_non_null(x.shared);
+	assert_null(strstr(x.shared, h->vendor.identity_id));
 	ky_admitted_clear(&x);
 	ky_admission_free(a);
 }
@@ -478,6 +559,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_access_from_markings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_created_by_ref, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shared_form, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_named_and_own_identity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mentions_of_the_provider, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_granular, setup, teardown),
 	};

@@ -42,6 +42,7 @@
 
 #include "ky_test_hub.h"
 #include "store/store.h"
+#include "store/store_audit.h"
 #include "store/store_backend.h"
 #include "store/store_council.h"
 #include "util/ky_clock.h"
@@ -1745,6 +1746,62 @@ static int take_removal(void *ctx, const ky_store_removal *r)
 	return 0;
 }
 
+typedef struct audit_rows {
+	char versions[8][64];
+	uint64_t seq[8];
+	size_t n;
+} audit_rows;
+
+static int keep_audit_row(void *ctx, const ky_store_audit_row *entry)
+{
+	audit_rows *r = ctx;
+	if (r->n < 8) {
+		snprintf(r->versions[r->n], sizeof(r->versions[0]), "%.*s", (int)entry->versions_len,
+			 entry->versions ? entry->versions : "");
+		r->seq[r->n++] = entry->seq;
+	}
+	return 0;
+}
+
+/* An entry keeps its versions sorted, each once, runs as first-last, and an index row per
+ * bucket; the chain has one order, numbered from 1; a search by object keeps the entries that
+ * hold one of its versions, not every entry of its bucket. */
+static void test_audit_entries(void **state)
+{
+	fx *f = *state;
+	open_new(f);
+	uint64_t before;
+	char hash[KY_STORE_AUDIT_HEX];
+	assert_int_equal(ky_store_audit_head(f->s, &before, hash), KY_OK);
+	const uint64_t a[] = {5, 3, 4, 1030, 7, 4}, b[] = {6};
+	ky_store_audit_entry e[] = {{.via = "test", .action = "read", .vids = a, .nvids = 6},
+				    {.via = "test", .action = "read", .vids = b, .nvids = 1},
+				    {.via = "test", .action = "member.add", .subject = "x"}};
+	assert_int_equal(ky_store_audit_append(f->s, e, 3), KY_OK);
+	audit_rows r = {0};
+	assert_int_equal(ky_store_audit_scan(f->s, before, keep_audit_row, &r), KY_OK);
+	assert_int_equal(r.n, 3);
+	assert_string_equal(r.versions[0], "3-5,7,1030");
+	assert_string_equal(r.versions[1], "6");
+	assert_string_equal(r.versions[2], "");
+	assert_int_equal(r.seq[0], before + 1);
+	assert_int_equal(r.seq[2], before + 3);
+	uint64_t count, buckets;
+	ky_store_audit_versions_count(r.versions[0], strlen(r.versions[0]), &count, &buckets);
+	assert_int_equal(count, 5);
+	assert_int_equal(buckets, 2);
+	assert_true(ky_store_audit_versions_hold(r.versions[0], strlen(r.versions[0]), 4));
+	assert_true(ky_store_audit_versions_hold(r.versions[0], strlen(r.versions[0]), 1030));
+	assert_false(ky_store_audit_versions_hold(r.versions[0], strlen(r.versions[0]), 6));
+	assert_false(ky_store_audit_versions_hold(r.versions[0], strlen(r.versions[0]), 1029));
+	uint64_t head;
+	assert_int_equal(ky_store_audit_head(f->s, &head, hash), KY_OK);
+	assert_int_equal(head, before + 3);
+	uint64_t indexed;
+	assert_int_equal(ky_store_audit_index_count(f->s, &indexed), KY_OK);
+	assert_true(indexed >= 3);
+}
+
 /* A removal is recorded with the addition's number and date_added, who removed it and when,
  * in the order removals were made; an object without versions has modified "". */
 static void test_remove_recorded(void **state)
@@ -2624,7 +2681,7 @@ static void test_migrate_fixture_matches_migration_0(void **state)
 	raw_exec(f->path, "DROP INDEX entries_by_date_added;");
 	char *now = schema_of(f->path, "derived,users,api_keys,secrets,removals,requests,request_objects,sectors,members,"
 				       "member_sectors,groups,group_members,rules,rule_acceptances,changes,version_access,"
-				       "entry_access,access_conjunctions");
+				       "entry_access,access_conjunctions,audit,audit_buckets,audit_head,audit_checkpoints");
 	without_version_provider(now);
 	char *old = schema_of(other, NULL);
 	assert_string_equal(old, now);
@@ -2678,10 +2735,10 @@ static void test_migrate_from_schema_1(void **state)
 	assert_int_equal(ky_store_migrate(f->path, &from, &to), KY_OK);
 	assert_int_equal(from, 1);
 	assert_int_equal(to, KY_STORE_SCHEMA_VERSION);
-	assert_int_equal(KY_STORE_SCHEMA_VERSION, 10);
+	assert_int_equal(KY_STORE_SCHEMA_VERSION, 11);
 	char text[32];
 	raw_text(f->path, "SELECT version FROM kyoyu_schema", text, sizeof(text));
-	assert_string_equal(text, "10");
+	assert_string_equal(text, "11");
 	/* Its council is its secretariat alone (schema 1 had no users). */
 	assert_int_equal(assert_secretariat_only(f->path), 0);
 	/* Now the same schema as a hub created at 6. */
@@ -2757,7 +2814,8 @@ static void test_migrate_from_schema_2(void **state)
 	ky_store_close(f->s);
 	f->s = NULL;
 	char *fresh = schema_of(f->path, NULL);
-	raw_exec(f->path, "ALTER TABLE versions DROP COLUMN shared;"
+	raw_exec(f->path, "DROP TABLE audit_checkpoints; DROP TABLE audit_head; DROP TABLE audit_buckets; DROP TABLE audit;"
+			 " ALTER TABLE versions DROP COLUMN shared;"
 			 " DROP TABLE access_conjunctions; ALTER TABLE versions DROP COLUMN parts;"
 			 " DROP TABLE entry_access; DROP TABLE version_access; ALTER TABLE versions DROP COLUMN provider_id;"
 			 " ALTER TABLE versions DROP COLUMN tlp;"
@@ -2767,7 +2825,7 @@ static void test_migrate_from_schema_2(void **state)
 			 " DROP TABLE removals; DROP TABLE api_keys; DROP TABLE users; DROP TABLE secrets;"
 			 " DROP TABLE members; DROP TABLE sectors; UPDATE kyoyu_schema SET version = 2;");
 	assert_int_equal(ky_store_open(&f->s, f->path, NULL, NULL), KY_ESCHEMA);
-	assert_non_null(strstr(ky_error_last(), "version 2 and this kyoyu uses 10: run kyoyu migrate"));
+	assert_non_null(strstr(ky_error_last(), "version 2 and this kyoyu uses 11: run kyoyu migrate"));
 
 	int from = 0, to = 0;
 	assert_int_equal(ky_store_migrate(f->path, &from, &to), KY_OK);
@@ -2822,7 +2880,7 @@ static void test_migrate_from_schema_4(void **state)
 	assert_int_equal(ky_store_open(&t, fresh, &options, NULL), KY_OK);
 	ky_store_close(t);
 	assert_int_equal(ky_store_open(&f->s, f->path, NULL, NULL), KY_ESCHEMA);
-	assert_non_null(strstr(ky_error_last(), "version 4 and this kyoyu uses 10: run kyoyu migrate"));
+	assert_non_null(strstr(ky_error_last(), "version 4 and this kyoyu uses 11: run kyoyu migrate"));
 	int from = 0, to = 0;
 	assert_int_equal(ky_store_migrate(f->path, &from, &to), KY_OK);
 	assert_int_equal(from, 4);
@@ -3299,6 +3357,7 @@ int main(int argc, char **argv)
 		T(test_remove_first_exact_and_all),
 		T(test_remove_spec_version),
 		T(test_remove_recorded),
+		T(test_audit_entries),
 		T(test_remove_then_add_again),
 		T(test_request_add_and_get),
 		T(test_request_claim_and_lease),
