@@ -55,6 +55,14 @@ static void pseudonym_usage(FILE *out)
 /* The exit status of verify when the log is altered: distinct from a failure to read it. */
 #define EXIT_ALTERED 4
 
+/* Prints doc (NULL: out of memory) and frees it. */
+static int print_owned(json_t *doc, const char *command)
+{
+	int status = ky_cli_print_json(doc, command);
+	json_decref(doc);
+	return status;
+}
+
 static int report(const ky_cli_global *global, const char *command)
 {
 	ky_cli_hub_report(global, command);
@@ -81,7 +89,7 @@ static int verify(const ky_cli_global *global, ky_store *s, int argc, char **arg
 	if (v.checkpoint_seq > 0)
 		ky_clock_format(v.checkpoint_us, when);
 	if (json) {
-		int status = ky_cli_print_json(
+		int status = print_owned(
 			json_pack("{s:b,s:I,s:I,s:I,s:o,s:o,s:o}", "intact", v.intact, "entries", (json_int_t)v.entries,
 				  "checkpoints", (json_int_t)v.checkpoints, "checkpoint_entry", (json_int_t)v.checkpoint_seq,
 				  "checkpoint_at", v.checkpoint_seq ? json_string(when) : json_null(), "first_bad",
@@ -187,13 +195,13 @@ static int show(const ky_cli_global *global, ky_store *s, int argc, char **argv)
 	}
 	showing sh = {.json = json, .rows = json ? json_array() : NULL};
 	if (json && sh.rows == NULL)
-		return ky_cli_print_json(NULL, "audit show");
+		return print_owned(NULL, "audit show");
 	if (ky_store_audit_find(s, &f, show_row, &sh) != KY_OK) {
 		json_decref(sh.rows);
 		return report(global, "audit show");
 	}
 	if (json)
-		return ky_cli_print_json(json_pack("{s:o}", "entries", sh.rows), "audit show");
+		return print_owned(json_pack("{s:o}", "entries", sh.rows), "audit show");
 	if (sh.n == 0)
 		printf("no audit entry matches\n");
 	return KY_EXIT_OK;
@@ -277,7 +285,7 @@ int ky_cli_pseudonym(const ky_cli_global *global, int argc, char **argv)
 	if (rc != KY_OK)
 		return report(global, "pseudonym resolve");
 	if (json)
-		return ky_cli_print_json(json_pack("{s:s,s:s,s:s,s:s}", "pseudonym", id, "member", m.name, "identity",
+		return print_owned(json_pack("{s:s,s:s,s:s,s:s}", "pseudonym", id, "member", m.name, "identity",
 						   m.identity_id, "audience", audience),
 					 "pseudonym resolve");
 	printf("%s is %s (%s) for the audience %s\n", id, m.name, m.identity_id, audience);
