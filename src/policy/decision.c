@@ -243,7 +243,7 @@ bool ky_policy_may_read_version(const ky_decision_viewer *v, const ky_version_fa
 {
 	if (v->tier == KY_TIER_SECRETARIAT || v->member_id == f->provider)
 		return true;
-	if (!recipient(v, f))
+	if (!recipient(v, f) || (f->contributors_only && v->tier != KY_TIER_CONTRIBUTOR))
 		return false;
 	for (size_t i = 0; i < f->nparts; i++)
 		if (f->parts[i].required && !ky_policy_may_read_part(v, f, i))
@@ -435,6 +435,29 @@ static int conjoin_all(ky_policy_keys *keys, const ky_policy_keys *part)
 	return KY_OK;
 }
 
+/* The state rule on keys: every recipient's key joined with the contributors', so that a
+ * viewer needs both (the provider's own key stays: it reads what it submitted). */
+static int contributors_only(const ky_version_facts *f, ky_policy_keys *keys)
+{
+	char own[KY_STORE_ACCESS_KEY_MAX + 1];
+	snprintf(own, sizeof(own), KY_STORE_MEMBER_KEY, (long long)f->provider);
+	ky_policy_keys next;
+	next.n = 0;
+	for (size_t i = 0; i < keys->n; i++) {
+		char joined[KY_STORE_ACCESS_KEY_MAX + 1];
+		int rc = strcmp(keys->key[i], own) == 0 ? (snprintf(joined, sizeof(joined), "%s", own), KY_OK)
+							: conjoin(keys->key[i], "c", joined);
+		if (rc == KY_OK)
+			rc = key_add(&next, joined, "", 0);
+		if (rc != KY_OK)
+			return rc;
+	}
+	*keys = next;
+	for (size_t i = 0; i < keys->n; i++)
+		keys->ptr[i] = keys->key[i];
+	return KY_OK;
+}
+
 int ky_policy_access_keys(const ky_version_facts *f, ky_policy_keys *out)
 {
 	int rc = version_keys(f, out);
@@ -446,6 +469,8 @@ int ky_policy_access_keys(const ky_version_facts *f, ky_policy_keys *out)
 		if (rc == KY_OK)
 			rc = conjoin_all(out, &part);
 	}
+	if (rc == KY_OK && f->contributors_only)
+		rc = contributors_only(f, out);
 	return rc;
 }
 

@@ -6,7 +6,8 @@
  *
  * The decision, stated once: a viewer may read a version when its member is the secretariat,
  * or the version's provider, or is inside the version's audiences (their union; none is the
- * community) and satisfies its TLP: RED reaches only members named by a member audience. A
+ * community) and satisfies its TLP (RED reaches only members named by a member audience) and
+ * its state (a version of a report not promoted reaches contributors only: the state rule). A
  * version carrying a marking the hub cannot resolve is read by its provider and the
  * secretariat only (fail closed). What may leave the hub (exports, webhooks, federation) is
  * TLP's: CLEAR anywhere, GREEN and AMBER to members inside the audience, AMBER+STRICT and RED
@@ -87,6 +88,9 @@ typedef struct ky_version_facts {
 				       * default is resolved before) */
 	size_t naudiences;
 	bool unresolved;              /* it carries a marking the hub cannot resolve */
+	bool contributors_only;       /* the state rule: it belongs to a report that is not
+				       * (or was never) countermeasure information, which only
+				       * contributors read of the audience (docs/council.md) */
 	const ky_part_facts *parts;   /* the parts it restricts further */
 	size_t nparts;
 } ky_version_facts;
@@ -144,7 +148,8 @@ typedef struct ky_policy_keys {
 
 /* The keys that may read a version: its provider's, and its recipients' (none when a marking
  * is unresolved; for RED the members its member audiences name; without audiences the
- * community's). When required parts restrict it further, a recipient must hold a key of the
+ * community's), each of those joined with the contributors' ("c&s:water"; the community's
+ * becomes "c") under the state rule. When required parts restrict it further, a recipient must hold a key of the
  * version and one of each such part: those keys are conjunctions, their parts' keys joined
  * by '&' in byte order ("c&g:4"), which a viewer holds when it holds each
  * (ky_policy_conjunction). KY_ETOOBIG past KY_STORE_ACCESS_KEYS_MAX keys or

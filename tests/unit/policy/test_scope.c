@@ -1,7 +1,7 @@
 /*
  * test_scope: the read decision's two forms held to each other (policy/decision.h), on the
  * backend under test. A random hub (members of random tiers, sectors and groups; objects of
- * one to three versions with random providers, TLP, audiences, unresolved markings and
+ * one to three versions with random providers, TLP, audiences, the state rule, unresolved markings and
  * required parts under granular markings, in two collections) is stored with the access keys the policy computes; then for every member, the
  * store's queries in that member's scope (every version, the last, the first, by id, by type,
  * hub-wide, in small keyset pages) must return exactly the versions that
@@ -143,6 +143,8 @@ static void fill(hub *h)
 				v->audiences[a] = random_audience(h);
 			v->facts.audiences = v->audiences;
 			v->facts.unresolved = below(20) == 0;
+			/* The state rule: a report not promoted, for contributors only. */
+			v->facts.contributors_only = below(4) == 0;
 			/* Required parts (granular markings on what the object needs): the version's
 			 * keys become conjunctions, which viewers find in the store. */
 			v->facts.parts = v->parts;
