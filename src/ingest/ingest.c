@@ -134,6 +134,22 @@ static int keep_pseudonyms(chunk *c, entry *e, const ky_admitted *admitted)
 	return KY_OK;
 }
 
+/* What an exchange object is to the workflow, kept in the chunk (its refs are the object's,
+ * which is freed before the writer sees the entry). */
+static const ky_store_workflow *keep_workflow(chunk *c, const ky_store_workflow *w)
+{
+	ky_store_workflow *kept = ky_arena_alloc(c->arena, sizeof(*kept));
+	const char **refs = ky_arena_alloc(c->arena, (w->nrefs + 1) * sizeof(*refs));
+	if (kept == NULL || refs == NULL)
+		return NULL;
+	*kept = *w;
+	for (size_t i = 0; i < w->nrefs; i++)
+		if ((refs[i] = keep(c, w->refs[i])) == NULL)
+			return NULL;
+	kept->refs = refs;
+	return kept;
+}
+
 /* The policy's decision on a valid object: its access, kept in the chunk, or a refusal. */
 static int admit(pipeline *p, chunk *c, entry *e, const json_t *object)
 {
@@ -156,6 +172,8 @@ static int admit(pipeline *p, chunk *c, entry *e, const json_t *object)
 	e->access.parts = admitted.parts ? keep(c, admitted.parts) : NULL;
 	e->access.shared = admitted.shared ? keep(c, admitted.shared) : NULL;
 	kept = (admitted.parts == NULL || e->access.parts != NULL) && (admitted.shared == NULL || e->access.shared != NULL);
+	if (kept && admitted.access.workflow != NULL)
+		kept = (e->access.workflow = keep_workflow(c, admitted.access.workflow)) != NULL;
 	if (kept && admitted.npseudonyms > 0)
 		kept = keep_pseudonyms(c, e, &admitted) == KY_OK;
 	e->unresolved = admitted.unresolved;
@@ -437,6 +455,8 @@ static int write_chunk(ky_store *store, pipeline *p, chunk *c, ky_ingest_report_
 		rc = ky_store_batch_begin(store, p->options->collection_id, &batch);
 		if (rc == KY_OK && p->options->actor != NULL)
 			ky_store_batch_actor(batch, p->options->actor);
+		if (rc == KY_OK && p->options->submitter != NULL)
+			ky_store_batch_submitter(batch, p->options->submitter);
 		for (size_t i = 0; rc == KY_OK && i < c->n; i++) {
 			if (c->entries[i].nproblems > 0)
 				continue;

@@ -58,6 +58,8 @@ typedef struct ky_ingest_options {
 				     * its own properties are not judged as a bundle's */
 	const ky_store_actor *actor; /* who adds the objects, for the audit log (store.h:
 				     * ky_store_batch_actor); NULL: the operator */
+	const ky_store_scope *submitter; /* whose eyes the submitter's are, for the workflow
+				     * (store.h: ky_store_batch_submitter); NULL: the operator's */
 } ky_ingest_options;
 
 typedef struct ky_ingest_totals {

@@ -322,6 +322,7 @@ int ky_admission_operator(ky_store *s, const ky_config *config, const char *coll
 		.provider_tier = KY_TIER_SECRETARIAT,
 		.default_tlp = ky_policy_default_tlp(config),
 		.default_audience = audience,
+		.exchange = collection != NULL && strcmp(collection, KY_STORE_EXCHANGE) == 0,
 	};
 	return ky_admission_new(s, &o, out);
 }
@@ -634,6 +635,9 @@ static bool chose_to_be_named(const json_t *object)
 
 void ky_admitted_clear(ky_admitted *a)
 {
+	free(a->workflow_refs);
+	a->workflow_refs = NULL;
+	a->access.workflow = NULL;
 	free(a->parts);
 	free(a->shared);
 	for (size_t i = 0; i < a->npseudonyms; i++)
@@ -668,6 +672,72 @@ static int keep_to_provider(ky_admission *a, const char *id, ky_admitted *out)
 	return KY_OK;
 }
 
+/* The references of `object`'s property `name` (a *_ref string or a *_refs list) appended
+ * to refs. */
+static void refs_of(const json_t *object, const char *name, const char **refs, size_t *n)
+{
+	const json_t *value = json_object_get(object, name);
+	if (json_is_string(value))
+		refs[(*n)++] = json_string_value(value);
+	size_t i;
+	const json_t *item;
+	json_array_foreach(value, i, item)
+		if (json_is_string(item))
+			refs[(*n)++] = json_string_value(item);
+}
+
+static size_t count_refs(const json_t *object, const char *const *properties, size_t nnames)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < nnames; i++) {
+		const json_t *value = json_object_get(object, properties[i]);
+		n += json_is_string(value) ? 1 : json_is_array(value) ? json_array_size(value) : 0;
+	}
+	return n;
+}
+
+/* What an object submitted to the exchange is to the workflow (store_reports.h). */
+static int read_workflow(const json_t *object, ky_admitted *out)
+{
+	static const struct {
+		const char *type;
+		ky_workflow_kind kind;
+		const char *refs[2];
+	} kinds[] = {
+		{"report", KY_WORKFLOW_REPORT, {"object_refs", NULL}},
+		{"opinion", KY_WORKFLOW_FEEDBACK, {"object_refs", NULL}},
+		{"note", KY_WORKFLOW_FEEDBACK, {"object_refs", NULL}},
+		{"sighting", KY_WORKFLOW_FEEDBACK, {"sighting_of_ref", NULL}},
+		{"relationship", KY_WORKFLOW_FEEDBACK, {"source_ref", "target_ref"}},
+	};
+	static const char *const opinions[] = {"strongly-disagree", "disagree", "neutral", "agree", "strongly-agree"};
+	const char *type = json_string_value(json_object_get(object, "type"));
+	ky_store_workflow *w = &out->workflow;
+	*w = (ky_store_workflow){.kind = KY_WORKFLOW_OBJECT, .opinion = KY_WORKFLOW_NO_OPINION, .confidence = -1};
+	const json_t *confidence = json_object_get(object, "confidence");
+	if (json_is_integer(confidence))
+		w->confidence = (int)json_integer_value(confidence);
+	for (size_t k = 0; type != NULL && k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		if (strcmp(type, kinds[k].type) != 0)
+			continue;
+		size_t nnames = kinds[k].refs[1] ? 2 : 1;
+		out->workflow_refs = malloc((count_refs(object, kinds[k].refs, nnames) + 1) * sizeof(*out->workflow_refs));
+		if (out->workflow_refs == NULL)
+			return ky_error_set(KY_ENOMEM, "out of memory");
+		for (size_t i = 0; i < nnames; i++)
+			refs_of(object, kinds[k].refs[i], out->workflow_refs, &w->nrefs);
+		w->refs = out->workflow_refs;
+		w->kind = kinds[k].kind;
+		w->sighting = strcmp(type, "sighting") == 0;
+		const char *opinion = json_string_value(json_object_get(object, "opinion"));
+		for (int o = 0; opinion != NULL && o < 5; o++)
+			if (strcmp(opinion, opinions[o]) == 0)
+				w->opinion = o - 2;
+	}
+	out->access.workflow = w;
+	return KY_OK;
+}
+
 int ky_admission_decide(ky_admission *a, const json_t *object, ky_admitted *out)
 {
 	ky_facts_space space;
@@ -679,6 +749,7 @@ int ky_admission_decide(ky_admission *a, const json_t *object, ky_admitted *out)
 	out->pseudonyms = NULL;
 	out->npseudonyms = 0;
 	out->unresolved = false;
+	out->workflow_refs = NULL;
 	int rc = ky_policy_facts_of(object, a->o.default_tlp, resolve, a, &space, &f);
 	if (rc != KY_OK)
 		return ky_error_set(KY_EDENIED, "%s", ky_error_last());
@@ -718,6 +789,7 @@ int ky_admission_decide(ky_admission *a, const json_t *object, ky_admitted *out)
 			 "object_marking_refs names %s, which this hub does not hold: only you and the secretariat can read"
 			 " this version",
 			 first_unresolved(a, object));
+	f.contributors_only = a->o.exchange;
 	rc = decide_parts(a, object, &space, &f, out);
 	if (rc == KY_OK)
 		rc = ky_policy_access_keys(&f, &out->keys);
@@ -734,11 +806,13 @@ int ky_admission_decide(ky_admission *a, const json_t *object, ky_admitted *out)
 		.nkeys = out->keys.n,
 		.parts = out->parts,
 	};
+	if (a->o.exchange)
+		rc = read_workflow(object, out);
 	/* Only a member names itself, and only on its own objects: the secretariat's versions of
 	 * a member's object leave the member pseudonymous. */
 	int64_t self_named = a->o.provider_tier != KY_TIER_SECRETARIAT && chose_to_be_named(object) ? a->o.provider : 0;
 	const char *type = json_string_value(json_object_get(object, "type"));
-	if (self_named == 0 && type != NULL && id != NULL && strcmp(type, "identity") == 0 && a->o.provider_tier != KY_TIER_SECRETARIAT &&
+	if (rc == KY_OK && self_named == 0 && type != NULL && id != NULL && strcmp(type, "identity") == 0 && a->o.provider_tier != KY_TIER_SECRETARIAT &&
 	    member_of(a, id) == a->o.provider)
 		rc = keep_to_provider(a, id, out);
 	if (rc == KY_OK)

@@ -41,6 +41,7 @@
 #include "policy/decision.h"
 #include "policy/pseudonym.h"
 #include "store/store_council.h"
+#include "store/store_reports.h"
 
 #define KY_AUDIENCE_ID_MAX 64   /* "marking-definition--" + a UUID, with its NUL */
 
@@ -95,6 +96,10 @@ typedef struct ky_admission_options {
 	ky_tlp default_tlp;            /* for objects without TLP */
 	const char *default_audience;  /* the collection's ([collection] audience); NULL or "":
 					* the community */
+	bool exchange;                 /* the submission goes to the exchange (store_reports.h):
+					* every object is for contributors only while its report
+					* is not promoted (the state rule), and what it is to the
+					* workflow is read from it */
 } ky_admission_options;
 
 /*
@@ -151,12 +156,16 @@ typedef struct ky_admitted {
 					   * audience (its keys but the provider's own); its keys
 					   * point into `keys` */
 	const char *pseudonym_keys[KY_STORE_ACCESS_KEYS_MAX];
+	ky_store_workflow workflow;       /* with options.exchange, what it is to the workflow
+					   * (access.workflow points here); its refs point into
+					   * workflow_refs, whose strings the object owns */
+	const char **workflow_refs;       /* owned (malloc'd) array; NULL when none */
 	char warning[512];                /* "" when there is none */
 	bool unresolved;                  /* a marking the hub does not hold restricts it (fail
 					   * closed, until the marking arrives) */
 } ky_admitted;
 
-/* Frees what a decision gave *a (parts, shared, pseudonyms). */
+/* Frees what a decision gave *a (parts, shared, pseudonyms, workflow_refs). */
 void ky_admitted_clear(ky_admitted *a);
 
 /*

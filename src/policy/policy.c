@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "policy/admission.h"
+#include "store/store_reports.h"
 #include "util/ky_error.h"
 
 /* One read or write list, compiled. */
@@ -90,6 +91,16 @@ ky_store_scope ky_policy_scope(const ky_viewer *v)
 	if (v->who.tier == KY_TIER_SECRETARIAT)
 		return (ky_store_scope){.everything = true, .reads = v->reads};
 	return (ky_store_scope){.keys = v->keys.ptr, .nkeys = v->keys.n, .reads = v->reads};
+}
+
+ky_store_scope ky_policy_collection_scope(const char *collection, const ky_viewer *v, ky_policy_keys *own)
+{
+	if (strcmp(collection, KY_STORE_EXCHANGE) != 0 || v->who.tier != KY_TIER_GENERAL)
+		return ky_policy_scope(v);
+	own->n = 1;
+	snprintf(own->key[0], sizeof(own->key[0]), KY_STORE_MEMBER_KEY, (long long)v->who.member_id);
+	own->ptr[0] = own->key[0];
+	return (ky_store_scope){.keys = own->ptr, .nkeys = 1, .reads = v->reads};
 }
 
 static void grant_clear(grant *g)
@@ -179,6 +190,17 @@ static bool hub_collection(const char *collection)
 	return strcmp(collection, KY_POLICY_HUB_COLLECTION) == 0;
 }
 
+/* The workflow's collections, whose grants are the workflow's (docs/council.md). */
+static bool exchange(const char *collection)
+{
+	return strcmp(collection, KY_STORE_EXCHANGE) == 0;
+}
+
+static bool workflow_collection(const char *collection)
+{
+	return exchange(collection) || strcmp(collection, KY_STORE_COUNTERMEASURES) == 0;
+}
+
 int ky_policy_grants_new(ky_store *s, const ky_config *config, ky_policy_grants **out)
 {
 	*out = NULL;
@@ -194,6 +216,13 @@ int ky_policy_grants_new(ky_store *s, const ky_config *config, ky_policy_grants 
 			rc = ky_error_set(KY_EINVALID,
 					  "[collection %s] names the hub's own definitions, which every member reads and nobody"
 					  " writes: remove the section",
+					  c->name);
+			break;
+		}
+		if (workflow_collection(c->name)) {
+			rc = ky_error_set(KY_EINVALID,
+					  "[collection %s] names a collection of the council workflow, whose readers and writers"
+					  " the workflow decides (docs/council.md): remove the section",
 					  c->name);
 			break;
 		}
@@ -257,12 +286,15 @@ static const collection_grants *section_of(const ky_policy_grants *g, const char
 bool ky_policy_may_read(const ky_policy_grants *g, const char *collection, const ky_viewer *v)
 {
 	const collection_grants *c = section_of(g, collection);
-	return hub_collection(collection) || admits(c ? &c->read : &g->secretariat, v);
+	return hub_collection(collection) || workflow_collection(collection) || admits(c ? &c->read : &g->secretariat, v);
 }
 
 bool ky_policy_granted_write(const ky_policy_grants *g, const char *collection, const ky_viewer *v)
 {
 	const collection_grants *c = section_of(g, collection);
+	/* Every member submits to the exchange; only promotion writes countermeasures. */
+	if (workflow_collection(collection))
+		return exchange(collection);
 	return !hub_collection(collection) && admits(c ? &c->write : &g->secretariat, v);
 }
 

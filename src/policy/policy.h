@@ -9,7 +9,10 @@
  * (ky_policy_grants_new, which refuses a member or group the hub does not have, as a typo),
  * and a viewer is admitted when any grantee matches it. A collection without a section is
  * the secretariat's. Writing needs the role analyst or admin too, deleting the role admin
- * (a reader reads). Inside a collection, each version is read by whom its TLP and audiences
+ * (a reader reads). The council workflow's two collections have grants of their own, which
+ * kyoyu.conf cannot change: every member reads and writes the exchange (a general member
+ * reads only its own submissions there: ky_policy_collection_scope), every member reads the
+ * countermeasures, which only promotion writes. Inside a collection, each version is read by whom its TLP and audiences
  * let (decision.h), through the viewer's scope on every read of the store.
  *
  * A ky_policy_grants is read-only once made: threads share it.
@@ -57,6 +60,11 @@ ky_decision_viewer ky_policy_decision_viewer(const ky_viewer *v);
 /* What v's reads of objects may see (store.h): everything for the secretariat, else the
  * versions its keys open; each read noted in v->reads. Borrows v: valid while v is. */
 ky_store_scope ky_policy_scope(const ky_viewer *v);
+
+/* What v's reads of collection `collection` may see: ky_policy_scope(v), but in the
+ * exchange a general member's only the versions it provided and the feedback on its reports
+ * (docs/council.md), whose key is put in *own. Borrows v and own. */
+ky_store_scope ky_policy_collection_scope(const char *collection, const ky_viewer *v, ky_policy_keys *own);
 
 /* Compiles config's collection grants against the hub's members and groups into *out (the
  * caller frees it with ky_policy_grants_free). KY_EINVALID naming the section, the list and

@@ -13,6 +13,7 @@
 
 #include "store/store_audit.h"
 #include "store/store_backend.h"
+#include "store/store_reports.h"
 #include "store/store_council.h"
 #include "stix/stix_selector.h"
 #include "util/ky_arena.h"
@@ -45,6 +46,9 @@ struct ky_store_batch {
 	size_t n, cap;
 	ky_arena *arena;      /* the items' bytes and strings: one free for the whole batch */
 	ky_store_actor actor; /* who adds them, for the audit log; its strings in the arena */
+	ky_store_scope submitter; /* whose eyes the workflow sees through; keys in the arena */
+	ky_store_transition *transition; /* the state change it makes; in the arena, or NULL */
+	bool workflow;        /* an item has a workflow (store_reports.h) */
 };
 
 static bool scope_holds(const ky_store_scope *scope, const char *key)
@@ -236,7 +240,7 @@ int ky_store_open(ky_store **out, const char *location, const ky_store_options *
 	}
 	/* A council starts with its secretariat (store_council.h). */
 	ky_store_actor operator = {.via = "kyoyu init"};
-	if (made && (rc = ky_store_secretariat_ensure(s, &operator, NULL)) != KY_OK) {
+	if (made && ((rc = ky_store_secretariat_ensure(s, &operator, NULL)) != KY_OK || (rc = ky_store_workflow_ensure(s)) != KY_OK)) {
 		ky_store_close(s);
 		return rc;
 	}
@@ -267,6 +271,8 @@ int ky_store_migrate(const char *location, int *from, int *to)
 	ky_store_actor operator = {.via = "kyoyu migrate"};
 	if (rc == KY_OK)
 		rc = ky_store_secretariat_ensure(s, &operator, NULL);
+	if (rc == KY_OK)
+		rc = ky_store_workflow_ensure(s);
 	ky_store_close(s);
 	return rc;
 }
@@ -583,6 +589,41 @@ static int revise_body(ky_store_tx *tx, void *ctx)
 	return rc;
 }
 
+/* The additions of version $1 in every collection: one probe of entries_by_object each. */
+#define VERSION_ADDITIONS                                                                        \
+	" FROM versions ver CROSS JOIN collections c JOIN entries e ON e.collection_id = c.id"    \
+	" AND e.stix_id = ver.stix_id AND e.version_key = ver.version_key"                        \
+	" JOIN version_access va ON va.vid = ver.vid WHERE ver.vid = $1"
+
+int ky_store_access_replace_tx(ky_store *s, ky_store_tx *tx, uint64_t vid, const ky_store_access *access)
+{
+	ky_store_value v[] = {ky_sv_int((int64_t)vid), ky_sv_int(access->tlp),
+			      access->parts ? ky_sv_text(access->parts) : ky_sv_null(),
+			      access->shared ? ky_sv_text(access->shared) : ky_sv_null()};
+	int rc = ky_store_run(s, tx,
+			      "DELETE FROM entry_access WHERE (collection_id, key, seq) IN (SELECT e.collection_id, va.key, e.seq"
+			      VERSION_ADDITIONS ")",
+			      v, 1, NULL, NULL, NULL);
+	if (rc == KY_OK)
+		rc = ky_store_run(s, tx, "DELETE FROM version_access WHERE vid = $1", v, 1, NULL, NULL, NULL);
+	for (size_t k = 0; rc == KY_OK && k < access->nkeys; k++) {
+		ky_store_value kv[] = {v[0], ky_sv_text(access->keys[k])};
+		rc = register_conjunction(s, tx, access->keys[k], strlen(access->keys[k]));
+		if (rc == KY_OK)
+			rc = ky_store_run(s, tx, "INSERT INTO version_access (vid, key) VALUES ($1, $2) ON CONFLICT DO NOTHING", kv,
+					  2, NULL, NULL, NULL);
+	}
+	if (rc == KY_OK)
+		rc = ky_store_run(s, tx, "UPDATE versions SET tlp = $2, parts = $3, shared = $4 WHERE vid = $1", v, 4, NULL,
+				  NULL, NULL);
+	if (rc == KY_OK)
+		rc = ky_store_run(s, tx,
+				  "INSERT INTO entry_access (collection_id, key, seq, latest, vid, date_added_us)"
+				  " SELECT e.collection_id, va.key, e.seq, e.latest, e.vid, e.date_added_us" VERSION_ADDITIONS,
+				  v, 1, NULL, NULL, NULL);
+	return rc;
+}
+
 int ky_store_access_revise(ky_store *s, int64_t collection_id, const char *id, const char *modified,
 			   const ky_store_access *access, bool *revised)
 {
@@ -665,6 +706,25 @@ static int check_access(const ky_store_access *access, const char *id)
 	return KY_OK;
 }
 
+static const char *const *strings_copy(ky_arena *a, const char *const *strings, size_t n)
+{
+	const char **copy = ky_arena_alloc(a, (n ? n : 1) * sizeof(*copy));
+	for (size_t i = 0; copy != NULL && i < n; i++)
+		if ((copy[i] = arena_copy(a, strings[i])) == NULL)
+			return NULL;
+	return copy;
+}
+
+static const ky_store_workflow *workflow_copy(ky_arena *a, const ky_store_workflow *w)
+{
+	ky_store_workflow *copy = ky_arena_alloc(a, sizeof(*copy));
+	if (copy == NULL)
+		return NULL;
+	*copy = *w;
+	copy->refs = strings_copy(a, w->refs, w->nrefs);
+	return copy->refs ? copy : NULL;
+}
+
 int ky_store_batch_add_meta(ky_store_batch *b, const char *raw, size_t raw_len, const ky_store_meta *meta,
 			    const ky_store_access *access)
 {
@@ -696,6 +756,9 @@ int ky_store_batch_add_meta(ky_store_batch *b, const char *raw, size_t raw_len, 
 	it->keys = access_keys(b->arena, access);
 	it->parts = arena_copy(b->arena, access->parts);
 	it->shared = arena_copy(b->arena, access->shared);
+	if (access->workflow != NULL && (it->workflow = workflow_copy(b->arena, access->workflow)) == NULL)
+		return ky_error_set(KY_ENOMEM, "out of memory");
+	b->workflow = b->workflow || access->workflow != NULL;
 	if (it->raw == NULL || it->id == NULL || it->type == NULL || it->modified == NULL || it->keys == NULL ||
 	    (meta->spec_version && it->spec_version == NULL) || (access->parts && it->parts == NULL) ||
 	    (access->shared && it->shared == NULL))
@@ -721,6 +784,11 @@ static int batch_conjunctions_body(ky_store_tx *tx, void *ctx)
 			size_t n = strcspn(k, " ");
 			rc = register_conjunction(b->store, tx, k, n);
 			k += n;
+		}
+	for (size_t i = 0; rc == KY_OK && b->transition != NULL && i < b->transition->nrepublish; i++)
+		for (size_t k = 0; rc == KY_OK && k < b->transition->republish[i].access->nkeys; k++) {
+			const char *key = b->transition->republish[i].access->keys[k];
+			rc = register_conjunction(b->store, tx, key, strlen(key));
 		}
 	return rc;
 }
@@ -769,6 +837,60 @@ static int batch_audit_body(ky_store_tx *tx, void *ctx)
 	return rc == KY_OK ? ky_store_audit_append_tx(b->store, tx, &e) : rc;
 }
 
+/* What the batch's transaction does once its items have their numbers: its entry in the
+ * audit log, then the workflow's records. */
+static int batch_commit_body(ky_store_tx *tx, void *ctx)
+{
+	ky_store_batch *b = ctx;
+	int rc = batch_audit_body(tx, b);
+	if (rc == KY_OK && (b->workflow || b->transition != NULL))
+		rc = ky_store_workflow_apply_tx(b->store, tx, b->collection_id, b->items, b->n, &b->submitter,
+						b->transition);
+	return rc;
+}
+
+void ky_store_batch_submitter(ky_store_batch *b, const ky_store_scope *scope)
+{
+	b->submitter.everything = scope->everything;
+	b->submitter.keys = scope->everything ? NULL : strings_copy(b->arena, scope->keys, scope->nkeys);
+	b->submitter.nkeys = b->submitter.keys ? scope->nkeys : 0;
+}
+
+int ky_store_batch_transition(ky_store_batch *b, const ky_store_transition *t)
+{
+	ky_store_transition *copy = ky_arena_alloc(b->arena, sizeof(*copy));
+	ky_store_actor *actor = ky_arena_alloc(b->arena, sizeof(*actor));
+	ky_store_republish *republish = ky_arena_alloc(b->arena, (t->nrepublish + 1) * sizeof(*republish));
+	ky_store_access *access = ky_arena_alloc(b->arena, (t->nrepublish + 1) * sizeof(*access));
+	if (copy == NULL || actor == NULL || republish == NULL || access == NULL)
+		return ky_error_set(KY_ENOMEM, "out of memory");
+	*copy = *t;
+	*actor = *t->actor;
+	actor->via = arena_copy(b->arena, t->actor->via);
+	actor->origin = arena_copy(b->arena, t->actor->origin);
+	copy->actor = actor;
+	copy->report = arena_copy(b->arena, t->report);
+	copy->reason = arena_copy(b->arena, t->reason);
+	copy->course_of_action = arena_copy(b->arena, t->course_of_action);
+	bool kept = copy->report != NULL && (t->reason == NULL || copy->reason != NULL) &&
+		    (t->course_of_action == NULL || copy->course_of_action != NULL);
+	for (size_t i = 0; kept && i < t->nrepublish; i++) {
+		access[i] = *t->republish[i].access;
+		access[i].keys = strings_copy(b->arena, access[i].keys, access[i].nkeys);
+		access[i].parts = arena_copy(b->arena, access[i].parts);
+		access[i].shared = arena_copy(b->arena, access[i].shared);
+		access[i].workflow = NULL;
+		republish[i] = (ky_store_republish){t->republish[i].vid, &access[i]};
+		kept = access[i].keys != NULL && (t->republish[i].access->parts == NULL || access[i].parts != NULL) &&
+		       (t->republish[i].access->shared == NULL || access[i].shared != NULL);
+	}
+	if (!kept)
+		return ky_error_set(KY_ENOMEM, "out of memory");
+	copy->republish = republish;
+	b->transition = copy;
+	return KY_OK;
+}
+
 void ky_store_batch_actor(ky_store_batch *b, const ky_store_actor *actor)
 {
 	b->actor = *actor;
@@ -783,9 +905,14 @@ int ky_store_batch_commit(ky_store_batch *b, ky_store_status *statuses, uint64_t
 	bool conjunctions = false;
 	for (size_t i = 0; i < b->n && !conjunctions; i++)
 		conjunctions = strchr(b->items[i].keys, '&') != NULL;
+	for (size_t i = 0; b->transition != NULL && i < b->transition->nrepublish && !conjunctions; i++)
+		for (size_t k = 0; k < b->transition->republish[i].access->nkeys && !conjunctions; k++)
+			conjunctions = strchr(b->transition->republish[i].access->keys[k], '&') != NULL;
 	int rc = conjunctions ? ky_store_transact(b->store, true, batch_conjunctions_body, b) : KY_OK;
 	if (rc == KY_OK && b->n)
-		rc = b->store->backend->commit(b->store->impl, b->collection_id, b->items, b->n, batch_audit_body, b);
+		rc = b->store->backend->commit(b->store->impl, b->collection_id, b->items, b->n, batch_commit_body, b);
+	else if (rc == KY_OK && b->transition != NULL)
+		rc = ky_store_report_transition(b->store, b->transition);
 	for (size_t i = 0; i < b->n; i++) {
 		if (rc == KY_OK && statuses != NULL)
 			statuses[i] = b->items[i].status;

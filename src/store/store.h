@@ -34,7 +34,7 @@
 typedef struct ky_store ky_store;
 
 /* The schema version this build writes; older hubs are upgraded by ky_store_migrate(). */
-#define KY_STORE_SCHEMA_VERSION 11
+#define KY_STORE_SCHEMA_VERSION 12
 
 /* Name of the collection every hub starts with and imports go to by default. */
 #define KY_STORE_DEFAULT_COLLECTION "default"
@@ -162,6 +162,9 @@ typedef struct ky_store_access {
 				       * member's identity replaced by a pseudonym (pseudonym.h), as
 				       * JSON text the hub wrote; NULL: the submitted bytes. Parts are
 				       * removed from it as from those. Borrowed for the call */
+	const struct ky_store_workflow *workflow; /* what it is to the council workflow
+				       * (store_reports.h): set for what members submit to the
+				       * exchange, NULL elsewhere. Borrowed for the call */
 } ky_store_access;
 
 #define KY_STORE_ACCESS_KEYS_MAX 64
@@ -227,6 +230,12 @@ int ky_store_batch_commit(ky_store_batch *b, ky_store_status *statuses, uint64_t
  * commit appends in the batch's own transaction listing the versions it added. Without it,
  * the operator ("kyoyu"). */
 void ky_store_batch_actor(ky_store_batch *b, const ky_store_actor *actor);
+
+/* Says whose eyes the submitter's are (copied): the workflow (store_reports.h) takes an
+ * exchange object for feedback on a report only when this scope reads the report. Without
+ * it, the operator's (everything). */
+typedef struct ky_store_scope ky_store_scope;
+void ky_store_batch_submitter(ky_store_batch *b, const ky_store_scope *scope);
 
 /* Rolls the batch back and frees it; NULL does nothing. */
 void ky_store_batch_abort(ky_store_batch *b);

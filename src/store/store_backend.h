@@ -29,6 +29,7 @@ typedef struct ky_store_item {
 	const char *keys;                /* the access keys, separated by single spaces */
 	const char *parts;               /* ky_store_access's, copied; NULL: none */
 	const char *shared;              /* ky_store_access's, copied; NULL: none */
+	const struct ky_store_workflow *workflow; /* ky_store_access's, copied; NULL: none */
 	/* Set by the backend at commit. */
 	ky_store_status status;
 	uint64_t seq;
@@ -126,6 +127,30 @@ bool ky_store_is_postgresql(const ky_store *s);
 int ky_store_audit_append_tx(ky_store *s, ky_store_tx *tx, const struct ky_store_audit_entry *e);
 int ky_store_run(ky_store *s, ky_store_tx *tx, const char *sql, const ky_store_value *values, int n,
 		 ky_store_cells_fn *fn, void *ctx, uint64_t *changed);
+
+/* The record of changes (store_council.c), for every module that changes the council's
+ * records: a token made before the transaction, so that a retried body carries the same;
+ * whether a retried body's first attempt committed (its first record is there); and record
+ * `nth` (from 1) of the write of `token`, in the record of changes and the audit log. */
+int ky_store_change_token(char out[37]);
+int ky_store_change_committed(ky_store *s, ky_store_tx *tx, const char *token, bool *found);
+int ky_store_change_record(ky_store *s, ky_store_tx *tx, const char *token, int nth, const ky_store_actor *actor,
+			   const char *action, const char *subject, const char *detail, const char *reason);
+
+/* Adds a zeroed row of `size` bytes to the growing array whose pointer is at rows_field (a
+ * T **) with *n rows in room for *cap; NULL with KY_ENOMEM set. */
+void *ky_store_row_add(void *rows_field, size_t *n, size_t *cap, size_t size);
+
+/* Gives version vid `access`'s keys, TLP, parts and shared form in place of those it has, in
+ * tx, for each of its additions in every collection too. */
+int ky_store_access_replace_tx(ky_store *s, ky_store_tx *tx, uint64_t vid, const ky_store_access *access);
+
+/* The council workflow's part of a batch's commit (store_reports.c), in its transaction once
+ * the items have their numbers: the reports and feedback that the items with a workflow
+ * make, seen through `submitter`, and the batch's state change (may be NULL). */
+struct ky_store_transition;
+int ky_store_workflow_apply_tx(ky_store *s, ky_store_tx *tx, int64_t collection_id, const ky_store_item *items,
+			       size_t n, const ky_store_scope *submitter, const struct ky_store_transition *transition);
 
 typedef struct ky_store_backend {
 	const char *name;

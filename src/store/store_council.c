@@ -74,7 +74,7 @@ static void copy_cell(char *out, size_t size, const ky_store_cell *cell)
 
 /* A token for the changes of one write, made before its transaction so that a retry of the
  * body carries the same one. */
-static int new_token(char out[37])
+int ky_store_change_token(char out[37])
 {
 	return ky_uuid4(out) == KY_OK ? KY_OK : ky_error_set(KY_ERROR, "no randomness for a change's token");
 }
@@ -82,7 +82,7 @@ static int new_token(char out[37])
 /* Adds a row of `size` bytes, zeroed, to the growing array whose pointer is at rows_field (a
  * T **, copied as bytes: every object pointer has one representation here) with *n rows in
  * room for *cap; returns it, or NULL with KY_ENOMEM set. */
-static void *row_add(void *rows_field, size_t *n, size_t *cap, size_t size)
+void *ky_store_row_add(void *rows_field, size_t *n, size_t *cap, size_t size)
 {
 	char *rows;
 	memcpy(&rows, rows_field, sizeof(rows));
@@ -122,7 +122,7 @@ static int row_found(void *ctx, const ky_store_cell *cells, int n)
 
 /* Whether the change of `token` (its first record) was committed: the retry of a write
  * whose first attempt lost its connection after COMMIT. */
-static int change_committed(ky_store *s, ky_store_tx *tx, const char *token, bool *found)
+int ky_store_change_committed(ky_store *s, ky_store_tx *tx, const char *token, bool *found)
 {
 	char first[48];
 	snprintf(first, sizeof(first), "%s.1", token);
@@ -134,7 +134,7 @@ static int change_committed(ky_store *s, ky_store_tx *tx, const char *token, boo
 }
 
 /* Records change number `nth` (from 1) of the write of `token`. */
-static int record_change(ky_store *s, ky_store_tx *tx, const char *token, int nth, const ky_store_actor *actor,
+int ky_store_change_record(ky_store *s, ky_store_tx *tx, const char *token, int nth, const ky_store_actor *actor,
 			 const char *action, const char *subject, const char *detail, const char *reason)
 {
 	char id[48];
@@ -181,7 +181,7 @@ static int member_row(void *ctx, const ky_store_cell *c, int n)
 	member_rows *r = ctx;
 	if (n < 9)
 		return ky_error_set(KY_ERROR, "a member row has %d columns", n);
-	ky_store_member *m = row_add(&r->rows, &r->n, &r->cap, sizeof(*m));
+	ky_store_member *m = ky_store_row_add(&r->rows, &r->n, &r->cap, sizeof(*m));
 	if (m == NULL)
 		return KY_ENOMEM;
 	m->id = ky_store_cell_int(&c[0]);
@@ -354,7 +354,7 @@ static int sector_list_row(void *ctx, const ky_store_cell *c, int n)
 {
 	(void)n;
 	sector_rows *r = ctx;
-	char(*row)[KY_STORE_TITLE_MAX + 1] = row_add(&r->rows, &r->n, &r->cap, sizeof(*r->rows));
+	char(*row)[KY_STORE_TITLE_MAX + 1] = ky_store_row_add(&r->rows, &r->n, &r->cap, sizeof(*r->rows));
 	if (row == NULL)
 		return KY_ENOMEM;
 	for (int i = 0; i < 3; i++)
@@ -520,7 +520,7 @@ static int member_add_body(ky_store_tx *tx, void *ctx)
 {
 	member_add_op *op = ctx;
 	bool done;
-	int rc = change_committed(op->s, tx, op->token, &done);
+	int rc = ky_store_change_committed(op->s, tx, op->token, &done);
 	if (rc == KY_OK && !done) {
 		int64_t id;
 		rc = insert_member(op->s, tx, op->m, &id);
@@ -531,7 +531,7 @@ static int member_add_body(ky_store_tx *tx, void *ctx)
 								 sectors))
 					   : (json_decref(sectors), NULL);
 		if (rc == KY_OK)
-			rc = record_change(op->s, tx, op->token, 1, op->actor, "member.add", op->m->name, detail, op->reason);
+			rc = ky_store_change_record(op->s, tx, op->token, 1, op->actor, "member.add", op->m->name, detail, op->reason);
 		free(detail);
 	}
 	if (rc == KY_OK)
@@ -546,7 +546,7 @@ int ky_store_member_add(ky_store *s, const ky_store_member *m, const ky_store_ac
 	member_add_op op = {s, m, actor, reason, {0}, out ? out : &unused};
 	if (m->nsectors > KY_STORE_SECTORS_MAX)
 		return ky_error_set(KY_ETOOBIG, "a member has at most %d sectors", KY_STORE_SECTORS_MAX);
-	int rc = new_token(op.token);
+	int rc = ky_store_change_token(op.token);
 	if (rc == KY_OK)
 		rc = ky_store_transact(s, true, member_add_body, &op);
 	if (rc == KY_ENOTFOUND && strncmp(ky_error_last(), "unknown sector", 14) == 0) {
@@ -585,7 +585,7 @@ static int member_set_body(ky_store_tx *tx, void *ctx)
 	member_set_op *op = ctx;
 	bool done;
 	ky_store_member before;
-	int rc = change_committed(op->s, tx, op->token, &done);
+	int rc = ky_store_change_committed(op->s, tx, op->token, &done);
 	if (rc == KY_OK && !done)
 		rc = member_named(op->s, tx, op->name, &before);
 	if (rc != KY_OK || done)
@@ -611,14 +611,14 @@ static int member_set_body(ky_store_tx *tx, void *ctx)
 		rc = ky_store_run(op->s, tx, "UPDATE members SET tier = $1 WHERE id = $2", v, 2, NULL, NULL, NULL);
 		char *detail = detail_of(json_pack("{s:s,s:s}", "from", ky_tier_name(before.tier), "to", ky_tier_name(*op->tier)));
 		if (rc == KY_OK)
-			rc = record_change(op->s, tx, op->token, ++nth, op->actor, "member.set-tier", op->name, detail, op->reason);
+			rc = ky_store_change_record(op->s, tx, op->token, ++nth, op->actor, "member.set-tier", op->name, detail, op->reason);
 		free(detail);
 	}
 	if (rc == KY_OK && new_status) {
 		ky_store_value v[] = {ky_sv_text(*op->suspended ? "suspended" : "active"), ky_sv_int(before.id)};
 		rc = ky_store_run(op->s, tx, "UPDATE members SET status = $1 WHERE id = $2", v, 2, NULL, NULL, NULL);
 		if (rc == KY_OK)
-			rc = record_change(op->s, tx, op->token, ++nth, op->actor,
+			rc = ky_store_change_record(op->s, tx, op->token, ++nth, op->actor,
 					   *op->suspended ? "member.suspend" : "member.resume", op->name, NULL, op->reason);
 	}
 	if (rc == KY_OK)
@@ -631,7 +631,7 @@ int ky_store_member_set(ky_store *s, const char *name, const ky_tier *tier, cons
 {
 	ky_store_member unused;
 	member_set_op op = {s, name, tier, suspended, actor, reason, {0}, out ? out : &unused};
-	int rc = new_token(op.token);
+	int rc = ky_store_change_token(op.token);
 	return rc == KY_OK ? ky_store_transact(s, true, member_set_body, &op) : rc;
 }
 
@@ -658,7 +658,7 @@ static int user_row(void *ctx, const ky_store_cell *c, int n)
 	user_rows *r = ctx;
 	if (n < 9)
 		return ky_error_set(KY_ERROR, "a user row has %d columns", n);
-	ky_store_user *u = row_add(&r->rows, &r->n, &r->cap, sizeof(*u));
+	ky_store_user *u = ky_store_row_add(&r->rows, &r->n, &r->cap, sizeof(*u));
 	if (u == NULL)
 		return KY_ENOMEM;
 	u->id = ky_store_cell_int(&c[0]);
@@ -771,7 +771,7 @@ static int insert_user(ky_store *s, ky_store_tx *tx, const char *token, const ch
 		rc = accept_rules(s, tx, u.id, version, now);
 	char *detail = detail_of(json_pack("{s:s,s:s}", "member", m->name, "role", ky_role_name(role)));
 	if (rc == KY_OK)
-		rc = record_change(s, tx, token, 1, actor, "user.add", name, detail, reason);
+		rc = ky_store_change_record(s, tx, token, 1, actor, "user.add", name, detail, reason);
 	free(detail);
 	return rc;
 }
@@ -801,7 +801,7 @@ static int user_add_body(ky_store_tx *tx, void *ctx)
 {
 	user_add_op *op = ctx;
 	bool done;
-	int rc = change_committed(op->s, tx, op->token, &done);
+	int rc = ky_store_change_committed(op->s, tx, op->token, &done);
 	if (rc == KY_OK && done) {
 		/* The attempt that lost its connection made the user. */
 		rc = user_named(op->s, tx, op->name, op->out);
@@ -832,7 +832,7 @@ int ky_store_user_add(ky_store *s, const char *name, const char *member, ky_role
 {
 	ky_store_user unused;
 	user_add_op op = {s, name, member, role, accepts_rules, false, actor, reason, {0}, out ? out : &unused};
-	int rc = new_token(op.token);
+	int rc = ky_store_change_token(op.token);
 	return rc == KY_OK ? ky_store_transact(s, true, user_add_body, &op) : rc;
 }
 
@@ -844,7 +844,7 @@ int ky_store_user_ensure(ky_store *s, const char *name, const ky_store_actor *ac
 		return ky_error_set(KY_EINVALID, "a user name has 1 to %d bytes", KY_STORE_USER_MAX);
 	ky_store_user unused;
 	user_add_op op = {s, name, NULL, KY_ROLE_ADMIN, true, true, actor, reason, {0}, out ? out : &unused};
-	int rc = new_token(op.token);
+	int rc = ky_store_change_token(op.token);
 	return rc == KY_OK ? ky_store_transact(s, true, user_add_body, &op) : rc;
 }
 
@@ -901,7 +901,7 @@ static int user_set_body(ky_store_tx *tx, void *ctx)
 	user_set_op *op = ctx;
 	bool done;
 	ky_store_user before;
-	int rc = change_committed(op->s, tx, op->token, &done);
+	int rc = ky_store_change_committed(op->s, tx, op->token, &done);
 	if (rc == KY_OK && !done)
 		rc = user_named(op->s, tx, op->name, &before);
 	if (rc != KY_OK || done)
@@ -912,14 +912,14 @@ static int user_set_body(ky_store_tx *tx, void *ctx)
 		rc = ky_store_run(op->s, tx, "UPDATE users SET role = $1 WHERE id = $2", v, 2, NULL, NULL, NULL);
 		char *detail = detail_of(json_pack("{s:s,s:s}", "from", ky_role_name(before.role), "to", ky_role_name(*op->role)));
 		if (rc == KY_OK)
-			rc = record_change(op->s, tx, op->token, ++nth, op->actor, "user.set-role", op->name, detail, op->reason);
+			rc = ky_store_change_record(op->s, tx, op->token, ++nth, op->actor, "user.set-role", op->name, detail, op->reason);
 		free(detail);
 	}
 	if (rc == KY_OK && op->disable && !before.disabled) {
 		ky_store_value v[] = {ky_sv_int(ky_clock_now_us()), ky_sv_int(before.id)};
 		rc = ky_store_run(op->s, tx, "UPDATE users SET disabled_us = $1 WHERE id = $2", v, 2, NULL, NULL, NULL);
 		if (rc == KY_OK)
-			rc = record_change(op->s, tx, op->token, ++nth, op->actor, "user.disable", op->name, NULL, op->reason);
+			rc = ky_store_change_record(op->s, tx, op->token, ++nth, op->actor, "user.disable", op->name, NULL, op->reason);
 	}
 	if (rc == KY_OK)
 		rc = user_named(op->s, tx, op->name, op->out);
@@ -931,7 +931,7 @@ int ky_store_user_set(ky_store *s, const char *name, const ky_role *role, bool d
 {
 	ky_store_user unused;
 	user_set_op op = {s, name, role, disable, actor, reason, {0}, out ? out : &unused};
-	int rc = new_token(op.token);
+	int rc = ky_store_change_token(op.token);
 	return rc == KY_OK ? ky_store_transact(s, true, user_set_body, &op) : rc;
 }
 
@@ -967,7 +967,7 @@ static int ensure_secretariat(ky_store *s, ky_store_tx *tx, const char *token, c
 		int64_t id;
 		rc = insert_member(s, tx, &m, &id);
 		if (rc == KY_OK)
-			rc = record_change(s, tx, token, 1, actor, "member.add", m.name, "{\"tier\":\"secretariat\"}",
+			rc = ky_store_change_record(s, tx, token, 1, actor, "member.add", m.name, "{\"tier\":\"secretariat\"}",
 					   "the hub's secretariat, made with the hub");
 		if (rc == KY_OK)
 			rc = first_secretariat(s, tx, out);
@@ -986,7 +986,7 @@ static int secretariat_body(ky_store_tx *tx, void *ctx)
 {
 	secretariat_op *op = ctx;
 	bool done;
-	int rc = change_committed(op->s, tx, op->token, &done);
+	int rc = ky_store_change_committed(op->s, tx, op->token, &done);
 	if (rc == KY_OK)
 		rc = done ? first_secretariat(op->s, tx, op->out) : ensure_secretariat(op->s, tx, op->token, op->actor, op->out);
 	uint64_t given = 0;
@@ -999,7 +999,7 @@ static int secretariat_body(ky_store_tx *tx, void *ctx)
 		snprintf(detail, sizeof(detail), "{\"users\":%llu}", (unsigned long long)given);
 		char migrated[48];
 		snprintf(migrated, sizeof(migrated), "%.36s-u", op->token);
-		rc = record_change(op->s, tx, migrated, 1, op->actor, "member.adopt-users", op->out->name, detail,
+		rc = ky_store_change_record(op->s, tx, migrated, 1, op->actor, "member.adopt-users", op->out->name, detail,
 				   "users of a hub from before members become secretariat admins");
 	}
 	return rc;
@@ -1009,7 +1009,7 @@ int ky_store_secretariat_ensure(ky_store *s, const ky_store_actor *actor, ky_sto
 {
 	ky_store_member unused;
 	secretariat_op op = {s, actor, {0}, out ? out : &unused};
-	int rc = new_token(op.token);
+	int rc = ky_store_change_token(op.token);
 	return rc == KY_OK ? ky_store_transact(s, true, secretariat_body, &op) : rc;
 }
 
@@ -1024,7 +1024,7 @@ static int group_row(void *ctx, const ky_store_cell *c, int n)
 {
 	(void)n;
 	group_rows *r = ctx;
-	ky_store_group *g = row_add(&r->rows, &r->n, &r->cap, sizeof(*g));
+	ky_store_group *g = ky_store_row_add(&r->rows, &r->n, &r->cap, sizeof(*g));
 	if (g == NULL)
 		return KY_ENOMEM;
 	g->id = ky_store_cell_int(&c[0]);
@@ -1061,14 +1061,14 @@ static int group_create_body(ky_store_tx *tx, void *ctx)
 {
 	group_op *op = ctx;
 	bool done;
-	int rc = change_committed(op->s, tx, op->token, &done);
+	int rc = ky_store_change_committed(op->s, tx, op->token, &done);
 	if (rc == KY_OK && !done) {
 		ky_store_value v[] = {ky_sv_text(op->name), ky_sv_int(ky_clock_now_us())};
 		rc = ky_store_run(op->s, tx, "INSERT INTO groups (name, created_us) VALUES ($1, $2)", v, 2, NULL, NULL, NULL);
 		if (rc == KY_EEXISTS)
 			rc = ky_error_set(KY_EEXISTS, "a group named \"%s\" exists already", op->name);
 		if (rc == KY_OK)
-			rc = record_change(op->s, tx, op->token, 1, op->actor, "group.create", op->name, NULL, op->reason);
+			rc = ky_store_change_record(op->s, tx, op->token, 1, op->actor, "group.create", op->name, NULL, op->reason);
 	}
 	return rc == KY_OK ? group_named(op->s, tx, op->name, op->out) : rc;
 }
@@ -1078,7 +1078,7 @@ int ky_store_group_create(ky_store *s, const char *name, const ky_store_actor *a
 {
 	ky_store_group unused;
 	group_op op = {.s = s, .name = name, .actor = actor, .reason = reason, .out = out ? out : &unused};
-	int rc = new_token(op.token);
+	int rc = ky_store_change_token(op.token);
 	return rc == KY_OK ? ky_store_transact(s, true, group_create_body, &op) : rc;
 }
 
@@ -1142,7 +1142,7 @@ static int name_row(void *ctx, const ky_store_cell *c, int n)
 {
 	(void)n;
 	name_rows *r = ctx;
-	char *row = row_add(&r->rows, &r->n, &r->cap, sizeof(*r->rows));
+	char *row = ky_store_row_add(&r->rows, &r->n, &r->cap, sizeof(*r->rows));
 	if (row == NULL)
 		return KY_ENOMEM;
 	copy_cell(row, sizeof(*r->rows), &c[0]);
@@ -1188,7 +1188,7 @@ static int group_member_body(ky_store_tx *tx, void *ctx)
 	bool done;
 	ky_store_group g = {0};
 	ky_store_member m = {0};
-	int rc = change_committed(op->s, tx, op->token, &done);
+	int rc = ky_store_change_committed(op->s, tx, op->token, &done);
 	if (rc != KY_OK || done) {
 		op->changed = done;
 		return rc;
@@ -1206,7 +1206,7 @@ static int group_member_body(ky_store_tx *tx, void *ctx)
 	op->changed = touched > 0;
 	char *detail = detail_of(json_pack("{s:s}", "member", op->member));
 	if (rc == KY_OK && op->changed)
-		rc = record_change(op->s, tx, op->token, 1, op->actor, op->add ? "group.add" : "group.remove", op->name,
+		rc = ky_store_change_record(op->s, tx, op->token, 1, op->actor, op->add ? "group.add" : "group.remove", op->name,
 				   detail, op->reason);
 	free(detail);
 	return rc;
@@ -1216,7 +1216,7 @@ static int group_member_change(ky_store *s, const char *group, const char *membe
 			       const ky_store_actor *actor, const char *reason, bool *changed)
 {
 	group_op op = {.s = s, .name = group, .member = member, .add = add, .actor = actor, .reason = reason};
-	int rc = new_token(op.token);
+	int rc = ky_store_change_token(op.token);
 	if (rc == KY_OK)
 		rc = ky_store_transact(s, true, group_member_body, &op);
 	if (changed != NULL)
@@ -1384,7 +1384,7 @@ static int rules_set_body(ky_store_tx *tx, void *ctx)
 {
 	rules_op *op = ctx;
 	bool done;
-	int rc = change_committed(op->s, tx, op->token, &done);
+	int rc = ky_store_change_committed(op->s, tx, op->token, &done);
 	if (rc == KY_OK && !done) {
 		int64_t last;
 		rc = rules_version(op->s, tx, &last);
@@ -1395,7 +1395,7 @@ static int rules_set_body(ky_store_tx *tx, void *ctx)
 		char detail[48];
 		snprintf(detail, sizeof(detail), "{\"version\":%lld}", (long long)(last + 1));
 		if (rc == KY_OK)
-			rc = record_change(op->s, tx, op->token, 1, op->actor, "rules.set", "rules", detail, op->reason);
+			rc = ky_store_change_record(op->s, tx, op->token, 1, op->actor, "rules.set", "rules", detail, op->reason);
 	}
 	if (rc == KY_OK)
 		rc = rules_version(op->s, tx, &op->version);
@@ -1410,7 +1410,7 @@ int ky_store_rules_set(ky_store *s, const char *text, size_t len, const ky_store
 	if (memchr(text, '\0', len) != NULL)
 		return ky_error_set(KY_EINVALID, "the rules' text holds a NUL byte");
 	rules_op op = {.s = s, .text = text, .len = len, .actor = actor, .reason = reason};
-	int rc = new_token(op.token);
+	int rc = ky_store_change_token(op.token);
 	if (rc == KY_OK)
 		rc = ky_store_transact(s, true, rules_set_body, &op);
 	if (rc == KY_OK && version != NULL)
@@ -1466,7 +1466,7 @@ static int rules_accept_body(ky_store_tx *tx, void *ctx)
 	snprintf(detail, sizeof(detail), "{\"version\":%lld}", (long long)op->version);
 	/* The acceptance itself makes a retry harmless; its record is made once with it. */
 	if (rc == KY_OK)
-		rc = record_change(op->s, tx, op->token, 1, op->actor, "rules.accept", "rules", detail, "");
+		rc = ky_store_change_record(op->s, tx, op->token, 1, op->actor, "rules.accept", "rules", detail, "");
 	return rc;
 }
 
@@ -1474,7 +1474,7 @@ int ky_store_rules_accept(ky_store *s, int64_t user_id, int64_t version, const k
 			  int64_t *accepted_us)
 {
 	rules_op op = {.s = s, .user_id = user_id, .version = version, .actor = actor};
-	int rc = new_token(op.token);
+	int rc = ky_store_change_token(op.token);
 	if (rc == KY_OK)
 		rc = ky_store_transact(s, true, rules_accept_body, &op);
 	if (rc == KY_OK && accepted_us != NULL)
@@ -1494,7 +1494,7 @@ static int key_row(void *ctx, const ky_store_cell *c, int n)
 	key_rows *r = ctx;
 	if (n < KY_SQL_KEY_COLUMN_COUNT)
 		return ky_error_set(KY_ERROR, "a key row has %d columns", n);
-	ky_store_key *k = row_add(&r->rows, &r->n, &r->cap, sizeof(*k));
+	ky_store_key *k = ky_store_row_add(&r->rows, &r->n, &r->cap, sizeof(*k));
 	if (k == NULL)
 		return KY_ENOMEM;
 	k->id = ky_store_cell_int(&c[0]);
@@ -1601,7 +1601,7 @@ static int key_add_body(ky_store_tx *tx, void *ctx)
 {
 	key_op *op = ctx;
 	bool done;
-	int rc = change_committed(op->s, tx, op->token, &done);
+	int rc = ky_store_change_committed(op->s, tx, op->token, &done);
 	if (rc == KY_OK && !done) {
 		ky_store_value v[] = {ky_sv_int(op->user_id), ky_sv_text(op->prefix),
 				      ky_sv_blob(op->hash, KY_STORE_KEY_HASH_SIZE), ky_sv_int(ky_clock_now_us())};
@@ -1617,7 +1617,7 @@ static int key_add_body(ky_store_tx *tx, void *ctx)
 	if (rc == KY_OK && op->rows.n == 1 && !done) {
 		char detail[48];
 		snprintf(detail, sizeof(detail), "{\"prefix\":\"%s\"}", op->prefix);
-		rc = record_change(op->s, tx, op->token, 1, op->actor, "key.create", op->rows.rows[0].user, detail,
+		rc = ky_store_change_record(op->s, tx, op->token, 1, op->actor, "key.create", op->rows.rows[0].user, detail,
 				   op->reason);
 	}
 	return rc;
@@ -1630,7 +1630,7 @@ int ky_store_key_add(ky_store *s, int64_t user_id, const char *prefix, const uin
 		return ky_error_set(KY_EINVALID, "a key's prefix has %d characters", KY_STORE_KEY_PREFIX_LEN);
 	key_op op = {.s = s, .hash = hash, .prefix = prefix, .user_id = user_id, .actor = actor, .reason = reason};
 	ky_store_key k;
-	int rc = new_token(op.token);
+	int rc = ky_store_change_token(op.token);
 	if (rc == KY_OK)
 		rc = ky_store_transact(s, true, key_add_body, &op);
 	rc = key_result(&op, rc, &k, "the key just added is not there");
@@ -1644,7 +1644,7 @@ static int key_revoke_body(ky_store_tx *tx, void *ctx)
 	key_op *op = ctx;
 	bool done;
 	uint64_t touched = 0;
-	int rc = change_committed(op->s, tx, op->token, &done);
+	int rc = ky_store_change_committed(op->s, tx, op->token, &done);
 	ky_store_value v[] = {ky_sv_text(op->prefix), ky_sv_int(ky_clock_now_us())};
 	if (rc == KY_OK && !done)
 		rc = ky_store_run(op->s, tx, KY_SQL_KEY_REVOKE, v, 2, NULL, NULL, &touched);
@@ -1655,7 +1655,7 @@ static int key_revoke_body(ky_store_tx *tx, void *ctx)
 	if (rc == KY_OK && !done && op->rows.n == 1) {
 		char detail[48];
 		snprintf(detail, sizeof(detail), "{\"prefix\":\"%s\"}", op->prefix);
-		rc = record_change(op->s, tx, op->token, 1, op->actor, "key.revoke", op->rows.rows[0].user, detail,
+		rc = ky_store_change_record(op->s, tx, op->token, 1, op->actor, "key.revoke", op->rows.rows[0].user, detail,
 				   op->reason);
 	}
 	return rc;
@@ -1668,7 +1668,7 @@ int ky_store_key_revoke(ky_store *s, const char *prefix, const ky_store_actor *a
 		return ky_error_set(KY_ENOTFOUND, "no active key with prefix %s (a prefix has %d characters)", prefix,
 				    KY_STORE_KEY_PREFIX_LEN);
 	key_op op = {.s = s, .prefix = prefix, .actor = actor, .reason = reason};
-	int rc = new_token(op.token);
+	int rc = ky_store_change_token(op.token);
 	if (rc == KY_OK)
 		rc = ky_store_transact(s, true, key_revoke_body, &op);
 	return key_result(&op, rc, out, "the key just revoked is not there");

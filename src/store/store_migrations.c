@@ -305,6 +305,57 @@ static const migration migrations[] = {
 	 "  public_key {TEXT} NOT NULL,"
 	 "  signature {TEXT} NOT NULL);",
 	 NULL},
+	/* 11 -> 12: the council workflow (store_reports.h, docs/council.md). Reports with their
+	 * state, provider, confidence and the rule proposing them; the objects whose state each
+	 * covers (an object is in one report); the feedback versions on each, with their giver
+	 * and opinion, which the confidence is computed from; the secretariat's promotion rules;
+	 * and every member's notifications. The two collections are made after the migrations
+	 * (store_reports.c), as their ids are random. */
+	{"CREATE TABLE reports ("
+	 "  id {KEY} PRIMARY KEY,"
+	 "  provider_id {I64} NOT NULL REFERENCES members (id),"
+	 "  state {KEY} NOT NULL CHECK (state IN ('unconfirmed', 'countermeasure', 'refuted', 'withdrawn', 'revoked')),"
+	 "  prior {I32} NOT NULL,"
+	 "  confidence {I32} NOT NULL,"
+	 "  agree {I32} NOT NULL,"
+	 "  disagree {I32} NOT NULL,"
+	 "  rule_id {I64},"
+	 "  course_of_action {KEY},"
+	 "  root_vid {I64} NOT NULL,"
+	 "  created_us {I64} NOT NULL,"
+	 "  changed_us {I64} NOT NULL);"
+	 "CREATE INDEX reports_by_state ON reports (state, id);"
+	 "CREATE INDEX reports_by_provider ON reports (provider_id, id);"
+	 "CREATE TABLE report_objects ("
+	 "  stix_id {KEY} PRIMARY KEY,"
+	 "  report_id {KEY} NOT NULL);"
+	 "CREATE INDEX report_objects_by_report ON report_objects (report_id, stix_id);"
+	 "CREATE TABLE feedback ("
+	 "  vid {I64} PRIMARY KEY,"
+	 "  report_id {KEY} NOT NULL,"
+	 "  member_id {I64} NOT NULL,"
+	 "  type {KEY} NOT NULL,"
+	 "  stix_id {KEY} NOT NULL,"
+	 "  opinion {I32},"
+	 "  at_us {I64} NOT NULL);"
+	 "CREATE INDEX feedback_by_report ON feedback (report_id, vid);"
+	 "CREATE TABLE promotion_rules ("
+	 "  id {ID},"
+	 "  name {KEY} NOT NULL UNIQUE,"
+	 "  min_agree {I32} NOT NULL,"
+	 "  max_disagree {I32} NOT NULL,"
+	 "  min_confidence {I32} NOT NULL,"
+	 "  promotes {I32} NOT NULL,"
+	 "  created_us {I64} NOT NULL);"
+	 "CREATE TABLE notifications ("
+	 "  id {ID},"
+	 "  member_id {I64} NOT NULL,"
+	 "  at_us {I64} NOT NULL,"
+	 "  kind {KEY} NOT NULL,"
+	 "  report_id {KEY} NOT NULL,"
+	 "  detail {TEXT} NOT NULL);"
+	 "CREATE INDEX notifications_by_member ON notifications (member_id, id);",
+	 NULL},
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == KY_STORE_SCHEMA_VERSION,

@@ -399,7 +399,8 @@ static int ignore_row(void *ctx, const ky_store_row *row)
 int ky_taxii_object_exists(ky_store *store, const ky_store_collection *c, const char *object_id, const ky_viewer *who)
 {
 	const char *ids[1] = {object_id};
-	ky_store_scope scope = ky_policy_scope(who);
+	ky_policy_keys own;
+	ky_store_scope scope = ky_policy_collection_scope(c->name, who, &own);
 	ky_store_query q = {
 		.scope = &scope, .collection_id = c->id, .ids = ids, .nids = 1, .versions = KY_STORE_ALL, .limit = 1};
 	ky_store_page found;
@@ -414,7 +415,8 @@ int ky_taxii_listing_serve(ky_taxii *t, ky_store *store, ky_http_request *r, con
 	ky_taxii_filters p = {0};
 	if (!ky_taxii_filters_parse(r, kind, t->config, &p))
 		return ky_error_set(KY_EINVALID, "%s.", p.problem);
-	ky_store_scope scope = ky_policy_scope(who);
+	ky_policy_keys own;
+	ky_store_scope scope = ky_policy_collection_scope(c->name, who, &own);
 	ky_store_query q = {
 		.scope = &scope,
 		.collection_id = c->id,

@@ -342,7 +342,7 @@ static int name_collection(void *ctx, const ky_store_collection *c)
 /* Who provides the request's objects, its requester's member, and who reads them: the policy's
  * snapshot for the request (policy/admission.h), with its collection's default audience. */
 static int request_admission(ky_taxii *t, ky_store *store, const ky_store_request *request, ky_admission **out,
-			     int64_t *member)
+			     int64_t *member, ky_viewer *submitter)
 {
 	ky_store_user user;
 	named_collection c = {.id = request->collection_id};
@@ -361,8 +361,15 @@ static int request_admission(ky_taxii *t, ky_store *store, const ky_store_reques
 		.provider_tier = user.tier,
 		.default_tlp = ky_policy_default_tlp(t->config),
 		.default_audience = audience,
+		.exchange = strcmp(c.name, KY_STORE_EXCHANGE) == 0,
 	};
-	return ky_admission_new(store, &o, out);
+	/* The workflow takes an object for feedback on a report only when its submitter reads
+	 * the report. */
+	ky_store_member m;
+	rc = ky_store_member_by_id(store, user.member_id, &m);
+	if (rc == KY_OK)
+		rc = ky_policy_viewer_of_member(store, &m, submitter);
+	return rc == KY_OK ? ky_admission_new(store, &o, out) : rc;
 }
 
 /* Processes one claimed request to its end; KY_OK when it is complete. */
@@ -373,7 +380,8 @@ static int process(ky_taxii *t, ky_store *store, const ky_store_request *request
 	if (len > 0 && request->total > 0) {
 		ky_admission *admission = NULL;
 		int64_t member = 0;
-		rc = request_admission(t, store, request, &admission, &member);
+		ky_viewer submitter;
+		rc = request_admission(t, store, request, &admission, &member, &submitter);
 		if (rc != KY_OK)
 			return rc;
 		FILE *in = fmemopen((void *)envelope, len, "r");
@@ -384,6 +392,7 @@ static int process(ky_taxii *t, ky_store *store, const ky_store_request *request
 		char via[96];
 		snprintf(via, sizeof(via), "TAXII add objects (status %s)", request->id);
 		ky_store_actor actor = {.user_id = request->user_id, .member_id = member, .via = via};
+		ky_store_scope scope = ky_policy_scope(&submitter);
 		ky_ingest_options options = {
 			.collection_id = request->collection_id,
 			.admission = admission,
@@ -393,6 +402,7 @@ static int process(ky_taxii *t, ky_store *store, const ky_store_request *request
 			.source_name = request->id,
 			.taxii_envelope = true,
 			.actor = &actor,
+			.submitter = &scope,
 		};
 		ky_ingest_totals totals;
 		rc = ky_ingest_stream(store, in, &options, on_report, on_progress, &p, &totals);
