@@ -165,4 +165,8 @@ int ky_cli_audit(const ky_cli_global *global, int argc, char **argv);
 /* `kyoyu pseudonym resolve ID`: the secretariat's audited lookup of a pseudonym. */
 int ky_cli_pseudonym(const ky_cli_global *global, int argc, char **argv);
 
+/* `kyoyu report ...` and `kyoyu rule ...`: the council workflow (cli_report.c). */
+int ky_cli_report(const ky_cli_global *global, int argc, char **argv);
+int ky_cli_rule(const ky_cli_global *global, int argc, char **argv);
+
 #endif

@@ -39,6 +39,8 @@ static const struct command {
 	{"changes", ky_cli_changes, "every change to the council: who, when, how, why"},
 	{"audit", ky_cli_audit, "verify and search the audit log of every read and change"},
 	{"pseudonym", ky_cli_pseudonym, "resolve a pseudonym to its member (audited)"},
+	{"report", ky_cli_report, "the council's reports: list, show, promote, refute, revoke"},
+	{"rule", ky_cli_rule, "add, list and remove the rules that propose promotion"},
 };
 
 static void usage(FILE *out)

@@ -152,7 +152,7 @@ static int propose(ky_store *s, ky_store_tx *tx, const char *id)
 			    "UPDATE reports SET rule_id = (SELECT p.id FROM promotion_rules p WHERE p.min_agree <= reports.agree"
 			    " AND (p.max_disagree < 0 OR p.max_disagree >= reports.disagree)"
 			    " AND p.min_confidence <= reports.confidence ORDER BY p.id LIMIT 1)"
-			    " WHERE state = 'unconfirmed' AND ($1 IS NULL OR id = $1)",
+			    " WHERE state = 'unconfirmed' AND (CAST($1 AS text) IS NULL OR id = $1)",
 			    v, 1, NULL, NULL, NULL);
 }
 
