@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "council/council.h"
+#include "council/workflow.h"
 #include "policy/admission.h"
 #include "store/store_audit.h"
 #include "util/ky_arena.h"
@@ -139,9 +140,12 @@ static const char *param(call *c, const char *name)
 
 /* A page: how many, and after which name (from `next`: "n." and the name in base64url, so a
  * client treats it as opaque; a made-up one lists only what the caller may see anyway). */
+/* Names, prefixes and report ids (STIX ids) key pages. */
+#define PAGE_KEY_MAX KY_STORE_STIX_ID_MAX
+
 typedef struct page {
 	size_t limit;
-	char after[KY_STORE_USER_MAX + 1];
+	char after[PAGE_KEY_MAX + 1];
 } page;
 
 static int page_of(call *c, page *p)
@@ -160,7 +164,7 @@ static int page_of(call *c, page *p)
 		p->limit = (unsigned long)n > max ? max : (size_t)n;
 	}
 	if (next != NULL) {
-		unsigned char raw[KY_STORE_USER_MAX + 3];
+		unsigned char raw[PAGE_KEY_MAX + 3];
 		size_t len = 0;
 		const char *end = NULL;
 		if (sodium_base642bin(raw, sizeof(raw), next, strlen(next), NULL, &len, &end,
@@ -177,7 +181,7 @@ static json_t *page_body(const char *key, json_t *items, bool more, const char *
 {
 	json_t *o = json_pack("{s:b}", "more", more);
 	if (o != NULL && more) {
-		char raw[KY_STORE_USER_MAX + 3], text[2 * sizeof(raw) + 4];
+		char raw[PAGE_KEY_MAX + 3], text[2 * sizeof(raw) + 4];
 		size_t n = (size_t)snprintf(raw, sizeof(raw), "n.%s", last);
 		sodium_bin2base64(text, sizeof(text), (const unsigned char *)raw, n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 		json_object_set_new(o, "next", json_string(text));
@@ -192,7 +196,7 @@ static json_t *page_body(const char *key, json_t *items, bool more, const char *
 /* Collects a list's rows as JSON, remembering the last name for the next page. */
 typedef struct rows {
 	json_t *items;
-	char last[KY_STORE_USER_MAX + 1];
+	char last[PAGE_KEY_MAX + 1];
 	call *c;
 } rows;
 
@@ -732,6 +736,354 @@ static int get_reach(call *c)
 	return respond(c, 200, json_pack("{s:o}", "objects", items));
 }
 
+/* --- the council workflow ------------------------------------------------------------------ */
+
+static ky_workflow_caller workflow_caller(call *c)
+{
+	return (ky_workflow_caller){.viewer = c->v, .via = c->via, .origin = ky_http_client(c->r)};
+}
+
+typedef struct report_rows {
+	call *c;
+	ky_workflow_caller *w;
+	rows *l;
+} report_rows;
+
+static int report_row(void *ctx, const ky_store_report *r)
+{
+	report_rows *rr = ctx;
+	json_t *item = ky_workflow_report_json(rr->c->s, rr->w, r, false);
+	return item ? append(rr->l, item, r->id) : ky_error_set(KY_ENOMEM, "out of memory");
+}
+
+static int list_reports(call *c, const page *p, rows *l, bool *more)
+{
+	const char *state = param(c, "state"), *mine = param(c, "mine");
+	ky_store_report_filter f = {.state = -1, .after = p->after, .limit = p->limit};
+	ky_report_state parsed;
+	if (state != NULL && strcmp(state, "proposed") == 0)
+		f.proposed = true;
+	else if (state != NULL && ky_report_state_parse(state, &parsed))
+		f.state = (int)parsed;
+	else if (state != NULL)
+		return ky_error_set(KY_EINVALID, "state is one of unconfirmed, proposed, countermeasure, refuted, withdrawn,"
+						 " revoked");
+	if (mine != NULL && strcmp(mine, "true") != 0 && strcmp(mine, "false") != 0)
+		return ky_error_set(KY_EINVALID, "mine is true or false");
+	if (mine != NULL && strcmp(mine, "true") == 0)
+		f.provider = c->v->who.member_id;
+	ky_workflow_caller w = workflow_caller(c);
+	report_rows rr = {c, &w, l};
+	return ky_workflow_reports(c->s, &w, &f, report_row, &rr, more);
+}
+
+static int get_reports(call *c)
+{
+	return listing(c, "reports", list_reports);
+}
+
+static int get_report(call *c)
+{
+	ky_workflow_caller w = workflow_caller(c);
+	ky_store_report r;
+	int rc = ky_workflow_report(c->s, &w, c->arg[0], &r);
+	json_t *body = rc == KY_OK ? ky_workflow_report_json(c->s, &w, &r, true) : NULL;
+	if (rc == KY_OK && body == NULL)
+		rc = ky_error_set(KY_ENOMEM, "out of memory");
+	return rc == KY_OK ? respond(c, 200, body) : failure(rc);
+}
+
+/* What a submission did with each object, and the reports they are in. */
+typedef struct submitted {
+	call *c;
+	json_t *outcomes;
+	json_t *report_ids;
+	int rc;
+} submitted;
+
+static void on_submitted(void *ctx, const ky_ingest_report *r)
+{
+	submitted *sub = ctx;
+	static const char *const outcomes[] = {"stored", "duplicate", "refused"};
+	json_t *item = json_pack("{s:I,s:o,s:s}", "index", (json_int_t)r->index, "id", r->id ? json_string(r->id) : json_null(),
+				 "outcome", outcomes[r->outcome]);
+	if (item != NULL && r->outcome == KY_INGEST_REFUSED) {
+		json_t *problems = json_array();
+		for (size_t i = 0; problems != NULL && i < r->nproblems; i++)
+			json_array_append_new(problems, json_string(r->problems[i]));
+		json_object_set_new(item, "problems", problems ? problems : json_array());
+	}
+	if (item != NULL && r->warning != NULL)
+		json_object_set_new(item, "warning", json_string(r->warning));
+	if (item == NULL || json_array_append_new(sub->outcomes, item) != 0)
+		sub->rc = KY_ENOMEM;
+	ky_store_report report;
+	if (r->outcome != KY_INGEST_REFUSED && r->id != NULL && ky_store_report_of(sub->c->s, r->id, &report) == KY_OK) {
+		size_t i;
+		json_t *id;
+		json_array_foreach(sub->report_ids, i, id)
+			if (strcmp(json_string_value(id), report.id) == 0)
+				return;
+		json_array_append_new(sub->report_ids, json_string(report.id));
+	}
+}
+
+static int post_reports(call *c)
+{
+	static const char *const allowed[] = {"objects", "audiences", "named", NULL};
+	static const char *const required[] = {"objects", NULL};
+	const char *names[16];
+	size_t nnames = 0;
+	int rc = fields(c, allowed, required);
+	json_t *list = json_object_get(c->body, "audiences"), *named = json_object_get(c->body, "named");
+	if (rc == KY_OK && list != NULL && (!json_is_array(list) || json_array_size(list) > 16))
+		rc = ky_error_set(KY_EINVALID, "the field \"audiences\" must be a list of at most 16 audience names");
+	for (size_t i = 0; rc == KY_OK && i < json_array_size(list); i++) {
+		json_t *item = json_array_get(list, i);
+		if (!json_is_string(item))
+			rc = ky_error_set(KY_EINVALID, "the field \"audiences\" must hold audience names (strings)");
+		else
+			names[nnames++] = json_string_value(item);
+	}
+	if (rc == KY_OK && named != NULL && !json_is_boolean(named))
+		rc = ky_error_set(KY_EINVALID, "the field \"named\" must be true or false");
+	submitted sub = {c, json_array(), json_array(), KY_OK};
+	ky_workflow_caller w = workflow_caller(c);
+	ky_ingest_totals totals = {0};
+	if (rc == KY_OK)
+		rc = sub.outcomes && sub.report_ids ? KY_OK : ky_error_set(KY_ENOMEM, "out of memory");
+	if (rc == KY_OK)
+		rc = ky_workflow_submit(c->s, c->a->config, &w, json_object_get(c->body, "objects"), names, nnames,
+					json_is_true(named), on_submitted, &sub, &totals);
+	if (rc == KY_OK && sub.rc != KY_OK)
+		rc = ky_error_set(KY_ENOMEM, "out of memory");
+	json_t *reports = json_array();
+	size_t i;
+	json_t *id;
+	json_array_foreach(sub.report_ids, i, id)
+	{
+		ky_store_report r;
+		if (rc == KY_OK && reports != NULL && ky_store_report_get(c->s, json_string_value(id), &r) == KY_OK)
+			json_array_append_new(reports, ky_workflow_report_json(c->s, &w, &r, false));
+	}
+	json_decref(sub.report_ids);
+	if (rc == KY_OK && reports == NULL)
+		rc = ky_error_set(KY_ENOMEM, "out of memory");
+	if (rc != KY_OK) {
+		json_decref(sub.outcomes);
+		json_decref(reports);
+		return failure(rc);
+	}
+	return respond(c, 201,
+		       json_pack("{s:I,s:I,s:I,s:o,s:o}", "stored", (json_int_t)totals.stored, "duplicate",
+				 (json_int_t)totals.duplicate, "refused", (json_int_t)totals.refused, "objects", sub.outcomes,
+				 "reports", reports));
+}
+
+static int post_transitions(call *c)
+{
+	static const char *const allowed[] = {"to", "reason", "course_of_action", NULL};
+	static const char *const required[] = {"to", "reason", NULL};
+	const char *to, *reason;
+	int rc = fields(c, allowed, required);
+	if (rc == KY_OK)
+		rc = text_field(c, "to", &to);
+	if (rc == KY_OK)
+		rc = text_field(c, "reason", &reason);
+	ky_report_state state;
+	if (rc == KY_OK && !ky_report_state_parse(to, &state))
+		rc = ky_error_set(KY_EINVALID, "\"to\" is one of unconfirmed, countermeasure, refuted, withdrawn, revoked");
+	json_t *coa = json_object_get(c->body, "course_of_action");
+	if (rc == KY_OK && coa != NULL && !json_is_object(coa))
+		rc = ky_error_set(KY_EINVALID, "the field \"course_of_action\" must be a STIX course-of-action object");
+	char *coa_text = rc == KY_OK && coa ? json_dumps(coa, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	if (rc == KY_OK && coa != NULL && coa_text == NULL)
+		rc = ky_error_set(KY_ENOMEM, "out of memory");
+	ky_workflow_caller w = workflow_caller(c);
+	ky_store_report r;
+	if (rc == KY_OK)
+		rc = ky_workflow_transition(c->s, c->a->config, &w, c->arg[0], state, reason, coa_text,
+					    coa_text ? strlen(coa_text) : 0, &r);
+	free(coa_text);
+	json_t *body = rc == KY_OK ? ky_workflow_report_json(c->s, &w, &r, false) : NULL;
+	if (rc == KY_OK && body == NULL)
+		rc = ky_error_set(KY_ENOMEM, "out of memory");
+	return rc == KY_OK ? respond(c, 200, body) : failure(rc);
+}
+
+static int post_feedback(call *c)
+{
+	static const char *const allowed[] = {"opinion", "reason", "sighting", "note", NULL};
+	ky_workflow_feedback f = {0};
+	int rc = fields(c, allowed, NULL);
+	if (rc == KY_OK)
+		rc = text_field(c, "opinion", &f.opinion);
+	if (rc == KY_OK)
+		rc = text_field(c, "reason", &f.reason);
+	if (rc == KY_OK)
+		rc = text_field(c, "note", &f.note);
+	json_t *sighting = json_object_get(c->body, "sighting");
+	if (rc == KY_OK && sighting != NULL) {
+		static const char *const parts[] = {"count", "first_seen", "last_seen", NULL};
+		json_t *count = json_object_get(sighting, "count");
+		const char *key;
+		json_t *value;
+		f.sighting = json_is_object(sighting);
+		if (!f.sighting)
+			rc = ky_error_set(KY_EINVALID, "the field \"sighting\" is an object: {\"count\", \"first_seen\", \"last_seen\"}");
+		json_object_foreach(sighting, key, value)
+		{
+			bool known = false;
+			for (const char *const *k = parts; *k && !known; k++)
+				known = strcmp(*k, key) == 0;
+			if (rc == KY_OK && !known)
+				rc = ky_error_set(KY_EINVALID, "a sighting takes count, first_seen and last_seen, not \"%.64s\"", key);
+		}
+		if (rc == KY_OK && count != NULL && !json_is_integer(count))
+			rc = ky_error_set(KY_EINVALID, "a sighting's count is a whole number");
+		f.count = count ? json_integer_value(count) : 0;
+		f.first_seen = json_string_value(json_object_get(sighting, "first_seen"));
+		f.last_seen = json_string_value(json_object_get(sighting, "last_seen"));
+	}
+	ky_workflow_caller w = workflow_caller(c);
+	char id[KY_STORE_STIX_ID_MAX];
+	if (rc == KY_OK)
+		rc = ky_workflow_give_feedback(c->s, c->a->config, &w, c->arg[0], &f, id);
+	ky_store_report r;
+	if (rc == KY_OK)
+		rc = ky_workflow_report(c->s, &w, c->arg[0], &r);
+	json_t *report = rc == KY_OK ? ky_workflow_report_json(c->s, &w, &r, false) : NULL;
+	if (rc == KY_OK && report == NULL)
+		rc = ky_error_set(KY_ENOMEM, "out of memory");
+	return rc == KY_OK ? respond(c, 201, json_pack("{s:s,s:o}", "id", id, "report", report)) : failure(rc);
+}
+
+/* The promotion rules: every member may read them (which rules promote is the council's
+ * business); the hub runners change them. */
+static bool runs_hub(call *c)
+{
+	return c->v->who.tier == KY_TIER_SECRETARIAT && c->v->who.role == KY_ROLE_ADMIN;
+}
+
+static int rule_row(void *ctx, const ky_store_rule *r)
+{
+	json_t *item = ky_workflow_rule_json(r);
+	return item && json_array_append_new(ctx, item) == 0 ? 0 : ky_error_set(KY_ENOMEM, "out of memory");
+}
+
+static int get_promotion_rules(call *c)
+{
+	json_t *items = json_array();
+	int rc = items ? ky_store_rule_list(c->s, rule_row, items) : ky_error_set(KY_ENOMEM, "out of memory");
+	if (rc != KY_OK) {
+		json_decref(items);
+		return failure(rc);
+	}
+	return respond(c, 200, json_pack("{s:o}", "rules", items));
+}
+
+static int int_field(call *c, const char *name, int min, int max, bool null_ok, int *out)
+{
+	json_t *v = json_object_get(c->body, name);
+	if (v == NULL || (null_ok && json_is_null(v)))
+		return KY_OK;
+	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
+		return ky_error_set(KY_EINVALID, "the field \"%s\" is a whole number from %d to %d%s", name, min, max,
+				    null_ok ? ", or null" : "");
+	*out = (int)json_integer_value(v);
+	return KY_OK;
+}
+
+static int post_promotion_rules(call *c)
+{
+	static const char *const allowed[] = {"name", "min_agree", "max_disagree", "min_confidence", "promotes", "reason",
+					      NULL};
+	static const char *const required[] = {"name", "reason", NULL};
+	const char *name, *reason;
+	ky_store_rule r = {.max_disagree = -1};
+	int rc = runs_hub(c) ? fields(c, allowed, required)
+			     : ky_error_set(KY_EDENIED, "only the secretariat's admins set the promotion rules");
+	if (rc == KY_OK)
+		rc = text_field(c, "name", &name);
+	if (rc == KY_OK)
+		rc = text_field(c, "reason", &reason);
+	if (rc == KY_OK)
+		rc = ky_council_check_reason(reason);
+	if (rc == KY_OK)
+		rc = int_field(c, "min_agree", 0, 1000, false, &r.min_agree);
+	if (rc == KY_OK)
+		rc = int_field(c, "max_disagree", 0, 1000, true, &r.max_disagree);
+	if (rc == KY_OK)
+		rc = int_field(c, "min_confidence", 0, 100, false, &r.min_confidence);
+	json_t *promotes = json_object_get(c->body, "promotes");
+	if (rc == KY_OK && promotes != NULL && !json_is_boolean(promotes))
+		rc = ky_error_set(KY_EINVALID, "the field \"promotes\" is true or false");
+	r.promotes = json_is_true(promotes);
+	if (rc == KY_OK && strlen(name) > KY_STORE_NAME_MAX)
+		rc = ky_error_set(KY_EINVALID, "a rule's name has at most %d bytes", KY_STORE_NAME_MAX);
+	if (rc == KY_OK) {
+		snprintf(r.name, sizeof(r.name), "%s", name);
+		rc = ky_workflow_rule_check(&r);
+	}
+	ky_store_actor actor = {.user_id = c->v->who.user_id, .member_id = c->v->who.member_id, .via = c->via,
+				.origin = ky_http_client(c->r)};
+	ky_store_rule out;
+	if (rc == KY_OK)
+		rc = ky_store_rule_add(c->s, &r, &actor, reason, &out);
+	return rc == KY_OK ? respond(c, 201, ky_workflow_rule_json(&out)) : failure(rc);
+}
+
+static int delete_promotion_rule(call *c)
+{
+	const char *reason = param(c, "reason");
+	int rc = runs_hub(c) ? ky_council_check_reason(reason)
+			     : ky_error_set(KY_EDENIED, "only the secretariat's admins set the promotion rules");
+	ky_store_actor actor = {.user_id = c->v->who.user_id, .member_id = c->v->who.member_id, .via = c->via,
+				.origin = ky_http_client(c->r)};
+	if (rc == KY_OK)
+		rc = ky_store_rule_remove(c->s, c->arg[0], &actor, reason);
+	return rc == KY_OK ? respond(c, 200, json_pack("{s:s}", "removed", c->arg[0])) : failure(rc);
+}
+
+typedef struct notes {
+	json_t *items;
+	int64_t last;
+} notes;
+
+static int notification_row(void *ctx, const ky_store_notification *n)
+{
+	notes *l = ctx;
+	json_t *detail = json_loads(n->detail, 0, NULL);
+	json_t *item = json_pack("{s:I,s:s,s:s,s:o,s:o}", "id", (json_int_t)n->id, "kind", n->kind, "report", n->report,
+				 "detail", detail ? detail : json_object(), "at", time_json(n->at_us));
+	l->last = n->id;
+	return item && json_array_append_new(l->items, item) == 0 ? 0 : ky_error_set(KY_ENOMEM, "out of memory");
+}
+
+/* The caller's member's notifications after `after` (an id: a client keeps the last it saw),
+ * oldest first. */
+static int get_notifications(call *c)
+{
+	const char *after = param(c, "after");
+	page p;
+	int rc = page_of(c, &p);
+	char *end = NULL;
+	long long from = after ? strtoll(after, &end, 10) : 0;
+	if (rc == KY_OK && after != NULL && (*after == '\0' || *end != '\0' || from < 0))
+		rc = ky_error_set(KY_EINVALID, "after is the id of the last notification seen, a whole number");
+	notes l = {json_array(), 0};
+	bool more = false;
+	if (rc == KY_OK)
+		rc = l.items ? ky_store_notification_list(c->s, c->v->who.member_id, from, p.limit, notification_row, &l, &more)
+			     : ky_error_set(KY_ENOMEM, "out of memory");
+	if (rc != KY_OK) {
+		json_decref(l.items);
+		return failure(rc);
+	}
+	return respond(c, 200, json_pack("{s:o,s:b,s:o}", "notifications", l.items, "more", more, "last",
+					 l.last ? json_integer(l.last) : json_null()));
+}
+
 /* --- the document -------------------------------------------------------------------------- */
 
 static int get_openapi(call *c)
@@ -767,6 +1119,15 @@ static const route routes[] = {
 	{"GET", PREFIX "/audiences", get_audiences, false, false},
 	{"GET", PREFIX "/objects/{id}", get_object, false, false},
 	{"GET", PREFIX "/reach", get_reach, false, false},
+	{"GET", PREFIX "/reports", get_reports, false, false},
+	{"POST", PREFIX "/reports", post_reports, false, true},
+	{"GET", PREFIX "/reports/{id}", get_report, false, false},
+	{"POST", PREFIX "/reports/{id}/transitions", post_transitions, false, true},
+	{"POST", PREFIX "/reports/{id}/feedback", post_feedback, false, true},
+	{"GET", PREFIX "/promotion-rules", get_promotion_rules, false, false},
+	{"POST", PREFIX "/promotion-rules", post_promotion_rules, false, true},
+	{"DELETE", PREFIX "/promotion-rules/{name}", delete_promotion_rule, false, false},
+	{"GET", PREFIX "/notifications", get_notifications, false, false},
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -797,7 +1158,7 @@ static bool matches(ky_arena *arena, const char *template, ky_slice path, const 
 					return false;
 				n++;
 			}
-			if (n == 0 || n > 64)
+			if (n == 0 || n > KY_STORE_STIX_ID_MAX - 1)
 				return false;
 			if (arg != NULL && nargs < 2 && (arg[nargs] = ky_arena_strndup(arena, p, n)) == NULL)
 				return false;

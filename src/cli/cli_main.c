@@ -47,7 +47,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: kyoyu [--config FILE] [--db PATH] COMMAND [ARGS]\n"
-		"       kyoyu --hub URL [--key-file FILE] [--cacert FILE] whoami|rules ...\n"
+		"       kyoyu --hub URL [--key-file FILE] [--cacert FILE] whoami|rules|report|feedback ...\n"
 		"\n"
 		"kyoyu is a cyber-threat information-sharing hub (STIX 2.1, TAXII 2.1).\n"
 		"\n"
@@ -60,8 +60,9 @@ static void usage(FILE *out)
 		"  --config FILE  settings (docs/config.md); default ./kyoyu.conf, else\n"
 		"                 /etc/kyoyu/kyoyu.conf, else built-in defaults\n"
 		"  --db PATH      the hub's database, over [store] db (default kyoyu.db)\n"
-		"  --hub URL      a remote hub, for a member's commands: whoami, rules show,\n"
-		"                 rules accept (the key from KYOYU_KEY or --key-file FILE;\n"
+		"  --hub URL      a remote hub, for a member's commands: whoami, rules show|accept,\n"
+		"                 report submit|list|show|withdraw, feedback (the key from\n"
+		"                 KYOYU_KEY or --key-file FILE;\n"
 		"                 --cacert FILE trusts a private CA; docs/client.md)\n"
 		"  --help         this help; `kyoyu COMMAND --help` for a command's own\n"
 		"  --version      print the version\n"
@@ -257,11 +258,19 @@ int ky_cli_main(int argc, char **argv)
 		return KY_EXIT_USAGE;
 	}
 	const char *name = argv[optind];
-	bool member_command = strcmp(name, "whoami") == 0 || strcmp(name, "rules") == 0;
+	bool member_command = strcmp(name, "whoami") == 0 || strcmp(name, "rules") == 0 ||
+			      strcmp(name, "feedback") == 0 || (strcmp(name, "report") == 0 && optind + 1 < argc &&
+							       (strcmp(argv[optind + 1], "submit") == 0 ||
+								strcmp(argv[optind + 1], "list") == 0 ||
+								strcmp(argv[optind + 1], "show") == 0 ||
+								strcmp(argv[optind + 1], "withdraw") == 0 ||
+								strcmp(argv[optind + 1], "--help") == 0));
 	if (remote.hub_url != NULL) {
 		/* A member's commands are clients of a hub; everything else acts on a database. */
 		if (db_option != NULL || !member_command) {
-			fprintf(stderr, "kyoyu: %s; with --hub URL the commands are whoami, rules show and rules accept\n",
+			fprintf(stderr,
+				"kyoyu: %s; with --hub URL the commands are whoami, rules show|accept, report"
+				" submit|list|show|withdraw and feedback\n",
 				db_option ? "--hub (a remote hub) and --db (a database) exclude each other"
 					  : "this command acts on the hub's database (--db), not through --hub");
 			return KY_EXIT_USAGE;

@@ -1,6 +1,6 @@
 /*
- * cli_remote: `kyoyu --hub URL whoami|rules show|rules accept`, a member's commands against
- * a remote hub's native API (cli_remote.h is the contract, src/client/ the wire). Every
+ * cli_remote: `kyoyu --hub URL whoami|rules show|rules accept|report ...|feedback`, a member's
+ * commands against a remote hub's native API (cli_remote.h is the contract, src/client/ the wire). Every
  * string the hub sends is shown through ky_client_text_clean(), so that a hub (or whatever
  * answers in its place) cannot write escape sequences to the member's terminal; the key is
  * read into one buffer, handed to the client, and wiped.
@@ -31,16 +31,34 @@ static void usage(FILE *out)
 		"usage: kyoyu --hub URL [--key-file FILE] [--cacert FILE] whoami [--json]\n"
 		"       kyoyu --hub URL [--key-file FILE] [--cacert FILE] rules show [--json]\n"
 		"       kyoyu --hub URL [--key-file FILE] [--cacert FILE] rules accept [--yes] [--json]\n"
+		"       kyoyu --hub URL ... report submit FILE [--audience A]... [--named] [--json]\n"
+		"       kyoyu --hub URL ... report list [--state S] [--mine] [--json]\n"
+		"       kyoyu --hub URL ... report show REPORT [--json]\n"
+		"       kyoyu --hub URL ... report withdraw REPORT --reason TEXT [--json]\n"
+		"       kyoyu --hub URL ... feedback REPORT --opinion O [--reason TEXT] [--json]\n"
+		"       kyoyu --hub URL ... feedback REPORT --sighting [--count N] [--first-seen T] [--last-seen T]\n"
+		"       kyoyu --hub URL ... feedback REPORT --note TEXT\n"
 		"\n"
 		"A member's commands, run against a remote hub's API (/api/v1/) with an API key.\n"
 		"\n"
-		"whoami        who the key is: user, role, member (title, tier), groups, and whether\n"
-		"              the hub's rules are accepted\n"
-		"rules show    the hub's rules: version, text, whether you have accepted them\n"
-		"rules accept  shows the rules and asks \"Accept version N? [y/N]\" on the terminal;\n"
-		"              --yes accepts without asking (needed where there is no terminal)\n"
-		"--json        the hub's answer as it came (rules accept: the acceptance; the rules\n"
-		"              when there was nothing to accept)\n"
+		"whoami          who the key is: user, role, member (title, tier), groups, and whether\n"
+		"                the hub's rules are accepted\n"
+		"rules show      the hub's rules: version, text, whether you have accepted them\n"
+		"rules accept    shows the rules and asks \"Accept version N? [y/N]\" on the terminal;\n"
+		"                --yes accepts without asking (needed where there is no terminal)\n"
+		"report submit   submits FILE's STIX objects (a bundle, a list or one object) to the\n"
+		"                exchange: a STIX report and its objects form one unconfirmed report,\n"
+		"                other objects reports of their own (docs/council.md). --audience A (any\n"
+		"                number of: community, contributors, sector:NAME, group:NAME,\n"
+		"                member:NAME) says who reads them; --named names you as their provider\n"
+		"report list     the reports you may read: --state S (unconfirmed, proposed,\n"
+		"                countermeasure, refuted, withdrawn, revoked), --mine your member's\n"
+		"report show     one report: its state, confidence, objects and feedback\n"
+		"report withdraw withdraws your member's unconfirmed report\n"
+		"feedback        gives feedback on a report: an opinion (strongly-disagree, disagree,\n"
+		"                neutral, agree, strongly-agree), a sighting (\"we saw this too\") or a note\n"
+		"--json          the hub's answer as it came (rules accept: the acceptance; the rules\n"
+		"                when there was nothing to accept)\n"
 		"\n"
 		"--hub URL       https://HOST[:PORT][/PREFIX]; http:// only to this machine\n"
 		"                (127.0.0.0/8, [::1], localhost)\n"
@@ -48,13 +66,16 @@ static void usage(FILE *out)
 		"--cacert FILE   verify the hub's certificate with this CA bundle (a private CA)\n"
 		"\n"
 		"exit status: 0 done, 1 the hub could not be reached or failed (or the rules were\n"
-		"not accepted), 2 usage error, 3 the hub found the request invalid, 4 refused by\n"
-		"the hub (401, 403), 5 not found, 6 conflict\n");
+		"not accepted), 2 usage error, 3 the hub found the request invalid (report submit:\n"
+		"some objects were refused), 4 refused by the hub (401, 403), 5 not found, 6 conflict\n");
 }
 
 /* The commands, and which options each takes. */
-enum { WHOAMI, RULES_SHOW, RULES_ACCEPT };
-static const char *const names[] = {"whoami", "rules show", "rules accept"};
+enum { WHOAMI, RULES_SHOW, RULES_ACCEPT, REPORT_SUBMIT, REPORT_LIST, REPORT_SHOW, REPORT_WITHDRAW, FEEDBACK };
+static const char *const names[] = {"whoami",	      "rules show",	"rules accept",	   "report submit",
+				    "report list",    "report show",	"report withdraw", "feedback"};
+
+#define AUDIENCES_MAX 16
 
 typedef struct run {
 	const ky_cli_remote_options *o;
@@ -62,19 +83,50 @@ typedef struct run {
 	int command;
 	bool json;
 	bool yes;
+	const char *operand;   /* FILE or REPORT */
+	const char *audiences[AUDIENCES_MAX];
+	size_t naudiences;
+	bool named, mine, sighting;
+	const char *state, *reason, *opinion, *note, *count, *first_seen, *last_seen;
 	ky_client *client;
 	ky_client_response r;
 	json_t *doc;      /* the last 2xx answer's body */
 } run;
 
-/* Parses the command's options; -1 to go on, else the exit status to return. */
+/* Which commands take which options (bits of 1 << command). */
+#define ANY (~0u)
+#define ONLY(c) (1u << (c))
+
+/* Parses the command's options and its operand; -1 to go on, else the exit status. */
 static int parse(run *x, int argc, char **argv)
 {
 	static const struct option options[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"yes", no_argument, NULL, 'y'},
-		{"help", no_argument, NULL, 'h'},
+		{"json", no_argument, NULL, 'j'},	      {"yes", no_argument, NULL, 'y'},
+		{"help", no_argument, NULL, 'h'},	      {"audience", required_argument, NULL, 'a'},
+		{"named", no_argument, NULL, 'n'},	      {"state", required_argument, NULL, 's'},
+		{"mine", no_argument, NULL, 'm'},	      {"reason", required_argument, NULL, 'r'},
+		{"opinion", required_argument, NULL, 'o'}, {"sighting", no_argument, NULL, 'g'},
+		{"count", required_argument, NULL, 'c'},   {"first-seen", required_argument, NULL, 'f'},
+		{"last-seen", required_argument, NULL, 'l'}, {"note", required_argument, NULL, 't'},
 		{NULL, 0, NULL, 0},
+	};
+	static const struct {
+		int opt;
+		unsigned commands;
+	} takes[] = {
+		{'j', ANY},
+		{'y', ONLY(RULES_ACCEPT)},
+		{'a', ONLY(REPORT_SUBMIT)},
+		{'n', ONLY(REPORT_SUBMIT)},
+		{'s', ONLY(REPORT_LIST)},
+		{'m', ONLY(REPORT_LIST)},
+		{'r', ONLY(REPORT_WITHDRAW) | ONLY(FEEDBACK)},
+		{'o', ONLY(FEEDBACK)},
+		{'g', ONLY(FEEDBACK)},
+		{'c', ONLY(FEEDBACK)},
+		{'f', ONLY(FEEDBACK)},
+		{'l', ONLY(FEEDBACK)},
+		{'t', ONLY(FEEDBACK)},
 	};
 	int c;
 
@@ -85,21 +137,66 @@ static int parse(run *x, int argc, char **argv)
 			usage(stdout);
 			return KY_CLIENT_EXIT_OK;
 		}
-		if (c == 'j') {
-			x->json = true;
-			continue;
+		bool taken = false;
+		for (size_t i = 0; i < sizeof(takes) / sizeof(takes[0]) && !taken; i++)
+			taken = takes[i].opt == c && (takes[i].commands & (1u << x->command));
+		if (!taken) {
+			fprintf(stderr, "kyoyu %s: unknown option '%s'\n", x->name, argv[optind - 1]);
+			usage(stderr);
+			return KY_CLIENT_EXIT_USAGE;
 		}
-		if (c == 'y' && x->command == RULES_ACCEPT) {
-			x->yes = true;
-			continue;
+		switch (c) {
+		case 'j': x->json = true; break;
+		case 'y': x->yes = true; break;
+		case 'n': x->named = true; break;
+		case 'm': x->mine = true; break;
+		case 'g': x->sighting = true; break;
+		case 's': x->state = optarg; break;
+		case 'r': x->reason = optarg; break;
+		case 'o': x->opinion = optarg; break;
+		case 'c': x->count = optarg; break;
+		case 'f': x->first_seen = optarg; break;
+		case 'l': x->last_seen = optarg; break;
+		case 't': x->note = optarg; break;
+		case 'a':
+			if (x->naudiences == AUDIENCES_MAX) {
+				fprintf(stderr, "kyoyu %s: at most %d --audience\n", x->name, AUDIENCES_MAX);
+				return KY_CLIENT_EXIT_USAGE;
+			}
+			x->audiences[x->naudiences++] = optarg;
+			break;
 		}
-		fprintf(stderr, "kyoyu %s: unknown option '%s'\n", x->name, argv[optind - 1]);
-		usage(stderr);
-		return KY_CLIENT_EXIT_USAGE;
 	}
+	bool wants_operand = x->command == REPORT_SUBMIT || x->command == REPORT_SHOW || x->command == REPORT_WITHDRAW ||
+			     x->command == FEEDBACK;
+	if (wants_operand && optind < argc)
+		x->operand = argv[optind++];
 	if (optind < argc) {
 		fprintf(stderr, "kyoyu %s: unexpected argument '%s'\n", x->name, argv[optind]);
 		usage(stderr);
+		return KY_CLIENT_EXIT_USAGE;
+	}
+	if (wants_operand && x->operand == NULL) {
+		fprintf(stderr, "kyoyu %s: expected %s\n", x->name, x->command == REPORT_SUBMIT ? "a FILE of STIX objects" : "a REPORT id");
+		return KY_CLIENT_EXIT_USAGE;
+	}
+	/* A report id goes into the path: only what STIX ids are made of. */
+	if (wants_operand && x->command != REPORT_SUBMIT &&
+	    (strspn(x->operand, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(x->operand) || strlen(x->operand) > 127)) {
+		fprintf(stderr, "kyoyu %s: '%s' is not a report id (the id of its STIX report or object, type--UUID)\n", x->name,
+			x->operand);
+		return KY_CLIENT_EXIT_USAGE;
+	}
+	if (x->command == REPORT_WITHDRAW && (x->reason == NULL || x->reason[0] == '\0')) {
+		fprintf(stderr, "kyoyu %s: say why with --reason TEXT: the change is recorded with it\n", x->name);
+		return KY_CLIENT_EXIT_USAGE;
+	}
+	if (x->command == FEEDBACK && (x->opinion != NULL) + x->sighting + (x->note != NULL) != 1) {
+		fprintf(stderr, "kyoyu feedback: give one of --opinion O, --sighting or --note TEXT\n");
+		return KY_CLIENT_EXIT_USAGE;
+	}
+	if (x->command == FEEDBACK && !x->sighting && (x->count || x->first_seen || x->last_seen)) {
+		fprintf(stderr, "kyoyu feedback: --count, --first-seen and --last-seen go with --sighting\n");
 		return KY_CLIENT_EXIT_USAGE;
 	}
 	return -1;
@@ -492,6 +589,233 @@ cleanup:
 	return status;
 }
 
+/* --- the council workflow ------------------------------------------------------------------ */
+
+/* Prints one report's line, its strings made safe. */
+static void report_line(json_t *r)
+{
+	char id[KY_CLIENT_MESSAGE_MAX + 1], state[KY_CLIENT_MESSAGE_MAX + 1], rule[KY_CLIENT_MESSAGE_MAX + 1];
+	json_t *proposed = json_object_get(r, "rule");
+	printf("%s  %-14s  confidence %3lld  agree %lld  disagree %lld%s%s%s\n", shown(json_object_get(r, "id"), id),
+	       shown(json_object_get(r, "state"), state), (long long)json_integer_value(json_object_get(r, "confidence")),
+	       (long long)json_integer_value(json_object_get(r, "agree")),
+	       (long long)json_integer_value(json_object_get(r, "disagree")),
+	       json_is_string(proposed) ? "  proposed by rule " : "", json_is_string(proposed) ? shown(proposed, rule) : "",
+	       json_is_true(json_object_get(r, "yours")) ? "  (yours)" : "");
+}
+
+/* FILE's objects: a bundle's, a list, or one object. NULL after saying why. */
+static json_t *read_objects(run *x)
+{
+	json_error_t error;
+	json_t *doc = json_load_file(x->operand, JSON_REJECT_DUPLICATES, &error);
+	if (doc == NULL) {
+		fprintf(stderr, "kyoyu %s: %s: %s (line %d)\n", x->name, x->operand, error.text, error.line);
+		return NULL;
+	}
+	json_t *objects = json_is_array(doc) ? json_incref(doc)
+			  : json_is_array(json_object_get(doc, "objects")) ? json_incref(json_object_get(doc, "objects"))
+			  : json_is_object(doc) ? json_pack("[O]", doc)
+						 : NULL;
+	json_decref(doc);
+	if (objects == NULL || json_array_size(objects) == 0) {
+		fprintf(stderr, "kyoyu %s: %s holds no STIX objects (a bundle, a list of objects or one object)\n", x->name,
+			x->operand);
+		json_decref(objects);
+		return NULL;
+	}
+	return objects;
+}
+
+static int report_submit(run *x)
+{
+	json_t *objects = read_objects(x);
+	if (objects == NULL)
+		return KY_CLIENT_EXIT_USAGE;
+	json_t *audiences = json_array();
+	for (size_t i = 0; audiences != NULL && i < x->naudiences; i++)
+		json_array_append_new(audiences, json_string(x->audiences[i]));
+	json_t *request = json_pack("{s:o}", "objects", objects);
+	if (request != NULL && x->naudiences > 0)
+		json_object_set(request, "audiences", audiences);
+	if (request != NULL && x->named)
+		json_object_set_new(request, "named", json_true());
+	json_decref(audiences);
+	char *body = request ? json_dumps(request, JSON_COMPACT) : NULL;
+	json_decref(request);
+	if (body == NULL) {
+		fprintf(stderr, "kyoyu %s: out of memory\n", x->name);
+		return KY_CLIENT_EXIT_FAILED;
+	}
+	int status = call(x, "POST", "/api/v1/reports", body);
+	free(body);
+	if (status >= 0)
+		return status;
+	json_int_t refused = json_integer_value(json_object_get(x->doc, "refused"));
+	if (x->json) {
+		print_body(x);
+	} else {
+		printf("stored %lld, duplicate %lld, refused %lld\n",
+		       (long long)json_integer_value(json_object_get(x->doc, "stored")),
+		       (long long)json_integer_value(json_object_get(x->doc, "duplicate")), (long long)refused);
+		size_t i, k;
+		json_t *item, *problem;
+		char id[KY_CLIENT_MESSAGE_MAX + 1], text[KY_CLIENT_MESSAGE_MAX + 1];
+		json_array_foreach(json_object_get(x->doc, "objects"), i, item)
+		{
+			const char *outcome = json_string_value(json_object_get(item, "outcome"));
+			if (outcome != NULL && strcmp(outcome, "refused") == 0)
+				json_array_foreach(json_object_get(item, "problems"), k, problem)
+					printf("  refused %s: %s\n", shown(json_object_get(item, "id"), id), shown(problem, text));
+			if (json_is_string(json_object_get(item, "warning")))
+				printf("  warning %s: %s\n", shown(json_object_get(item, "id"), id),
+				       shown(json_object_get(item, "warning"), text));
+		}
+		json_array_foreach(json_object_get(x->doc, "reports"), i, item)
+			report_line(item);
+	}
+	status = finish();
+	return status == KY_CLIENT_EXIT_OK && refused > 0 ? KY_CLIENT_EXIT_INVALID : status;
+}
+
+static int report_list(run *x)
+{
+	char path[512], next[256] = "";
+	json_t *all = json_array();
+	int status = -1;
+	do {
+		snprintf(path, sizeof(path), "/api/v1/reports?limit=100%s%s%s%s%s", x->state ? "&state=" : "",
+			 x->state ? x->state : "", x->mine ? "&mine=true" : "", next[0] ? "&next=" : "", next);
+		if (x->state != NULL && strspn(x->state, "abcdefghijklmnopqrstuvwxyz") != strlen(x->state)) {
+			fprintf(stderr, "kyoyu %s: --state takes unconfirmed, proposed, countermeasure, refuted, withdrawn or"
+				" revoked\n", x->name);
+			json_decref(all);
+			return KY_CLIENT_EXIT_USAGE;
+		}
+		status = call(x, "GET", path, NULL);
+		if (status >= 0)
+			break;
+		size_t i;
+		json_t *item;
+		json_array_foreach(json_object_get(x->doc, "reports"), i, item)
+			json_array_append(all, item);
+		const char *cursor = json_string_value(json_object_get(x->doc, "next"));
+		next[0] = '\0';
+		if (json_is_true(json_object_get(x->doc, "more")) && cursor != NULL &&
+		    strspn(cursor, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == strlen(cursor) &&
+		    strlen(cursor) < sizeof(next))
+			snprintf(next, sizeof(next), "%s", cursor);
+	} while (next[0] != '\0');
+	if (status < 0) {
+		size_t i;
+		json_t *item;
+		if (x->json) {
+			char *text = json_dumps(json_pack("{s:O}", "reports", all), JSON_COMPACT);
+			if (text != NULL)
+				printf("%s\n", text);
+			free(text);
+		} else {
+			json_array_foreach(all, i, item)
+				report_line(item);
+		}
+		status = finish();
+	}
+	json_decref(all);
+	return status;
+}
+
+static int report_show(run *x)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "/api/v1/reports/%s", x->operand);
+	int status = call(x, "GET", path, NULL);
+	if (status >= 0)
+		return status;
+	if (x->json) {
+		print_body(x);
+		return finish();
+	}
+	report_line(x->doc);
+	size_t i;
+	json_t *item;
+	char a[KY_CLIENT_MESSAGE_MAX + 1], b[KY_CLIENT_MESSAGE_MAX + 1], c[KY_CLIENT_MESSAGE_MAX + 1];
+	printf("  prior %lld, read by %lld members\n", (long long)json_integer_value(json_object_get(x->doc, "prior")),
+	       (long long)json_integer_value(json_object_get(x->doc, "readers")));
+	json_array_foreach(json_object_get(x->doc, "objects"), i, item)
+		printf("  object %s\n", shown(item, a));
+	json_array_foreach(json_object_get(x->doc, "feedback"), i, item)
+	{
+		json_t *opinion = json_object_get(item, "opinion");
+		printf("  %s %s from %s%s%s\n", shown(json_object_get(item, "type"), a), shown(json_object_get(item, "id"), b),
+		       shown(json_object_get(item, "from"), c), json_is_string(opinion) ? ": " : "",
+		       json_is_string(opinion) ? json_string_value(opinion) : "");
+	}
+	return finish();
+}
+
+static int report_withdraw(run *x)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "/api/v1/reports/%s/transitions", x->operand);
+	json_t *request = json_pack("{s:s,s:s}", "to", "withdrawn", "reason", x->reason);
+	char *body = request ? json_dumps(request, JSON_COMPACT) : NULL;
+	json_decref(request);
+	int status = body ? call(x, "POST", path, body) : KY_CLIENT_EXIT_FAILED;
+	free(body);
+	if (status >= 0)
+		return status;
+	if (x->json)
+		print_body(x);
+	else
+		report_line(x->doc);
+	return finish();
+}
+
+static int feedback(run *x)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "/api/v1/reports/%s/feedback", x->operand);
+	json_t *request = json_object();
+	if (request != NULL && x->opinion != NULL) {
+		json_object_set_new(request, "opinion", json_string(x->opinion));
+		if (x->reason)
+			json_object_set_new(request, "reason", json_string(x->reason));
+	} else if (request != NULL && x->note != NULL) {
+		json_object_set_new(request, "note", json_string(x->note));
+	} else if (request != NULL) {
+		json_t *sighting = json_object();
+		char *end = NULL;
+		long long count = x->count ? strtoll(x->count, &end, 10) : 0;
+		if (x->count != NULL && (*x->count == '\0' || *end != '\0' || count < 0)) {
+			fprintf(stderr, "kyoyu feedback: --count takes a whole number, not '%s'\n", x->count);
+			json_decref(sighting);
+			json_decref(request);
+			return KY_CLIENT_EXIT_USAGE;
+		}
+		if (x->count)
+			json_object_set_new(sighting, "count", json_integer(count));
+		if (x->first_seen)
+			json_object_set_new(sighting, "first_seen", json_string(x->first_seen));
+		if (x->last_seen)
+			json_object_set_new(sighting, "last_seen", json_string(x->last_seen));
+		json_object_set_new(request, "sighting", sighting);
+	}
+	char *body = request ? json_dumps(request, JSON_COMPACT) : NULL;
+	json_decref(request);
+	int status = body ? call(x, "POST", path, body) : KY_CLIENT_EXIT_FAILED;
+	free(body);
+	if (status >= 0)
+		return status;
+	if (x->json) {
+		print_body(x);
+		return finish();
+	}
+	char id[KY_CLIENT_MESSAGE_MAX + 1];
+	printf("gave feedback %s on\n", shown(json_object_get(x->doc, "id"), id));
+	report_line(json_object_get(x->doc, "report"));
+	return finish();
+}
+
 int ky_cli_remote(const ky_cli_remote_options *o, int argc, char **argv)
 {
 	run x = {.o = o};
@@ -503,7 +827,17 @@ int ky_cli_remote(const ky_cli_remote_options *o, int argc, char **argv)
 		x.command = RULES_SHOW;
 	} else if (argc >= 2 && strcmp(argv[0], "rules") == 0 && strcmp(argv[1], "accept") == 0) {
 		x.command = RULES_ACCEPT;
-	} else if (argc >= 2 && strcmp(argv[0], "rules") == 0 &&
+	} else if (argc >= 2 && strcmp(argv[0], "report") == 0 && strcmp(argv[1], "submit") == 0) {
+		x.command = REPORT_SUBMIT;
+	} else if (argc >= 2 && strcmp(argv[0], "report") == 0 && strcmp(argv[1], "list") == 0) {
+		x.command = REPORT_LIST;
+	} else if (argc >= 2 && strcmp(argv[0], "report") == 0 && strcmp(argv[1], "show") == 0) {
+		x.command = REPORT_SHOW;
+	} else if (argc >= 2 && strcmp(argv[0], "report") == 0 && strcmp(argv[1], "withdraw") == 0) {
+		x.command = REPORT_WITHDRAW;
+	} else if (argc >= 1 && strcmp(argv[0], "feedback") == 0) {
+		x.command = FEEDBACK;
+	} else if (argc >= 2 && (strcmp(argv[0], "rules") == 0 || strcmp(argv[0], "report") == 0) &&
 		   (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		usage(stdout);
 		return KY_CLIENT_EXIT_OK;
@@ -513,26 +847,32 @@ int ky_cli_remote(const ky_cli_remote_options *o, int argc, char **argv)
 				argv[1]);
 		else if (argc >= 1 && strcmp(argv[0], "rules") == 0)
 			fprintf(stderr, "kyoyu rules: expected a subcommand: show or accept\n");
+		else if (argc >= 1 && strcmp(argv[0], "report") == 0)
+			fprintf(stderr, "kyoyu report: a remote hub's report subcommands are submit, list, show and withdraw\n");
 		else
-			fprintf(stderr, "kyoyu: '%s' is not a command of a remote hub; use whoami or rules\n",
+			fprintf(stderr, "kyoyu: '%s' is not a command of a remote hub; use whoami, rules, report or feedback\n",
 				argc >= 1 ? argv[0] : "");
 		usage(stderr);
 		return KY_CLIENT_EXIT_USAGE;
 	}
 	x.name = names[x.command];
-	int skip = x.command == WHOAMI ? 0 : 1;
+	int skip = x.command == WHOAMI || x.command == FEEDBACK ? 0 : 1;
 	status = parse(&x, argc - skip, argv + skip);
 	if (status >= 0)
 		return status;
 	status = connect_hub(&x);
 	if (status >= 0)
 		goto cleanup;
-	if (x.command == WHOAMI)
-		status = whoami(&x);
-	else if (x.command == RULES_SHOW)
-		status = rules_show(&x);
-	else
-		status = rules_accept(&x);
+	switch (x.command) {
+	case WHOAMI: status = whoami(&x); break;
+	case RULES_SHOW: status = rules_show(&x); break;
+	case RULES_ACCEPT: status = rules_accept(&x); break;
+	case REPORT_SUBMIT: status = report_submit(&x); break;
+	case REPORT_LIST: status = report_list(&x); break;
+	case REPORT_SHOW: status = report_show(&x); break;
+	case REPORT_WITHDRAW: status = report_withdraw(&x); break;
+	default: status = feedback(&x); break;
+	}
 
 cleanup:
 	json_decref(x.doc);

@@ -10,6 +10,7 @@
 #include "store/store_audit.h"
 #include "util/ky_clock.h"
 #include "util/ky_error.h"
+#include "util/ky_uuid.h"
 
 /* The transitions (workflow.h), each with what it is called in messages. */
 static const struct {
@@ -703,5 +704,195 @@ int ky_workflow_promote_proposed(ky_store *s, const ky_config *config, size_t *p
 	}
 	free(p->ids.ids);
 	free(p);
+	return rc;
+}
+
+/* --- submission --------------------------------------------------------------------------------- */
+
+/* The one object of a feedback's submission: stored, or why not. */
+typedef struct feedback_outcome {
+	bool stored;
+	char problem[512];
+} feedback_outcome;
+
+static void keep_outcome(void *ctx, const ky_ingest_report *r)
+{
+	feedback_outcome *o = ctx;
+	if (r->outcome != KY_INGEST_REFUSED) {
+		o->stored = true;
+		return;
+	}
+	snprintf(o->problem, sizeof(o->problem), "%s", r->nproblems ? r->problems[0] : "refused");
+}
+
+typedef struct audience_pick {
+	const ky_viewer *viewer;
+	const char *wanted;          /* "sector:water" */
+	char id[KY_AUDIENCE_ID_MAX];
+} audience_pick;
+
+static int pick_audience(void *ctx, const ky_audience_entry *e)
+{
+	audience_pick *p = ctx;
+	char name[KY_STORE_NAME_MAX + 16];
+	bool bare = e->audience.kind == KY_AUDIENCE_COMMUNITY || e->audience.kind == KY_AUDIENCE_CONTRIBUTORS;
+	snprintf(name, sizeof(name), bare ? "%s" : "%s:%s", e->kind, e->name);
+	if (strcmp(name, p->wanted) != 0)
+		return 0;
+	/* A group is its members' and the secretariat's to address (as GET /api/v1/audiences). */
+	if (e->audience.kind == KY_AUDIENCE_GROUP && p->viewer->who.tier != KY_TIER_SECRETARIAT) {
+		bool in = false;
+		for (size_t i = 0; i < p->viewer->ngroups && !in; i++)
+			in = p->viewer->groups[i] == e->audience.id;
+		if (!in)
+			return 0;
+	}
+	snprintf(p->id, sizeof(p->id), "%s", e->marking_id);
+	return 1;
+}
+
+static int add_marking(json_t *object, const char *id)
+{
+	json_t *refs = json_object_get(object, "object_marking_refs");
+	if (refs == NULL) {
+		refs = json_array();
+		if (refs == NULL || json_object_set_new(object, "object_marking_refs", refs) != 0)
+			return ky_error_set(KY_ENOMEM, "out of memory");
+	}
+	if (!json_is_array(refs))
+		return KY_OK;
+	size_t i;
+	json_t *ref;
+	json_array_foreach(refs, i, ref)
+		if (json_is_string(ref) && strcmp(json_string_value(ref), id) == 0)
+			return KY_OK;
+	return json_array_append_new(refs, json_string(id)) == 0 ? KY_OK : ky_error_set(KY_ENOMEM, "out of memory");
+}
+
+int ky_workflow_submit(ky_store *s, const ky_config *config, const ky_workflow_caller *c, json_t *objects,
+		       const char *const *audiences, size_t naudiences, bool named, ky_ingest_report_fn *report,
+		       void *ctx, ky_ingest_totals *totals)
+{
+	if (c->viewer == NULL || c->viewer->who.role == KY_ROLE_READER)
+		return ky_error_set(KY_EDENIED, "submitting to the exchange needs the role analyst or admin");
+	if (!json_is_array(objects) || json_array_size(objects) == 0)
+		return ky_error_set(KY_EINVALID, "\"objects\" must be a list of one or more STIX objects");
+	int rc = KY_OK;
+	for (size_t k = 0; rc == KY_OK && k < naudiences + named; k++) {
+		audience_pick p = {.viewer = c->viewer, .wanted = k < naudiences ? audiences[k] : NULL};
+		if (k < naudiences) {
+			rc = ky_policy_audience_list(s, pick_audience, &p);
+			if (rc == KY_OK && p.id[0] == '\0')
+				rc = ky_error_set(KY_EINVALID,
+						  "the audience \"%.80s\" is none this hub offers you: community, contributors,"
+						  " sector:NAME, group:NAME (a group you are in) or member:NAME (GET /api/v1/audiences)",
+						  audiences[k]);
+		} else {
+			snprintf(p.id, sizeof(p.id), "%s", KY_NAMED_MARKING);
+		}
+		size_t i;
+		json_t *object;
+		json_array_foreach(objects, i, object)
+			if (rc == KY_OK && json_is_object(object))
+				rc = add_marking(object, p.id);
+	}
+	json_t *envelope = rc == KY_OK ? json_pack("{s:O}", "objects", objects) : NULL;
+	char *text = envelope ? json_dumps(envelope, JSON_COMPACT) : NULL;
+	json_decref(envelope);
+	if (rc == KY_OK && text == NULL)
+		rc = ky_error_set(KY_ENOMEM, "out of memory");
+	ky_store_collection exchange = {0};
+	if (rc == KY_OK)
+		rc = ky_store_collection_find(s, KY_STORE_EXCHANGE, &exchange);
+	ky_admission *admission = NULL;
+	const ky_auth_identity *who = &c->viewer->who;
+	ky_admission_options o = {.provider = who->member_id, .provider_tier = who->tier,
+				  .default_tlp = ky_policy_default_tlp(config), .exchange = true};
+	if (rc == KY_OK)
+		rc = ky_admission_new(s, &o, &admission);
+	FILE *in = rc == KY_OK ? fmemopen(text, strlen(text), "r") : NULL;
+	if (rc == KY_OK && in == NULL)
+		rc = ky_error_set(KY_ENOMEM, "out of memory");
+	if (rc == KY_OK) {
+		ky_store_actor actor = {.user_id = who->user_id, .member_id = who->member_id, .via = c->via,
+					.origin = c->origin};
+		ky_store_scope scope = ky_policy_scope(c->viewer);
+		scope.reads = NULL;
+		ky_ingest_options options = {.collection_id = exchange.id, .admission = admission, .source_name = c->via,
+					     .taxii_envelope = true, .actor = &actor, .submitter = &scope};
+		if (config != NULL) {
+			options.batch_objects = config->batch_objects;
+			options.batch_bytes = config->batch_bytes;
+			options.max_object = config->max_object_size;
+		}
+		rc = ky_ingest_stream(s, in, &options, report, NULL, ctx, totals);
+	}
+	if (in != NULL)
+		fclose(in);
+	ky_admission_free(admission);
+	ky_store_collection_clear(&exchange);
+	free(text);
+	return rc == KY_OK ? ky_workflow_promote_proposed(s, config, NULL) : rc;
+}
+
+int ky_workflow_give_feedback(ky_store *s, const ky_config *config, const ky_workflow_caller *c, const char *id,
+			      const ky_workflow_feedback *f, char feedback_id[KY_STORE_STIX_ID_MAX])
+{
+	static const char *const opinions[] = {"strongly-disagree", "disagree", "neutral", "agree", "strongly-agree"};
+	int kinds = (f->opinion != NULL) + f->sighting + (f->note != NULL);
+	if (kinds != 1)
+		return ky_error_set(KY_EINVALID, "give one feedback: an opinion, a sighting or a note");
+	bool known = f->opinion == NULL;
+	for (size_t i = 0; !known && i < 5; i++)
+		known = strcmp(f->opinion, opinions[i]) == 0;
+	if (!known)
+		return ky_error_set(KY_EINVALID,
+				    "the opinion \"%.40s\" is none of strongly-disagree, disagree, neutral, agree, strongly-agree",
+				    f->opinion);
+	if (f->count < 0 || f->count > 999999999)
+		return ky_error_set(KY_EINVALID, "a sighting's count is 0 to 999999999");
+	ky_store_report r;
+	ky_store_member m;
+	int rc = ky_workflow_report(s, c, id, &r);
+	if (rc == KY_OK)
+		rc = c->viewer ? ky_store_member_by_id(s, c->viewer->who.member_id, &m)
+			       : ky_error_set(KY_EDENIED, "feedback is a member's: give it through the hub's API");
+	if (rc != KY_OK)
+		return rc;
+	const char *type = f->opinion ? "opinion" : f->sighting ? "sighting" : "note";
+	char uuid[37], now[32];
+	if (ky_uuid4(uuid) != KY_OK)
+		return ky_error_set(KY_ERROR, "no randomness for a feedback's id");
+	ky_clock_format(ky_clock_now_us(), now);
+	memcpy(now + 23, "Z", 2);
+	snprintf(feedback_id, KY_STORE_STIX_ID_MAX, "%s--%s", type, uuid);
+	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "type", type, "spec_version", "2.1", "id", feedback_id,
+			      "created", now, "modified", now, "created_by_ref", m.identity_id);
+	if (o != NULL && f->opinion) {
+		json_object_set_new(o, "opinion", json_string(f->opinion));
+		if (f->reason)
+			json_object_set_new(o, "explanation", json_string(f->reason));
+		json_object_set_new(o, "object_refs", json_pack("[s]", r.id));
+	} else if (o != NULL && f->sighting) {
+		json_object_set_new(o, "sighting_of_ref", json_string(r.id));
+		if (f->count > 0)
+			json_object_set_new(o, "count", json_integer(f->count));
+		if (f->first_seen)
+			json_object_set_new(o, "first_seen", json_string(f->first_seen));
+		if (f->last_seen)
+			json_object_set_new(o, "last_seen", json_string(f->last_seen));
+	} else if (o != NULL) {
+		json_object_set_new(o, "content", json_string(f->note));
+		json_object_set_new(o, "object_refs", json_pack("[s]", r.id));
+	}
+	json_t *objects = o ? json_pack("[o]", o) : NULL;
+	if (objects == NULL)
+		return ky_error_set(KY_ENOMEM, "out of memory");
+	feedback_outcome outcome = {0};
+	ky_ingest_totals totals;
+	rc = ky_workflow_submit(s, config, c, objects, NULL, 0, false, keep_outcome, &outcome, &totals);
+	json_decref(objects);
+	if (rc == KY_OK && !outcome.stored)
+		rc = ky_error_set(KY_EINVALID, "the feedback was refused: %s", outcome.problem);
 	return rc;
 }

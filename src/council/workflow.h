@@ -34,6 +34,7 @@
 #include <jansson.h>
 
 #include "config/config.h"
+#include "ingest/ingest.h"
 #include "policy/policy.h"
 #include "store/store_reports.h"
 
@@ -73,6 +74,38 @@ int ky_workflow_transition(ky_store *s, const ky_config *config, const ky_workfl
  * submission's feedback, say), as the operator would with the rule's name as reason.
  * *promoted (may be NULL) gets how many. */
 int ky_workflow_promote_proposed(ky_store *s, const ky_config *config, size_t *promoted);
+
+/*
+ * Submits `objects` (a JSON array of STIX objects, borrowed and changed: the audiences' and
+ * the named marking's ids are added to each one's object_marking_refs) to the exchange as
+ * the caller's member (c->viewer required; analysts and admins), the way TAXII's Add Objects
+ * does but at once: validated, decided by the policy, stored, each object's outcome passed to
+ * `report` (may be NULL). `audiences` names who reads them ("community", "contributors",
+ * "sector:NAME", "group:NAME" of a group the caller is in, "member:NAME"), none: the
+ * objects' own markings; `named`: the provider chooses to be named (admission.h). Then the
+ * rules allowed to promote by themselves run. KY_EINVALID for an audience the caller may not
+ * name; totals as ky_ingest_stream's.
+ */
+int ky_workflow_submit(ky_store *s, const ky_config *config, const ky_workflow_caller *c, json_t *objects,
+		       const char *const *audiences, size_t naudiences, bool named, ky_ingest_report_fn *report,
+		       void *ctx, ky_ingest_totals *totals);
+
+/* One feedback a member gives through the hub, which writes it as the member's STIX object. */
+typedef struct ky_workflow_feedback {
+	const char *opinion;      /* an opinion: strongly-disagree ... strongly-agree; or NULL */
+	const char *reason;       /* the opinion's explanation; may be NULL */
+	bool sighting;            /* a sighting of the report ("we saw this too") */
+	int64_t count;            /* the sighting's count; 0: none */
+	const char *first_seen, *last_seen; /* STIX timestamps; may be NULL */
+	const char *note;         /* a note's content; or NULL */
+} ky_workflow_feedback;
+
+/* Gives feedback f (exactly one of opinion, sighting, note) on report `id` as the caller's
+ * member: a new STIX opinion, sighting or note referring to the report, submitted to the
+ * exchange (ky_workflow_submit), whose id goes to feedback_id. KY_ENOTFOUND for a report the
+ * caller may not read, KY_EINVALID for f that is not one feedback. */
+int ky_workflow_give_feedback(ky_store *s, const ky_config *config, const ky_workflow_caller *c, const char *id,
+			      const ky_workflow_feedback *f, char feedback_id[KY_STORE_STIX_ID_MAX]);
 
 /* Checks a rule's thresholds (min_agree 0-1000, max_disagree -1-1000, min_confidence 0-100)
  * and name; KY_EINVALID saying which. */

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "council/workflow.h"
 #include "ingest/ingest.h"
 #include "stix/stix_reader.h"
 #include "taxii/taxii_internal.h"
@@ -342,7 +343,7 @@ static int name_collection(void *ctx, const ky_store_collection *c)
 /* Who provides the request's objects, its requester's member, and who reads them: the policy's
  * snapshot for the request (policy/admission.h), with its collection's default audience. */
 static int request_admission(ky_taxii *t, ky_store *store, const ky_store_request *request, ky_admission **out,
-			     int64_t *member, ky_viewer *submitter)
+			     int64_t *member, ky_viewer *submitter, bool *exchange)
 {
 	ky_store_user user;
 	named_collection c = {.id = request->collection_id};
@@ -363,6 +364,7 @@ static int request_admission(ky_taxii *t, ky_store *store, const ky_store_reques
 		.default_audience = audience,
 		.exchange = strcmp(c.name, KY_STORE_EXCHANGE) == 0,
 	};
+	*exchange = o.exchange;
 	/* The workflow takes an object for feedback on a report only when its submitter reads
 	 * the report. */
 	ky_store_member m;
@@ -381,7 +383,8 @@ static int process(ky_taxii *t, ky_store *store, const ky_store_request *request
 		ky_admission *admission = NULL;
 		int64_t member = 0;
 		ky_viewer submitter;
-		rc = request_admission(t, store, request, &admission, &member, &submitter);
+		bool exchange = false;
+		rc = request_admission(t, store, request, &admission, &member, &submitter, &exchange);
 		if (rc != KY_OK)
 			return rc;
 		FILE *in = fmemopen((void *)envelope, len, "r");
@@ -408,6 +411,10 @@ static int process(ky_taxii *t, ky_store *store, const ky_store_request *request
 		rc = ky_ingest_stream(store, in, &options, on_report, on_progress, &p, &totals);
 		fclose(in);
 		ky_admission_free(admission);
+		/* Feedback may have made a report meet a rule that promotes by itself. */
+		if (rc == KY_OK && exchange && ky_workflow_promote_proposed(store, t->config, NULL) != KY_OK)
+			fprintf(stderr, "kyoyu serve: request %s: a rule's promotion failed and waits for the next submission: %s\n",
+				request->id, ky_error_last());
 		/* A broken structure cannot happen to an envelope checked on receipt; the store
 		 * failing can, and then the request is left for a later try. */
 		on_progress(&p, &totals);
