@@ -710,10 +710,12 @@ static int report_list(run *x)
 		size_t i;
 		json_t *item;
 		if (x->json) {
-			char *text = json_dumps(json_pack("{s:O}", "reports", all), JSON_COMPACT);
+			json_t *doc = json_pack("{s:O}", "reports", all);
+			char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
 			if (text != NULL)
 				printf("%s\n", text);
 			free(text);
+			json_decref(doc);
 		} else {
 			json_array_foreach(all, i, item)
 				report_line(item);
