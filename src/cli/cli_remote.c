@@ -823,22 +823,21 @@ int ky_cli_remote(const ky_cli_remote_options *o, int argc, char **argv)
 	run x = {.o = o};
 	int status;
 
-	if (argc >= 1 && strcmp(argv[0], "whoami") == 0) {
-		x.command = WHOAMI;
-	} else if (argc >= 2 && strcmp(argv[0], "rules") == 0 && strcmp(argv[1], "show") == 0) {
-		x.command = RULES_SHOW;
-	} else if (argc >= 2 && strcmp(argv[0], "rules") == 0 && strcmp(argv[1], "accept") == 0) {
-		x.command = RULES_ACCEPT;
-	} else if (argc >= 2 && strcmp(argv[0], "report") == 0 && strcmp(argv[1], "submit") == 0) {
-		x.command = REPORT_SUBMIT;
-	} else if (argc >= 2 && strcmp(argv[0], "report") == 0 && strcmp(argv[1], "list") == 0) {
-		x.command = REPORT_LIST;
-	} else if (argc >= 2 && strcmp(argv[0], "report") == 0 && strcmp(argv[1], "show") == 0) {
-		x.command = REPORT_SHOW;
-	} else if (argc >= 2 && strcmp(argv[0], "report") == 0 && strcmp(argv[1], "withdraw") == 0) {
-		x.command = REPORT_WITHDRAW;
-	} else if (argc >= 1 && strcmp(argv[0], "feedback") == 0) {
-		x.command = FEEDBACK;
+	/* The command's words: one, or a word and its subcommand. */
+	static const struct {
+		const char *word, *sub;
+		int command;
+	} words[] = {{"whoami", NULL, WHOAMI},		     {"rules", "show", RULES_SHOW},
+		     {"rules", "accept", RULES_ACCEPT},	     {"report", "submit", REPORT_SUBMIT},
+		     {"report", "list", REPORT_LIST},	     {"report", "show", REPORT_SHOW},
+		     {"report", "withdraw", REPORT_WITHDRAW}, {"feedback", NULL, FEEDBACK}};
+	int found = -1;
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]) && found < 0; i++)
+		if (argc >= (words[i].sub ? 2 : 1) && strcmp(argv[0], words[i].word) == 0 &&
+		    (words[i].sub == NULL || strcmp(argv[1], words[i].sub) == 0))
+			found = words[i].command;
+	if (found >= 0) {
+		x.command = found;
 	} else if (argc >= 2 && (strcmp(argv[0], "rules") == 0 || strcmp(argv[0], "report") == 0) &&
 		   (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		usage(stdout);
