@@ -882,10 +882,20 @@ static int post_reports(call *c)
 
 static int post_transitions(call *c)
 {
-	static const char *const allowed[] = {"to", "reason", "course_of_action", NULL};
+	static const char *const allowed[] = {"to", "reason", "course_of_action", "include", NULL};
 	static const char *const required[] = {"to", "reason", NULL};
-	const char *to, *reason;
+	const char *to, *reason, *include[64];
+	size_t ninclude = 0;
 	int rc = fields(c, allowed, required);
+	json_t *list = json_object_get(c->body, "include");
+	if (rc == KY_OK && list != NULL && (!json_is_array(list) || json_array_size(list) > 64))
+		rc = ky_error_set(KY_EINVALID, "the field \"include\" must be a list of at most 64 feedback ids");
+	for (size_t i = 0; rc == KY_OK && i < json_array_size(list); i++) {
+		if (!json_is_string(json_array_get(list, i)))
+			rc = ky_error_set(KY_EINVALID, "the field \"include\" must hold feedback ids (strings)");
+		else
+			include[ninclude++] = json_string_value(json_array_get(list, i));
+	}
 	if (rc == KY_OK)
 		rc = text_field(c, "to", &to);
 	if (rc == KY_OK)
@@ -901,9 +911,10 @@ static int post_transitions(call *c)
 		rc = ky_error_set(KY_ENOMEM, "out of memory");
 	ky_workflow_caller w = workflow_caller(c);
 	ky_store_report r;
+	ky_workflow_publish publish = {.coa = coa_text, .coa_len = coa_text ? strlen(coa_text) : 0, .include = include,
+				       .ninclude = ninclude};
 	if (rc == KY_OK)
-		rc = ky_workflow_transition(c->s, c->a->config, &w, c->arg[0], state, reason, coa_text,
-					    coa_text ? strlen(coa_text) : 0, &r);
+		rc = ky_workflow_transition(c->s, c->a->config, &w, c->arg[0], state, reason, &publish, &r);
 	free(coa_text);
 	json_t *body = rc == KY_OK ? ky_workflow_report_json(c->s, &w, &r, false) : NULL;
 	if (rc == KY_OK && body == NULL)
@@ -913,9 +924,13 @@ static int post_transitions(call *c)
 
 static int post_feedback(call *c)
 {
-	static const char *const allowed[] = {"opinion", "reason", "sighting", "note", NULL};
+	static const char *const allowed[] = {"opinion", "reason", "sighting", "note", "named", NULL};
 	ky_workflow_feedback f = {0};
 	int rc = fields(c, allowed, NULL);
+	json_t *named = json_object_get(c->body, "named");
+	if (rc == KY_OK && named != NULL && !json_is_boolean(named))
+		rc = ky_error_set(KY_EINVALID, "the field \"named\" must be true or false");
+	f.named = json_is_true(named);
 	if (rc == KY_OK)
 		rc = text_field(c, "opinion", &f.opinion);
 	if (rc == KY_OK)

@@ -35,7 +35,7 @@ static void usage(FILE *out)
 		"       kyoyu --hub URL ... report list [--state S] [--mine] [--json]\n"
 		"       kyoyu --hub URL ... report show REPORT [--json]\n"
 		"       kyoyu --hub URL ... report withdraw REPORT --reason TEXT [--json]\n"
-		"       kyoyu --hub URL ... feedback REPORT --opinion O [--reason TEXT] [--json]\n"
+		"       kyoyu --hub URL ... feedback REPORT --opinion O [--reason TEXT] [--named] [--json]\n"
 		"       kyoyu --hub URL ... feedback REPORT --sighting [--count N] [--first-seen T] [--last-seen T]\n"
 		"       kyoyu --hub URL ... feedback REPORT --note TEXT\n"
 		"\n"
@@ -56,7 +56,8 @@ static void usage(FILE *out)
 		"report show     one report: its state, confidence, objects and feedback\n"
 		"report withdraw withdraws your member's unconfirmed report\n"
 		"feedback        gives feedback on a report: an opinion (strongly-disagree, disagree,\n"
-		"                neutral, agree, strongly-agree), a sighting (\"we saw this too\") or a note\n"
+		"                neutral, agree, strongly-agree), a sighting (\"we saw this too\") or a note;\n"
+		"                --named names you to the provider and the readers\n"
 		"--json          the hub's answer as it came (rules accept: the acceptance; the rules\n"
 		"                when there was nothing to accept)\n"
 		"\n"
@@ -117,7 +118,7 @@ static int parse(run *x, int argc, char **argv)
 		{'j', ANY},
 		{'y', ONLY(RULES_ACCEPT)},
 		{'a', ONLY(REPORT_SUBMIT)},
-		{'n', ONLY(REPORT_SUBMIT)},
+		{'n', ONLY(REPORT_SUBMIT) | ONLY(FEEDBACK)},
 		{'s', ONLY(REPORT_LIST)},
 		{'m', ONLY(REPORT_LIST)},
 		{'r', ONLY(REPORT_WITHDRAW) | ONLY(FEEDBACK)},
@@ -778,6 +779,8 @@ static int feedback(run *x)
 	char path[256];
 	snprintf(path, sizeof(path), "/api/v1/reports/%s/feedback", x->operand);
 	json_t *request = json_object();
+	if (request != NULL && x->named)
+		json_object_set_new(request, "named", json_true());
 	if (request != NULL && x->opinion != NULL) {
 		json_object_set_new(request, "opinion", json_string(x->opinion));
 		if (x->reason)

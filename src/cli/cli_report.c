@@ -17,7 +17,8 @@ static void report_usage(FILE *out)
 		"usage: kyoyu [--db PATH] report list [--state S] [--proposed] [--member M] [--limit N] [--json]\n"
 		"       kyoyu [--db PATH] report queue [--json]\n"
 		"       kyoyu [--db PATH] report show REPORT [--json]\n"
-		"       kyoyu [--db PATH] report promote REPORT [--course-of-action FILE] [--reason TEXT]\n"
+		"       kyoyu [--db PATH] report promote REPORT [--course-of-action FILE] [--include FEEDBACK]...\n"
+		"                                            [--reason TEXT]\n"
 		"       kyoyu [--db PATH] report refute|revoke|reopen|withdraw REPORT --reason TEXT\n"
 		"\n"
 		"The council's reports (docs/council.md): what members submit to the exchange, each in a\n"
@@ -30,7 +31,8 @@ static void report_usage(FILE *out)
 		"  show     one report with its objects, its feedback and how many members read it\n"
 		"  promote  makes an unconfirmed report countermeasure information: its objects, and the\n"
 		"           course-of-action in FILE (a STIX course-of-action the secretariat writes), go\n"
-		"           to the countermeasures collection for the general members of its audience\n"
+		"           to the countermeasures collection for the general members of its audience;\n"
+		"           feedback stays with the contributors unless --include FEEDBACK (its id) names it\n"
 		"  refute   an unconfirmed report is refuted;  reopen  a refuted one is unconfirmed again\n"
 		"  revoke   countermeasure information is revoked (the course-of-action gets a revoked\n"
 		"           version);  withdraw  an unconfirmed report is withdrawn\n"
@@ -218,10 +220,12 @@ static int transition(const ky_cli_global *global, ky_store *s, int argc, char *
 	char command[32], via[48];
 	snprintf(command, sizeof(command), "report %s", argv[0]);
 	snprintf(via, sizeof(via), "kyoyu report %s", argv[0]);
-	const char *id = NULL, *reason = NULL, *coa_path = NULL;
+	const char *id = NULL, *reason = NULL, *coa_path = NULL, *include[64];
+	size_t ninclude = 0;
 	const ky_cli_opt opts[] = {{"reason", KY_CLI_VALUE, .value = &reason}, {NULL}};
 	const ky_cli_opt promote_opts[] = {{"reason", KY_CLI_VALUE, .value = &reason},
 					   {"course-of-action", KY_CLI_VALUE, .value = &coa_path},
+					   {"include", KY_CLI_LIST, .list = include, .count = &ninclude, .max = 64},
 					   {NULL}};
 	bool promoting = to == KY_REPORT_COUNTERMEASURE;
 	int early = ky_cli_parse(command, argc, argv, promoting ? promote_opts : opts, &id, 1, 1, NULL, report_usage);
@@ -241,7 +245,8 @@ static int transition(const ky_cli_global *global, ky_store *s, int argc, char *
 	}
 	ky_workflow_caller c = operator_of(via);
 	ky_store_report r;
-	int rc = ky_workflow_transition(s, &global->config, &c, id, to, reason, coa, coa_len, &r);
+	ky_workflow_publish publish = {.coa = coa, .coa_len = coa_len, .include = include, .ninclude = ninclude};
+	int rc = ky_workflow_transition(s, &global->config, &c, id, to, reason, &publish, &r);
 	free(coa);
 	if (rc != KY_OK)
 		return failed(global, command);

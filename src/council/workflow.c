@@ -154,9 +154,10 @@ typedef struct givers {
 	size_t nseen;
 } givers;
 
-/* Who gave a feedback, as the caller may know it: the secretariat the member's name, the
- * giver itself "you", anyone else "member N" by order of first feedback. */
-static json_t *giver(givers *g, int64_t member)
+/* Who gave a feedback, as the caller may know it: the giver itself "you"; the secretariat, or
+ * anyone when the giver chose to be named on it, the member's name; anyone else "member N" by
+ * order of first feedback. */
+static json_t *giver(givers *g, int64_t member, bool named)
 {
 	size_t n = 0;
 	while (n < g->nseen && g->seen[n] != member)
@@ -166,7 +167,7 @@ static json_t *giver(givers *g, int64_t member)
 	if (member == caller_member(g->c))
 		return json_string("you");
 	ky_store_member m;
-	if (secretariat(g->c) && ky_store_member_by_id(g->s, member, &m) == KY_OK)
+	if ((secretariat(g->c) || named) && ky_store_member_by_id(g->s, member, &m) == KY_OK)
 		return json_string(m.name);
 	char label[32];
 	snprintf(label, sizeof(label), "member %zu", n + 1);
@@ -178,7 +179,7 @@ static int add_feedback(void *ctx, const ky_store_feedback *f)
 	givers *g = ctx;
 	const char *opinion = opinion_name(f->opinion);
 	json_t *item = json_pack("{s:s,s:s,s:o,s:o,s:o}", "id", f->stix_id, "type", f->type, "opinion",
-				 opinion ? json_string(opinion) : json_null(), "from", giver(g, f->member), "at",
+				 opinion ? json_string(opinion) : json_null(), "from", giver(g, f->member, f->named), "at",
 				 time_json(f->at_us));
 	return item && json_array_append_new(g->list, item) == 0 ? 0 : KY_ENOMEM;
 }
@@ -464,9 +465,60 @@ static int add_admitted(ky_store_batch *b, const char *raw, size_t raw_len, cons
 
 /* Promotion: the report's objects (and the course-of-action) into the countermeasures, with
  * the access their markings give outside the exchange, in the transaction of the change. */
-static int promote(ky_store *s, const ky_config *config, const ky_store_report *r, ky_store_transition *t,
-		   const char *coa, size_t coa_len)
+typedef struct feedback_ids {
+	const ky_workflow_publish *publish;
+	size_t found;
+	int64_t givers[64];
+} feedback_ids;
+
+static int find_included(void *ctx, const ky_store_feedback *f)
 {
+	feedback_ids *fi = ctx;
+	for (size_t i = 0; i < fi->publish->ninclude; i++)
+		if (strcmp(fi->publish->include[i], f->stix_id) == 0 && fi->givers[i] == 0) {
+			fi->givers[i] = f->member;
+			fi->found++;
+		}
+	return 0;
+}
+
+/* Included feedback reaches who the report reaches, and its giver. */
+static int include_feedback(ky_admitted *admitted, const ky_admitted *root, int64_t giver)
+{
+	char own[KY_STORE_ACCESS_KEY_MAX + 1];
+	snprintf(own, sizeof(own), KY_STORE_MEMBER_KEY, (long long)giver);
+	admitted->keys.n = 0;
+	for (size_t k = 0; k < root->access.nkeys; k++) {
+		snprintf(admitted->keys.key[admitted->keys.n], sizeof(admitted->keys.key[0]), "%s", root->access.keys[k]);
+		admitted->keys.n += strcmp(root->access.keys[k], own) != 0;
+	}
+	if (admitted->keys.n == KY_STORE_ACCESS_KEYS_MAX)
+		return ky_error_set(KY_ETOOBIG, "the report reaches more than %d audiences", KY_STORE_ACCESS_KEYS_MAX);
+	snprintf(admitted->keys.key[admitted->keys.n++], sizeof(admitted->keys.key[0]), "%s", own);
+	for (size_t k = 0; k < admitted->keys.n; k++)
+		admitted->keys.ptr[k] = admitted->keys.key[k];
+	admitted->access.keys = admitted->keys.ptr;
+	admitted->access.nkeys = admitted->keys.n;
+	admitted->access.tlp = root->access.tlp;
+	return KY_OK;
+}
+
+static int promote(ky_store *s, const ky_config *config, const ky_store_report *r, ky_store_transition *t,
+		   const ky_workflow_publish *publish)
+{
+	const char *coa = publish->coa;
+	size_t coa_len = publish->coa_len;
+	if (publish->ninclude > sizeof(((feedback_ids *)0)->givers) / sizeof(int64_t))
+		return ky_error_set(KY_EINVALID, "at most 64 feedback objects are published with a promotion");
+	feedback_ids included = {.publish = publish};
+	int found = ky_store_report_feedback(s, r->id, find_included, &included);
+	if (found != KY_OK)
+		return found;
+	for (size_t i = 0; i < publish->ninclude; i++)
+		if (included.givers[i] == 0)
+			return ky_error_set(KY_EINVALID, "%.128s is no feedback on report %s (kyoyu report show lists it)",
+					    publish->include[i], r->id);
+
 	id_list ids = {0};
 	versions_read versions = {0};
 	publication pub = {0};
@@ -484,8 +536,10 @@ static int promote(ky_store *s, const ky_config *config, const ky_store_report *
 	if (rc == KY_OK)
 		rc = latest_versions(s, KY_STORE_EXCHANGE, ids.ptr, ids.n, &versions);
 	if (rc == KY_OK) {
-		pub.admitted = calloc(versions.n + 1, sizeof(*pub.admitted));
-		pub.republish = calloc(versions.n + 1, sizeof(*pub.republish));
+		/* Room for the included feedback too, made once: a decision points into itself, so
+		 * the array may not move. */
+		pub.admitted = calloc(versions.n + publish->ninclude + 1, sizeof(*pub.admitted));
+		pub.republish = calloc(versions.n + publish->ninclude + 1, sizeof(*pub.republish));
 		if (pub.admitted == NULL || pub.republish == NULL)
 			rc = ky_error_set(KY_ENOMEM, "out of memory");
 	}
@@ -510,6 +564,30 @@ static int promote(ky_store *s, const ky_config *config, const ky_store_report *
 		}
 		json_decref(object);
 	}
+	/* The feedback included, after the report's objects, whose access it takes. */
+	versions_read feedback = {0};
+	if (rc == KY_OK && publish->ninclude > 0) {
+		rc = root ? latest_versions(s, KY_STORE_EXCHANGE, publish->include, publish->ninclude, &feedback)
+			  : ky_error_set(KY_ERROR, "report %s has no object in the exchange to publish", r->id);
+	}
+	for (size_t i = 0; rc == KY_OK && i < feedback.n; i++) {
+		json_t *object = json_loadb(feedback.v[i].raw, feedback.v[i].raw_len, 0, NULL);
+		ky_admission *a = NULL;
+		rc = object ? admission_of(s, config, &cache, feedback.v[i].provider, &a)
+			    : ky_error_set(KY_ERROR, "a stored feedback of report %s is not JSON", r->id);
+		if (rc == KY_OK && (rc = ky_admission_decide(a, object, &pub.admitted[pub.n])) == KY_OK) {
+			ky_admitted *admitted = &pub.admitted[pub.n++];
+			rc = include_feedback(admitted, root, feedback.v[i].provider);
+			pub.republish[pub.n - 1] = (ky_store_republish){feedback.v[i].vid, &admitted->access};
+			if (rc == KY_OK) {
+				admitted->pseudonym_access.keys = admitted->access.keys;
+				admitted->pseudonym_access.nkeys = admitted->access.nkeys;
+				rc = add_admitted(b, feedback.v[i].raw, feedback.v[i].raw_len, object, admitted);
+			}
+		}
+		json_decref(object);
+	}
+	versions_clear(&feedback);
 	/* The course-of-action reaches who the report reaches: the secretariat provides it. */
 	ky_admission *operator = NULL;
 	ky_admitted coa_admitted = {0};
@@ -618,7 +696,7 @@ static int revoke(ky_store *s, const ky_store_report *r, ky_store_transition *t)
 }
 
 int ky_workflow_transition(ky_store *s, const ky_config *config, const ky_workflow_caller *c, const char *id,
-			   ky_report_state to, const char *reason, const char *coa, size_t coa_len, ky_store_report *out)
+			   ky_report_state to, const char *reason, const ky_workflow_publish *publish, ky_store_report *out)
 {
 	ky_store_report r;
 	int rc = ky_council_check_reason(reason);
@@ -637,13 +715,16 @@ int ky_workflow_transition(ky_store *s, const ky_config *config, const ky_workfl
 		return ky_error_set(KY_EDENIED, "report %s may be %s by %s only", id, moves[m].verb,
 				    moves[m].provider_may ? "its provider's analysts and admins or the secretariat"
 							  : "the secretariat's analysts and admins");
-	if (coa != NULL && to != KY_REPORT_COUNTERMEASURE)
-		return ky_error_set(KY_EINVALID, "a course-of-action is published only with a promotion");
+	static const ky_workflow_publish nothing = {0};
+	if (publish == NULL)
+		publish = &nothing;
+	if ((publish->coa != NULL || publish->ninclude > 0) && to != KY_REPORT_COUNTERMEASURE)
+		return ky_error_set(KY_EINVALID, "a course-of-action or feedback is published only with a promotion");
 	ky_store_actor actor = {.user_id = c->viewer ? c->viewer->who.user_id : 0, .member_id = caller_member(c),
 				.via = c->via, .origin = c->origin};
 	ky_store_transition t = {.report = id, .from = r.state, .to = to, .actor = &actor, .reason = reason};
 	if (to == KY_REPORT_COUNTERMEASURE)
-		rc = promote(s, config, &r, &t, coa, coa_len);
+		rc = promote(s, config, &r, &t, publish);
 	else if (to == KY_REPORT_REVOKED)
 		rc = revoke(s, &r, &t);
 	else
@@ -695,7 +776,7 @@ int ky_workflow_promote_proposed(ky_store *s, const ky_config *config, size_t *p
 			break;
 		snprintf(reason, sizeof(reason), "rule %s promotes by itself", r.rule_name);
 		ky_workflow_caller operator = {.via = "rule"};
-		rc = ky_workflow_transition(s, config, &operator, r.id, KY_REPORT_COUNTERMEASURE, reason, NULL, 0, NULL);
+		rc = ky_workflow_transition(s, config, &operator, r.id, KY_REPORT_COUNTERMEASURE, reason, NULL, NULL);
 		/* Another process promoted it first. */
 		if (rc == KY_ECONFLICT)
 			rc = KY_OK;
@@ -890,7 +971,7 @@ int ky_workflow_give_feedback(ky_store *s, const ky_config *config, const ky_wor
 		return ky_error_set(KY_ENOMEM, "out of memory");
 	feedback_outcome outcome = {0};
 	ky_ingest_totals totals;
-	rc = ky_workflow_submit(s, config, c, objects, NULL, 0, false, keep_outcome, &outcome, &totals);
+	rc = ky_workflow_submit(s, config, c, objects, NULL, 0, f->named, keep_outcome, &outcome, &totals);
 	json_decref(objects);
 	if (rc == KY_OK && !outcome.stored)
 		rc = ky_error_set(KY_EINVALID, "the feedback was refused: %s", outcome.problem);

@@ -60,15 +60,25 @@ int ky_workflow_reports(ky_store *s, const ky_workflow_caller *c, const ky_store
  * and how many members other than its provider read it. */
 json_t *ky_workflow_report_json(ky_store *s, const ky_workflow_caller *c, const ky_store_report *r, bool detail);
 
+/* What a promotion publishes besides the report's objects. */
+typedef struct ky_workflow_publish {
+	const char *coa;              /* the course-of-action's JSON (coa_len bytes), a valid STIX
+				       * course-of-action the secretariat provides; NULL: none */
+	size_t coa_len;
+	const char *const *include;   /* feedback on the report (ids) that general members read
+				       * too, as the report reaches them; feedback otherwise stays
+				       * with the contributors */
+	size_t ninclude;
+} ky_workflow_publish;
+
 /*
  * Changes report `id` to state `to` as the table above allows the caller (reason: 1 to
- * KY_STORE_REASON_MAX bytes, required). For promotion, coa (may be NULL: none) is the
- * course-of-action's JSON (coa_len bytes), a valid STIX course-of-action the secretariat
- * provides. `config` gives the default TLP for re-reading markings (may be NULL). *out (may
- * be NULL) gets the report after.
+ * KY_STORE_REASON_MAX bytes, required). `publish` (may be NULL) only with a promotion.
+ * `config` gives the default TLP for re-reading markings (may be NULL). *out (may be NULL)
+ * gets the report after.
  */
 int ky_workflow_transition(ky_store *s, const ky_config *config, const ky_workflow_caller *c, const char *id,
-			   ky_report_state to, const char *reason, const char *coa, size_t coa_len, ky_store_report *out);
+			   ky_report_state to, const char *reason, const ky_workflow_publish *publish, ky_store_report *out);
 
 /* Promotes every report that a rule allowed to promote by itself proposes (after a
  * submission's feedback, say), as the operator would with the rule's name as reason.
@@ -98,6 +108,7 @@ typedef struct ky_workflow_feedback {
 	int64_t count;            /* the sighting's count; 0: none */
 	const char *first_seen, *last_seen; /* STIX timestamps; may be NULL */
 	const char *note;         /* a note's content; or NULL */
+	bool named;               /* the giver chooses to be named on it (docs/policy.md) */
 } ky_workflow_feedback;
 
 /* Gives feedback f (exactly one of opinion, sighting, note) on report `id` as the caller's

@@ -808,6 +808,7 @@ int ky_admission_decide(ky_admission *a, const json_t *object, ky_admitted *out)
 	};
 	if (a->o.exchange)
 		rc = read_workflow(object, out);
+	out->workflow.named = a->o.exchange && chose_to_be_named(object);
 	/* Only a member names itself, and only on its own objects: the secretariat's versions of
 	 * a member's object leave the member pseudonymous. */
 	int64_t self_named = a->o.provider_tier != KY_TIER_SECRETARIAT && chose_to_be_named(object) ? a->o.provider : 0;

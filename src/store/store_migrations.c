@@ -307,8 +307,8 @@ static const migration migrations[] = {
 	 NULL},
 	/* 11 -> 12: the council workflow (store_reports.h, docs/council.md). Reports with their
 	 * state, provider, confidence and the rule proposing them; the objects whose state each
-	 * covers (an object is in one report); the feedback versions on each, with their giver
-	 * and opinion, which the confidence is computed from; the secretariat's promotion rules;
+	 * covers (an object is in one report); the feedback versions on each, with their giver,
+	 * whether it chose to be named, and its opinion, which the confidence is computed from; the secretariat's promotion rules;
 	 * and every member's notifications. The two collections are made after the migrations
 	 * (store_reports.c), as their ids are random. */
 	{"CREATE TABLE reports ("
@@ -337,6 +337,7 @@ static const migration migrations[] = {
 	 "  type {KEY} NOT NULL,"
 	 "  stix_id {KEY} NOT NULL,"
 	 "  opinion {I32},"
+	 "  named {I32} NOT NULL,"
 	 "  at_us {I64} NOT NULL);"
 	 "CREATE INDEX feedback_by_report ON feedback (report_id, vid);"
 	 "CREATE TABLE promotion_rules ("

@@ -410,11 +410,11 @@ static int feedback(apply *a, size_t i, const ky_store_report *r)
 	ky_store_value v[] = {ky_sv_int((int64_t)a->vids[i]), ky_sv_text(r->id), ky_sv_int(provider_of(it)),
 			      ky_sv_text(it->type), ky_sv_text(it->id),
 			      opinion == KY_WORKFLOW_NO_OPINION ? ky_sv_null() : ky_sv_int(opinion),
-			      ky_sv_int(ky_clock_now_us())};
+			      ky_sv_int(it->workflow->named), ky_sv_int(ky_clock_now_us())};
 	int rc = ky_store_run(a->s, a->tx,
-			      "INSERT INTO feedback (vid, report_id, member_id, type, stix_id, opinion, at_us)"
-			      " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-			      v, 7, NULL, NULL, NULL);
+			      "INSERT INTO feedback (vid, report_id, member_id, type, stix_id, opinion, named, at_us)"
+			      " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+			      v, 8, NULL, NULL, NULL);
 	if (rc == KY_OK)
 		rc = feedback_access(a, i, r);
 	if (rc == KY_OK)
@@ -753,6 +753,7 @@ static int feedback_cell(void *ctx, const ky_store_cell *c, int n)
 	snprintf(row->stix_id, sizeof(row->stix_id), "%s", c[3].text);
 	row->f.opinion = c[4].null ? KY_WORKFLOW_NO_OPINION : (int)ky_store_cell_int(&c[4]);
 	row->f.at_us = ky_store_cell_int(&c[5]);
+	row->f.named = ky_store_cell_int(&c[6]) != 0;
 	return 0;
 }
 
@@ -768,7 +769,7 @@ static int feedback_body(ky_store_tx *tx, void *ctx)
 	op->rows.n = 0;
 	ky_store_value v[] = {ky_sv_text(op->id)};
 	return ky_store_run(op->s, tx,
-			    "SELECT vid, member_id, type, stix_id, opinion, at_us FROM feedback WHERE report_id = $1 ORDER BY vid",
+			    "SELECT vid, member_id, type, stix_id, opinion, at_us, named FROM feedback WHERE report_id = $1 ORDER BY vid",
 			    v, 1, feedback_cell, &op->rows, NULL);
 }
 

@@ -70,6 +70,7 @@ typedef struct ky_store_workflow {
 	bool sighting;            /* it is a sighting */
 	int confidence;           /* its confidence property (0-100), -1 for none: a report's
 				   * prior */
+	bool named;               /* its provider chose to be named on it (admission.h) */
 } ky_store_workflow;
 
 /* Makes the workflow's two collections if the hub lacks them (kyoyu init, kyoyu migrate). */
@@ -123,6 +124,7 @@ typedef struct ky_store_feedback {
 	const char *type;         /* opinion, sighting, note, relationship */
 	const char *stix_id;
 	int opinion;              /* KY_WORKFLOW_NO_OPINION for none */
+	bool named;               /* its giver chose to be named on it */
 	int64_t at_us;
 } ky_store_feedback;
 

@@ -233,7 +233,7 @@ static void report_in(hub *h, ky_report_state state, char id[KY_STORE_STIX_ID_MA
 	};
 	for (int k = 0; k < 3 && state != KY_REPORT_UNCONFIRMED; k++) {
 		ky_report_state step = path[state][k];
-		assert_int_equal(ky_workflow_transition(h->s, NULL, &secretariat, id, step, "to set up", NULL, 0, NULL), KY_OK);
+		assert_int_equal(ky_workflow_transition(h->s, NULL, &secretariat, id, step, "to set up", NULL, NULL), KY_OK);
 		if (step == state)
 			break;
 	}
@@ -247,7 +247,7 @@ static void test_every_transition(void **state)
 		for (int to = 0; to < KY_REPORT_STATES; to++) {
 			char id[KY_STORE_STIX_ID_MAX];
 			report_in(h, (ky_report_state)from, id);
-			int rc = ky_workflow_transition(h->s, NULL, &secretariat, id, (ky_report_state)to, "tried", NULL, 0, NULL);
+			int rc = ky_workflow_transition(h->s, NULL, &secretariat, id, (ky_report_state)to, "tried", NULL, NULL);
 			if (allowed((ky_report_state)from, (ky_report_state)to)) {
 				assert_int_equal(rc, KY_OK);
 				assert_int_equal(get(h, id).state, to);
@@ -266,14 +266,14 @@ static void test_every_transition(void **state)
 	char id[KY_STORE_STIX_ID_MAX];
 	report_in(h, KY_REPORT_UNCONFIRMED, id);
 	ky_workflow_caller b = as(h->vendor_b), a = as(h->vendor_a), city = as(h->city);
-	assert_int_equal(ky_workflow_transition(h->s, NULL, &b, id, KY_REPORT_WITHDRAWN, "not mine", NULL, 0, NULL),
+	assert_int_equal(ky_workflow_transition(h->s, NULL, &b, id, KY_REPORT_WITHDRAWN, "not mine", NULL, NULL),
 			 KY_EDENIED);
-	assert_int_equal(ky_workflow_transition(h->s, NULL, &a, id, KY_REPORT_COUNTERMEASURE, "mine", NULL, 0, NULL),
+	assert_int_equal(ky_workflow_transition(h->s, NULL, &a, id, KY_REPORT_COUNTERMEASURE, "mine", NULL, NULL),
 			 KY_EDENIED);
-	assert_int_equal(ky_workflow_transition(h->s, NULL, &city, id, KY_REPORT_WITHDRAWN, "hidden", NULL, 0, NULL),
+	assert_int_equal(ky_workflow_transition(h->s, NULL, &city, id, KY_REPORT_WITHDRAWN, "hidden", NULL, NULL),
 			 KY_ENOTFOUND);
-	assert_int_equal(ky_workflow_transition(h->s, NULL, &a, id, KY_REPORT_WITHDRAWN, "", NULL, 0, NULL), KY_EINVALID);
-	assert_int_equal(ky_workflow_transition(h->s, NULL, &a, id, KY_REPORT_WITHDRAWN, "ours", NULL, 0, NULL), KY_OK);
+	assert_int_equal(ky_workflow_transition(h->s, NULL, &a, id, KY_REPORT_WITHDRAWN, "", NULL, NULL), KY_EINVALID);
+	assert_int_equal(ky_workflow_transition(h->s, NULL, &a, id, KY_REPORT_WITHDRAWN, "ours", NULL, NULL), KY_OK);
 }
 
 /* Two changes from the same state: the second finds the report changed and is refused. */
@@ -409,7 +409,7 @@ static void test_state_rule_keys(void **state)
 	submit(h, h->vendor_a, json_pack("[o]", indicator(h, h->identity_a, id)));
 	assert_true(has_key(h, id, "c"));
 	assert_false(has_key(h, id, "*"));
-	assert_int_equal(ky_workflow_transition(h->s, NULL, &secretariat, id, KY_REPORT_COUNTERMEASURE, "confirmed", NULL, 0,
+	assert_int_equal(ky_workflow_transition(h->s, NULL, &secretariat, id, KY_REPORT_COUNTERMEASURE, "confirmed", NULL,
 						NULL),
 			 KY_OK);
 	assert_true(has_key(h, id, "*"));
