@@ -669,6 +669,8 @@ static int get_audiences(call *c)
 
 /* --- objects ------------------------------------------------------------------------------- */
 
+static ky_workflow_caller workflow_caller(call *c);
+
 typedef struct object_read {
 	json_t *answer;
 } object_read;
@@ -710,6 +712,12 @@ static int get_object(call *c)
 	}
 	if (o.answer == NULL)
 		return ky_error_set(KY_ENOTFOUND, "The hub has no object with this id.");
+	/* The report whose state covers it, when the caller reads that report: whether it is
+	 * countermeasure information, or revoked (hub metadata: the object's bytes are not). */
+	ky_store_report r;
+	ky_workflow_caller w = workflow_caller(c);
+	if (ky_store_report_of(c->s, c->arg[0], &r) == KY_OK && ky_workflow_report(c->s, &w, r.id, &r) == KY_OK)
+		json_object_set_new(o.answer, "report", json_pack("{s:s,s:s}", "id", r.id, "state", ky_report_state_name(r.state)));
 	return respond(c, 200, o.answer);
 }
 
