@@ -103,6 +103,11 @@ int ky_cli_read_scope(const ky_cli_global *global, const char *command, ky_store
 int ky_cli_audit_read(const ky_cli_global *global, const char *command, ky_store *store, const char *as_member,
 		      ky_store_reads *reads);
 
+/* Reads the file at path whole, at most max bytes, into *out (malloc'd, NUL-terminated; the
+ * caller frees it) of *len bytes. KY_ENOTFOUND, KY_ERROR (cannot read, with the system's
+ * reason), KY_EINVALID (larger than max, saying so), KY_ENOMEM. */
+int ky_cli_read_text(const char *path, size_t max, char **out, size_t *len);
+
 /* Prints this thread's last error as "kyoyu COMMAND: <hub>: <message>" on stderr, naming
  * the hub once (as global->db_label) whether or not the message already starts with it, and
  * with the message passed through ky_cli_hub_message(). */

@@ -3,7 +3,6 @@
  * `group`, `rules` and `changes`. Each acts as the secretariat through council/council.h,
  * which checks the input and records every change with the --reason it must be given.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -428,30 +427,6 @@ static int list_groups(ky_store *s, listing *l)
 
 /* --- kyoyu rules ----------------------------------------------------------------------------- */
 
-/* Reads the file at path whole, at most max bytes, into *out (malloc'd, NUL-terminated). */
-static int read_text(const char *path, size_t max, char **out, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	*out = NULL;
-	if (f == NULL)
-		return ky_error_set(KY_ENOTFOUND, "cannot read %s: %s", path, strerror(errno));
-	char *text = malloc(max + 2);
-	size_t n = text ? fread(text, 1, max + 1, f) : 0;
-	int rc = text == NULL ? ky_error_set(KY_ENOMEM, "out of memory")
-		 : ferror(f)  ? ky_error_set(KY_ERROR, "cannot read %s: %s", path, strerror(errno))
-		 : n > max    ? ky_error_set(KY_EINVALID, "%s is larger than %zu bytes, the most the rules may hold", path, max)
-			      : KY_OK;
-	fclose(f);
-	if (rc != KY_OK) {
-		free(text);
-		return rc;
-	}
-	text[n] = '\0';
-	*out = text;
-	*len = n;
-	return KY_OK;
-}
-
 static int rules_set(const ky_cli_global *global, ky_store *s, int argc, char **argv)
 {
 	const char *reason = NULL, *path;
@@ -463,7 +438,7 @@ static int rules_set(const ky_cli_global *global, ky_store *s, int argc, char **
 	size_t len = 0;
 	int64_t version = 0;
 	ky_council_caller caller = {NULL, "kyoyu rules set"};
-	int rc = read_text(path, KY_STORE_RULES_MAX, &text, &len);
+	int rc = ky_cli_read_text(path, KY_STORE_RULES_MAX, &text, &len);
 	if (rc == KY_OK)
 		rc = ky_council_rules_set(s, &caller, text, len, reason, &version);
 	free(text);

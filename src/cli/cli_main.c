@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 #include "cli/cli_remote.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,6 +119,29 @@ void ky_cli_hub_report(const ky_cli_global *global, const char *command)
 		fprintf(stderr, "kyoyu %s: %s\n", command, message);
 	else
 		fprintf(stderr, "kyoyu %s: %s: %s\n", command, global->db_label, message);
+}
+
+int ky_cli_read_text(const char *path, size_t max, char **out, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	*out = NULL;
+	if (f == NULL)
+		return ky_error_set(KY_ENOTFOUND, "cannot read %s: %s", path, strerror(errno));
+	char *text = malloc(max + 2);
+	size_t n = text ? fread(text, 1, max + 1, f) : 0;
+	int rc = text == NULL ? ky_error_set(KY_ENOMEM, "out of memory")
+		 : ferror(f)  ? ky_error_set(KY_ERROR, "cannot read %s: %s", path, strerror(errno))
+		 : n > max    ? ky_error_set(KY_EINVALID, "%s is larger than %zu bytes, the most it may hold", path, max)
+			      : KY_OK;
+	fclose(f);
+	if (rc != KY_OK) {
+		free(text);
+		return rc;
+	}
+	text[n] = '\0';
+	*out = text;
+	*len = n;
+	return KY_OK;
 }
 
 int ky_cli_read_scope(const ky_cli_global *global, const char *command, ky_store *store, const char *as_member,

@@ -187,33 +187,8 @@ static int show(const ky_cli_global *global, ky_store *s, int argc, char **argv)
 	return KY_EXIT_OK;
 }
 
-static char *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		return NULL;
-	size_t cap = 4096, n = 0;
-	char *text = malloc(cap);
-	for (size_t got; text != NULL && (got = fread(text + n, 1, cap - n, f)) > 0;) {
-		n += got;
-		if (n == cap) {
-			char *grown = cap < (16u << 20) ? realloc(text, cap *= 2) : NULL;
-			if (grown == NULL) {
-				free(text);
-				text = NULL;
-			}
-			text = grown;
-		}
-	}
-	bool bad = ferror(f);
-	fclose(f);
-	if (bad) {
-		free(text);
-		return NULL;
-	}
-	*len = n;
-	return text;
-}
+/* A course-of-action is one STIX object: TAXII's largest object is plenty. */
+#define COA_MAX ((size_t)16 << 20)
 
 static int transition(const ky_cli_global *global, ky_store *s, int argc, char **argv, ky_report_state to)
 {
@@ -239,8 +214,8 @@ static int transition(const ky_cli_global *global, ky_store *s, int argc, char *
 	}
 	size_t coa_len = 0;
 	char *coa = NULL;
-	if (coa_path != NULL && (coa = read_file(coa_path, &coa_len)) == NULL) {
-		fprintf(stderr, "kyoyu %s: cannot read %s\n", command, coa_path);
+	if (coa_path != NULL && ky_cli_read_text(coa_path, COA_MAX, &coa, &coa_len) != KY_OK) {
+		fprintf(stderr, "kyoyu %s: %s\n", command, ky_error_last());
 		return KY_EXIT_FAILURE;
 	}
 	ky_workflow_caller c = operator_of(via);

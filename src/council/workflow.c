@@ -135,11 +135,6 @@ static json_t *time_json(int64_t us)
 	return json_string(text);
 }
 
-static const char *opinion_name(int opinion)
-{
-	static const char *const names[] = {"strongly-disagree", "disagree", "neutral", "agree", "strongly-agree"};
-	return opinion >= -2 && opinion <= 2 ? names[opinion + 2] : NULL;
-}
 
 static int add_object(void *ctx, const char *stix_id)
 {
@@ -177,7 +172,7 @@ static json_t *giver(givers *g, int64_t member, bool named)
 static int add_feedback(void *ctx, const ky_store_feedback *f)
 {
 	givers *g = ctx;
-	const char *opinion = opinion_name(f->opinion);
+	const char *opinion = ky_workflow_opinion_name(f->opinion);
 	json_t *item = json_pack("{s:s,s:s,s:o,s:o,s:o}", "id", f->stix_id, "type", f->type, "opinion",
 				 opinion ? json_string(opinion) : json_null(), "from", giver(g, f->member, f->named), "at",
 				 time_json(f->at_us));
@@ -641,6 +636,13 @@ static int hold_key(void *ctx, const char *key)
 	return 0;
 }
 
+/* Now as a STIX timestamp with milliseconds, the precision of the hub's other timestamps. */
+static void stix_now(char out[32])
+{
+	ky_clock_format(ky_clock_now_us(), out);
+	memcpy(out + 23, "Z", 2);
+}
+
 /* Revocation: the hub's course-of-action gets a revoked version, in the change's transaction. */
 static int revoke(ky_store *s, const ky_store_report *r, ky_store_transition *t)
 {
@@ -659,9 +661,7 @@ static int revoke(ky_store *s, const ky_store_report *r, ky_store_transition *t)
 		rc = ky_error_set(KY_ERROR, "the course-of-action %s of report %s is not in the countermeasures",
 				  r->course_of_action, r->id);
 	char now[32];
-	ky_clock_format(ky_clock_now_us(), now);
-	/* STIX timestamps of modified have millisecond precision here, like the hub's others. */
-	memcpy(now + 23, "Z", 2);
+	stix_now(now);
 	ky_policy_keys held;
 	held.n = 0;
 	if (rc == KY_OK) {
@@ -919,14 +919,11 @@ int ky_workflow_submit(ky_store *s, const ky_config *config, const ky_workflow_c
 int ky_workflow_give_feedback(ky_store *s, const ky_config *config, const ky_workflow_caller *c, const char *id,
 			      const ky_workflow_feedback *f, char feedback_id[KY_STORE_STIX_ID_MAX])
 {
-	static const char *const opinions[] = {"strongly-disagree", "disagree", "neutral", "agree", "strongly-agree"};
 	int kinds = (f->opinion != NULL) + f->sighting + (f->note != NULL);
 	if (kinds != 1)
 		return ky_error_set(KY_EINVALID, "give one feedback: an opinion, a sighting or a note");
-	bool known = f->opinion == NULL;
-	for (size_t i = 0; !known && i < 5; i++)
-		known = strcmp(f->opinion, opinions[i]) == 0;
-	if (!known)
+	int value;
+	if (f->opinion != NULL && !ky_workflow_opinion_parse(f->opinion, &value))
 		return ky_error_set(KY_EINVALID,
 				    "the opinion \"%.40s\" is none of strongly-disagree, disagree, neutral, agree, strongly-agree",
 				    f->opinion);
@@ -944,8 +941,7 @@ int ky_workflow_give_feedback(ky_store *s, const ky_config *config, const ky_wor
 	char uuid[37], now[32];
 	if (ky_uuid4(uuid) != KY_OK)
 		return ky_error_set(KY_ERROR, "no randomness for a feedback's id");
-	ky_clock_format(ky_clock_now_us(), now);
-	memcpy(now + 23, "Z", 2);
+	stix_now(now);
 	snprintf(feedback_id, KY_STORE_STIX_ID_MAX, "%s--%s", type, uuid);
 	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "type", type, "spec_version", "2.1", "id", feedback_id,
 			      "created", now, "modified", now, "created_by_ref", m.identity_id);

@@ -710,7 +710,6 @@ static int read_workflow(const json_t *object, ky_admitted *out)
 		{"sighting", KY_WORKFLOW_FEEDBACK, {"sighting_of_ref", NULL}},
 		{"relationship", KY_WORKFLOW_FEEDBACK, {"source_ref", "target_ref"}},
 	};
-	static const char *const opinions[] = {"strongly-disagree", "disagree", "neutral", "agree", "strongly-agree"};
 	const char *type = json_string_value(json_object_get(object, "type"));
 	ky_store_workflow *w = &out->workflow;
 	*w = (ky_store_workflow){.kind = KY_WORKFLOW_OBJECT, .opinion = KY_WORKFLOW_NO_OPINION, .confidence = -1};
@@ -729,10 +728,7 @@ static int read_workflow(const json_t *object, ky_admitted *out)
 		w->refs = out->workflow_refs;
 		w->kind = kinds[k].kind;
 		w->sighting = strcmp(type, "sighting") == 0;
-		const char *opinion = json_string_value(json_object_get(object, "opinion"));
-		for (int o = 0; opinion != NULL && o < 5; o++)
-			if (strcmp(opinion, opinions[o]) == 0)
-				w->opinion = o - 2;
+		ky_workflow_opinion_parse(json_string_value(json_object_get(object, "opinion")), &w->opinion);
 	}
 	out->access.workflow = w;
 	return KY_OK;

@@ -26,6 +26,23 @@ const char *ky_report_state_name(ky_report_state state)
 	return (unsigned)state < KY_REPORT_STATES ? state_names[state] : "?";
 }
 
+static const char *const opinion_names[] = {"strongly-disagree", "disagree", "neutral", "agree", "strongly-agree"};
+
+const char *ky_workflow_opinion_name(int v)
+{
+	return v >= -2 && v <= 2 ? opinion_names[v + 2] : NULL;
+}
+
+bool ky_workflow_opinion_parse(const char *name, int *out)
+{
+	for (int i = 0; name != NULL && i < 5; i++)
+		if (strcmp(name, opinion_names[i]) == 0) {
+			*out = i - 2;
+			return true;
+		}
+	return false;
+}
+
 bool ky_report_state_parse(const char *name, ky_report_state *out)
 {
 	for (int i = 0; name != NULL && i < KY_REPORT_STATES; i++)
@@ -397,11 +414,6 @@ static int feedback_access(apply *a, size_t i, const ky_store_report *r)
 	return ky_store_access_replace_tx(a->s, a->tx, a->vids[i], &access);
 }
 
-static const char *opinion_name(int opinion)
-{
-	static const char *const names[] = {"strongly-disagree", "disagree", "neutral", "agree", "strongly-agree"};
-	return opinion >= -2 && opinion <= 2 ? names[opinion + 2] : NULL;
-}
 
 static int feedback(apply *a, size_t i, const ky_store_report *r)
 {
@@ -419,8 +431,9 @@ static int feedback(apply *a, size_t i, const ky_store_report *r)
 		rc = feedback_access(a, i, r);
 	if (rc == KY_OK)
 		rc = recompute(a->s, a->tx, r->id);
+	const char *name = ky_workflow_opinion_name(opinion);
 	json_t *detail = json_pack("{s:s,s:s,s:o}", "feedback", it->id, "type", it->type, "opinion",
-				   opinion_name(opinion) ? json_string(opinion_name(opinion)) : json_null());
+				   name ? json_string(name) : json_null());
 	char *text = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
 	json_decref(detail);
 	if (rc == KY_OK)

@@ -61,6 +61,11 @@ typedef enum ky_workflow_kind {
 /* An opinion's value: STIX's five, strongly-disagree (-2) to strongly-agree (2). */
 #define KY_WORKFLOW_NO_OPINION (-100)
 
+/* STIX's name of opinion value v ("strongly-disagree" ... "strongly-agree"), NULL for none;
+ * and the value of a name, false for one that is none of the five. */
+const char *ky_workflow_opinion_name(int v);
+bool ky_workflow_opinion_parse(const char *name, int *out);
+
 typedef struct ky_store_workflow {
 	ky_workflow_kind kind;
 	const char *const *refs;  /* a report's object_refs; feedback's references (object_refs,

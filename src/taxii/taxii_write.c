@@ -352,6 +352,7 @@ static int request_admission(ky_taxii *t, ky_store *store, const ky_store_reques
 		rc = ky_store_collection_list(store, name_collection, &c);
 	if (rc < 0)
 		return rc;
+	rc = KY_OK;
 	const char *audience = NULL;
 	for (size_t i = 0; i < t->config->ncollections; i++)
 		if (strcmp(t->config->collections[i].name, c.name) == 0)
@@ -366,10 +367,9 @@ static int request_admission(ky_taxii *t, ky_store *store, const ky_store_reques
 	};
 	*exchange = o.exchange;
 	/* The workflow takes an object for feedback on a report only when its submitter reads
-	 * the report. */
+	 * the report: the exchange's submissions need the submitter's viewer, others do not. */
 	ky_store_member m;
-	rc = ky_store_member_by_id(store, user.member_id, &m);
-	if (rc == KY_OK)
+	if (o.exchange && (rc = ky_store_member_by_id(store, user.member_id, &m)) == KY_OK)
 		rc = ky_policy_viewer_of_member(store, &m, submitter);
 	return rc == KY_OK ? ky_admission_new(store, &o, out) : rc;
 }
@@ -395,7 +395,7 @@ static int process(ky_taxii *t, ky_store *store, const ky_store_request *request
 		char via[96];
 		snprintf(via, sizeof(via), "TAXII add objects (status %s)", request->id);
 		ky_store_actor actor = {.user_id = request->user_id, .member_id = member, .via = via};
-		ky_store_scope scope = ky_policy_scope(&submitter);
+		ky_store_scope scope = exchange ? ky_policy_scope(&submitter) : ky_store_operator_scope;
 		ky_ingest_options options = {
 			.collection_id = request->collection_id,
 			.admission = admission,
@@ -405,7 +405,7 @@ static int process(ky_taxii *t, ky_store *store, const ky_store_request *request
 			.source_name = request->id,
 			.taxii_envelope = true,
 			.actor = &actor,
-			.submitter = &scope,
+			.submitter = exchange ? &scope : NULL,
 		};
 		ky_ingest_totals totals;
 		rc = ky_ingest_stream(store, in, &options, on_report, on_progress, &p, &totals);
