@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "council/council.h"
+#include "council/ledger.h"
 #include "council/workflow.h"
 #include "policy/admission.h"
 #include "store/store_audit.h"
@@ -1107,6 +1108,25 @@ static int get_notifications(call *c)
 					 l.last ? json_integer(l.last) : json_null()));
 }
 
+/* --- give-and-take -------------------------------------------------------------------------- */
+
+/* The ledger (council/ledger.h): a member sees its own figures and how it stands; the
+ * secretariat sees everyone's, or one member's with ?member=NAME. */
+static int get_contribution(call *c)
+{
+	const char *name = param(c, "member");
+	bool secretariat = c->v->who.tier == KY_TIER_SECRETARIAT;
+	ky_store_member m;
+	int rc = secretariat && name != NULL ? ky_store_member_get(c->s, name, &m)
+					       : ky_store_member_by_id(c->s, c->v->who.member_id, &m);
+	if (rc == KY_OK && !secretariat && name != NULL && strcmp(name, m.name) != 0)
+		rc = ky_error_set(KY_EDENIED, "a member sees its own contribution; only the secretariat sees another's");
+	json_t *doc = NULL;
+	if (rc == KY_OK)
+		rc = ky_ledger_json(c->s, secretariat && name == NULL ? NULL : &m, &doc);
+	return rc == KY_OK ? respond(c, 200, doc) : failure(rc);
+}
+
 /* --- the document -------------------------------------------------------------------------- */
 
 static int get_openapi(call *c)
@@ -1151,6 +1171,7 @@ static const route routes[] = {
 	{"POST", PREFIX "/promotion-rules", post_promotion_rules, false, true},
 	{"DELETE", PREFIX "/promotion-rules/{name}", delete_promotion_rule, false, false},
 	{"GET", PREFIX "/notifications", get_notifications, false, false},
+	{"GET", PREFIX "/contribution", get_contribution, false, false},
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))

@@ -173,5 +173,10 @@ int ky_cli_pseudonym(const ky_cli_global *global, int argc, char **argv);
 /* `kyoyu report ...` and `kyoyu rule ...`: the council workflow (cli_report.c). */
 int ky_cli_report(const ky_cli_global *global, int argc, char **argv);
 int ky_cli_rule(const ky_cli_global *global, int argc, char **argv);
+int ky_cli_contribution(const ky_cli_global *global, int argc, char **argv);
+
+/* Prints a ledger (the Contribution of the OpenAPI document) for a person: the window and
+ * weights, then each member's score, standing and counts. Borrows doc. */
+void ky_cli_print_contribution(const json_t *doc);
 
 #endif

@@ -42,6 +42,7 @@ static const struct command {
 	{"pseudonym", ky_cli_pseudonym, "resolve a pseudonym to its member (audited)"},
 	{"report", ky_cli_report, "the council's reports: list, show, promote, refute, revoke"},
 	{"rule", ky_cli_rule, "add, list and remove the rules that propose promotion"},
+	{"contribution", ky_cli_contribution, "the give-and-take ledger: who contributes, who stands"},
 };
 
 static void usage(FILE *out)
@@ -62,7 +63,7 @@ static void usage(FILE *out)
 		"                 /etc/kyoyu/kyoyu.conf, else built-in defaults\n"
 		"  --db PATH      the hub's database, over [store] db (default kyoyu.db)\n"
 		"  --hub URL      a remote hub, for a member's commands: whoami, rules show|accept,\n"
-		"                 report submit|list|show|withdraw, feedback (the key from\n"
+		"                 report submit|list|show|withdraw, feedback, contribution (the key from\n"
 		"                 KYOYU_KEY or --key-file FILE;\n"
 		"                 --cacert FILE trusts a private CA; docs/client.md)\n"
 		"  --help         this help; `kyoyu COMMAND --help` for a command's own\n"
@@ -283,6 +284,7 @@ int ky_cli_main(int argc, char **argv)
 	}
 	const char *name = argv[optind];
 	bool member_command = strcmp(name, "whoami") == 0 || strcmp(name, "rules") == 0 ||
+			      (strcmp(name, "contribution") == 0 && !(optind + 1 < argc && strcmp(argv[optind + 1], "set") == 0)) ||
 			      strcmp(name, "feedback") == 0 || (strcmp(name, "report") == 0 && optind + 1 < argc &&
 							       (strcmp(argv[optind + 1], "submit") == 0 ||
 								strcmp(argv[optind + 1], "list") == 0 ||
@@ -294,7 +296,7 @@ int ky_cli_main(int argc, char **argv)
 		if (db_option != NULL || !member_command) {
 			fprintf(stderr,
 				"kyoyu: %s; with --hub URL the commands are whoami, rules show|accept, report"
-				" submit|list|show|withdraw and feedback\n",
+				" submit|list|show|withdraw, feedback and contribution\n",
 				db_option ? "--hub (a remote hub) and --db (a database) exclude each other"
 					  : "this command acts on the hub's database (--db), not through --hub");
 			return KY_EXIT_USAGE;

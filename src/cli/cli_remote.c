@@ -19,6 +19,7 @@
 
 #include <jansson.h>
 
+#include "cli/cli.h"
 #include "client/client.h"
 #include "util/ky_error.h"
 
@@ -38,6 +39,7 @@ static void usage(FILE *out)
 		"       kyoyu --hub URL ... feedback REPORT --opinion O [--reason TEXT] [--named] [--json]\n"
 		"       kyoyu --hub URL ... feedback REPORT --sighting [--count N] [--first-seen T] [--last-seen T]\n"
 		"       kyoyu --hub URL ... feedback REPORT --note TEXT\n"
+		"       kyoyu --hub URL ... contribution [--json]\n"
 		"\n"
 		"A member's commands, run against a remote hub's API (/api/v1/) with an API key.\n"
 		"\n"
@@ -58,6 +60,8 @@ static void usage(FILE *out)
 		"feedback        gives feedback on a report: an opinion (strongly-disagree, disagree,\n"
 		"                neutral, agree, strongly-agree), a sighting (\"we saw this too\") or a note;\n"
 		"                --named names you to the provider and the readers\n"
+		"contribution    your member's contribution over the window and how it stands: its\n"
+		"                score, the threshold, and whether it is in good standing\n"
 		"--json          the hub's answer as it came (rules accept: the acceptance; the rules\n"
 		"                when there was nothing to accept)\n"
 		"\n"
@@ -72,9 +76,10 @@ static void usage(FILE *out)
 }
 
 /* The commands, and which options each takes. */
-enum { WHOAMI, RULES_SHOW, RULES_ACCEPT, REPORT_SUBMIT, REPORT_LIST, REPORT_SHOW, REPORT_WITHDRAW, FEEDBACK };
-static const char *const names[] = {"whoami",	      "rules show",	"rules accept",	   "report submit",
-				    "report list",    "report show",	"report withdraw", "feedback"};
+enum { WHOAMI, RULES_SHOW, RULES_ACCEPT, REPORT_SUBMIT, REPORT_LIST, REPORT_SHOW, REPORT_WITHDRAW, FEEDBACK,
+       CONTRIBUTION };
+static const char *const names[] = {"whoami",	   "rules show",      "rules accept", "report submit", "report list",
+				    "report show", "report withdraw", "feedback",     "contribution"};
 
 #define AUDIENCES_MAX 16
 
@@ -821,6 +826,18 @@ static int feedback(run *x)
 	return finish();
 }
 
+static int contribution(run *x)
+{
+	int status = call(x, "GET", "/api/v1/contribution", NULL);
+	if (status >= 0)
+		return status;
+	if (x->json)
+		print_body(x);
+	else
+		ky_cli_print_contribution(x->doc);
+	return finish();
+}
+
 int ky_cli_remote(const ky_cli_remote_options *o, int argc, char **argv)
 {
 	run x = {.o = o};
@@ -833,7 +850,8 @@ int ky_cli_remote(const ky_cli_remote_options *o, int argc, char **argv)
 	} words[] = {{"whoami", NULL, WHOAMI},		     {"rules", "show", RULES_SHOW},
 		     {"rules", "accept", RULES_ACCEPT},	     {"report", "submit", REPORT_SUBMIT},
 		     {"report", "list", REPORT_LIST},	     {"report", "show", REPORT_SHOW},
-		     {"report", "withdraw", REPORT_WITHDRAW}, {"feedback", NULL, FEEDBACK}};
+		     {"report", "withdraw", REPORT_WITHDRAW}, {"feedback", NULL, FEEDBACK},
+		     {"contribution", NULL, CONTRIBUTION}};
 	int found = -1;
 	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]) && found < 0; i++)
 		if (argc >= (words[i].sub ? 2 : 1) && strcmp(argv[0], words[i].word) == 0 &&
@@ -854,13 +872,15 @@ int ky_cli_remote(const ky_cli_remote_options *o, int argc, char **argv)
 		else if (argc >= 1 && strcmp(argv[0], "report") == 0)
 			fprintf(stderr, "kyoyu report: a remote hub's report subcommands are submit, list, show and withdraw\n");
 		else
-			fprintf(stderr, "kyoyu: '%s' is not a command of a remote hub; use whoami, rules, report or feedback\n",
+			fprintf(stderr,
+				"kyoyu: '%s' is not a command of a remote hub; use whoami, rules, report, feedback or"
+				" contribution\n",
 				argc >= 1 ? argv[0] : "");
 		usage(stderr);
 		return KY_CLIENT_EXIT_USAGE;
 	}
 	x.name = names[x.command];
-	int skip = x.command == WHOAMI || x.command == FEEDBACK ? 0 : 1;
+	int skip = x.command == WHOAMI || x.command == FEEDBACK || x.command == CONTRIBUTION ? 0 : 1;
 	status = parse(&x, argc - skip, argv + skip);
 	if (status >= 0)
 		return status;
@@ -875,7 +895,8 @@ int ky_cli_remote(const ky_cli_remote_options *o, int argc, char **argv)
 	case REPORT_LIST: status = report_list(&x); break;
 	case REPORT_SHOW: status = report_show(&x); break;
 	case REPORT_WITHDRAW: status = report_withdraw(&x); break;
-	default: status = feedback(&x); break;
+	case FEEDBACK: status = feedback(&x); break;
+	default: status = contribution(&x); break;
 	}
 
 cleanup:

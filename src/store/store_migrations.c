@@ -357,6 +357,18 @@ static const migration migrations[] = {
 	 "  detail {TEXT} NOT NULL);"
 	 "CREATE INDEX notifications_by_member ON notifications (member_id, id);",
 	 NULL},
+	/* 12 -> 13: give-and-take (store_ledger.h, docs/council.md). The ledger is counted from
+	 * the workflow's tables when it is asked for; only the secretariat's settings of it (the
+	 * weights, the window, the grace period, the threshold) are kept, those it changed; and
+	 * when each report entered its state (changed_us moves with every feedback), which a
+	 * hub from before has as its last change. The members' index serves the confirmations. */
+	{"CREATE TABLE contribution_settings ("
+	 "  name {KEY} PRIMARY KEY,"
+	 "  value {I64} NOT NULL){NOROWID};"
+	 "ALTER TABLE reports ADD COLUMN state_us {I64} NOT NULL DEFAULT 0;"
+	 "UPDATE reports SET state_us = changed_us;"
+	 "CREATE INDEX feedback_by_member ON feedback (member_id, report_id);",
+	 NULL},
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == KY_STORE_SCHEMA_VERSION,

@@ -287,7 +287,7 @@ static int new_report(apply *a, size_t i)
 			      ky_sv_int((int64_t)a->vids[i]), ky_sv_int(now)};
 	int rc = ky_store_run(a->s, a->tx,
 			      "INSERT INTO reports (id, provider_id, state, prior, confidence, agree, disagree, root_vid,"
-			      " created_us, changed_us) VALUES ($1, $2, 'unconfirmed', $3, $3, 0, 0, $4, $5, $5)",
+			      " created_us, changed_us, state_us) VALUES ($1, $2, 'unconfirmed', $3, $3, 0, 0, $4, $5, $5, $5)",
 			      v, 5, NULL, NULL, NULL);
 	if (rc == KY_OK)
 		rc = ky_store_run(a->s, a->tx, "INSERT INTO report_objects (stix_id, report_id) VALUES ($1, $1)", v, 1, NULL,
@@ -547,7 +547,8 @@ static int transition_tx(ky_store *s, ky_store_tx *tx, const ky_store_transition
 			      ky_sv_text(ky_report_state_name(t->from)), ky_sv_int(now), ky_sv_text(t->course_of_action)};
 	uint64_t changed = 0;
 	rc = ky_store_run(s, tx,
-			  "UPDATE reports SET state = $2, changed_us = $4, course_of_action = COALESCE($5, course_of_action),"
+			  "UPDATE reports SET state = $2, changed_us = $4, state_us = $4,"
+			  " course_of_action = COALESCE($5, course_of_action),"
 			  " rule_id = NULL WHERE id = $1 AND state = $3",
 			  v, 5, NULL, NULL, &changed);
 	if (rc == KY_OK && changed == 0)

@@ -2684,7 +2684,7 @@ static void test_migrate_fixture_matches_migration_0(void **state)
 	char *now = schema_of(f->path, "derived,users,api_keys,secrets,removals,requests,request_objects,sectors,members,"
 				       "member_sectors,groups,group_members,rules,rule_acceptances,changes,version_access,"
 				       "entry_access,access_conjunctions,audit,audit_buckets,audit_head,audit_checkpoints,"
-				       "reports,report_objects,feedback,promotion_rules,notifications");
+				       "reports,report_objects,feedback,promotion_rules,notifications,contribution_settings");
 	without_version_provider(now);
 	char *old = schema_of(other, NULL);
 	assert_string_equal(old, now);
@@ -2738,10 +2738,10 @@ static void test_migrate_from_schema_1(void **state)
 	assert_int_equal(ky_store_migrate(f->path, &from, &to), KY_OK);
 	assert_int_equal(from, 1);
 	assert_int_equal(to, KY_STORE_SCHEMA_VERSION);
-	assert_int_equal(KY_STORE_SCHEMA_VERSION, 12);
+	assert_int_equal(KY_STORE_SCHEMA_VERSION, 13);
 	char text[32];
 	raw_text(f->path, "SELECT version FROM kyoyu_schema", text, sizeof(text));
-	assert_string_equal(text, "12");
+	assert_string_equal(text, "13");
 	/* Its council is its secretariat alone (schema 1 had no users). */
 	assert_int_equal(assert_secretariat_only(f->path), 0);
 	/* Now the same schema as a hub created at 6. */
@@ -2817,7 +2817,8 @@ static void test_migrate_from_schema_2(void **state)
 	ky_store_close(f->s);
 	f->s = NULL;
 	char *fresh = schema_of(f->path, NULL);
-	raw_exec(f->path, "DROP TABLE notifications; DROP TABLE promotion_rules; DROP TABLE feedback;"
+	raw_exec(f->path, "DROP TABLE contribution_settings; DROP TABLE notifications; DROP TABLE promotion_rules;"
+			 " DROP TABLE feedback;"
 			 " DROP TABLE report_objects; DROP TABLE reports;"
 			 " DROP TABLE audit_checkpoints; DROP TABLE audit_head; DROP TABLE audit_buckets; DROP TABLE audit;"
 			 " ALTER TABLE versions DROP COLUMN shared;"
@@ -2830,7 +2831,10 @@ static void test_migrate_from_schema_2(void **state)
 			 " DROP TABLE removals; DROP TABLE api_keys; DROP TABLE users; DROP TABLE secrets;"
 			 " DROP TABLE members; DROP TABLE sectors; UPDATE kyoyu_schema SET version = 2;");
 	assert_int_equal(ky_store_open(&f->s, f->path, NULL, NULL), KY_ESCHEMA);
-	assert_non_null(strstr(ky_error_last(), "version 2 and this kyoyu uses 12: run kyoyu migrate"));
+	char expected_2[64];
+	snprintf(expected_2, sizeof(expected_2), "version 2 and this kyoyu uses %d: run kyoyu migrate",
+		 KY_STORE_SCHEMA_VERSION);
+	assert_non_null(strstr(ky_error_last(), expected_2));
 
 	int from = 0, to = 0;
 	assert_int_equal(ky_store_migrate(f->path, &from, &to), KY_OK);
@@ -2885,7 +2889,10 @@ static void test_migrate_from_schema_4(void **state)
 	assert_int_equal(ky_store_open(&t, fresh, &options, NULL), KY_OK);
 	ky_store_close(t);
 	assert_int_equal(ky_store_open(&f->s, f->path, NULL, NULL), KY_ESCHEMA);
-	assert_non_null(strstr(ky_error_last(), "version 4 and this kyoyu uses 12: run kyoyu migrate"));
+	char expected_4[64];
+	snprintf(expected_4, sizeof(expected_4), "version 4 and this kyoyu uses %d: run kyoyu migrate",
+		 KY_STORE_SCHEMA_VERSION);
+	assert_non_null(strstr(ky_error_last(), expected_4));
 	int from = 0, to = 0;
 	assert_int_equal(ky_store_migrate(f->path, &from, &to), KY_OK);
 	assert_int_equal(from, 4);
