@@ -52,6 +52,15 @@ static void print_entry(const json_t *e, json_int_t threshold)
 	else
 		printf("  below the threshold of %lld: %lld more to reach it\n", (long long)threshold,
 		       (long long)json_integer_value(json_object_get(e, "needed")));
+	const json_t *locked = json_object_get(e, "locked");
+	if (locked != NULL)
+		printf("  locked material it would read in good standing: %lld (%lld of them reports)%s%s%s%s\n",
+		       (long long)json_integer_value(json_object_get(locked, "objects")),
+		       (long long)json_integer_value(json_object_get(locked, "reports")),
+		       json_object_get(locked, "oldest") ? ", added from " : "",
+		       json_object_get(locked, "oldest") ? text_of(locked, "oldest") : "",
+		       json_object_get(locked, "oldest") ? " to " : "",
+		       json_object_get(locked, "oldest") ? text_of(locked, "newest") : "");
 	const char *kind;
 	json_t *count;
 	bool first = true;

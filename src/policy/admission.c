@@ -359,7 +359,8 @@ static ky_marking_kind resolve(void *ctx, const char *id, ky_audience *out)
 		return KY_MARKING_AUDIENCE;
 	}
 	/* kyoyu's own, which every hub knows before it publishes it. */
-	return held(a, id) || strcmp(id, KY_NAMED_MARKING) == 0 ? KY_MARKING_OTHER : KY_MARKING_UNKNOWN;
+	return held(a, id) || strcmp(id, KY_NAMED_MARKING) == 0 || strcmp(id, KY_STANDING_MARKING) == 0 ? KY_MARKING_OTHER
+													   : KY_MARKING_UNKNOWN;
 }
 
 /* The first reference of object_marking_refs that `resolve` does not know, for the warning. */
@@ -622,13 +623,13 @@ static int share(ky_admission *a, const json_t *object, int64_t named, ky_admitt
 	return KY_OK;
 }
 
-/* Whether the object carries KY_NAMED_MARKING. */
-static bool chose_to_be_named(const json_t *object)
+/* Whether the object's object_marking_refs lists `marking`. */
+static bool carries(const json_t *object, const char *marking)
 {
 	size_t i;
 	json_t *ref;
 	json_array_foreach(json_object_get(object, "object_marking_refs"), i, ref)
-		if (json_is_string(ref) && strcmp(json_string_value(ref), KY_NAMED_MARKING) == 0)
+		if (json_is_string(ref) && strcmp(json_string_value(ref), marking) == 0)
 			return true;
 	return false;
 }
@@ -786,6 +787,7 @@ int ky_admission_decide(ky_admission *a, const json_t *object, ky_admitted *out)
 			 " this version",
 			 first_unresolved(a, object));
 	f.contributors_only = a->o.exchange;
+	f.standing_only = carries(object, KY_STANDING_MARKING);
 	rc = decide_parts(a, object, &space, &f, out);
 	if (rc == KY_OK)
 		rc = ky_policy_access_keys(&f, &out->keys);
@@ -804,10 +806,10 @@ int ky_admission_decide(ky_admission *a, const json_t *object, ky_admitted *out)
 	};
 	if (a->o.exchange)
 		rc = read_workflow(object, out);
-	out->workflow.named = a->o.exchange && chose_to_be_named(object);
+	out->workflow.named = a->o.exchange && carries(object, KY_NAMED_MARKING);
 	/* Only a member names itself, and only on its own objects: the secretariat's versions of
 	 * a member's object leave the member pseudonymous. */
-	int64_t self_named = a->o.provider_tier != KY_TIER_SECRETARIAT && chose_to_be_named(object) ? a->o.provider : 0;
+	int64_t self_named = a->o.provider_tier != KY_TIER_SECRETARIAT && carries(object, KY_NAMED_MARKING) ? a->o.provider : 0;
 	const char *type = json_string_value(json_object_get(object, "type"));
 	if (rc == KY_OK && self_named == 0 && type != NULL && id != NULL && strcmp(type, "identity") == 0 && a->o.provider_tier != KY_TIER_SECRETARIAT &&
 	    member_of(a, id) == a->o.provider)
@@ -1033,6 +1035,15 @@ int ky_policy_publish(ky_store *s)
 					   "name", "kyoyu: provider named", "definition_type", "statement", "definition", "statement",
 					   "The provider of an object that lists this marking chooses to be named to its readers:"
 					   " the hub serves references to the provider's identity as they are, not as a pseudonym."),
+				 &p.everyone);
+	if (rc == KY_OK)
+		rc = publish_one(&p,
+				 json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:{s:s}}", "type", "marking-definition", "spec_version",
+					   "2.1", "id", KY_STANDING_MARKING, "created", KYOYU_CREATED, "created_by_ref",
+					   KYOYU_IDENTITY, "name", "kyoyu: contributors in good standing", "definition_type",
+					   "statement", "definition", "statement",
+					   "An object that lists this marking is locked material of the hub's give-and-take: of its"
+					   " audience, only the contributors in good standing read it."),
 				 &p.everyone);
 	if (rc == KY_OK)
 		rc = ky_policy_audience_list(s, publish_audience, &p);

@@ -65,10 +65,17 @@ typedef struct ky_audience_entry {
  * nobody's reading, and a provider can name only itself by it. */
 #define KY_NAMED_MARKING "marking-definition--fc03263f-2db5-4668-8dcb-350ec72af52a"
 
+/* The marking-definition of locked material (docs/council.md, "Give-and-take"): an object that
+ * lists it is read, of its audience, only by the contributors in good standing (and by its
+ * provider and the secretariat), on every path. Published in every hub's
+ * KY_POLICY_HUB_COLLECTION, the same on every hub. */
+#define KY_STANDING_MARKING "marking-definition--6a1f3e52-8c0b-4d7e-9f25-3b4c5d6e7f80"
+
 /* The collection where every hub keeps its own definitions, which every member reads and
  * nobody writes by TAXII: the five TLP 2.0 marking-definitions and their extension-definition,
  * kyoyu's audience extension-definition, one marking-definition per audience (a group's
- * read by the group's members and the secretariat only), and KY_NAMED_MARKING. */
+ * read by the group's members and the secretariat only), KY_NAMED_MARKING and
+ * KY_STANDING_MARKING. */
 #define KY_POLICY_HUB_COLLECTION "hub"
 
 /*

@@ -243,7 +243,8 @@ bool ky_policy_may_read_version(const ky_decision_viewer *v, const ky_version_fa
 {
 	if (v->tier == KY_TIER_SECRETARIAT || v->member_id == f->provider)
 		return true;
-	if (!recipient(v, f) || (f->contributors_only && v->tier != KY_TIER_CONTRIBUTOR))
+	bool standing = v->tier == KY_TIER_CONTRIBUTOR && v->good_standing;
+	if (!recipient(v, f) || (f->contributors_only && v->tier != KY_TIER_CONTRIBUTOR) || (f->standing_only && !standing))
 		return false;
 	for (size_t i = 0; i < f->nparts; i++)
 		if (f->parts[i].required && !ky_policy_may_read_part(v, f, i))
@@ -435,9 +436,10 @@ static int conjoin_all(ky_policy_keys *keys, const ky_policy_keys *part)
 	return KY_OK;
 }
 
-/* The state rule on keys: every recipient's key joined with the contributors', so that a
- * viewer needs both (the provider's own key stays: it reads what it submitted). */
-static int contributors_only(const ky_version_facts *f, ky_policy_keys *keys)
+/* The state rule and locked material on keys: every recipient's key joined with `with` (the
+ * contributors' "c", the good standing's "k"), so that a viewer needs both (the provider's own
+ * key stays: it reads what it submitted). */
+static int join_recipients(const ky_version_facts *f, ky_policy_keys *keys, const char *with)
 {
 	char own[KY_STORE_ACCESS_KEY_MAX + 1];
 	snprintf(own, sizeof(own), KY_STORE_MEMBER_KEY, (long long)f->provider);
@@ -446,7 +448,7 @@ static int contributors_only(const ky_version_facts *f, ky_policy_keys *keys)
 	for (size_t i = 0; i < keys->n; i++) {
 		char joined[KY_STORE_ACCESS_KEY_MAX + 1];
 		int rc = strcmp(keys->key[i], own) == 0 ? (snprintf(joined, sizeof(joined), "%s", own), KY_OK)
-							: conjoin(keys->key[i], "c", joined);
+							: conjoin(keys->key[i], with, joined);
 		if (rc == KY_OK)
 			rc = key_add(&next, joined, "", 0);
 		if (rc != KY_OK)
@@ -470,7 +472,9 @@ int ky_policy_access_keys(const ky_version_facts *f, ky_policy_keys *out)
 			rc = conjoin_all(out, &part);
 	}
 	if (rc == KY_OK && f->contributors_only)
-		rc = contributors_only(f, out);
+		rc = join_recipients(f, out, "c");
+	if (rc == KY_OK && f->standing_only)
+		rc = join_recipients(f, out, "k");
 	return rc;
 }
 
@@ -496,6 +500,8 @@ int ky_policy_viewer_keys(const ky_decision_viewer *v, ky_policy_keys *out)
 	int rc = key_add(out, "*", "", 0);
 	if (rc == KY_OK && v->tier == KY_TIER_CONTRIBUTOR)
 		rc = key_add(out, "c", "", 0);
+	if (rc == KY_OK && v->tier == KY_TIER_CONTRIBUTOR && v->good_standing)
+		rc = key_add(out, "k", "", 0);
 	for (size_t i = 0; rc == KY_OK && i < v->nsectors; i++)
 		rc = key_add(out, "s:", v->sectors[i], 0);
 	for (size_t i = 0; rc == KY_OK && i < v->ngroups; i++)

@@ -62,6 +62,7 @@ typedef struct ky_decision_viewer {
 	size_t nsectors;
 	const int64_t *groups;        /* the ids of the groups its member is in */
 	size_t ngroups;
+	bool good_standing;           /* a contributor in good standing (standing.h) */
 } ky_decision_viewer;
 
 #define KY_POLICY_PARTS_MAX 32           /* parts one object may restrict */
@@ -91,6 +92,9 @@ typedef struct ky_version_facts {
 	bool contributors_only;       /* the state rule: it belongs to a report that is not
 				       * (or was never) countermeasure information, which only
 				       * contributors read of the audience (docs/council.md) */
+	bool standing_only;           /* locked material: it carries KY_STANDING_MARKING
+				       * (admission.h), so that only contributors in good
+				       * standing read it of the audience (docs/council.md) */
 	const ky_part_facts *parts;   /* the parts it restricts further */
 	size_t nparts;
 } ky_version_facts;
@@ -137,7 +141,7 @@ int ky_policy_facts_of(const json_t *object, ky_tlp fallback, ky_marking_resolve
  * carries the audience keys that may read it, a viewer holds the keys it answers to, and the
  * viewer may read the version exactly when one key is in both (or it is the secretariat,
  * which reads everything). A key is "*" (the community), "c" (the contributors), "s:NAME" (a
- * sector), "g:ID" (a group), "m:ID" (a member). tests/unit/policy/test_scope.c holds the two
+ * sector), "g:ID" (a group), "m:ID" (a member), "k" (the contributors in good standing). tests/unit/policy/test_scope.c holds the two
  * forms to each other on random hubs, in the store of each backend.
  */
 typedef struct ky_policy_keys {
@@ -149,7 +153,7 @@ typedef struct ky_policy_keys {
 /* The keys that may read a version: its provider's, and its recipients' (none when a marking
  * is unresolved; for RED the members its member audiences name; without audiences the
  * community's), each of those joined with the contributors' ("c&s:water"; the community's
- * becomes "c") under the state rule. When required parts restrict it further, a recipient must hold a key of the
+ * becomes "c") under the state rule, and with "k" when it is locked material ("k&s:water"). When required parts restrict it further, a recipient must hold a key of the
  * version and one of each such part: those keys are conjunctions, their parts' keys joined
  * by '&' in byte order ("c&g:4"), which a viewer holds when it holds each
  * (ky_policy_conjunction). KY_ETOOBIG past KY_STORE_ACCESS_KEYS_MAX keys or
@@ -167,8 +171,8 @@ int ky_policy_conjunction(ky_policy_keys *viewer, const char *conjunction);
 /* The key of one audience, into out. KY_ETOOBIG when a sector's name makes it too long. */
 int ky_policy_audience_key(const ky_audience *a, char out[KY_STORE_ACCESS_KEY_MAX + 1]);
 
-/* The keys a viewer answers to: the community's, the contributors' for a contributor, its
- * sectors', its groups' and its member's. KY_ETOOBIG past KY_STORE_ACCESS_KEYS_MAX. */
+/* The keys a viewer answers to: the community's, the contributors' for a contributor ("k" too
+ * when it is in good standing), its sectors', its groups' and its member's. KY_ETOOBIG past KY_STORE_ACCESS_KEYS_MAX. */
 int ky_policy_viewer_keys(const ky_decision_viewer *v, ky_policy_keys *out);
 
 /* Whether the viewer may read the version: its required parts included. */

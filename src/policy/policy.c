@@ -1,4 +1,5 @@
 #include "policy/policy.h"
+#include "policy/standing.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,16 +45,22 @@ static int viewer_keys(ky_viewer *v)
 	return v->who.tier == KY_TIER_SECRETARIAT ? KY_OK : ky_policy_viewer_keys(&d, &v->keys);
 }
 
-int ky_policy_viewer(ky_store *s, const ky_policy_grants *grants, const ky_auth_identity *who, ky_viewer *out)
+/* The viewer of who, in good standing as the ledger says, or as *standing says (not NULL). */
+static int build_viewer(ky_store *s, const ky_policy_grants *grants, const ky_auth_identity *who, const bool *standing,
+			ky_viewer *out)
 {
 	out->who = *who;
 	out->ngroups = out->nsectors = 0;
 	out->keys.n = 0;
 	out->reads = NULL;
+	out->good_standing = standing != NULL && *standing;
 	if (who->tier == KY_TIER_SECRETARIAT && (grants == NULL || !grants->names_groups))
 		return KY_OK;
 	ky_store_access_keys conjunctions = {0};
-	int rc = ky_store_member_reach(s, who->member_id, out->sectors, &out->nsectors, out->groups, &out->ngroups,
+	int rc = who->tier == KY_TIER_CONTRIBUTOR && standing == NULL ? ky_standing_good(s, who->member_id, &out->good_standing)
+								    : KY_OK;
+	if (rc == KY_OK)
+		rc = ky_store_member_reach(s, who->member_id, out->sectors, &out->nsectors, out->groups, &out->ngroups,
 				       &conjunctions);
 	qsort(out->groups, out->ngroups, sizeof(out->groups[0]), by_id);
 	for (size_t i = 0; i < out->nsectors; i++)
@@ -64,6 +71,38 @@ int ky_policy_viewer(ky_store *s, const ky_policy_grants *grants, const ky_auth_
 	for (size_t i = 0; rc == KY_OK && who->tier != KY_TIER_SECRETARIAT && i < conjunctions.n; i++)
 		rc = ky_policy_conjunction(&out->keys, conjunctions.keys[i]);
 	free(conjunctions.keys);
+	return rc;
+}
+
+int ky_policy_viewer(ky_store *s, const ky_policy_grants *grants, const ky_auth_identity *who, ky_viewer *out)
+{
+	return build_viewer(s, grants, who, NULL, out);
+}
+
+int ky_policy_locked(ky_store *s, const ky_viewer *v, ky_store_locked *out)
+{
+	*out = (ky_store_locked){0};
+	if (v->who.tier != KY_TIER_CONTRIBUTOR || v->good_standing)
+		return KY_OK;
+	/* What it would read in good standing, by the keys that standing adds. */
+	ky_viewer *unlocked = malloc(sizeof(*unlocked));
+	if (unlocked == NULL)
+		return ky_error_set(KY_ENOMEM, "out of memory");
+	bool standing = true;
+	int rc = build_viewer(s, NULL, &v->who, &standing, unlocked);
+	const char *keys[KY_STORE_ACCESS_KEYS_MAX];
+	size_t n = 0;
+	for (size_t i = 0; rc == KY_OK && i < unlocked->keys.n; i++) {
+		const char *key = unlocked->keys.ptr[i];
+		size_t len = strlen(key);
+		bool locking = strcmp(key, "k") == 0 || strncmp(key, "k&", 2) == 0 || strstr(key, "&k&") != NULL ||
+			       (len >= 2 && strcmp(key + len - 2, "&k") == 0);
+		if (locking)
+			keys[n++] = key;
+	}
+	if (rc == KY_OK)
+		rc = ky_store_locked_count(s, keys, n, v->who.member_id, out);
+	free(unlocked);
 	return rc;
 }
 
@@ -83,6 +122,7 @@ ky_decision_viewer ky_policy_decision_viewer(const ky_viewer *v)
 		.nsectors = v->nsectors,
 		.groups = v->groups,
 		.ngroups = v->ngroups,
+		.good_standing = v->good_standing,
 	};
 }
 

@@ -28,6 +28,7 @@
 #include "config/config.h"
 #include "policy/decision.h"
 #include "store/store_council.h"
+#include "store/store_ledger.h"
 
 /* The viewer of one request. */
 typedef struct ky_viewer {
@@ -37,6 +38,8 @@ typedef struct ky_viewer {
 	char sectors[KY_STORE_SECTORS_MAX][KY_STORE_SECTOR_MAX + 1];  /* its member's */
 	const char *sector_names[KY_STORE_SECTORS_MAX];                /* = sectors[i] */
 	size_t nsectors;
+	bool good_standing;                    /* a contributor in good standing now (standing.h):
+						* it reads locked material */
 	ky_policy_keys keys;                   /* the audience keys it answers to (decision.h) */
 	ky_store_reads *reads;                 /* borrowed, may be NULL: where its scope notes the
 						* versions it reads, for the audit log (set by the
@@ -46,10 +49,17 @@ typedef struct ky_viewer {
 typedef struct ky_policy_grants ky_policy_grants;
 
 /* Builds the viewer of `who` (copied) into *out: its member's sectors and groups, in one
- * query, unless it is the secretariat's and no grant of `grants` (may be NULL) names a group
+ * query, a contributor's standing from the ledger (so that losing or regaining it applies at
+ * its next request, on every path), unless it is the secretariat's and no grant of `grants` (may be NULL) names a group
  * (the query the secretariat's requests save: 9 % of the serving benchmark on PostgreSQL).
  * Store failures as the store returns them. */
 int ky_policy_viewer(ky_store *s, const ky_policy_grants *grants, const ky_auth_identity *who, ky_viewer *out);
+
+/* The locked material a contributor below good standing would read in good standing
+ * (docs/policy.md: the one deliberate exception to "a viewer never learns that a hidden
+ * object exists"): how many objects, how many of them reports, and their ages, never which.
+ * Zero for every other viewer. Store failures as returned. */
+int ky_policy_locked(ky_store *s, const ky_viewer *v, ky_store_locked *out);
 
 /* The viewer a member's users would be, for the operator's `--as MEMBER`: role reader. */
 int ky_policy_viewer_of_member(ky_store *s, const ky_store_member *m, ky_viewer *out);

@@ -24,6 +24,7 @@
 	" MAX(CASE WHEN f.type = 'sighting' THEN 1 ELSE 0 END)"                                                        \
 	" FROM feedback f JOIN reports r ON r.id = f.report_id"                                                        \
 	" WHERE" FINAL_IN_WINDOW " AND r.provider_id <> f.member_id AND f.at_us <= r.state_us"                       \
+	" AND ($3 = 0 OR f.member_id = $3)"                       \
 	" GROUP BY f.member_id, r.id, r.state, r.state_us"
 
 /* Another member's sighting, or its agreeing opinion, confirms a sighting; the same member
@@ -31,6 +32,7 @@
 #define SIGHTINGS_SQL                                                                                                  \
 	"SELECT s.member_id, COUNT(DISTINCT s.report_id) FROM feedback s JOIN reports r ON r.id = s.report_id"         \
 	" WHERE s.type = 'sighting' AND s.member_id <> r.provider_id AND s.at_us >= $1 AND s.at_us <= $2"              \
+	" AND ($3 = 0 OR s.member_id = $3)"              \
 	" AND EXISTS (SELECT 1 FROM feedback o WHERE o.report_id = s.report_id AND o.member_id <> s.member_id"         \
 	"  AND (o.type = 'sighting' OR o.opinion > 0))"                                                                \
 	" GROUP BY s.member_id"
@@ -42,6 +44,7 @@
 	" WHERE r.state = 'countermeasure' AND r.state_us >= $1 AND r.state_us <= $2"                              \
 	" AND substr(ro.stix_id, 1, 18) = 'course-of-action--' AND v.provider_id IS NOT NULL"                          \
 	" AND v.vid = (SELECT MIN(first.vid) FROM versions first WHERE first.stix_id = ro.stix_id)"                    \
+	" AND ($3 = 0 OR v.provider_id = $3)"                    \
 	" GROUP BY v.provider_id"
 
 typedef struct tally {
@@ -134,7 +137,7 @@ static int countermeasure_cell(void *ctx, const ky_store_cell *c, int n)
 
 typedef struct count_op {
 	ky_store *s;
-	int64_t since_us, until_us;
+	int64_t since_us, until_us, member;
 	tally t;
 } count_op;
 
@@ -142,23 +145,24 @@ static int count_body(ky_store_tx *tx, void *ctx)
 {
 	count_op *op = ctx;
 	op->t.n = 0;
-	ky_store_value v[] = {ky_sv_int(op->since_us), ky_sv_int(op->until_us)};
+	ky_store_value v[] = {ky_sv_int(op->since_us), ky_sv_int(op->until_us), ky_sv_int(op->member)};
 	int rc = ky_store_run(op->s, tx,
 			      "SELECT r.provider_id, r.state, COUNT(*) FROM reports r WHERE" FINAL_IN_WINDOW
-			      " GROUP BY r.provider_id, r.state",
-			      v, 2, report_cell, &op->t, NULL);
+			      " AND ($3 = 0 OR r.provider_id = $3) GROUP BY r.provider_id, r.state",
+			      v, 3, report_cell, &op->t, NULL);
 	if (rc == KY_OK)
-		rc = ky_store_run(op->s, tx, FEEDBACK_SQL, v, 2, feedback_cell, &op->t, NULL);
+		rc = ky_store_run(op->s, tx, FEEDBACK_SQL, v, 3, feedback_cell, &op->t, NULL);
 	if (rc == KY_OK)
-		rc = ky_store_run(op->s, tx, SIGHTINGS_SQL, v, 2, sighting_cell, &op->t, NULL);
+		rc = ky_store_run(op->s, tx, SIGHTINGS_SQL, v, 3, sighting_cell, &op->t, NULL);
 	if (rc == KY_OK)
-		rc = ky_store_run(op->s, tx, COUNTERMEASURES_SQL, v, 2, countermeasure_cell, &op->t, NULL);
+		rc = ky_store_run(op->s, tx, COUNTERMEASURES_SQL, v, 3, countermeasure_cell, &op->t, NULL);
 	return rc;
 }
 
-int ky_store_ledger_count(ky_store *s, int64_t since_us, int64_t until_us, ky_store_ledger_counts **out, size_t *n)
+int ky_store_ledger_count(ky_store *s, int64_t since_us, int64_t until_us, int64_t member,
+			  ky_store_ledger_counts **out, size_t *n)
 {
-	count_op op = {.s = s, .since_us = since_us, .until_us = until_us};
+	count_op op = {.s = s, .since_us = since_us, .until_us = until_us, .member = member};
 	int rc = ky_store_transact(s, false, count_body, &op);
 	*out = NULL;
 	*n = 0;
@@ -169,6 +173,79 @@ int ky_store_ledger_count(ky_store *s, int64_t since_us, int64_t until_us, ky_st
 	*out = op.t.rows;
 	*n = op.t.n;
 	return KY_OK;
+}
+
+/* --- locked material ----------------------------------------------------------------------- */
+
+typedef struct locked_row {
+	int64_t vid, added_us;
+	bool report;
+} locked_row;
+
+typedef struct locked_op {
+	ky_store *s;
+	const char *const *keys;
+	size_t nkeys;
+	int64_t member;
+	locked_row *rows;
+	size_t n, cap;
+} locked_op;
+
+static int locked_cell(void *ctx, const ky_store_cell *c, int n)
+{
+	(void)n;
+	locked_op *op = ctx;
+	locked_row *row = ky_store_row_add(&op->rows, &op->n, &op->cap, sizeof(*op->rows));
+	if (row == NULL)
+		return KY_ENOMEM;
+	*row = (locked_row){ky_store_cell_int(&c[0]), ky_store_cell_int(&c[1]), strcmp(c[2].text, "report") == 0};
+	return 0;
+}
+
+static int locked_body(ky_store_tx *tx, void *ctx)
+{
+	locked_op *op = ctx;
+	op->n = 0;
+	int rc = KY_OK;
+	/* One index range per key, as a viewer's page is read. Identities are not material: the
+	 * pseudonyms that locked material names are stored for its audience too. */
+	for (size_t i = 0; rc == KY_OK && i < op->nkeys; i++) {
+		ky_store_value v[] = {ky_sv_text(op->keys[i]), ky_sv_int(op->member)};
+		rc = ky_store_run(op->s, tx,
+				  "SELECT ea.vid, ea.date_added_us, ver.type FROM entry_access ea JOIN versions ver ON ver.vid = ea.vid"
+				  " WHERE ea.key = $1 AND ea.latest = 1 AND ver.provider_id <> $2 AND ver.type <> 'identity'",
+				  v, 2, locked_cell, op, NULL);
+	}
+	return rc;
+}
+
+static int by_vid(const void *a, const void *b)
+{
+	int64_t x = ((const locked_row *)a)->vid, y = ((const locked_row *)b)->vid;
+	return (x > y) - (x < y);
+}
+
+int ky_store_locked_count(ky_store *s, const char *const *keys, size_t nkeys, int64_t member, ky_store_locked *out)
+{
+	locked_op op = {.s = s, .keys = keys, .nkeys = nkeys, .member = member};
+	*out = (ky_store_locked){0};
+	int rc = nkeys > 0 ? ky_store_transact(s, false, locked_body, &op) : KY_OK;
+	if (rc == KY_OK && op.n > 0)
+		qsort(op.rows, op.n, sizeof(*op.rows), by_vid);
+	/* A version in several collections, or under several keys, is one. */
+	for (size_t i = 0; rc == KY_OK && i < op.n; i++) {
+		if (i > 0 && op.rows[i].vid == op.rows[i - 1].vid)
+			continue;
+		out->objects++;
+		out->reports += op.rows[i].report;
+		int64_t t = op.rows[i].added_us;
+		if (out->oldest_us == 0 || t < out->oldest_us)
+			out->oldest_us = t;
+		if (t > out->newest_us)
+			out->newest_us = t;
+	}
+	free(op.rows);
+	return rc;
 }
 
 /* --- settings ------------------------------------------------------------------------------ */

@@ -37,10 +37,22 @@ typedef struct ky_store_ledger_counts {
 } ky_store_ledger_counts;
 
 /*
- * The counts of every member with any in [since_us, until_us], by member id, into *out
- * (owned by the caller: free()) and *n. Store failures as returned.
+ * The counts of every member with any in [since_us, until_us] (or of `member` only, not 0),
+ * by member id, into *out (owned by the caller: free()) and *n. Store failures as returned.
  */
-int ky_store_ledger_count(ky_store *s, int64_t since_us, int64_t until_us, ky_store_ledger_counts **out, size_t *n);
+int ky_store_ledger_count(ky_store *s, int64_t since_us, int64_t until_us, int64_t member,
+			  ky_store_ledger_counts **out, size_t *n);
+
+/* Locked material (policy.h: ky_policy_locked): the latest versions in any collection that
+ * one of `keys` reads and that `member` did not provide, counted once each, identities (the
+ * pseudonyms it names) left out. */
+typedef struct ky_store_locked {
+	uint64_t objects;
+	uint64_t reports;               /* of them, STIX reports */
+	int64_t oldest_us, newest_us;   /* their date_added range; 0 when there are none */
+} ky_store_locked;
+
+int ky_store_locked_count(ky_store *s, const char *const *keys, size_t nkeys, int64_t member, ky_store_locked *out);
 
 /* The settings the secretariat changed (a setting never set has its default, which the
  * council module knows): fn(ctx, name, value) for each, by name; a non-zero return stops

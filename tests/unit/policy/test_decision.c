@@ -27,12 +27,16 @@ typedef struct member {
 	ky_tier tier;
 	const char *sector;
 	int64_t group;          /* 1: water-isac; 0: none */
+	bool good_standing;     /* the table's header: vendA is in good standing, vendB is not */
 } member;
 
 static const member council[] = {
-	{"sec", KY_TIER_SECRETARIAT, "government", 0},  {"vendA", KY_TIER_CONTRIBUTOR, "security-vendor", 1},
-	{"vendB", KY_TIER_CONTRIBUTOR, "finance", 0},   {"govC", KY_TIER_GENERAL, "government", 1},
-	{"cityD", KY_TIER_GENERAL, "local-government", 0}, {"waterE", KY_TIER_GENERAL, "water", 1},
+	{"sec", KY_TIER_SECRETARIAT, "government", 0, false},
+	{"vendA", KY_TIER_CONTRIBUTOR, "security-vendor", 1, true},
+	{"vendB", KY_TIER_CONTRIBUTOR, "finance", 0, false},
+	{"govC", KY_TIER_GENERAL, "government", 1, false},
+	{"cityD", KY_TIER_GENERAL, "local-government", 0, false},
+	{"waterE", KY_TIER_GENERAL, "water", 1, false},
 };
 
 #define NCOUNCIL (sizeof(council) / sizeof(council[0]))
@@ -163,11 +167,21 @@ static void test_table(void **state)
 		if (split(line, '\t', col, 8) != 7)
 			fail_msg("%s:%zu: expected 7 tab-separated columns", table_path, lineno);
 		rows++;
-		bool unresolved = strcmp(col[3], "unresolved") == 0;
-		bool unconfirmed = strcmp(col[3], "unconfirmed") == 0;
+		bool unresolved = false, unconfirmed = false, locked = false;
+		char *extras[4] = {0};
+		size_t nextras = strcmp(col[3], "-") == 0 ? 0 : split(col[3], ',', extras, 4);
+		for (size_t i = 0; i < nextras; i++) {
+			bool *flag = strcmp(extras[i], "unresolved") == 0	 ? &unresolved
+				     : strcmp(extras[i], "unconfirmed") == 0 ? &unconfirmed
+				     : strcmp(extras[i], "locked") == 0	 ? &locked
+									 : NULL;
+			if (flag == NULL)
+				fail_msg("%s:%zu: unknown extra '%s'", table_path, lineno, extras[i]);
+			*flag = true;
+		}
 		int64_t provider = member_id(col[0]);
-		if (provider < 0 || (!unresolved && !unconfirmed && strcmp(col[3], "-") != 0))
-			fail_msg("%s:%zu: unknown provider or extra", table_path, lineno);
+		if (provider < 0)
+			fail_msg("%s:%zu: unknown provider", table_path, lineno);
 		/* The row's version as an object: its markings by id, a statement marking the hub
 		 * holds among them (it limits nothing), and the unresolvable one when the row says. */
 		json_t *refs = json_pack("[s]", STATEMENT);
@@ -195,12 +209,13 @@ static void test_table(void **state)
 		json_decref(object);
 		assert_int_equal(facts.provider, provider);
 		facts.contributors_only = unconfirmed;
+		facts.standing_only = locked;
 		int64_t viewer = member_id(col[4]);
 		if (viewer < 0)
 			fail_msg("%s:%zu: unknown viewer '%s'", table_path, lineno, col[4]);
 		const member *m = &council[viewer - 1];
 		const char *sectors[] = {m->sector};
-		ky_decision_viewer v = {viewer, m->tier, sectors, 1, &m->group, m->group ? 1 : 0};
+		ky_decision_viewer v = {viewer, m->tier, sectors, 1, &m->group, m->group ? 1 : 0, m->good_standing};
 		bool read = ky_policy_may_read_version(&v, &facts);
 		const char *leave = leave_name(ky_policy_may_leave(&v, &facts));
 		if (read != (strcmp(col[5], "yes") == 0) || strcmp(leave, col[6]) != 0) {

@@ -20,6 +20,7 @@
 
 #include "ky_test_hub.h"
 #include "policy/policy.h"
+#include "policy/standing.h"
 #include "store/store_council.h"
 #include "util/ky_error.h"
 
@@ -96,6 +97,12 @@ static void make_council(hub *h)
 			if (below(3) == 0)
 				check(ky_store_group_member_add(h->s, h->group_names[g], m.name, &operator, "test", NULL), "group add");
 	}
+	/* Locked material needs both standings: every contributor in its grace period, or (half
+	 * the hubs) none, with no grace and a threshold nobody meets yet. */
+	if (below(2)) {
+		check(ky_ledger_set(h->s, "grace-days", "0", &operator, "test"), "grace");
+		check(ky_ledger_set(h->s, "threshold", "1", &operator, "test"), "threshold");
+	}
 }
 
 static ky_audience random_audience(const hub *h)
@@ -145,6 +152,7 @@ static void fill(hub *h)
 			v->facts.unresolved = below(20) == 0;
 			/* The state rule: a report not promoted, for contributors only. */
 			v->facts.contributors_only = below(4) == 0;
+			v->facts.standing_only = below(4) == 0;
 			/* Required parts (granular markings on what the object needs): the version's
 			 * keys become conjunctions, which viewers find in the store. */
 			v->facts.parts = v->parts;
