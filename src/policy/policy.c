@@ -45,6 +45,14 @@ static int viewer_keys(ky_viewer *v)
 	return v->who.tier == KY_TIER_SECRETARIAT ? KY_OK : ky_policy_viewer_keys(&d, &v->keys);
 }
 
+/* Whether a key is the good standing's or joins it ("k", "k&s:water", "c&k"). */
+static bool locks(const char *key)
+{
+	size_t len = strlen(key);
+	return strcmp(key, "k") == 0 || strncmp(key, "k&", 2) == 0 || strstr(key, "&k&") != NULL ||
+	       (len >= 2 && strcmp(key + len - 2, "&k") == 0);
+}
+
 /* The viewer of who, in good standing as the ledger says, or as *standing says (not NULL). */
 static int build_viewer(ky_store *s, const ky_policy_grants *grants, const ky_auth_identity *who, const bool *standing,
 			ky_viewer *out)
@@ -57,11 +65,15 @@ static int build_viewer(ky_store *s, const ky_policy_grants *grants, const ky_au
 	if (who->tier == KY_TIER_SECRETARIAT && (grants == NULL || !grants->names_groups))
 		return KY_OK;
 	ky_store_access_keys conjunctions = {0};
-	int rc = who->tier == KY_TIER_CONTRIBUTOR && standing == NULL ? ky_standing_good(s, who->member_id, &out->good_standing)
-								    : KY_OK;
-	if (rc == KY_OK)
-		rc = ky_store_member_reach(s, who->member_id, out->sectors, &out->nsectors, out->groups, &out->ngroups,
+	int rc = ky_store_member_reach(s, who->member_id, out->sectors, &out->nsectors, out->groups, &out->ngroups,
 				       &conjunctions);
+	/* The ledger's queries only where standing can matter: a contributor, on a hub that
+	 * holds locked material (the store lists its keys with the conjunctions). */
+	bool locked_material = false;
+	for (size_t i = 0; i < conjunctions.n && !locked_material; i++)
+		locked_material = locks(conjunctions.keys[i]);
+	if (rc == KY_OK && who->tier == KY_TIER_CONTRIBUTOR && standing == NULL && locked_material)
+		rc = ky_standing_good(s, who->member_id, &out->good_standing);
 	qsort(out->groups, out->ngroups, sizeof(out->groups[0]), by_id);
 	for (size_t i = 0; i < out->nsectors; i++)
 		out->sector_names[i] = out->sectors[i];
@@ -69,7 +81,8 @@ static int build_viewer(ky_store *s, const ky_policy_grants *grants, const ky_au
 		rc = viewer_keys(out);
 	/* The secretariat reads everything: conjunctions are for the others. */
 	for (size_t i = 0; rc == KY_OK && who->tier != KY_TIER_SECRETARIAT && i < conjunctions.n; i++)
-		rc = ky_policy_conjunction(&out->keys, conjunctions.keys[i]);
+		if (strchr(conjunctions.keys[i], '&') != NULL)
+			rc = ky_policy_conjunction(&out->keys, conjunctions.keys[i]);
 	free(conjunctions.keys);
 	return rc;
 }
@@ -92,14 +105,9 @@ int ky_policy_locked(ky_store *s, const ky_viewer *v, ky_store_locked *out)
 	int rc = build_viewer(s, NULL, &v->who, &standing, unlocked);
 	const char *keys[KY_STORE_ACCESS_KEYS_MAX];
 	size_t n = 0;
-	for (size_t i = 0; rc == KY_OK && i < unlocked->keys.n; i++) {
-		const char *key = unlocked->keys.ptr[i];
-		size_t len = strlen(key);
-		bool locking = strcmp(key, "k") == 0 || strncmp(key, "k&", 2) == 0 || strstr(key, "&k&") != NULL ||
-			       (len >= 2 && strcmp(key + len - 2, "&k") == 0);
-		if (locking)
-			keys[n++] = key;
-	}
+	for (size_t i = 0; rc == KY_OK && i < unlocked->keys.n; i++)
+		if (locks(unlocked->keys.ptr[i]))
+			keys[n++] = unlocked->keys.ptr[i];
 	if (rc == KY_OK)
 		rc = ky_store_locked_count(s, keys, n, v->who.member_id, out);
 	free(unlocked);

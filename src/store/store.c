@@ -411,7 +411,9 @@ static int check_access(const ky_store_access *access, const char *id);
  * holding it find it. */
 static int register_conjunction(ky_store *s, ky_store_tx *tx, const char *key, size_t n)
 {
-	if (memchr(key, '&', n) == NULL)
+	/* And the good standing's own key: a hub that lists none holds no locked material, and
+	 * its viewers need no standing (policy.h). */
+	if (memchr(key, '&', n) == NULL && !(n == 1 && key[0] == 'k'))
 		return KY_OK;
 	char text[KY_STORE_ACCESS_KEY_MAX + 1];
 	snprintf(text, sizeof(text), "%.*s", (int)n, key);
