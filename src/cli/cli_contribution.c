@@ -17,6 +17,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: kyoyu [--db PATH] contribution [--member M] [--json]\n"
 		"       kyoyu [--db PATH] contribution set NAME VALUE --reason TEXT\n"
+		"       kyoyu [--db PATH] contribution free-riders [--json]\n"
 		"\n"
 		"The give-and-take ledger (docs/council.md): each member's contribution over the window\n"
 		"(reports that reached a final state, feedback on them and whether it agreed, sightings\n"
@@ -26,7 +27,10 @@ static void usage(FILE *out)
 		"  --member M   only member M\n"
 		"  set          changes a setting of the ledger, recorded with the reason: a weight\n"
 		"               (report-countermeasure, report-refuted, feedback, feedback-agreed,\n"
-		"               sighting-confirmed, countermeasure), window-days, grace-days, threshold\n"
+		"               sighting-confirmed, countermeasure), window-days, grace-days, threshold,\n"
+		"               free-rider-reads\n"
+		"  free-riders  the members that read at least free-rider-reads versions in the window\n"
+		"               and whose score is below the threshold, most reads first\n"
 		"\n"
 		"exit status: 0 ok, 2 usage error, 1 other failure (no such member)\n");
 }
@@ -144,17 +148,55 @@ static int set(const ky_cli_global *global, ky_store *s, int argc, char **argv)
 	return KY_EXIT_OK;
 }
 
+static int free_riders(const ky_cli_global *global, ky_store *s, int argc, char **argv)
+{
+	bool json = false;
+	const ky_cli_opt opts[] = {{"json", KY_CLI_FLAG, .flag = &json}, {NULL}};
+	int early = ky_cli_parse("contribution free-riders", argc, argv, opts, NULL, 0, 0, NULL, usage);
+	if (early >= 0)
+		return early;
+	json_t *doc;
+	if (ky_ledger_free_riders_json(s, &doc) != KY_OK) {
+		ky_cli_hub_report(global, "contribution free-riders");
+		return KY_EXIT_FAILURE;
+	}
+	int status = KY_EXIT_OK;
+	if (json) {
+		status = ky_cli_print_json(doc, "contribution free-riders");
+	} else {
+		const json_t *w = json_object_get(doc, "window");
+		printf("free riders over %lld days (%s to %s): at least %lld versions read, score below %lld\n",
+		       (long long)json_integer_value(json_object_get(w, "days")), text_of(w, "since"), text_of(w, "until"),
+		       (long long)json_integer_value(json_object_get(doc, "free_rider_reads")),
+		       (long long)json_integer_value(json_object_get(doc, "threshold")));
+		size_t i;
+		json_t *e;
+		json_array_foreach(json_object_get(doc, "members"), i, e)
+			printf("%-24s %-12s read %6lld  score %4lld\n", text_of(e, "member"), text_of(e, "tier"),
+			       (long long)json_integer_value(json_object_get(e, "reads")),
+			       (long long)json_integer_value(json_object_get(e, "score")));
+		if (json_array_size(json_object_get(doc, "members")) == 0)
+			printf("none\n");
+	}
+	json_decref(doc);
+	return status;
+}
+
 int ky_cli_contribution(const ky_cli_global *global, int argc, char **argv)
 {
 	bool setting = argc >= 2 && strcmp(argv[1], "set") == 0;
+	bool riders = argc >= 2 && strcmp(argv[1], "free-riders") == 0;
 	ky_store *s = NULL;
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		usage(stdout);
 		return KY_EXIT_OK;
 	}
-	if (ky_cli_hub_open(global, setting ? "contribution set" : "contribution", false, &s, NULL) != KY_OK)
+	if (ky_cli_hub_open(global, setting ? "contribution set" : riders ? "contribution free-riders" : "contribution",
+			    false, &s, NULL) != KY_OK)
 		return KY_EXIT_FAILURE;
-	int status = setting ? set(global, s, argc - 1, argv + 1) : show(global, s, argc, argv);
+	int status = setting  ? set(global, s, argc - 1, argv + 1)
+		     : riders ? free_riders(global, s, argc - 1, argv + 1)
+			      : show(global, s, argc, argv);
 	ky_store_close(s);
 	return status;
 }

@@ -284,7 +284,8 @@ int ky_cli_main(int argc, char **argv)
 	}
 	const char *name = argv[optind];
 	bool member_command = strcmp(name, "whoami") == 0 || strcmp(name, "rules") == 0 ||
-			      (strcmp(name, "contribution") == 0 && !(optind + 1 < argc && strcmp(argv[optind + 1], "set") == 0)) ||
+			      (strcmp(name, "contribution") == 0 && !(optind + 1 < argc && (strcmp(argv[optind + 1], "set") == 0 ||
+											strcmp(argv[optind + 1], "free-riders") == 0))) ||
 			      strcmp(name, "feedback") == 0 || (strcmp(name, "report") == 0 && optind + 1 < argc &&
 							       (strcmp(argv[optind + 1], "submit") == 0 ||
 								strcmp(argv[optind + 1], "list") == 0 ||

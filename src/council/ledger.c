@@ -105,3 +105,72 @@ int ky_ledger_json(ky_store *s, const ky_store_member *member, json_t **out)
 	json_decref(members);
 	return rc;
 }
+
+/* --- the free-rider report ----------------------------------------------------------------- */
+
+typedef struct riders {
+	ky_store *s;
+	const ky_ledger_window *w;
+	json_t *rows;
+} riders;
+
+static int rider(void *ctx, int64_t member, uint64_t reads)
+{
+	riders *r = ctx;
+	ky_store_member m;
+	int rc = ky_store_member_by_id(r->s, member, &m);
+	if (rc == KY_ENOTFOUND || (rc == KY_OK && m.tier == KY_TIER_SECRETARIAT))
+		return 0;
+	if (rc != KY_OK)
+		return rc;
+	ky_ledger_entry e = ky_ledger_entry_of(r->w, &m);
+	if (e.score >= r->w->set.threshold || reads < (uint64_t)r->w->set.free_rider_reads)
+		return 0;
+	json_t *row = json_pack("{s:s,s:s,s:I,s:I}", "member", m.name, "tier", ky_tier_name(m.tier), "reads",
+				(json_int_t)reads, "score", (json_int_t)e.score);
+	return row != NULL && json_array_append_new(r->rows, row) == 0 ? 0 : KY_ENOMEM;
+}
+
+static int by_reads(const void *a, const void *b)
+{
+	json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "reads"));
+	json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "reads"));
+	return (x < y) - (x > y);
+}
+
+int ky_ledger_free_riders_json(ky_store *s, json_t **out)
+{
+	ky_ledger_window w;
+	*out = NULL;
+	int rc = ky_ledger_window_read(s, 0, &w);
+	riders r = {s, &w, json_array()};
+	if (rc == KY_OK && r.rows == NULL)
+		rc = ky_error_set(KY_ENOMEM, "out of memory");
+	if (rc == KY_OK)
+		rc = ky_store_ledger_reads(s, w.since, w.now, rider, &r);
+	if (rc == KY_ENOMEM)
+		ky_error_set(KY_ENOMEM, "out of memory");
+	ky_ledger_window_clear(&w);
+	size_t n = rc == KY_OK ? json_array_size(r.rows) : 0;
+	json_t **sorted = n ? malloc(n * sizeof(*sorted)) : NULL;
+	if (n > 0 && sorted == NULL)
+		rc = ky_error_set(KY_ENOMEM, "out of memory");
+	json_t *members = rc == KY_OK ? json_array() : NULL;
+	for (size_t i = 0; rc == KY_OK && i < n; i++)
+		sorted[i] = json_array_get(r.rows, i);
+	if (rc == KY_OK && n > 0)
+		qsort(sorted, n, sizeof(*sorted), by_reads);
+	for (size_t i = 0; rc == KY_OK && members != NULL && i < n; i++)
+		json_array_append(members, sorted[i]);
+	free(sorted);
+	json_decref(r.rows);
+	if (rc == KY_OK && members != NULL)
+		*out = json_pack("{s:{s:I,s:o,s:o},s:I,s:I,s:o}", "window", "days", (json_int_t)w.set.window_days, "since",
+				 time_json(w.since), "until", time_json(w.now), "threshold", (json_int_t)w.set.threshold,
+				 "free_rider_reads", (json_int_t)w.set.free_rider_reads, "members", members);
+	else
+		json_decref(members);
+	if (rc == KY_OK && *out == NULL)
+		rc = ky_error_set(KY_ENOMEM, "out of memory");
+	return rc;
+}

@@ -21,4 +21,12 @@
  */
 int ky_ledger_json(ky_store *s, const ky_store_member *member, json_t **out);
 
+/*
+ * The secretariat's free-rider report into *out (a new reference): the members, the
+ * secretariat aside, that read at least `free-rider-reads` versions in the window (the audit
+ * log's reads) and whose score is below the threshold, most reads first, each with its reads
+ * and score. Store failures and KY_ENOMEM as returned.
+ */
+int ky_ledger_free_riders_json(ky_store *s, json_t **out);
+
 #endif

@@ -22,15 +22,20 @@ static const struct {
 	{"report-countermeasure", 10, 0, 1000}, {"report-refuted", 2, 0, 1000},  {"feedback", 2, 0, 1000},
 	{"feedback-agreed", 3, 0, 1000},        {"sighting-confirmed", 3, 0, 1000}, {"countermeasure", 5, 0, 1000},
 	{"window-days", 90, 1, 3650},           {"grace-days", 30, 0, 3650},     {"threshold", 10, 0, 1000000},
+	{"free-rider-reads", 100, 1, 100000000},
 };
 #define NSETTINGS (sizeof(SETTINGS) / sizeof(SETTINGS[0]))
-_Static_assert(NSETTINGS == KY_LEDGER_KINDS + 3, "a weight for each kind, then the window, grace and threshold");
+_Static_assert(NSETTINGS == KY_LEDGER_KINDS + 4,
+	       "a weight for each kind, then the window, grace, threshold and free riders' reads");
 
 static int64_t *setting_field(ky_ledger_settings *s, size_t i)
 {
 	if (i < KY_LEDGER_KINDS)
 		return &s->weight[i];
-	return i == KY_LEDGER_KINDS ? &s->window_days : i == KY_LEDGER_KINDS + 1 ? &s->grace_days : &s->threshold;
+	return i == KY_LEDGER_KINDS	      ? &s->window_days
+	       : i == KY_LEDGER_KINDS + 1 ? &s->grace_days
+	       : i == KY_LEDGER_KINDS + 2 ? &s->threshold
+					  : &s->free_rider_reads;
 }
 
 static int setting_index(const char *name)

@@ -9,7 +9,8 @@
  * first grace-days days after it joined). Standing is for contributors only: the secretariat
  * and general members have none.
  *
- * Settings: the six weights, `window-days`, `grace-days` and `threshold`, each with its
+ * Settings: the six weights, `window-days`, `grace-days`, `threshold` and
+ * `free-rider-reads`, each with its
  * default until the secretariat sets it (ky_ledger_set), every change recorded.
  *
  * Thread safety: as the store connection given.
@@ -37,6 +38,8 @@ typedef enum ky_ledger_kind {
 typedef struct ky_ledger_settings {
 	int64_t weight[KY_LEDGER_KINDS];
 	int64_t window_days, grace_days, threshold;
+	int64_t free_rider_reads;         /* a member below the threshold that read at least this
+					   * many versions in the window is a free rider */
 } ky_ledger_settings;
 
 typedef enum ky_standing {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/store_audit.h"
 #include "store/store_backend.h"
 #include "util/ky_error.h"
 
@@ -243,6 +244,66 @@ int ky_store_locked_count(ky_store *s, const char *const *keys, size_t nkeys, in
 			out->oldest_us = t;
 		if (t > out->newest_us)
 			out->newest_us = t;
+	}
+	free(op.rows);
+	return rc;
+}
+
+/* --- reads ----------------------------------------------------------------------------------- */
+
+typedef struct member_reads {
+	int64_t member;
+	uint64_t reads;
+} member_reads;
+
+typedef struct reads_op {
+	ky_store *s;
+	int64_t since_us, until_us;
+	member_reads *rows;
+	size_t n, cap;
+} reads_op;
+
+static int read_cell(void *ctx, const ky_store_cell *c, int n)
+{
+	(void)n;
+	reads_op *op = ctx;
+	int64_t member = ky_store_cell_int(&c[0]);
+	uint64_t count = 0, buckets = 0;
+	if (!c[1].null)
+		ky_store_audit_versions_count(c[1].text, c[1].len, &count, &buckets);
+	/* The rows come by member: the last row is this member's, or a new one starts. */
+	if (op->n == 0 || op->rows[op->n - 1].member != member) {
+		member_reads *row = ky_store_row_add(&op->rows, &op->n, &op->cap, sizeof(*op->rows));
+		if (row == NULL)
+			return KY_ENOMEM;
+		row->member = member;
+	}
+	op->rows[op->n - 1].reads += count;
+	return 0;
+}
+
+static int reads_body(ky_store_tx *tx, void *ctx)
+{
+	reads_op *op = ctx;
+	op->n = 0;
+	ky_store_value v[] = {ky_sv_int(op->since_us), ky_sv_int(op->until_us)};
+	return ky_store_run(op->s, tx,
+			    "SELECT member_id, versions FROM audit WHERE action = 'read' AND member_id IS NOT NULL"
+			    " AND at_us >= $1 AND at_us <= $2 ORDER BY member_id",
+			    v, 2, read_cell, op, NULL);
+}
+
+int ky_store_ledger_reads(ky_store *s, int64_t since_us, int64_t until_us,
+			  int (*fn)(void *ctx, int64_t member, uint64_t reads), void *ctx)
+{
+	reads_op op = {.s = s, .since_us = since_us, .until_us = until_us};
+	int rc = ky_store_transact(s, false, reads_body, &op);
+	for (size_t i = 0; rc == KY_OK && i < op.n; i++) {
+		int stop = fn(ctx, op.rows[i].member, op.rows[i].reads);
+		if (stop != 0) {
+			rc = stop < 0 ? stop : KY_OK;
+			break;
+		}
 	}
 	free(op.rows);
 	return rc;

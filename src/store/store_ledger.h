@@ -54,6 +54,12 @@ typedef struct ky_store_locked {
 
 int ky_store_locked_count(ky_store *s, const char *const *keys, size_t nkeys, int64_t member, ky_store_locked *out);
 
+/* The versions each member read in [since_us, until_us], from the audit log's read entries
+ * (a version read twice counts twice: reading is what is measured): fn(ctx, member, reads)
+ * for each member with any, by member id. */
+int ky_store_ledger_reads(ky_store *s, int64_t since_us, int64_t until_us,
+			  int (*fn)(void *ctx, int64_t member, uint64_t reads), void *ctx);
+
 /* The settings the secretariat changed (a setting never set has its default, which the
  * council module knows): fn(ctx, name, value) for each, by name; a non-zero return stops
  * the walk (negative: returned). */
