@@ -1127,6 +1127,17 @@ static int get_contribution(call *c)
 	return rc == KY_OK ? respond(c, 200, doc) : failure(rc);
 }
 
+/* The secretariat's free-rider report (council/ledger.h); it names members, so nobody else
+ * gets it. */
+static int get_free_riders(call *c)
+{
+	if (c->v->who.tier != KY_TIER_SECRETARIAT)
+		return failure(ky_error_set(KY_EDENIED, "only the secretariat gets the free-rider report"));
+	json_t *doc = NULL;
+	int rc = ky_ledger_free_riders_json(c->s, &doc);
+	return rc == KY_OK ? respond(c, 200, doc) : failure(rc);
+}
+
 /* --- the document -------------------------------------------------------------------------- */
 
 static int get_openapi(call *c)
@@ -1172,6 +1183,7 @@ static const route routes[] = {
 	{"DELETE", PREFIX "/promotion-rules/{name}", delete_promotion_rule, false, false},
 	{"GET", PREFIX "/notifications", get_notifications, false, false},
 	{"GET", PREFIX "/contribution", get_contribution, false, false},
+	{"GET", PREFIX "/contribution/free-riders", get_free_riders, false, false},
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
