@@ -10,6 +10,7 @@
 
 #include "council/council.h"
 #include "council/ledger.h"
+#include "council/rfi.h"
 #include "council/workflow.h"
 #include "policy/admission.h"
 #include "store/store_audit.h"
@@ -1138,6 +1139,78 @@ static int get_free_riders(call *c)
 	return rc == KY_OK ? respond(c, 200, doc) : failure(rc);
 }
 
+/* --- requests for information ------------------------------------------------------------- */
+
+static ky_store_actor actor_of(call *c)
+{
+	return (ky_store_actor){.user_id = c->v->who.user_id, .member_id = c->v->who.member_id, .via = c->via,
+				.origin = ky_http_client(c->r)};
+}
+
+/* The secretariat's analysts and admins ask named members (council/rfi.h). */
+static int post_rfis(call *c)
+{
+	static const char *const allowed[] = {"subject", "question", "members", NULL};
+	const char *subject, *question;
+	const json_t *members = json_object_get(c->body, "members");
+	int rc = c->v->who.tier == KY_TIER_SECRETARIAT && c->v->who.role != KY_ROLE_READER
+			 ? fields(c, allowed, allowed)
+			 : ky_error_set(KY_EDENIED, "only the secretariat's analysts and admins ask for information");
+	if (rc == KY_OK)
+		rc = text_field(c, "subject", &subject);
+	if (rc == KY_OK)
+		rc = text_field(c, "question", &question);
+	const char *names[KY_STORE_RFI_ADDRESSEES_MAX];
+	size_t n = json_array_size(members);
+	if (rc == KY_OK && (!json_is_array(members) || n == 0 || n > KY_STORE_RFI_ADDRESSEES_MAX))
+		rc = ky_error_set(KY_EINVALID, "the field \"members\" lists the names of 1 to %d members to ask",
+				  KY_STORE_RFI_ADDRESSEES_MAX);
+	for (size_t i = 0; rc == KY_OK && i < n; i++)
+		if ((names[i] = json_string_value(json_array_get(members, i))) == NULL)
+			rc = ky_error_set(KY_EINVALID, "members[%zu] is a member's name", i);
+	ky_store_actor actor = actor_of(c);
+	int64_t id = 0;
+	if (rc == KY_OK)
+		rc = ky_rfi_ask(c->s, subject, question, names, n, &actor, &id);
+	json_t *doc = NULL;
+	if (rc == KY_OK)
+		rc = ky_rfi_json(c->s, 0, id, &doc);
+	return rc == KY_OK ? respond(c, 201, doc) : failure(rc);
+}
+
+/* The secretariat sees every request and answer; a member the requests addressed to it. */
+static int get_rfis(call *c)
+{
+	json_t *doc = NULL;
+	int rc = ky_rfi_json(c->s, c->v->who.tier == KY_TIER_SECRETARIAT ? 0 : c->v->who.member_id, 0, &doc);
+	return rc == KY_OK ? respond(c, 200, doc) : failure(rc);
+}
+
+static int post_rfi_answer(call *c)
+{
+	static const char *const allowed[] = {"answer", "reason", "objects", NULL};
+	static const char *const required[] = {"answer", NULL};
+	const char *answer, *reason;
+	char *end;
+	long long id = strtoll(c->arg[0], &end, 10);
+	int rc = *end != '\0' || id <= 0 ? ky_error_set(KY_ENOTFOUND, "no request for information %s", c->arg[0]) : KY_OK;
+	if (rc == KY_OK && c->v->who.role == KY_ROLE_READER)
+		rc = ky_error_set(KY_EDENIED, "a reader does not answer for its member: an analyst or an admin does");
+	if (rc == KY_OK)
+		rc = fields(c, allowed, required);
+	if (rc == KY_OK)
+		rc = text_field(c, "answer", &answer);
+	if (rc == KY_OK)
+		rc = text_field(c, "reason", &reason);
+	ky_store_actor actor = actor_of(c);
+	if (rc == KY_OK)
+		rc = ky_rfi_reply(c->s, id, c->v->who.member_id, answer, reason, json_object_get(c->body, "objects"), &actor);
+	json_t *doc = NULL;
+	if (rc == KY_OK)
+		rc = ky_rfi_json(c->s, c->v->who.member_id, id, &doc);
+	return rc == KY_OK ? respond(c, 200, doc) : failure(rc);
+}
+
 /* --- the document -------------------------------------------------------------------------- */
 
 static int get_openapi(call *c)
@@ -1184,6 +1257,9 @@ static const route routes[] = {
 	{"GET", PREFIX "/notifications", get_notifications, false, false},
 	{"GET", PREFIX "/contribution", get_contribution, false, false},
 	{"GET", PREFIX "/contribution/free-riders", get_free_riders, false, false},
+	{"GET", PREFIX "/rfis", get_rfis, false, false},
+	{"POST", PREFIX "/rfis", post_rfis, false, true},
+	{"POST", PREFIX "/rfis/{id}/answer", post_rfi_answer, false, true},
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))

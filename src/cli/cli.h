@@ -108,6 +108,23 @@ int ky_cli_audit_read(const ky_cli_global *global, const char *command, ky_store
  * reason), KY_EINVALID (larger than max, saying so), KY_ENOMEM. */
 int ky_cli_read_text(const char *path, size_t max, char **out, size_t *len);
 
+/* A subcommand of a command that acts on the hub's database: its name and what runs it on
+ * the open hub (argv[0] is the subcommand). */
+typedef struct ky_cli_subcommand {
+	const char *name;
+	int (*run)(const ky_cli_global *global, ky_store *s, int argc, char **argv);
+} ky_cli_subcommand;
+
+/* Runs `command`'s subcommand argv[1] of table[0..n) on the hub, opened for it and closed
+ * after; no subcommand or --help prints `usage`; an unknown one is a usage error naming them
+ * all. Returns the exit status. */
+int ky_cli_hub_subcommand(const ky_cli_global *global, const char *command, const ky_cli_subcommand *table, size_t n,
+			  void (*usage)(FILE *out), int argc, char **argv);
+
+/* The string field `name` of a JSON object (a hub's answer, say), or `missing` when it has
+ * none. */
+const char *ky_cli_json_text(const json_t *parent, const char *name, const char *missing);
+
 /* Prints this thread's last error as "kyoyu COMMAND: <hub>: <message>" on stderr, naming
  * the hub once (as global->db_label) whether or not the message already starts with it, and
  * with the message passed through ky_cli_hub_message(). */
@@ -174,6 +191,7 @@ int ky_cli_pseudonym(const ky_cli_global *global, int argc, char **argv);
 int ky_cli_report(const ky_cli_global *global, int argc, char **argv);
 int ky_cli_rule(const ky_cli_global *global, int argc, char **argv);
 int ky_cli_contribution(const ky_cli_global *global, int argc, char **argv);
+int ky_cli_rfi(const ky_cli_global *global, int argc, char **argv);
 
 /* Prints a ledger (the Contribution of the OpenAPI document) for a person: the window and
  * weights, then each member's score, standing and counts. Borrows doc. */

@@ -38,8 +38,7 @@ static void usage(FILE *out)
 /* A field of a ledger as text: "?" when a hub's answer lacks it. */
 static const char *text_of(const json_t *parent, const char *name)
 {
-	const char *text = json_string_value(json_object_get(parent, name));
-	return text ? text : "?";
+	return ky_cli_json_text(parent, name, "?");
 }
 
 static void print_entry(const json_t *e, json_int_t threshold)

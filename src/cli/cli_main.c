@@ -43,6 +43,7 @@ static const struct command {
 	{"report", ky_cli_report, "the council's reports: list, show, promote, refute, revoke"},
 	{"rule", ky_cli_rule, "add, list and remove the rules that propose promotion"},
 	{"contribution", ky_cli_contribution, "the give-and-take ledger: who contributes, who stands"},
+	{"rfi", ky_cli_rfi, "requests for information: ask members, see their answers"},
 };
 
 static void usage(FILE *out)
@@ -120,6 +121,38 @@ void ky_cli_hub_report(const ky_cli_global *global, const char *command)
 		fprintf(stderr, "kyoyu %s: %s\n", command, message);
 	else
 		fprintf(stderr, "kyoyu %s: %s: %s\n", command, global->db_label, message);
+}
+
+int ky_cli_hub_subcommand(const ky_cli_global *global, const char *command, const ky_cli_subcommand *table, size_t n,
+			  void (*usage_of)(FILE *out), int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		usage_of(argc < 2 ? stderr : stdout);
+		return argc < 2 ? KY_EXIT_USAGE : KY_EXIT_OK;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(argv[1], table[i].name) != 0)
+			continue;
+		char full[64];
+		snprintf(full, sizeof(full), "%s %s", command, argv[1]);
+		ky_store *s = NULL;
+		if (ky_cli_hub_open(global, full, false, &s, NULL) != KY_OK)
+			return KY_EXIT_FAILURE;
+		int status = table[i].run(global, s, argc - 1, argv + 1);
+		ky_store_close(s);
+		return status;
+	}
+	char names[256] = "";
+	for (size_t i = 0; i < n; i++)
+		snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s", i ? ", " : "", table[i].name);
+	fprintf(stderr, "kyoyu %s: unknown subcommand '%s' (%s)\n", command, argv[1], names);
+	return KY_EXIT_USAGE;
+}
+
+const char *ky_cli_json_text(const json_t *parent, const char *name, const char *missing)
+{
+	const char *text = json_string_value(json_object_get(parent, name));
+	return text ? text : missing;
 }
 
 int ky_cli_read_text(const char *path, size_t max, char **out, size_t *len)

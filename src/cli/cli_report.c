@@ -358,26 +358,6 @@ static int rule_remove(const ky_cli_global *global, ky_store *s, int argc, char 
 
 int ky_cli_rule(const ky_cli_global *global, int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		int (*run)(const ky_cli_global *, ky_store *, int, char **);
-	} table[] = {{"add", rule_add}, {"list", rule_list}, {"remove", rule_remove}};
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		rule_usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? KY_EXIT_USAGE : KY_EXIT_OK;
-	}
-	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
-		if (strcmp(argv[1], table[i].name) != 0)
-			continue;
-		char command[32];
-		snprintf(command, sizeof(command), "rule %s", argv[1]);
-		ky_store *s = NULL;
-		if (ky_cli_hub_open(global, command, false, &s, NULL) != KY_OK)
-			return KY_EXIT_FAILURE;
-		int status = table[i].run(global, s, argc - 1, argv + 1);
-		ky_store_close(s);
-		return status;
-	}
-	fprintf(stderr, "kyoyu rule: unknown subcommand '%s' (add, list, remove)\n", argv[1]);
-	return KY_EXIT_USAGE;
+	static const ky_cli_subcommand table[] = {{"add", rule_add}, {"list", rule_list}, {"remove", rule_remove}};
+	return ky_cli_hub_subcommand(global, "rule", table, sizeof(table) / sizeof(table[0]), rule_usage, argc, argv);
 }

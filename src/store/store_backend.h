@@ -141,6 +141,11 @@ int ky_store_change_record(ky_store *s, ky_store_tx *tx, const char *token, int 
  * T **) with *n rows in room for *cap; NULL with KY_ENOMEM set. */
 void *ky_store_row_add(void *rows_field, size_t *n, size_t *cap, size_t size);
 
+/* Adds a notification for member in tx (store_reports.h): kind, the STIX id it is about,
+ * its detail (a JSON object's text). */
+int ky_store_notify_tx(ky_store *s, ky_store_tx *tx, int64_t member, const char *kind, const char *report,
+		       const char *detail);
+
 /* Gives version vid `access`'s keys, TLP, parts and shared form in place of those it has, in
  * tx, for each of its additions in every collection too. */
 int ky_store_access_replace_tx(ky_store *s, ky_store_tx *tx, uint64_t vid, const ky_store_access *access);

@@ -361,12 +361,29 @@ static const migration migrations[] = {
 	 * the workflow's tables when it is asked for; only the secretariat's settings of it (the
 	 * weights, the window, the grace period, the threshold) are kept, those it changed; and
 	 * when each report entered its state (changed_us moves with every feedback), which a
-	 * hub from before has as its last change. The members' index serves the confirmations. */
+	 * hub from before has as its last change. The members' index serves the confirmations.
+	 * And the secretariat's requests for information (store_rfi.h): each addressee's answer,
+	 * open until it answers. */
 	{"CREATE TABLE contribution_settings ("
 	 "  name {KEY} PRIMARY KEY,"
 	 "  value {I64} NOT NULL){NOROWID};"
 	 "ALTER TABLE reports ADD COLUMN state_us {I64} NOT NULL DEFAULT 0;"
 	 "UPDATE reports SET state_us = changed_us;"
+	 "CREATE TABLE rfis ("
+	 "  id {ID},"
+	 "  subject {KEY} NOT NULL,"
+	 "  question {TEXT} NOT NULL,"
+	 "  asked_us {I64} NOT NULL,"
+	 "  closed_us {I64});"
+	 "CREATE TABLE rfi_addressees ("
+	 "  rfi_id {I64} NOT NULL REFERENCES rfis (id),"
+	 "  member_id {I64} NOT NULL REFERENCES members (id),"
+	 "  state {KEY} NOT NULL CHECK (state IN ('open', 'answered', 'nothing-seen', 'declined')),"
+	 "  reason {TEXT},"
+	 "  objects {TEXT},"
+	 "  answered_us {I64},"
+	 "  PRIMARY KEY (rfi_id, member_id)){NOROWID};"
+	 "CREATE INDEX rfi_addressees_by_member ON rfi_addressees (member_id, rfi_id);"
 	 "CREATE INDEX feedback_by_member ON feedback (member_id, report_id);",
 	 NULL},
 };

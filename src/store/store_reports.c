@@ -247,8 +247,8 @@ static int recompute(ky_store *s, ky_store_tx *tx, const char *id)
 	return rc == KY_OK ? propose(s, tx, id) : rc;
 }
 
-static int notify(ky_store *s, ky_store_tx *tx, int64_t member, const char *kind, const char *report,
-		  const char *detail)
+int ky_store_notify_tx(ky_store *s, ky_store_tx *tx, int64_t member, const char *kind, const char *report,
+		       const char *detail)
 {
 	ky_store_value v[] = {ky_sv_int(member), ky_sv_int(ky_clock_now_us()), ky_sv_text(kind), ky_sv_text(report),
 			      ky_sv_text(detail)};
@@ -437,7 +437,7 @@ static int feedback(apply *a, size_t i, const ky_store_report *r)
 	char *text = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
 	json_decref(detail);
 	if (rc == KY_OK)
-		rc = text ? notify(a->s, a->tx, r->provider, "feedback", r->id, text) : ky_error_set(KY_ENOMEM, "out of memory");
+		rc = text ? ky_store_notify_tx(a->s, a->tx, r->provider, "feedback", r->id, text) : ky_error_set(KY_ENOMEM, "out of memory");
 	free(text);
 	return rc;
 }

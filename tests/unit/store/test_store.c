@@ -2684,7 +2684,8 @@ static void test_migrate_fixture_matches_migration_0(void **state)
 	char *now = schema_of(f->path, "derived,users,api_keys,secrets,removals,requests,request_objects,sectors,members,"
 				       "member_sectors,groups,group_members,rules,rule_acceptances,changes,version_access,"
 				       "entry_access,access_conjunctions,audit,audit_buckets,audit_head,audit_checkpoints,"
-				       "reports,report_objects,feedback,promotion_rules,notifications,contribution_settings");
+				       "reports,report_objects,feedback,promotion_rules,notifications,contribution_settings,"
+				       "rfis,rfi_addressees");
 	without_version_provider(now);
 	char *old = schema_of(other, NULL);
 	assert_string_equal(old, now);
@@ -2817,7 +2818,8 @@ static void test_migrate_from_schema_2(void **state)
 	ky_store_close(f->s);
 	f->s = NULL;
 	char *fresh = schema_of(f->path, NULL);
-	raw_exec(f->path, "DROP TABLE contribution_settings; DROP TABLE notifications; DROP TABLE promotion_rules;"
+	raw_exec(f->path, "DROP TABLE rfi_addressees; DROP TABLE rfis;"
+			 " DROP TABLE contribution_settings; DROP TABLE notifications; DROP TABLE promotion_rules;"
 			 " DROP TABLE feedback;"
 			 " DROP TABLE report_objects; DROP TABLE reports;"
 			 " DROP TABLE audit_checkpoints; DROP TABLE audit_head; DROP TABLE audit_buckets; DROP TABLE audit;"
