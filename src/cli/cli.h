@@ -193,6 +193,10 @@ int ky_cli_rule(const ky_cli_global *global, int argc, char **argv);
 int ky_cli_contribution(const ky_cli_global *global, int argc, char **argv);
 int ky_cli_rfi(const ky_cli_global *global, int argc, char **argv);
 
+/* Prints a request for information (the Rfi of the OpenAPI document) for a person: what it
+ * asks about, and each addressee's answer or how long it is outstanding. Borrows r. */
+void ky_cli_print_rfi(const json_t *r);
+
 /* Prints a ledger (the Contribution of the OpenAPI document) for a person: the window and
  * weights, then each member's score, standing and counts. Borrows doc. */
 void ky_cli_print_contribution(const json_t *doc);

@@ -64,7 +64,8 @@ static void usage(FILE *out)
 		"                 /etc/kyoyu/kyoyu.conf, else built-in defaults\n"
 		"  --db PATH      the hub's database, over [store] db (default kyoyu.db)\n"
 		"  --hub URL      a remote hub, for a member's commands: whoami, rules show|accept,\n"
-		"                 report submit|list|show|withdraw, feedback, contribution (the key from\n"
+		"                 report submit|list|show|withdraw, feedback, contribution, rfi list|answer\n"
+		"                 (the key from\n"
 		"                 KYOYU_KEY or --key-file FILE;\n"
 		"                 --cacert FILE trusts a private CA; docs/client.md)\n"
 		"  --help         this help; `kyoyu COMMAND --help` for a command's own\n"
@@ -317,6 +318,8 @@ int ky_cli_main(int argc, char **argv)
 	}
 	const char *name = argv[optind];
 	bool member_command = strcmp(name, "whoami") == 0 || strcmp(name, "rules") == 0 ||
+			      (strcmp(name, "rfi") == 0 && optind + 1 < argc &&
+			       (strcmp(argv[optind + 1], "list") == 0 || strcmp(argv[optind + 1], "answer") == 0)) ||
 			      (strcmp(name, "contribution") == 0 && !(optind + 1 < argc && (strcmp(argv[optind + 1], "set") == 0 ||
 											strcmp(argv[optind + 1], "free-riders") == 0))) ||
 			      strcmp(name, "feedback") == 0 || (strcmp(name, "report") == 0 && optind + 1 < argc &&
@@ -330,7 +333,7 @@ int ky_cli_main(int argc, char **argv)
 		if (db_option != NULL || !member_command) {
 			fprintf(stderr,
 				"kyoyu: %s; with --hub URL the commands are whoami, rules show|accept, report"
-				" submit|list|show|withdraw, feedback and contribution\n",
+				" submit|list|show|withdraw, feedback, contribution and rfi list|answer\n",
 				db_option ? "--hub (a remote hub) and --db (a database) exclude each other"
 					  : "this command acts on the hub's database (--db), not through --hub");
 			return KY_EXIT_USAGE;

@@ -21,6 +21,7 @@
 
 #include "cli/cli.h"
 #include "client/client.h"
+#include "store/store_rfi.h"
 #include "util/ky_error.h"
 
 /* An API key is 47 characters; the client takes up to 1024; the line may end in "\r\n". */
@@ -40,6 +41,8 @@ static void usage(FILE *out)
 		"       kyoyu --hub URL ... feedback REPORT --sighting [--count N] [--first-seen T] [--last-seen T]\n"
 		"       kyoyu --hub URL ... feedback REPORT --note TEXT\n"
 		"       kyoyu --hub URL ... contribution [--json]\n"
+		"       kyoyu --hub URL ... rfi list [--json]\n"
+		"       kyoyu --hub URL ... rfi answer ID --nothing-seen | --decline REASON | --object ID... [--json]\n"
 		"\n"
 		"A member's commands, run against a remote hub's API (/api/v1/) with an API key.\n"
 		"\n"
@@ -62,6 +65,9 @@ static void usage(FILE *out)
 		"                --named names you to the provider and the readers\n"
 		"contribution    your member's contribution over the window and how it stands: its\n"
 		"                score, the threshold, and whether it is in good standing\n"
+		"rfi list        the secretariat's requests for information addressed to your member\n"
+		"rfi answer      answers one, once: --object ID (up to 32) names objects your member\n"
+		"                submitted (report submit, feedback), --nothing-seen, or --decline REASON\n"
 		"--json          the hub's answer as it came (rules accept: the acceptance; the rules\n"
 		"                when there was nothing to accept)\n"
 		"\n"
@@ -77,9 +83,10 @@ static void usage(FILE *out)
 
 /* The commands, and which options each takes. */
 enum { WHOAMI, RULES_SHOW, RULES_ACCEPT, REPORT_SUBMIT, REPORT_LIST, REPORT_SHOW, REPORT_WITHDRAW, FEEDBACK,
-       CONTRIBUTION };
+       CONTRIBUTION, RFI_LIST, RFI_ANSWER };
 static const char *const names[] = {"whoami",	   "rules show",      "rules accept", "report submit", "report list",
-				    "report show", "report withdraw", "feedback",     "contribution"};
+				    "report show", "report withdraw", "feedback",     "contribution",  "rfi list",
+				    "rfi answer"};
 
 #define AUDIENCES_MAX 16
 
@@ -94,6 +101,10 @@ typedef struct run {
 	size_t naudiences;
 	bool named, mine, sighting;
 	const char *state, *reason, *opinion, *note, *count, *first_seen, *last_seen;
+	bool nothing_seen;
+	const char *decline;
+	const char *objects[KY_STORE_RFI_OBJECTS_MAX];
+	size_t nobjects;
 	ky_client *client;
 	ky_client_response r;
 	json_t *doc;      /* the last 2xx answer's body */
@@ -114,6 +125,8 @@ static int parse(run *x, int argc, char **argv)
 		{"opinion", required_argument, NULL, 'o'}, {"sighting", no_argument, NULL, 'g'},
 		{"count", required_argument, NULL, 'c'},   {"first-seen", required_argument, NULL, 'f'},
 		{"last-seen", required_argument, NULL, 'l'}, {"note", required_argument, NULL, 't'},
+		{"nothing-seen", no_argument, NULL, 'S'},  {"decline", required_argument, NULL, 'D'},
+		{"object", required_argument, NULL, 'O'},
 		{NULL, 0, NULL, 0},
 	};
 	static const struct {
@@ -133,6 +146,9 @@ static int parse(run *x, int argc, char **argv)
 		{'f', ONLY(FEEDBACK)},
 		{'l', ONLY(FEEDBACK)},
 		{'t', ONLY(FEEDBACK)},
+		{'S', ONLY(RFI_ANSWER)},
+		{'D', ONLY(RFI_ANSWER)},
+		{'O', ONLY(RFI_ANSWER)},
 	};
 	int c;
 
@@ -164,6 +180,15 @@ static int parse(run *x, int argc, char **argv)
 		case 'f': x->first_seen = optarg; break;
 		case 'l': x->last_seen = optarg; break;
 		case 't': x->note = optarg; break;
+		case 'S': x->nothing_seen = true; break;
+		case 'D': x->decline = optarg; break;
+		case 'O':
+			if (x->nobjects == KY_STORE_RFI_OBJECTS_MAX) {
+				fprintf(stderr, "kyoyu %s: at most %d --object\n", x->name, KY_STORE_RFI_OBJECTS_MAX);
+				return KY_CLIENT_EXIT_USAGE;
+			}
+			x->objects[x->nobjects++] = optarg;
+			break;
 		case 'a':
 			if (x->naudiences == AUDIENCES_MAX) {
 				fprintf(stderr, "kyoyu %s: at most %d --audience\n", x->name, AUDIENCES_MAX);
@@ -174,7 +199,7 @@ static int parse(run *x, int argc, char **argv)
 		}
 	}
 	bool wants_operand = x->command == REPORT_SUBMIT || x->command == REPORT_SHOW || x->command == REPORT_WITHDRAW ||
-			     x->command == FEEDBACK;
+			     x->command == FEEDBACK || x->command == RFI_ANSWER;
 	if (wants_operand && optind < argc)
 		x->operand = argv[optind++];
 	if (optind < argc) {
@@ -183,11 +208,20 @@ static int parse(run *x, int argc, char **argv)
 		return KY_CLIENT_EXIT_USAGE;
 	}
 	if (wants_operand && x->operand == NULL) {
-		fprintf(stderr, "kyoyu %s: expected %s\n", x->name, x->command == REPORT_SUBMIT ? "a FILE of STIX objects" : "a REPORT id");
+		fprintf(stderr, "kyoyu %s: expected %s\n", x->name,
+			x->command == REPORT_SUBMIT ? "a FILE of STIX objects" : x->command == RFI_ANSWER ? "a request's number" : "a REPORT id");
+		return KY_CLIENT_EXIT_USAGE;
+	}
+	if (x->command == RFI_ANSWER && (strspn(x->operand, "0123456789") != strlen(x->operand) || strlen(x->operand) > 18)) {
+		fprintf(stderr, "kyoyu %s: '%s' is not a request's number (kyoyu --hub URL rfi list)\n", x->name, x->operand);
+		return KY_CLIENT_EXIT_USAGE;
+	}
+	if (x->command == RFI_ANSWER && x->nothing_seen + (x->decline != NULL) + (x->nobjects > 0) != 1) {
+		fprintf(stderr, "kyoyu rfi answer: give one of --object ID..., --nothing-seen or --decline REASON\n");
 		return KY_CLIENT_EXIT_USAGE;
 	}
 	/* A report id goes into the path: only what STIX ids are made of. */
-	if (wants_operand && x->command != REPORT_SUBMIT &&
+	if (wants_operand && x->command != REPORT_SUBMIT && x->command != RFI_ANSWER &&
 	    (strspn(x->operand, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(x->operand) || strlen(x->operand) > 127)) {
 		fprintf(stderr, "kyoyu %s: '%s' is not a report id (the id of its STIX report or object, type--UUID)\n", x->name,
 			x->operand);
@@ -826,6 +860,48 @@ static int feedback(run *x)
 	return finish();
 }
 
+static int rfi_list(run *x)
+{
+	int status = call(x, "GET", "/api/v1/rfis", NULL);
+	if (status >= 0)
+		return status;
+	if (x->json) {
+		print_body(x);
+	} else {
+		size_t i;
+		json_t *r;
+		json_array_foreach(json_object_get(x->doc, "rfis"), i, r)
+			ky_cli_print_rfi(r);
+	}
+	return finish();
+}
+
+static int rfi_answer(run *x)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "/api/v1/rfis/%s/answer", x->operand);
+	json_t *request = json_pack("{s:s}", "answer", x->nothing_seen ? "nothing-seen" : x->decline ? "declined" : "answered");
+	if (request != NULL && x->decline != NULL)
+		json_object_set_new(request, "reason", json_string(x->decline));
+	if (request != NULL && x->nobjects > 0) {
+		json_t *objects = json_array();
+		for (size_t i = 0; objects != NULL && i < x->nobjects; i++)
+			json_array_append_new(objects, json_string(x->objects[i]));
+		json_object_set_new(request, "objects", objects);
+	}
+	char *body = request ? json_dumps(request, JSON_COMPACT) : NULL;
+	json_decref(request);
+	int status = body ? call(x, "POST", path, body) : KY_CLIENT_EXIT_FAILED;
+	free(body);
+	if (status >= 0)
+		return status;
+	if (x->json)
+		print_body(x);
+	else
+		ky_cli_print_rfi(x->doc);
+	return finish();
+}
+
 static int contribution(run *x)
 {
 	int status = call(x, "GET", "/api/v1/contribution", NULL);
@@ -851,7 +927,8 @@ int ky_cli_remote(const ky_cli_remote_options *o, int argc, char **argv)
 		     {"rules", "accept", RULES_ACCEPT},	     {"report", "submit", REPORT_SUBMIT},
 		     {"report", "list", REPORT_LIST},	     {"report", "show", REPORT_SHOW},
 		     {"report", "withdraw", REPORT_WITHDRAW}, {"feedback", NULL, FEEDBACK},
-		     {"contribution", NULL, CONTRIBUTION}};
+		     {"contribution", NULL, CONTRIBUTION},	     {"rfi", "list", RFI_LIST},
+		     {"rfi", "answer", RFI_ANSWER}};
 	int found = -1;
 	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]) && found < 0; i++)
 		if (argc >= (words[i].sub ? 2 : 1) && strcmp(argv[0], words[i].word) == 0 &&
@@ -859,7 +936,7 @@ int ky_cli_remote(const ky_cli_remote_options *o, int argc, char **argv)
 			found = words[i].command;
 	if (found >= 0) {
 		x.command = found;
-	} else if (argc >= 2 && (strcmp(argv[0], "rules") == 0 || strcmp(argv[0], "report") == 0) &&
+	} else if (argc >= 2 && (strcmp(argv[0], "rules") == 0 || strcmp(argv[0], "report") == 0 || strcmp(argv[0], "rfi") == 0) &&
 		   (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		usage(stdout);
 		return KY_CLIENT_EXIT_OK;
@@ -869,6 +946,8 @@ int ky_cli_remote(const ky_cli_remote_options *o, int argc, char **argv)
 				argv[1]);
 		else if (argc >= 1 && strcmp(argv[0], "rules") == 0)
 			fprintf(stderr, "kyoyu rules: expected a subcommand: show or accept\n");
+		else if (argc >= 1 && strcmp(argv[0], "rfi") == 0)
+			fprintf(stderr, "kyoyu rfi: a remote hub's rfi subcommands are list and answer\n");
 		else if (argc >= 1 && strcmp(argv[0], "report") == 0)
 			fprintf(stderr, "kyoyu report: a remote hub's report subcommands are submit, list, show and withdraw\n");
 		else
@@ -896,7 +975,9 @@ int ky_cli_remote(const ky_cli_remote_options *o, int argc, char **argv)
 	case REPORT_SHOW: status = report_show(&x); break;
 	case REPORT_WITHDRAW: status = report_withdraw(&x); break;
 	case FEEDBACK: status = feedback(&x); break;
-	default: status = contribution(&x); break;
+	case CONTRIBUTION: status = contribution(&x); break;
+	case RFI_LIST: status = rfi_list(&x); break;
+	default: status = rfi_answer(&x); break;
 	}
 
 cleanup:

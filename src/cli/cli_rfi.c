@@ -2,7 +2,8 @@
  * cli_rfi: the secretariat's requests for information on the database (docs/council.md):
  * `kyoyu rfi ask SUBJECT --member M... --question TEXT`, `kyoyu rfi list [--json]` and
  * `kyoyu rfi close ID --reason TEXT`. Members answer through the native API
- * (POST /api/v1/rfis/{id}/answer).
+ * (POST /api/v1/rfis/{id}/answer), or `kyoyu --hub URL rfi list|answer` (cli_remote.c), which
+ * prints requests with the same ky_cli_print_rfi.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +36,7 @@ static const char *text_of(const json_t *parent, const char *name)
 	return ky_cli_json_text(parent, name, "");
 }
 
-static void print_rfi(const json_t *r)
+void ky_cli_print_rfi(const json_t *r)
 {
 	printf("rfi %lld  about %s  asked %s%s%s\n  %s\n", (long long)json_integer_value(json_object_get(r, "id")),
 	       text_of(r, "subject"), text_of(r, "asked"), json_is_string(json_object_get(r, "closed")) ? "  closed " : "",
@@ -113,7 +114,7 @@ static int list(const ky_cli_global *global, ky_store *s, int argc, char **argv)
 		size_t i;
 		json_t *r;
 		json_array_foreach(json_object_get(doc, "rfis"), i, r)
-			print_rfi(r);
+			ky_cli_print_rfi(r);
 	}
 	json_decref(doc);
 	return status;
