@@ -795,15 +795,22 @@ static int report_show(run *x)
 	return finish();
 }
 
+/* POSTs request (taken; NULL: out of memory) to path, as call() does. */
+static int post_json(run *x, const char *path, json_t *request)
+{
+	char *body = request ? json_dumps(request, JSON_COMPACT) : NULL;
+	json_decref(request);
+	int status = body ? call(x, "POST", path, body) : KY_CLIENT_EXIT_FAILED;
+	free(body);
+	return status;
+}
+
 static int report_withdraw(run *x)
 {
 	char path[256];
 	snprintf(path, sizeof(path), "/api/v1/reports/%s/transitions", x->operand);
 	json_t *request = json_pack("{s:s,s:s}", "to", "withdrawn", "reason", x->reason);
-	char *body = request ? json_dumps(request, JSON_COMPACT) : NULL;
-	json_decref(request);
-	int status = body ? call(x, "POST", path, body) : KY_CLIENT_EXIT_FAILED;
-	free(body);
+	int status = post_json(x, path, request);
 	if (status >= 0)
 		return status;
 	if (x->json)
@@ -844,10 +851,7 @@ static int feedback(run *x)
 			json_object_set_new(sighting, "last_seen", json_string(x->last_seen));
 		json_object_set_new(request, "sighting", sighting);
 	}
-	char *body = request ? json_dumps(request, JSON_COMPACT) : NULL;
-	json_decref(request);
-	int status = body ? call(x, "POST", path, body) : KY_CLIENT_EXIT_FAILED;
-	free(body);
+	int status = post_json(x, path, request);
 	if (status >= 0)
 		return status;
 	if (x->json) {
@@ -889,10 +893,7 @@ static int rfi_answer(run *x)
 			json_array_append_new(objects, json_string(x->objects[i]));
 		json_object_set_new(request, "objects", objects);
 	}
-	char *body = request ? json_dumps(request, JSON_COMPACT) : NULL;
-	json_decref(request);
-	int status = body ? call(x, "POST", path, body) : KY_CLIENT_EXIT_FAILED;
-	free(body);
+	int status = post_json(x, path, request);
 	if (status >= 0)
 		return status;
 	if (x->json)
