@@ -1019,6 +1019,13 @@ static int int_field(call *c, const char *name, int min, int max, bool null_ok, 
 	return KY_OK;
 }
 
+/* Who makes a change through this call, for the record of changes. */
+static ky_store_actor actor_of(call *c)
+{
+	return (ky_store_actor){.user_id = c->v->who.user_id, .member_id = c->v->who.member_id, .via = c->via,
+				.origin = ky_http_client(c->r)};
+}
+
 static int post_promotion_rules(call *c)
 {
 	static const char *const allowed[] = {"name", "min_agree", "max_disagree", "min_confidence", "promotes", "reason",
@@ -1050,8 +1057,7 @@ static int post_promotion_rules(call *c)
 		snprintf(r.name, sizeof(r.name), "%s", name);
 		rc = ky_workflow_rule_check(&r);
 	}
-	ky_store_actor actor = {.user_id = c->v->who.user_id, .member_id = c->v->who.member_id, .via = c->via,
-				.origin = ky_http_client(c->r)};
+	ky_store_actor actor = actor_of(c);
 	ky_store_rule out;
 	if (rc == KY_OK)
 		rc = ky_store_rule_add(c->s, &r, &actor, reason, &out);
@@ -1063,8 +1069,7 @@ static int delete_promotion_rule(call *c)
 	const char *reason = param(c, "reason");
 	int rc = runs_hub(c) ? ky_council_check_reason(reason)
 			     : ky_error_set(KY_EDENIED, "only the secretariat's admins set the promotion rules");
-	ky_store_actor actor = {.user_id = c->v->who.user_id, .member_id = c->v->who.member_id, .via = c->via,
-				.origin = ky_http_client(c->r)};
+	ky_store_actor actor = actor_of(c);
 	if (rc == KY_OK)
 		rc = ky_store_rule_remove(c->s, c->arg[0], &actor, reason);
 	return rc == KY_OK ? respond(c, 200, json_pack("{s:s}", "removed", c->arg[0])) : failure(rc);
@@ -1140,12 +1145,6 @@ static int get_free_riders(call *c)
 }
 
 /* --- requests for information ------------------------------------------------------------- */
-
-static ky_store_actor actor_of(call *c)
-{
-	return (ky_store_actor){.user_id = c->v->who.user_id, .member_id = c->v->who.member_id, .via = c->via,
-				.origin = ky_http_client(c->r)};
-}
 
 /* The secretariat's analysts and admins ask named members (council/rfi.h). */
 static int post_rfis(call *c)

@@ -632,7 +632,7 @@ cleanup:
 /* --- the council workflow ------------------------------------------------------------------ */
 
 /* Prints one report's line, its strings made safe. */
-static void report_line(json_t *r)
+static void report_line(const json_t *r)
 {
 	char id[KY_CLIENT_MESSAGE_MAX + 1], state[KY_CLIENT_MESSAGE_MAX + 1], rule[KY_CLIENT_MESSAGE_MAX + 1];
 	json_t *proposed = json_object_get(r, "rule");
@@ -795,6 +795,19 @@ static int report_show(run *x)
 	return finish();
 }
 
+/* The outcome of a request: its failure's exit status, or the answer shown, as it came with
+ * --json, else through `person`. */
+static int shown_answer(run *x, int status, void (*person)(const json_t *doc))
+{
+	if (status >= 0)
+		return status;
+	if (x->json)
+		print_body(x);
+	else
+		person(x->doc);
+	return finish();
+}
+
 /* POSTs request (taken; NULL: out of memory) to path, as call() does. */
 static int post_json(run *x, const char *path, json_t *request)
 {
@@ -810,14 +823,7 @@ static int report_withdraw(run *x)
 	char path[256];
 	snprintf(path, sizeof(path), "/api/v1/reports/%s/transitions", x->operand);
 	json_t *request = json_pack("{s:s,s:s}", "to", "withdrawn", "reason", x->reason);
-	int status = post_json(x, path, request);
-	if (status >= 0)
-		return status;
-	if (x->json)
-		print_body(x);
-	else
-		report_line(x->doc);
-	return finish();
+	return shown_answer(x, post_json(x, path, request), report_line);
 }
 
 static int feedback(run *x)
@@ -893,26 +899,12 @@ static int rfi_answer(run *x)
 			json_array_append_new(objects, json_string(x->objects[i]));
 		json_object_set_new(request, "objects", objects);
 	}
-	int status = post_json(x, path, request);
-	if (status >= 0)
-		return status;
-	if (x->json)
-		print_body(x);
-	else
-		ky_cli_print_rfi(x->doc);
-	return finish();
+	return shown_answer(x, post_json(x, path, request), ky_cli_print_rfi);
 }
 
 static int contribution(run *x)
 {
-	int status = call(x, "GET", "/api/v1/contribution", NULL);
-	if (status >= 0)
-		return status;
-	if (x->json)
-		print_body(x);
-	else
-		ky_cli_print_contribution(x->doc);
-	return finish();
+	return shown_answer(x, call(x, "GET", "/api/v1/contribution", NULL), ky_cli_print_contribution);
 }
 
 int ky_cli_remote(const ky_cli_remote_options *o, int argc, char **argv)

@@ -5,6 +5,7 @@
 #include "store/store_ledger.h"
 
 #include <jansson.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,7 @@
 typedef struct tally {
 	ky_store_ledger_counts *rows; /* by member */
 	size_t n, cap;
+	size_t field;                 /* count_cell's: the offset of the count it adds to */
 } tally;
 
 static int by_member(const void *key, const void *row)
@@ -116,23 +118,15 @@ static int feedback_cell(void *ctx, const ky_store_cell *c, int n)
 	return 0;
 }
 
-static int sighting_cell(void *ctx, const ky_store_cell *c, int n)
+/* A (member, count) row added to the field the tally is counting now. */
+static int count_cell(void *ctx, const ky_store_cell *c, int n)
 {
 	(void)n;
-	ky_store_ledger_counts *row = row_of(ctx, ky_store_cell_int(&c[0]));
+	tally *t = ctx;
+	ky_store_ledger_counts *row = row_of(t, ky_store_cell_int(&c[0]));
 	if (row == NULL)
 		return KY_ENOMEM;
-	row->sightings_confirmed += ky_store_cell_int(&c[1]);
-	return 0;
-}
-
-static int countermeasure_cell(void *ctx, const ky_store_cell *c, int n)
-{
-	(void)n;
-	ky_store_ledger_counts *row = row_of(ctx, ky_store_cell_int(&c[0]));
-	if (row == NULL)
-		return KY_ENOMEM;
-	row->countermeasures += ky_store_cell_int(&c[1]);
+	*(int64_t *)((char *)row + t->field) += ky_store_cell_int(&c[1]);
 	return 0;
 }
 
@@ -153,10 +147,12 @@ static int count_body(ky_store_tx *tx, void *ctx)
 			      v, 3, report_cell, &op->t, NULL);
 	if (rc == KY_OK)
 		rc = ky_store_run(op->s, tx, FEEDBACK_SQL, v, 3, feedback_cell, &op->t, NULL);
+	op->t.field = offsetof(ky_store_ledger_counts, sightings_confirmed);
 	if (rc == KY_OK)
-		rc = ky_store_run(op->s, tx, SIGHTINGS_SQL, v, 3, sighting_cell, &op->t, NULL);
+		rc = ky_store_run(op->s, tx, SIGHTINGS_SQL, v, 3, count_cell, &op->t, NULL);
+	op->t.field = offsetof(ky_store_ledger_counts, countermeasures);
 	if (rc == KY_OK)
-		rc = ky_store_run(op->s, tx, COUNTERMEASURES_SQL, v, 3, countermeasure_cell, &op->t, NULL);
+		rc = ky_store_run(op->s, tx, COUNTERMEASURES_SQL, v, 3, count_cell, &op->t, NULL);
 	return rc;
 }
 
