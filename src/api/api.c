@@ -8,6 +8,7 @@
 
 #include <sodium.h>
 
+#include "council/consult.h"
 #include "council/council.h"
 #include "council/ledger.h"
 #include "council/rfi.h"
@@ -265,13 +266,6 @@ static int get_me(call *c)
 				 rules_status(who)));
 }
 
-static json_t *time_json(int64_t us)
-{
-	char text[32];
-	ky_clock_format(us, text);
-	return json_string(text);
-}
-
 static int get_rules(call *c)
 {
 	ky_store_rules r;
@@ -283,7 +277,7 @@ static int get_rules(call *c)
 	json_t *body = json_pack("{s:b,s:o,s:o,s:o,s:b}", "required", r.version > 0, "version",
 				 r.version ? json_integer(r.version) : json_null(), "text",
 				 r.text ? json_stringn(r.text, r.len) : json_null(), "set",
-				 r.version ? time_json(r.set_us) : json_null(), "accepted", accepted);
+				 r.version ? ky_council_time_json(r.set_us) : json_null(), "accepted", accepted);
 	ky_store_rules_clear(&r);
 	return respond(c, 200, body);
 }
@@ -305,7 +299,7 @@ static int post_rules(call *c)
 		rc = ky_store_rules_get(c->s, &r);
 	if (rc != KY_OK)
 		return failure(rc);
-	json_t *body = json_pack("{s:I,s:o}", "version", (json_int_t)version, "set", time_json(r.set_us));
+	json_t *body = json_pack("{s:I,s:o}", "version", (json_int_t)version, "set", ky_council_time_json(r.set_us));
 	ky_store_rules_clear(&r);
 	return respond(c, 201, body);
 }
@@ -322,7 +316,7 @@ static int post_rules_accept(call *c)
 		rc = ky_council_rules_accept(c->s, &c->caller, json_integer_value(v), &accepted);
 	if (rc != KY_OK)
 		return failure(rc);
-	return respond(c, 200, json_pack("{s:I,s:o}", "version", (json_int_t)json_integer_value(v), "accepted", time_json(accepted)));
+	return respond(c, 200, json_pack("{s:I,s:o}", "version", (json_int_t)json_integer_value(v), "accepted", ky_council_time_json(accepted)));
 }
 
 /* --- members ------------------------------------------------------------------------------ */
@@ -626,7 +620,7 @@ static int post_keys(call *c)
 	memcpy(prefix, key, KY_STORE_KEY_PREFIX_LEN);
 	prefix[KY_STORE_KEY_PREFIX_LEN] = '\0';
 	json_t *body = json_pack("{s:s,s:s,s:s,s:o}", "key", key, "prefix", prefix, "user", owner.name, "created",
-				 time_json(ky_clock_now_us()));
+				 ky_council_time_json(ky_clock_now_us()));
 	sodium_memzero(key, sizeof(key));
 	return respond(c, 201, body);
 }
@@ -838,33 +832,41 @@ static void on_submitted(void *ctx, const ky_ingest_report *r)
 	}
 }
 
-static int post_reports(call *c)
-{
-	static const char *const allowed[] = {"objects", "audiences", "named", NULL};
-	static const char *const required[] = {"objects", NULL};
+/* The body's "audiences" and "named", for a submission. */
+typedef struct submission {
 	const char *names[16];
-	size_t nnames = 0;
-	int rc = fields(c, allowed, required);
+	size_t nnames;
+	bool named;
+} submission;
+
+static int submission_of(call *c, submission *out)
+{
 	json_t *list = json_object_get(c->body, "audiences"), *named = json_object_get(c->body, "named");
-	if (rc == KY_OK && list != NULL && (!json_is_array(list) || json_array_size(list) > 16))
-		rc = ky_error_set(KY_EINVALID, "the field \"audiences\" must be a list of at most 16 audience names");
-	for (size_t i = 0; rc == KY_OK && i < json_array_size(list); i++) {
+	*out = (submission){.named = json_is_true(named)};
+	if (list != NULL && (!json_is_array(list) || json_array_size(list) > 16))
+		return ky_error_set(KY_EINVALID, "the field \"audiences\" must be a list of at most 16 audience names");
+	for (size_t i = 0; i < json_array_size(list); i++) {
 		json_t *item = json_array_get(list, i);
 		if (!json_is_string(item))
-			rc = ky_error_set(KY_EINVALID, "the field \"audiences\" must hold audience names (strings)");
-		else
-			names[nnames++] = json_string_value(item);
+			return ky_error_set(KY_EINVALID, "the field \"audiences\" must hold audience names (strings)");
+		out->names[out->nnames++] = json_string_value(item);
 	}
-	if (rc == KY_OK && named != NULL && !json_is_boolean(named))
-		rc = ky_error_set(KY_EINVALID, "the field \"named\" must be true or false");
+	if (named != NULL && !json_is_boolean(named))
+		return ky_error_set(KY_EINVALID, "the field \"named\" must be true or false");
+	return KY_OK;
+}
+
+/* Submits `objects` to the exchange as the caller's member and answers with what became of
+ * each and the reports they are in (201). */
+static int submit(call *c, json_t *objects, const submission *how)
+{
 	submitted sub = {c, json_array(), json_array(), KY_OK};
 	ky_workflow_caller w = workflow_caller(c);
 	ky_ingest_totals totals = {0};
+	int rc = sub.outcomes && sub.report_ids ? KY_OK : ky_error_set(KY_ENOMEM, "out of memory");
 	if (rc == KY_OK)
-		rc = sub.outcomes && sub.report_ids ? KY_OK : ky_error_set(KY_ENOMEM, "out of memory");
-	if (rc == KY_OK)
-		rc = ky_workflow_submit(c->s, c->a->config, &w, json_object_get(c->body, "objects"), names, nnames,
-					json_is_true(named), on_submitted, &sub, &totals);
+		rc = ky_workflow_submit(c->s, c->a->config, &w, objects, how->names, how->nnames, how->named, on_submitted,
+					&sub, &totals);
 	if (rc == KY_OK && sub.rc != KY_OK)
 		rc = ky_error_set(KY_ENOMEM, "out of memory");
 	json_t *reports = json_array();
@@ -888,6 +890,17 @@ static int post_reports(call *c)
 		       json_pack("{s:I,s:I,s:I,s:o,s:o}", "stored", (json_int_t)totals.stored, "duplicate",
 				 (json_int_t)totals.duplicate, "refused", (json_int_t)totals.refused, "objects", sub.outcomes,
 				 "reports", reports));
+}
+
+static int post_reports(call *c)
+{
+	static const char *const allowed[] = {"objects", "audiences", "named", NULL};
+	static const char *const required[] = {"objects", NULL};
+	submission how;
+	int rc = fields(c, allowed, required);
+	if (rc == KY_OK)
+		rc = submission_of(c, &how);
+	return rc == KY_OK ? submit(c, json_object_get(c->body, "objects"), &how) : failure(rc);
 }
 
 static int post_transitions(call *c)
@@ -1084,8 +1097,11 @@ static int notification_row(void *ctx, const ky_store_notification *n)
 {
 	notes *l = ctx;
 	json_t *detail = json_loads(n->detail, 0, NULL);
-	json_t *item = json_pack("{s:I,s:s,s:s,s:o,s:o}", "id", (json_int_t)n->id, "kind", n->kind, "report", n->report,
-				 "detail", detail ? detail : json_object(), "at", time_json(n->at_us));
+	json_t *item = json_pack("{s:I,s:s,s:o,s:o}", "id", (json_int_t)n->id, "kind", n->kind, "detail",
+				 detail ? detail : json_object(), "at", ky_council_time_json(n->at_us));
+	/* A consultation's is about no STIX object: its detail names the thread. */
+	if (item != NULL && n->report[0] != '\0')
+		json_object_set_new(item, "report", json_string(n->report));
 	l->last = n->id;
 	return item && json_array_append_new(l->items, item) == 0 ? 0 : ky_error_set(KY_ENOMEM, "out of memory");
 }
@@ -1210,6 +1226,137 @@ static int post_rfi_answer(call *c)
 	return rc == KY_OK ? respond(c, 200, doc) : failure(rc);
 }
 
+/* --- confidential consultations ---------------------------------------------------------- */
+
+/* The path's {id} (or {n}) as a number: KY_ENOTFOUND for anything else, as for a thread the
+ * caller is no party of. */
+static int number_arg(const char *arg, const char *what, int64_t *out)
+{
+	char *end;
+	long long n = strtoll(arg, &end, 10);
+	*out = n;
+	return *arg == '\0' || *end != '\0' || n <= 0 ? ky_error_set(KY_ENOTFOUND, "no %s %s", what, arg) : KY_OK;
+}
+
+/* The body's "objects" (optional): a list the council checks. */
+static const json_t *attached_objects(call *c)
+{
+	return json_object_get(c->body, "objects");
+}
+
+/* Answers with thread id as the caller sees it (council/consult.h). */
+static int thread_answer(call *c, unsigned status, int64_t id)
+{
+	ky_store_actor actor = actor_of(c);
+	json_t *doc = NULL;
+	int rc = ky_consult_json(c->s, c->v, id, &actor, &doc);
+	return rc == KY_OK ? respond(c, status, doc) : failure(rc);
+}
+
+static int get_consultations(call *c)
+{
+	return thread_answer(c, 200, 0);
+}
+
+static int post_consultations(call *c)
+{
+	static const char *const allowed[] = {"subject", "with", "tlp", "named", "text", "objects", NULL};
+	static const char *const required[] = {"subject", "text", NULL};
+	ky_consult_opening o = {0};
+	const char *with[KY_STORE_CONSULT_PARTIES_MAX];
+	json_t *list = json_object_get(c->body, "with"), *named = json_object_get(c->body, "named");
+	int rc = fields(c, allowed, required);
+	if (rc == KY_OK)
+		rc = text_field(c, "subject", &o.subject);
+	if (rc == KY_OK)
+		rc = text_field(c, "text", &o.text);
+	if (rc == KY_OK)
+		rc = text_field(c, "tlp", &o.tlp);
+	if (rc == KY_OK && named != NULL && !json_is_boolean(named))
+		rc = ky_error_set(KY_EINVALID, "the field \"named\" must be true or false");
+	if (rc == KY_OK && list != NULL && (!json_is_array(list) || json_array_size(list) > KY_STORE_CONSULT_PARTIES_MAX))
+		rc = ky_error_set(KY_EINVALID, "the field \"with\" lists the names of at most %d contributors to consult",
+				  KY_STORE_CONSULT_PARTIES_MAX);
+	for (size_t i = 0; rc == KY_OK && i < json_array_size(list); i++)
+		if ((with[o.nwith++] = json_string_value(json_array_get(list, i))) == NULL)
+			rc = ky_error_set(KY_EINVALID, "with[%zu] is a contributor's name", i);
+	o.with = with;
+	o.named = json_is_true(named);
+	o.objects = attached_objects(c);
+	ky_store_actor actor = actor_of(c);
+	int64_t id = 0;
+	if (rc == KY_OK)
+		rc = ky_consult_open(c->s, c->v, &o, &actor, &id);
+	return rc == KY_OK ? thread_answer(c, 201, id) : failure(rc);
+}
+
+static int get_consultation(call *c)
+{
+	int64_t id;
+	int rc = number_arg(c->arg[0], "consultation", &id);
+	return rc == KY_OK ? thread_answer(c, 200, id) : failure(rc);
+}
+
+static int post_consultation_message(call *c)
+{
+	static const char *const allowed[] = {"text", "objects", NULL};
+	static const char *const required[] = {"text", NULL};
+	const char *text;
+	int64_t id, n = 0;
+	int rc = number_arg(c->arg[0], "consultation", &id);
+	if (rc == KY_OK)
+		rc = fields(c, allowed, required);
+	if (rc == KY_OK)
+		rc = text_field(c, "text", &text);
+	ky_store_actor actor = actor_of(c);
+	if (rc == KY_OK)
+		rc = ky_consult_post(c->s, c->v, id, text, attached_objects(c), &actor, &n);
+	return rc == KY_OK ? thread_answer(c, 201, id) : failure(rc);
+}
+
+static int post_consultation_close(call *c)
+{
+	static const char *const allowed[] = {"reason", NULL};
+	const char *reason;
+	int64_t id;
+	int rc = number_arg(c->arg[0], "consultation", &id);
+	if (rc == KY_OK)
+		rc = fields(c, allowed, NULL);
+	if (rc == KY_OK)
+		rc = text_field(c, "reason", &reason);
+	ky_store_actor actor = actor_of(c);
+	if (rc == KY_OK)
+		rc = ky_consult_close(c->s, c->v, id, reason, &actor);
+	return rc == KY_OK ? thread_answer(c, 200, id) : failure(rc);
+}
+
+/* The objects a message attaches leave the thread only this way: their provider submits them
+ * to the exchange as a report, under the usual policy (POST /reports). */
+static int post_consultation_report(call *c)
+{
+	static const char *const allowed[] = {"audiences", "named", NULL};
+	submission how;
+	int64_t id, n;
+	int rc = number_arg(c->arg[0], "consultation", &id);
+	if (rc == KY_OK)
+		rc = number_arg(c->arg[1], "message", &n);
+	if (rc == KY_OK)
+		rc = fields(c, allowed, NULL);
+	if (rc == KY_OK)
+		rc = submission_of(c, &how);
+	if (rc == KY_OK && c->v->who.role == KY_ROLE_READER)
+		rc = ky_error_set(KY_EDENIED, "a reader does not submit for its member: an analyst or an admin does");
+	ky_store_actor actor = actor_of(c);
+	json_t *objects = NULL;
+	if (rc == KY_OK)
+		rc = ky_consult_attached(c->s, c->v, id, n, &actor, &objects);
+	if (rc != KY_OK)
+		return failure(rc);
+	rc = submit(c, objects, &how);
+	json_decref(objects);
+	return rc;
+}
+
 /* --- the document -------------------------------------------------------------------------- */
 
 static int get_openapi(call *c)
@@ -1259,6 +1406,12 @@ static const route routes[] = {
 	{"GET", PREFIX "/rfis", get_rfis, false, false},
 	{"POST", PREFIX "/rfis", post_rfis, false, true},
 	{"POST", PREFIX "/rfis/{id}/answer", post_rfi_answer, false, true},
+	{"GET", PREFIX "/consultations", get_consultations, false, false},
+	{"POST", PREFIX "/consultations", post_consultations, false, true},
+	{"GET", PREFIX "/consultations/{id}", get_consultation, false, false},
+	{"POST", PREFIX "/consultations/{id}/messages", post_consultation_message, false, true},
+	{"POST", PREFIX "/consultations/{id}/close", post_consultation_close, false, true},
+	{"POST", PREFIX "/consultations/{id}/messages/{n}/report", post_consultation_report, false, true},
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))

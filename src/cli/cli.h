@@ -125,6 +125,11 @@ int ky_cli_hub_subcommand(const ky_cli_global *global, const char *command, cons
  * none. */
 const char *ky_cli_json_text(const json_t *parent, const char *name, const char *missing);
 
+/* JSON string `text` (a hub's answer's free text, which any member may have written) as a
+ * terminal may show it, through ky_client_text_clean (with `lines`, its line breaks kept): a
+ * new string the caller frees, or NULL when text is no string or memory ran out. */
+char *ky_cli_clean_text(const json_t *text, bool lines);
+
 /* Prints this thread's last error as "kyoyu COMMAND: <hub>: <message>" on stderr, naming
  * the hub once (as global->db_label) whether or not the message already starts with it, and
  * with the message passed through ky_cli_hub_message(). */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client/client.h"
 #include "store/store_audit.h"
 #include "util/ky_error.h"
 #include "util/ky_uri.h"
@@ -50,7 +51,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: kyoyu [--config FILE] [--db PATH] COMMAND [ARGS]\n"
-		"       kyoyu --hub URL [--key-file FILE] [--cacert FILE] whoami|rules|report|feedback ...\n"
+		"       kyoyu --hub URL [--key-file FILE] [--cacert FILE] whoami|rules|report|feedback|consult ...\n"
 		"\n"
 		"kyoyu is a cyber-threat information-sharing hub (STIX 2.1, TAXII 2.1).\n"
 		"\n"
@@ -64,8 +65,8 @@ static void usage(FILE *out)
 		"                 /etc/kyoyu/kyoyu.conf, else built-in defaults\n"
 		"  --db PATH      the hub's database, over [store] db (default kyoyu.db)\n"
 		"  --hub URL      a remote hub, for a member's commands: whoami, rules show|accept,\n"
-		"                 report submit|list|show|withdraw, feedback, contribution, rfi list|answer\n"
-		"                 (the key from\n"
+		"                 report submit|list|show|withdraw, feedback, contribution, rfi list|answer,\n"
+		"                 consult open|list|show|post|close|report (the key from\n"
 		"                 KYOYU_KEY or --key-file FILE;\n"
 		"                 --cacert FILE trusts a private CA; docs/client.md)\n"
 		"  --help         this help; `kyoyu COMMAND --help` for a command's own\n"
@@ -154,6 +155,15 @@ const char *ky_cli_json_text(const json_t *parent, const char *name, const char 
 {
 	const char *text = json_string_value(json_object_get(parent, name));
 	return text ? text : missing;
+}
+
+char *ky_cli_clean_text(const json_t *text, bool lines)
+{
+	size_t len = json_string_length(text);
+	char *clean = json_is_string(text) ? malloc(len + 1) : NULL;
+	if (clean != NULL)
+		ky_client_text_clean(clean, len + 1, json_string_value(text), len, lines);
+	return clean;
 }
 
 int ky_cli_read_text(const char *path, size_t max, char **out, size_t *len)
@@ -317,7 +327,7 @@ int ky_cli_main(int argc, char **argv)
 		return KY_EXIT_USAGE;
 	}
 	const char *name = argv[optind];
-	bool member_command = strcmp(name, "whoami") == 0 || strcmp(name, "rules") == 0 ||
+	bool member_command = strcmp(name, "whoami") == 0 || strcmp(name, "rules") == 0 || strcmp(name, "consult") == 0 ||
 			      (strcmp(name, "rfi") == 0 && optind + 1 < argc &&
 			       (strcmp(argv[optind + 1], "list") == 0 || strcmp(argv[optind + 1], "answer") == 0)) ||
 			      (strcmp(name, "contribution") == 0 && !(optind + 1 < argc && (strcmp(argv[optind + 1], "set") == 0 ||
@@ -333,16 +343,17 @@ int ky_cli_main(int argc, char **argv)
 		if (db_option != NULL || !member_command) {
 			fprintf(stderr,
 				"kyoyu: %s; with --hub URL the commands are whoami, rules show|accept, report"
-				" submit|list|show|withdraw, feedback, contribution and rfi list|answer\n",
+				" submit|list|show|withdraw, feedback, contribution, rfi list|answer and consult\n",
 				db_option ? "--hub (a remote hub) and --db (a database) exclude each other"
 					  : "this command acts on the hub's database (--db), not through --hub");
 			return KY_EXIT_USAGE;
 		}
 		return ky_cli_remote(&remote, argc - optind, argv + optind);
 	}
-	if (remote.key_file != NULL || remote.cacert != NULL || strcmp(name, "whoami") == 0) {
+	bool remote_only = strcmp(name, "whoami") == 0 || strcmp(name, "consult") == 0;
+	if (remote.key_file != NULL || remote.cacert != NULL || remote_only) {
 		fprintf(stderr, "kyoyu: %s is for a member's commands on a remote hub: give the hub with --hub URL\n",
-			strcmp(name, "whoami") == 0 ? "whoami" : remote.key_file ? "--key-file" : "--cacert");
+			remote_only ? name : remote.key_file ? "--key-file" : "--cacert");
 		return KY_EXIT_USAGE;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {

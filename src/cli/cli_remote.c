@@ -1,5 +1,5 @@
 /*
- * cli_remote: `kyoyu --hub URL whoami|rules show|rules accept|report ...|feedback`, a member's
+ * cli_remote: `kyoyu --hub URL whoami|rules ...|report ...|feedback|rfi ...|consult ...`, a member's
  * commands against a remote hub's native API (cli_remote.h is the contract, src/client/ the wire). Every
  * string the hub sends is shown through ky_client_text_clean(), so that a hub (or whatever
  * answers in its place) cannot write escape sequences to the member's terminal; the key is
@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdbool.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 
 #include "cli/cli.h"
 #include "client/client.h"
+#include "store/store_consult.h"
 #include "store/store_rfi.h"
 #include "util/ky_error.h"
 
@@ -43,6 +45,12 @@ static void usage(FILE *out)
 		"       kyoyu --hub URL ... contribution [--json]\n"
 		"       kyoyu --hub URL ... rfi list [--json]\n"
 		"       kyoyu --hub URL ... rfi answer ID --nothing-seen | --decline REASON | --object ID... [--json]\n"
+		"       kyoyu --hub URL ... consult open --subject S --text T [--with M]... [--tlp L] [--named]\n"
+		"                                        [--attach FILE] [--json]\n"
+		"       kyoyu --hub URL ... consult list|show ID [--json]\n"
+		"       kyoyu --hub URL ... consult post ID --text T [--attach FILE] [--json]\n"
+		"       kyoyu --hub URL ... consult close ID [--reason TEXT] [--json]\n"
+		"       kyoyu --hub URL ... consult report ID N [--audience A]... [--named] [--json]\n"
 		"\n"
 		"A member's commands, run against a remote hub's API (/api/v1/) with an API key.\n"
 		"\n"
@@ -68,6 +76,16 @@ static void usage(FILE *out)
 		"rfi list        the secretariat's requests for information addressed to your member\n"
 		"rfi answer      answers one, once: --object ID (up to 32) names objects your member\n"
 		"                submitted (report submit, feedback), --nothing-seen, or --decline REASON\n"
+		"consult open    opens a confidential consultation with the secretariat and the\n"
+		"                contributors --with names (up to 16): only its parties read it; TLP:RED\n"
+		"                unless --tlp says amber+strict, amber or green; you are anonymous to the\n"
+		"                contributors unless --named. --attach FILE attaches its STIX objects\n"
+		"consult list    the consultations your member is a party of\n"
+		"consult show    one consultation with its messages and the objects they attach\n"
+		"consult post    posts a message (--attach FILE: with its STIX objects)\n"
+		"consult close   closes a consultation you opened (the secretariat: any)\n"
+		"consult report  submits the objects your message N attached to the exchange as a\n"
+		"                report, as report submit does: until then they stay in the thread\n"
 		"--json          the hub's answer as it came (rules accept: the acceptance; the rules\n"
 		"                when there was nothing to accept)\n"
 		"\n"
@@ -83,10 +101,12 @@ static void usage(FILE *out)
 
 /* The commands, and which options each takes. */
 enum { WHOAMI, RULES_SHOW, RULES_ACCEPT, REPORT_SUBMIT, REPORT_LIST, REPORT_SHOW, REPORT_WITHDRAW, FEEDBACK,
-       CONTRIBUTION, RFI_LIST, RFI_ANSWER };
-static const char *const names[] = {"whoami",	   "rules show",      "rules accept", "report submit", "report list",
-				    "report show", "report withdraw", "feedback",     "contribution",  "rfi list",
-				    "rfi answer"};
+       CONTRIBUTION, RFI_LIST, RFI_ANSWER, CONSULT_OPEN, CONSULT_LIST, CONSULT_SHOW, CONSULT_POST, CONSULT_CLOSE,
+       CONSULT_REPORT };
+static const char *const names[] = {"whoami",	      "rules show",	"rules accept",	 "report submit", "report list",
+				    "report show",    "report withdraw", "feedback",	 "contribution",  "rfi list",
+				    "rfi answer",     "consult open",	"consult list",	 "consult show",  "consult post",
+				    "consult close",  "consult report"};
 
 #define AUDIENCES_MAX 16
 
@@ -105,6 +125,10 @@ typedef struct run {
 	const char *decline;
 	const char *objects[KY_STORE_RFI_OBJECTS_MAX];
 	size_t nobjects;
+	const char *message;   /* consult report's N */
+	const char *subject, *text, *tlp, *attach;
+	const char *with[KY_STORE_CONSULT_PARTIES_MAX];
+	size_t nwith;
 	ky_client *client;
 	ky_client_response r;
 	json_t *doc;      /* the last 2xx answer's body */
@@ -113,6 +137,13 @@ typedef struct run {
 /* Which commands take which options (bits of 1 << command). */
 #define ANY (~0u)
 #define ONLY(c) (1u << (c))
+
+/* Whether text is a number as the hub's paths take them (a request's, a consultation's). */
+static bool number(const char *text)
+{
+	size_t len = strlen(text);
+	return len > 0 && len <= 18 && strspn(text, "0123456789") == len;
+}
 
 /* Parses the command's options and its operand; -1 to go on, else the exit status. */
 static int parse(run *x, int argc, char **argv)
@@ -126,7 +157,9 @@ static int parse(run *x, int argc, char **argv)
 		{"count", required_argument, NULL, 'c'},   {"first-seen", required_argument, NULL, 'f'},
 		{"last-seen", required_argument, NULL, 'l'}, {"note", required_argument, NULL, 't'},
 		{"nothing-seen", no_argument, NULL, 'S'},  {"decline", required_argument, NULL, 'D'},
-		{"object", required_argument, NULL, 'O'},
+		{"object", required_argument, NULL, 'O'},  {"subject", required_argument, NULL, 'u'},
+		{"text", required_argument, NULL, 'x'},    {"with", required_argument, NULL, 'w'},
+		{"tlp", required_argument, NULL, 'T'},     {"attach", required_argument, NULL, 'A'},
 		{NULL, 0, NULL, 0},
 	};
 	static const struct {
@@ -135,11 +168,11 @@ static int parse(run *x, int argc, char **argv)
 	} takes[] = {
 		{'j', ANY},
 		{'y', ONLY(RULES_ACCEPT)},
-		{'a', ONLY(REPORT_SUBMIT)},
-		{'n', ONLY(REPORT_SUBMIT) | ONLY(FEEDBACK)},
+		{'a', ONLY(REPORT_SUBMIT) | ONLY(CONSULT_REPORT)},
+		{'n', ONLY(REPORT_SUBMIT) | ONLY(FEEDBACK) | ONLY(CONSULT_OPEN) | ONLY(CONSULT_REPORT)},
 		{'s', ONLY(REPORT_LIST)},
 		{'m', ONLY(REPORT_LIST)},
-		{'r', ONLY(REPORT_WITHDRAW) | ONLY(FEEDBACK)},
+		{'r', ONLY(REPORT_WITHDRAW) | ONLY(FEEDBACK) | ONLY(CONSULT_CLOSE)},
 		{'o', ONLY(FEEDBACK)},
 		{'g', ONLY(FEEDBACK)},
 		{'c', ONLY(FEEDBACK)},
@@ -149,6 +182,11 @@ static int parse(run *x, int argc, char **argv)
 		{'S', ONLY(RFI_ANSWER)},
 		{'D', ONLY(RFI_ANSWER)},
 		{'O', ONLY(RFI_ANSWER)},
+		{'u', ONLY(CONSULT_OPEN)},
+		{'x', ONLY(CONSULT_OPEN) | ONLY(CONSULT_POST)},
+		{'w', ONLY(CONSULT_OPEN)},
+		{'T', ONLY(CONSULT_OPEN)},
+		{'A', ONLY(CONSULT_OPEN) | ONLY(CONSULT_POST)},
 	};
 	int c;
 
@@ -182,6 +220,17 @@ static int parse(run *x, int argc, char **argv)
 		case 't': x->note = optarg; break;
 		case 'S': x->nothing_seen = true; break;
 		case 'D': x->decline = optarg; break;
+		case 'u': x->subject = optarg; break;
+		case 'x': x->text = optarg; break;
+		case 'T': x->tlp = optarg; break;
+		case 'A': x->attach = optarg; break;
+		case 'w':
+			if (x->nwith == KY_STORE_CONSULT_PARTIES_MAX) {
+				fprintf(stderr, "kyoyu %s: at most %d --with\n", x->name, KY_STORE_CONSULT_PARTIES_MAX);
+				return KY_CLIENT_EXIT_USAGE;
+			}
+			x->with[x->nwith++] = optarg;
+			break;
 		case 'O':
 			if (x->nobjects == KY_STORE_RFI_OBJECTS_MAX) {
 				fprintf(stderr, "kyoyu %s: at most %d --object\n", x->name, KY_STORE_RFI_OBJECTS_MAX);
@@ -198,10 +247,14 @@ static int parse(run *x, int argc, char **argv)
 			break;
 		}
 	}
+	bool consult_id = x->command == CONSULT_SHOW || x->command == CONSULT_POST || x->command == CONSULT_CLOSE ||
+			  x->command == CONSULT_REPORT;
 	bool wants_operand = x->command == REPORT_SUBMIT || x->command == REPORT_SHOW || x->command == REPORT_WITHDRAW ||
-			     x->command == FEEDBACK || x->command == RFI_ANSWER;
+			     x->command == FEEDBACK || x->command == RFI_ANSWER || consult_id;
 	if (wants_operand && optind < argc)
 		x->operand = argv[optind++];
+	if (x->command == CONSULT_REPORT && optind < argc)
+		x->message = argv[optind++];
 	if (optind < argc) {
 		fprintf(stderr, "kyoyu %s: unexpected argument '%s'\n", x->name, argv[optind]);
 		usage(stderr);
@@ -209,10 +262,31 @@ static int parse(run *x, int argc, char **argv)
 	}
 	if (wants_operand && x->operand == NULL) {
 		fprintf(stderr, "kyoyu %s: expected %s\n", x->name,
-			x->command == REPORT_SUBMIT ? "a FILE of STIX objects" : x->command == RFI_ANSWER ? "a request's number" : "a REPORT id");
+			x->command == REPORT_SUBMIT ? "a FILE of STIX objects"
+			: x->command == RFI_ANSWER  ? "a request's number"
+			: consult_id		    ? "a consultation's number (kyoyu --hub URL consult list)"
+						    : "a REPORT id");
 		return KY_CLIENT_EXIT_USAGE;
 	}
-	if (x->command == RFI_ANSWER && (strspn(x->operand, "0123456789") != strlen(x->operand) || strlen(x->operand) > 18)) {
+	if (consult_id && !number(x->operand)) {
+		fprintf(stderr, "kyoyu %s: '%s' is not a consultation's number (kyoyu --hub URL consult list)\n", x->name,
+			x->operand);
+		return KY_CLIENT_EXIT_USAGE;
+	}
+	if (x->command == CONSULT_REPORT && (x->message == NULL || !number(x->message))) {
+		fprintf(stderr, "kyoyu %s: expected the number N of your message whose objects to submit (consult show ID)\n",
+			x->name);
+		return KY_CLIENT_EXIT_USAGE;
+	}
+	if ((x->command == CONSULT_OPEN || x->command == CONSULT_POST) && x->text == NULL) {
+		fprintf(stderr, "kyoyu %s: say what with --text TEXT\n", x->name);
+		return KY_CLIENT_EXIT_USAGE;
+	}
+	if (x->command == CONSULT_OPEN && x->subject == NULL) {
+		fprintf(stderr, "kyoyu %s: give the consultation a --subject S (its parties alone see it)\n", x->name);
+		return KY_CLIENT_EXIT_USAGE;
+	}
+	if (x->command == RFI_ANSWER && !number(x->operand)) {
 		fprintf(stderr, "kyoyu %s: '%s' is not a request's number (kyoyu --hub URL rfi list)\n", x->name, x->operand);
 		return KY_CLIENT_EXIT_USAGE;
 	}
@@ -221,7 +295,7 @@ static int parse(run *x, int argc, char **argv)
 		return KY_CLIENT_EXIT_USAGE;
 	}
 	/* A report id goes into the path: only what STIX ids are made of. */
-	if (wants_operand && x->command != REPORT_SUBMIT && x->command != RFI_ANSWER &&
+	if (wants_operand && x->command != REPORT_SUBMIT && x->command != RFI_ANSWER && !consult_id &&
 	    (strspn(x->operand, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(x->operand) || strlen(x->operand) > 127)) {
 		fprintf(stderr, "kyoyu %s: '%s' is not a report id (the id of its STIX report or object, type--UUID)\n", x->name,
 			x->operand);
@@ -358,6 +432,16 @@ static void print_body(const run *x)
 static int finish(void)
 {
 	return fflush(stdout) == 0 && !ferror(stdout) ? KY_CLIENT_EXIT_OK : KY_CLIENT_EXIT_FAILED;
+}
+
+/* POSTs request (taken; NULL: out of memory) to path, as call() does. */
+static int post_json(run *x, const char *path, json_t *request)
+{
+	char *body = request ? json_dumps(request, JSON_COMPACT) : NULL;
+	json_decref(request);
+	int status = body ? call(x, "POST", path, body) : KY_CLIENT_EXIT_FAILED;
+	free(body);
+	return status;
 }
 
 /* --- what the hub's answers hold ----------------------------------------------------------- */
@@ -645,12 +729,12 @@ static void report_line(const json_t *r)
 }
 
 /* FILE's objects: a bundle's, a list, or one object. NULL after saying why. */
-static json_t *read_objects(run *x)
+static json_t *read_objects(run *x, const char *file)
 {
 	json_error_t error;
-	json_t *doc = json_load_file(x->operand, JSON_REJECT_DUPLICATES, &error);
+	json_t *doc = json_load_file(file, JSON_REJECT_DUPLICATES, &error);
 	if (doc == NULL) {
-		fprintf(stderr, "kyoyu %s: %s: %s (line %d)\n", x->name, x->operand, error.text, error.line);
+		fprintf(stderr, "kyoyu %s: %s: %s (line %d)\n", x->name, file, error.text, error.line);
 		return NULL;
 	}
 	json_t *objects = json_is_array(doc) ? json_incref(doc)
@@ -660,35 +744,35 @@ static json_t *read_objects(run *x)
 	json_decref(doc);
 	if (objects == NULL || json_array_size(objects) == 0) {
 		fprintf(stderr, "kyoyu %s: %s holds no STIX objects (a bundle, a list of objects or one object)\n", x->name,
-			x->operand);
+			file);
 		json_decref(objects);
 		return NULL;
 	}
 	return objects;
 }
 
-static int report_submit(run *x)
+/* A submission's request: `objects` (taken; may be NULL for none) with --audience and
+ * --named. */
+static json_t *submission(const run *x, json_t *objects)
 {
-	json_t *objects = read_objects(x);
-	if (objects == NULL)
-		return KY_CLIENT_EXIT_USAGE;
 	json_t *audiences = json_array();
 	for (size_t i = 0; audiences != NULL && i < x->naudiences; i++)
 		json_array_append_new(audiences, json_string(x->audiences[i]));
-	json_t *request = json_pack("{s:o}", "objects", objects);
+	json_t *request = objects ? json_pack("{s:o}", "objects", objects) : json_object();
 	if (request != NULL && x->naudiences > 0)
 		json_object_set(request, "audiences", audiences);
 	if (request != NULL && x->named)
 		json_object_set_new(request, "named", json_true());
 	json_decref(audiences);
-	char *body = request ? json_dumps(request, JSON_COMPACT) : NULL;
-	json_decref(request);
-	if (body == NULL) {
-		fprintf(stderr, "kyoyu %s: out of memory\n", x->name);
-		return KY_CLIENT_EXIT_FAILED;
-	}
-	int status = call(x, "POST", "/api/v1/reports", body);
-	free(body);
+	return request;
+}
+
+
+/* What a submission did (POST /reports, or a consultation's objects), after the request's
+ * `status`: each object refused or warned about and the reports they are in; refusals exit
+ * as invalid. */
+static int submitted(run *x, int status)
+{
 	if (status >= 0)
 		return status;
 	json_int_t refused = json_integer_value(json_object_get(x->doc, "refused"));
@@ -716,6 +800,14 @@ static int report_submit(run *x)
 	}
 	status = finish();
 	return status == KY_CLIENT_EXIT_OK && refused > 0 ? KY_CLIENT_EXIT_INVALID : status;
+}
+
+static int report_submit(run *x)
+{
+	json_t *objects = read_objects(x, x->operand);
+	if (objects == NULL)
+		return KY_CLIENT_EXIT_USAGE;
+	return submitted(x, post_json(x, "/api/v1/reports", submission(x, objects)));
 }
 
 static int report_list(run *x)
@@ -808,16 +900,6 @@ static int shown_answer(run *x, int status, void (*person)(const json_t *doc))
 	return finish();
 }
 
-/* POSTs request (taken; NULL: out of memory) to path, as call() does. */
-static int post_json(run *x, const char *path, json_t *request)
-{
-	char *body = request ? json_dumps(request, JSON_COMPACT) : NULL;
-	json_decref(request);
-	int status = body ? call(x, "POST", path, body) : KY_CLIENT_EXIT_FAILED;
-	free(body);
-	return status;
-}
-
 static int report_withdraw(run *x)
 {
 	char path[256];
@@ -907,6 +989,130 @@ static int contribution(run *x)
 	return shown_answer(x, call(x, "GET", "/api/v1/contribution", NULL), ky_cli_print_contribution);
 }
 
+/* --- confidential consultations ---------------------------------------------------------- */
+
+/* A consultation's line: its number, state, TLP, messages and subject. */
+static void consult_line(const json_t *c)
+{
+	char a[KY_CLIENT_MESSAGE_MAX + 1], b[KY_CLIENT_MESSAGE_MAX + 1], d[KY_CLIENT_MESSAGE_MAX + 1],
+		e[KY_CLIENT_MESSAGE_MAX + 1];
+	long long count = (long long)json_integer_value(json_object_get(c, "message_count"));
+	shown(json_object_get(c, "tlp"), b);
+	/* TLP is written in capitals, as TLP 2.0 labels are. */
+	for (char *p = b; *p; p++)
+		*p = (char)toupper((unsigned char)*p);
+	printf("consultation %lld  %s  TLP:%s  %lld message%s, last %s  %s\n",
+	       (long long)json_integer_value(json_object_get(c, "id")), shown(json_object_get(c, "state"), a), b, count,
+	       count == 1 ? "" : "s", shown(json_object_get(c, "last"), d), shown(json_object_get(c, "subject"), e));
+}
+
+/* Who posted a message: its party, and its member when the viewer may know it. */
+static void message_from(const json_t *from, char out[2 * KY_CLIENT_MESSAGE_MAX + 8])
+{
+	char party[KY_CLIENT_MESSAGE_MAX + 1], member[KY_CLIENT_MESSAGE_MAX + 1];
+	shown(json_object_get(from, "party"), party);
+	if (json_is_string(json_object_get(from, "member")))
+		snprintf(out, 2 * KY_CLIENT_MESSAGE_MAX + 8, "%s (%s)", party, shown(json_object_get(from, "member"), member));
+	else
+		snprintf(out, 2 * KY_CLIENT_MESSAGE_MAX + 8, "%s (anonymous)", party);
+}
+
+/* A consultation whole: its line, its parties, and each message, its text indented. */
+static void consult_thread(const json_t *c)
+{
+	char a[KY_CLIENT_MESSAGE_MAX + 1], from[2 * KY_CLIENT_MESSAGE_MAX + 8];
+	consult_line(c);
+	json_t *opener = json_object_get(c, "opener");
+	printf("  opened %s by %s%s\n", shown(json_object_get(c, "opened"), a),
+	       json_is_string(opener) ? shown(opener, from) : "a member kept anonymous to you",
+	       json_is_true(json_object_get(c, "named")) ? "" : json_is_string(opener) ? ", anonymous to the contributors" : "");
+	printf("  parties: the secretariat");
+	size_t i, k;
+	json_t *item, *o;
+	json_array_foreach(json_object_get(c, "parties"), i, item)
+		printf(", %s", shown(item, a));
+	printf("\n");
+	json_array_foreach(json_object_get(c, "messages"), i, item)
+	{
+		message_from(json_object_get(item, "from"), from);
+		printf("\n  #%lld %s from %s:\n", (long long)json_integer_value(json_object_get(item, "n")),
+		       shown(json_object_get(item, "posted"), a), from);
+		char *clean = ky_cli_clean_text(json_object_get(item, "text"), true);
+		if (clean != NULL) {
+			for (char *line = clean, *end; line != NULL; line = end ? end + 1 : NULL) {
+				end = strchr(line, '\n');
+				printf("    %.*s\n", (int)(end ? (size_t)(end - line) : strlen(line)), line);
+			}
+		}
+		free(clean);
+		json_array_foreach(json_object_get(item, "objects"), k, o)
+			printf("    attaches %s\n", shown(json_object_get(o, "id"), a));
+	}
+}
+
+static void consult_list_of(const json_t *doc)
+{
+	size_t i;
+	json_t *c;
+	if (json_array_size(json_object_get(doc, "consultations")) == 0)
+		printf("no consultations\n");
+	json_array_foreach(json_object_get(doc, "consultations"), i, c)
+		consult_line(c);
+}
+
+/* The request of consult open or post: --text, and --attach's objects (NULL after saying why). */
+static json_t *consult_request(run *x)
+{
+	json_t *objects = x->attach ? read_objects(x, x->attach) : NULL;
+	if (x->attach != NULL && objects == NULL)
+		return NULL;
+	json_t *request = json_pack("{s:s}", "text", x->text);
+	if (request != NULL && objects != NULL)
+		json_object_set(request, "objects", objects);
+	json_decref(objects);
+	return request;
+}
+
+static int consult(run *x)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "/api/v1/consultations/%s", x->operand ? x->operand : "");
+	json_t *request = NULL;
+	switch (x->command) {
+	case CONSULT_LIST:
+		return shown_answer(x, call(x, "GET", "/api/v1/consultations", NULL), consult_list_of);
+	case CONSULT_SHOW:
+		return shown_answer(x, call(x, "GET", path, NULL), consult_thread);
+	case CONSULT_CLOSE:
+		request = json_object();
+		if (request != NULL && x->reason != NULL)
+			json_object_set_new(request, "reason", json_string(x->reason));
+		snprintf(path + strlen(path), sizeof(path) - strlen(path), "/close");
+		return shown_answer(x, post_json(x, path, request), consult_line);
+	case CONSULT_REPORT:
+		snprintf(path + strlen(path), sizeof(path) - strlen(path), "/messages/%s/report", x->message);
+		return submitted(x, post_json(x, path, submission(x, NULL)));
+	default:
+		break;
+	}
+	if ((request = consult_request(x)) == NULL)
+		return KY_CLIENT_EXIT_USAGE;
+	if (x->command == CONSULT_POST) {
+		snprintf(path + strlen(path), sizeof(path) - strlen(path), "/messages");
+		return shown_answer(x, post_json(x, path, request), consult_thread);
+	}
+	json_object_set_new(request, "subject", json_string(x->subject));
+	if (x->tlp != NULL)
+		json_object_set_new(request, "tlp", json_string(x->tlp));
+	if (x->named)
+		json_object_set_new(request, "named", json_true());
+	json_t *with = json_array();
+	for (size_t i = 0; with != NULL && i < x->nwith; i++)
+		json_array_append_new(with, json_string(x->with[i]));
+	json_object_set_new(request, "with", with);
+	return shown_answer(x, post_json(x, "/api/v1/consultations", request), consult_thread);
+}
+
 int ky_cli_remote(const ky_cli_remote_options *o, int argc, char **argv)
 {
 	run x = {.o = o};
@@ -921,7 +1127,10 @@ int ky_cli_remote(const ky_cli_remote_options *o, int argc, char **argv)
 		     {"report", "list", REPORT_LIST},	     {"report", "show", REPORT_SHOW},
 		     {"report", "withdraw", REPORT_WITHDRAW}, {"feedback", NULL, FEEDBACK},
 		     {"contribution", NULL, CONTRIBUTION},	     {"rfi", "list", RFI_LIST},
-		     {"rfi", "answer", RFI_ANSWER}};
+		     {"rfi", "answer", RFI_ANSWER},	     {"consult", "open", CONSULT_OPEN},
+		     {"consult", "list", CONSULT_LIST},	     {"consult", "show", CONSULT_SHOW},
+		     {"consult", "post", CONSULT_POST},	     {"consult", "close", CONSULT_CLOSE},
+		     {"consult", "report", CONSULT_REPORT}};
 	int found = -1;
 	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]) && found < 0; i++)
 		if (argc >= (words[i].sub ? 2 : 1) && strcmp(argv[0], words[i].word) == 0 &&
@@ -929,7 +1138,9 @@ int ky_cli_remote(const ky_cli_remote_options *o, int argc, char **argv)
 			found = words[i].command;
 	if (found >= 0) {
 		x.command = found;
-	} else if (argc >= 2 && (strcmp(argv[0], "rules") == 0 || strcmp(argv[0], "report") == 0 || strcmp(argv[0], "rfi") == 0) &&
+	} else if (argc >= 2 &&
+		   (strcmp(argv[0], "rules") == 0 || strcmp(argv[0], "report") == 0 || strcmp(argv[0], "rfi") == 0 ||
+		    strcmp(argv[0], "consult") == 0) &&
 		   (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		usage(stdout);
 		return KY_CLIENT_EXIT_OK;
@@ -941,12 +1152,14 @@ int ky_cli_remote(const ky_cli_remote_options *o, int argc, char **argv)
 			fprintf(stderr, "kyoyu rules: expected a subcommand: show or accept\n");
 		else if (argc >= 1 && strcmp(argv[0], "rfi") == 0)
 			fprintf(stderr, "kyoyu rfi: a remote hub's rfi subcommands are list and answer\n");
+		else if (argc >= 1 && strcmp(argv[0], "consult") == 0)
+			fprintf(stderr, "kyoyu consult: its subcommands are open, list, show, post, close and report\n");
 		else if (argc >= 1 && strcmp(argv[0], "report") == 0)
 			fprintf(stderr, "kyoyu report: a remote hub's report subcommands are submit, list, show and withdraw\n");
 		else
 			fprintf(stderr,
-				"kyoyu: '%s' is not a command of a remote hub; use whoami, rules, report, feedback or"
-				" contribution\n",
+				"kyoyu: '%s' is not a command of a remote hub; use whoami, rules, report, feedback,"
+				" contribution, rfi or consult\n",
 				argc >= 1 ? argv[0] : "");
 		usage(stderr);
 		return KY_CLIENT_EXIT_USAGE;
@@ -970,7 +1183,8 @@ int ky_cli_remote(const ky_cli_remote_options *o, int argc, char **argv)
 	case FEEDBACK: status = feedback(&x); break;
 	case CONTRIBUTION: status = contribution(&x); break;
 	case RFI_LIST: status = rfi_list(&x); break;
-	default: status = rfi_answer(&x); break;
+	case RFI_ANSWER: status = rfi_answer(&x); break;
+	default: status = consult(&x); break;
 	}
 
 cleanup:

@@ -36,11 +36,23 @@ static const char *text_of(const json_t *parent, const char *name)
 	return ky_cli_json_text(parent, name, "");
 }
 
+/* A member's free text (a question, a reason): whoever wrote it, its control characters do
+ * not reach the terminal. */
+static void print_clean(const json_t *text)
+{
+	char *clean = ky_cli_clean_text(text, false);
+	if (clean != NULL)
+		fputs(clean, stdout);
+	free(clean);
+}
+
 void ky_cli_print_rfi(const json_t *r)
 {
-	printf("rfi %lld  about %s  asked %s%s%s\n  %s\n", (long long)json_integer_value(json_object_get(r, "id")),
+	printf("rfi %lld  about %s  asked %s%s%s\n  ", (long long)json_integer_value(json_object_get(r, "id")),
 	       text_of(r, "subject"), text_of(r, "asked"), json_is_string(json_object_get(r, "closed")) ? "  closed " : "",
-	       text_of(r, "closed"), text_of(r, "question"));
+	       text_of(r, "closed"));
+	print_clean(json_object_get(r, "question"));
+	printf("\n");
 	size_t i;
 	json_t *a;
 	json_array_foreach(json_object_get(r, "addressees"), i, a) {
@@ -48,8 +60,10 @@ void ky_cli_print_rfi(const json_t *r)
 		printf("  %-24s %s", text_of(a, "member"), answer);
 		if (json_object_get(a, "outstanding_seconds"))
 			printf(", outstanding for %lld s", (long long)json_integer_value(json_object_get(a, "outstanding_seconds")));
-		if (json_object_get(a, "reason"))
-			printf(": %s", text_of(a, "reason"));
+		if (json_object_get(a, "reason")) {
+			printf(": ");
+			print_clean(json_object_get(a, "reason"));
+		}
 		size_t k;
 		json_t *o;
 		json_array_foreach(json_object_get(a, "objects"), k, o)

@@ -448,7 +448,7 @@ bool ky_council_rules_pending(const ky_auth_identity *who)
 
 /* --- the records as JSON ------------------------------------------------------------------------ */
 
-static json_t *time_json(int64_t us)
+json_t *ky_council_time_json(int64_t us)
 {
 	char text[32];
 	ky_clock_format(us, text);
@@ -468,20 +468,20 @@ json_t *ky_council_member_json(const ky_store_member *m)
 	return json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:s,s:s,s:o}", "name", m->name, "title", m->title, "tier",
 			 ky_tier_name(m->tier), "sectors", sectors, "country", string_or_null(m->country), "contact",
 			 string_or_null(m->contact), "status", m->suspended ? "suspended" : "active", "identity",
-			 m->identity_id, "created", time_json(m->created_us));
+			 m->identity_id, "created", ky_council_time_json(m->created_us));
 }
 
 json_t *ky_council_user_json(const ky_store_user *u)
 {
 	return json_pack("{s:s,s:s,s:s,s:b,s:o,s:o}", "name", u->name, "member", u->member, "role", ky_role_name(u->role),
-			 "disabled", u->disabled, "created", time_json(u->created_us), "rules_accepted",
+			 "disabled", u->disabled, "created", ky_council_time_json(u->created_us), "rules_accepted",
 			 u->rules_accepted ? json_integer(u->rules_accepted) : json_null());
 }
 
 json_t *ky_council_key_json(const ky_store_key *k)
 {
-	return json_pack("{s:s,s:s,s:o,s:o}", "prefix", k->prefix, "user", k->user, "created", time_json(k->created_us),
-			 "revoked", k->revoked_us ? time_json(k->revoked_us) : json_null());
+	return json_pack("{s:s,s:s,s:o,s:o}", "prefix", k->prefix, "user", k->user, "created", ky_council_time_json(k->created_us),
+			 "revoked", k->revoked_us ? ky_council_time_json(k->revoked_us) : json_null());
 }
 
 static int add_member_name(void *ctx, const char *member)
@@ -491,7 +491,7 @@ static int add_member_name(void *ctx, const char *member)
 
 json_t *ky_council_group_json(ky_store *s, const ky_store_group *g, bool with_members)
 {
-	json_t *o = json_pack("{s:s,s:o}", "name", g->name, "created", time_json(g->created_us));
+	json_t *o = json_pack("{s:s,s:o}", "name", g->name, "created", ky_council_time_json(g->created_us));
 	if (o == NULL || !with_members)
 		return o;
 	json_t *members = json_array();

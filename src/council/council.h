@@ -172,4 +172,7 @@ json_t *ky_council_user_json(const ky_store_user *u);
 json_t *ky_council_key_json(const ky_store_key *k);
 json_t *ky_council_group_json(ky_store *s, const ky_store_group *g, bool with_members);
 
+/* A time as every answer writes it (RFC 3339 in UTC, to the microsecond): a new reference. */
+json_t *ky_council_time_json(int64_t us);
+
 #endif

@@ -6,16 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "council/council.h"
 #include "policy/policy.h"
 #include "util/ky_clock.h"
 #include "util/ky_error.h"
-
-static json_t *time_json(int64_t us)
-{
-	char text[32];
-	ky_clock_format(us, text);
-	return json_string(text);
-}
 
 static json_t *entry_json(const ky_ledger_window *w, const ky_store_member *m)
 {
@@ -30,7 +24,7 @@ static json_t *entry_json(const ky_ledger_window *w, const ky_store_member *m)
 	if (o != NULL && e.standing != KY_STANDING_NONE) {
 		json_object_set_new(o, "needed", json_integer(e.score >= w->set.threshold ? 0 : w->set.threshold - e.score));
 		if (e.standing == KY_STANDING_GRACE)
-			json_object_set_new(o, "grace_until", time_json(e.grace_until_us));
+			json_object_set_new(o, "grace_until", ky_council_time_json(e.grace_until_us));
 	}
 	return o;
 }
@@ -54,8 +48,8 @@ static int add_locked(ky_store *s, const ky_store_member *m, json_t *entry)
 		return rc;
 	json_t *l = json_pack("{s:I,s:I}", "objects", (json_int_t)locked.objects, "reports", (json_int_t)locked.reports);
 	if (l != NULL && locked.objects > 0) {
-		json_object_set_new(l, "oldest", time_json(locked.oldest_us));
-		json_object_set_new(l, "newest", time_json(locked.newest_us));
+		json_object_set_new(l, "oldest", ky_council_time_json(locked.oldest_us));
+		json_object_set_new(l, "newest", ky_council_time_json(locked.newest_us));
 	}
 	return l != NULL && json_object_set_new(entry, "locked", l) == 0 ? KY_OK : ky_error_set(KY_ENOMEM, "out of memory");
 }
@@ -96,7 +90,7 @@ int ky_ledger_json(ky_store *s, const ky_store_member *member, json_t **out)
 	ky_ledger_window_clear(&w);
 	if (rc == KY_OK) {
 		*out = json_pack("{s:{s:I,s:o,s:o},s:I,s:I,s:O,s:O}", "window", "days", (json_int_t)w.set.window_days, "since",
-				 time_json(w.since), "until", time_json(w.now), "threshold", (json_int_t)w.set.threshold,
+				 ky_council_time_json(w.since), "until", ky_council_time_json(w.now), "threshold", (json_int_t)w.set.threshold,
 				 "grace_days", (json_int_t)w.set.grace_days, "weights", weights, "members", members);
 		if (*out == NULL)
 			rc = ky_error_set(KY_ENOMEM, "out of memory");
@@ -166,7 +160,7 @@ int ky_ledger_free_riders_json(ky_store *s, json_t **out)
 	json_decref(r.rows);
 	if (rc == KY_OK && members != NULL)
 		*out = json_pack("{s:{s:I,s:o,s:o},s:I,s:I,s:o}", "window", "days", (json_int_t)w.set.window_days, "since",
-				 time_json(w.since), "until", time_json(w.now), "threshold", (json_int_t)w.set.threshold,
+				 ky_council_time_json(w.since), "until", ky_council_time_json(w.now), "threshold", (json_int_t)w.set.threshold,
 				 "free_rider_reads", (json_int_t)w.set.free_rider_reads, "members", members);
 	else
 		json_decref(members);

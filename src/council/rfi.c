@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "council/council.h"
 #include "stix/stix_schema.h"
 #include "util/ky_clock.h"
 #include "util/ky_error.h"
@@ -67,13 +68,6 @@ int ky_rfi_reply(ky_store *s, int64_t id, int64_t member, const char *answer, co
 	return rc;
 }
 
-static json_t *time_json(int64_t us)
-{
-	char text[32];
-	ky_clock_format(us, text);
-	return json_string(text);
-}
-
 typedef struct showing {
 	ky_store *s;
 	int64_t now;
@@ -94,7 +88,7 @@ static json_t *addressee_json(showing *sh, const ky_store_rfi *r, const ky_store
 	if (a->objects != NULL)
 		json_object_set_new(o, "objects", json_loads(a->objects, 0, NULL));
 	if (a->answer != KY_RFI_OPEN)
-		json_object_set_new(o, "answered", time_json(a->answered_us));
+		json_object_set_new(o, "answered", ky_council_time_json(a->answered_us));
 	else if (r->closed_us == 0)
 		json_object_set_new(o, "outstanding_seconds", json_integer((json_int_t)((sh->now - r->asked_us) / 1000000)));
 	return o;
@@ -112,8 +106,8 @@ static int show_one(void *ctx, const ky_store_rfi *r)
 		}
 	}
 	json_t *o = addressees ? json_pack("{s:I,s:s,s:s,s:o,s:o,s:o}", "id", (json_int_t)r->id, "subject", r->subject,
-					   "question", r->question, "asked", time_json(r->asked_us), "closed",
-					   r->closed_us ? time_json(r->closed_us) : json_null(), "addressees", addressees)
+					   "question", r->question, "asked", ky_council_time_json(r->asked_us), "closed",
+					   r->closed_us ? ky_council_time_json(r->closed_us) : json_null(), "addressees", addressees)
 			       : NULL;
 	return o != NULL && json_array_append_new(sh->rows, o) == 0 ? 0 : KY_ENOMEM;
 }

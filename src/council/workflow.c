@@ -128,13 +128,6 @@ int ky_workflow_reports(ky_store *s, const ky_workflow_caller *c, const ky_store
 
 /* --- JSON ------------------------------------------------------------------------------------- */
 
-static json_t *time_json(int64_t us)
-{
-	char text[32];
-	ky_clock_format(us, text);
-	return json_string(text);
-}
-
 
 static int add_object(void *ctx, const char *stix_id)
 {
@@ -175,7 +168,7 @@ static int add_feedback(void *ctx, const ky_store_feedback *f)
 	const char *opinion = ky_workflow_opinion_name(f->opinion);
 	json_t *item = json_pack("{s:s,s:s,s:o,s:o,s:o}", "id", f->stix_id, "type", f->type, "opinion",
 				 opinion ? json_string(opinion) : json_null(), "from", giver(g, f->member, f->named), "at",
-				 time_json(f->at_us));
+				 ky_council_time_json(f->at_us));
 	return item && json_array_append_new(g->list, item) == 0 ? 0 : KY_ENOMEM;
 }
 
@@ -209,7 +202,7 @@ json_t *ky_workflow_report_json(ky_store *s, const ky_workflow_caller *c, const 
 			      r->prior, "agree", r->agree, "disagree", r->disagree, "provider",
 			      named ? json_string(provider.name) : json_null(), "yours", own, "course_of_action",
 			      r->course_of_action[0] ? json_string(r->course_of_action) : json_null(), "created",
-			      time_json(r->created_us), "changed", time_json(r->changed_us));
+			      ky_council_time_json(r->created_us), "changed", ky_council_time_json(r->changed_us));
 	if (j == NULL || !detail)
 		return j;
 	json_t *objects = json_array();
@@ -250,7 +243,7 @@ json_t *ky_workflow_rule_json(const ky_store_rule *r)
 {
 	return json_pack("{s:s,s:i,s:o,s:i,s:b,s:o}", "name", r->name, "min_agree", r->min_agree, "max_disagree",
 			 r->max_disagree < 0 ? json_null() : json_integer(r->max_disagree), "min_confidence", r->min_confidence,
-			 "promotes", r->promotes, "created", time_json(r->created_us));
+			 "promotes", r->promotes, "created", ky_council_time_json(r->created_us));
 }
 
 int ky_workflow_rule_check(const ky_store_rule *r)

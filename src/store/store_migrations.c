@@ -386,6 +386,35 @@ static const migration migrations[] = {
 	 "CREATE INDEX rfi_addressees_by_member ON rfi_addressees (member_id, rfi_id);"
 	 "CREATE INDEX feedback_by_member ON feedback (member_id, report_id);",
 	 NULL},
+	/* 13 -> 14: confidential consultations (store_consult.h, docs/council.md). A thread's
+	 * parties besides the secretariat, and the audience keys the policy gives it, by which a
+	 * viewer's scope finds the threads it is a party of (one index probe per key); its
+	 * messages, with the STIX objects they attach, which no other table holds. */
+	{"CREATE TABLE consultations ("
+	 "  id {ID},"
+	 "  subject {TEXT} NOT NULL,"
+	 "  opener_id {I64} NOT NULL REFERENCES members (id),"
+	 "  named {I32} NOT NULL,"
+	 "  tlp {KEY} NOT NULL,"
+	 "  opened_us {I64} NOT NULL,"
+	 "  closed_us {I64});"
+	 "CREATE TABLE consultation_parties ("
+	 "  consultation_id {I64} NOT NULL REFERENCES consultations (id),"
+	 "  member_id {I64} NOT NULL REFERENCES members (id),"
+	 "  PRIMARY KEY (consultation_id, member_id)){NOROWID};"
+	 "CREATE TABLE consultation_keys ("
+	 "  key {KEY} NOT NULL,"
+	 "  consultation_id {I64} NOT NULL REFERENCES consultations (id),"
+	 "  PRIMARY KEY (key, consultation_id)){NOROWID};"
+	 "CREATE TABLE consultation_messages ("
+	 "  consultation_id {I64} NOT NULL REFERENCES consultations (id),"
+	 "  n {I64} NOT NULL,"
+	 "  member_id {I64} NOT NULL REFERENCES members (id),"
+	 "  body {TEXT} NOT NULL,"
+	 "  objects {TEXT},"
+	 "  posted_us {I64} NOT NULL,"
+	 "  PRIMARY KEY (consultation_id, n)){NOROWID};",
+	 NULL},
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == KY_STORE_SCHEMA_VERSION,

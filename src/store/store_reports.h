@@ -196,12 +196,13 @@ int ky_store_rule_remove(ky_store *s, const char *name, const ky_store_actor *ac
 
 /* --- notifications ------------------------------------------------------------------------ */
 
-/* One notification of a member: feedback on its report, or a report's state changed. */
+/* One notification of a member: feedback on its report, a report's state changed, a request
+ * for information (store_rfi.h), a message in a consultation (store_consult.h). */
 typedef struct ky_store_notification {
 	int64_t id;               /* increasing: a list's cursor */
 	int64_t at_us;
-	const char *kind;         /* "feedback", "state" */
-	const char *report;
+	const char *kind;         /* "feedback", "state", "rfi", "consultation" */
+	const char *report;       /* the STIX id it is about; "" for a consultation's */
 	const char *detail;       /* JSON text */
 } ky_store_notification;
 
