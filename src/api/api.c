@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "council/consult.h"
+#include "stream/stream.h"
 #include "council/council.h"
 #include "council/ledger.h"
 #include "council/rfi.h"
@@ -26,6 +27,8 @@
 
 struct ky_api {
 	const ky_config *config;
+	const ky_policy_grants *grants;
+	ky_stream_hub *stream;
 };
 
 /* One call of a route, as its handler gets it. */
@@ -48,6 +51,7 @@ typedef struct route {
 	handler *fn;
 	bool exempt;                  /* served before the rules are accepted */
 	bool body;                    /* takes a JSON body */
+	const char *media;            /* what it answers in; NULL: application/json */
 } route;
 
 /* What routing found, for serving. */
@@ -81,6 +85,7 @@ static int failure(int rc)
 	case KY_EEXISTS:
 	case KY_ECONFLICT:
 	case KY_ETOOBIG:
+	case KY_ETOOMANY:
 		return rc;
 	default:
 		return ky_http_store_failure(rc);
@@ -1357,6 +1362,116 @@ static int post_consultation_report(call *c)
 	return rc;
 }
 
+/* --- the live stream ------------------------------------------------------------------------- */
+
+/* Splits query parameter `name`'s comma-separated list into items[0..*n), at most max of them,
+ * each at most len bytes: KY_EINVALID naming the parameter otherwise. */
+static int list_param(call *c, const char *name, size_t max, size_t len, char *items, size_t item_size, size_t *n)
+{
+	const char *text = param(c, name);
+	*n = 0;
+	for (const char *p = text; p != NULL && *p;) {
+		size_t k = strcspn(p, ",");
+		if (k == 0 || k > len || *n == max)
+			return ky_error_set(KY_EINVALID, "%s is a comma-separated list of at most %zu names of at most %zu bytes", name,
+					    max, len);
+		memcpy(items + *n * item_size, p, k);
+		items[*n * item_size + k] = '\0';
+		(*n)++;
+		p += k + (p[k] == ',');
+	}
+	return KY_OK;
+}
+
+/* The filters of GET /api/v1/stream (its query parameters) into *f. */
+static int stream_filter(call *c, ky_stream_filter *f)
+{
+	char names[KY_STREAM_COLLECTIONS_MAX][KY_STORE_NAME_MAX + 1], states[KY_REPORT_STATES][16];
+	size_t nnames = 0, nstates = 0;
+	*f = (ky_stream_filter){.min_confidence = -1};
+	int rc = list_param(c, "types", KY_STREAM_TYPES_MAX, KY_STREAM_TYPE_MAX, f->types[0], sizeof(f->types[0]), &f->ntypes);
+	for (size_t i = 0; rc == KY_OK && i < f->ntypes; i++)
+		if (strspn(f->types[i], "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(f->types[i]))
+			rc = ky_error_set(KY_EINVALID, "types: '%s' is not a STIX type", f->types[i]);
+	if (rc == KY_OK)
+		rc = list_param(c, "collections", KY_STREAM_COLLECTIONS_MAX, KY_STORE_NAME_MAX, names[0], sizeof(names[0]),
+				&nnames);
+	for (size_t i = 0; rc == KY_OK && i < nnames; i++) {
+		ky_store_collection col;
+		int found = ky_store_collection_find(c->s, names[i], &col);
+		/* One the caller may not read is no more there than one the hub lacks. */
+		if (found == KY_OK && !ky_policy_may_read(c->a->grants, col.name, c->v))
+			found = KY_ENOTFOUND;
+		if (found == KY_OK)
+			f->collections[f->ncollections++] = col.id;
+		ky_store_collection_clear(&col);
+		if (found == KY_ENOTFOUND)
+			rc = ky_error_set(KY_EINVALID, "collections: no collection '%s' that you may read", names[i]);
+		else if (found != KY_OK)
+			rc = found;
+	}
+	if (rc == KY_OK)
+		rc = list_param(c, "states", KY_REPORT_STATES, 15, states[0], sizeof(states[0]), &nstates);
+	for (size_t i = 0; rc == KY_OK && i < nstates; i++) {
+		ky_report_state state;
+		if (!ky_report_state_parse(states[i], &state))
+			rc = ky_error_set(KY_EINVALID, "states: '%s' is not a report's state (unconfirmed, countermeasure, refuted,"
+						       " withdrawn, revoked)",
+					  states[i]);
+		else
+			f->states |= 1u << state;
+	}
+	const char *confidence = param(c, "min_confidence");
+	char *end = NULL;
+	long value = confidence ? strtol(confidence, &end, 10) : -1;
+	if (rc == KY_OK && confidence != NULL && (*confidence == '\0' || *end != '\0' || value < 0 || value > 100))
+		rc = ky_error_set(KY_EINVALID, "min_confidence is a whole number from 0 to 100 (STIX confidence)");
+	f->min_confidence = (int)value;
+	return rc;
+}
+
+/* Where a reconnecting client left: the Last-Event-ID header (EventSource sends it), or the
+ * parameter last_event_id for a client that cannot set headers. */
+static int stream_resume(call *c, bool *resume, uint64_t *after)
+{
+	const char *id = ky_http_header(c->r, "Last-Event-ID");
+	if (id == NULL)
+		id = param(c, "last_event_id");
+	*resume = id != NULL;
+	*after = 0;
+	if (id == NULL)
+		return KY_OK;
+	size_t digits = strspn(id, "0123456789");
+	if (digits == 0 || digits > 19 || id[digits] != '\0')
+		return ky_error_set(KY_EINVALID, "Last-Event-ID is the id of the last event received, a whole number");
+	*after = strtoull(id, NULL, 10);
+	return KY_OK;
+}
+
+/* Server-Sent Events of what the caller may read, as they are committed (stream/stream.h). */
+static int get_stream(call *c)
+{
+	ky_stream_filter f;
+	bool resume;
+	uint64_t after;
+	int rc = c->a->stream ? stream_filter(c, &f) : ky_error_set(KY_EUNAVAILABLE, "the live stream is not running");
+	if (rc == KY_OK)
+		rc = stream_resume(c, &resume, &after);
+	ky_stream_client *client = NULL;
+	if (rc == KY_OK)
+		rc = ky_stream_open(c->a->stream, &c->v->who, &f, resume, after, &client);
+	if (rc != KY_OK)
+		return failure(rc);
+	/* No cache may keep it, and no proxy hold it back. */
+	ky_http_header_add(c->r, "Cache-Control", "no-store");
+	ky_http_header_add(c->r, "X-Accel-Buffering", "no");
+	ky_http_stream *stream = ky_http_respond_stream(c->r, 200, "text/event-stream", ky_stream_read, ky_stream_done, client);
+	if (stream == NULL)
+		return ky_error_set(KY_ENOMEM, "out of memory starting a stream");
+	ky_stream_attach(client, stream);
+	return KY_OK;
+}
+
 /* --- the document -------------------------------------------------------------------------- */
 
 static int get_openapi(call *c)
@@ -1412,6 +1527,7 @@ static const route routes[] = {
 	{"POST", PREFIX "/consultations/{id}/messages", post_consultation_message, false, true},
 	{"POST", PREFIX "/consultations/{id}/close", post_consultation_close, false, true},
 	{"POST", PREFIX "/consultations/{id}/messages/{n}/report", post_consultation_report, false, true},
+	{"GET", PREFIX "/stream", get_stream, false, false, "text/event-stream"},
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -1460,18 +1576,20 @@ static bool matches(ky_arena *arena, const char *template, ky_slice path, const 
 }
 
 /* Whether an Accept header admits JSON. */
-static bool accepts_json(const char *accept)
+static bool accepts(const char *accept, const char *media)
 {
 	if (accept == NULL || *accept == '\0')
 		return true;
+	size_t major = strcspn(media, "/") + 1, whole = strlen(media);
 	for (const char *p = accept; *p;) {
 		while (*p == ' ' || *p == '\t')
 			p++;
 		size_t n = strcspn(p, ",;");
 		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
 			n--;
-		if ((n == 3 && memcmp(p, "*/*", 3) == 0) || (n == 13 && strncasecmp(p, "application/*", 13) == 0) ||
-		    (n == 16 && strncasecmp(p, MEDIA, 16) == 0))
+		if ((n == 3 && memcmp(p, "*/*", 3) == 0) ||
+		    (n == major + 1 && strncasecmp(p, media, major) == 0 && p[major] == '*') ||
+		    (n == whole && strncasecmp(p, media, whole) == 0))
 			return true;
 		p += strcspn(p, ",");
 		if (*p == ',')
@@ -1506,8 +1624,10 @@ int ky_api_route(ky_api *a, ky_http_request *r, void **state)
 		ky_http_header_add(r, "Allow", ky_arena_strndup(ky_http_arena(r), allow, strlen(allow)));
 		return ky_error_set(KY_EMETHOD, "This resource takes %s.", allow);
 	}
-	if (!accepts_json(ky_http_header(r, "Accept")))
-		return ky_error_set(KY_ENOTACCEPTABLE, "The API answers in %s; the Accept header does not allow it.", MEDIA);
+	const char *media = out->rt->media ? out->rt->media : MEDIA;
+	if (!accepts(ky_http_header(r, "Accept"), media))
+		return ky_error_set(KY_ENOTACCEPTABLE, "This resource answers in %s; the Accept header does not allow it.",
+				    media);
 	*state = out;
 	return KY_OK;
 }
@@ -1567,7 +1687,13 @@ int ky_api_new(ky_api **out, const ky_api_options *options)
 	if (*out == NULL)
 		return ky_error_set(KY_ENOMEM, "out of memory");
 	(*out)->config = options->config;
+	(*out)->grants = options->grants;
 	return KY_OK;
+}
+
+void ky_api_set_stream(ky_api *a, ky_stream_hub *hub)
+{
+	a->stream = hub;
 }
 
 void ky_api_free(ky_api *a)

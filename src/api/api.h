@@ -26,11 +26,17 @@ typedef struct ky_api ky_api;
 typedef struct ky_api_options {
 	const ky_config *config;     /* page sizes ([server] page_size, max_page_size), as
 				      * TAXII's; borrowed: outlives the ky_api */
+	const ky_policy_grants *grants; /* who reads which collection; borrowed likewise */
 } ky_api_options;
 
 /* The caller owns *out (ky_api_free). */
 int ky_api_new(ky_api **out, const ky_api_options *options);
 void ky_api_free(ky_api *a);
+
+/* The live stream's hub, which GET /api/v1/stream opens clients of (503 until it is set);
+ * borrowed: the server frees it after the HTTP server has stopped. */
+struct ky_stream_hub;
+void ky_api_set_stream(ky_api *a, struct ky_stream_hub *hub);
 
 /* As ky_taxii_route() and ky_taxii_serve() (taxii.h), for the server's front: route finds the
  * route from the method, path and Accept header (404, 405 with Allow, 406 without the

@@ -120,6 +120,21 @@ static int denied(void)
 	return ky_error_set(KY_EDENIED, "invalid credentials");
 }
 
+static void identity_of(const ky_store_key *k, ky_auth_identity *out)
+{
+	memcpy(out->user, k->user, sizeof(out->user));
+	out->user[KY_AUTH_USER_MAX] = '\0';
+	out->user_id = k->user_id;
+	out->key_id = k->id;
+	out->role = k->role;
+	out->member_id = k->member_id;
+	snprintf(out->member, sizeof(out->member), "%s", k->member);
+	out->tier = k->tier;
+	out->suspended = k->suspended;
+	out->rules_version = k->rules_version;
+	out->rules_accepted = k->rules_accepted;
+}
+
 int ky_auth_verify(ky_store *s, const char *user_or_null, const char *key, ky_auth_identity *out)
 {
 	uint8_t secret_key[KY_STORE_SECRET_SIZE], hash[KY_STORE_KEY_HASH_SIZE];
@@ -159,16 +174,18 @@ int ky_auth_verify(ky_store *s, const char *user_or_null, const char *key, ky_au
 		if (!fits || !same)
 			return denied();
 	}
-	memcpy(out->user, k.user, sizeof(out->user));
-	out->user[KY_AUTH_USER_MAX] = '\0';
-	out->user_id = k.user_id;
-	out->key_id = k.id;
-	out->role = k.role;
-	out->member_id = k.member_id;
-	snprintf(out->member, sizeof(out->member), "%s", k.member);
-	out->tier = k.tier;
-	out->suspended = k.suspended;
-	out->rules_version = k.rules_version;
-	out->rules_accepted = k.rules_accepted;
+	identity_of(&k, out);
 	return KY_OK;
+}
+
+int ky_auth_recheck(ky_store *s, const ky_auth_identity *was, ky_auth_identity *out)
+{
+	ky_store_key k;
+	memset(out, 0, sizeof(*out));
+	int rc = ky_store_key_by_id(s, was->key_id, &k);
+	if (rc == KY_ENOTFOUND || (rc == KY_OK && k.disabled))
+		return denied();
+	if (rc == KY_OK)
+		identity_of(&k, out);
+	return rc;
 }

@@ -82,4 +82,9 @@ int ky_auth_key_create(ky_store *s, int64_t user_id, const ky_store_actor *actor
  */
 int ky_auth_verify(ky_store *s, const char *user_or_null, const char *key, ky_auth_identity *out);
 
+/* Whose key `was` is now, for a connection that outlives its request (the live stream):
+ * *out as ky_auth_verify would make it for the same key, or KY_EDENIED once the key is
+ * revoked or its user disabled. Store failures as returned. */
+int ky_auth_recheck(ky_store *s, const ky_auth_identity *was, ky_auth_identity *out);
+
 #endif

@@ -51,7 +51,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: kyoyu [--config FILE] [--db PATH] COMMAND [ARGS]\n"
-		"       kyoyu --hub URL [--key-file FILE] [--cacert FILE] whoami|rules|report|feedback|consult ...\n"
+		"       kyoyu --hub URL [--key-file FILE] [--cacert FILE] whoami|rules|report|feedback|consult|watch ...\n"
 		"\n"
 		"kyoyu is a cyber-threat information-sharing hub (STIX 2.1, TAXII 2.1).\n"
 		"\n"
@@ -66,7 +66,7 @@ static void usage(FILE *out)
 		"  --db PATH      the hub's database, over [store] db (default kyoyu.db)\n"
 		"  --hub URL      a remote hub, for a member's commands: whoami, rules show|accept,\n"
 		"                 report submit|list|show|withdraw, feedback, contribution, rfi list|answer,\n"
-		"                 consult open|list|show|post|close|report (the key from\n"
+		"                 consult open|list|show|post|close|report, watch (the key from\n"
 		"                 KYOYU_KEY or --key-file FILE;\n"
 		"                 --cacert FILE trusts a private CA; docs/client.md)\n"
 		"  --help         this help; `kyoyu COMMAND --help` for a command's own\n"
@@ -328,6 +328,7 @@ int ky_cli_main(int argc, char **argv)
 	}
 	const char *name = argv[optind];
 	bool member_command = strcmp(name, "whoami") == 0 || strcmp(name, "rules") == 0 || strcmp(name, "consult") == 0 ||
+			      strcmp(name, "watch") == 0 ||
 			      (strcmp(name, "rfi") == 0 && optind + 1 < argc &&
 			       (strcmp(argv[optind + 1], "list") == 0 || strcmp(argv[optind + 1], "answer") == 0)) ||
 			      (strcmp(name, "contribution") == 0 && !(optind + 1 < argc && (strcmp(argv[optind + 1], "set") == 0 ||
@@ -343,14 +344,14 @@ int ky_cli_main(int argc, char **argv)
 		if (db_option != NULL || !member_command) {
 			fprintf(stderr,
 				"kyoyu: %s; with --hub URL the commands are whoami, rules show|accept, report"
-				" submit|list|show|withdraw, feedback, contribution, rfi list|answer and consult\n",
+				" submit|list|show|withdraw, feedback, contribution, rfi list|answer, consult and watch\n",
 				db_option ? "--hub (a remote hub) and --db (a database) exclude each other"
 					  : "this command acts on the hub's database (--db), not through --hub");
 			return KY_EXIT_USAGE;
 		}
 		return ky_cli_remote(&remote, argc - optind, argv + optind);
 	}
-	bool remote_only = strcmp(name, "whoami") == 0 || strcmp(name, "consult") == 0;
+	bool remote_only = strcmp(name, "whoami") == 0 || strcmp(name, "consult") == 0 || strcmp(name, "watch") == 0;
 	if (remote.key_file != NULL || remote.cacert != NULL || remote_only) {
 		fprintf(stderr, "kyoyu: %s is for a member's commands on a remote hub: give the hub with --hub URL\n",
 			remote_only ? name : remote.key_file ? "--key-file" : "--cacert");

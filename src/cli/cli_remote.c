@@ -51,6 +51,7 @@ static void usage(FILE *out)
 		"       kyoyu --hub URL ... consult post ID --text T [--attach FILE] [--json]\n"
 		"       kyoyu --hub URL ... consult close ID [--reason TEXT] [--json]\n"
 		"       kyoyu --hub URL ... consult report ID N [--audience A]... [--named] [--json]\n"
+		"       kyoyu --hub URL ... watch [--json] [--types T,...] [--catch-up] ... (watch --help)\n"
 		"\n"
 		"A member's commands, run against a remote hub's API (/api/v1/) with an API key.\n"
 		"\n"
@@ -86,6 +87,8 @@ static void usage(FILE *out)
 		"consult close   closes a consultation you opened (the secretariat: any)\n"
 		"consult report  submits the objects your message N attached to the exchange as a\n"
 		"                report, as report submit does: until then they stay in the thread\n"
+		"watch           prints the live stream of what your member may read as it comes, and\n"
+		"                resumes where it stopped (kyoyu --hub URL watch --help)\n"
 		"--json          the hub's answer as it came (rules accept: the acceptance; the rules\n"
 		"                when there was nothing to accept)\n"
 		"\n"
@@ -102,11 +105,11 @@ static void usage(FILE *out)
 /* The commands, and which options each takes. */
 enum { WHOAMI, RULES_SHOW, RULES_ACCEPT, REPORT_SUBMIT, REPORT_LIST, REPORT_SHOW, REPORT_WITHDRAW, FEEDBACK,
        CONTRIBUTION, RFI_LIST, RFI_ANSWER, CONSULT_OPEN, CONSULT_LIST, CONSULT_SHOW, CONSULT_POST, CONSULT_CLOSE,
-       CONSULT_REPORT };
+       CONSULT_REPORT, WATCH };
 static const char *const names[] = {"whoami",	      "rules show",	"rules accept",	 "report submit", "report list",
 				    "report show",    "report withdraw", "feedback",	 "contribution",  "rfi list",
 				    "rfi answer",     "consult open",	"consult list",	 "consult show",  "consult post",
-				    "consult close",  "consult report"};
+				    "consult close",  "consult report", "watch"};
 
 #define AUDIENCES_MAX 16
 
@@ -1130,7 +1133,7 @@ int ky_cli_remote(const ky_cli_remote_options *o, int argc, char **argv)
 		     {"rfi", "answer", RFI_ANSWER},	     {"consult", "open", CONSULT_OPEN},
 		     {"consult", "list", CONSULT_LIST},	     {"consult", "show", CONSULT_SHOW},
 		     {"consult", "post", CONSULT_POST},	     {"consult", "close", CONSULT_CLOSE},
-		     {"consult", "report", CONSULT_REPORT}};
+		     {"consult", "report", CONSULT_REPORT}, {"watch", NULL, WATCH}};
 	int found = -1;
 	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]) && found < 0; i++)
 		if (argc >= (words[i].sub ? 2 : 1) && strcmp(argv[0], words[i].word) == 0 &&
@@ -1159,12 +1162,21 @@ int ky_cli_remote(const ky_cli_remote_options *o, int argc, char **argv)
 		else
 			fprintf(stderr,
 				"kyoyu: '%s' is not a command of a remote hub; use whoami, rules, report, feedback,"
-				" contribution, rfi or consult\n",
+				" contribution, rfi, consult or watch\n",
 				argc >= 1 ? argv[0] : "");
 		usage(stderr);
 		return KY_CLIENT_EXIT_USAGE;
 	}
 	x.name = names[x.command];
+	if (x.command == WATCH) {
+		status = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+				 ? ky_cli_watch(NULL, o->hub_url, argc, argv)
+				 : connect_hub(&x);
+		if (status < 0)
+			status = ky_cli_watch(x.client, o->hub_url, argc, argv);
+		ky_client_free(x.client);
+		return status;
+	}
 	int skip = x.command == WHOAMI || x.command == FEEDBACK || x.command == CONTRIBUTION ? 0 : 1;
 	status = parse(&x, argc - skip, argv + skip);
 	if (status >= 0)

@@ -30,4 +30,10 @@ typedef struct ky_cli_remote_options {
  */
 int ky_cli_remote(const ky_cli_remote_options *o, int argc, char **argv);
 
+/* `watch` (cli_watch.c): argv[0] is "watch", the rest its options; prints the hub's live
+ * stream through client (borrowed) until it is refused, or caught up with --catch-up.
+ * Returns the exit status. Not thread-safe (getopt). */
+struct ky_client;
+int ky_cli_watch(struct ky_client *client, const char *hub, int argc, char **argv);
+
 #endif

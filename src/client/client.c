@@ -351,8 +351,34 @@ static bool set_options(ky_client *c, const char *url, const char *method, const
 	return ok;
 }
 
-int ky_client_request(ky_client *client, const char *method, const char *path, const char *body, size_t body_len,
-		      ky_client_response *out)
+/* A streaming answer's body: to the caller's callback once the status says 2xx, else kept
+ * as an error body is. */
+typedef struct stream_sink {
+	ky_client *client;
+	ky_client_stream_fn *fn;
+	void *ctx;
+	body_buffer *b;
+	bool stopped;          /* fn asked to stop */
+} stream_sink;
+
+static size_t on_stream(char *data, size_t size, size_t count, void *arg)
+{
+	stream_sink *k = arg;
+	long status = 0;
+	curl_easy_getinfo(k->client->curl, CURLINFO_RESPONSE_CODE, &status);
+	if (status < 200 || status >= 300)
+		return on_body(data, size, count, k->b);
+	if (!k->fn(k->ctx, data, size * count)) {
+		k->stopped = true;
+		return 0;
+	}
+	return size * count;
+}
+
+/* One request (ky_client_request), or with sink a streaming one (ky_client_stream): `extra`
+ * another header line or NULL. */
+static int perform(ky_client *client, const char *method, const char *path, const char *body, size_t body_len,
+		   const char *accept, const char *extra, stream_sink *sink, long idle_seconds, ky_client_response *out)
 {
 	struct curl_slist *headers = NULL, *more;
 	body_buffer b = {0};
@@ -370,8 +396,7 @@ int ky_client_request(ky_client *client, const char *method, const char *path, c
 	memcpy(url + base_len, path, path_len + 1);
 
 	/* An empty "Expect:" stops libcurl waiting for a 100 Continue before a larger body. */
-	const char *lines[] = {client->auth, "Accept: application/json", "Expect:",
-			       body != NULL ? "Content-Type: application/json" : NULL};
+	const char *lines[] = {client->auth, accept, "Expect:", body != NULL ? "Content-Type: application/json" : extra};
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]) && lines[i] != NULL; i++) {
 		more = curl_slist_append(headers, lines[i]);
 		if (more == NULL) {
@@ -380,11 +405,25 @@ int ky_client_request(ky_client *client, const char *method, const char *path, c
 		}
 		headers = more;
 	}
-	if (!set_options(client, url, method, body, body_len, headers, &b, errors)) {
+	bool ok = set_options(client, url, method, body, body_len, headers, &b, errors);
+	if (ok && sink != NULL) {
+		/* A stream lasts as long as the hub keeps it; only silence ends it (the hub's
+		 * heartbeats keep a live one talking). */
+		sink->b = &b;
+		ok = curl_easy_setopt(client->curl, CURLOPT_TIMEOUT, 0L) == CURLE_OK &&
+		     curl_easy_setopt(client->curl, CURLOPT_LOW_SPEED_LIMIT, 1L) == CURLE_OK &&
+		     curl_easy_setopt(client->curl, CURLOPT_LOW_SPEED_TIME, idle_seconds) == CURLE_OK &&
+		     curl_easy_setopt(client->curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)0) == CURLE_OK &&
+		     curl_easy_setopt(client->curl, CURLOPT_WRITEFUNCTION, on_stream) == CURLE_OK &&
+		     curl_easy_setopt(client->curl, CURLOPT_WRITEDATA, sink) == CURLE_OK;
+	}
+	if (!ok) {
 		rc = ky_error_set(KY_ERROR, "libcurl refused an option of the request to %s", url);
 		goto cleanup;
 	}
 	CURLcode cc = curl_easy_perform(client->curl);
+	if (sink != NULL && sink->stopped)
+		cc = CURLE_OK;
 	if (b.no_memory || cc == CURLE_OUT_OF_MEMORY) {
 		rc = ky_error_set(KY_ENOMEM, "out of memory reading the answer of %s", url);
 		goto cleanup;
@@ -396,7 +435,7 @@ int ky_client_request(ky_client *client, const char *method, const char *path, c
 	}
 	if (cc == CURLE_OPERATION_TIMEDOUT) {
 		rc = ky_error_set(KY_ERROR, "cannot reach the hub at %s: no answer within %ld seconds", client->base,
-				  client->timeout);
+				  sink != NULL ? idle_seconds : client->timeout);
 		goto cleanup;
 	}
 	if (cc != CURLE_OK) {
@@ -436,6 +475,25 @@ cleanup:
 		explicit_bzero(more->data, strlen(more->data));
 	curl_slist_free_all(headers);
 	return rc;
+}
+
+int ky_client_request(ky_client *client, const char *method, const char *path, const char *body, size_t body_len,
+		      ky_client_response *out)
+{
+	return perform(client, method, path, body, body_len, "Accept: application/json", NULL, NULL, 0, out);
+}
+
+int ky_client_stream(ky_client *client, const char *path, const char *last_event_id, long idle_seconds,
+		     ky_client_stream_fn *fn, void *ctx, ky_client_response *out)
+{
+	char resume[64];
+	if (last_event_id != NULL && strspn(last_event_id, "0123456789") != strlen(last_event_id))
+		return ky_error_set(KY_EINVALID, "an event id is a whole number");
+	if (last_event_id != NULL)
+		snprintf(resume, sizeof(resume), "Last-Event-ID: %.40s", last_event_id);
+	stream_sink sink = {.client = client, .fn = fn, .ctx = ctx};
+	return perform(client, "GET", path, NULL, 0, "Accept: text/event-stream", last_event_id ? resume : NULL, &sink,
+		       idle_seconds, out);
 }
 
 void ky_client_response_clear(ky_client_response *r)

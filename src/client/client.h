@@ -139,6 +139,19 @@ void ky_client_response_clear(ky_client_response *r);
 size_t ky_client_text_clean(char *out, size_t size, const char *text, size_t len, bool lines);
 
 /*
+ * Opens an event stream (Server-Sent Events, the hub's GET /api/v1/stream): GET `path` as
+ * ky_client_request does, with "Accept: text/event-stream" and, when last_event_id is not
+ * NULL (digits only), "Last-Event-ID: ID". A 2xx body is handed to fn(ctx, data, len) as it
+ * arrives (borrowed for the call; fn returns false to stop); there is no time limit but
+ * silence: idle_seconds without a byte ends it (KY_ERROR). Any other answer is kept in *out
+ * as ky_client_request keeps one. KY_OK once the stream ended (the hub closed it, or fn
+ * stopped it), out->status saying how it began; the errors as ky_client_request's.
+ */
+typedef bool ky_client_stream_fn(void *ctx, const char *data, size_t len);
+int ky_client_stream(ky_client *client, const char *path, const char *last_event_id, long idle_seconds,
+		     ky_client_stream_fn *fn, void *ctx, ky_client_response *out);
+
+/*
  * Writes what an error answer says into out[0..size), to follow "the hub answered ":
  * from a TAXII error body (TAXII 2.1 §3.6.1, a JSON object with a string "title"):
  * "STATUS TITLE: DESCRIPTION" (": DESCRIPTION" only when there is a non-empty string

@@ -73,6 +73,11 @@ static const struct key {
 	{"audit", "flush_ms", KIND_SIZE, offsetof(ky_config, audit_flush_ms), 10, 10000},
 	{"audit", "checkpoints", KIND_TEXT, offsetof(ky_config, audit_checkpoints), 1, KY_CONFIG_DB_MAX},
 	{"audit", "checkpoint_seconds", KIND_SIZE, offsetof(ky_config, audit_checkpoint_seconds), 1, 86400},
+	{"stream", "retention_days", KIND_SIZE, offsetof(ky_config, stream_retention_days), 1, 3650},
+	{"stream", "buffer_bytes", KIND_SIZE, offsetof(ky_config, stream_buffer_bytes), 16384, (size_t)1 << 30},
+	{"stream", "heartbeat_seconds", KIND_SIZE, offsetof(ky_config, stream_heartbeat_seconds), 1, 3600},
+	{"stream", "max_clients", KIND_SIZE, offsetof(ky_config, stream_max_clients), 1, 1000000},
+	{"stream", "poll_ms", KIND_SIZE, offsetof(ky_config, stream_poll_ms), 10, 60000},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -137,6 +142,11 @@ void ky_config_defaults(ky_config *out)
 	out->audit_reads = true;
 	out->audit_flush_ms = 1000;
 	out->audit_checkpoint_seconds = 60;
+	out->stream_retention_days = 7;
+	out->stream_buffer_bytes = (size_t)1 << 20;
+	out->stream_heartbeat_seconds = 15;
+	out->stream_max_clients = 12000;
+	out->stream_poll_ms = 250;
 }
 
 const char *ky_config_locate(const char *explicit_path)

@@ -117,6 +117,14 @@ typedef struct ky_config {
 					* ".checkpoints" added (SQLite), "kyoyu-audit.checkpoints"
 					* (PostgreSQL) */
 	size_t audit_checkpoint_seconds; /* a server signs a checkpoint this often; 60 */
+	/* [stream] (docs/stream.md) */
+	size_t stream_retention_days;  /* events older are not served (overflow instead); 7 */
+	size_t stream_buffer_bytes;    /* queued for one client at most before it is ended as too
+					* far behind; 1 MiB */
+	size_t stream_heartbeat_seconds; /* a comment this often keeps proxies from closing an
+					* idle stream; 15 */
+	size_t stream_max_clients;     /* open streams at once; 12000 */
+	size_t stream_poll_ms;         /* how often the hub looks for other processes' writes; 250 */
 } ky_config;
 
 /* Fills *out with the defaults, the values a hub without kyoyu.conf runs with. */

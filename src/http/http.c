@@ -32,6 +32,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,6 +105,21 @@ struct ky_http_server {
 	int linger_wake[2];    /* a pipe: a new socket, or the stop */
 	pthread_t linger_thread;
 	bool linger_running, linger_stopping;
+	/* The streaming answers in progress, which a stop ends. */
+	pthread_mutex_t streams_lock;
+	struct ky_http_stream *streams;
+};
+
+/* A streaming answer (http.h). `lock` orders the reader's decision to suspend with wakes. */
+struct ky_http_stream {
+	struct ky_http_stream *prev, *next;
+	ky_http_server *server;
+	struct MHD_Connection *connection;
+	ky_http_stream_read *read;
+	ky_http_stream_done *done;
+	void *ctx;
+	pthread_mutex_t lock;
+	bool suspended, woken, ending;
 };
 
 typedef struct lingerer {
@@ -255,6 +271,117 @@ void ky_http_respond_take(ky_http_request *r, unsigned status, const char *conte
 		free(owner);
 	else
 		finish_response(r, status, content_type);
+}
+
+/* --- streaming answers ----------------------------------------------------------------------- */
+
+/* The bytes a streaming answer's reader writes at most per call: also the buffer libmicrohttpd
+ * keeps for the answer, part of what an idle stream costs. */
+#define STREAM_BLOCK 4096
+#define STREAM_SNDBUF 65536
+
+static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	ky_http_stream *st = cls;
+	(void)pos;
+	pthread_mutex_lock(&st->lock);
+	bool ending = st->ending;
+	st->woken = false;
+	pthread_mutex_unlock(&st->lock);
+	if (ending)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	long n = st->read(st->ctx, buf, max);
+	if (n != 0)
+		return n > 0 ? (ssize_t)n : MHD_CONTENT_READER_END_OF_STREAM;
+	/* Nothing now: the connection waits off the event loop until a wake. A wake that came
+	 * since the read makes this call return at once instead (libmicrohttpd calls again); one
+	 * that comes between here and the suspension cancels it (libmicrohttpd's own rule). */
+	pthread_mutex_lock(&st->lock);
+	bool again = st->woken || st->ending;
+	st->suspended = !again;
+	pthread_mutex_unlock(&st->lock);
+	if (!again)
+		MHD_suspend_connection(st->connection);
+	return 0;
+}
+
+static void stream_free(void *cls)
+{
+	ky_http_stream *st = cls;
+	ky_http_server *s = st->server;
+	pthread_mutex_lock(&s->streams_lock);
+	if (st->prev != NULL)
+		st->prev->next = st->next;
+	else
+		s->streams = st->next;
+	if (st->next != NULL)
+		st->next->prev = st->prev;
+	pthread_mutex_unlock(&s->streams_lock);
+	st->done(st->ctx);
+	pthread_mutex_destroy(&st->lock);
+	free(st);
+}
+
+ky_http_stream *ky_http_respond_stream(ky_http_request *r, unsigned status, const char *content_type,
+				       ky_http_stream_read *read, ky_http_stream_done *done, void *ctx)
+{
+	ky_http_stream *st = r->response == NULL ? calloc(1, sizeof(*st)) : NULL;
+	if (st == NULL) {
+		done(ctx);
+		return NULL;
+	}
+	*st = (ky_http_stream){.server = r->server, .connection = r->connection, .read = read, .done = done, .ctx = ctx};
+	pthread_mutex_init(&st->lock, NULL);
+	r->response = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, stream_reader, st, stream_free);
+	if (r->response == NULL) {
+		pthread_mutex_destroy(&st->lock);
+		free(st);
+		done(ctx);
+		return NULL;
+	}
+	/* What a client that stops reading costs is the stream's own queue, which its owner
+	 * bounds, and this much of the kernel's: not the megabytes the kernel would grow the
+	 * socket's buffer to. */
+	const union MHD_ConnectionInfo *info = MHD_get_connection_info(r->connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+	int sndbuf = STREAM_SNDBUF;
+	if (info != NULL)
+		setsockopt(info->connect_fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	ky_http_server *s = r->server;
+	pthread_mutex_lock(&s->streams_lock);
+	st->next = s->streams;
+	if (s->streams != NULL)
+		s->streams->prev = st;
+	s->streams = st;
+	pthread_mutex_unlock(&s->streams_lock);
+	finish_response(r, status, content_type);
+	return st;
+}
+
+void ky_http_stream_wake(ky_http_stream *st)
+{
+	pthread_mutex_lock(&st->lock);
+	bool resume = st->suspended;
+	st->suspended = false;
+	st->woken = true;
+	pthread_mutex_unlock(&st->lock);
+	if (resume)
+		MHD_resume_connection(st->connection);
+}
+
+/* Ends every stream: each reader's next call answers the end. */
+static void streams_end(ky_http_server *s)
+{
+	pthread_mutex_lock(&s->streams_lock);
+	for (ky_http_stream *st = s->streams; st != NULL; st = st->next) {
+		pthread_mutex_lock(&st->lock);
+		st->ending = true;
+		bool resume = st->suspended;
+		st->suspended = false;
+		pthread_mutex_unlock(&st->lock);
+		if (resume)
+			MHD_resume_connection(st->connection);
+	}
+	pthread_mutex_unlock(&s->streams_lock);
 }
 
 /* --- the request target ------------------------------------------------------------------- */
@@ -720,6 +847,20 @@ static void completed(void *cls, struct MHD_Connection *connection, void **con_c
 
 /* --- starting and stopping --------------------------------------------------------------- */
 
+/* libmicrohttpd's messages go to the server's log, but those saying that a client went away
+ * while its answer was being sent: that is how every stream ends, and a log full of them
+ * would hide what matters. */
+static void log_message(void *cls, const char *format, va_list ap)
+{
+	(void)cls;
+	char text[512];
+	vsnprintf(text, sizeof(text), format, ap);
+	if (strstr(text, "closed by remote peer") != NULL || strstr(text, "no longer available for sending") != NULL)
+		return;
+	fputs(text, stderr);
+}
+
+
 static char *read_file(const char *path)
 {
 	FILE *f = fopen(path, "rb");
@@ -835,6 +976,7 @@ static void server_free(ky_http_server *s)
 	pthread_cond_destroy(&s->sweep_cond);
 	pthread_cond_destroy(&s->drained);
 	pthread_mutex_destroy(&s->conns_lock);
+	pthread_mutex_destroy(&s->streams_lock);
 	free(s->cert);
 	free(s->key);
 	free(s);
@@ -851,6 +993,7 @@ int ky_http_start(ky_http_server **out, const ky_http_options *options)
 	}
 	pthread_mutex_init(&s->conns_lock, NULL);
 	pthread_mutex_init(&s->linger_lock, NULL);
+	pthread_mutex_init(&s->streams_lock, NULL);
 	s->linger_wake[0] = s->linger_wake[1] = -1;
 	pthread_condattr_t attr;
 	pthread_condattr_init(&attr);
@@ -897,7 +1040,8 @@ int ky_http_start(ky_http_server **out, const ky_http_options *options)
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned threads = options->threads ? options->threads : cores > 0 ? (unsigned)cores : 2;
 	/* MHD_USE_ITC: a stop first quiesces the daemon (no new connections), then drains. */
-	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG | (s->cert ? MHD_USE_TLS : 0);
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME |
+			 (s->cert ? MHD_USE_TLS : 0);
 	/* The idle timeout also bounds a response that a client stops reading. */
 	unsigned idle = (unsigned)(s->idle_timeout_ms / 1000);
 	unsigned max_connections = or_default(options->max_connections, DEFAULT_MAX_CONNECTIONS);
@@ -908,7 +1052,7 @@ int ky_http_start(ky_http_server **out, const ky_http_options *options)
 		{MHD_OPTION_END, 0, NULL},
 	};
 	s->daemon = MHD_start_daemon(
-		flags, 0, NULL, NULL, access_handler, s, MHD_OPTION_LISTEN_SOCKET, s->socket, MHD_OPTION_THREAD_POOL_SIZE,
+		flags, 0, NULL, NULL, access_handler, s, MHD_OPTION_EXTERNAL_LOGGER, log_message, NULL, MHD_OPTION_LISTEN_SOCKET, s->socket, MHD_OPTION_THREAD_POOL_SIZE,
 		threads, MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_NOTIFY_CONNECTION, notify_connection, s,
 		MHD_OPTION_URI_LOG_CALLBACK, uri_log, s, MHD_OPTION_CONNECTION_TIMEOUT, idle, MHD_OPTION_CONNECTION_LIMIT,
 		max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_address, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
@@ -946,6 +1090,8 @@ void ky_http_stop(ky_http_server *s)
 	MHD_socket listener = MHD_quiesce_daemon(s->daemon);
 	if (listener != MHD_INVALID_SOCKET)
 		shutdown(listener, SHUT_RDWR);
+	/* Streams last as long as their clients would: they end now. */
+	streams_end(s);
 	/* Requests in progress finish (a body still arriving included), for a while. */
 	struct timespec until;
 	clock_gettime(CLOCK_MONOTONIC, &until);

@@ -128,6 +128,27 @@ void ky_http_respond_take(ky_http_request *r, unsigned status, const char *conte
 			  void *owner);
 
 /*
+ * A streaming answer (Server-Sent Events): status and headers now, then a body of unknown
+ * length made by `read` as the connection can take it, for as long as it lasts. `read(ctx,
+ * buf, max)` returns how many bytes it wrote into buf[0..max), 0 when it has nothing now
+ * (the connection then waits, costing no thread, until ky_http_stream_wake), or -1 to end
+ * the answer cleanly. `done(ctx)` is called once when the answer is over, whoever ended it
+ * (read, the client going, the server stopping): after it returns, neither the stream nor
+ * ctx is touched by the server, and ky_http_stream_wake must not be called again, so the
+ * caller serialises its wakes with `done` (a lock both take). A stopping server ends every
+ * stream (read is not called again). The handle is the server's; NULL when the answer could
+ * not be made (done is called then too).
+ */
+typedef long ky_http_stream_read(void *ctx, char *buf, size_t max);
+typedef void ky_http_stream_done(void *ctx);
+typedef struct ky_http_stream ky_http_stream;
+ky_http_stream *ky_http_respond_stream(ky_http_request *r, unsigned status, const char *content_type,
+				       ky_http_stream_read *read, ky_http_stream_done *done, void *ctx);
+
+/* Says that the stream's read has something again; any thread. */
+void ky_http_stream_wake(ky_http_stream *stream);
+
+/*
  * Parses a raw request target (origin-form, RFC 9112 §3.2.1: "/path?query", len bytes, not
  * NUL-terminated) into its percent-decoded path and query parameters, allocated in the
  * arena, as the server does for every request (exposed for tests and fuzzing).

@@ -15,6 +15,7 @@
 #include "council/council.h"
 #include "policy/policy.h"
 #include "store/store.h"
+#include "stream/stream.h"
 #include "taxii/taxii.h"
 #include "util/ky_clock.h"
 #include "util/ky_error.h"
@@ -37,6 +38,7 @@ struct ky_server {
 	ky_taxii *taxii;
 	ky_api *api;
 	ky_audit_writer *audit;       /* the read entries' writer; NULL with [audit] reads = off */
+	ky_stream_hub *stream;        /* the live stream's, from ky_server_start */
 	pthread_key_t store_key;      /* each worker thread's store connection */
 	pthread_mutex_t failures_lock;
 	failures failures[FAILURE_SLOTS];
@@ -280,7 +282,7 @@ int ky_server_new(ky_server **out, const ky_server_options *o)
 		rc = ky_policy_grants_new(store, s->config, &s->grants);
 	ky_store_close(store);
 	ky_taxii_options taxii = {.db = s->db, .config = s->config, .grants = s->grants};
-	ky_api_options api = {.config = s->config};
+	ky_api_options api = {.config = s->config, .grants = s->grants};
 	if (rc == KY_OK)
 		rc = ky_taxii_new(&s->taxii, &taxii);
 	if (rc == KY_OK)
@@ -296,6 +298,14 @@ int ky_server_new(ky_server **out, const ky_server_options *o)
 int ky_server_start(ky_server *s)
 {
 	int rc = s->config->audit_reads ? ky_audit_writer_new(s->db, s->config, &s->audit) : KY_OK;
+	ky_stream_options stream = {.db = s->db, .config = s->config, .grants = s->grants, .audit = s->audit};
+	if (rc == KY_OK)
+		rc = ky_stream_hub_new(&s->stream, &stream);
+	if (rc == KY_OK) {
+		ky_api_set_stream(s->api, s->stream);
+		/* This process's writes reach its stream clients at once; others', as it polls. */
+		ky_store_on_commit(ky_stream_hub_poke, s->stream);
+	}
 	return rc == KY_OK ? ky_taxii_start(s->taxii) : rc;
 }
 
@@ -304,6 +314,9 @@ void ky_server_free(ky_server *s)
 	if (s == NULL)
 		return;
 	ky_taxii_free(s->taxii);
+	if (s->stream != NULL)
+		ky_store_on_commit(NULL, NULL);
+	ky_stream_hub_free(s->stream);
 	ky_audit_writer_free(s->audit);
 	ky_api_free(s->api);
 	ky_policy_grants_free(s->grants);

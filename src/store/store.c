@@ -13,6 +13,7 @@
 
 #include "store/store_audit.h"
 #include "store/store_backend.h"
+#include "store/store_events.h"
 #include "store/store_reports.h"
 #include "store/store_council.h"
 #include "stix/stix_selector.h"
@@ -128,6 +129,19 @@ int ky_store_page_row(ky_store_page *page, const ky_store_scope *scope, const ky
 	page->count++;
 	if (scope->reads != NULL && row->tlp != 0)
 		note_read(scope->reads, row->vid);
+	return ky_store_row_shown(scope, row, fn, ctx);
+}
+
+bool ky_store_scope_reads(const ky_store_scope *scope, const char *const *keys, size_t n)
+{
+	for (size_t i = 0; !scope->everything && i < n; i++)
+		if (scope_holds(scope, keys[i]))
+			return true;
+	return scope->everything;
+}
+
+int ky_store_row_shown(const ky_store_scope *scope, const ky_store_row *row, ky_store_row_fn *fn, void *ctx)
+{
 	if (scope->everything || (row->shared == NULL && row->parts == NULL))
 		return fn(ctx, row);
 	/* The provider reads what it submitted, every other viewer the shared form. */
@@ -154,9 +168,30 @@ bool ky_store_is_postgresql(const ky_store *s)
 	return strcmp(s->backend->name, "postgresql") == 0;
 }
 
+/* The process's commit listener (ky_store_on_commit). */
+static _Atomic(ky_store_commit_fn *) commit_listener;
+static _Atomic(void *) commit_listener_ctx;
+
+void ky_store_on_commit(ky_store_commit_fn *fn, void *ctx)
+{
+	atomic_store(&commit_listener, NULL);
+	atomic_store(&commit_listener_ctx, ctx);
+	atomic_store(&commit_listener, fn);
+}
+
+static void committed(void)
+{
+	ky_store_commit_fn *fn = atomic_load(&commit_listener);
+	if (fn != NULL)
+		fn(atomic_load(&commit_listener_ctx));
+}
+
 int ky_store_transact(ky_store *s, bool write, ky_store_tx_body *body, void *ctx)
 {
-	return s->backend->transact(s->impl, write, body, ctx);
+	int rc = s->backend->transact(s->impl, write, body, ctx);
+	if (rc == KY_OK && write)
+		committed();
+	return rc;
 }
 
 int ky_store_run(ky_store *s, ky_store_tx *tx, const char *sql, const ky_store_value *values, int n,
@@ -921,6 +956,8 @@ int ky_store_batch_commit(ky_store_batch *b, ky_store_status *statuses, uint64_t
 		if (rc == KY_OK && seqs != NULL)
 			seqs[i] = b->items[i].seq;
 	}
+	if (rc == KY_OK && b->n)
+		committed();
 	ky_store_batch_abort(b);
 	return rc;
 }
@@ -1030,7 +1067,15 @@ static int removal_audit_body(ky_store_tx *tx, void *ctx)
 	ky_store_audit_entry e = {.at_us = a->now_us, .user_id = a->user_id, .member_id = a->member_id,
 				  .via = a->user_id ? "TAXII delete object" : "kyoyu", .action = "objects.remove",
 				  .subject = a->filter->id, .detail = detail, .vids = a->vids, .nvids = a->n};
-	return rc == KY_OK ? ky_store_audit_append_tx(a->s, tx, &e) : rc;
+	if (rc == KY_OK)
+		rc = ky_store_audit_append_tx(a->s, tx, &e);
+	/* The live stream's events: each removed version, for those who read it. */
+	for (size_t i = 0; rc == KY_OK && i < a->n; i++) {
+		ky_store_event_new gone = {.kind = "deleted", .vid = a->vids[i], .collection_id = a->filter->collection_id,
+					   .stix_id = a->filter->id};
+		rc = ky_store_event_tx(a->s, tx, &gone);
+	}
+	return rc;
 }
 
 int ky_store_remove(ky_store *s, int64_t collection_id, const char *id, unsigned versions, const char *const *modified,
@@ -1061,6 +1106,8 @@ int ky_store_remove(ky_store *s, int64_t collection_id, const char *id, unsigned
 	removal_audit a = {s, &filter, user_id, ky_clock_now_us(), NULL, 0, 0, 0};
 	int rc = s->backend->remove(s->impl, &filter, user_id, a.now_us, count, removal_audit_body, &a);
 	free(a.vids);
+	if (rc == KY_OK && *count > 0)
+		committed();
 	return rc;
 }
 

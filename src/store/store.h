@@ -34,7 +34,7 @@
 typedef struct ky_store ky_store;
 
 /* The schema version this build writes; older hubs are upgraded by ky_store_migrate(). */
-#define KY_STORE_SCHEMA_VERSION 14
+#define KY_STORE_SCHEMA_VERSION 15
 
 /* Name of the collection every hub starts with and imports go to by default. */
 #define KY_STORE_DEFAULT_COLLECTION "default"
@@ -335,6 +335,21 @@ typedef struct ky_store_page {
  * for a malformed query, or the code fn returned if it stopped the walk with a negative one.
  */
 int ky_store_query_run(ky_store *s, const ky_store_query *q, ky_store_row_fn *fn, void *ctx, ky_store_page *page);
+
+/* Called after every write of this process commits (a batch, a removal, a change of the
+ * council), on the writing thread: the live stream's wake-up (stream/stream.h), which must
+ * be quick and must not call the store. One listener per process; NULL removes it. Writes
+ * of other processes are not seen here. */
+typedef void ky_store_commit_fn(void *ctx);
+void ky_store_on_commit(ky_store_commit_fn *fn, void *ctx);
+
+/* Whether `scope` reads a version whose access keys are keys[0..n): the decision a query
+ * applies, for a version already in hand (the live stream's, stream/stream.h). */
+bool ky_store_scope_reads(const ky_store_scope *scope, const char *const *keys, size_t n);
+
+/* Hands fn `row` as scope's reader gets it from a query: its shared form unless it is the
+ * version's provider, without the parts it holds no key of. Returns what fn returned. */
+int ky_store_row_shown(const ky_store_scope *scope, const ky_store_row *row, ky_store_row_fn *fn, void *ctx);
 
 /*
  * Versions of a hub from before schema 7 have no access yet: only the secretariat reads them

@@ -1575,6 +1575,18 @@ int ky_store_key_get(ky_store *s, const char *prefix, ky_store_key *out)
 	return key_result(&op, ky_store_transact(s, false, key_get_body, &op), out, message);
 }
 
+static int key_by_id_body(ky_store_tx *tx, void *ctx)
+{
+	key_op *op = ctx;
+	return key_read(op, tx, KY_SQL_KEY_COLUMNS " WHERE k.id = $1 AND k.revoked_us IS NULL", ky_sv_int(op->user_id));
+}
+
+int ky_store_key_by_id(ky_store *s, int64_t key_id, ky_store_key *out)
+{
+	key_op op = {.s = s, .user_id = key_id};
+	return key_result(&op, ky_store_transact(s, false, key_by_id_body, &op), out, "no active key with this number");
+}
+
 static int key_list_body(ky_store_tx *tx, void *ctx)
 {
 	key_op *op = ctx;

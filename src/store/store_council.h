@@ -291,6 +291,11 @@ int ky_store_key_list(ky_store *s, int64_t user_id, int (*fn)(void *ctx, const k
 /* The key of prefix `prefix`, revoked or not, into *out; KY_ENOTFOUND. */
 int ky_store_key_get(ky_store *s, const char *prefix, ky_store_key *out);
 
+/* The active key numbered key_id, with its user and member, into *out (for a connection that
+ * outlives its request: the live stream checks its key again); KY_ENOTFOUND when there is
+ * none or it is revoked. */
+int ky_store_key_by_id(ky_store *s, int64_t key_id, ky_store_key *out);
+
 /*
  * Revokes the active key whose prefix is `prefix`, at once (ky_store_key_find() no longer
  * finds it), with the change. *out (may be NULL) gets the key as revoked. KY_ENOTFOUND when

@@ -415,6 +415,19 @@ static const migration migrations[] = {
 	 "  posted_us {I64} NOT NULL,"
 	 "  PRIMARY KEY (consultation_id, n)){NOROWID};",
 	 NULL},
+	/* 14 -> 15: the live stream's events besides additions (store_events.h), numbered by the
+	 * additions' counter; kept for the stream's retention window, by date. */
+	{"CREATE TABLE events ("
+	 "  seq {I64} PRIMARY KEY,"
+	 "  kind {KEY} NOT NULL,"
+	 "  collection_id {I64},"
+	 "  vid {I64},"
+	 "  member_id {I64},"
+	 "  stix_id {KEY},"
+	 "  detail {TEXT},"
+	 "  added_us {I64} NOT NULL);"
+	 "CREATE INDEX events_by_date ON events (added_us);",
+	 NULL},
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == KY_STORE_SCHEMA_VERSION,

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "store/store_backend.h"
+#include "store/store_events.h"
 #include "util/ky_clock.h"
 #include "util/ky_error.h"
 
@@ -252,9 +253,23 @@ int ky_store_notify_tx(ky_store *s, ky_store_tx *tx, int64_t member, const char 
 {
 	ky_store_value v[] = {ky_sv_int(member), ky_sv_int(ky_clock_now_us()), ky_sv_text(kind), ky_sv_text(report),
 			      ky_sv_text(detail)};
-	return ky_store_run(s, tx,
-			    "INSERT INTO notifications (member_id, at_us, kind, report_id, detail) VALUES ($1, $2, $3, $4, $5)", v,
-			    5, NULL, NULL, NULL);
+	int rc = ky_store_run(s, tx,
+			      "INSERT INTO notifications (member_id, at_us, kind, report_id, detail) VALUES ($1, $2, $3, $4, $5)",
+			      v, 5, NULL, NULL, NULL);
+	/* The live stream's event for the member: feedback on its reports is an event of its
+	 * own kind, every other notification a "notification". */
+	json_t *note = json_pack("{s:s,s:s,s:o?}", "kind", kind, "report", report ? report : "", "detail",
+				 detail ? json_loads(detail, 0, NULL) : NULL);
+	char *text = note ? json_dumps(note, JSON_COMPACT) : NULL;
+	json_decref(note);
+	if (rc == KY_OK && text == NULL)
+		rc = ky_error_set(KY_ENOMEM, "out of memory");
+	ky_store_event_new e = {.kind = strcmp(kind, "feedback") == 0 ? "feedback" : "notification", .member = member,
+				.stix_id = report && *report ? report : NULL, .detail = text};
+	if (rc == KY_OK)
+		rc = ky_store_event_tx(s, tx, &e);
+	free(text);
+	return rc;
 }
 
 /* --- what a batch of the exchange makes ------------------------------------------------------ */
@@ -573,9 +588,16 @@ static int transition_tx(ky_store *s, ky_store_tx *tx, const ky_store_transition
 				  " SELECT member_id, CAST($2 AS bigint), 'state', CAST($1 AS text), CAST($3 AS text) FROM (SELECT provider_id AS member_id FROM reports"
 				  " WHERE id = $1 UNION SELECT member_id FROM feedback WHERE report_id = $1) concerned",
 				  w, 3, NULL, NULL, NULL);
-	free(text);
 	if (rc == KY_OK && t->to == KY_REPORT_UNCONFIRMED)
 		rc = propose(s, tx, t->report);
+	/* The live stream's event, for every reader of the report (store_events.h). */
+	ky_store_event_new e = {.kind = t->to == KY_REPORT_COUNTERMEASURE ? "promotion"
+					: t->to == KY_REPORT_REVOKED  ? "revocation"
+								      : "state",
+				.vid = r.root_vid, .stix_id = t->report, .detail = text};
+	if (rc == KY_OK)
+		rc = ky_store_event_tx(s, tx, &e);
+	free(text);
 	return rc;
 }
 

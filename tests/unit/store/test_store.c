@@ -1850,8 +1850,9 @@ static void test_remove_recorded(void **state)
 	rows_clear(&rs);
 }
 
-/* Adding a removed version again is a new addition, numbered after everything; removing
- * nothing is not an error; malformed removals are refused. */
+/* Adding a removed version again is a new addition, numbered after everything (the
+ * removal's own event, number 10, included: store_events.h); removing nothing is not an
+ * error; malformed removals are refused. */
 static void test_remove_then_add_again(void **state)
 {
 	fx *f = *state;
@@ -1863,9 +1864,9 @@ static void test_remove_then_add_again(void **state)
 	uint64_t seq = 0;
 	commit1(f->s, f->dflt, sdo(b, sizeof(b), "indicator", IND1, "2017-01-01T00:00:00.000Z"), &st, &seq);
 	assert_int_equal(st, KY_STORE_STORED);
-	assert_int_equal(seq, 10);
+	assert_int_equal(seq, 11);
 	assert_string_equal(last_of(f, f->dflt, &rs), M1 "," S1 "," I2 "," K1 "," V2);
-	assert_int_equal(rs.v[4].seq, 10);
+	assert_int_equal(rs.v[4].seq, 11);
 	commit1(f->s, f->dflt, b, &st, &seq);
 	assert_int_equal(st, KY_STORE_DUPLICATE);
 	/* Removed again: both of its additions are on record. */
@@ -1875,7 +1876,7 @@ static void test_remove_then_add_again(void **state)
 	assert_int_equal(ky_store_removal_list(f->s, f->dflt, take_removal, &got), KY_OK);
 	assert_int_equal(got.n, 2);
 	assert_int_equal(got.v[0].seq, 3);
-	assert_int_equal(got.v[1].seq, 10);
+	assert_int_equal(got.v[1].seq, 11);
 
 	/* Nothing matches: an unknown object, a version it has not, a removed one, another
 	 * collection's. */
@@ -2686,7 +2687,7 @@ static void test_migrate_fixture_matches_migration_0(void **state)
 				       "entry_access,access_conjunctions,audit,audit_buckets,audit_head,audit_checkpoints,"
 				       "reports,report_objects,feedback,promotion_rules,notifications,contribution_settings,"
 				       "rfis,rfi_addressees,consultations,consultation_parties,consultation_keys,"
-				       "consultation_messages");
+				       "consultation_messages,events");
 	without_version_provider(now);
 	char *old = schema_of(other, NULL);
 	assert_string_equal(old, now);
@@ -2740,10 +2741,10 @@ static void test_migrate_from_schema_1(void **state)
 	assert_int_equal(ky_store_migrate(f->path, &from, &to), KY_OK);
 	assert_int_equal(from, 1);
 	assert_int_equal(to, KY_STORE_SCHEMA_VERSION);
-	assert_int_equal(KY_STORE_SCHEMA_VERSION, 14);
+	assert_int_equal(KY_STORE_SCHEMA_VERSION, 15);
 	char text[32];
 	raw_text(f->path, "SELECT version FROM kyoyu_schema", text, sizeof(text));
-	assert_string_equal(text, "14");
+	assert_string_equal(text, "15");
 	/* Its council is its secretariat alone (schema 1 had no users). */
 	assert_int_equal(assert_secretariat_only(f->path), 0);
 	/* Now the same schema as a hub created at 6. */
@@ -2819,7 +2820,7 @@ static void test_migrate_from_schema_2(void **state)
 	ky_store_close(f->s);
 	f->s = NULL;
 	char *fresh = schema_of(f->path, NULL);
-	raw_exec(f->path, "DROP TABLE consultation_messages; DROP TABLE consultation_keys;"
+	raw_exec(f->path, "DROP TABLE events; DROP TABLE consultation_messages; DROP TABLE consultation_keys;"
 			 " DROP TABLE consultation_parties; DROP TABLE consultations;"
 			 " DROP TABLE rfi_addressees; DROP TABLE rfis;"
 			 " DROP TABLE contribution_settings; DROP TABLE notifications; DROP TABLE promotion_rules;"
