@@ -111,7 +111,7 @@ void ky_store_reads_clear(ky_store_reads *r)
 	*r = (ky_store_reads){0};
 }
 
-static void note_read(ky_store_reads *r, uint64_t vid)
+void ky_store_reads_note(ky_store_reads *r, uint64_t vid)
 {
 	if (ky_grow((void **)&r->vids, &r->cap, r->n, sizeof(*r->vids)) == KY_OK)
 		r->vids[r->n++] = vid;
@@ -128,7 +128,7 @@ int ky_store_page_row(ky_store_page *page, const ky_store_scope *scope, const ky
 	page->last_seq = row->seq;
 	page->count++;
 	if (scope->reads != NULL && row->tlp != 0)
-		note_read(scope->reads, row->vid);
+		ky_store_reads_note(scope->reads, row->vid);
 	return ky_store_row_shown(scope, row, fn, ctx);
 }
 
@@ -161,6 +161,13 @@ int ky_store_row_shown(const ky_store_scope *scope, const ky_store_row *row, ky_
 int64_t ky_store_cell_int(const ky_store_cell *cell)
 {
 	return cell->null ? 0 : strtoll(cell->text, NULL, 10);
+}
+
+int ky_store_int_cell(void *ctx, const ky_store_cell *cells, int ncols)
+{
+	(void)ncols;
+	*(int64_t *)ctx = ky_store_cell_int(&cells[0]);
+	return 0;
 }
 
 bool ky_store_is_postgresql(const ky_store *s)
@@ -569,13 +576,6 @@ typedef struct revise_op {
 	bool revised;
 } revise_op;
 
-static int count_cell(void *ctx, const ky_store_cell *c, int n)
-{
-	(void)n;
-	*(int64_t *)ctx = ky_store_cell_int(&c[0]);
-	return 0;
-}
-
 static int revise_body(ky_store_tx *tx, void *ctx)
 {
 	revise_op *op = ctx;
@@ -586,11 +586,11 @@ static int revise_body(ky_store_tx *tx, void *ctx)
 	ky_store_value v[] = {ky_sv_text(op->id), ky_sv_text(op->version_key), ky_sv_int(op->access->provider),
 			      ky_sv_text(own)};
 	int rc = ky_store_run(op->s, tx, "SELECT vid FROM versions WHERE stix_id = $1 AND version_key = $2 AND provider_id = $3",
-			      v, 3, count_cell, &vid, NULL);
+			      v, 3, ky_store_int_cell, &vid, NULL);
 	ky_store_value w[] = {ky_sv_int(vid), ky_sv_text(own)};
 	if (rc == KY_OK && vid != 0)
 		rc = ky_store_run(op->s, tx,
-				  "SELECT count(*) FROM version_access WHERE vid = $1 AND key <> $2", w, 2, count_cell, &others, NULL);
+				  "SELECT count(*) FROM version_access WHERE vid = $1 AND key <> $2", w, 2, ky_store_int_cell, &others, NULL);
 	if (rc != KY_OK || vid == 0 || others != 0)
 		return rc;
 	ky_store_value at[] = {ky_sv_int(op->collection_id), ky_sv_text(op->id), ky_sv_text(op->version_key)};
@@ -1043,13 +1043,6 @@ static int removed_vid(void *ctx, const ky_store_cell *c, int n)
 	return 0;
 }
 
-static int user_member(void *ctx, const ky_store_cell *c, int n)
-{
-	(void)n;
-	*(int64_t *)ctx = ky_store_cell_int(&c[0]);
-	return 0;
-}
-
 /* The removal's entry in the audit log: the versions it took out of the collection, by whom. */
 static int removal_audit_body(ky_store_tx *tx, void *ctx)
 {
@@ -1061,7 +1054,7 @@ static int removal_audit_body(ky_store_tx *tx, void *ctx)
 			      v, 3, removed_vid, a, NULL);
 	ky_store_value u[] = {ky_sv_int(a->user_id)};
 	if (rc == KY_OK && a->user_id != 0)
-		rc = ky_store_run(a->s, tx, "SELECT member_id FROM users WHERE id = $1", u, 1, user_member, &a->member_id, NULL);
+		rc = ky_store_run(a->s, tx, "SELECT member_id FROM users WHERE id = $1", u, 1, ky_store_int_cell, &a->member_id, NULL);
 	char detail[64];
 	snprintf(detail, sizeof(detail), "{\"collection_id\":%lld}", (long long)a->filter->collection_id);
 	ky_store_audit_entry e = {.at_us = a->now_us, .user_id = a->user_id, .member_id = a->member_id,

@@ -268,6 +268,10 @@ typedef struct ky_store_reads {
 
 void ky_store_reads_clear(ky_store_reads *r);
 
+/* Adds version vid to r (incomplete once memory runs out): for a path that hands versions
+ * over without a query (the live stream's). */
+void ky_store_reads_note(ky_store_reads *r, uint64_t vid);
+
 typedef struct ky_store_scope {
 	bool everything;
 	const char *const *keys;        /* borrowed; at most KY_STORE_ACCESS_KEYS_MAX */

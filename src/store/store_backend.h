@@ -116,6 +116,10 @@ typedef int ky_store_tx_body(ky_store_tx *tx, void *ctx);
 /* The number as a cell holds it (0 for NULL or text that is no number). */
 int64_t ky_store_cell_int(const ky_store_cell *cell);
 
+/* A ky_store_cells_fn for a statement of one number: its first column into the int64_t at
+ * ctx (the last row's, when there are several). */
+int ky_store_int_cell(void *ctx, const ky_store_cell *cells, int ncols);
+
 /* The backend's transact and run for s, for the modules written over the interface. */
 int ky_store_transact(ky_store *s, bool write, ky_store_tx_body *body, void *ctx);
 

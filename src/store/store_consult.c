@@ -14,13 +14,6 @@
 #include "util/ky_clock.h"
 #include "util/ky_error.h"
 
-static int id_cell(void *ctx, const ky_store_cell *c, int n)
-{
-	(void)n;
-	*(int64_t *)ctx = ky_store_cell_int(&c[0]);
-	return 0;
-}
-
 /* "consultation N", the subject of its entries in the audit log. */
 static void subject_of(int64_t id, char out[48])
 {
@@ -138,7 +131,7 @@ static int open_body(ky_store_tx *tx, void *ctx)
 	if (done) {
 		/* Its retry: the thread it opened is the opener's newest. */
 		ky_store_value v[] = {ky_sv_int(op->c->opener)};
-		return ky_store_run(op->s, tx, "SELECT MAX(id) FROM consultations WHERE opener_id = $1", v, 1, id_cell, &op->id,
+		return ky_store_run(op->s, tx, "SELECT MAX(id) FROM consultations WHERE opener_id = $1", v, 1, ky_store_int_cell, &op->id,
 				    NULL);
 	}
 	ky_store_value v[] = {ky_sv_text(op->c->subject), ky_sv_int(op->c->opener), ky_sv_int(op->c->named ? 1 : 0),
@@ -146,7 +139,7 @@ static int open_body(ky_store_tx *tx, void *ctx)
 	rc = ky_store_run(op->s, tx,
 			  "INSERT INTO consultations (subject, opener_id, named, tlp, opened_us) VALUES ($1, $2, $3, $4, $5)"
 			  " RETURNING id",
-			  v, 5, id_cell, &op->id, NULL);
+			  v, 5, ky_store_int_cell, &op->id, NULL);
 	for (size_t i = 0; rc == KY_OK && i < op->c->nparties; i++) {
 		ky_store_value p[] = {ky_sv_int(op->id), ky_sv_int(op->c->parties[i])};
 		rc = ky_store_run(op->s, tx, "INSERT INTO consultation_parties (consultation_id, member_id) VALUES ($1, $2)", p,

@@ -258,17 +258,10 @@ int ky_store_events_since(ky_store *s, int64_t since_us, uint64_t *seq)
 	return rc;
 }
 
-static int int_cell(void *ctx, const ky_store_cell *c, int n)
-{
-	(void)n;
-	*(int64_t *)ctx = ky_store_cell_int(&c[0]);
-	return 0;
-}
-
 int ky_store_events_council(ky_store *s, int64_t *out)
 {
 	*out = 0;
-	return select_rows(s, "SELECT max(id) FROM changes", NULL, 0, int_cell, out);
+	return select_rows(s, "SELECT max(id) FROM changes", NULL, 0, ky_store_int_cell, out);
 }
 
 typedef struct prune_op {

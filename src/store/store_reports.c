@@ -83,13 +83,6 @@ int ky_store_workflow_ensure(ky_store *s)
 
 /* --- cells ---------------------------------------------------------------------------------- */
 
-static int int_cell(void *ctx, const ky_store_cell *c, int n)
-{
-	(void)n;
-	*(int64_t *)ctx = ky_store_cell_int(&c[0]);
-	return 0;
-}
-
 typedef struct text_out {
 	char *text;
 	size_t size;
@@ -371,7 +364,7 @@ static int submitter_reads(apply *a, uint64_t vid, bool *reads)
 	for (size_t k = 0; !*reads && k < a->submitter->nkeys; k++) {
 		int64_t hit = 0;
 		ky_store_value v[] = {ky_sv_int((int64_t)vid), ky_sv_text(a->submitter->keys[k])};
-		int rc = ky_store_run(a->s, a->tx, "SELECT 1 FROM version_access WHERE vid = $1 AND key = $2", v, 2, int_cell,
+		int rc = ky_store_run(a->s, a->tx, "SELECT 1 FROM version_access WHERE vid = $1 AND key = $2", v, 2, ky_store_int_cell,
 				      &hit, NULL);
 		if (rc != KY_OK)
 			return rc;
@@ -410,7 +403,7 @@ static int feedback_access(apply *a, size_t i, const ky_store_report *r)
 	int rc = ky_store_run(a->s, a->tx, "SELECT key FROM version_access WHERE vid = $1 ORDER BY key", v, 1, key_cell, &k,
 			      NULL);
 	if (rc == KY_OK)
-		rc = ky_store_run(a->s, a->tx, "SELECT COALESCE(tlp, 0) FROM versions WHERE vid = $1", v, 1, int_cell, &tlp,
+		rc = ky_store_run(a->s, a->tx, "SELECT COALESCE(tlp, 0) FROM versions WHERE vid = $1", v, 1, ky_store_int_cell, &tlp,
 				  NULL);
 	if (rc != KY_OK)
 		return rc;

@@ -30,13 +30,6 @@ bool ky_rfi_answer_parse(const char *name, ky_rfi_answer *out)
 	return false;
 }
 
-static int id_cell(void *ctx, const ky_store_cell *c, int n)
-{
-	(void)n;
-	*(int64_t *)ctx = ky_store_cell_int(&c[0]);
-	return 0;
-}
-
 static char *detail_of(json_t *d)
 {
 	char *text = d ? json_dumps(d, JSON_COMPACT) : NULL;
@@ -66,13 +59,13 @@ static int ask_body(ky_store_tx *tx, void *ctx)
 	if (done) {
 		/* Its retry: the request it made is the newest with this subject and question. */
 		ky_store_value v[] = {ky_sv_text(op->subject), ky_sv_text(op->question)};
-		return ky_store_run(op->s, tx, "SELECT MAX(id) FROM rfis WHERE subject = $1 AND question = $2", v, 2, id_cell,
+		return ky_store_run(op->s, tx, "SELECT MAX(id) FROM rfis WHERE subject = $1 AND question = $2", v, 2, ky_store_int_cell,
 				    &op->id, NULL);
 	}
 	int64_t now = ky_clock_now_us();
 	ky_store_value v[] = {ky_sv_text(op->subject), ky_sv_text(op->question), ky_sv_int(now)};
 	rc = ky_store_run(op->s, tx, "INSERT INTO rfis (subject, question, asked_us) VALUES ($1, $2, $3) RETURNING id", v, 3,
-			  id_cell, &op->id, NULL);
+			  ky_store_int_cell, &op->id, NULL);
 	char *detail = rc == KY_OK ? detail_of(json_pack("{s:I,s:s}", "rfi", (json_int_t)op->id, "question", op->question))
 				   : NULL;
 	if (rc == KY_OK && detail == NULL)
@@ -148,7 +141,7 @@ static int own_objects(answer_op *op, ky_store_tx *tx)
 		int64_t found = 0;
 		ky_store_value v[] = {ky_sv_text(json_string_value(item)), ky_sv_int(op->member)};
 		rc = ky_store_run(op->s, tx, "SELECT COUNT(*) FROM versions WHERE stix_id = $1 AND provider_id = $2", v, 2,
-				  id_cell, &found, NULL);
+				  ky_store_int_cell, &found, NULL);
 		if (rc == KY_OK && found == 0)
 			rc = ky_error_set(KY_EINVALID,
 					  "objects[%zu] (%s) is not an object your member submitted: submit it first (as feedback"
@@ -236,7 +229,7 @@ static int close_body(ky_store_tx *tx, void *ctx)
 		return rc;
 	int64_t found = 0;
 	ky_store_value v[] = {ky_sv_int(op->id), ky_sv_int(ky_clock_now_us())};
-	rc = ky_store_run(op->s, tx, "SELECT COUNT(*) FROM rfis WHERE id = $1", v, 1, id_cell, &found, NULL);
+	rc = ky_store_run(op->s, tx, "SELECT COUNT(*) FROM rfis WHERE id = $1", v, 1, ky_store_int_cell, &found, NULL);
 	if (rc == KY_OK && found == 0)
 		return ky_error_set(KY_ENOTFOUND, "no request for information %lld", (long long)op->id);
 	uint64_t changed = 0;

@@ -272,11 +272,9 @@ static void end_client(ky_stream_client *c, const char *why)
 	snprintf(text, sizeof(text), "%s; resume with Last-Event-ID: %llu\n", why, (unsigned long long)c->after);
 	frame *f = comment(text);
 	pthread_mutex_lock(&c->lock);
-	if (!c->ending && f != NULL) {
-		c->ending = true;
-		/* The last comment fits whatever the buffer holds. */
+	/* The last comment fits whatever the buffer holds. */
+	if (!c->ending && f != NULL)
 		push(c, f, SIZE_MAX);
-	}
 	c->ending = true;
 	if (c->http != NULL)
 		ky_http_stream_wake(c->http);
@@ -465,21 +463,8 @@ static void decide(ky_stream_hub *h, watcher *w, const ky_store_event *e, frame 
 		return;
 	}
 	w->frame = k.frame;
-	if (w->frame != NULL && e->tlp != KY_TLP_CLEAR && h->audit != NULL) {
-		ky_store_reads *r = &w->reads;
-		if (r->n == r->cap) {
-			size_t cap = r->cap ? r->cap * 2 : 16;
-			uint64_t *grown = realloc(r->vids, cap * sizeof(*grown));
-			if (grown == NULL)
-				r->incomplete = true;
-			else {
-				r->vids = grown;
-				r->cap = cap;
-			}
-		}
-		if (r->n < r->cap)
-			r->vids[r->n++] = e->vid;
-	}
+	if (w->frame != NULL && e->tlp != KY_TLP_CLEAR && h->audit != NULL)
+		ky_store_reads_note(&w->reads, e->vid);
 }
 
 /* Whether event e passes client c's filter (c's viewer reads it already). */
@@ -536,13 +521,18 @@ static json_t *object_of(const ky_store_event *e)
 	return e->raw != NULL && strcmp(e->kind, "object") == 0 ? json_loadb(e->raw, e->raw_len, 0, NULL) : NULL;
 }
 
+/* Drops w's decision for the event in hand, once every client had it. */
+static void forget(watcher *w)
+{
+	frame_drop(w->frame);
+	w->frame = NULL;
+	w->decided = 0;
+}
+
 static void forget_decisions(ky_stream_hub *h)
 {
-	for (watcher *w = h->watchers; w != NULL; w = w->next) {
-		frame_drop(w->frame);
-		w->frame = NULL;
-		w->decided = 0;
-	}
+	for (watcher *w = h->watchers; w != NULL; w = w->next)
+		forget(w);
 }
 
 /* --- the live events ------------------------------------------------------------------------- */
@@ -607,9 +597,7 @@ static int catch_up_event(void *ctx, const ky_store_event *e)
 	json_decref(object);
 	frame_drop(same[0]);
 	frame_drop(same[1]);
-	frame_drop(k->c->w->frame);
-	k->c->w->frame = NULL;
-	k->c->w->decided = 0;
+	forget(k->c->w);
 	pthread_mutex_lock(&k->c->lock);
 	bool full = k->c->queued >= k->h->config->stream_buffer_bytes / 2 || k->c->ending;
 	pthread_mutex_unlock(&k->c->lock);
