@@ -1171,7 +1171,7 @@ static int get_free_riders(call *c)
 static int post_rfis(call *c)
 {
 	static const char *const allowed[] = {"subject", "question", "members", NULL};
-	const char *subject, *question;
+	const char *subject = NULL, *question = NULL;
 	const json_t *members = json_object_get(c->body, "members");
 	int rc = c->v->who.tier == KY_TIER_SECRETARIAT && c->v->who.role != KY_ROLE_READER
 			 ? fields(c, allowed, allowed)

@@ -57,10 +57,12 @@
 #define DEFAULT_IDLE_TIMEOUT 60
 #define DEFAULT_ERROR_MEDIA "application/taxii+json;version=2.1"
 /* A connection's memory pool holds its request line, headers and response headers (the
- * query is parsed into the request's arena instead): 32 KiB, libmicrohttpd's default,
- * fits the limits above with room to spare, and is what each of 10,000 connections costs
- * at most. */
-#define POOL_SIZE ((size_t)32 << 10)
+ * query is parsed into the request's arena instead). libmicrohttpd 0.9.75 reads a request
+ * into half of the pool and zeroes that half when the answer starts, so half the pool is
+ * what every open stream keeps resident: 16 KiB (not the library's 32) holds the largest
+ * request head the limits allow, 8 KiB of target and 4 KiB of headers, with the answer's
+ * headers, and keeps an idle stream under 16 KB (bench/run-stream). */
+#define POOL_SIZE ((size_t)16 << 10)
 #define SWEEP_INTERVAL_MS 250
 /* How long a stop waits for requests in progress (a body still arriving included) before it
  * closes their connections. */
@@ -147,6 +149,7 @@ struct ky_http_request {
 	char id[17];
 	char client[64];
 	void *state;
+	void (*release_state)(void *state);
 	const char *error_media; /* this request's error media type; NULL: the server's */
 	bool admitted;
 	bool failed;           /* answered before the body: what arrives is dropped */
@@ -208,9 +211,10 @@ ky_arena *ky_http_arena(ky_http_request *r)
 	return r->arena;
 }
 
-void ky_http_set_state(ky_http_request *r, void *state)
+void ky_http_set_state(ky_http_request *r, void *state, void (*release)(void *state))
 {
 	r->state = state;
+	r->release_state = release;
 }
 
 void *ky_http_state(const ky_http_request *r)
@@ -275,9 +279,10 @@ void ky_http_respond_take(ky_http_request *r, unsigned status, const char *conte
 
 /* --- streaming answers ----------------------------------------------------------------------- */
 
-/* The bytes a streaming answer's reader writes at most per call: also the buffer libmicrohttpd
- * keeps for the answer, part of what an idle stream costs. */
-#define STREAM_BLOCK 4096
+/* The buffer libmicrohttpd gives a streaming answer of its own, which it uses only for
+ * HTTP/1.0 clients (and reads the answer through in pieces this size): a chunked answer is
+ * read straight into the connection's pool. Kept small, as every open stream holds one. */
+#define STREAM_BLOCK 512
 #define STREAM_SNDBUF 65536
 
 static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
@@ -834,6 +839,8 @@ static void completed(void *cls, struct MHD_Connection *connection, void **con_c
 	ky_http_request *r = *con_cls;
 	(void)code;
 	if (r != NULL) {
+		if (r->state != NULL && r->release_state != NULL)
+			r->release_state(r->state);
 		free(r->body);
 		ky_arena_free(r->arena);
 		*con_cls = NULL;

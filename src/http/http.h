@@ -44,9 +44,11 @@
 typedef struct ky_http_server ky_http_server;
 typedef struct ky_http_request ky_http_request;
 
-/* The limits of the request target and of the header block, in bytes. */
+/* The limits of the request target and of the header block, in bytes: as Apache's and
+ * nginx's defaults, and together what a connection's 16 KiB pool holds with the answer's
+ * headers (http.c). */
 #define KY_HTTP_TARGET_MAX 8192
-#define KY_HTTP_HEADERS_MAX 16384
+#define KY_HTTP_HEADERS_MAX 4096
 /* Query parameters one request may have. */
 #define KY_HTTP_PARAMS_MAX 64
 
@@ -104,8 +106,11 @@ const char *ky_http_request_id(const ky_http_request *r);
 const char *ky_http_body(const ky_http_request *r, size_t *length);
 /* Memory that lives until the request completes. */
 ky_arena *ky_http_arena(ky_http_request *r);
-/* What `admit` leaves for `handle` (arena memory, usually); NULL until set. */
-void ky_http_set_state(ky_http_request *r, void *state);
+/* What `admit` leaves for `handle`; NULL until set. `release` (may be NULL, for arena
+ * memory) is called on it when the request ends, unless it was set again first: a handler
+ * done with its state early (a stream's request lasts as long as the stream) releases it
+ * itself and sets NULL. */
+void ky_http_set_state(ky_http_request *r, void *state, void (*release)(void *state));
 void *ky_http_state(const ky_http_request *r);
 /* The media type of this request's error bodies, over the server's error_media_type (the
  * native API's are application/json); `media_type` must outlive the request. */

@@ -204,13 +204,21 @@ static bool is_api(ky_slice path)
 	return path.len >= n && memcmp(path.ptr, prefix, n) == 0 && (path.len == n || path.ptr[n] == '/');
 }
 
+/* A request's state holds its viewer (several KiB), needed only until the handler is done:
+ * not for as long as a stream's request lasts. */
+static void release_state(void *state)
+{
+	request_state *st = state;
+	ky_store_reads_clear(&st->reads);
+	free(st);
+}
+
 int ky_server_admit(void *ctx, ky_http_request *r)
 {
 	ky_server *s = ctx;
-	request_state *st = ky_arena_alloc(ky_http_arena(r), sizeof(*st));
+	request_state *st = calloc(1, sizeof(*st));
 	if (st == NULL)
 		return ky_error_set(KY_ENOMEM, "out of memory");
-	memset(st, 0, sizeof(*st));
 	st->api = is_api(ky_http_path(r));
 	int rc = st->api ? ky_api_route(s->api, r, &st->route) : ky_taxii_route(s->taxii, r, &st->route);
 	ky_auth_identity who;
@@ -224,7 +232,9 @@ int ky_server_admit(void *ctx, ky_http_request *r)
 	if (rc == KY_OK)
 		rc = gates(&who, st->api && ky_api_rules_exempt(st->route));
 	if (rc == KY_OK)
-		ky_http_set_state(r, st);
+		ky_http_set_state(r, st, release_state);
+	else
+		release_state(st);
 	return rc;
 }
 
@@ -251,7 +261,8 @@ int ky_server_handle(void *ctx, ky_http_request *r)
 			 : ky_taxii_serve(s->taxii, r, st->route, st->store, &st->viewer);
 	if (st->reads.n > 0)
 		audit_read(s, r, st);
-	ky_store_reads_clear(&st->reads);
+	ky_http_set_state(r, NULL, NULL);
+	release_state(st);
 	return rc;
 }
 

@@ -91,7 +91,7 @@ struct ky_stream_client {
 	/* The pump's: */
 	ky_auth_identity who;
 	watcher *w;
-	ky_stream_filter filter;
+	ky_stream_filter *filter;  /* NULL: everything (most clients: a filter is 1 KiB) */
 	bool resume;
 	uint64_t after;           /* the last event queued or passed over */
 	bool live;                /* caught up: it gets the live events */
@@ -207,7 +207,15 @@ int ky_stream_open(ky_stream_hub *h, const ky_auth_identity *who, const ky_strea
 	pthread_mutex_init(&c->lock, NULL);
 	c->hub = h;
 	c->who = *who;
-	c->filter = *f;
+	if (f->ntypes > 0 || f->ncollections > 0 || f->min_confidence >= 0 || f->states != 0) {
+		c->filter = malloc(sizeof(*c->filter));
+		if (c->filter == NULL) {
+			pthread_mutex_destroy(&c->lock);
+			free(c);
+			return ky_error_set(KY_ENOMEM, "out of memory");
+		}
+		*c->filter = *f;
+	}
 	c->resume = resume;
 	c->after = after;
 	pthread_mutex_lock(&h->lock);
@@ -222,6 +230,7 @@ int ky_stream_open(ky_stream_hub *h, const ky_auth_identity *who, const ky_strea
 	pthread_mutex_unlock(&h->lock);
 	if (full) {
 		pthread_mutex_destroy(&c->lock);
+		free(c->filter);
 		free(c);
 		return ky_error_set(KY_ETOOMANY, "this hub holds %zu streams, its most; try again later",
 				    h->config->stream_max_clients);
@@ -335,7 +344,9 @@ static const char *collection_name(ky_stream_hub *h, int64_t id, const char **uu
  * as SSE: its id, its kind, and one data line per line of the JSON envelope. */
 static frame *event_frame(ky_stream_hub *h, const ky_store_event *e, const char *shown, size_t shown_len)
 {
-	json_t *env = json_pack("{s:I,s:s}", "event", (json_int_t)e->seq, "kind", e->kind);
+	char added[32];
+	ky_clock_format(e->date_us, added);
+	json_t *env = json_pack("{s:I,s:s,s:s}", "event", (json_int_t)e->seq, "kind", e->kind, "date_added", added);
 	if (env == NULL)
 		return NULL;
 	if (*e->stix_id)
@@ -470,7 +481,9 @@ static void decide(ky_stream_hub *h, watcher *w, const ky_store_event *e, frame 
 /* Whether event e passes client c's filter (c's viewer reads it already). */
 static bool wanted(const ky_stream_client *c, const ky_store_event *e, const json_t *object)
 {
-	const ky_stream_filter *f = &c->filter;
+	const ky_stream_filter *f = c->filter;
+	if (f == NULL)
+		return true;
 	if (f->ntypes > 0 && e->type != NULL) {
 		bool found = false;
 		for (size_t i = 0; i < f->ntypes && !found; i++)
@@ -604,8 +617,8 @@ static int catch_up_event(void *ctx, const ky_store_event *e)
 	return full ? 1 : 0;
 }
 
-/* Says that a resuming client has everything up to the live point: a script replaying the
- * stream knows where history ends. */
+/* Says where history ends and live events begin: a script replaying the stream knows when it
+ * has everything it missed, and a new client that its stream is open. */
 static void caught_up(ky_stream_client *c)
 {
 	char text[64];
@@ -698,6 +711,7 @@ static void start(ky_stream_hub *h, ky_stream_client *c)
 	if (!c->resume) {
 		c->after = h->position;
 		c->live = true;
+		caught_up(c);
 		return;
 	}
 	int64_t cutoff = ky_clock_now_us() - (int64_t)h->config->stream_retention_days * DAY_US;
@@ -784,6 +798,7 @@ static void release(ky_stream_hub *h, ky_stream_client *c)
 		ky_store_reads_clear(&c->w->reads);
 		free(c->w);
 	}
+	free(c->filter);
 	free(c);
 }
 

@@ -1,6 +1,9 @@
 /*
- * ky_arena: blocks of at least 4 KiB, each a header and then the bytes handed out in order.
- * An allocation larger than a block gets a block of its own.
+ * ky_arena: blocks, each a header and then the bytes handed out in order. The first block is
+ * 1 KiB and each next one twice the last, up to 64 KiB: an arena that holds little (a
+ * request's record, which an open stream keeps for as long as it lasts) costs little, and
+ * one that holds much (a page of objects) a few allocations. An allocation larger than the
+ * next block gets a block of its own.
  */
 #include "util/ky_arena.h"
 
@@ -9,17 +12,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BLOCK_SIZE ((size_t)4096 - sizeof(struct block))
-
 struct block {
 	struct block *next;
 	size_t size, used;
 	alignas(max_align_t) unsigned char data[];
 };
 
+#define FIRST_BLOCK ((size_t)1024 - sizeof(struct block))
+#define LAST_BLOCK (((size_t)64 << 10) - sizeof(struct block))
+
 struct ky_arena {
 	struct block *head;
 	size_t total;
+	size_t next_block;   /* the size of the next block made for small allocations */
 };
 
 ky_arena *ky_arena_new(void)
@@ -50,15 +55,18 @@ void *ky_arena_alloc(ky_arena *a, size_t size)
 		size = align;
 	struct block *b = a->head;
 	if (b == NULL || b->size - b->used < size) {
-		size_t cap = size > BLOCK_SIZE ? size : BLOCK_SIZE;
+		size_t block = a->next_block ? a->next_block : FIRST_BLOCK;
+		size_t cap = size > block ? size : block;
 		b = malloc(sizeof(*b) + cap);
 		if (b == NULL)
 			return NULL;
 		b->size = cap;
 		b->used = 0;
+		if (cap == block)
+			a->next_block = block * 2 + sizeof(*b) > LAST_BLOCK ? LAST_BLOCK : block * 2 + sizeof(*b);
 		/* A block made for one large allocation goes behind the current one, which may
 		 * still have room for small ones. */
-		if (a->head != NULL && cap > BLOCK_SIZE) {
+		if (a->head != NULL && cap > block) {
 			b->next = a->head->next;
 			a->head->next = b;
 		} else {
