@@ -30,6 +30,7 @@
 #include <inttypes.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -120,7 +121,8 @@ struct ky_http_stream {
 	ky_http_stream_read *read;
 	ky_http_stream_done *done;
 	void *ctx;
-	pthread_mutex_t lock;
+	int fd;                /* its socket when the answer goes in clear; -1 under TLS */
+	pthread_mutex_t lock;  /* held by a ky_http_stream_hold */
 	bool suspended, woken, ending;
 };
 
@@ -279,10 +281,13 @@ void ky_http_respond_take(ky_http_request *r, unsigned status, const char *conte
 
 /* --- streaming answers ----------------------------------------------------------------------- */
 
-/* The buffer libmicrohttpd gives a streaming answer of its own, which it uses only for
- * HTTP/1.0 clients (and reads the answer through in pieces this size): a chunked answer is
- * read straight into the connection's pool. Kept small, as every open stream holds one. */
+/* The buffer libmicrohttpd reads an answer of unknown length through (the connection's pool
+ * is not used for a body that is not chunked). In clear, the stream's owner writes to the
+ * socket itself (ky_http_stream_hold, and its read), and the library sends only what the
+ * socket would not take at once, so a small buffer does: every open stream holds one. Under
+ * TLS everything goes through it. */
 #define STREAM_BLOCK 512
+#define STREAM_BLOCK_TLS 16384
 #define STREAM_SNDBUF 65536
 
 static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
@@ -335,9 +340,19 @@ ky_http_stream *ky_http_respond_stream(ky_http_request *r, unsigned status, cons
 		done(ctx);
 		return NULL;
 	}
-	*st = (ky_http_stream){.server = r->server, .connection = r->connection, .read = read, .done = done, .ctx = ctx};
+	*st = (ky_http_stream){.server = r->server, .connection = r->connection, .read = read, .done = done, .ctx = ctx,
+			       .fd = -1};
 	pthread_mutex_init(&st->lock, NULL);
-	r->response = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, stream_reader, st, stream_free);
+	bool tls = r->server->cert != NULL;
+	r->response = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, tls ? STREAM_BLOCK_TLS : STREAM_BLOCK,
+							stream_reader, st, stream_free);
+	/* Not chunked: the body lasts until the connection closes (RFC 9112 §6.3), so bytes
+	 * written straight to the socket need no framing of the library's. */
+	if (r->response != NULL &&
+	    MHD_set_response_options(r->response, MHD_RF_HTTP_1_0_COMPATIBLE_STRICT, MHD_RO_END) != MHD_YES) {
+		MHD_destroy_response(r->response);
+		r->response = NULL;
+	}
 	if (r->response == NULL) {
 		pthread_mutex_destroy(&st->lock);
 		free(st);
@@ -348,9 +363,14 @@ ky_http_stream *ky_http_respond_stream(ky_http_request *r, unsigned status, cons
 	 * bounds, and this much of the kernel's: not the megabytes the kernel would grow the
 	 * socket's buffer to. */
 	const union MHD_ConnectionInfo *info = MHD_get_connection_info(r->connection, MHD_CONNECTION_INFO_CONNECTION_FD);
-	int sndbuf = STREAM_SNDBUF;
-	if (info != NULL)
+	int sndbuf = STREAM_SNDBUF, nodelay = 1;
+	if (info != NULL) {
 		setsockopt(info->connect_fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+		/* An event written on its own must not wait for the last one's acknowledgement. */
+		setsockopt(info->connect_fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, sizeof(nodelay));
+		if (!tls)
+			st->fd = info->connect_fd;
+	}
 	ky_http_server *s = r->server;
 	pthread_mutex_lock(&s->streams_lock);
 	st->next = s->streams;
@@ -371,6 +391,33 @@ void ky_http_stream_wake(ky_http_stream *st)
 	pthread_mutex_unlock(&st->lock);
 	if (resume)
 		MHD_resume_connection(st->connection);
+}
+
+int ky_http_stream_hold(ky_http_stream *st)
+{
+	if (st->fd < 0)
+		return -1;
+	pthread_mutex_lock(&st->lock);
+	if (st->suspended && !st->ending)
+		return st->fd;
+	pthread_mutex_unlock(&st->lock);
+	return -1;
+}
+
+void ky_http_stream_release(ky_http_stream *st, bool more)
+{
+	if (more) {
+		st->suspended = false;
+		st->woken = true;
+	}
+	pthread_mutex_unlock(&st->lock);
+	if (more)
+		MHD_resume_connection(st->connection);
+}
+
+int ky_http_stream_socket(const ky_http_stream *st)
+{
+	return st->fd;
 }
 
 /* Ends every stream: each reader's next call answers the end. */

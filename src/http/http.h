@@ -154,6 +154,27 @@ ky_http_stream *ky_http_respond_stream(ky_http_request *r, unsigned status, cons
 void ky_http_stream_wake(ky_http_stream *stream);
 
 /*
+ * Writing a stream's answer straight to its socket, which costs one send where a wake costs
+ * the library's round (a resume, its thread, the reader's calls, a suspension). The body is
+ * not framed (it lasts until the connection closes), so bytes written here and bytes `read`
+ * gives the library follow each other on the wire as they were written.
+ *
+ * ky_http_stream_hold: while the connection waits (its read had nothing) and the answer goes
+ * in clear, returns the socket, the stream held: the library does not touch the socket until
+ * ky_http_stream_release. -1 otherwise (under TLS, or while the library is sending): wake it
+ * instead. Write with MSG_DONTWAIT. Release with `more` when the library must take over: the
+ * socket would not take everything, the answer ends, or the socket failed (read then says
+ * so): the connection resumes and read is called. Called under the caller's own lock, as
+ * ky_http_stream_wake is.
+ *
+ * ky_http_stream_socket: the socket `read` may write to itself before filling buf (the library
+ * is in read and does not touch the socket meanwhile), as above; -1 under TLS.
+ */
+int ky_http_stream_hold(ky_http_stream *stream);
+void ky_http_stream_release(ky_http_stream *stream, bool more);
+int ky_http_stream_socket(const ky_http_stream *stream);
+
+/*
  * Parses a raw request target (origin-form, RFC 9112 §3.2.1: "/path?query", len bytes, not
  * NUL-terminated) into its percent-decoded path and query parameters, allocated in the
  * arena, as the server does for every request (exposed for tests and fuzzing).

@@ -5,15 +5,20 @@
  * walks the list of clients; a client's queue is shared with the HTTP thread that reads it,
  * under the client's lock; the hub's lock guards the list of clients being opened and the
  * counters. Lock order: the hub's, then a client's, then its HTTP stream's (ky_http_stream_wake
- * under the client's lock, so that a wake never follows ky_stream_done).
+ * and ky_http_stream_hold under the client's lock, so that neither follows ky_stream_done).
+ * A frame reaches a waiting client's socket from the pump itself, in one send (flush); the
+ * HTTP thread sends only what the socket would not take then.
  */
 #include "stream/stream.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -86,6 +91,7 @@ struct ky_stream_client {
 	size_t queued;            /* bytes queued */
 	bool ending;              /* the queue's end is the stream's */
 	bool gone;                /* done: the connection is over */
+	bool broken;              /* its socket failed a write: the answer ends */
 	bool want_more;           /* catching up, and it read its queue down */
 	ky_http_stream *http;
 	/* The pump's: */
@@ -96,6 +102,7 @@ struct ky_stream_client {
 	uint64_t after;           /* the last event queued or passed over */
 	bool live;                /* caught up: it gets the live events */
 	bool started;
+	bool dirty;               /* frames queued since its last flush (while deferring) */
 };
 
 struct ky_stream_hub {
@@ -116,6 +123,8 @@ struct ky_stream_hub {
 	ky_stream_client *clients;
 	watcher *watchers;
 	uint64_t position;           /* the last event read live */
+	bool deferring;              /* reading a page of events: flushes wait for its end, so that
+				      * a client gets the page's frames in one send */
 	int64_t council;             /* the record of changes as last seen */
 	int64_t next_council_ms, next_standing_ms, next_heartbeat_ms, next_audit_ms, next_prune_ms, next_complaint_ms;
 	struct {
@@ -135,18 +144,14 @@ static int64_t now_ms(void)
 
 /* --- the clients' side ---------------------------------------------------------------------- */
 
-long ky_stream_read(void *client, char *buf, size_t max)
+/* Takes n bytes off the front of c's queue (under its lock). */
+static void consume(ky_stream_client *c, size_t n)
 {
-	ky_stream_client *c = client;
-	size_t n = 0;
-	bool poke = false;
-	pthread_mutex_lock(&c->lock);
-	while (n < max && c->count > 0) {
+	while (n > 0) {
 		frame *f = c->queue[c->head];
-		size_t take = f->len - c->offset < max - n ? f->len - c->offset : max - n;
-		memcpy(buf + n, f->text + c->offset, take);
-		n += take;
+		size_t take = f->len - c->offset < n ? f->len - c->offset : n;
 		c->offset += take;
+		n -= take;
 		if (c->offset == f->len) {
 			c->queued -= f->len;
 			frame_drop(f);
@@ -155,7 +160,74 @@ long ky_stream_read(void *client, char *buf, size_t max)
 			c->offset = 0;
 		}
 	}
-	bool end = n == 0 && c->count == 0 && c->ending;
+}
+
+/* Frames handed to one send at most: a client catching up has hundreds queued. */
+#define SEND_FRAMES 64
+
+/* Writes c's queue to its socket (under c's lock) as far as the socket takes it now: true when
+ * the queue is empty after, false when some is left (the socket is full) or the socket failed
+ * (c->broken). */
+static bool send_queued(ky_stream_client *c, int fd)
+{
+	while (c->count > 0 && !c->broken) {
+		struct iovec iov[SEND_FRAMES];
+		size_t n = 0, total = 0;
+		for (; n < SEND_FRAMES && n < c->count; n++) {
+			frame *f = c->queue[(c->head + n) % c->cap];
+			size_t skip = n == 0 ? c->offset : 0;
+			iov[n] = (struct iovec){.iov_base = f->text + skip, .iov_len = f->len - skip};
+			total += f->len - skip;
+		}
+		struct msghdr m = {.msg_iov = iov, .msg_iovlen = n};
+		ssize_t w = sendmsg(fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			c->broken = errno != EAGAIN && errno != EWOULDBLOCK;
+			return false;
+		}
+		consume(c, (size_t)w);
+		if ((size_t)w < total)
+			return false;
+	}
+	return c->count == 0 && !c->broken;
+}
+
+/* Sends what c has queued (under c's lock): straight to the socket while its connection waits
+ * and the socket takes it, else by waking the connection, whose read sends the rest. */
+static void flush(ky_stream_client *c)
+{
+	if (c->http == NULL || c->gone)
+		return;
+	int fd = ky_http_stream_hold(c->http);
+	if (fd < 0) {
+		ky_http_stream_wake(c->http);
+		return;
+	}
+	bool sent = send_queued(c, fd);
+	ky_http_stream_release(c->http, !sent || c->ending);
+}
+
+long ky_stream_read(void *client, char *buf, size_t max)
+{
+	ky_stream_client *c = client;
+	size_t n = 0;
+	bool poke = false;
+	pthread_mutex_lock(&c->lock);
+	/* The library is in this call and leaves the socket alone meanwhile: what the socket takes
+	 * now goes straight to it, the rest through buf. */
+	int fd = c->http != NULL ? ky_http_stream_socket(c->http) : -1;
+	if (fd >= 0 && c->count > 0)
+		send_queued(c, fd);
+	while (n < max && c->count > 0 && !c->broken) {
+		frame *f = c->queue[c->head];
+		size_t take = f->len - c->offset < max - n ? f->len - c->offset : max - n;
+		memcpy(buf + n, f->text + c->offset, take);
+		n += take;
+		consume(c, take);
+	}
+	bool end = c->broken || (n == 0 && c->count == 0 && c->ending);
 	/* A client catching up is fed as it reads: half its buffer read, the pump reads more. */
 	if (c->want_more && c->queued < c->hub->config->stream_buffer_bytes / 2) {
 		c->want_more = false;
@@ -170,11 +242,13 @@ long ky_stream_read(void *client, char *buf, size_t max)
 void ky_stream_done(void *client)
 {
 	ky_stream_client *c = client;
+	/* Once gone is seen the pump may free c: nothing of it is read after the unlock. */
+	ky_stream_hub *hub = c->hub;
 	pthread_mutex_lock(&c->lock);
 	c->gone = true;
 	c->http = NULL;
 	pthread_mutex_unlock(&c->lock);
-	ky_stream_hub_poke(c->hub);
+	ky_stream_hub_poke(hub);
 }
 
 void ky_stream_attach(ky_stream_client *c, ky_http_stream *stream)
@@ -285,8 +359,7 @@ static void end_client(ky_stream_client *c, const char *why)
 	if (!c->ending && f != NULL)
 		push(c, f, SIZE_MAX);
 	c->ending = true;
-	if (c->http != NULL)
-		ky_http_stream_wake(c->http);
+	flush(c);
 	pthread_mutex_unlock(&c->lock);
 	frame_drop(f);
 }
@@ -296,8 +369,10 @@ static void deliver(ky_stream_hub *h, ky_stream_client *c, frame *f)
 {
 	pthread_mutex_lock(&c->lock);
 	bool queued = c->ending || c->gone || push(c, f, h->config->stream_buffer_bytes);
-	if (queued && c->http != NULL && !c->gone)
-		ky_http_stream_wake(c->http);
+	if (queued && h->deferring)
+		c->dirty = true;
+	else if (queued)
+		flush(c);
 	pthread_mutex_unlock(&c->lock);
 	if (!queued) {
 		pthread_mutex_lock(&h->lock);
@@ -576,11 +651,30 @@ static void complain(ky_stream_hub *h, const char *doing)
 	fprintf(stderr, "kyoyu: the live stream, %s: %s\n", doing, ky_error_last());
 }
 
+/* Flushes c if it got frames while the pump was deferring. */
+static void flush_dirty(ky_stream_client *c)
+{
+	if (c->dirty) {
+		c->dirty = false;
+		pthread_mutex_lock(&c->lock);
+		flush(c);
+		pthread_mutex_unlock(&c->lock);
+	}
+}
+
+/* The events since the pump's position, a page at a time: when the pump falls behind (many
+ * events a second, many clients), each client gets a page's frames in one send, so the cost
+ * per client stays one send per page however many events it holds. */
 static void read_live(ky_stream_hub *h)
 {
 	for (;;) {
 		uint64_t last = h->position;
-		if (ky_store_events_read(h->store, h->position, PAGE, live_event, h, &last) != KY_OK) {
+		h->deferring = true;
+		int rc = ky_store_events_read(h->store, h->position, PAGE, live_event, h, &last);
+		h->deferring = false;
+		for (ky_stream_client *c = h->clients; c != NULL; c = c->next)
+			flush_dirty(c);
+		if (rc != KY_OK) {
 			complain(h, "reading the hub's events");
 			return;
 		}
@@ -626,8 +720,8 @@ static void caught_up(ky_stream_client *c)
 	frame *f = comment(text);
 	if (f != NULL) {
 		pthread_mutex_lock(&c->lock);
-		if (!c->ending && !c->gone && push(c, f, SIZE_MAX) && c->http != NULL)
-			ky_http_stream_wake(c->http);
+		if (!c->ending && !c->gone && push(c, f, SIZE_MAX))
+			flush(c);
 		pthread_mutex_unlock(&c->lock);
 		frame_drop(f);
 	}
@@ -645,7 +739,11 @@ static void catch_up(ky_stream_hub *h, ky_stream_client *c)
 			return;
 		catching k = {h, c};
 		uint64_t before = c->after, last;
-		if (ky_store_events_read(h->store, c->after, PAGE, catch_up_event, &k, &last) != KY_OK) {
+		h->deferring = true;
+		int rc = ky_store_events_read(h->store, c->after, PAGE, catch_up_event, &k, &last);
+		h->deferring = false;
+		flush_dirty(c);
+		if (rc != KY_OK) {
 			complain(h, "catching a client up");
 			return;
 		}
