@@ -20,6 +20,7 @@
 #include "util/ky_clock.h"
 #include "util/ky_error.h"
 #include "util/ky_utf8.h"
+#include "webhook/webhook.h"
 
 #define MEDIA "application/json"
 #define PREFIX "/api/v1"
@@ -1386,47 +1387,34 @@ static int list_param(call *c, const char *name, size_t max, size_t len, char *i
 /* The filters of GET /api/v1/stream (its query parameters) into *f. */
 static int stream_filter(call *c, ky_stream_filter *f)
 {
-	char names[KY_STREAM_COLLECTIONS_MAX][KY_STORE_NAME_MAX + 1], states[KY_REPORT_STATES][16];
-	size_t nnames = 0, nstates = 0;
-	*f = (ky_stream_filter){.min_confidence = -1};
-	int rc = list_param(c, "types", KY_STREAM_TYPES_MAX, KY_STREAM_TYPE_MAX, f->types[0], sizeof(f->types[0]), &f->ntypes);
-	for (size_t i = 0; rc == KY_OK && i < f->ntypes; i++)
-		if (strspn(f->types[i], "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(f->types[i]))
-			rc = ky_error_set(KY_EINVALID, "types: '%s' is not a STIX type", f->types[i]);
-	if (rc == KY_OK)
-		rc = list_param(c, "collections", KY_STREAM_COLLECTIONS_MAX, KY_STORE_NAME_MAX, names[0], sizeof(names[0]),
-				&nnames);
-	for (size_t i = 0; rc == KY_OK && i < nnames; i++) {
-		ky_store_collection col;
-		int found = ky_store_collection_find(c->s, names[i], &col);
-		/* One the caller may not read is no more there than one the hub lacks. */
-		if (found == KY_OK && !ky_policy_may_read(c->a->grants, col.name, c->v))
-			found = KY_ENOTFOUND;
-		if (found == KY_OK)
-			f->collections[f->ncollections++] = col.id;
-		ky_store_collection_clear(&col);
-		if (found == KY_ENOTFOUND)
-			rc = ky_error_set(KY_EINVALID, "collections: no collection '%s' that you may read", names[i]);
-		else if (found != KY_OK)
-			rc = found;
-	}
-	if (rc == KY_OK)
-		rc = list_param(c, "states", KY_REPORT_STATES, 15, states[0], sizeof(states[0]), &nstates);
-	for (size_t i = 0; rc == KY_OK && i < nstates; i++) {
-		ky_report_state state;
-		if (!ky_report_state_parse(states[i], &state))
-			rc = ky_error_set(KY_EINVALID, "states: '%s' is not a report's state (unconfirmed, countermeasure, refuted,"
-						       " withdrawn, revoked)",
-					  states[i]);
-		else
-			f->states |= 1u << state;
+	static const struct {
+		const char *name;
+		size_t max, len;
+	} lists[] = {{"types", KY_STREAM_TYPES_MAX, KY_STREAM_TYPE_MAX},
+		     {"collections", KY_STREAM_COLLECTIONS_MAX, KY_STORE_NAME_MAX},
+		     {"states", KY_REPORT_STATES, 15}};
+	char items[KY_STREAM_TYPES_MAX][KY_STREAM_TYPE_MAX + 1];
+	json_t *spec = json_object();
+	int rc = spec ? KY_OK : ky_error_set(KY_ENOMEM, "out of memory");
+	for (size_t i = 0; rc == KY_OK && i < sizeof(lists) / sizeof(lists[0]); i++) {
+		size_t n = 0;
+		rc = list_param(c, lists[i].name, lists[i].max, lists[i].len, items[0], sizeof(items[0]), &n);
+		json_t *list = n > 0 ? json_array() : NULL;
+		for (size_t k = 0; k < n && list != NULL; k++)
+			json_array_append_new(list, json_string(items[k]));
+		if (list != NULL)
+			json_object_set_new(spec, lists[i].name, list);
 	}
 	const char *confidence = param(c, "min_confidence");
 	char *end = NULL;
 	long value = confidence ? strtol(confidence, &end, 10) : -1;
 	if (rc == KY_OK && confidence != NULL && (*confidence == '\0' || *end != '\0' || value < 0 || value > 100))
 		rc = ky_error_set(KY_EINVALID, "min_confidence is a whole number from 0 to 100 (STIX confidence)");
-	f->min_confidence = (int)value;
+	if (rc == KY_OK && confidence != NULL)
+		json_object_set_new(spec, "min_confidence", json_integer(value));
+	if (rc == KY_OK)
+		rc = ky_stream_filter_of(c->s, spec, c->a->grants, c->v, f);
+	json_decref(spec);
 	return rc;
 }
 
@@ -1480,6 +1468,185 @@ static int get_openapi(call *c)
 	return KY_OK;
 }
 
+/* --- webhooks ------------------------------------------------------------------------------ */
+
+typedef struct webhook_page {
+	rows *l;
+	const page *p;
+	size_t n;
+	bool more;
+} webhook_page;
+
+static int webhook_row(void *ctx, const ky_store_webhook *w)
+{
+	webhook_page *wp = ctx;
+	if (wp->p->after[0] != '\0' && strcmp(w->uuid, wp->p->after) <= 0)
+		return 0;
+	if (wp->n == wp->p->limit) {
+		wp->more = true;
+		return 1;
+	}
+	wp->n++;
+	return append(wp->l, ky_webhook_json(w), w->uuid);
+}
+
+/* The endpoints in the order of their ids' text, so a page's cursor is the last id. */
+static int by_uuid(const void *a, const void *b)
+{
+	return strcmp(((const ky_store_webhook *)a)->uuid, ((const ky_store_webhook *)b)->uuid);
+}
+
+typedef struct webhook_all {
+	ky_store_webhook *rows;
+	size_t n, cap;
+} webhook_all;
+
+static int webhook_collect(void *ctx, const ky_store_webhook *w)
+{
+	webhook_all *all = ctx;
+	ky_store_webhook *row = ky_store_row_add(&all->rows, &all->n, &all->cap, sizeof(*row));
+	if (row == NULL)
+		return KY_ENOMEM;
+	*row = *w;
+	return 0;
+}
+
+static int list_webhooks(call *c, const page *p, rows *l, bool *more)
+{
+	bool secretariat = c->v->who.tier == KY_TIER_SECRETARIAT;
+	webhook_all all = {0};
+	int rc = ky_store_webhook_list(c->s, secretariat ? 0 : c->v->who.member_id, webhook_collect, &all);
+	if (rc == KY_OK && all.n > 0)
+		qsort(all.rows, all.n, sizeof(*all.rows), by_uuid);
+	webhook_page wp = {l, p, 0, false};
+	for (size_t i = 0; rc == KY_OK && i < all.n && !wp.more; i++)
+		rc = webhook_row(&wp, &all.rows[i]);
+	free(all.rows);
+	*more = wp.more;
+	return rc < 0 ? rc : KY_OK;
+}
+
+static int get_webhooks(call *c)
+{
+	return listing(c, "webhooks", list_webhooks);
+}
+
+static int post_webhooks(call *c)
+{
+	static const char *const allowed[] = {"url", "declared", "filter", "reason", NULL};
+	static const char *const required[] = {"url", "declared", "reason", NULL};
+	const char *url, *declared, *reason;
+	int rc = fields(c, allowed, required);
+	if (rc == KY_OK)
+		rc = text_field(c, "url", &url);
+	if (rc == KY_OK)
+		rc = text_field(c, "declared", &declared);
+	if (rc == KY_OK)
+		rc = text_field(c, "reason", &reason);
+	if (rc == KY_OK && strcmp(declared, "own") != 0 && strcmp(declared, "third-party") != 0)
+		rc = ky_error_set(KY_EINVALID, "declared is \"own\" (the member's own system) or \"third-party\" (another's)");
+	json_t *filter = json_object_get(c->body, "filter");
+	if (rc == KY_OK && filter != NULL && !json_is_object(filter))
+		rc = ky_error_set(KY_EINVALID, "filter is an object: types, collections, states, min_confidence");
+	char secret[KY_WEBHOOK_SECRET_MAX];
+	ky_store_webhook *w = rc == KY_OK ? malloc(sizeof(*w)) : NULL;
+	if (rc == KY_OK && w == NULL)
+		rc = ky_error_set(KY_ENOMEM, "out of memory");
+	if (rc == KY_OK)
+		rc = ky_webhook_add(c->s, &c->caller, c->v, c->a->grants, c->a->config, url, strcmp(declared, "own") == 0,
+				    filter, reason, secret, w);
+	if (rc != KY_OK) {
+		free(w);
+		return failure(rc);
+	}
+	json_t *body = ky_webhook_json(w);
+	free(w);
+	if (body != NULL)
+		json_object_set_new(body, "secret", json_string(secret));
+	sodium_memzero(secret, sizeof(secret));
+	return respond(c, 201, body);
+}
+
+static int get_webhook(call *c)
+{
+	ky_store_webhook *w = malloc(sizeof(*w));
+	int rc = w ? ky_webhook_find(c->s, &c->caller, c->arg[0], w) : ky_error_set(KY_ENOMEM, "out of memory");
+	json_t *body = rc == KY_OK ? ky_webhook_json(w) : NULL;
+	free(w);
+	return rc == KY_OK ? respond(c, 200, body) : failure(rc);
+}
+
+static int delete_webhook(call *c)
+{
+	ky_store_webhook *w = malloc(sizeof(*w));
+	const char *reason = param(c, "reason");
+	int rc = w ? KY_OK : ky_error_set(KY_ENOMEM, "out of memory");
+	if (rc == KY_OK && reason == NULL)
+		rc = ky_error_set(KY_EINVALID, "say why in the parameter reason, for the record of changes");
+	if (rc == KY_OK)
+		rc = ky_webhook_remove(c->s, &c->caller, c->arg[0], reason, w);
+	json_t *body = rc == KY_OK ? ky_webhook_json(w) : NULL;
+	free(w);
+	return rc == KY_OK ? respond(c, 200, body) : failure(rc);
+}
+
+typedef struct dead_page {
+	rows *l;
+} dead_page;
+
+static int dead_row(void *ctx, const ky_store_delivery_info *d)
+{
+	dead_page *dp = ctx;
+	/* webhook_id: the header the receiver got it with on every attempt. */
+	char id[32];
+	snprintf(id, sizeof(id), "msg_%lld", (long long)d->id);
+	json_t *item = json_pack("{s:I,s:s,s:I,s:s,s:i,s:o,s:o}", "delivery", (json_int_t)d->id, "webhook_id", id,
+				 "event", (json_int_t)d->seq, "kind", d->kind, "attempts", d->attempts, "queued",
+				 ky_council_time_json(d->created_us), "dead_since", ky_council_time_json(d->done_us));
+	if (item == NULL)
+		return ky_error_set(KY_ENOMEM, "out of memory");
+	if (d->last_status)
+		json_object_set_new(item, "last_status", json_integer(d->last_status));
+	if (*d->last_error)
+		json_object_set_new(item, "last_error", json_string(d->last_error));
+	char key[32];
+	snprintf(key, sizeof(key), "%lld", (long long)d->id);
+	return append(dp->l, item, key);
+}
+
+static int list_dead(call *c, const page *p, rows *l, bool *more)
+{
+	ky_store_webhook *w = malloc(sizeof(*w));
+	int rc = w ? ky_webhook_find(c->s, &c->caller, c->arg[0], w) : ky_error_set(KY_ENOMEM, "out of memory");
+	dead_page dp = {l};
+	if (rc == KY_OK)
+		rc = ky_store_webhook_dead_list(c->s, w->id, strtoll(p->after, NULL, 10), p->limit, dead_row, &dp, more);
+	free(w);
+	return rc;
+}
+
+static int get_webhook_dead(call *c)
+{
+	return listing(c, "deliveries", list_dead);
+}
+
+static int post_webhook_replay(call *c)
+{
+	static const char *const allowed[] = {"delivery", "reason", NULL};
+	static const char *const required[] = {"reason", NULL};
+	const char *reason;
+	int rc = fields(c, allowed, required);
+	if (rc == KY_OK)
+		rc = text_field(c, "reason", &reason);
+	json_t *delivery = json_object_get(c->body, "delivery");
+	if (rc == KY_OK && delivery != NULL && (!json_is_integer(delivery) || json_integer_value(delivery) < 1))
+		rc = ky_error_set(KY_EINVALID, "delivery is the number of a dead delivery, as the dead list gives it");
+	uint64_t n = 0;
+	if (rc == KY_OK)
+		rc = ky_webhook_replay(c->s, &c->caller, c->arg[0], delivery ? json_integer_value(delivery) : 0, reason, &n);
+	return rc == KY_OK ? respond(c, 200, json_pack("{s:I}", "replayed", (json_int_t)n)) : failure(rc);
+}
+
 /* --- routing ------------------------------------------------------------------------------- */
 
 static const route routes[] = {
@@ -1528,6 +1695,12 @@ static const route routes[] = {
 	{"POST", PREFIX "/consultations/{id}/close", post_consultation_close, false, true},
 	{"POST", PREFIX "/consultations/{id}/messages/{n}/report", post_consultation_report, false, true},
 	{"GET", PREFIX "/stream", get_stream, false, false, "text/event-stream"},
+	{"GET", PREFIX "/webhooks", get_webhooks, false, false},
+	{"POST", PREFIX "/webhooks", post_webhooks, false, true},
+	{"GET", PREFIX "/webhooks/{id}", get_webhook, false, false},
+	{"DELETE", PREFIX "/webhooks/{id}", delete_webhook, false, false},
+	{"GET", PREFIX "/webhooks/{id}/dead", get_webhook_dead, false, false},
+	{"POST", PREFIX "/webhooks/{id}/replay", post_webhook_replay, false, true},
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))

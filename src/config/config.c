@@ -40,6 +40,7 @@ typedef enum kind {
 	KIND_SIZE,  /* a whole number from `min` to `max`, into a size_t */
 	KIND_TLP,   /* a TLP 2.0 level's name (clear ... red), lowercased into a char[16] */
 	KIND_ONOFF, /* on | off, into a bool (true: on) */
+	KIND_ALLOW, /* allow | refuse, into a bool (true: allow) */
 } kind;
 
 static const struct key {
@@ -78,6 +79,10 @@ static const struct key {
 	{"stream", "heartbeat_seconds", KIND_SIZE, offsetof(ky_config, stream_heartbeat_seconds), 1, 3600},
 	{"stream", "max_clients", KIND_SIZE, offsetof(ky_config, stream_max_clients), 1, 1000000},
 	{"stream", "poll_ms", KIND_SIZE, offsetof(ky_config, stream_poll_ms), 10, 60000},
+	{"webhook", "private_addresses", KIND_ALLOW, offsetof(ky_config, webhook_private_addresses), 0, 0},
+	{"webhook", "plain_http", KIND_ALLOW, offsetof(ky_config, webhook_plain_http), 0, 0},
+	{"webhook", "timeout_seconds", KIND_SIZE, offsetof(ky_config, webhook_timeout_seconds), 1, 300},
+	{"webhook", "max_in_flight", KIND_SIZE, offsetof(ky_config, webhook_max_in_flight), 1, 65536},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -147,6 +152,8 @@ void ky_config_defaults(ky_config *out)
 	out->stream_heartbeat_seconds = 15;
 	out->stream_max_clients = 12000;
 	out->stream_poll_ms = 250;
+	out->webhook_timeout_seconds = 10;
+	out->webhook_max_in_flight = 256;
 }
 
 const char *ky_config_locate(const char *explicit_path)
@@ -374,17 +381,20 @@ static void set_value(parse *p, const struct key *k, const char *value)
 		break;
 	}
 	case KIND_ONOFF:
-		if (strcasecmp(value, "on") == 0 || strcasecmp(value, "off") == 0)
-			*(bool *)field = strcasecmp(value, "on") == 0;
-		else
-			problem(p, p->lineno, "%s must be on or off, not '%.*s'", k->name, cut(value, 64), value);
-		break;
 	case KIND_SYNC:
-		if (strcasecmp(value, "full") == 0 || strcasecmp(value, "normal") == 0)
-			*(bool *)field = strcasecmp(value, "normal") == 0;
+	case KIND_ALLOW: {
+		/* The two words as messages give them, and which one is true. */
+		const char *const *words = k->kind == KIND_ONOFF  ? (const char *const[]){"on", "off"}
+					   : k->kind == KIND_SYNC ? (const char *const[]){"full", "normal"}
+								  : (const char *const[]){"allow", "refuse"};
+		const char *yes = words[k->kind == KIND_SYNC ? 1 : 0];
+		if (strcasecmp(value, words[0]) == 0 || strcasecmp(value, words[1]) == 0)
+			*(bool *)field = strcasecmp(value, yes) == 0;
 		else
-			problem(p, p->lineno, "%s must be full or normal, not '%.*s'", k->name, cut(value, 64), value);
+			problem(p, p->lineno, "%s must be %s or %s, not '%.*s'", k->name, words[0], words[1], cut(value, 64),
+				value);
 		break;
+	}
 	case KIND_TLP: {
 		static const char *const levels[] = {"clear", "green", "amber", "amber+strict", "red"};
 		size_t i = 0;

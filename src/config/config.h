@@ -125,6 +125,15 @@ typedef struct ky_config {
 					* idle stream; 15 */
 	size_t stream_max_clients;     /* open streams at once; 12000 */
 	size_t stream_poll_ms;         /* how often the hub looks for other processes' writes; 250 */
+	/* [webhook] (docs/webhook.md) */
+	bool webhook_private_addresses; /* private_addresses = allow | refuse: deliveries to
+					* loopback, link-local and private addresses (never for a
+					* hub on the Internet: a member's URL would reach the hub's
+					* own network); refuse */
+	bool webhook_plain_http;       /* plain_http = allow | refuse: http:// endpoints (the
+					* secret signs, it does not hide the body); refuse */
+	size_t webhook_timeout_seconds; /* one attempt's limit, connecting included; 10 */
+	size_t webhook_max_in_flight;  /* deliveries under way at once, over every endpoint; 256 */
 } ky_config;
 
 /* Fills *out with the defaults, the values a hub without kyoyu.conf runs with. */

@@ -10,7 +10,7 @@
 
 /* --- who the caller is ---------------------------------------------------------------------- */
 
-static ky_store_actor actor_of(const ky_council_caller *c)
+ky_store_actor ky_council_actor(const ky_council_caller *c)
 {
 	ky_store_actor a = {.via = c->via};
 	if (c->who != NULL) {
@@ -167,7 +167,7 @@ int ky_council_member_add(ky_store *s, const ky_council_caller *c, const ky_coun
 			return ky_error_set(KY_EINVALID, "\"%.32s\" is not a sector name", m->sectors[i]);
 		snprintf(record.sectors[i], sizeof(record.sectors[i]), "%s", m->sectors[i]);
 	}
-	ky_store_actor a = actor_of(c);
+	ky_store_actor a = ky_council_actor(c);
 	rc = ky_store_member_add(s, &record, &a, reason, out);
 	/* A sector is a value of the request, not a resource: one the hub does not keep is bad
 	 * input. */
@@ -204,7 +204,7 @@ int ky_council_member_set(ky_store *s, const ky_council_caller *c, const char *n
 	int rc = ky_council_check_reason(reason);
 	if (rc != KY_OK)
 		return rc;
-	ky_store_actor a = actor_of(c);
+	ky_store_actor a = ky_council_actor(c);
 	return ky_store_member_set(s, name, tier, suspended, &a, reason, out);
 }
 
@@ -234,7 +234,7 @@ int ky_council_user_add(ky_store *s, const ky_council_caller *c, const char *nam
 		return rc;
 	if (!admin_of(c, m.id))
 		return ky_error_set(KY_EDENIED, "only the admins of \"%s\" and the secretariat's admins add its users", m.name);
-	ky_store_actor a = actor_of(c);
+	ky_store_actor a = ky_council_actor(c);
 	return ky_store_user_add(s, name, m.name, role, c->who == NULL && m.tier == KY_TIER_SECRETARIAT, &a, reason, out);
 }
 
@@ -284,7 +284,7 @@ int ky_council_user_set(ky_store *s, const ky_council_caller *c, const char *nam
 	rc = ky_council_check_reason(reason);
 	if (rc != KY_OK)
 		return rc;
-	ky_store_actor a = actor_of(c);
+	ky_store_actor a = ky_council_actor(c);
 	return ky_store_user_set(s, name, role, disable, &a, reason, out);
 }
 
@@ -298,7 +298,7 @@ int ky_council_group_create(ky_store *s, const ky_council_caller *c, const char 
 	int rc = ky_council_check_name("group", name);
 	if (rc == KY_OK)
 		rc = ky_council_check_reason(reason);
-	ky_store_actor a = actor_of(c);
+	ky_store_actor a = ky_council_actor(c);
 	if (rc == KY_OK)
 		rc = ky_store_group_create(s, name, &a, reason, out);
 	return rc == KY_OK ? published(s, "group", name) : rc;
@@ -347,7 +347,7 @@ int ky_council_group_member(ky_store *s, const ky_council_caller *c, const char 
 	int rc = ky_council_check_reason(reason);
 	if (rc != KY_OK)
 		return rc;
-	ky_store_actor a = actor_of(c);
+	ky_store_actor a = ky_council_actor(c);
 	return add ? ky_store_group_member_add(s, group, member, &a, reason, changed)
 		   : ky_store_group_member_remove(s, group, member, &a, reason, changed);
 }
@@ -374,7 +374,7 @@ int ky_council_key_create(ky_store *s, const ky_council_caller *c, const char *u
 				  u.member);
 	if (rc == KY_OK && u.disabled)
 		rc = ky_error_set(KY_ECONFLICT, "user \"%s\" is disabled: its keys would not work", u.name);
-	ky_store_actor a = actor_of(c);
+	ky_store_actor a = ky_council_actor(c);
 	if (rc == KY_OK)
 		rc = ky_auth_key_create(s, u.id, &a, reason ? reason : "", key_out);
 	if (rc == KY_OK && owner != NULL)
@@ -415,7 +415,7 @@ int ky_council_key_revoke(ky_store *s, const ky_council_caller *c, const char *p
 		return ky_error_set(KY_ENOTFOUND, "no active key with prefix %.8s in this hub", prefix);
 	if (rc == KY_OK && reason != NULL)
 		rc = ky_council_check_reason(reason);
-	ky_store_actor a = actor_of(c);
+	ky_store_actor a = ky_council_actor(c);
 	return rc == KY_OK ? ky_store_key_revoke(s, prefix, &a, reason ? reason : "", out) : rc;
 }
 
@@ -429,7 +429,7 @@ int ky_council_rules_set(ky_store *s, const ky_council_caller *c, const char *te
 	if (len == 0 || !ky_utf8_valid(text, len) || memchr(text, '\0', len) != NULL)
 		return ky_error_set(KY_EINVALID, "the rules are a text: not empty, UTF-8, without NUL bytes");
 	int rc = ky_council_check_reason(reason);
-	ky_store_actor a = actor_of(c);
+	ky_store_actor a = ky_council_actor(c);
 	return rc == KY_OK ? ky_store_rules_set(s, text, len, &a, reason, version) : rc;
 }
 
@@ -437,7 +437,7 @@ int ky_council_rules_accept(ky_store *s, const ky_council_caller *c, int64_t ver
 {
 	if (c->who == NULL)
 		return ky_error_set(KY_EDENIED, "rules are accepted by a person, through the hub (kyoyu --hub URL rules accept)");
-	ky_store_actor a = actor_of(c);
+	ky_store_actor a = ky_council_actor(c);
 	return ky_store_rules_accept(s, c->who->user_id, version, &a, accepted_us);
 }
 

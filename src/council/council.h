@@ -38,6 +38,9 @@ typedef struct ky_council_caller {
 	const char *via;
 } ky_council_caller;
 
+/* Who makes a change as caller, for the record of changes (the operator: no user). */
+ky_store_actor ky_council_actor(const ky_council_caller *c);
+
 /* --- checks, for the commands' and the API's messages ----------------------------------------- */
 
 /* A member's or group's name: 1 to 64 letters, digits, '.', '_' or '-', starting with a

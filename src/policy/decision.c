@@ -267,6 +267,24 @@ ky_leave ky_policy_may_leave(const ky_decision_viewer *v, const ky_version_facts
 	return f->tlp == KY_TLP_GREEN || f->tlp == KY_TLP_AMBER ? KY_LEAVE_AUDIENCE : KY_LEAVE_OWN;
 }
 
+ky_leave ky_policy_leave_of_keys(bool reads, const ky_policy_keys *held, const char *const *keys, size_t n,
+				 int64_t provider, int tlp)
+{
+	if (!reads || tlp < 0)
+		return KY_LEAVE_NONE;
+	if (tlp == KY_TLP_CLEAR)
+		return KY_LEAVE_ANYWHERE;
+	char own[32];
+	snprintf(own, sizeof(own), KY_STORE_MEMBER_KEY, (long long)provider);
+	bool recipient = false;
+	for (size_t i = 0; i < n && !recipient; i++)
+		for (size_t j = 0; j < held->n && !recipient; j++)
+			recipient = strcmp(keys[i], held->key[j]) == 0 && strcmp(keys[i], own) != 0;
+	if (!recipient)
+		return KY_LEAVE_NONE;
+	return tlp == KY_TLP_GREEN || tlp == KY_TLP_AMBER ? KY_LEAVE_AUDIENCE : KY_LEAVE_OWN;
+}
+
 static int key_add(ky_policy_keys *k, const char *kind, const char *name, int64_t id)
 {
 	if (k->n == KY_STORE_ACCESS_KEYS_MAX)

@@ -184,4 +184,14 @@ bool ky_policy_may_read_part(const ky_decision_viewer *v, const ky_version_facts
 /* What of the version may leave the hub to the viewer's member. */
 ky_leave ky_policy_may_leave(const ky_decision_viewer *v, const ky_version_facts *f);
 
+/* The same decision in the keys' form, for a version in hand as the store holds it (the
+ * webhooks', webhook/webhook.h): `reads` whether the viewer reads it (ky_store_scope_reads),
+ * `held` the viewer's keys (ky_policy_viewer_keys with the conjunctions it holds), keys[0..n)
+ * the version's, `provider` its provider and `tlp` its effective TLP (-1: not settled, which
+ * leaves nowhere). A recipient holds a key of the version other than its provider's own:
+ * the provider's key is there for the provider to read what it gave, which does not make it
+ * a recipient. tests/unit/policy/test_decision.c holds it to the table as ky_policy_may_leave. */
+ky_leave ky_policy_leave_of_keys(bool reads, const ky_policy_keys *held, const char *const *keys, size_t n,
+				 int64_t provider, int tlp);
+
 #endif

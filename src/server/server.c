@@ -16,6 +16,7 @@
 #include "policy/policy.h"
 #include "store/store.h"
 #include "stream/stream.h"
+#include "webhook/webhook.h"
 #include "taxii/taxii.h"
 #include "util/ky_clock.h"
 #include "util/ky_error.h"
@@ -39,6 +40,7 @@ struct ky_server {
 	ky_api *api;
 	ky_audit_writer *audit;       /* the read entries' writer; NULL with [audit] reads = off */
 	ky_stream_hub *stream;        /* the live stream's, from ky_server_start */
+	ky_webhook_hub *webhooks;     /* the webhooks' queuer and sender, likewise */
 	pthread_key_t store_key;      /* each worker thread's store connection */
 	pthread_mutex_t failures_lock;
 	failures failures[FAILURE_SLOTS];
@@ -306,16 +308,27 @@ int ky_server_new(ky_server **out, const ky_server_options *o)
 	return KY_OK;
 }
 
+static void committed(void *server)
+{
+	ky_server *s = server;
+	ky_stream_hub_poke(s->stream);
+	ky_webhook_hub_poke(s->webhooks);
+}
+
 int ky_server_start(ky_server *s)
 {
 	int rc = s->config->audit_reads ? ky_audit_writer_new(s->db, s->config, &s->audit) : KY_OK;
 	ky_stream_options stream = {.db = s->db, .config = s->config, .grants = s->grants, .audit = s->audit};
 	if (rc == KY_OK)
 		rc = ky_stream_hub_new(&s->stream, &stream);
+	ky_webhook_options webhooks = {.db = s->db, .config = s->config, .grants = s->grants, .audit = s->audit};
+	if (rc == KY_OK)
+		rc = ky_webhook_hub_new(&s->webhooks, &webhooks);
 	if (rc == KY_OK) {
 		ky_api_set_stream(s->api, s->stream);
-		/* This process's writes reach its stream clients at once; others', as it polls. */
-		ky_store_on_commit(ky_stream_hub_poke, s->stream);
+		/* This process's writes reach its stream clients and webhooks at once; others', as
+		 * they poll. */
+		ky_store_on_commit(committed, s);
 	}
 	return rc == KY_OK ? ky_taxii_start(s->taxii) : rc;
 }
@@ -327,6 +340,7 @@ void ky_server_free(ky_server *s)
 	ky_taxii_free(s->taxii);
 	if (s->stream != NULL)
 		ky_store_on_commit(NULL, NULL);
+	ky_webhook_hub_free(s->webhooks);
 	ky_stream_hub_free(s->stream);
 	ky_audit_writer_free(s->audit);
 	ky_api_free(s->api);

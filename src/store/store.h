@@ -34,7 +34,7 @@
 typedef struct ky_store ky_store;
 
 /* The schema version this build writes; older hubs are upgraded by ky_store_migrate(). */
-#define KY_STORE_SCHEMA_VERSION 15
+#define KY_STORE_SCHEMA_VERSION 16
 
 /* Name of the collection every hub starts with and imports go to by default. */
 #define KY_STORE_DEFAULT_COLLECTION "default"

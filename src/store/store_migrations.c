@@ -428,6 +428,42 @@ static const migration migrations[] = {
 	 "  added_us {I64} NOT NULL);"
 	 "CREATE INDEX events_by_date ON events (added_us);",
 	 NULL},
+	/* 15 -> 16: webhooks (store_webhooks.h): members' endpoints, the queue of deliveries
+	 * with the bodies they share, and the one cursor of the events already queued. */
+	{"CREATE TABLE webhooks ("
+	 "  id {ID},"
+	 "  uuid {KEY} NOT NULL UNIQUE,"
+	 "  member_id {I64} NOT NULL REFERENCES members (id),"
+	 "  url {TEXT} NOT NULL,"
+	 "  own {I32} NOT NULL,"
+	 "  filter {TEXT} NOT NULL,"
+	 "  sealed {TEXT},"
+	 "  from_seq {I64} NOT NULL,"
+	 "  created_us {I64} NOT NULL,"
+	 "  removed_us {I64},"
+	 "  blocked_until_us {I64} NOT NULL DEFAULT 0);"
+	 "CREATE TABLE webhook_bodies ("
+	 "  id {ID},"
+	 "  body {JSON} NOT NULL);"
+	 "CREATE TABLE webhook_deliveries ("
+	 "  id {ID},"
+	 "  webhook_id {I64} NOT NULL REFERENCES webhooks (id),"
+	 "  seq {I64} NOT NULL,"
+	 "  kind {KEY} NOT NULL,"
+	 "  body_id {I64} NOT NULL REFERENCES webhook_bodies (id),"
+	 "  state {I32} NOT NULL DEFAULT 0,"
+	 "  attempts {I32} NOT NULL DEFAULT 0,"
+	 "  created_us {I64} NOT NULL,"
+	 "  next_us {I64} NOT NULL,"
+	 "  lease_until_us {I64} NOT NULL DEFAULT 0,"
+	 "  last_status {I32},"
+	 "  last_error {TEXT},"
+	 "  done_us {I64},"
+	 "  UNIQUE (webhook_id, seq));"
+	 "CREATE INDEX webhook_deliveries_due ON webhook_deliveries (state, next_us);"
+	 "CREATE TABLE webhook_cursor (id {I32} PRIMARY KEY, seq {I64} NOT NULL);"
+	 "INSERT INTO webhook_cursor (id, seq) SELECT 1, last_seq FROM sequence WHERE id = 1;",
+	 NULL},
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == KY_STORE_SCHEMA_VERSION,

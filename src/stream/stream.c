@@ -127,12 +127,7 @@ struct ky_stream_hub {
 				      * a client gets the page's frames in one send */
 	int64_t council;             /* the record of changes as last seen */
 	int64_t next_council_ms, next_standing_ms, next_heartbeat_ms, next_audit_ms, next_prune_ms, next_complaint_ms;
-	struct {
-		int64_t id;
-		char uuid[37];
-		char name[KY_STORE_NAME_MAX + 1];
-	} collections[64];
-	size_t ncollections;
+	ky_stream_collections collections;
 };
 
 static int64_t now_ms(void)
@@ -384,40 +379,41 @@ static void deliver(ky_stream_hub *h, ky_stream_client *c, frame *f)
 
 /* --- deciding and framing (the pump) ---------------------------------------------------------- */
 
-static const char *collection_name(ky_stream_hub *h, int64_t id, const char **uuid);
-
 static int collection_cell(void *ctx, const ky_store_collection *col)
 {
-	ky_stream_hub *h = ctx;
-	if (h->ncollections == sizeof(h->collections) / sizeof(h->collections[0]))
+	ky_stream_collections *cache = ctx;
+	if (cache->n == sizeof(cache->items) / sizeof(cache->items[0]))
 		return 1;
-	h->collections[h->ncollections].id = col->id;
-	snprintf(h->collections[h->ncollections].uuid, sizeof(h->collections[0].uuid), "%s", col->uuid);
-	snprintf(h->collections[h->ncollections].name, sizeof(h->collections[0].name), "%s", col->name);
-	h->ncollections++;
+	cache->items[cache->n].id = col->id;
+	snprintf(cache->items[cache->n].uuid, sizeof(cache->items[0].uuid), "%s", col->uuid);
+	snprintf(cache->items[cache->n].name, sizeof(cache->items[0].name), "%s", col->name);
+	cache->n++;
 	return 0;
 }
 
-/* The name (and TAXII id) of collection id, the hub's list read again for one it lacks. */
-static const char *collection_name(ky_stream_hub *h, int64_t id, const char **uuid)
+const char *ky_stream_collection_name(ky_store *s, ky_stream_collections *cache, int64_t id, const char **uuid)
 {
 	for (int pass = 0; pass < 2; pass++) {
-		for (size_t i = 0; i < h->ncollections; i++)
-			if (h->collections[i].id == id) {
-				*uuid = h->collections[i].uuid;
-				return h->collections[i].name;
+		for (size_t i = 0; i < cache->n; i++)
+			if (cache->items[i].id == id) {
+				*uuid = cache->items[i].uuid;
+				return cache->items[i].name;
 			}
 		if (pass == 0) {
-			h->ncollections = 0;
-			ky_store_collection_list(h->store, collection_cell, h);
+			cache->n = 0;
+			ky_store_collection_list(s, collection_cell, cache);
 		}
 	}
 	return NULL;
 }
 
-/* The frame of event e for a viewer that gets shown (the object as it may see it, or none),
- * as SSE: its id, its kind, and one data line per line of the JSON envelope. */
-static frame *event_frame(ky_stream_hub *h, const ky_store_event *e, const char *shown, size_t shown_len)
+static const char *collection_name(ky_stream_hub *h, int64_t id, const char **uuid)
+{
+	return ky_stream_collection_name(h->store, &h->collections, id, uuid);
+}
+
+char *ky_stream_envelope(const ky_store_event *e, const char *collection_uuid, const char *shown, size_t shown_len,
+			 size_t *len)
 {
 	char added[32];
 	ky_clock_format(e->date_us, added);
@@ -432,9 +428,8 @@ static frame *event_frame(ky_stream_hub *h, const ky_store_event *e, const char 
 		json_object_set_new(env, "version", json_string(e->modified));
 	if (e->vid != 0 && e->tlp >= 0)
 		json_object_set_new(env, "tlp", json_string(ky_tlp_name((ky_tlp)e->tlp)));
-	const char *uuid = NULL;
-	if (e->collection_id != 0 && collection_name(h, e->collection_id, &uuid) != NULL)
-		json_object_set_new(env, "collection", json_string(uuid));
+	if (collection_uuid != NULL)
+		json_object_set_new(env, "collection", json_string(collection_uuid));
 	if (e->report_state != NULL && strcmp(e->kind, "object") == 0)
 		json_object_set_new(env, "report_state", json_string(e->report_state));
 	if (e->detail != NULL)
@@ -444,40 +439,63 @@ static frame *event_frame(ky_stream_hub *h, const ky_store_event *e, const char 
 	if (head == NULL)
 		return NULL;
 	size_t head_len = strlen(head) - 1; /* without its closing brace */
-	/* The object goes in as stored (TAXII's bytes): its line breaks, if it has any, become
-	 * data lines of their own, which a client joins back with line breaks. */
-	size_t breaks = 0;
-	for (size_t i = 0; i < shown_len; i++)
-		breaks += shown[i] == '\n';
-	char prefix[80];
-	int plen = snprintf(prefix, sizeof(prefix), "id: %llu\nevent: %s\ndata: ", (unsigned long long)e->seq, e->kind);
-	size_t len = (size_t)plen + head_len + (shown ? 10 + shown_len + breaks * 6 : 0) + 3;
-	frame *f = frame_new(e->seq, len);
-	if (f != NULL) {
-		char *p = f->text;
-		memcpy(p, prefix, (size_t)plen);
-		p += plen;
+	/* The object goes in as stored (TAXII's bytes). */
+	char *text = malloc(head_len + (shown ? 10 + shown_len : 0) + 2);
+	if (text != NULL) {
+		char *p = text;
 		memcpy(p, head, head_len);
 		p += head_len;
 		if (shown != NULL) {
 			memcpy(p, ",\"object\":", 10);
-			p += 10;
-			for (size_t i = 0; i < shown_len; i++) {
-				if (shown[i] == '\r')
-					continue;
-				*p++ = shown[i];
-				if (shown[i] == '\n') {
-					memcpy(p, "data: ", 6);
-					p += 6;
-				}
+			memcpy(p + 10, shown, shown_len);
+			p += 10 + shown_len;
+		}
+		*p++ = '}';
+		*p = '\0';
+		*len = (size_t)(p - text);
+	}
+	free(head);
+	return text;
+}
+
+/* The frame of event e for a viewer that gets shown (the object as it may see it, or none),
+ * as SSE: its id, its kind, and one data line per line of the JSON envelope. */
+static frame *event_frame(ky_stream_hub *h, const ky_store_event *e, const char *shown, size_t shown_len)
+{
+	const char *uuid = NULL;
+	if (e->collection_id != 0)
+		collection_name(h, e->collection_id, &uuid);
+	size_t env_len;
+	char *env = ky_stream_envelope(e, uuid, shown, shown_len, &env_len);
+	if (env == NULL)
+		return NULL;
+	/* An object stored over several lines: its line breaks become data lines of their own,
+	 * which a client joins back with line breaks. */
+	size_t breaks = 0;
+	for (size_t i = 0; i < env_len; i++)
+		breaks += env[i] == '\n';
+	char prefix[80];
+	int plen = snprintf(prefix, sizeof(prefix), "id: %llu\nevent: %s\ndata: ", (unsigned long long)e->seq, e->kind);
+	frame *f = frame_new(e->seq, (size_t)plen + env_len + breaks * 6 + 2);
+	if (f != NULL) {
+		char *p = f->text;
+		memcpy(p, prefix, (size_t)plen);
+		p += plen;
+		for (size_t i = 0; i < env_len; i++) {
+			if (env[i] == '\r')
+				continue;
+			*p++ = env[i];
+			if (env[i] == '\n') {
+				memcpy(p, "data: ", 6);
+				p += 6;
 			}
 		}
-		memcpy(p, "}\n\n", 3);
-		p += 3;
+		memcpy(p, "\n\n", 2);
+		p += 2;
 		f->len = (size_t)(p - f->text);
 		*p = '\0';
 	}
-	free(head);
+	free(env);
 	return f;
 }
 
@@ -553,10 +571,8 @@ static void decide(ky_stream_hub *h, watcher *w, const ky_store_event *e, frame 
 		ky_store_reads_note(&w->reads, e->vid);
 }
 
-/* Whether event e passes client c's filter (c's viewer reads it already). */
-static bool wanted(const ky_stream_client *c, const ky_store_event *e, const json_t *object)
+bool ky_stream_filter_wants(const ky_stream_filter *f, const ky_store_event *e, const json_t *object)
 {
-	const ky_stream_filter *f = c->filter;
 	if (f == NULL)
 		return true;
 	if (f->ntypes > 0 && e->type != NULL) {
@@ -598,7 +614,7 @@ static void offer(ky_stream_hub *h, ky_stream_client *c, const ky_store_event *e
 		frame_drop(w->frame);
 		decide(h, w, e, same);
 	}
-	if (w->frame != NULL && wanted(c, e, object))
+	if (w->frame != NULL && ky_stream_filter_wants(c->filter, e, object))
 		deliver(h, c, w->frame);
 	c->after = e->seq;
 }
@@ -1084,4 +1100,83 @@ void ky_stream_hub_stats(ky_stream_hub *h, ky_stream_stats *out)
 	out->ended_behind = h->ended_behind;
 	pthread_mutex_unlock(&h->lock);
 	out->position = h->position;
+}
+
+/* --- filters --------------------------------------------------------------------------------- */
+
+/* The strings of spec's list `name` into items (at most max, each at most len bytes). */
+static int spec_list(const json_t *spec, const char *name, size_t max, size_t len, char *items, size_t item_size,
+		     size_t *n)
+{
+	const json_t *list = json_object_get(spec, name);
+	*n = 0;
+	if (list == NULL)
+		return KY_OK;
+	if (!json_is_array(list) || json_array_size(list) > max)
+		return ky_error_set(KY_EINVALID, "%s is a list of at most %zu names", name, max);
+	size_t i;
+	const json_t *item;
+	json_array_foreach(list, i, item) {
+		size_t k = json_string_length(item);
+		if (!json_is_string(item) || k == 0 || k > len || memchr(json_string_value(item), '\0', k) != NULL)
+			return ky_error_set(KY_EINVALID, "%s holds names of 1 to %zu bytes", name, len);
+		memcpy(items + *n * item_size, json_string_value(item), k + 1);
+		(*n)++;
+	}
+	return KY_OK;
+}
+
+int ky_stream_filter_of(ky_store *s, const json_t *spec, const ky_policy_grants *grants, const ky_viewer *v,
+			ky_stream_filter *f)
+{
+	*f = (ky_stream_filter){.min_confidence = -1};
+	const char *key;
+	const json_t *value;
+	json_object_foreach((json_t *)spec, key, value)
+		if (strcmp(key, "types") != 0 && strcmp(key, "collections") != 0 && strcmp(key, "states") != 0 &&
+		    strcmp(key, "min_confidence") != 0)
+			return ky_error_set(KY_EINVALID, "a filter has no \"%.64s\" (it takes types, collections, states and"
+							 " min_confidence)", key);
+	char names[KY_STREAM_COLLECTIONS_MAX][KY_STORE_NAME_MAX + 1], states[KY_REPORT_STATES][16];
+	size_t nnames = 0, nstates = 0;
+	int rc = spec_list(spec, "types", KY_STREAM_TYPES_MAX, KY_STREAM_TYPE_MAX, f->types[0], sizeof(f->types[0]),
+			   &f->ntypes);
+	for (size_t i = 0; rc == KY_OK && i < f->ntypes; i++)
+		if (strspn(f->types[i], "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(f->types[i]))
+			rc = ky_error_set(KY_EINVALID, "types: '%s' is not a STIX type", f->types[i]);
+	if (rc == KY_OK)
+		rc = spec_list(spec, "collections", KY_STREAM_COLLECTIONS_MAX, KY_STORE_NAME_MAX, names[0], sizeof(names[0]),
+			       &nnames);
+	for (size_t i = 0; rc == KY_OK && i < nnames; i++) {
+		ky_store_collection col;
+		int found = ky_store_collection_find(s, names[i], &col);
+		/* One the viewer may not read is no more there than one the hub lacks. */
+		if (found == KY_OK && v != NULL && !ky_policy_may_read(grants, col.name, v))
+			found = KY_ENOTFOUND;
+		if (found == KY_OK)
+			f->collections[f->ncollections++] = col.id;
+		ky_store_collection_clear(&col);
+		if (found == KY_ENOTFOUND)
+			rc = ky_error_set(KY_EINVALID, "collections: no collection '%s' that you may read", names[i]);
+		else if (found != KY_OK)
+			rc = found;
+	}
+	if (rc == KY_OK)
+		rc = spec_list(spec, "states", KY_REPORT_STATES, 15, states[0], sizeof(states[0]), &nstates);
+	for (size_t i = 0; rc == KY_OK && i < nstates; i++) {
+		ky_report_state state;
+		if (!ky_report_state_parse(states[i], &state))
+			rc = ky_error_set(KY_EINVALID, "states: '%s' is not a report's state (unconfirmed, countermeasure, refuted,"
+						       " withdrawn, revoked)",
+					  states[i]);
+		else
+			f->states |= 1u << state;
+	}
+	const json_t *confidence = json_object_get(spec, "min_confidence");
+	if (rc == KY_OK && confidence != NULL &&
+	    (!json_is_integer(confidence) || json_integer_value(confidence) < 0 || json_integer_value(confidence) > 100))
+		rc = ky_error_set(KY_EINVALID, "min_confidence is a whole number from 0 to 100 (STIX confidence)");
+	if (rc == KY_OK && confidence != NULL)
+		f->min_confidence = (int)json_integer_value(confidence);
+	return rc;
 }

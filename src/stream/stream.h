@@ -34,10 +34,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "audit/audit.h"
 #include "config/config.h"
 #include "http/http.h"
 #include "policy/policy.h"
+#include "store/store_events.h"
 
 #define KY_STREAM_TYPES_MAX 16
 #define KY_STREAM_TYPE_MAX 64
@@ -73,6 +76,40 @@ typedef struct ky_stream_filter {
 	unsigned states;                 /* 1 << ky_report_state of reports and their objects;
 					  * 0: any */
 } ky_stream_filter;
+
+/* The hub's collections by id, as the stream and webhooks name them in envelopes and
+ * decisions: read again when an id is not there (a collection made since). The owner's
+ * thread alone uses one. */
+typedef struct ky_stream_collections {
+	struct {
+		int64_t id;
+		char uuid[37];
+		char name[KY_STORE_NAME_MAX + 1];
+	} items[64];
+	size_t n;
+} ky_stream_collections;
+
+/* The name of collection id (and its TAXII id into *uuid), or NULL when s has none such. */
+const char *ky_stream_collection_name(ky_store *s, ky_stream_collections *cache, int64_t id, const char **uuid);
+
+/* The filter `spec` describes, a JSON object (what POST /api/v1/webhooks takes, and the
+ * stream's query parameters as GET /api/v1/stream reads them): "types", "collections" and
+ * "states", lists of names, and "min_confidence", 0 to 100; each optional. Collections are
+ * found by name or TAXII id in s, and when v is not NULL must be ones v may read (grants').
+ * KY_EINVALID naming what is wrong. */
+int ky_stream_filter_of(ky_store *s, const json_t *spec, const ky_policy_grants *grants, const ky_viewer *v,
+			ky_stream_filter *out);
+
+/* Whether event e passes filter f (NULL: everything); object is e's object parsed, for the
+ * filters that look inside (confidence), NULL when it has none. */
+bool ky_stream_filter_wants(const ky_stream_filter *f, const ky_store_event *e, const json_t *object);
+
+/* Event e's envelope (docs/stream.md: the OpenAPI document's StreamEvent), the JSON text
+ * both the stream and webhooks deliver: collection_uuid the TAXII id of e's collection (NULL:
+ * none), `shown` the object as the recipient gets it, bytes as stored (NULL: none). The
+ * caller frees it; *len its length. NULL when out of memory. */
+char *ky_stream_envelope(const ky_store_event *e, const char *collection_uuid, const char *shown, size_t shown_len,
+			 size_t *len);
 
 /* A new client for the viewer who (its key, checked again as membership changes), wanting
  * f, from the events after `after` when `resume`, else from now. KY_ETOOMANY when the hub

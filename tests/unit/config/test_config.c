@@ -67,6 +67,11 @@ static void assert_defaults(const ky_config *c)
 	assert_int_equal(c->header_timeout, 10);
 	assert_int_equal(c->body_timeout, 300);
 	assert_int_equal(c->idle_timeout, 60);
+	/* A hub refuses what would let a member's URL reach its own network. */
+	assert_false(c->webhook_private_addresses);
+	assert_false(c->webhook_plain_http);
+	assert_int_equal(c->webhook_timeout_seconds, 10);
+	assert_int_equal(c->webhook_max_in_flight, 256);
 }
 
 static void test_defaults(void **state)
@@ -214,6 +219,8 @@ static void test_bad_values(void **state)
 	(void)state;
 	assert_refused("[store]\ndb =\n", "line 2: db must not be empty");
 	assert_refused("[store]\nsynchronous = fast\n", "line 2: synchronous must be full or normal, not 'fast'");
+	assert_refused("[webhook]\nprivate_addresses = yes\n", "line 2: private_addresses must be allow or refuse, not 'yes'");
+	assert_refused("[audit]\nreads = yes\n", "line 2: reads must be on or off, not 'yes'");
 	assert_refused("[import]\nbatch_objects = 0\n",
 		       "line 2: batch_objects must be a whole number from 1 to");
 	assert_refused("[import]\n\nbatch_objects = -5\n", "line 3: batch_objects must be a whole number from 1 to");

@@ -2687,7 +2687,8 @@ static void test_migrate_fixture_matches_migration_0(void **state)
 				       "entry_access,access_conjunctions,audit,audit_buckets,audit_head,audit_checkpoints,"
 				       "reports,report_objects,feedback,promotion_rules,notifications,contribution_settings,"
 				       "rfis,rfi_addressees,consultations,consultation_parties,consultation_keys,"
-				       "consultation_messages,events");
+				       "consultation_messages,events,webhooks,webhook_bodies,webhook_deliveries,"
+				       "webhook_cursor");
 	without_version_provider(now);
 	char *old = schema_of(other, NULL);
 	assert_string_equal(old, now);
@@ -2741,10 +2742,10 @@ static void test_migrate_from_schema_1(void **state)
 	assert_int_equal(ky_store_migrate(f->path, &from, &to), KY_OK);
 	assert_int_equal(from, 1);
 	assert_int_equal(to, KY_STORE_SCHEMA_VERSION);
-	assert_int_equal(KY_STORE_SCHEMA_VERSION, 15);
+	assert_int_equal(KY_STORE_SCHEMA_VERSION, 16);
 	char text[32];
 	raw_text(f->path, "SELECT version FROM kyoyu_schema", text, sizeof(text));
-	assert_string_equal(text, "15");
+	assert_string_equal(text, "16");
 	/* Its council is its secretariat alone (schema 1 had no users). */
 	assert_int_equal(assert_secretariat_only(f->path), 0);
 	/* Now the same schema as a hub created at 6. */
@@ -2820,7 +2821,8 @@ static void test_migrate_from_schema_2(void **state)
 	ky_store_close(f->s);
 	f->s = NULL;
 	char *fresh = schema_of(f->path, NULL);
-	raw_exec(f->path, "DROP TABLE events; DROP TABLE consultation_messages; DROP TABLE consultation_keys;"
+	raw_exec(f->path, "DROP TABLE webhook_cursor; DROP TABLE webhook_deliveries; DROP TABLE webhook_bodies;"
+			 " DROP TABLE webhooks; DROP TABLE events; DROP TABLE consultation_messages; DROP TABLE consultation_keys;"
 			 " DROP TABLE consultation_parties; DROP TABLE consultations;"
 			 " DROP TABLE rfi_addressees; DROP TABLE rfis;"
 			 " DROP TABLE contribution_settings; DROP TABLE notifications; DROP TABLE promotion_rules;"
