@@ -437,6 +437,18 @@ static int body_of_shown(void *ctx, const ky_store_row *row)
 	return 0;
 }
 
+/* The body of event e without an object (a notification, a removal), made once per event. */
+static bool bare_body(page *p, const ky_store_event *e, const char *uuid, size_t *index)
+{
+	if (p->same[2] == 0) {
+		size_t len;
+		p->rc = add_body(p, ky_stream_envelope(e, uuid, NULL, 0, &len), index);
+		p->same[2] = p->rc == KY_OK ? *index + 1 : 0;
+	}
+	*index = p->same[2] - 1;
+	return p->rc == KY_OK;
+}
+
 /* What endpoint q receives of event e: *index the body, or false for nothing. */
 static bool decide(ky_webhook_hub *h, page *p, const queued_endpoint *q, const ky_store_event *e,
 		   const json_t *object, size_t *index)
@@ -449,13 +461,7 @@ static bool decide(ky_webhook_hub *h, page *p, const queued_endpoint *q, const k
 	if (e->member != 0) {
 		if (e->member != v->who.member_id)
 			return false;
-		if (p->same[2] == 0) {
-			size_t len;
-			p->rc = add_body(p, ky_stream_envelope(e, uuid, NULL, 0, &len), index);
-			p->same[2] = p->rc == KY_OK ? *index + 1 : 0;
-		}
-		*index = p->same[2] - 1;
-		return p->rc == KY_OK;
+		return bare_body(p, e, uuid, index);
 	}
 	if (e->vid == 0 || e->tlp < 0)
 		return false;
@@ -474,13 +480,7 @@ static bool decide(ky_webhook_hub *h, page *p, const queued_endpoint *q, const k
 	if (leave < (q->own ? KY_LEAVE_OWN : KY_LEAVE_AUDIENCE))
 		return false;
 	if (strcmp(e->kind, "deleted") == 0) {
-		if (p->same[2] == 0) {
-			size_t len;
-			p->rc = add_body(p, ky_stream_envelope(e, uuid, NULL, 0, &len), index);
-			p->same[2] = p->rc == KY_OK ? *index + 1 : 0;
-		}
-		*index = p->same[2] - 1;
-		return p->rc == KY_OK;
+		return bare_body(p, e, uuid, index);
 	}
 	/* A third party's system gets the shared form without any restricted part: a part's
 	 * own TLP is not kept beside it, so none is sent where a stricter one might forbid it. */
